@@ -1,0 +1,186 @@
+//! `fleuve bench`: load generators that print their figures. `append` measures single-event
+//! appends (event + stream version + outbox row, one transaction each) against PostgreSQL and,
+//! in the same run, pgbench with a one-row INSERT script on the same server.
+
+use std::{
+    process::Command,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use clap::Subcommand;
+use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+use fleuve_mesh::MeshConfig;
+use fleuve_store::{
+    Database, StoreError,
+    event_store::{self, EventMetadata, ExpectedVersion, NewEvent, StreamRef},
+};
+use uuid::Uuid;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Event-store appends vs pgbench one-row INSERTs on the same PostgreSQL server.
+    Append {
+        /// An admin connection: a scratch database is created on this server and dropped after.
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        admin_url: String,
+        /// Concurrent clients, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,8")]
+        clients: Vec<usize>,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
+pub async fn run(command: BenchCommand, _config: &MeshConfig) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Append { admin_url, clients, seconds } => {
+            append(&admin_url, &clients, Duration::from_secs(seconds)).await
+        }
+    }
+}
+
+/// A database created for one run and dropped at the end.
+struct ScratchDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchDatabase {
+    fn create(admin_url: &str) -> anyhow::Result<Self> {
+        let name = format!("fleuve_bench_{}", Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(admin_url).with_context(|| format!("connecting to {admin_url}"))?;
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
+        let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+        Ok(ScratchDatabase { admin_url: admin_url.to_owned(), url: format!("{base}/{name}"), name })
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&self.admin_url) {
+            let _ =
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Figures {
+    tps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    count: usize,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1000.0
+}
+
+async fn append(admin_url: &str, clients: &[usize], duration: Duration) -> anyhow::Result<()> {
+    let scratch = ScratchDatabase::create(admin_url)?;
+    let url = scratch.url.clone();
+    let pool_size = u32::try_from(clients.iter().copied().max().unwrap_or(1)).unwrap_or(8) + 2;
+    let db = tokio::task::spawn_blocking(move || -> anyhow::Result<Database> {
+        let db = Database::connect(&url, pool_size)?;
+        db.migrate(&[fleuve_store::EVENT_STORE_MIGRATIONS])?;
+        Ok(db)
+    })
+    .await??;
+    {
+        let mut conn = PgConnection::establish(&scratch.url)?;
+        diesel::sql_query("CREATE TABLE pgbench_rows (id BIGSERIAL PRIMARY KEY, payload BYTEA NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+            .execute(&mut conn)?;
+    }
+    let script = std::env::temp_dir().join(format!("fleuve-pgbench-{}.sql", Uuid::new_v4().simple()));
+    std::fs::write(&script, "INSERT INTO pgbench_rows (payload) VALUES (decode(repeat('ab', 120), 'hex'));\n")?;
+
+    println!("fleuve bench append: {} s per run, PostgreSQL at {}", duration.as_secs(), crate::node::redact(admin_url));
+    println!(
+        "{:>8} {:>14} {:>10} {:>10} {:>14} {:>8}",
+        "clients", "appends/s", "p50 ms", "p99 ms", "pgbench tps", "ratio"
+    );
+    for &n in clients {
+        let ours = run_appends(&db, n, duration).await?;
+        let theirs = run_pgbench(&scratch.url, &script, n, duration)?;
+        println!(
+            "{:>8} {:>14.0} {:>10.2} {:>10.2} {:>14.0} {:>8.2}",
+            n,
+            ours.tps,
+            ours.p50_ms,
+            ours.p99_ms,
+            theirs,
+            ours.tps / theirs
+        );
+        tracing::debug!(appends = ours.count, "run done");
+    }
+    let _ = std::fs::remove_file(&script);
+    Ok(())
+}
+
+/// `clients` tasks, each appending one event at a time to its own stream at the expected
+/// version, through the same `Database::transaction` path the services use.
+async fn run_appends(db: &Database, clients: usize, duration: Duration) -> anyhow::Result<Figures> {
+    let deadline = Instant::now() + duration;
+    let payload = Arc::new(vec![0xab_u8; 120]);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let db = db.clone();
+        let payload = payload.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = StreamRef::new("bench", Uuid::now_v7().to_string());
+            let mut version = 0_i64;
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let (s, p) = (stream.clone(), payload.clone());
+                let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
+                let out = db
+                    .transaction(move |conn| -> Result<_, StoreError> {
+                        let event = NewEvent::new("BenchEvent", p.as_ref().clone());
+                        let meta = EventMetadata::new(Uuid::now_v7().to_string(), "bench");
+                        event_store::append(conn, &s, expected, &[event], &meta, Some("bench.v1"))
+                    })
+                    .await?;
+                version = out.last_version;
+                latencies.push(t0.elapsed());
+            }
+            Ok::<_, StoreError>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    Ok(Figures {
+        tps: all.len() as f64 / elapsed,
+        p50_ms: percentile(&all, 0.5),
+        p99_ms: percentile(&all, 0.99),
+        count: all.len(),
+    })
+}
+
+fn run_pgbench(url: &str, script: &std::path::Path, clients: usize, duration: Duration) -> anyhow::Result<f64> {
+    let output = Command::new("pgbench")
+        .args(["-n", "-M", "prepared", "-c", &clients.to_string(), "-j", &clients.to_string()])
+        .args(["-T", &duration.as_secs().to_string(), "-f"])
+        .arg(script)
+        .arg(url)
+        .output()
+        .context("running pgbench (Debian package postgresql-contrib or postgresql-client)")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(output.status.success(), "pgbench failed: {}", String::from_utf8_lossy(&output.stderr));
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = ").and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok()))
+        .ok_or_else(|| anyhow::anyhow!("no tps line in pgbench output:\n{stdout}"))
+}

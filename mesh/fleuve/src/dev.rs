@@ -1,0 +1,159 @@
+//! `fleuve dev`: every service in one process on embedded defaults (SQLite under the data
+//! directory, generated signing key), seeded with demo organisations and users; and
+//! `fleuve token`, which mints tokens that this data directory's `fleuve dev` accepts.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+use fleuve_identity::DemoAccounts;
+use fleuve_mesh::{
+    MeshConfig, Role,
+    auth::{SigningKey, TokenIssuer},
+    grpc::MeshServer,
+};
+use tokio::net::TcpListener;
+
+use crate::node;
+
+const KEY_FILE: &str = "jwt-signing-key.pem";
+const DATABASE_FILE: &str = "fleuve.db";
+
+/// The data directory layout of `fleuve dev`.
+#[derive(Debug, Clone)]
+pub struct DataDir(PathBuf);
+
+impl DataDir {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        DataDir(path.into())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.0.join(DATABASE_FILE).display())
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.0.join(KEY_FILE)
+    }
+
+    /// The dev configuration: `config` with the database and signing key of this directory.
+    pub fn configure(&self, mut config: MeshConfig) -> MeshConfig {
+        config.database_url = self.database_url();
+        config.auth.signing_key_file = self.key_file().display().to_string();
+        config
+    }
+}
+
+/// A started dev node: its bound address, demo accounts and a token issuer.
+pub struct DevNode {
+    pub config: MeshConfig,
+    pub server: MeshServer,
+    pub listener: TcpListener,
+    pub addr: SocketAddr,
+    pub demo: DemoAccounts,
+    pub issuer: TokenIssuer,
+}
+
+impl std::fmt::Debug for DevNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevNode").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+/// Prepares the data directory, database, demo data and server; binds `listen`.
+pub async fn prepare(config: MeshConfig, data_dir: &DataDir, listen: SocketAddr) -> anyhow::Result<DevNode> {
+    std::fs::create_dir_all(data_dir.path())
+        .with_context(|| format!("creating data directory {}", data_dir.path().display()))?;
+    let config = data_dir.configure(config);
+    let key = SigningKey::load_or_generate(&data_dir.key_file())?;
+    let db = node::open_database(&config).await?;
+    let (server, identity) = node::all_services(&config, db, key)?;
+    let demo = identity.seed_demo().await.context("seeding demo accounts")?;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    let issuer = identity.issuer().clone();
+    Ok(DevNode { config, server, listener, addr, demo, issuer })
+}
+
+impl DevNode {
+    /// A token for one of the demo users.
+    pub fn demo_token(&self, role: Role) -> anyhow::Result<String> {
+        let user = match role {
+            Role::Admin => &self.demo.admin,
+            Role::Reviewer => &self.demo.reviewer,
+            Role::Applicant => &self.demo.applicant,
+        };
+        let (token, _) = self.issuer.issue(&user.user_id, role, &user.organisation_id)?;
+        Ok(token)
+    }
+
+    /// What `fleuve dev` prints: endpoints, demo accounts and ready-to-use tokens, with the
+    /// `export` lines machine-readable.
+    pub fn banner(&self) -> anyhow::Result<String> {
+        let d = &self.demo;
+        let mut out = String::new();
+        out.push_str("fleuve dev is ready\n");
+        out.push_str(&format!("  gRPC         {} (plaintext; reflection and health on)\n", self.addr));
+        out.push_str(&format!("  database     {}\n", self.config.database_url));
+        out.push_str(&format!("  signing key  {}\n", self.config.auth.signing_key_file));
+        out.push_str(&format!("  try          grpcurl -plaintext {} list\n", self.addr));
+        out.push_str(&format!(
+            "  demo users   {} (admin), {} (reviewer), {} and {} (applicants); password {}\n",
+            d.admin.email, d.reviewer.email, d.applicant.email, d.second_applicant.email, d.password
+        ));
+        out.push_str(&format!(
+            "  tokens       valid {} s; `fleuve token --role ROLE` mints more\n",
+            self.issuer.ttl_seconds()
+        ));
+        out.push_str(&format!("export FLEUVE_ADDR={}\n", self.addr));
+        out.push_str(&format!("export ADMIN_TOKEN={}\n", self.demo_token(Role::Admin)?));
+        out.push_str(&format!("export REVIEWER_TOKEN={}\n", self.demo_token(Role::Reviewer)?));
+        out.push_str(&format!("export APPLICANT_TOKEN={}\n", self.demo_token(Role::Applicant)?));
+        out.push_str(&format!("export REVIEWER_ID={}\n", d.reviewer.user_id));
+        out.push_str(&format!("export APPLICANT_ORG_ID={}\n", d.applicant_organisation.organisation_id));
+        Ok(out)
+    }
+}
+
+/// `fleuve token`: a token signed with the data directory's key. Without `--org`, the demo
+/// user of that role (and its organisation) is the subject.
+pub async fn mint_token(
+    config: MeshConfig,
+    data_dir: &DataDir,
+    role: Role,
+    organisation_id: Option<String>,
+    subject: Option<String>,
+) -> anyhow::Result<String> {
+    let key_file = data_dir.key_file();
+    anyhow::ensure!(
+        key_file.exists(),
+        "no signing key at {}: run `fleuve dev --data-dir {}` once first",
+        key_file.display(),
+        data_dir.path().display()
+    );
+    let config = data_dir.configure(config);
+    let key = SigningKey::load_or_generate(&key_file)?;
+    let issuer = TokenIssuer::new(key, &config.auth);
+    let (subject, organisation_id) = match organisation_id {
+        Some(org) => (subject.unwrap_or_else(|| format!("dev-{}", role.as_str())), org),
+        None => {
+            let db = node::open_database(&config).await?;
+            let identity = fleuve_identity::Identity::new(db, issuer.clone());
+            let demo = identity.seed_demo().await?;
+            let user = match role {
+                Role::Admin => demo.admin,
+                Role::Reviewer => demo.reviewer,
+                Role::Applicant => demo.applicant,
+            };
+            (subject.unwrap_or(user.user_id), user.organisation_id)
+        }
+    };
+    let (token, _) = issuer.issue(&subject, role, &organisation_id)?;
+    Ok(token)
+}

@@ -1,0 +1,7 @@
+//! The `fleuve` binary's library half: assembling services into a running node (`dev`,
+//! `serve`), minting dev tokens, migrations and the benchmarks, so tests can start exactly
+//! what the binary starts.
+
+pub mod bench;
+pub mod dev;
+pub mod node;

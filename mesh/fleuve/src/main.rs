@@ -1,0 +1,104 @@
+//! `fleuve`: one binary for every process of the mesh.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use fleuve::{
+    bench,
+    dev::{self, DataDir},
+    node::{self, ServiceName},
+};
+use fleuve_mesh::{MeshConfig, Role, shutdown, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "fleuve", version, about = "Event-driven gRPC service mesh: homologation and commerce")]
+struct Cli {
+    /// TOML configuration file (defaults < file < FLEUVE_* environment).
+    #[arg(long, global = true, env = "FLEUVE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every service in one process on embedded defaults (SQLite, generated keys, demo data).
+    Dev {
+        #[arg(long, default_value = ".fleuve")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        listen: SocketAddr,
+    },
+    /// One service against the configured database (PostgreSQL in production).
+    Serve {
+        #[arg(value_enum)]
+        service: ServiceName,
+    },
+    /// Prepares the configured database: applies every pending migration.
+    Migrate {
+        /// Overrides `database_url`.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Prints a token that the `fleuve dev` of this data directory accepts.
+    Token {
+        #[arg(long, default_value = ".fleuve")]
+        data_dir: PathBuf,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Organisation id; defaults to the demo user's organisation for the role.
+        #[arg(long)]
+        org: Option<String>,
+        /// Token subject; defaults to the demo user of the role.
+        #[arg(long)]
+        subject: Option<String>,
+    },
+    /// Load generators that print their figures.
+    Bench {
+        #[command(subcommand)]
+        bench: bench::BenchCommand,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: applicant, reviewer or admin"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = MeshConfig::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Dev { data_dir, listen } => {
+            let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
+            let node = dev::prepare(config, &DataDir::new(data_dir), listen).await?;
+            print!("{}", node.banner()?);
+            node.server.serve(node.listener, shutdown::signal()).await
+        }
+        Command::Serve { service } => {
+            let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
+            let db = node::open_database(&config).await?;
+            let server = node::single_service(&config, service, db).await?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("binding {}", config.listen))?;
+            server.serve(listener, shutdown::signal()).await
+        }
+        Command::Migrate { database_url } => {
+            let mut config = config;
+            if let Some(url) = database_url {
+                config.database_url = url;
+            }
+            node::open_database(&config).await?;
+            println!("migrations applied to {}", node::redact(&config.database_url));
+            Ok(())
+        }
+        Command::Token { data_dir, role, org, subject } => {
+            let token = dev::mint_token(config, &DataDir::new(data_dir), role, org, subject).await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Bench { bench } => bench::run(bench, &config).await,
+    }
+}

@@ -1,0 +1,156 @@
+//! Assembles services into one gRPC server: the same code for `fleuve dev` (all services, one
+//! address) and `fleuve serve <service>` (one service per process).
+
+use std::{path::Path, time::Duration};
+
+use anyhow::Context;
+use fleuve_homologation::{Homologation, Settings};
+use fleuve_identity::Identity;
+use fleuve_mesh::{
+    MeshConfig,
+    auth::{Jwk, JwkSet, SigningKey, TokenIssuer, TokenVerifier},
+    grpc::MeshServer,
+};
+use fleuve_proto::identity::v1::{GetJwksRequest, identity_service_client::IdentityServiceClient};
+use fleuve_store::{Database, MigrationSet};
+
+/// Every migration set of the node, in dependency order.
+pub const MIGRATIONS: [MigrationSet; 3] =
+    [fleuve_store::EVENT_STORE_MIGRATIONS, fleuve_identity::MIGRATIONS, fleuve_homologation::MIGRATIONS];
+
+/// The services `fleuve serve` can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServiceName {
+    Identity,
+    Homologation,
+}
+
+/// Connects to the configured database and applies every pending migration.
+pub async fn open_database(config: &MeshConfig) -> anyhow::Result<Database> {
+    let url = config.database_url.clone();
+    let size = config.database_pool_size;
+    let db = tokio::task::spawn_blocking(move || -> anyhow::Result<Database> {
+        let db = Database::connect(&url, size).with_context(|| format!("connecting to {}", redact(&url)))?;
+        db.migrate(&MIGRATIONS).context("running migrations")?;
+        Ok(db)
+    })
+    .await??;
+    Ok(db)
+}
+
+/// Hides a password in a database URL before it is logged or printed.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Every service on one server, tokens signed and verified with `key` (`fleuve dev`).
+pub fn all_services(config: &MeshConfig, db: Database, key: SigningKey) -> anyhow::Result<(MeshServer, Identity)> {
+    let issuer = TokenIssuer::new(key, &config.auth);
+    let verifier = TokenVerifier::new(&config.auth, &issuer.jwks())?;
+    let identity = Identity::new(db.clone(), issuer);
+    let server = MeshServer::new(&config.limits, verifier);
+    let server = with_identity(server, identity.clone());
+    let server = with_homologation(server, Homologation::new(db, Settings::from(&config.homologation)));
+    Ok((server, identity))
+}
+
+fn with_identity(mut server: MeshServer, identity: Identity) -> MeshServer {
+    for method in fleuve_identity::PUBLIC_METHODS {
+        server = server.public(method);
+    }
+    server.add_service(fleuve_identity::server(identity))
+}
+
+fn with_homologation(mut server: MeshServer, app: Homologation) -> MeshServer {
+    for method in fleuve_homologation::adapters::grpc::PUBLIC_METHODS {
+        server = server.public(method);
+    }
+    let services = fleuve_homologation::adapters::grpc::services(app);
+    server
+        .add_service(services.dossiers)
+        .add_service(services.certificates)
+        .add_service(services.queries)
+        .add_service(services.registry)
+}
+
+/// One service on its own server (`fleuve serve <service>`).
+pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Database) -> anyhow::Result<MeshServer> {
+    match service {
+        ServiceName::Identity => {
+            anyhow::ensure!(
+                !config.auth.signing_key_file.is_empty(),
+                "the identity service signs tokens: set auth.signing_key_file (FLEUVE_AUTH__SIGNING_KEY_FILE)"
+            );
+            let key = SigningKey::load_or_generate(Path::new(&config.auth.signing_key_file))?;
+            let issuer = TokenIssuer::new(key, &config.auth);
+            let verifier = TokenVerifier::new(&config.auth, &issuer.jwks())?;
+            Ok(with_identity(MeshServer::new(&config.limits, verifier), Identity::new(db, issuer)))
+        }
+        ServiceName::Homologation => {
+            let verifier = remote_verifier(config).await?;
+            let app = Homologation::new(db, Settings::from(&config.homologation));
+            Ok(with_homologation(MeshServer::new(&config.limits, verifier), app))
+        }
+    }
+}
+
+/// A verifier for a service that does not sign: keys from a JWK set file, or fetched from the
+/// identity service and refreshed every five minutes (key rotation).
+async fn remote_verifier(config: &MeshConfig) -> anyhow::Result<TokenVerifier> {
+    if !config.auth.jwks_file.is_empty() {
+        let text = std::fs::read_to_string(&config.auth.jwks_file)
+            .with_context(|| format!("reading {}", config.auth.jwks_file))?;
+        let jwks: JwkSet = serde_json::from_str(&text).context("parsing the JWK set file")?;
+        return Ok(TokenVerifier::new(&config.auth, &jwks)?);
+    }
+    anyhow::ensure!(
+        !config.auth.jwks_endpoint.is_empty(),
+        "set auth.jwks_file or auth.jwks_endpoint (the identity service's gRPC address) to verify tokens"
+    );
+    let endpoint = config.auth.jwks_endpoint.clone();
+    let mut attempt = 0u32;
+    let jwks = loop {
+        match fetch_jwks(&endpoint).await {
+            Ok(jwks) => break jwks,
+            Err(err) if attempt < 30 => {
+                attempt += 1;
+                tracing::warn!(attempt, endpoint, error = %err, "identity service not reachable yet");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(err) => return Err(err.context("fetching the JWK set")),
+        }
+    };
+    let verifier = TokenVerifier::new(&config.auth, &jwks)?;
+    let refreshed = verifier.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match fetch_jwks(&endpoint).await {
+                Ok(jwks) => {
+                    if let Err(err) = refreshed.replace_keys(&jwks) {
+                        tracing::warn!(error = %err, "refreshed JWK set refused");
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "JWK set refresh failed, keeping the current keys"),
+            }
+        }
+    });
+    Ok(verifier)
+}
+
+async fn fetch_jwks(endpoint: &str) -> anyhow::Result<JwkSet> {
+    let mut client = IdentityServiceClient::connect(endpoint.to_owned()).await?;
+    let keys = client.get_jwks(GetJwksRequest {}).await?.into_inner().keys;
+    Ok(JwkSet { keys: keys.iter().map(Jwk::from_proto).collect() })
+}

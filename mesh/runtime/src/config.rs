@@ -1,0 +1,265 @@
+//! Configuration in three layers: built-in defaults < a TOML file < `FLEUVE_*` environment
+//! variables. Nesting in variable names uses a double underscore: `FLEUVE_AUTH__ISSUER` sets
+//! `auth.issuer`. Empty strings mean "not configured" so every key always exists.
+
+use std::{net::SocketAddr, path::Path};
+
+use serde::{Deserialize, Serialize};
+
+const ENV_PREFIX: &str = "FLEUVE_";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeshConfig {
+    /// Address of the gRPC server.
+    pub listen: SocketAddr,
+    /// `postgres://user@host/db` or `sqlite://path/to/file.db`.
+    pub database_url: String,
+    pub database_pool_size: u32,
+    pub log: LogConfig,
+    pub telemetry: TelemetryConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    pub homologation: HomologationConfig,
+}
+
+impl Default for MeshConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            database_url: "sqlite://.fleuve/fleuve.db".into(),
+            database_pool_size: 16,
+            log: LogConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
+            homologation: HomologationConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// An `EnvFilter` directive, e.g. `info,fleuve_store=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+    /// `json` (one object per line) or `pretty`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into(), format: "json".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// OTLP/gRPC collector endpoint, e.g. `http://otel-collector:4317`; empty disables export.
+    pub otlp_endpoint: String,
+    pub service_name: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self { otlp_endpoint: String::new(), service_name: "fleuve".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Required `iss` of every token.
+    pub issuer: String,
+    /// Required `aud` of every token.
+    pub audience: String,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway_seconds: u64,
+    /// The only accepted signature algorithm: `ES256`.
+    pub algorithm: String,
+    pub token_ttl_seconds: u64,
+    /// PKCS#8 PEM of the identity service's signing key; generated when missing.
+    pub signing_key_file: String,
+    /// A JWK set file to verify tokens with (services that do not sign).
+    pub jwks_file: String,
+    /// gRPC address of the identity service to fetch the JWK set from, e.g. `http://identity:50051`.
+    pub jwks_endpoint: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "fleuve-identity".into(),
+            audience: "fleuve".into(),
+            leeway_seconds: 30,
+            algorithm: "ES256".into(),
+            token_ttl_seconds: 3600,
+            signing_key_file: String::new(),
+            jwks_file: String::new(),
+            jwks_endpoint: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest accepted request message; larger ones get RESOURCE_EXHAUSTED.
+    pub max_request_bytes: usize,
+    /// Upper bound on any request's deadline, whatever `grpc-timeout` asks for.
+    pub max_deadline_seconds: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { max_request_bytes: 4 * 1024 * 1024, max_deadline_seconds: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HomologationConfig {
+    pub certificate_validity_years: u32,
+    /// Snapshot an aggregate every N events (0 disables snapshots).
+    pub snapshot_every: i64,
+}
+
+impl Default for HomologationConfig {
+    fn default() -> Self {
+        Self { certificate_validity_years: 5, snapshot_every: 50 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("invalid config file {path}: {source}")]
+    Parse { path: String, source: toml::de::Error },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl MeshConfig {
+    /// Defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`MeshConfig::load`] with an explicit environment (tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut tree = toml::Value::try_from(Self::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(path) = file {
+            let shown = path.display().to_string();
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+            let layer: toml::Value =
+                toml::from_str(&text).map_err(|source| ConfigError::Parse { path: shown, source })?;
+            merge(&mut tree, layer);
+        }
+        for (key, value) in env {
+            if let Some(path) = key.strip_prefix(ENV_PREFIX) {
+                let path: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+                set_existing(&mut tree, &path, &value);
+            }
+        }
+        tree.try_into().map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))
+    }
+}
+
+fn merge(base: &mut toml::Value, layer: toml::Value) {
+    match (base, layer) {
+        (toml::Value::Table(base), toml::Value::Table(layer)) => {
+            for (k, v) in layer {
+                match base.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        base.insert(k, v);
+                    }
+                }
+            }
+        }
+        (base, layer) => *base = layer,
+    }
+}
+
+/// Sets a key that the defaults define, parsing the value as the type already there; variables
+/// naming no known key (e.g. `FLEUVE_CONFIG`) are left alone.
+fn set_existing(tree: &mut toml::Value, path: &[String], raw: &str) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut node = tree;
+    for key in parents {
+        match node.get_mut(key) {
+            Some(child) => node = child,
+            None => return,
+        }
+    }
+    let Some(slot) = node.get_mut(last) else { return };
+    *slot = match slot {
+        toml::Value::String(_) => toml::Value::String(raw.to_owned()),
+        toml::Value::Integer(_) => match raw.parse() {
+            Ok(n) => toml::Value::Integer(n),
+            Err(_) => toml::Value::String(raw.to_owned()),
+        },
+        toml::Value::Boolean(_) => match raw.parse() {
+            Ok(b) => toml::Value::Boolean(b),
+            Err(_) => toml::Value::String(raw.to_owned()),
+        },
+        _ => toml::Value::String(raw.to_owned()),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("fleuve-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("fleuve.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:6000\"\n[auth]\nissuer = \"from-file\"\naudience = \"file-aud\"\n")
+            .unwrap();
+
+        let config = MeshConfig::load_from(
+            Some(&file),
+            env(&[
+                ("FLEUVE_AUTH__ISSUER", "from-env"),
+                ("FLEUVE_LIMITS__MAX_DEADLINE_SECONDS", "7"),
+                ("FLEUVE_CONFIG", "x"),
+            ]),
+        )
+        .unwrap();
+
+        assert_eq!(config.listen.port(), 6000);
+        assert_eq!(config.auth.issuer, "from-env");
+        assert_eq!(config.auth.audience, "file-aud");
+        assert_eq!(config.limits.max_deadline_seconds, 7);
+        assert_eq!(config.auth.leeway_seconds, 30);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_malformed_value_is_a_clear_error() {
+        let err = MeshConfig::load_from(None, env(&[("FLEUVE_LIMITS__MAX_DEADLINE_SECONDS", "soon")])).unwrap_err();
+        assert!(err.to_string().contains("max_deadline_seconds"), "{err}");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("fleuve-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("fleuve.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:6000\"\n").unwrap();
+        assert!(MeshConfig::load_from(Some(&file), env(&[])).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

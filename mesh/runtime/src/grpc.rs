@@ -1,0 +1,114 @@
+//! The one gRPC server builder: every service gets reflection, health, a deadline cap, a
+//! request-size limit, JWT authentication and a tracing span, in that order of layers.
+
+mod layers;
+
+use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
+
+use tokio::net::TcpListener;
+use tonic::{body::Body, server::NamedService, service::RoutesBuilder, transport::Server};
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+pub use layers::{AuthLayer, SizeLimitLayer, TraceLayer};
+
+use crate::{auth::TokenVerifier, config::LimitsConfig};
+
+/// Methods (or whole services, by prefix) that need no token.
+const ALWAYS_PUBLIC: &[&str] = &["/grpc.health.v1.Health/", "/grpc.reflection."];
+
+/// Assembles services into one server wrapped in the common layers.
+pub struct MeshServer {
+    routes: RoutesBuilder,
+    health: HealthReporter,
+    names: Vec<&'static str>,
+    public: Vec<String>,
+    limits: LimitsConfig,
+    verifier: TokenVerifier,
+}
+
+impl std::fmt::Debug for MeshServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeshServer").field("services", &self.names).finish_non_exhaustive()
+    }
+}
+
+impl MeshServer {
+    pub fn new(limits: &LimitsConfig, verifier: TokenVerifier) -> Self {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let mut routes = RoutesBuilder::default();
+        routes.add_service(health_service);
+        MeshServer {
+            routes,
+            health,
+            names: Vec::new(),
+            public: ALWAYS_PUBLIC.iter().map(|s| (*s).to_owned()).collect(),
+            limits: limits.clone(),
+            verifier,
+        }
+    }
+
+    /// Lets calls whose path starts with `prefix` through without a token, e.g.
+    /// `/fleuve.identity.v1.IdentityService/Login`. A token they do carry is still verified.
+    pub fn public(mut self, prefix: &str) -> Self {
+        self.public.push(prefix.to_owned());
+        self
+    }
+
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<http::Request<Body>, Error = Infallible> + NamedService + Clone + Send + Sync + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.names.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    pub fn service_names(&self) -> &[&'static str] {
+        &self.names
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then drains in-flight calls.
+    pub async fn serve(
+        mut self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(fleuve_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(fleuve_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        self.routes.add_service(reflection_v1);
+        self.routes.add_service(reflection_v1alpha);
+        for name in &self.names {
+            self.health.set_service_status(*name, ServingStatus::Serving).await;
+        }
+        let local: Option<SocketAddr> = listener.local_addr().ok();
+        tracing::info!(addr = ?local, services = ?self.names, "grpc server listening");
+
+        let layers = tower::ServiceBuilder::new()
+            .layer(TraceLayer)
+            .layer(SizeLimitLayer::new(self.limits.max_request_bytes))
+            .layer(AuthLayer::new(self.verifier.clone(), self.public.clone()));
+        let health = self.health.clone();
+        let names = self.names.clone();
+        Server::builder()
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(self.limits.max_deadline_seconds))
+            .layer(layers)
+            .add_routes(self.routes.routes())
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async move {
+                shutdown.await;
+                for name in names {
+                    health.set_service_status(name, ServingStatus::NotServing).await;
+                }
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,290 @@
+//! The tower layers of every server: tracing and correlation, request-size limit, JWT auth.
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use opentelemetry::{propagation::Extractor, trace::TraceContextExt};
+use tonic::{Status, body::Body};
+use tower::{Layer, Service};
+use tracing::{Instrument, field};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::{
+    auth::{AuthError, TokenVerifier},
+    context::{CorrelationId, TraceParent},
+};
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+const CORRELATION_HEADER: &str = "x-correlation-id";
+
+fn status_response(status: Status) -> Response<Body> {
+    status.into_http()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tracing and correlation
+
+/// Opens the server span (parented on an incoming `traceparent`), assigns the correlation id
+/// and logs one line per call with its gRPC status and latency.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TraceLayer;
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = TraceService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        TraceService { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TraceService<S> {
+    inner: S,
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+fn valid_correlation_id(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+impl<S> Service<Request<Body>> for TraceService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let correlation_id = req
+            .headers()
+            .get(CORRELATION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| valid_correlation_id(v))
+            .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+        let path = req.uri().path().to_owned();
+        let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((&path, ""));
+        let span = tracing::info_span!(
+            "grpc.request",
+            otel.name = %path.trim_start_matches('/'),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            correlation_id = %correlation_id,
+            grpc.code = field::Empty,
+        );
+        let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
+        let _ = span.set_parent(parent);
+        let span_context = span.context().span().span_context().clone();
+        if span_context.is_valid() {
+            let traceparent = format!(
+                "00-{}-{}-{:02x}",
+                span_context.trace_id(),
+                span_context.span_id(),
+                span_context.trace_flags().to_u8()
+            );
+            req.extensions_mut().insert(TraceParent(traceparent));
+        }
+        req.extensions_mut().insert(CorrelationId(correlation_id.clone()));
+
+        // Take the service that was driven to readiness, leave a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let started = Instant::now();
+        Box::pin(
+            async move {
+                let mut response = inner.call(req).await?;
+                let code = response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .unwrap_or(0);
+                let span = tracing::Span::current();
+                span.record("grpc.code", code);
+                let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+                if code == 0 {
+                    tracing::info!(elapsed_ms, grpc_code = code, "grpc call");
+                } else {
+                    let message = response.headers().get("grpc-message").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info!(elapsed_ms, grpc_code = code, grpc_message = message, "grpc call failed");
+                }
+                if let Ok(value) = HeaderValue::from_str(&correlation_id) {
+                    response.headers_mut().insert(CORRELATION_HEADER, value);
+                }
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request size
+
+/// Refuses request bodies larger than the limit with `RESOURCE_EXHAUSTED` before any handler
+/// runs. Fleuve's own RPCs are unary or server-streaming, so their request body is one message
+/// and is buffered whole; client-streaming infrastructure (the bidi reflection stream) passes
+/// through to tonic's own per-message decoding limit.
+/// Paths whose request is a stream of messages that must not be buffered.
+const CLIENT_STREAMING: &[&str] = &["/grpc.reflection."];
+
+#[derive(Debug, Clone, Copy)]
+pub struct SizeLimitLayer {
+    max_bytes: usize,
+}
+
+impl SizeLimitLayer {
+    pub fn new(max_message_bytes: usize) -> Self {
+        // gRPC frames a message with a 5-byte prefix.
+        SizeLimitLayer { max_bytes: max_message_bytes + 5 }
+    }
+}
+
+impl<S> Layer<S> for SizeLimitLayer {
+    type Service = SizeLimitService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        SizeLimitService { inner, max_bytes: self.max_bytes }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SizeLimitService<S> {
+    inner: S,
+    max_bytes: usize,
+}
+
+impl<S> Service<Request<Body>> for SizeLimitService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        if CLIENT_STREAMING.iter().any(|p| req.uri().path().starts_with(p)) {
+            return Box::pin(inner.call(req));
+        }
+        let max_bytes = self.max_bytes;
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let bytes: Bytes = match Limited::new(body, max_bytes).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+                    tracing::info!(max_bytes, "request refused: too large");
+                    return Ok(status_response(Status::resource_exhausted(format!(
+                        "request larger than {} bytes",
+                        max_bytes - 5
+                    ))));
+                }
+                Err(err) => {
+                    return Ok(status_response(Status::cancelled(format!("request body: {err}"))));
+                }
+            };
+            inner.call(Request::from_parts(parts, Body::new(Full::new(bytes)))).await
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication
+
+/// Verifies the bearer token and puts the [`crate::Principal`] in the request extensions; calls
+/// without a valid token are refused with `UNAUTHENTICATED` unless the method is public.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    verifier: TokenVerifier,
+    public: Arc<Vec<String>>,
+}
+
+impl AuthLayer {
+    pub fn new(verifier: TokenVerifier, public: Vec<String>) -> Self {
+        AuthLayer { verifier, public: Arc::new(public) }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService { inner, verifier: self.verifier.clone(), public: self.public.clone() }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    verifier: TokenVerifier,
+    public: Arc<Vec<String>>,
+}
+
+impl<S> Service<Request<Body>> for AuthService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let path = req.uri().path();
+        let public = self.public.iter().any(|p| path.starts_with(p.as_str()));
+        let header = req.headers().get(http::header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| ()));
+        let outcome = match header {
+            None => Err(AuthError::Missing),
+            Some(Err(())) => Err(AuthError::Malformed),
+            Some(Ok(value)) => self.verifier.verify_header(Some(value)),
+        };
+        match outcome {
+            Ok(principal) => {
+                req.extensions_mut().insert(principal);
+            }
+            Err(AuthError::Missing) if public => {}
+            Err(err) => {
+                tracing::info!(reason = %err, "request refused: unauthenticated");
+                return Box::pin(async move { Ok(status_response(Status::unauthenticated(err.to_string()))) });
+            }
+        }
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(inner.call(req))
+    }
+}

@@ -1,0 +1,64 @@
+//! Logs and traces: JSON (or pretty) logs through `tracing`, spans exported over OTLP when a
+//! collector is configured, and W3C trace-context propagation either way.
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+
+use crate::config::{LogConfig, TelemetryConfig};
+
+/// Keeps the tracer provider alive; dropping it flushes pending spans.
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            let _ = provider.shutdown();
+        }
+    }
+}
+
+/// Installs the global subscriber. Spans always carry OpenTelemetry trace ids (so a
+/// `traceparent` can be propagated to events); they leave the process only when
+/// `telemetry.otlp_endpoint` is set. Calling it twice keeps the first subscriber.
+pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name(telemetry.service_name.clone()).build());
+    if !telemetry.otlp_endpoint.is_empty() {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(telemetry.otlp_endpoint.clone())
+            .build()?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let provider = builder.build();
+    let tracer = provider.tracer("fleuve");
+    opentelemetry::global::set_tracer_provider(provider.clone());
+
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&log.level))
+        .map_err(|e| anyhow::anyhow!("invalid log level {:?}: {e}", log.level))?;
+    let fmt = match log.format.as_str() {
+        "pretty" => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true).boxed(),
+        "json" => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        other => anyhow::bail!("unknown log format {other:?} (expected json or pretty)"),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .try_init();
+    Ok(TelemetryGuard { provider: Some(provider) })
+}

@@ -1,0 +1,195 @@
+//! `Database`: the pool, the backend it talks to, and running blocking diesel work in transactions.
+
+mod migrate;
+mod pool;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+
+pub use migrate::MigrationSet;
+pub use pool::DbConnectionManager;
+use pool::Target;
+
+/// The connection pool behind a `Database`.
+pub type Pool = r2d2::Pool<DbConnectionManager>;
+
+/// Which database engine a `Database` or a connection talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl DbConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConnection::Pg(_) => Backend::Postgres,
+            DbConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// A pooled database; cloning it is cheap and shares the pool.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: Pool,
+    backend: Backend,
+    /// SQLite has one writer per file: queueing write transactions here is fairer and cheaper
+    /// than letting them spin in the busy handler. A std mutex (not tokio's) so the blocking
+    /// entry points and `migrate` can take it from any thread, async context or not.
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+impl Database {
+    /// Opens a pool of at most `max_connections` connections to `url`.
+    ///
+    /// `url` is `postgres://…`, `postgresql://…`, `sqlite://<path>` (the file and its parent
+    /// directory are created) or `sqlite::memory:` (one connection that is never recycled,
+    /// since each in-memory connection is its own database). Blocks until one connection is
+    /// open, so a bad URL fails here rather than on first use.
+    pub fn connect(url: &str, max_connections: u32) -> Result<Database, StoreError> {
+        let target = Target::parse(url)?;
+        if let Target::SqliteFile(path) = &target
+            && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Connect(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let backend = match target {
+            Target::Postgres(_) => Backend::Postgres,
+            Target::SqliteFile(_) | Target::SqliteMemory => Backend::Sqlite,
+        };
+        let memory = target == Target::SqliteMemory;
+        let manager = DbConnectionManager::new(target);
+        // r2d2 would retry a failing URL until its timeout and then report a generic error.
+        r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::Connect(e.to_string()))?;
+
+        let mut builder = r2d2::Pool::builder()
+            .max_size(max_connections.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(30));
+        if memory {
+            builder = builder.max_size(1).idle_timeout(None).max_lifetime(None);
+        }
+        let pool = builder.build(manager)?;
+        let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Database { pool, backend, write_lock })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The underlying pool, for callers that manage connections themselves.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Runs `f` inside one transaction on a blocking thread; commits on `Ok`, rolls back on `Err`.
+    ///
+    /// On SQLite the transaction is `BEGIN IMMEDIATE` and queued behind the other write
+    /// transactions of this process. Dropping the returned future does not stop `f`: once
+    /// started, the transaction runs to its commit or rollback. A panic in `f` rolls back
+    /// (the connection is discarded) and resumes in the caller.
+    pub async fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    {
+        let database = self.clone();
+        join(tokio::task::spawn_blocking(move || database.transaction_blocking(f)).await)
+    }
+
+    /// Runs `f` on a pooled connection on a blocking thread, without a transaction (for reads).
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let database = self.clone();
+        join(tokio::task::spawn_blocking(move || database.run_blocking(f)).await)
+    }
+
+    /// `transaction` for plain threads; blocks the calling thread, so never call it on an
+    /// async worker.
+    pub fn transaction_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
+        let _writer = self.lock_writes();
+        let mut conn = self.pool.get().map_err(StoreError::from)?;
+        in_transaction(&mut conn, f)
+    }
+
+    /// `run` for plain threads; blocks the calling thread.
+    pub fn run_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<StoreError>,
+    {
+        let mut conn = self.pool.get().map_err(StoreError::from)?;
+        f(&mut conn)
+    }
+
+    fn lock_writes(&self) -> Option<MutexGuard<'_, ()>> {
+        // The mutex guards no data, so a panic while holding it leaves nothing inconsistent.
+        self.write_lock.as_ref().map(|lock| lock.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+fn join<T, E: From<StoreError>>(joined: Result<Result<T, E>, tokio::task::JoinError>) -> Result<T, E> {
+    match joined {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => Err(StoreError::Task(error.to_string()).into()),
+    }
+}
+
+/// diesel's `Connection::transaction` with `BEGIN IMMEDIATE` on SQLite.
+///
+/// A deferred SQLite transaction that reads and then writes fails with SQLITE_BUSY, without
+/// waiting, when another connection wrote in between; taking the write lock up front makes it
+/// wait in the busy handler instead. That also covers writers in other processes, which the
+/// in-process mutex cannot see.
+fn in_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
+        DbConnection::Pg(_) => Manager::begin_transaction(conn)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
+/// Runs `f` atomically: inline when the caller already opened a transaction, else in a new one.
+pub(crate) fn atomically<T, F>(conn: &mut DbConnection, f: F) -> Result<T, StoreError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+{
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    if Manager::transaction_manager_status_mut(conn).transaction_depth()?.is_some() {
+        f(conn)
+    } else {
+        in_transaction(conn, f)
+    }
+}

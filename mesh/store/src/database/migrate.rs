@@ -1,0 +1,78 @@
+//! Applying the migration sets of several crates to one database, in each backend's dialect.
+
+use diesel::RunQueryDsl;
+use diesel::migration::{Migration, MigrationSource};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+
+use super::Database;
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+
+/// One crate's migrations in both dialects.
+///
+/// Every crate's sets share the `__diesel_schema_migrations` table, so each crate takes its own
+/// range of versions (fleuve-store uses `00000000000100_…`).
+pub struct MigrationSet {
+    pub name: &'static str,
+    pub postgres: EmbeddedMigrations,
+    pub sqlite: EmbeddedMigrations,
+}
+
+impl std::fmt::Debug for MigrationSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigrationSet").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// Key of the PostgreSQL advisory lock that makes concurrent `migrate` calls take turns.
+const MIGRATION_LOCK_KEY: i64 = 0x666c_6575_7665; // "fleuve"
+
+impl Database {
+    /// Runs the pending migrations of each set, in order, on this database's backend.
+    ///
+    /// Blocks the calling thread; meant for startup. Several processes may migrate the same
+    /// PostgreSQL database at once: they queue on an advisory lock.
+    pub fn migrate(&self, sets: &[MigrationSet]) -> Result<(), StoreError> {
+        let _writer = self.lock_writes();
+        let mut conn = self.pool.get()?;
+        match &mut *conn {
+            DbConnection::Pg(pg) => {
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(pg)?;
+                let applied = sets.iter().try_for_each(|set| apply(pg, set.name, &set.postgres));
+                let unlocked =
+                    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(pg);
+                applied?;
+                unlocked?;
+            }
+            DbConnection::Sqlite(sqlite) => {
+                for set in sets {
+                    apply(sqlite, set.name, &set.sqlite)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn apply<DB, C>(conn: &mut C, name: &str, migrations: &EmbeddedMigrations) -> Result<(), StoreError>
+where
+    DB: diesel::backend::Backend,
+    C: MigrationHarness<DB>,
+{
+    let versions =
+        conn.run_pending_migrations(Borrowed(migrations)).map_err(|e| StoreError::Migration(format!("{name}: {e}")))?;
+    for version in versions {
+        tracing::info!(set = name, %version, "applied migration");
+    }
+    Ok(())
+}
+
+/// `EmbeddedMigrations` is a migration source only by value and is neither `Clone` nor `Copy`;
+/// this lends it without moving it out of the caller's `MigrationSet`.
+struct Borrowed<'a>(&'a EmbeddedMigrations);
+
+impl<DB: diesel::backend::Backend> MigrationSource<DB> for Borrowed<'_> {
+    fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<DB>>>> {
+        MigrationSource::<DB>::migrations(self.0)
+    }
+}

@@ -1,0 +1,82 @@
+//! The transactional outbox: rows written with the events, drained by a publisher.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::rows::EventRow;
+use super::{RecordedEvent, now};
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::schema::{events, outbox};
+
+/// One queued delivery of an event to a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub position: i64,
+    pub topic: String,
+    pub created_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+struct OutboxRecord {
+    id: i64,
+    position: i64,
+    topic: String,
+    created_at: NaiveDateTime,
+    published_at: Option<NaiveDateTime>,
+    attempts: i32,
+    last_error: Option<String>,
+}
+
+impl From<OutboxRecord> for OutboxRow {
+    fn from(row: OutboxRecord) -> OutboxRow {
+        OutboxRow {
+            id: row.id,
+            position: row.position,
+            topic: row.topic,
+            created_at: row.created_at.and_utc(),
+            published_at: row.published_at.map(|at| at.and_utc()),
+            attempts: row.attempts,
+            last_error: row.last_error,
+        }
+    }
+}
+
+/// Up to `limit` unpublished rows with their events, oldest first.
+///
+/// Rows are not claimed: run one publisher per database (MultiBackend has no
+/// `FOR UPDATE SKIP LOCKED`), or accept that two publishers may deliver a row twice.
+pub fn outbox_pending(conn: &mut DbConnection, limit: i64) -> Result<Vec<(OutboxRow, RecordedEvent)>, StoreError> {
+    let rows = outbox::table
+        .inner_join(events::table)
+        .filter(outbox::published_at.is_null())
+        .order(outbox::id.asc())
+        .limit(limit)
+        .select((OutboxRecord::as_select(), EventRow::as_select()))
+        .load::<(OutboxRecord, EventRow)>(conn)?;
+    rows.into_iter().map(|(row, event)| Ok((OutboxRow::from(row), RecordedEvent::try_from(event)?))).collect()
+}
+
+/// Marks rows as published; rows already published keep their first publication time.
+/// Returns how many rows changed.
+pub fn outbox_mark_published(conn: &mut DbConnection, ids: &[i64]) -> Result<usize, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(outbox::table.filter(outbox::id.eq_any(ids)).filter(outbox::published_at.is_null()))
+        .set(outbox::published_at.eq(Some(now())))
+        .execute(conn)?)
+}
+
+/// Counts a failed delivery of row `id` and keeps its error for operators.
+pub fn outbox_record_failure(conn: &mut DbConnection, id: i64, error: &str) -> Result<(), StoreError> {
+    diesel::update(outbox::table.find(id))
+        .set((outbox::attempts.eq(outbox::attempts + 1), outbox::last_error.eq(Some(error))))
+        .execute(conn)?;
+    Ok(())
+}

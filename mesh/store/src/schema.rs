@@ -1,0 +1,59 @@
+//! Diesel schemas of the event store tables, with column types both backends share.
+
+diesel::table! {
+    streams (stream_id) {
+        stream_id -> Text,
+        aggregate_type -> Text,
+        version -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (position) {
+        position -> BigInt,
+        stream_id -> Text,
+        aggregate_type -> Text,
+        aggregate_id -> Text,
+        version -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        payload -> Binary,
+        correlation_id -> Text,
+        causation_id -> Nullable<Text>,
+        actor -> Text,
+        trace_context -> Nullable<Text>,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    snapshots (stream_id) {
+        stream_id -> Text,
+        version -> BigInt,
+        state -> Binary,
+        taken_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        position -> BigInt,
+        topic -> Text,
+        created_at -> Timestamp,
+        published_at -> Nullable<Timestamp>,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sequences (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::joinable!(outbox -> events (position));
+diesel::allow_tables_to_appear_in_same_query!(streams, events, snapshots, outbox, sequences);

@@ -1,0 +1,68 @@
+//! Conformance suite of the event store: every test runs once on SQLite and once on PostgreSQL.
+//!
+//! PostgreSQL tests create a throwaway database on `FLEUVE_TEST_PG_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/test`); SQLite tests use a temporary file.
+
+mod append;
+mod concurrency;
+mod database;
+mod outbox;
+mod reads;
+mod sequence;
+mod snapshot;
+mod support;
+
+/// Expands to one `#[tokio::test]` per listed test, each handed a fresh database from `$make`.
+macro_rules! conformance_suite {
+    ($backend:ident, $make:path) => {
+        mod $backend {
+            conformance_suite!(@tests $make;
+                append::new_stream_round_trip,
+                append::wrong_expected_version_conflicts,
+                append::empty_append_writes_nothing,
+                append::duplicate_event_id_is_rejected,
+                append::any_appends_after_current_version,
+                concurrency::concurrent_appends_at_same_version,
+                concurrency::concurrent_first_appends,
+                concurrency::concurrent_any_appends_stay_contiguous,
+                concurrency::blocked_appender_sees_winner_commit,
+                concurrency::sequence_creation_race_waits_for_creator,
+                concurrency::two_pools_read_then_write,
+                reads::positions_increase_across_streams,
+                reads::read_all_pages,
+                reads::read_by_type_filters,
+                outbox::outbox_rows_follow_events,
+                outbox::rolled_back_append_leaves_nothing,
+                snapshot::snapshots_save_replace_load,
+                sequence::sequence_is_gapless_under_concurrency,
+                sequence::rolled_back_sequence_is_given_back,
+                database::migrate_is_idempotent,
+                database::panic_rolls_back_and_pool_recovers,
+                database::append_outside_transaction_is_atomic,
+            );
+        }
+    };
+    (@tests $make:path; $($module:ident :: $test:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() -> anyhow::Result<()> {
+                crate::$module::$test($make().await?).await
+            }
+        )*
+    };
+}
+
+conformance_suite!(sqlite, crate::support::sqlite);
+conformance_suite!(postgres, crate::support::postgres);
+
+/// `sqlite::memory:` keeps one connection, so the database survives between transactions.
+#[tokio::test]
+async fn sqlite_memory_database_keeps_its_data() -> anyhow::Result<()> {
+    let db = fleuve_store::Database::connect("sqlite::memory:", 4)?;
+    db.migrate(&[fleuve_store::EVENT_STORE_MIGRATIONS])?;
+    let stream = support::stream("memory");
+    support::append(&db, &stream, fleuve_store::event_store::ExpectedVersion::NoStream, 2, None).await?;
+    let read = support::read_stream(&db, &stream).await?;
+    assert_eq!(read.len(), 2);
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! Snapshots: one per stream, replaced by newer ones, never moved backwards.
+
+use fleuve_store::event_store::{self, Snapshot};
+use fleuve_store::testing::TestDatabase;
+
+use crate::support::stream;
+
+pub async fn snapshots_save_replace_load(test: TestDatabase) -> anyhow::Result<()> {
+    let db = test.database();
+    let load = |name: &'static str| db.run(move |conn| event_store::load_snapshot(conn, &stream(name)));
+    assert_eq!(load("snap").await?, None);
+
+    let save = |name: &'static str, version: i64, state: &'static [u8]| {
+        db.transaction(move |conn| event_store::save_snapshot(conn, &stream(name), version, state))
+    };
+    save("snap", 3, b"three").await?;
+    assert_eq!(load("snap").await?, Some(Snapshot { version: 3, state: b"three".to_vec() }));
+    save("snap", 5, &[0, 1, 2, 255]).await?;
+    assert_eq!(load("snap").await?, Some(Snapshot { version: 5, state: vec![0, 1, 2, 255] }));
+    save("snap", 5, b"five again").await?;
+    assert_eq!(load("snap").await?, Some(Snapshot { version: 5, state: b"five again".to_vec() }));
+    save("snap", 4, b"stale").await?;
+    assert_eq!(load("snap").await?.map(|s| s.version), Some(5), "an older snapshot is ignored");
+
+    save("other", 1, b"").await?;
+    assert_eq!(load("other").await?, Some(Snapshot { version: 1, state: vec![] }));
+    assert_eq!(load("snap").await?.map(|s| s.version), Some(5));
+    Ok(())
+}

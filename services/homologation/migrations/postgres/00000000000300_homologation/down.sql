@@ -1,0 +1,2 @@
+DROP TABLE certificate_view;
+DROP TABLE dossier_view;

@@ -1,0 +1,120 @@
+//! The application layer: runs commands as one transaction (load, decide, append with the
+//! outbox, update read models) and answers queries from the read models.
+
+mod commands;
+mod queries;
+mod views;
+
+use fleuve_mesh::{Principal, RequestContext, ServiceError};
+use fleuve_store::{Database, StoreError};
+
+pub use commands::{CommandContext, DossierOutcome};
+pub use queries::{Page, PageRequest};
+pub use views::{certificate_to_pb, dossier_to_pb, public_certificate};
+
+use crate::domain::{Actor, DomainError};
+
+pub const DOSSIER_AGGREGATE: &str = "dossier";
+pub const CERTIFICATE_AGGREGATE: &str = "certificate";
+/// One topic per aggregate type.
+pub const DOSSIER_TOPIC: &str = "homologation.dossier.v1";
+pub const CERTIFICATE_TOPIC: &str = "homologation.certificate.v1";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub certificate_validity_years: u32,
+}
+
+impl From<&fleuve_mesh::config::HomologationConfig> for Settings {
+    fn from(c: &fleuve_mesh::config::HomologationConfig) -> Self {
+        Settings { certificate_validity_years: c.certificate_validity_years }
+    }
+}
+
+/// The homologation service: commands and queries over one database.
+#[derive(Debug, Clone)]
+pub struct Homologation {
+    db: Database,
+    settings: Settings,
+}
+
+impl Homologation {
+    pub fn new(db: Database, settings: Settings) -> Self {
+        Homologation { db, settings }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("database: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("stored record cannot be decoded: {0}")]
+    Decode(#[from] prost::DecodeError),
+}
+
+impl From<AppError> for ServiceError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Domain(DomainError::Invalid(m)) => ServiceError::InvalidArgument(m),
+            AppError::Domain(DomainError::Precondition(m)) => ServiceError::FailedPrecondition(m),
+            AppError::Domain(DomainError::Forbidden(m)) => ServiceError::PermissionDenied(m),
+            AppError::Store(StoreError::Conflict { stream_id, expected, actual }) => ServiceError::Conflict(format!(
+                "{stream_id} changed concurrently: expected version {expected}, found {actual}; reload and retry"
+            )),
+            AppError::Service(e) => e,
+            other => ServiceError::internal(other),
+        }
+    }
+}
+
+impl From<AppError> for tonic::Status {
+    fn from(err: AppError) -> Self {
+        ServiceError::from(err).into()
+    }
+}
+
+fn actor(principal: &Principal) -> Actor {
+    Actor {
+        user_id: principal.subject.clone(),
+        role: principal.role,
+        organisation_id: principal.organisation_id.clone(),
+    }
+}
+
+/// Builds the command context of a request: the caller must be authenticated.
+pub fn command_context(request: &RequestContext) -> Result<CommandContext, ServiceError> {
+    let principal = request.principal()?;
+    Ok(CommandContext {
+        actor: actor(principal),
+        correlation_id: request.correlation_id.clone(),
+        trace_context: request.trace_context.clone(),
+        now: chrono::Utc::now(),
+    })
+}
+
+/// An applicant may only see its own organisation's dossiers; to others they do not exist.
+fn can_see(principal_org: &str, role: fleuve_mesh::Role, owner_org: &str) -> bool {
+    role.is_staff() || principal_org == owner_org
+}
+
+impl From<DomainError> for ServiceError {
+    fn from(err: DomainError) -> Self {
+        AppError::Domain(err).into()
+    }
+}
+
+impl From<DomainError> for tonic::Status {
+    fn from(err: DomainError) -> Self {
+        ServiceError::from(err).into()
+    }
+}

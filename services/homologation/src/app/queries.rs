@@ -1,0 +1,245 @@
+//! The read side: dossier and certificate queries over the read models, with the visibility
+//! rules (applicants see only their organisation's dossiers) applied here, once.
+
+use chrono::Utc;
+use diesel::prelude::*;
+use fleuve_mesh::{Principal, Role, ServiceError};
+use fleuve_proto::{common::v1 as common, homologation::v1 as pb};
+use fleuve_store::event_store::{self, StreamRef};
+use prost::Message;
+
+use super::{
+    AppError, DOSSIER_AGGREGATE, Homologation, can_see,
+    views::{self, CertificateRow, DossierRow},
+};
+use crate::{
+    schema::{certificate_view, dossier_view},
+    time,
+};
+
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 100;
+
+/// A validated page request: `size` items after the opaque `token` (the last key seen).
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub size: i64,
+    pub after: Option<String>,
+}
+
+impl PageRequest {
+    pub fn parse(page_size: i32, page_token: &str) -> Result<Self, ServiceError> {
+        let size = match i64::from(page_size) {
+            0 => DEFAULT_PAGE,
+            n if (1..=MAX_PAGE).contains(&n) => n,
+            n => return Err(ServiceError::invalid(format!("page_size must be between 1 and {MAX_PAGE}, got {n}"))),
+        };
+        if page_token.len() > 200 {
+            return Err(ServiceError::invalid("page_token is not a token this server issued"));
+        }
+        Ok(PageRequest { size, after: (!page_token.is_empty()).then(|| page_token.to_owned()) })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_token: String,
+}
+
+fn page_of<R, T>(
+    mut rows: Vec<R>,
+    size: i64,
+    key: impl Fn(&R) -> String,
+    item: impl Fn(R) -> Result<T, AppError>,
+) -> Result<Page<T>, AppError> {
+    // One extra row was fetched to know whether another page exists.
+    let more = rows.len() as i64 > size;
+    rows.truncate(usize::try_from(size).unwrap_or(0));
+    let next_token = if more { rows.last().map(&key).unwrap_or_default() } else { String::new() };
+    let items = rows.into_iter().map(item).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, next_token })
+}
+
+fn decode_dossier(row: DossierRow) -> Result<pb::Dossier, AppError> {
+    Ok(pb::Dossier::decode(row.view.as_slice())?)
+}
+
+fn decode_certificate(row: CertificateRow) -> Result<pb::Certificate, AppError> {
+    Ok(pb::Certificate::decode(row.view.as_slice())?)
+}
+
+fn not_found(id: &str) -> AppError {
+    ServiceError::not_found(format!("dossier {id} not found")).into()
+}
+
+/// Escapes LIKE wildcards so a search is a plain prefix match.
+fn like_prefix(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 1);
+    for c in views::search_key(s).chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+impl Homologation {
+    pub async fn get_dossier(&self, principal: Principal, id: String) -> Result<pb::Dossier, AppError> {
+        self.db
+            .run(move |conn| {
+                let row: Option<DossierRow> =
+                    dossier_view::table.find(&id).select(DossierRow::as_select()).first(conn).optional()?;
+                match row {
+                    Some(row) if can_see(&principal.organisation_id, principal.role, &row.organisation_id) => {
+                        decode_dossier(row)
+                    }
+                    _ => Err(not_found(&id)),
+                }
+            })
+            .await
+    }
+
+    pub async fn list_dossiers(
+        &self,
+        principal: Principal,
+        status: Option<pb::DossierStatus>,
+        organisation_id: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<pb::Dossier>, AppError> {
+        // Whatever an applicant asks for, it lists its own organisation.
+        let organisation_id =
+            if principal.role.is_staff() { organisation_id } else { Some(principal.organisation_id.clone()) };
+        self.db
+            .run(move |conn| {
+                let mut query = dossier_view::table.select(DossierRow::as_select()).into_boxed();
+                if let Some(status) = status {
+                    query = query.filter(dossier_view::status.eq(status as i32));
+                }
+                if let Some(org) = organisation_id {
+                    query = query.filter(dossier_view::organisation_id.eq(org));
+                }
+                if let Some(after) = page.after.clone() {
+                    query = query.filter(dossier_view::dossier_id.gt(after));
+                }
+                let rows = query.order(dossier_view::dossier_id.asc()).limit(page.size + 1).load(conn)?;
+                page_of(rows, page.size, |r| r.dossier_id.clone(), decode_dossier)
+            })
+            .await
+    }
+
+    pub async fn reviewer_queue(&self, principal: Principal, page: PageRequest) -> Result<Page<pb::Dossier>, AppError> {
+        principal.require(&[Role::Reviewer, Role::Admin])?;
+        self.db
+            .run(move |conn| {
+                let mut query = dossier_view::table
+                    .select(DossierRow::as_select())
+                    .filter(dossier_view::reviewer_id.eq(principal.subject.clone()))
+                    .filter(dossier_view::status.eq(pb::DossierStatus::UnderReview as i32))
+                    .into_boxed();
+                if let Some(after) = page.after.clone() {
+                    query = query.filter(dossier_view::dossier_id.gt(after));
+                }
+                let rows = query.order(dossier_view::dossier_id.asc()).limit(page.size + 1).load(conn)?;
+                page_of(rows, page.size, |r| r.dossier_id.clone(), decode_dossier)
+            })
+            .await
+    }
+
+    pub async fn dossier_history(&self, principal: Principal, id: String) -> Result<Vec<pb::HistoryEntry>, AppError> {
+        self.db
+            .run(move |conn| {
+                let owner: Option<String> =
+                    dossier_view::table.find(&id).select(dossier_view::organisation_id).first(conn).optional()?;
+                match owner {
+                    Some(org) if can_see(&principal.organisation_id, principal.role, &org) => {}
+                    _ => return Err(not_found(&id)),
+                }
+                let recorded = event_store::read_stream(conn, &StreamRef::new(DOSSIER_AGGREGATE, &id), 0)?;
+                recorded
+                    .into_iter()
+                    .map(|r| {
+                        let event = pb::DossierEvent::decode(r.payload.as_slice())?;
+                        Ok(pb::HistoryEntry {
+                            metadata: Some(common::EventMetadata {
+                                event_id: r.event_id.to_string(),
+                                event_type: r.event_type,
+                                aggregate_type: r.aggregate_type,
+                                aggregate_id: r.aggregate_id,
+                                aggregate_version: r.version,
+                                position: r.position,
+                                correlation_id: r.correlation_id,
+                                causation_id: r.causation_id.unwrap_or_default(),
+                                actor: r.actor,
+                                recorded_at: Some(time::to_proto(r.recorded_at)),
+                            }),
+                            event: Some(event),
+                        })
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    pub async fn get_certificate(&self, principal: Principal, number: String) -> Result<pb::Certificate, AppError> {
+        let certificate = self.find_certificate(number.clone()).await?;
+        match certificate {
+            Some(c) if can_see(&principal.organisation_id, principal.role, &c.organisation_id) => Ok(c),
+            _ => Err(ServiceError::not_found(format!("certificate {number} not found")).into()),
+        }
+    }
+
+    /// The public check: the certificate and whether it is valid right now.
+    pub async fn verify_certificate(&self, number: String) -> Result<(pb::PublicCertificate, bool), AppError> {
+        let certificate = self
+            .find_certificate(number.clone())
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("no certificate {number}")))?;
+        let now = time::to_proto(Utc::now());
+        let active = certificate.status == pb::CertificateStatus::Active as i32;
+        let started = certificate.valid_from.is_some_and(|t| (t.seconds, t.nanos) <= (now.seconds, now.nanos));
+        let not_ended = certificate.valid_until.is_some_and(|t| (now.seconds, now.nanos) < (t.seconds, t.nanos));
+        Ok((views::public_certificate(&certificate), active && started && not_ended))
+    }
+
+    async fn find_certificate(&self, number: String) -> Result<Option<pb::Certificate>, AppError> {
+        self.db
+            .run(move |conn| {
+                let row: Option<CertificateRow> =
+                    certificate_view::table.find(&number).select(CertificateRow::as_select()).first(conn).optional()?;
+                row.map(decode_certificate).transpose()
+            })
+            .await
+    }
+
+    pub async fn search_certificates(
+        &self,
+        brand: String,
+        model: String,
+        page: PageRequest,
+    ) -> Result<Page<pb::PublicCertificate>, AppError> {
+        self.db
+            .run(move |conn| {
+                let mut query = certificate_view::table.select(CertificateRow::as_select()).into_boxed();
+                if !brand.trim().is_empty() {
+                    query = query.filter(certificate_view::brand_key.like(like_prefix(&brand)).escape('\\'));
+                }
+                if !model.trim().is_empty() {
+                    query = query.filter(certificate_view::model_key.like(like_prefix(&model)).escape('\\'));
+                }
+                if let Some(after) = page.after.clone() {
+                    query = query.filter(certificate_view::certificate_number.gt(after));
+                }
+                let rows = query.order(certificate_view::certificate_number.asc()).limit(page.size + 1).load(conn)?;
+                page_of(
+                    rows,
+                    page.size,
+                    |r| r.certificate_number.clone(),
+                    |r| decode_certificate(r).map(|c| views::public_certificate(&c)),
+                )
+            })
+            .await
+    }
+}

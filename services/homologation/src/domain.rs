@@ -1,0 +1,24 @@
+//! The homologation domain: dossier and certificate aggregates, fees and value rules, free of I/O.
+//!
+//! Aggregates are synchronous and side-effect free: `handle` decides (all business rules live
+//! there) and returns the events to append, `apply` only folds an event into the state. The clock
+//! and the caller are passed in so that every decision is reproducible from its inputs.
+
+pub mod certificate;
+pub mod dossier;
+mod error;
+pub mod fees;
+pub mod values;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::DomainError;
+
+/// Who issues a command, as established by the gRPC edge from the verified token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actor {
+    pub user_id: String,
+    pub role: fleuve_mesh::Role,
+    pub organisation_id: String,
+}

@@ -1,0 +1,438 @@
+//! Identity's vocabulary: validated values built by parsing, the records the service hands
+//! out, and `IdentityError` with its single conversion to `ServiceError`.
+
+use std::fmt;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use fleuve_mesh::{Role, ServiceError};
+use fleuve_store::StoreError;
+
+pub const EMAIL_MAX_CHARS: usize = 254;
+pub const NAME_MAX_CHARS: usize = 200;
+pub const PASSWORD_MIN_CHARS: usize = 8;
+pub const PASSWORD_MAX_CHARS: usize = 128;
+pub const REGISTRATION_NUMBER_MAX_CHARS: usize = 64;
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// Everything identity can fail with; `From<IdentityError> for ServiceError` is the only place
+/// these become status codes.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("{field} is required")]
+    Required { field: &'static str },
+    #[error("{field} {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("unknown organisation {0}")]
+    UnknownOrganisation(String),
+    #[error("a user with email {0} already exists")]
+    EmailTaken(String),
+    #[error("an organisation with registration number {0} already exists")]
+    RegistrationNumberTaken(String),
+    /// Deliberately the same for an unknown email and a wrong password.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    #[error("stored {what} is corrupt: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    #[error("cannot issue a token: {0}")]
+    Token(#[source] ServiceError),
+    #[error("blocking task failed: {0}")]
+    Task(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+}
+
+impl IdentityError {
+    fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        IdentityError::Invalid { field, reason: reason.into() }
+    }
+}
+
+impl From<IdentityError> for ServiceError {
+    fn from(err: IdentityError) -> Self {
+        use IdentityError as E;
+        match err {
+            E::Required { .. } | E::Invalid { .. } => ServiceError::InvalidArgument(err.to_string()),
+            E::UnknownOrganisation(_) => ServiceError::NotFound(err.to_string()),
+            E::EmailTaken(_) | E::RegistrationNumberTaken(_) => ServiceError::AlreadyExists(err.to_string()),
+            E::InvalidCredentials => ServiceError::Unauthenticated(err.to_string()),
+            E::Forbidden(_) => ServiceError::PermissionDenied(err.to_string()),
+            E::Token(inner) => inner,
+            E::Hashing(_) | E::Corrupt { .. } | E::Task(_) | E::Store(_) | E::Database(_) => {
+                ServiceError::Internal(anyhow::Error::new(err))
+            }
+        }
+    }
+}
+
+impl From<IdentityError> for tonic::Status {
+    fn from(err: IdentityError) -> Self {
+        ServiceError::from(err).into()
+    }
+}
+
+/// Trims `raw` and refuses empty, over-long and control-character input.
+fn text(field: &'static str, raw: &str, max: usize) -> Result<String, IdentityError> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(IdentityError::Required { field });
+    }
+    if value.chars().count() > max {
+        return Err(IdentityError::invalid(field, format!("must be at most {max} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(IdentityError::invalid(field, "must not contain control characters"));
+    }
+    Ok(value.to_owned())
+}
+
+/// A lowercased email address: `local@domain.tld`, at most 254 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Email, IdentityError> {
+        const FIELD: &str = "email";
+        let value = text(FIELD, raw, EMAIL_MAX_CHARS)?.to_lowercase();
+        let bad = || IdentityError::invalid(FIELD, "is not a valid email address");
+        let (local, domain) = value.split_once('@').ok_or_else(bad)?;
+        // Quoted local parts and address literals are legal but never seen in practice; refusing
+        // them keeps the stored form unambiguous.
+        let forbidden = |c: char| c.is_whitespace() || "@\"(),:;<>[\\]".contains(c);
+        if local.is_empty() || local.chars().count() > 64 || local.chars().any(forbidden) {
+            return Err(bad());
+        }
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err(bad());
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        let label_ok = |l: &&str| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        };
+        if labels.len() < 2 || !labels.iter().all(label_ok) {
+            return Err(bad());
+        }
+        Ok(Email(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A person's name as shown to others, at most 200 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(raw: &str) -> Result<DisplayName, IdentityError> {
+        text("display_name", raw, NAME_MAX_CHARS).map(DisplayName)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new password: 8 to 128 characters, kept exactly as typed (no trimming).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: &str) -> Result<Password, IdentityError> {
+        const FIELD: &str = "password";
+        if raw.is_empty() {
+            return Err(IdentityError::Required { field: FIELD });
+        }
+        let chars = raw.chars().count();
+        if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&chars) {
+            return Err(IdentityError::invalid(
+                FIELD,
+                format!("must be between {PASSWORD_MIN_CHARS} and {PASSWORD_MAX_CHARS} characters"),
+            ));
+        }
+        Ok(Password(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+// Keeps passwords out of logs and panic messages.
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// An organisation's legal name, at most 200 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganisationName(String);
+
+impl OrganisationName {
+    pub fn parse(raw: &str) -> Result<OrganisationName, IdentityError> {
+        text("name", raw, NAME_MAX_CHARS).map(OrganisationName)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A trade register number (RCCM), e.g. `CG-BZV-01-2024-B12-00042`, uppercased so that
+/// uniqueness does not depend on how it was typed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RegistrationNumber(String);
+
+impl RegistrationNumber {
+    pub fn parse(raw: &str) -> Result<RegistrationNumber, IdentityError> {
+        const FIELD: &str = "registration_number";
+        let value = text(FIELD, raw, REGISTRATION_NUMBER_MAX_CHARS)?.to_ascii_uppercase();
+        if !value.chars().all(|c| c.is_ascii_alphanumeric() || "-/. ".contains(c)) {
+            return Err(IdentityError::invalid(FIELD, "may only contain letters, digits, '-', '/', '.' and spaces"));
+        }
+        Ok(RegistrationNumber(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Officially assigned ISO 3166-1 alpha-2 codes.
+const ISO_3166_ALPHA2: &str = "\
+AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ \
+BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
+CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ \
+DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR \
+GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY \
+HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP \
+KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY \
+MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ \
+NA NC NE NF NG NI NL NO NP NR NU NZ OM \
+PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW \
+SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ \
+TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ \
+VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
+
+/// An ISO 3166-1 alpha-2 country code, uppercase (`CG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Country([u8; 2]);
+
+impl Country {
+    pub fn parse(raw: &str) -> Result<Country, IdentityError> {
+        const FIELD: &str = "country";
+        let value = text(FIELD, raw, 2)?.to_ascii_uppercase();
+        let bytes = value.as_bytes();
+        if bytes.len() != 2 || !ISO_3166_ALPHA2.split(' ').any(|code| code == value) {
+            return Err(IdentityError::invalid(FIELD, "must be an ISO 3166-1 alpha-2 code such as CG"));
+        }
+        Ok(Country([bytes[0], bytes[1]]))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ever built from two ASCII letters.
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+}
+
+/// A validated organisation to create.
+#[derive(Debug, Clone)]
+pub struct NewOrganisation {
+    pub name: OrganisationName,
+    pub registration_number: RegistrationNumber,
+    pub country: Country,
+}
+
+/// A validated user to create. Staff may leave `organisation_id` out: they join the
+/// regulator's organisation, i.e. the creating admin's.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Email,
+    pub display_name: DisplayName,
+    pub password: Password,
+    pub role: Role,
+    pub organisation_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    pub organisation_id: String,
+    pub name: String,
+    pub registration_number: String,
+    pub country: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user as others see it; the password hash never leaves the database layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub user_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub organisation_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which listing a page token belongs to, so a token cannot be replayed on another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    Organisations,
+    Users,
+}
+
+impl Listing {
+    fn prefix(self) -> &'static str {
+        match self {
+            Listing::Organisations => "organisations:",
+            Listing::Users => "users:",
+        }
+    }
+}
+
+/// A page request: how many items, and after which id (keyset pagination, stable under inserts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub size: usize,
+    pub after: Option<String>,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest { size: DEFAULT_PAGE_SIZE, after: None }
+    }
+}
+
+impl PageRequest {
+    /// `page_size` 0 means the default (50); otherwise 1 to 100. The token is opaque to clients
+    /// and only valid for the kind of listing that produced it.
+    pub(crate) fn parse(listing: Listing, page_size: i32, page_token: &str) -> Result<PageRequest, IdentityError> {
+        let size = match page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => usize::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                .ok_or_else(|| IdentityError::invalid("page_size", format!("must be between 1 and {MAX_PAGE_SIZE}")))?,
+        };
+        let after = if page_token.is_empty() { None } else { Some(decode_token(listing, page_token)?) };
+        Ok(PageRequest { size, after })
+    }
+
+    pub fn for_organisations(page_size: i32, page_token: &str) -> Result<PageRequest, IdentityError> {
+        Self::parse(Listing::Organisations, page_size, page_token)
+    }
+
+    pub fn for_users(page_size: i32, page_token: &str) -> Result<PageRequest, IdentityError> {
+        Self::parse(Listing::Users, page_size, page_token)
+    }
+}
+
+fn decode_token(listing: Listing, token: &str) -> Result<String, IdentityError> {
+    let bad = || IdentityError::invalid("page_token", "is not a token this listing returned");
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let id = text.strip_prefix(listing.prefix()).ok_or_else(bad)?;
+    uuid::Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok(id.to_owned())
+}
+
+pub(crate) fn encode_token(listing: Listing, last_id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}{last_id}", listing.prefix()))
+}
+
+/// One page of results; `next_page_token` is `None` on the last page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_checked() {
+        assert_eq!(Email::parse("  Admin@ARPCE.cg ").unwrap().as_str(), "admin@arpce.cg");
+        for bad in
+            ["", "   ", "no-at", "@arpce.cg", "a@", "a@cg", "a b@arpce.cg", "a@@arpce.cg", "a@-x.cg", ".a@arpce.cg"]
+        {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(matches!(Email::parse(""), Err(IdentityError::Required { field: "email" })));
+        let long = format!("{}@arpce.cg", "a".repeat(250));
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn passwords_count_characters_not_bytes() {
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse(&"é".repeat(128)).is_ok());
+        assert!(Password::parse(&"é".repeat(129)).is_err());
+        assert_eq!(format!("{:?}", Password::parse("secret-secret").unwrap()), "Password(***)");
+        assert_eq!(Password::parse("").unwrap_err().to_string(), "password is required");
+    }
+
+    #[test]
+    fn names_and_numbers_are_bounded() {
+        assert!(DisplayName::parse(&"x".repeat(200)).is_ok());
+        assert!(DisplayName::parse(&"x".repeat(201)).is_err());
+        assert_eq!(OrganisationName::parse(" ").unwrap_err().to_string(), "name is required");
+        assert_eq!(RegistrationNumber::parse("cg-bzv-01-2024-b12-00042").unwrap().as_str(), "CG-BZV-01-2024-B12-00042");
+        assert!(RegistrationNumber::parse("CG;DROP").is_err());
+    }
+
+    #[test]
+    fn countries_are_iso_alpha2() {
+        assert_eq!(Country::parse("cg").unwrap().as_str(), "CG");
+        assert_eq!(Country::parse("CD").unwrap().as_str(), "CD");
+        for bad in ["", "C", "CGO", "XX", "12"] {
+            assert!(Country::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert_eq!(ISO_3166_ALPHA2.split(' ').count(), 249);
+    }
+
+    #[test]
+    fn page_tokens_round_trip_and_are_bound_to_their_listing() {
+        let id = uuid::Uuid::now_v7().to_string();
+        let token = encode_token(Listing::Users, &id);
+        assert_eq!(PageRequest::for_users(0, &token).unwrap(), PageRequest { size: 50, after: Some(id) });
+        assert!(PageRequest::for_organisations(10, &token).is_err());
+        assert!(PageRequest::for_users(10, "garbage!").is_err());
+        assert!(PageRequest::for_users(101, "").is_err());
+        assert!(PageRequest::for_users(-1, "").is_err());
+        assert_eq!(PageRequest::for_users(100, "").unwrap().size, 100);
+    }
+
+    #[test]
+    fn errors_map_to_the_documented_codes() {
+        use tonic::Code;
+        let code = |e: IdentityError| tonic::Status::from(e).code();
+        assert_eq!(code(IdentityError::Required { field: "email" }), Code::InvalidArgument);
+        assert_eq!(code(IdentityError::UnknownOrganisation("x".into())), Code::NotFound);
+        assert_eq!(code(IdentityError::EmailTaken("x".into())), Code::AlreadyExists);
+        assert_eq!(code(IdentityError::RegistrationNumberTaken("x".into())), Code::AlreadyExists);
+        assert_eq!(code(IdentityError::InvalidCredentials), Code::Unauthenticated);
+        assert_eq!(code(IdentityError::Forbidden("x".into())), Code::PermissionDenied);
+        assert_eq!(code(IdentityError::Hashing("x".into())), Code::Internal);
+    }
+}
