@@ -1,1 +1,289 @@
-//! placeholder
+//! Test harness: starts the same node `fleuve dev` starts (all services, common layers) on an
+//! ephemeral port over SQLite or a throwaway PostgreSQL database, and gives typed clients.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use fleuve::{dev::DataDir, node};
+use fleuve_identity::DemoAccounts;
+use fleuve_mesh::{MeshConfig, Role, auth::TokenIssuer};
+use fleuve_proto::homologation::v1 as pb;
+use fleuve_store::testing::TestDatabase;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::Channel;
+
+pub use fleuve_proto;
+
+/// The database a node runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running node; stops and cleans up on drop.
+pub struct TestNode {
+    pub addr: SocketAddr,
+    pub channel: Channel,
+    pub demo: DemoAccounts,
+    pub issuer: TokenIssuer,
+    pub config: MeshConfig,
+    pub database: fleuve_store::Database,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+    _pg: Option<TestDatabase>,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for TestNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestNode").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+pub fn temp_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+impl TestNode {
+    pub async fn start(backend: Backend) -> TestNode {
+        Self::start_with(backend, MeshConfig::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, config: MeshConfig) -> TestNode {
+        let dir = temp_dir("fleuve-node");
+        let data = DataDir::new(&dir);
+        let mut config = data.configure(config);
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let db = TestDatabase::postgres(&node::MIGRATIONS).await.expect("postgres test database");
+                config.database_url = db.url().to_owned();
+                Some(db)
+            }
+        };
+        let key = fleuve_mesh::auth::SigningKey::load_or_generate(&data.key_file()).expect("signing key");
+        let database = node::open_database(&config).await.expect("database");
+        let (server, identity) = node::all_services(&config, database.clone(), key).expect("services");
+        let demo = identity.seed_demo().await.expect("demo accounts");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(server.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect_lazy();
+        TestNode {
+            addr,
+            channel,
+            demo,
+            issuer: identity.issuer().clone(),
+            config,
+            database,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            _pg: pg,
+            dir,
+        }
+    }
+
+    /// A token for a demo user.
+    pub fn token(&self, role: Role) -> String {
+        let user = match role {
+            Role::Admin => &self.demo.admin,
+            Role::Reviewer => &self.demo.reviewer,
+            Role::Applicant => &self.demo.applicant,
+        };
+        self.issuer.issue(&user.user_id, role, &user.organisation_id).expect("token").0
+    }
+
+    /// A token for the applicant of the second demo organisation.
+    pub fn other_applicant_token(&self) -> String {
+        let user = &self.demo.second_applicant;
+        self.issuer.issue(&user.user_id, Role::Applicant, &user.organisation_id).expect("token").0
+    }
+
+    pub fn dossiers(&self) -> pb::dossier_service_client::DossierServiceClient<Channel> {
+        pb::dossier_service_client::DossierServiceClient::new(self.channel.clone())
+    }
+
+    pub fn certificates(&self) -> pb::certificate_service_client::CertificateServiceClient<Channel> {
+        pb::certificate_service_client::CertificateServiceClient::new(self.channel.clone())
+    }
+
+    pub fn queries(&self) -> pb::homologation_query_service_client::HomologationQueryServiceClient<Channel> {
+        pb::homologation_query_service_client::HomologationQueryServiceClient::new(self.channel.clone())
+    }
+
+    pub fn registry(&self) -> pb::certificate_registry_service_client::CertificateRegistryServiceClient<Channel> {
+        pb::certificate_registry_service_client::CertificateRegistryServiceClient::new(self.channel.clone())
+    }
+
+    pub fn identity(&self) -> fleuve_proto::identity::v1::identity_service_client::IdentityServiceClient<Channel> {
+        fleuve_proto::identity::v1::identity_service_client::IdentityServiceClient::new(self.channel.clone())
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.await;
+        }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A request with a bearer token.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
+    request
+}
+
+pub fn sha256_of(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+/// A valid mobile terminal.
+pub fn equipment(brand: &str, model: &str) -> pb::Equipment {
+    pb::Equipment {
+        brand: brand.into(),
+        model: model.into(),
+        category: pb::EquipmentCategory::MobileTerminal as i32,
+        frequency_bands: vec![pb::FrequencyBand { lower_khz: 880_000, upper_khz: 960_000 }],
+        characteristics: vec![pb::Characteristic { name: "max_power".into(), value: "2 W".into() }],
+    }
+}
+
+pub fn document(dossier_id: &str, kind: pb::DocumentKind) -> pb::AttachDocumentRequest {
+    pb::AttachDocumentRequest {
+        dossier_id: dossier_id.into(),
+        kind: kind as i32,
+        file_name: format!("{}.pdf", kind.as_str_name().to_lowercase()),
+        media_type: "application/pdf".into(),
+        size_bytes: 48_213,
+        sha256: sha256_of(kind.as_str_name()),
+        ..Default::default()
+    }
+}
+
+pub const MANDATORY: [pb::DocumentKind; 4] = [
+    pb::DocumentKind::TechnicalDatasheet,
+    pb::DocumentKind::DeclarationOfConformity,
+    pb::DocumentKind::TradeRegisterExtract,
+    pb::DocumentKind::Photos,
+];
+
+/// Creates a dossier as the demo applicant, attaches the mandatory documents and submits it.
+pub async fn submitted_dossier(node: &TestNode, brand: &str, model: &str) -> String {
+    let applicant = node.token(Role::Applicant);
+    let mut dossiers = node.dossiers();
+    let id = dossiers
+        .create_dossier(authed(pb::CreateDossierRequest { equipment: Some(equipment(brand, model)) }, &applicant))
+        .await
+        .expect("create")
+        .into_inner()
+        .dossier_id;
+    for kind in MANDATORY {
+        dossiers.attach_document(authed(document(&id, kind), &applicant)).await.expect("attach");
+    }
+    dossiers
+        .submit_dossier(authed(pb::SubmitDossierRequest { dossier_id: id.clone(), expected_version: 0 }, &applicant))
+        .await
+        .expect("submit");
+    id
+}
+
+/// Takes a submitted dossier to the point where only the decision is missing: invoiced, paid,
+/// reviewer assigned, CE certificate recognised, favourable opinion.
+pub async fn ready_for_decision(node: &TestNode, id: &str) {
+    let (admin, reviewer) = (node.token(Role::Admin), node.token(Role::Reviewer));
+    let mut dossiers = node.dossiers();
+    let invoice = dossiers
+        .invoice_fee(authed(pb::InvoiceFeeRequest { dossier_id: id.into(), expected_version: 0 }, &admin))
+        .await
+        .expect("invoice")
+        .into_inner()
+        .invoice
+        .expect("invoice");
+    dossiers
+        .record_payment(authed(
+            pb::RecordPaymentRequest {
+                dossier_id: id.into(),
+                expected_version: 0,
+                payment_reference: "MOMO-2026-0001".into(),
+                amount: invoice.amount,
+            },
+            &admin,
+        ))
+        .await
+        .expect("payment");
+    dossiers
+        .assign_reviewer(authed(
+            pb::AssignReviewerRequest {
+                dossier_id: id.into(),
+                expected_version: 0,
+                reviewer_id: node.demo.reviewer.user_id.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("assign");
+    dossiers
+        .recognize_foreign_certificate(authed(
+            pb::RecognizeForeignCertificateRequest {
+                dossier_id: id.into(),
+                expected_version: 0,
+                scheme: pb::ForeignScheme::Ce as i32,
+                reference: "CE-RED-2025-0042".into(),
+                issuer: "TUV Rheinland".into(),
+            },
+            &reviewer,
+        ))
+        .await
+        .expect("foreign certificate");
+    dossiers
+        .give_technical_opinion(authed(
+            pb::GiveTechnicalOpinionRequest {
+                dossier_id: id.into(),
+                expected_version: 0,
+                favorable: true,
+                comments: "conforme aux normes ETSI".into(),
+            },
+            &reviewer,
+        ))
+        .await
+        .expect("opinion");
+}
+
+/// The `fleuve` binary next to the test executable, rebuilt by cargo first so a test never
+/// runs a stale binary (a no-op when it is fresh).
+pub fn fleuve_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("current exe");
+            // target/<profile>/deps/e2e-<hash> -> target/<profile>/fleuve
+            let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir").to_path_buf();
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["build", "-q", "-p", "fleuve", "--bin", "fleuve"])
+                .env("CARGO_TARGET_DIR", profile_dir.parent().expect("target root"))
+                .status()
+                .expect("cargo build");
+            assert!(status.success(), "building the fleuve binary failed");
+            profile_dir.join("fleuve")
+        })
+        .clone()
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: real servers on ephemeral ports, real gRPC clients, real SQLite and
+//! PostgreSQL, real grpcurl and buf. One test binary keeps link time down.
+
+mod access;
+mod bad_input;
+mod concurrency;
+mod dossier_life;
+mod tokens;
+mod tools;

@@ -1,0 +1,235 @@
+//! Real tools against real processes: grpcurl against the `fleuve dev` binary, `fleuve token`,
+//! `fleuve serve` as separate processes on PostgreSQL, and `buf lint` on the contracts.
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fleuve_tests::{fleuve_binary, temp_dir};
+
+/// A child process killed on drop.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Finds a tool on PATH or in the test script's tool directory.
+fn tool(name: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    if let Some(tools) = std::env::var_os("FLEUVE_TOOLS") {
+        dirs.push(Path::new(&tools).join("node_modules/.bin"));
+        dirs.push(Path::new(&tools).join("bin"));
+    }
+    dirs.into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not installed: scripts/test installs it (or put it on PATH)"))
+}
+
+/// Starts `fleuve dev` and reads its banner's `export NAME=value` lines.
+fn start_dev(data_dir: &Path, port: u16) -> (Process, HashMap<String, String>) {
+    let mut child = Command::new(fleuve_binary())
+        .args(["dev", "--data-dir"])
+        .arg(data_dir)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start fleuve dev");
+    let stdout = child.stdout.take().unwrap();
+    let process = Process(child);
+    let mut vars = HashMap::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("banner");
+        if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            vars.insert(k.to_owned(), v.to_owned());
+        }
+        if vars.contains_key("APPLICANT_ORG_ID") {
+            break;
+        }
+    }
+    assert!(vars.contains_key("ADMIN_TOKEN"), "fleuve dev printed no tokens");
+    (process, vars)
+}
+
+fn grpcurl(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(tool("grpcurl")).args(args).output().expect("run grpcurl");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn grpcurl_lists_describes_and_calls_fleuve_dev() {
+    let dir = temp_dir("fleuve-grpcurl");
+    let port = free_port();
+    let (_dev, vars) = start_dev(&dir, port);
+    let addr = format!("127.0.0.1:{port}");
+
+    let (ok, out, err) = grpcurl(&["-plaintext", &addr, "list"]);
+    assert!(ok, "{err}");
+    for service in [
+        "fleuve.identity.v1.IdentityService",
+        "fleuve.homologation.v1.DossierService",
+        "fleuve.homologation.v1.CertificateService",
+        "fleuve.homologation.v1.HomologationQueryService",
+        "fleuve.homologation.v1.CertificateRegistryService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(out.lines().any(|l| l == service), "{service} missing from:\n{out}");
+    }
+
+    let (ok, out, err) = grpcurl(&["-plaintext", &addr, "describe", "fleuve.homologation.v1.DossierService"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("rpc ApproveDossier ( .fleuve.homologation.v1.ApproveDossierRequest )"), "{out}");
+
+    let auth = format!("authorization: Bearer {}", vars["APPLICANT_TOKEN"]);
+    let body = r#"{"equipment":{"brand":"Tecno","model":"Spark 20","category":"EQUIPMENT_CATEGORY_MOBILE_TERMINAL","frequency_bands":[{"lower_khz":880000,"upper_khz":960000}]}}"#;
+    let (ok, out, err) =
+        grpcurl(&["-plaintext", "-H", &auth, "-d", body, &addr, "fleuve.homologation.v1.DossierService/CreateDossier"]);
+    assert!(ok, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["version"], "1");
+
+    // No token: refused. The public registry: no token needed, unknown number is NOT_FOUND.
+    let (ok, _, err) =
+        grpcurl(&["-plaintext", "-d", body, &addr, "fleuve.homologation.v1.DossierService/CreateDossier"]);
+    assert!(!ok && err.contains("Unauthenticated"), "{err}");
+    let (ok, _, err) = grpcurl(&[
+        "-plaintext",
+        "-d",
+        r#"{"certificate_number":"ARPCE-HOM-2026-999999"}"#,
+        &addr,
+        "fleuve.homologation.v1.CertificateRegistryService/VerifyCertificate",
+    ]);
+    assert!(!ok && err.contains("NotFound"), "{err}");
+
+    // `fleuve token` mints a token that this data directory's dev server accepts.
+    let token =
+        Command::new(fleuve_binary()).args(["token", "--role", "admin", "--data-dir"]).arg(&dir).output().unwrap();
+    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
+    let token = String::from_utf8(token.stdout).unwrap();
+    let auth = format!("authorization: Bearer {}", token.trim());
+    let (ok, out, err) = grpcurl(&[
+        "-plaintext",
+        "-H",
+        &auth,
+        "-d",
+        "{}",
+        &addr,
+        "fleuve.homologation.v1.HomologationQueryService/ListDossiers",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains(created["dossierId"].as_str().unwrap()), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn buf_lint_accepts_the_contracts() {
+    let proto = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    let out = Command::new(tool("buf")).arg("lint").current_dir(&proto).output().expect("run buf");
+    assert!(
+        out.status.success(),
+        "buf lint found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn wait_for_port(port: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `fleuve migrate` then `fleuve serve identity` and `fleuve serve homologation` as separate
+/// processes on PostgreSQL: the homologation service verifies tokens with keys fetched from the
+/// identity service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_run_as_separate_processes_on_postgres() {
+    let db = fleuve_store::testing::TestDatabase::postgres(&[]).await.expect("postgres");
+    let dir = temp_dir("fleuve-serve");
+    let key = dir.join("signing-key.pem");
+    let migrate = Command::new(fleuve_binary()).args(["migrate", "--database-url", db.url()]).output().unwrap();
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+
+    let (identity_port, homologation_port) = (free_port(), free_port());
+    let serve = |service: &str, port: u16| {
+        let mut cmd = Command::new(fleuve_binary());
+        cmd.args(["serve", service])
+            .env("FLEUVE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("FLEUVE_DATABASE_URL", db.url())
+            .env("FLEUVE_AUTH__SIGNING_KEY_FILE", &key)
+            .env("FLEUVE_AUTH__JWKS_ENDPOINT", format!("http://127.0.0.1:{identity_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Process(cmd.spawn().expect("fleuve serve"))
+    };
+    let _identity = serve("identity", identity_port);
+    wait_for_port(identity_port, Duration::from_secs(30));
+    let _homologation = serve("homologation", homologation_port);
+    wait_for_port(homologation_port, Duration::from_secs(30));
+
+    // Seed an admin-created applicant through the identity service, log in, file a dossier.
+    use fleuve_proto::{homologation::v1 as pb, identity::v1 as id};
+    let identity_channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{identity_port}")).unwrap();
+    let identity_channel = identity_channel.connect().await.unwrap();
+    let mut identity = id::identity_service_client::IdentityServiceClient::new(identity_channel);
+    // The first admin comes from the dev seed on this database (same code as `fleuve dev`).
+    let issuer = {
+        let signing = fleuve_mesh::auth::SigningKey::load_or_generate(&key).unwrap();
+        fleuve_mesh::auth::TokenIssuer::new(signing, &fleuve_mesh::MeshConfig::default().auth)
+    };
+    let database = fleuve_store::Database::connect(db.url(), 2).unwrap();
+    let demo = fleuve_identity::Identity::new(database, issuer).seed_demo().await.unwrap();
+    let login = identity
+        .login(id::LoginRequest { email: demo.applicant.email.clone(), password: demo.password.into() })
+        .await
+        .expect("login")
+        .into_inner();
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{homologation_port}")).unwrap();
+    let mut dossiers = pb::dossier_service_client::DossierServiceClient::new(channel.connect().await.unwrap());
+    let created = dossiers
+        .create_dossier(fleuve_tests::authed(
+            pb::CreateDossierRequest { equipment: Some(fleuve_tests::equipment("Alcatel", "1B")) },
+            &login.access_token,
+        ))
+        .await
+        .expect("a token from the identity process is accepted by the homologation process");
+    assert_eq!(created.into_inner().version, 1);
+    let forged = fleuve_mesh::auth::TokenIssuer::new(
+        fleuve_mesh::auth::SigningKey::generate(),
+        &fleuve_mesh::MeshConfig::default().auth,
+    )
+    .issue(&demo.applicant.user_id, fleuve_mesh::Role::Applicant, &demo.applicant.organisation_id)
+    .unwrap()
+    .0;
+    let refused = dossiers
+        .create_dossier(fleuve_tests::authed(
+            pb::CreateDossierRequest { equipment: Some(fleuve_tests::equipment("Alcatel", "1B")) },
+            &forged,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    let _ = std::fs::remove_dir_all(dir);
+}
