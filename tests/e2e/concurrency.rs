@@ -68,13 +68,13 @@ async fn concurrent_commands_at_one_expected_version_let_exactly_one_through() {
         .version;
 
     let mut calls = Vec::new();
-    for i in 0..10 {
+    for i in 0..10_u128 {
         let mut client = node.dossiers();
         let request = authed(
             pb::AssignReviewerRequest {
                 dossier_id: id.clone(),
                 expected_version: version,
-                reviewer_id: format!("reviewer-{i}"),
+                reviewer_id: uuid::Uuid::from_u128(i).to_string(),
             },
             &admin,
         );

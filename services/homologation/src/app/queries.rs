@@ -34,7 +34,8 @@ impl PageRequest {
             n if (1..=MAX_PAGE).contains(&n) => n,
             n => return Err(ServiceError::invalid(format!("page_size must be between 1 and {MAX_PAGE}, got {n}"))),
         };
-        if page_token.len() > 200 {
+        // Tokens are the last key of a page: a UUID or a certificate number.
+        if page_token.len() > 64 || !page_token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(ServiceError::invalid("page_token is not a token this server issued"));
         }
         Ok(PageRequest { size, after: (!page_token.is_empty()).then(|| page_token.to_owned()) })

@@ -130,7 +130,7 @@ impl DossierService for DossierGrpc {
         request: Request<pb::AssignReviewerRequest>,
     ) -> Result<Response<pb::AssignReviewerResponse>, Status> {
         let (cx, r) = command(request)?;
-        let command = DossierCommand::AssignReviewer { reviewer_id: r.reviewer_id };
+        let command = DossierCommand::AssignReviewer { reviewer_id: uuid_field("reviewer_id", &r.reviewer_id)? };
         let out =
             self.app.dossier_command(cx, uuid_field("dossier_id", &r.dossier_id)?, r.expected_version, command).await?;
         Ok(Response::new(pb::AssignReviewerResponse { version: out.version() }))
