@@ -125,7 +125,8 @@ async fn append(admin_url: &str, clients: &[usize], duration: Duration) -> anyho
 }
 
 /// `clients` tasks, each appending one event at a time to its own stream at the expected
-/// version, through the same `Database::transaction` path the services use.
+/// version (stream version check + event + outbox row), through the pool and blocking-thread
+/// path the services use.
 async fn run_appends(db: &Database, clients: usize, duration: Duration) -> anyhow::Result<Figures> {
     let deadline = Instant::now() + duration;
     let payload = Arc::new(vec![0xab_u8; 120]);
@@ -142,8 +143,9 @@ async fn run_appends(db: &Database, clients: usize, duration: Duration) -> anyho
                 let t0 = Instant::now();
                 let (s, p) = (stream.clone(), payload.clone());
                 let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
+                // The append is one statement: on its own it is one atomic transaction.
                 let out = db
-                    .transaction(move |conn| -> Result<_, StoreError> {
+                    .run(move |conn| -> Result<_, StoreError> {
                         let event = NewEvent::new("BenchEvent", p.as_ref().clone());
                         let meta = EventMetadata::new(Uuid::now_v7().to_string(), "bench");
                         event_store::append(conn, &s, expected, &[event], &meta, Some("bench.v1"))

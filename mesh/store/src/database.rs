@@ -72,7 +72,10 @@ impl Database {
         let mut builder = r2d2::Pool::builder()
             .max_size(max_connections.max(1))
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(30));
+            .connection_timeout(Duration::from_secs(30))
+            // A ping per checkout is a round trip per transaction; broken connections are
+            // caught by `has_broken` and by the query that fails on them instead.
+            .test_on_check_out(false);
         if memory {
             builder = builder.max_size(1).idle_timeout(None).max_lifetime(None);
         }

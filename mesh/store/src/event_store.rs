@@ -5,6 +5,7 @@
 //! own transaction when called outside one, so they are atomic either way.
 
 mod append;
+mod append_pg;
 mod outbox;
 mod read;
 mod rows;

@@ -40,6 +40,9 @@ pub fn append(
         }
         return Ok(AppendOutcome { first_position: None, last_version: current });
     }
+    if matches!(conn, DbConnection::Pg(_)) {
+        return super::append_pg::append(conn, stream, expected, events, meta, outbox_topic);
+    }
     let count = i64::try_from(events.len()).expect("fewer than 2^63 events");
     atomically(conn, |conn| {
         let recorded_at = now();
@@ -154,7 +157,7 @@ fn claim_versions(
     }
 }
 
-fn conflict(stream_id: &str, expected: ExpectedVersion, actual: i64) -> StoreError {
+pub(super) fn conflict(stream_id: &str, expected: ExpectedVersion, actual: i64) -> StoreError {
     let expected = match expected {
         ExpectedVersion::NoStream | ExpectedVersion::Any => 0,
         ExpectedVersion::Exact(version) => version,
@@ -166,7 +169,11 @@ fn conflict(stream_id: &str, expected: ExpectedVersion, actual: i64) -> StoreErr
 ///
 /// PostgreSQL puts the key in the error detail (and has aborted the transaction, so nothing
 /// can be queried); SQLite only names the column but lets the transaction go on.
-fn duplicate_event(conn: &mut DbConnection, error: &diesel::result::Error, events: &[NewEvent]) -> StoreError {
+pub(super) fn duplicate_event(
+    conn: &mut DbConnection,
+    error: &diesel::result::Error,
+    events: &[NewEvent],
+) -> StoreError {
     let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
     let detail = match error {
         diesel::result::Error::DatabaseError(_, info) => {

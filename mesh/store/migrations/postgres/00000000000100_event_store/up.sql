@@ -10,7 +10,9 @@ CREATE TABLE streams (
 
 CREATE TABLE events (
     position BIGSERIAL PRIMARY KEY,
-    stream_id TEXT NOT NULL REFERENCES streams (stream_id),
+    -- No foreign keys on the append path: the append writes stream, events and outbox rows
+    -- together (one statement on PostgreSQL), and the RI triggers cost a third of its time.
+    stream_id TEXT NOT NULL,
     aggregate_type TEXT NOT NULL,
     aggregate_id TEXT NOT NULL,
     version BIGINT NOT NULL,
@@ -38,7 +40,7 @@ CREATE TABLE snapshots (
 
 CREATE TABLE outbox (
     id BIGSERIAL PRIMARY KEY,
-    position BIGINT NOT NULL REFERENCES events (position),
+    position BIGINT NOT NULL,
     topic TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
     published_at TIMESTAMP,
