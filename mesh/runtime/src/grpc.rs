@@ -1,5 +1,5 @@
-//! The one gRPC server builder: every service gets reflection, health, a deadline cap, a
-//! request-size limit, JWT authentication and a tracing span, in that order of layers.
+//! The one gRPC server builder: every service gets reflection, health, a tracing span, a
+//! deadline (the client's, capped), a request-size limit and JWT authentication, in that order.
 
 mod layers;
 
@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tonic::{body::Body, server::NamedService, service::RoutesBuilder, transport::Server};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-pub use layers::{AuthLayer, SizeLimitLayer, TraceLayer};
+pub use layers::{AuthLayer, DeadlineLayer, SizeLimitLayer, TraceLayer};
 
 use crate::{auth::TokenVerifier, config::LimitsConfig};
 
@@ -93,13 +93,13 @@ impl MeshServer {
 
         let layers = tower::ServiceBuilder::new()
             .layer(TraceLayer)
+            .layer(DeadlineLayer::new(Duration::from_secs(self.limits.max_deadline_seconds)))
             .layer(SizeLimitLayer::new(self.limits.max_request_bytes))
             .layer(AuthLayer::new(self.verifier.clone(), self.public.clone()));
         let health = self.health.clone();
         let names = self.names.clone();
         Server::builder()
             .tcp_nodelay(true)
-            .timeout(Duration::from_secs(self.limits.max_deadline_seconds))
             .layer(layers)
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async move {

@@ -1,10 +1,11 @@
-//! The tower layers of every server: tracing and correlation, request-size limit, JWT auth.
+//! The tower layers of every server: tracing and correlation, deadline, request-size limit,
+//! JWT auth.
 
 use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
@@ -140,6 +141,81 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadline
+
+/// Runs each call under the client's `grpc-timeout`, capped at the server's maximum, and answers
+/// `DEADLINE_EXCEEDED` when it runs out (tonic's own timeout answers `CANCELLED`).
+#[derive(Debug, Clone, Copy)]
+pub struct DeadlineLayer {
+    max: Duration,
+}
+
+impl DeadlineLayer {
+    pub fn new(max: Duration) -> Self {
+        DeadlineLayer { max }
+    }
+}
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = DeadlineService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        DeadlineService { inner, max: self.max }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DeadlineService<S> {
+    inner: S,
+    max: Duration,
+}
+
+/// Parses a `grpc-timeout` value: at most 8 digits and a unit (H, M, S, m, u, n).
+fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+impl<S> Service<Request<Body>> for DeadlineService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let asked = req.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
+        let deadline = asked.map_or(self.max, |d| d.min(self.max));
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            match tokio::time::timeout(deadline, inner.call(req)).await {
+                Ok(result) => result,
+                Err(_) => Ok(status_response(Status::deadline_exceeded(format!("deadline of {deadline:?} exceeded")))),
+            }
+        })
     }
 }
 
@@ -286,5 +362,53 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(inner.call(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse_per_the_spec() {
+        assert_eq!(parse_grpc_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("5n"), Some(Duration::from_nanos(5)));
+        assert_eq!(parse_grpc_timeout("123456789S"), None, "more than 8 digits");
+        assert_eq!(parse_grpc_timeout("S"), None);
+        assert_eq!(parse_grpc_timeout("10x"), None);
+        assert_eq!(parse_grpc_timeout(""), None);
+    }
+
+    async fn slow(_req: Request<Body>) -> Result<Response<Body>, std::convert::Infallible> {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        Ok(Response::new(Body::empty()))
+    }
+
+    fn grpc_status(response: &Response<Body>) -> Option<&str> {
+        response.headers().get("grpc-status").and_then(|v| v.to_str().ok())
+    }
+
+    #[tokio::test]
+    async fn a_slow_call_gets_deadline_exceeded_at_the_clients_timeout_or_the_cap() {
+        let mut service = DeadlineLayer::new(Duration::from_millis(200)).layer(tower::service_fn(slow));
+        let mut request = Request::new(Body::empty());
+        request.headers_mut().insert("grpc-timeout", HeaderValue::from_static("20m"));
+        let started = Instant::now();
+        let response = service.call(request).await.unwrap();
+        assert_eq!(grpc_status(&response), Some("4"), "DEADLINE_EXCEEDED");
+        assert!(started.elapsed() < Duration::from_millis(150), "the client's 20 ms applied");
+
+        let mut request = Request::new(Body::empty());
+        request.headers_mut().insert("grpc-timeout", HeaderValue::from_static("60S"));
+        let started = Instant::now();
+        let response = service.call(request).await.unwrap();
+        assert_eq!(grpc_status(&response), Some("4"));
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(200) && elapsed < Duration::from_secs(2),
+            "capped at 200 ms: {elapsed:?}"
+        );
     }
 }
