@@ -45,7 +45,7 @@ fn start_dev(data_dir: &Path, port: u16) -> (Process, HashMap<String, String>) {
     let mut child = Command::new(fleuve_binary())
         .args(["dev", "--data-dir"])
         .arg(data_dir)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--registry-listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -81,6 +81,15 @@ fn grpcurl_lists_describes_and_calls_fleuve_dev() {
     let port = free_port();
     let (_dev, vars) = start_dev(&dir, port);
     let addr = format!("127.0.0.1:{port}");
+
+    // The schema registry of the same process answers the Confluent REST API.
+    let registry = vars["SCHEMA_REGISTRY_URL"].trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&registry).expect("registry listens");
+    std::io::Write::write_all(&mut stream, b"GET /config HTTP/1.1\r\nHost: fleuve\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200") && reply.contains("BACKWARD_TRANSITIVE"), "{reply}");
 
     let (ok, out, err) = grpcurl(&["-plaintext", &addr, "list"]);
     assert!(ok, "{err}");

@@ -50,12 +50,15 @@ impl DataDir {
     }
 }
 
-/// A started dev node: its bound address, demo accounts and a token issuer.
+/// A started dev node: its bound addresses, demo accounts and a token issuer.
 pub struct DevNode {
     pub config: MeshConfig,
     pub server: MeshServer,
     pub listener: TcpListener,
     pub addr: SocketAddr,
+    /// The in-process Confluent-compatible schema registry; stops when dropped.
+    pub registry: fleuve_registry::RegistryServer,
+    pub registry_addr: SocketAddr,
     pub demo: DemoAccounts,
     pub issuer: TokenIssuer,
 }
@@ -66,8 +69,15 @@ impl std::fmt::Debug for DevNode {
     }
 }
 
-/// Prepares the data directory, database, demo data and server; binds `listen`.
-pub async fn prepare(config: MeshConfig, data_dir: &DataDir, listen: SocketAddr) -> anyhow::Result<DevNode> {
+/// The addresses `fleuve dev` listens on.
+#[derive(Debug, Clone, Copy)]
+pub struct DevListen {
+    pub grpc: SocketAddr,
+    pub registry: SocketAddr,
+}
+
+/// Prepares the data directory, database, demo data, schema registry and gRPC server.
+pub async fn prepare(config: MeshConfig, data_dir: &DataDir, listen: DevListen) -> anyhow::Result<DevNode> {
     std::fs::create_dir_all(data_dir.path())
         .with_context(|| format!("creating data directory {}", data_dir.path().display()))?;
     let config = data_dir.configure(config);
@@ -75,10 +85,13 @@ pub async fn prepare(config: MeshConfig, data_dir: &DataDir, listen: SocketAddr)
     let db = node::open_database(&config).await?;
     let (server, identity) = node::all_services(&config, db, key)?;
     let demo = identity.seed_demo().await.context("seeding demo accounts")?;
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = TcpListener::bind(listen.grpc).await.with_context(|| format!("binding {}", listen.grpc))?;
     let addr = listener.local_addr()?;
+    let (registry_addr, registry) = fleuve_registry::RegistryServer::start(listen.registry)
+        .await
+        .with_context(|| format!("binding the schema registry on {}", listen.registry))?;
     let issuer = identity.issuer().clone();
-    Ok(DevNode { config, server, listener, addr, demo, issuer })
+    Ok(DevNode { config, server, listener, addr, registry, registry_addr, demo, issuer })
 }
 
 impl DevNode {
@@ -100,6 +113,7 @@ impl DevNode {
         let mut out = String::new();
         out.push_str("fleuve dev is ready\n");
         out.push_str(&format!("  gRPC         {} (plaintext; reflection and health on)\n", self.addr));
+        out.push_str(&format!("  registry     http://{} (Confluent Schema Registry API)\n", self.registry_addr));
         out.push_str(&format!("  database     {}\n", self.config.database_url));
         out.push_str(&format!("  signing key  {}\n", self.config.auth.signing_key_file));
         out.push_str(&format!("  try          grpcurl -plaintext {} list\n", self.addr));
@@ -112,6 +126,7 @@ impl DevNode {
             self.issuer.ttl_seconds()
         ));
         out.push_str(&format!("export FLEUVE_ADDR={}\n", self.addr));
+        out.push_str(&format!("export SCHEMA_REGISTRY_URL=http://{}\n", self.registry_addr));
         out.push_str(&format!("export ADMIN_TOKEN={}\n", self.demo_token(Role::Admin)?));
         out.push_str(&format!("export REVIEWER_TOKEN={}\n", self.demo_token(Role::Reviewer)?));
         out.push_str(&format!("export APPLICANT_TOKEN={}\n", self.demo_token(Role::Applicant)?));

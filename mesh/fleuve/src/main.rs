@@ -29,6 +29,9 @@ enum Command {
         data_dir: PathBuf,
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
+        /// Address of the in-process schema registry.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        registry_listen: SocketAddr,
     },
     /// One service against the configured database (PostgreSQL in production).
     Serve {
@@ -70,8 +73,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = MeshConfig::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Dev { data_dir, listen } => {
+        Command::Dev { data_dir, listen, registry_listen } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
+            let listen = dev::DevListen { grpc: listen, registry: registry_listen };
             let node = dev::prepare(config, &DataDir::new(data_dir), listen).await?;
             print!("{}", node.banner()?);
             node.server.serve(node.listener, shutdown::signal()).await
