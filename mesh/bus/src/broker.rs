@@ -1,0 +1,164 @@
+//! The embedded Kafka-API broker: tansu 0.6.0 running inside the Fleuve process on in-memory storage.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdTcpListener};
+use std::time::Duration;
+
+use tansu_broker::broker::Broker;
+use tansu_broker::coordinator::group::administrator::Controller;
+use tansu_storage::StorageContainer;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use url::Url;
+use uuid::Uuid;
+
+use crate::{BusConfig, BusError};
+
+/// Cluster id the embedded broker reports (fixed: one dev cluster per process, nothing persists).
+pub const CLUSTER_ID: &str = "fleuve-embedded";
+/// Node (broker) id the embedded broker registers and advertises in metadata (tansu's default).
+pub const NODE_ID: i32 = tansu_broker::NODE_ID;
+/// Incarnation id of the single embedded broker (fixed, so runs are reproducible).
+const INCARNATION_ID: Uuid = Uuid::from_u128(0x0f1e_0b05_0000_4000_8000_0000_0000_0001);
+/// In-memory storage: topics, records, groups and offsets live as long as the broker.
+const STORAGE_URL: &str = "memory://fleuve/";
+/// How long `start` waits for the listener to accept a TCP connection.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts when the port was picked by us and got taken before tansu bound it.
+const EPHEMERAL_ATTEMPTS: usize = 3;
+
+/// A tansu broker serving the Kafka protocol on one address, in this process.
+///
+/// Stops when [`EmbeddedBroker::shutdown`] is awaited or when the value is dropped (the broker
+/// task is aborted, closing the listener and every connection; in-memory data is gone).
+#[derive(Debug)]
+pub struct EmbeddedBroker {
+    addr: SocketAddr,
+    task: Option<JoinHandle<Result<(), tansu_broker::Error>>>,
+}
+
+impl EmbeddedBroker {
+    /// Starts the broker on `listen` and returns once it accepts connections.
+    ///
+    /// Port 0 picks a free port first: Kafka clients reconnect to the address the broker
+    /// advertises in its metadata, so the advertised address must be the real one. An
+    /// unspecified IP (`0.0.0.0`, `::`) listens on all interfaces and advertises loopback.
+    /// Must be called within a tokio runtime (multi-thread if clients make blocking calls).
+    pub async fn start(listen: SocketAddr) -> Result<EmbeddedBroker, BusError> {
+        let attempts = if listen.port() == 0 { EPHEMERAL_ATTEMPTS } else { 1 };
+        let mut last = None;
+        for _ in 0..attempts {
+            let addr = if listen.port() == 0 { reserve_port(listen)? } else { listen };
+            match Self::start_on(addr).await {
+                Ok(broker) => return Ok(broker),
+                Err(err @ BusError::Stopped { .. }) => last = Some(err),
+                Err(err) => return Err(err),
+            }
+        }
+        Err(last.unwrap_or(BusError::Stopped { addr: listen, reason: "no attempt made".into() }))
+    }
+
+    async fn start_on(addr: SocketAddr) -> Result<EmbeddedBroker, BusError> {
+        let started = Instant::now();
+        let advertised = advertised(addr);
+        let listener = Url::parse(&format!("tcp://{addr}"))?;
+        let advertised_listener = Url::parse(&format!("tcp://{advertised}"))?;
+
+        let mut broker = Broker::<Controller<StorageContainer>, StorageContainer>::builder()
+            .node_id(NODE_ID)
+            .cluster_id(CLUSTER_ID)
+            .incarnation_id(INCARNATION_ID)
+            .advertised_listener(advertised_listener)
+            .listener(listener)
+            .storage(Url::parse(STORAGE_URL)?)
+            .silent(true)
+            .build()
+            .await?;
+
+        // `serve` (register + listen) rather than `main`: `main` installs process-wide SIGINT and
+        // SIGTERM handlers (disabling the default action for the whole process) and turns serve
+        // errors into a panic of an inner task; `serve` returns them.
+        let task = tokio::spawn(async move { broker.serve(started).await });
+        let mut broker = EmbeddedBroker { addr: advertised, task: Some(task) };
+        broker.wait_until_accepting(started).await?;
+        tracing::debug!(%advertised, elapsed = ?started.elapsed(), "embedded kafka broker ready");
+        Ok(broker)
+    }
+
+    async fn wait_until_accepting(&mut self, started: Instant) -> Result<(), BusError> {
+        let deadline = started + STARTUP_TIMEOUT;
+        loop {
+            if self.task.as_ref().is_some_and(JoinHandle::is_finished) {
+                let reason = match self.task.take() {
+                    Some(task) => match task.await {
+                        Ok(Ok(())) => "broker task returned".to_owned(),
+                        Ok(Err(err)) => err.to_string(),
+                        Err(join) => join.to_string(),
+                    },
+                    None => "broker task missing".to_owned(),
+                };
+                return Err(BusError::Stopped { addr: self.addr, reason });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(BusError::StartupTimeout { addr: self.addr, timeout: STARTUP_TIMEOUT });
+            }
+            let attempt = tokio::time::timeout(deadline - now, TcpStream::connect(self.addr)).await;
+            if let Ok(Ok(stream)) = attempt {
+                drop(stream);
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The address clients connect to (the advertised listener).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `host:port` for librdkafka's `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// A plaintext [`BusConfig`] pointing at this broker.
+    pub fn bus_config(&self) -> BusConfig {
+        BusConfig::new(self.bootstrap_servers())
+    }
+
+    /// Stops the broker and waits until its task (listener and connections) is gone.
+    pub async fn shutdown(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            match task.await {
+                Ok(Err(err)) => tracing::warn!(%err, "embedded kafka broker failed"),
+                Err(join) if join.is_panic() => tracing::warn!(%join, "embedded kafka broker panicked"),
+                Ok(Ok(())) | Err(_) => {}
+            }
+        }
+    }
+}
+
+impl Drop for EmbeddedBroker {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Picks a free port on `listen`'s IP by binding port 0 and releasing it.
+fn reserve_port(listen: SocketAddr) -> Result<SocketAddr, BusError> {
+    let probe = StdTcpListener::bind(listen).map_err(|source| BusError::ReservePort { addr: listen, source })?;
+    probe.local_addr().map_err(|source| BusError::ReservePort { addr: listen, source })
+}
+
+/// The address to advertise for a listener: itself, or loopback when listening on all interfaces.
+fn advertised(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port())),
+        _ => addr,
+    }
+}

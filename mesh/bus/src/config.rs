@@ -1,0 +1,107 @@
+//! Client configuration of the bus: one place that turns Fleuve settings into librdkafka properties.
+
+use std::collections::BTreeMap;
+
+use rdkafka::ClientConfig;
+
+/// Where the bus lives and how to authenticate to it.
+///
+/// Pointing Fleuve at a real cluster is configuration only: put `security.protocol`,
+/// `sasl.mechanism`, `sasl.username`, `ssl.ca.location`, ... into [`BusConfig::security`].
+/// TLS and SASL/SCRAM need librdkafka built with SSL (the `ssl` feature of this crate);
+/// the default build (embedded broker, plaintext) leaves it out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct BusConfig {
+    /// Comma-separated `host:port` list (librdkafka `bootstrap.servers`).
+    pub bootstrap_servers: String,
+    /// Extra librdkafka properties, applied after the Fleuve defaults (so they can override
+    /// them). Meant for `security.protocol`, `sasl.*` and `ssl.*`.
+    #[serde(default)]
+    pub security: BTreeMap<String, String>,
+}
+
+impl BusConfig {
+    /// A plaintext configuration for the given bootstrap servers.
+    pub fn new(bootstrap_servers: impl Into<String>) -> Self {
+        Self { bootstrap_servers: bootstrap_servers.into(), security: BTreeMap::new() }
+    }
+
+    /// Adds one extra librdkafka property (builder style).
+    pub fn with_property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.security.insert(key.into(), value.into());
+        self
+    }
+
+    /// Properties shared by every client: bootstrap servers and the extra properties.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap_servers);
+        self.apply_security(&mut config);
+        config
+    }
+
+    /// An idempotent producer: no duplicates or reordering on retries, every record
+    /// acknowledged by all in-sync replicas, sent without batching delay.
+    pub fn producer_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "0");
+        self.apply_security(&mut config);
+        config
+    }
+
+    /// A consumer in `group_id` that commits explicitly: offsets are neither stored nor
+    /// committed automatically, a new group starts from the earliest record, and fetches
+    /// return after at most 5 ms (the librdkafka default of 500 ms delays every record).
+    pub fn consumer_config(&self, group_id: &str) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .set("group.id", group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "5");
+        self.apply_security(&mut config);
+        config
+    }
+
+    fn apply_security(&self, config: &mut ClientConfig) {
+        for (key, value) in &self.security {
+            config.set(key, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn producer_is_idempotent_and_security_is_applied() {
+        let config = BusConfig::new("kafka:9093")
+            .with_property("security.protocol", "SASL_SSL")
+            .with_property("sasl.mechanism", "PLAIN");
+        let producer = config.producer_config();
+        assert_eq!(producer.get("bootstrap.servers"), Some("kafka:9093"));
+        assert_eq!(producer.get("enable.idempotence"), Some("true"));
+        assert_eq!(producer.get("acks"), Some("all"));
+        assert_eq!(producer.get("linger.ms"), Some("0"));
+        assert_eq!(producer.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(producer.get("sasl.mechanism"), Some("PLAIN"));
+    }
+
+    #[test]
+    fn consumer_commits_explicitly() {
+        let consumer = BusConfig::new("localhost:9092").consumer_config("projections");
+        assert_eq!(consumer.get("group.id"), Some("projections"));
+        assert_eq!(consumer.get("enable.auto.commit"), Some("false"));
+        assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(consumer.get("auto.offset.reset"), Some("earliest"));
+        assert_eq!(consumer.get("fetch.wait.max.ms"), Some("5"));
+        assert_eq!(consumer.get("security.protocol"), None);
+    }
+}

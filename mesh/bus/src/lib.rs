@@ -1,0 +1,36 @@
+//! fleuve-bus: the foundation of the Fleuve event bus — librdkafka (rdkafka) client configuration and an embedded, in-process Kafka-API broker (tansu) for `fleuve dev` and tests.
+//!
+//! The same rdkafka code runs against Apache Kafka in production and against [`EmbeddedBroker`]
+//! locally; only [`BusConfig`] differs (bootstrap servers plus extra librdkafka properties such
+//! as `security.protocol` or `sasl.*`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), fleuve_bus::BusError> {
+//! use rdkafka::producer::FutureProducer;
+//!
+//! let broker = fleuve_bus::EmbeddedBroker::start("127.0.0.1:0".parse().unwrap()).await?;
+//! let producer: FutureProducer = broker.bus_config().producer_config().create()?;
+//! # drop(producer);
+//! broker.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Runtime note: librdkafka calls that block (synchronous commits, `flush`, consumer close on
+//! drop, metadata fetches) wait for the broker. With the embedded broker the broker runs on the
+//! caller's tokio runtime, so use a multi-thread runtime and wrap blocking calls in
+//! [`tokio::task::block_in_place`] (or `spawn_blocking`); on a current-thread runtime they
+//! would deadlock against the broker.
+//!
+//! Known problem (tansu 0.6.0 with librdkafka 2.12.1 / rdkafka 0.39; whether broker or client is
+//! at fault is not established): after `Consumer::committed()` on a subscribed consumer, closing
+//! that consumer (its drop) never completes although librdkafka logs the group as left and
+//! terminated. Avoid `committed()` on long-lived consumers; check positions by resuming a member.
+
+mod broker;
+mod config;
+mod error;
+
+pub use broker::{CLUSTER_ID, EmbeddedBroker, NODE_ID};
+pub use config::BusConfig;
+pub use error::BusError;
