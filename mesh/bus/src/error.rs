@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Errors raised while starting the embedded broker or creating bus clients.
+/// Errors of the embedded broker, bus clients, schema registration and the outbox relay.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     /// tansu rejected its configuration or failed while serving.
@@ -28,4 +28,19 @@ pub enum BusError {
     /// librdkafka refused a configuration or an operation.
     #[error("kafka client error: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// A value is not in the Confluent protobuf wire format.
+    #[error("invalid confluent frame: {0}")]
+    WireFormat(String),
+    /// A topic's schema cannot be found in the compiled contracts.
+    #[error("schema error: {0}")]
+    Schema(String),
+    /// The schema registry refused a request or could not be reached.
+    #[error("schema registry error: {0}")]
+    Registry(String),
+    /// The event store failed.
+    #[error("event store error: {0}")]
+    Store(#[from] fleuve_store::StoreError),
+    /// Some outbox rows of a batch were not delivered (recorded on the rows, retried later).
+    #[error("{failed} outbox rows not delivered, first: {first}")]
+    Delivery { failed: usize, first: String },
 }

@@ -1,4 +1,4 @@
-//! fleuve-bus: the foundation of the Fleuve event bus — librdkafka (rdkafka) client configuration and an embedded, in-process Kafka-API broker (tansu) for `fleuve dev` and tests.
+//! fleuve-bus: the Fleuve event bus — librdkafka (rdkafka) client configuration, an embedded, in-process Kafka-API broker (tansu) for `fleuve dev` and tests, and the outbox relay that publishes stored events in the Confluent wire format.
 //!
 //! The same rdkafka code runs against Apache Kafka in production and against [`EmbeddedBroker`]
 //! locally; only [`BusConfig`] differs (bootstrap servers plus extra librdkafka properties such
@@ -30,7 +30,11 @@
 mod broker;
 mod config;
 mod error;
+pub mod relay;
+pub mod schema;
 
 pub use broker::{CLUSTER_ID, EmbeddedBroker, NODE_ID};
 pub use config::BusConfig;
 pub use error::BusError;
+pub use relay::{OutboxEntry, OutboxRelay, PublishReport};
+pub use schema::{RegisteredSchema, SchemaRegistryClient, TopicSchema, decode_confluent, encode_confluent};

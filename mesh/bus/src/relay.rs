@@ -1,0 +1,309 @@
+//! The outbox relay: publishes committed outbox rows to Kafka in the Confluent wire format, then marks them published.
+//!
+//! Delivery is at least once: a batch is first published (every delivery awaited) and only
+//! then marked in one transaction, so a crash in between republishes the batch (duplicates,
+//! which consumers drop by event id) and never loses a row. Run one relay per database: rows
+//! are not claimed (see `fleuve_store::event_store::outbox_pending`).
+//!
+//! Dropping an [`OutboxRelay`] drops its librdkafka producer, which blocks until in-flight
+//! requests end; with the embedded broker on the same runtime use [`OutboxRelay::close`].
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::time::Duration;
+
+use fleuve_store::Database;
+use fleuve_store::event_store::{
+    OutboxRow, RecordedEvent, outbox_mark_published, outbox_pending, outbox_record_failure,
+};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+
+use crate::schema::{ProtoCatalog, RegisteredSchema, SchemaRegistryClient, TopicSchema};
+use crate::{BusConfig, BusError};
+
+/// Rows read and published per batch.
+pub const DEFAULT_BATCH_SIZE: i64 = 256;
+/// Pause between polls of an empty outbox. 10 ms keeps publication latency low (the outbox is
+/// one indexed query on `published_at IS NULL`), at about 100 cheap queries a second when idle.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// First pause after a failed batch; doubles on each further failure.
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest pause between retries of a failing batch.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// librdkafka gives up on a record after this long (its default is 5 minutes), so a broken
+/// topic surfaces as a recorded failure rather than a relay stuck on one batch.
+const MESSAGE_TIMEOUT_MS: &str = "30000";
+
+/// One outbox row with its event, as read by [`OutboxRelay::pending`].
+pub type OutboxEntry = (OutboxRow, RecordedEvent);
+
+/// What publishing a batch did, row by row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishReport {
+    /// Rows delivered and safe to mark published.
+    pub delivered: Vec<i64>,
+    /// Rows not delivered, with the reason (recorded on the row by [`OutboxRelay::mark`]).
+    pub failed: Vec<(i64, String)>,
+    /// Rows delivered after an earlier row of the same key failed: left unmarked so that the
+    /// next batch republishes them after the failed row, keeping per-aggregate order (the
+    /// consumer sees a duplicate, never a gap or a reordering).
+    pub held_back: Vec<i64>,
+}
+
+/// Publishes the outbox of one database to Kafka.
+pub struct OutboxRelay {
+    db: Database,
+    bus: BusConfig,
+    producer: FutureProducer,
+    registry: SchemaRegistryClient,
+    topics: HashMap<String, TopicSchema>,
+    registered: HashMap<String, RegisteredSchema>,
+    batch_size: i64,
+    poll_interval: Duration,
+}
+
+impl std::fmt::Debug for OutboxRelay {
+    // FutureProducer has no Debug; the rest says which relay this is.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxRelay")
+            .field("topics", &self.topics.keys().collect::<Vec<_>>())
+            .field("registered", &self.registered)
+            .field("batch_size", &self.batch_size)
+            .field("poll_interval", &self.poll_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutboxRelay {
+    /// A relay for the Fleuve contracts: `topics` are registered in the registry at
+    /// `registry_url` before the first publication. Creates the idempotent producer.
+    pub fn new(
+        db: Database,
+        bus: &BusConfig,
+        registry_url: &str,
+        topics: Vec<TopicSchema>,
+    ) -> Result<OutboxRelay, BusError> {
+        let registry = SchemaRegistryClient::new(registry_url, ProtoCatalog::fleuve()?)?;
+        OutboxRelay::with_registry(db, bus, registry, topics)
+    }
+
+    /// Like [`OutboxRelay::new`] with a registry client of another catalog.
+    pub fn with_registry(
+        db: Database,
+        bus: &BusConfig,
+        registry: SchemaRegistryClient,
+        topics: Vec<TopicSchema>,
+    ) -> Result<OutboxRelay, BusError> {
+        let producer = create_producer(bus)?;
+        let topics = topics.into_iter().map(|t| (t.topic.clone(), t)).collect();
+        Ok(OutboxRelay {
+            db,
+            bus: bus.clone(),
+            producer,
+            registry,
+            topics,
+            registered: HashMap::new(),
+            batch_size: DEFAULT_BATCH_SIZE,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+        })
+    }
+
+    pub fn with_batch_size(mut self, batch_size: i64) -> OutboxRelay {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    pub fn with_poll_interval(mut self, poll_interval: Duration) -> OutboxRelay {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// The registered schema of `topic`, once [`OutboxRelay::register_schemas`] ran.
+    pub fn registered(&self, topic: &str) -> Option<&RegisteredSchema> {
+        self.registered.get(topic)
+    }
+
+    /// Registers every topic not registered yet; ids are cached for the relay's lifetime.
+    pub async fn register_schemas(&mut self) -> Result<(), BusError> {
+        for (topic, schema) in &self.topics {
+            if !self.registered.contains_key(topic) {
+                let registered = self.registry.register_topic(schema).await?;
+                self.registered.insert(topic.clone(), registered);
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to one batch of unpublished rows, oldest first.
+    pub async fn pending(&self) -> Result<Vec<OutboxEntry>, BusError> {
+        let limit = self.batch_size;
+        Ok(self.db.run(move |conn| outbox_pending(conn, limit)).await?)
+    }
+
+    /// Produces every row of `batch` and awaits all deliveries; marks nothing.
+    ///
+    /// Registers the schemas first if needed (an unreachable registry fails the whole batch,
+    /// before anything is sent). A row whose topic has no schema fails, loudly.
+    pub async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<PublishReport, BusError> {
+        self.register_schemas().await?;
+        // Enqueue everything first (pipelined, ordered per partition by the idempotent
+        // producer), then await the reports.
+        let mut deliveries = Vec::with_capacity(batch.len());
+        for (row, event) in batch {
+            let Some(schema) = self.registered.get(&row.topic) else {
+                let error = format!("no schema registered for topic {}", row.topic);
+                tracing::error!(outbox_id = row.id, topic = %row.topic, event_id = %event.event_id, "{error}");
+                deliveries.push(Err(error));
+                continue;
+            };
+            let value = schema.frame(&event.payload);
+            let record = FutureRecord::to(&row.topic).key(&event.aggregate_id).payload(&value).headers(headers(event));
+            deliveries.push(self.producer.send_result(record).map_err(|(error, _)| error.to_string()));
+        }
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for delivery in deliveries {
+            let outcome = match delivery {
+                Err(error) => Err(error),
+                Ok(future) => match future.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((error, _))) => Err(error.to_string()),
+                    Err(_) => Err("producer dropped the delivery".to_owned()),
+                },
+            };
+            outcomes.push(outcome);
+        }
+        self.replace_producer_after_fatal_error()?;
+
+        let mut report = PublishReport::default();
+        let mut broken: HashSet<(&str, &str)> = HashSet::new();
+        for ((row, event), outcome) in batch.iter().zip(outcomes) {
+            let key = (row.topic.as_str(), event.aggregate_id.as_str());
+            match outcome {
+                Err(error) => {
+                    tracing::warn!(outbox_id = row.id, topic = %row.topic, %error, "outbox row not delivered");
+                    broken.insert(key);
+                    report.failed.push((row.id, error));
+                }
+                Ok(()) if broken.contains(&key) => report.held_back.push(row.id),
+                Ok(()) => report.delivered.push(row.id),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Marks the delivered rows published and records the failures, in one transaction.
+    /// Returns how many rows were marked.
+    pub async fn mark(&self, report: &PublishReport) -> Result<usize, BusError> {
+        let delivered = report.delivered.clone();
+        let failed = report.failed.clone();
+        let marked = self
+            .db
+            .transaction::<_, fleuve_store::StoreError, _>(move |conn| {
+                for (id, error) in &failed {
+                    outbox_record_failure(conn, *id, error)?;
+                }
+                outbox_mark_published(conn, &delivered)
+            })
+            .await?;
+        Ok(marked)
+    }
+
+    /// Publishes and marks one batch; returns how many rows were published. Rows that failed
+    /// are recorded, and the batch then ends in [`BusError::Delivery`].
+    pub async fn run_once(&mut self) -> Result<usize, BusError> {
+        let batch = self.pending().await?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let report = self.publish(&batch).await?;
+        let marked = self.mark(&report).await?;
+        match report.failed.first() {
+            None => Ok(marked),
+            Some((id, error)) => {
+                Err(BusError::Delivery { failed: report.failed.len(), first: format!("outbox row {id}: {error}") })
+            }
+        }
+    }
+
+    /// Relays until `shutdown` completes: a full batch is followed at once by the next, an empty
+    /// outbox is polled every `poll_interval`, failures back off exponentially up to
+    /// [`MAX_BACKOFF`]. Stopping mid-batch is safe: unmarked rows are republished next time.
+    pub async fn run(&mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut backoff = INITIAL_BACKOFF;
+        let poll_interval = self.poll_interval;
+        loop {
+            let pause = tokio::select! {
+                () = &mut shutdown => return,
+                result = self.run_once() => match result {
+                    Ok(0) => {
+                        backoff = INITIAL_BACKOFF;
+                        poll_interval
+                    }
+                    Ok(published) => {
+                        backoff = INITIAL_BACKOFF;
+                        tracing::debug!(published, "outbox batch published");
+                        Duration::ZERO
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, retry_in = ?backoff, "outbox relay failed");
+                        let pause = backoff;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        pause
+                    }
+                },
+            };
+            if !pause.is_zero() {
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+    }
+
+    /// An idempotent producer that hit a fatal error (e.g. a sequence gap after a record timed
+    /// out) refuses every further record; a fresh producer starts a new idempotent session.
+    fn replace_producer_after_fatal_error(&mut self) -> Result<(), BusError> {
+        if let Some((code, reason)) = self.producer.client().fatal_error() {
+            tracing::error!(?code, %reason, "kafka producer failed fatally; creating a new one");
+            let failed = std::mem::replace(&mut self.producer, create_producer(&self.bus)?);
+            // Closing blocks on the broker, so not on an async worker.
+            tokio::task::spawn_blocking(move || drop(failed));
+        }
+        Ok(())
+    }
+
+    /// Drops the relay off the async workers: closing the producer blocks on the broker.
+    pub async fn close(self) {
+        if let Err(error) = tokio::task::spawn_blocking(move || drop(self)).await {
+            tracing::warn!(%error, "closing the outbox relay failed");
+        }
+    }
+}
+
+fn create_producer(bus: &BusConfig) -> Result<FutureProducer, BusError> {
+    Ok(bus.producer_config().set("message.timeout.ms", MESSAGE_TIMEOUT_MS).create()?)
+}
+
+/// The record headers of an event (ARCHITECTURE.md, Contracts).
+fn headers(event: &RecordedEvent) -> OwnedHeaders {
+    let event_id = event.event_id.to_string();
+    let version = event.version.to_string();
+    let mut headers = OwnedHeaders::new_with_capacity(9)
+        .insert(Header { key: "event_id", value: Some(event_id.as_str()) })
+        .insert(Header { key: "event_type", value: Some(event.event_type.as_str()) })
+        .insert(Header { key: "aggregate_type", value: Some(event.aggregate_type.as_str()) })
+        .insert(Header { key: "aggregate_id", value: Some(event.aggregate_id.as_str()) })
+        .insert(Header { key: "aggregate_version", value: Some(version.as_str()) })
+        .insert(Header { key: "correlation_id", value: Some(event.correlation_id.as_str()) });
+    if let Some(causation_id) = &event.causation_id {
+        headers = headers.insert(Header { key: "causation_id", value: Some(causation_id.as_str()) });
+    }
+    headers = headers.insert(Header { key: "actor", value: Some(event.actor.as_str()) });
+    if let Some(traceparent) = &event.trace_context {
+        headers = headers.insert(Header { key: "traceparent", value: Some(traceparent.as_str()) });
+    }
+    headers
+}

@@ -1,0 +1,386 @@
+//! Event schemas on the wire: registration in a Confluent-compatible Schema Registry and the Confluent protobuf framing.
+//!
+//! Registration is done with a small REST client rather than `schema_registry_converter`: that
+//! crate finds message indexes by parsing `.proto` text with its own resolver, while Fleuve has
+//! the compiled descriptors at hand (`fleuve_proto::FILE_DESCRIPTOR_SET`), which also give the
+//! import graph needed to register references first.
+
+use std::collections::HashMap;
+
+use prost::Message as _;
+use prost_types::{DescriptorProto, FileDescriptorProto, FileDescriptorSet};
+use serde_json::json;
+use url::Url;
+
+use crate::BusError;
+
+/// The Confluent wire format's first byte.
+pub const MAGIC_BYTE: u8 = 0;
+/// Media type of the Confluent REST API.
+const REGISTRY_CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+/// Which protobuf message travels on a topic, and where it is defined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSchema {
+    /// Kafka topic, e.g. `homologation.dossier.v1`; its value subject is `<topic>-value`.
+    pub topic: String,
+    /// Full message name, e.g. `fleuve.homologation.v1.DossierEvent`.
+    pub message: String,
+    /// Import path of the `.proto` defining the message, e.g. `fleuve/homologation/v1/events.proto`.
+    pub file: String,
+}
+
+impl TopicSchema {
+    pub fn new(topic: impl Into<String>, message: impl Into<String>, file: impl Into<String>) -> TopicSchema {
+        TopicSchema { topic: topic.into(), message: message.into(), file: file.into() }
+    }
+
+    /// The subject of the topic's record values (Confluent's TopicNameStrategy).
+    pub fn value_subject(&self) -> String {
+        format!("{}-value", self.topic)
+    }
+}
+
+/// A topic's registered schema: the id the registry gave it and the ready-made frame prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredSchema {
+    pub schema_id: u32,
+    /// Message-index path of the message inside its file (`[0]` = first top-level message).
+    pub message_indexes: Vec<i32>,
+    /// Magic byte, schema id and message indexes: what precedes every payload.
+    prefix: Vec<u8>,
+}
+
+impl RegisteredSchema {
+    pub fn new(schema_id: u32, message_indexes: Vec<i32>) -> RegisteredSchema {
+        let prefix = frame_prefix(schema_id, &message_indexes);
+        RegisteredSchema { schema_id, message_indexes, prefix }
+    }
+
+    /// `payload` in the Confluent wire format for this schema.
+    pub fn frame(&self, payload: &[u8]) -> Vec<u8> {
+        let mut framed = Vec::with_capacity(self.prefix.len() + payload.len());
+        framed.extend_from_slice(&self.prefix);
+        framed.extend_from_slice(payload);
+        framed
+    }
+}
+
+/// Magic byte, big-endian schema id, then the message-index array: zigzag varints, count first,
+/// except that the first message of the file (`[0]`) is the single byte `0`.
+pub fn frame_prefix(schema_id: u32, message_indexes: &[i32]) -> Vec<u8> {
+    let mut prefix = vec![MAGIC_BYTE];
+    prefix.extend_from_slice(&schema_id.to_be_bytes());
+    if message_indexes == [0] {
+        prefix.push(0);
+    } else {
+        let count = i32::try_from(message_indexes.len()).expect("message nesting fits in i32");
+        put_zigzag(&mut prefix, count);
+        for index in message_indexes {
+            put_zigzag(&mut prefix, *index);
+        }
+    }
+    prefix
+}
+
+/// `payload` framed with `schema_id` and `message_indexes` (see [`frame_prefix`]).
+pub fn encode_confluent(schema_id: u32, message_indexes: &[i32], payload: &[u8]) -> Vec<u8> {
+    let mut framed = frame_prefix(schema_id, message_indexes);
+    framed.extend_from_slice(payload);
+    framed
+}
+
+/// Splits a Confluent-framed protobuf value into schema id, message indexes and payload.
+pub fn decode_confluent(bytes: &[u8]) -> Result<(u32, Vec<i32>, &[u8]), BusError> {
+    let (&magic, rest) = bytes.split_first().ok_or(BusError::WireFormat("empty value".into()))?;
+    if magic != MAGIC_BYTE {
+        return Err(BusError::WireFormat(format!("wrong magic byte {magic:#04x}, expected 0x00")));
+    }
+    let id_bytes: [u8; 4] = rest
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| BusError::WireFormat(format!("truncated schema id: {} of 4 bytes", rest.len())))?;
+    let mut rest = &rest[4..];
+    let count = take_zigzag(&mut rest)?;
+    let indexes = if count == 0 {
+        vec![0]
+    } else {
+        if count < 0 {
+            return Err(BusError::WireFormat(format!("negative message index count {count}")));
+        }
+        // Each index takes at least one byte, so a count beyond the remaining bytes is garbage.
+        if usize::try_from(count).unwrap_or(usize::MAX) > rest.len() {
+            return Err(BusError::WireFormat(format!("truncated message indexes: count {count}")));
+        }
+        (0..count).map(|_| take_zigzag(&mut rest)).collect::<Result<Vec<_>, _>>()?
+    };
+    Ok((u32::from_be_bytes(id_bytes), indexes, rest))
+}
+
+fn put_zigzag(out: &mut Vec<u8>, value: i32) {
+    // Zigzag maps small negative and positive numbers to small unsigned ones.
+    let mut n = ((value << 1) ^ (value >> 31)) as u32;
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn take_zigzag(bytes: &mut &[u8]) -> Result<i32, BusError> {
+    let mut n: u32 = 0;
+    for shift in (0..35).step_by(7) {
+        let (&byte, rest) =
+            bytes.split_first().ok_or_else(|| BusError::WireFormat("truncated message index varint".into()))?;
+        *bytes = rest;
+        n |= u32::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(((n >> 1) as i32) ^ -((n & 1) as i32));
+        }
+    }
+    Err(BusError::WireFormat("message index varint longer than 5 bytes".into()))
+}
+
+/// The compiled contracts: import graph and message positions, from a `FileDescriptorSet`.
+#[derive(Debug, Clone)]
+pub struct ProtoCatalog {
+    files: HashMap<String, FileDescriptorProto>,
+    sources: HashMap<String, String>,
+}
+
+impl ProtoCatalog {
+    /// The Fleuve contracts (`fleuve_proto`).
+    pub fn fleuve() -> Result<ProtoCatalog, BusError> {
+        let sources = fleuve_proto::PROTO_SOURCES.iter().map(|(p, s)| ((*p).to_owned(), (*s).to_owned())).collect();
+        ProtoCatalog::new(fleuve_proto::FILE_DESCRIPTOR_SET, sources)
+    }
+
+    /// A catalog from an encoded `FileDescriptorSet` and the `.proto` sources by import path.
+    pub fn new(descriptor_set: &[u8], sources: HashMap<String, String>) -> Result<ProtoCatalog, BusError> {
+        let set = FileDescriptorSet::decode(descriptor_set)
+            .map_err(|e| BusError::Schema(format!("cannot decode the file descriptor set: {e}")))?;
+        let files = set.file.into_iter().map(|f| (f.name().to_owned(), f)).collect();
+        Ok(ProtoCatalog { files, sources })
+    }
+
+    /// The message-index path of `message` (full name) inside `file`.
+    pub fn message_indexes(&self, file: &str, message: &str) -> Result<Vec<i32>, BusError> {
+        let descriptor = self.file(file)?;
+        let package = descriptor.package();
+        let relative = if package.is_empty() {
+            message
+        } else {
+            message
+                .strip_prefix(package)
+                .and_then(|m| m.strip_prefix('.'))
+                .ok_or_else(|| BusError::Schema(format!("message {message} is not in package {package} of {file}")))?
+        };
+        find_path(&descriptor.message_type, relative)
+            .ok_or_else(|| BusError::Schema(format!("message {message} is not defined in {file}")))
+    }
+
+    /// `file` and its imports, imports first (each once), without `google/protobuf/*`.
+    pub fn registration_order(&self, file: &str) -> Result<Vec<String>, BusError> {
+        let mut order = Vec::new();
+        self.visit(file, &mut order, &mut Vec::new())?;
+        Ok(order)
+    }
+
+    fn visit(&self, file: &str, order: &mut Vec<String>, path: &mut Vec<String>) -> Result<(), BusError> {
+        if order.iter().any(|f| f == file) {
+            return Ok(());
+        }
+        if path.iter().any(|f| f == file) {
+            return Err(BusError::Schema(format!("import cycle through {file}")));
+        }
+        path.push(file.to_owned());
+        for import in &self.file(file)?.dependency {
+            if !is_well_known(import) {
+                self.visit(import, order, path)?;
+            }
+        }
+        path.pop();
+        order.push(file.to_owned());
+        Ok(())
+    }
+
+    /// Direct imports of `file` that are registered as references.
+    fn references(&self, file: &str) -> Result<Vec<String>, BusError> {
+        Ok(self.file(file)?.dependency.iter().filter(|d| !is_well_known(d)).cloned().collect())
+    }
+
+    fn file(&self, file: &str) -> Result<&FileDescriptorProto, BusError> {
+        self.files.get(file).ok_or_else(|| BusError::Schema(format!("no descriptor for {file}")))
+    }
+
+    fn source(&self, file: &str) -> Result<&str, BusError> {
+        self.sources.get(file).map(String::as_str).ok_or_else(|| BusError::Schema(format!("no source for {file}")))
+    }
+}
+
+/// google/protobuf/* is built into every registry and client; Confluent does not register it.
+fn is_well_known(import: &str) -> bool {
+    import.starts_with("google/protobuf/")
+}
+
+fn find_path(messages: &[DescriptorProto], relative: &str) -> Option<Vec<i32>> {
+    let (head, tail) = match relative.split_once('.') {
+        Some((head, tail)) => (head, Some(tail)),
+        None => (relative, None),
+    };
+    let index = messages.iter().position(|m| m.name() == head)?;
+    let mut path = vec![i32::try_from(index).ok()?];
+    if let Some(tail) = tail {
+        path.extend(find_path(&messages[index].nested_type, tail)?);
+    }
+    Some(path)
+}
+
+/// A client of the Confluent Schema Registry REST API that registers topic schemas with their
+/// imports as references.
+#[derive(Debug, Clone)]
+pub struct SchemaRegistryClient {
+    base: Url,
+    http: reqwest::Client,
+    catalog: ProtoCatalog,
+}
+
+impl SchemaRegistryClient {
+    /// A client of the registry at `url` (e.g. `http://127.0.0.1:8081`) for `catalog`'s files.
+    pub fn new(url: &str, catalog: ProtoCatalog) -> Result<SchemaRegistryClient, BusError> {
+        let base = Url::parse(url).map_err(|e| BusError::Registry(format!("invalid registry url {url}: {e}")))?;
+        if base.cannot_be_a_base() {
+            return Err(BusError::Registry(format!("registry url {url} cannot be a base")));
+        }
+        Ok(SchemaRegistryClient { base, http: reqwest::Client::new(), catalog })
+    }
+
+    pub fn catalog(&self) -> &ProtoCatalog {
+        &self.catalog
+    }
+
+    /// Registers `<topic>-value` with the topic's file, its imports first as subjects named by
+    /// their import path. Registering an identical schema again returns the existing id.
+    pub async fn register_topic(&self, topic: &TopicSchema) -> Result<RegisteredSchema, BusError> {
+        let indexes = self.catalog.message_indexes(&topic.file, &topic.message)?;
+        let order = self.catalog.registration_order(&topic.file)?;
+        // versions of the imports registered so far, by import path
+        let mut versions: HashMap<String, u32> = HashMap::new();
+        let mut schema_id = None;
+        for file in &order {
+            let subject = if file == &topic.file { topic.value_subject() } else { file.clone() };
+            let references =
+                self.catalog
+                    .references(file)?
+                    .into_iter()
+                    .map(|name| {
+                        let version = versions.get(&name).copied().ok_or_else(|| {
+                            BusError::Schema(format!("import {name} of {file} was not registered first"))
+                        })?;
+                        Ok(json!({ "name": name, "subject": name, "version": version }))
+                    })
+                    .collect::<Result<Vec<_>, BusError>>()?;
+            let body = json!({
+                "schemaType": "PROTOBUF",
+                "schema": self.catalog.source(file)?,
+                "references": references,
+            });
+            let id = self.post(&[subject.as_str(), "versions"], &body).await?["id"]
+                .as_u64()
+                .and_then(|id| u32::try_from(id).ok())
+                .ok_or_else(|| BusError::Registry(format!("registering {subject}: no schema id in the answer")))?;
+            if file == &topic.file {
+                schema_id = Some(id);
+            } else {
+                // The version is needed by the schemas that reference this one.
+                let found = self.post(&[subject.as_str()], &body).await?;
+                let version = found["version"]
+                    .as_u64()
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or_else(|| BusError::Registry(format!("looking up {subject}: no version in the answer")))?;
+                versions.insert(file.clone(), version);
+            }
+        }
+        let schema_id = schema_id.ok_or_else(|| BusError::Schema(format!("{} was not registered", topic.file)))?;
+        tracing::info!(topic = %topic.topic, subject = %topic.value_subject(), schema_id, "event schema registered");
+        Ok(RegisteredSchema::new(schema_id, indexes))
+    }
+
+    async fn post(&self, segments: &[&str], body: &serde_json::Value) -> Result<serde_json::Value, BusError> {
+        let mut url = self.base.clone();
+        {
+            // push() percent-encodes each segment, so `/` inside an import-path subject survives.
+            let mut path =
+                url.path_segments_mut().map_err(|()| BusError::Registry("registry url has no path".into()))?;
+            path.pop_if_empty().push("subjects");
+            for segment in segments {
+                path.push(segment);
+            }
+        }
+        let response = self
+            .http
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, REGISTRY_CONTENT_TYPE)
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| BusError::Registry(format!("post {url}: {e}")))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| BusError::Registry(format!("post {url}: {e}")))?;
+        if !status.is_success() {
+            return Err(BusError::Registry(format!("post {url}: {status}: {text}")));
+        }
+        serde_json::from_str(&text).map_err(|e| BusError::Registry(format!("post {url}: invalid json answer: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_message_is_a_single_zero_byte() {
+        let framed = encode_confluent(7, &[0], b"xy");
+        assert_eq!(framed, [0, 0, 0, 0, 7, 0, b'x', b'y']);
+        let (id, indexes, payload) = decode_confluent(&framed).unwrap();
+        assert_eq!((id, indexes, payload), (7, vec![0], &b"xy"[..]));
+    }
+
+    #[test]
+    fn other_messages_carry_count_and_zigzag_indexes() {
+        let framed = encode_confluent(0x0102_0304, &[14], b"p");
+        assert_eq!(framed, [0, 1, 2, 3, 4, 2, 28, b'p']);
+        let framed = encode_confluent(1, &[1, 100], b"");
+        let (id, indexes, payload) = decode_confluent(&framed).unwrap();
+        assert_eq!((id, indexes, payload.len()), (1, vec![1, 100], 0));
+    }
+
+    #[test]
+    fn bad_frames_are_rejected_with_clear_errors() {
+        let wrong = decode_confluent(&[1, 0, 0, 0, 1, 0]).unwrap_err().to_string();
+        assert!(wrong.contains("wrong magic byte 0x01"), "{wrong}");
+        let short = decode_confluent(&[0, 0, 1]).unwrap_err().to_string();
+        assert!(short.contains("truncated schema id"), "{short}");
+        let empty = decode_confluent(&[]).unwrap_err().to_string();
+        assert!(empty.contains("empty value"), "{empty}");
+        let no_index = decode_confluent(&[0, 0, 0, 0, 1]).unwrap_err().to_string();
+        assert!(no_index.contains("truncated message index"), "{no_index}");
+        let cut = decode_confluent(&[0, 0, 0, 0, 1, 4, 2]).unwrap_err().to_string();
+        assert!(cut.contains("truncated message index"), "{cut}");
+    }
+
+    #[test]
+    fn catalog_knows_fleuve_events() {
+        let catalog = ProtoCatalog::fleuve().unwrap();
+        let events = "fleuve/homologation/v1/events.proto";
+        assert_eq!(catalog.message_indexes(events, "fleuve.homologation.v1.DossierEvent").unwrap(), vec![0]);
+        let certificate = catalog.message_indexes(events, "fleuve.homologation.v1.CertificateEvent").unwrap();
+        assert_eq!(certificate.len(), 1);
+        assert!(certificate[0] > 0);
+        assert!(catalog.message_indexes(events, "fleuve.homologation.v1.Nope").is_err());
+        assert_eq!(
+            catalog.registration_order(events).unwrap(),
+            ["fleuve/common/v1/common.proto", "fleuve/homologation/v1/types.proto", events]
+        );
+    }
+}

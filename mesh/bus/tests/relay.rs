@@ -1,0 +1,332 @@
+//! End-to-end tests of the outbox relay: real embedded broker, real registry server, real SQLite and PostgreSQL.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use fleuve_bus::{BusConfig, BusError, EmbeddedBroker, OutboxRelay, TopicSchema, decode_confluent};
+use fleuve_proto::homologation::v1::{DossierEvent, DossierWithdrawn, dossier_event};
+use fleuve_registry::RegistryServer;
+use fleuve_store::event_store::{EventMetadata, ExpectedVersion, NewEvent, StreamRef, append, outbox_pending};
+use fleuve_store::testing::TestDatabase;
+use fleuve_store::{Database, EVENT_STORE_MIGRATIONS};
+use prost::Message as _;
+use rdkafka::Message;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Headers};
+use tokio::time::{Instant, timeout};
+
+const DOSSIER_TOPIC: &str = "homologation.dossier.v1";
+const CERTIFICATE_TOPIC: &str = "homologation.certificate.v1";
+const EVENTS_FILE: &str = "fleuve/homologation/v1/events.proto";
+const OP_TIMEOUT: Duration = Duration::from_secs(15);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(45);
+
+struct Mesh {
+    broker: EmbeddedBroker,
+    registry: RegistryServer,
+    registry_url: String,
+}
+
+impl Mesh {
+    async fn start() -> Result<Mesh> {
+        let listen: SocketAddr = "127.0.0.1:0".parse()?;
+        let broker = timeout(OP_TIMEOUT, EmbeddedBroker::start(listen)).await.context("broker start timed out")??;
+        for topic in [DOSSIER_TOPIC, CERTIFICATE_TOPIC] {
+            create_topic(&broker.bus_config(), topic, 3).await?;
+        }
+        let (addr, registry) = RegistryServer::start(listen).await?;
+        Ok(Mesh { broker, registry, registry_url: format!("http://{addr}") })
+    }
+
+    fn relay(&self, db: &Database) -> Result<OutboxRelay> {
+        let topics = vec![
+            TopicSchema::new(DOSSIER_TOPIC, "fleuve.homologation.v1.DossierEvent", EVENTS_FILE),
+            TopicSchema::new(CERTIFICATE_TOPIC, "fleuve.homologation.v1.CertificateEvent", EVENTS_FILE),
+        ];
+        Ok(OutboxRelay::new(db.clone(), &self.broker.bus_config(), &self.registry_url, topics)?)
+    }
+
+    async fn stop(self) -> Result<()> {
+        self.registry.shutdown().await?;
+        self.broker.shutdown().await;
+        Ok(())
+    }
+}
+
+async fn create_topic(config: &BusConfig, topic: &str, partitions: i32) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> = config.client_config().create()?;
+    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results =
+        timeout(OP_TIMEOUT, admin.create_topics([&new_topic], &options)).await.context("create_topics timed out")??;
+    for result in results {
+        result.map_err(|(name, code)| anyhow::anyhow!("create topic {name}: {code}"))?;
+    }
+    let deadline = Instant::now() + OP_TIMEOUT;
+    loop {
+        let metadata =
+            tokio::task::block_in_place(|| admin.inner().fetch_metadata(Some(topic), Duration::from_secs(5)))?;
+        let found = metadata.topics().iter().find(|t| t.name() == topic).map(|t| t.partitions().len());
+        if found == Some(usize::try_from(partitions)?) {
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "topic {topic} not visible (metadata says {found:?})");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn dossier_event(reason: &str) -> DossierEvent {
+    DossierEvent {
+        occurred_at: None,
+        event: Some(dossier_event::Event::Withdrawn(DossierWithdrawn { reason: reason.to_owned() })),
+    }
+}
+
+/// Appends `count` events to dossier `id` (each with an outbox row on `topic`); returns their ids.
+async fn append_events(db: &Database, id: &str, from: usize, count: usize, topic: &str) -> Result<Vec<String>> {
+    let stream = StreamRef::new("dossier", id);
+    let events: Vec<NewEvent> = (from..from + count)
+        .map(|i| NewEvent::new("DossierWithdrawn", dossier_event(&format!("{id}/{i}")).encode_to_vec()))
+        .collect();
+    let ids = events.iter().map(|e| e.event_id.to_string()).collect();
+    let meta = EventMetadata::new(format!("corr-{id}"), "user:alice")
+        .with_causation_id(format!("cmd-{id}"))
+        .with_trace_context("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    let topic = topic.to_owned();
+    db.transaction::<_, fleuve_store::StoreError, _>(move |conn| {
+        append(conn, &stream, ExpectedVersion::Any, &events, &meta, Some(&topic))
+    })
+    .await?;
+    Ok(ids)
+}
+
+fn header(message: &BorrowedMessage<'_>, key: &str) -> Option<String> {
+    let headers = message.headers()?;
+    headers.iter().find(|h| h.key == key).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// One consumed record, checked and reduced to what the assertions need.
+#[derive(Debug)]
+struct Received {
+    key: String,
+    schema_id: u32,
+    indexes: Vec<i32>,
+    event: DossierEvent,
+    headers: BTreeMap<String, String>,
+}
+
+async fn consume(consumer: &StreamConsumer, count: usize) -> Result<Vec<Received>> {
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    let mut out = Vec::with_capacity(count);
+    while out.len() < count {
+        let left = deadline.saturating_duration_since(Instant::now()).min(OP_TIMEOUT);
+        let message = timeout(left, consumer.recv())
+            .await
+            .with_context(|| format!("timed out after {} of {count} records", out.len()))??;
+        let value = message.payload().context("record without value")?;
+        let (schema_id, indexes, payload) = decode_confluent(value)?;
+        let mut headers = BTreeMap::new();
+        for key in [
+            "event_id",
+            "event_type",
+            "aggregate_type",
+            "aggregate_id",
+            "aggregate_version",
+            "correlation_id",
+            "causation_id",
+            "actor",
+            "traceparent",
+        ] {
+            if let Some(value) = header(&message, key) {
+                headers.insert(key.to_owned(), value);
+            }
+        }
+        out.push(Received {
+            key: String::from_utf8_lossy(message.key().context("record without key")?).into_owned(),
+            schema_id,
+            indexes,
+            event: DossierEvent::decode(payload)?,
+            headers,
+        });
+    }
+    Ok(out)
+}
+
+fn consumer(mesh: &Mesh, group: &str) -> Result<StreamConsumer> {
+    let consumer: StreamConsumer = mesh.broker.bus_config().consumer_config(group).create()?;
+    consumer.subscribe(&[DOSSIER_TOPIC])?;
+    Ok(consumer)
+}
+
+async fn drain(relay: &mut OutboxRelay) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        match relay.run_once().await? {
+            0 => return Ok(total),
+            n => total += n,
+        }
+    }
+}
+
+async fn pending_count(db: &Database) -> Result<usize> {
+    Ok(db.run(|conn| outbox_pending(conn, 10_000)).await?.len())
+}
+
+async fn publishes_framed_events_with_headers_in_order(test_db: TestDatabase) -> Result<()> {
+    let db = test_db.database().clone();
+    let mesh = Mesh::start().await?;
+    let mut appended: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // interleaved appends across three dossiers, so the outbox order mixes aggregates
+    for round in 0..4 {
+        for dossier in ["d-1", "d-2", "d-3"] {
+            let ids = append_events(&db, dossier, round * 2, 2, DOSSIER_TOPIC).await?;
+            appended.entry(dossier.to_owned()).or_default().extend(ids);
+        }
+    }
+
+    let mut relay = mesh.relay(&db)?;
+    ensure!(drain(&mut relay).await? == 24, "expected 24 rows published");
+    ensure!(pending_count(&db).await? == 0, "rows left unpublished");
+    let registered = relay.registered(DOSSIER_TOPIC).context("dossier schema not registered")?.clone();
+
+    let consumer = consumer(&mesh, "relay-test")?;
+    let received = consume(&consumer, 24).await?;
+
+    let (schema, references) = mesh.registry.registry().schema_by_id(registered.schema_id).await?;
+    ensure!(
+        schema == fleuve_proto::proto_source(EVENTS_FILE).context("events.proto")?,
+        "schema id resolves to another schema"
+    );
+    ensure!(
+        references.iter().any(|r| r.name == "fleuve/homologation/v1/types.proto" && r.subject == r.name),
+        "events.proto must reference types.proto: {references:?}"
+    );
+    let subjects = mesh.registry.registry().subjects().await;
+    for subject in
+        ["homologation.dossier.v1-value", "homologation.certificate.v1-value", "fleuve/common/v1/common.proto"]
+    {
+        ensure!(subjects.iter().any(|s| s == subject), "subject {subject} missing from {subjects:?}");
+    }
+
+    let mut next: BTreeMap<String, usize> = BTreeMap::new();
+    for record in &received {
+        ensure!(record.schema_id == registered.schema_id, "schema id {} in the frame", record.schema_id);
+        ensure!(record.indexes == [0], "DossierEvent is the first message: {:?}", record.indexes);
+        let h = &record.headers;
+        let dossier = h.get("aggregate_id").context("aggregate_id header")?;
+        ensure!(&record.key == dossier, "key {} for aggregate {dossier}", record.key);
+        let i = next.entry(dossier.clone()).or_default();
+        ensure!(
+            record.event == dossier_event(&format!("{dossier}/{i}")),
+            "order broken for {dossier} at {i}: {:?}",
+            record.event
+        );
+        ensure!(h.get("event_id") == Some(&appended[dossier][*i]), "event id of {dossier}/{i}");
+        ensure!(h.get("aggregate_version") == Some(&(*i + 1).to_string()), "version of {dossier}/{i}");
+        ensure!(h.get("event_type").map(String::as_str) == Some("DossierWithdrawn"), "event_type {h:?}");
+        ensure!(h.get("aggregate_type").map(String::as_str) == Some("dossier"), "aggregate_type {h:?}");
+        ensure!(h.get("correlation_id") == Some(&format!("corr-{dossier}")), "correlation_id {h:?}");
+        ensure!(h.get("causation_id") == Some(&format!("cmd-{dossier}")), "causation_id {h:?}");
+        ensure!(h.get("actor").map(String::as_str) == Some("user:alice"), "actor {h:?}");
+        ensure!(h.get("traceparent").is_some_and(|t| t.starts_with("00-0af76519")), "traceparent {h:?}");
+        *i += 1;
+    }
+    ensure!(next.values().all(|n| *n == 8), "expected 8 events per dossier: {next:?}");
+
+    // the continuous loop picks up what is appended while it runs
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = tokio::spawn(async move {
+        relay
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await;
+        relay
+    });
+    let late = append_events(&db, "d-4", 0, 3, DOSSIER_TOPIC).await?;
+    let received = consume(&consumer, 3).await?;
+    let got: Vec<_> = received.iter().filter_map(|r| r.headers.get("event_id").cloned()).collect();
+    ensure!(got == late, "running relay published {got:?}, expected {late:?}");
+    let _ = stop.send(());
+    let relay = timeout(OP_TIMEOUT, runner).await.context("relay did not stop")??;
+    relay.close().await;
+    ensure!(pending_count(&db).await? == 0, "late rows left unpublished");
+
+    tokio::task::block_in_place(|| drop(consumer));
+    mesh.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_relay_publishes_framed_events_with_headers_in_order() -> Result<()> {
+    publishes_framed_events_with_headers_in_order(TestDatabase::sqlite(&[EVENT_STORE_MIGRATIONS]).await?).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_relay_publishes_framed_events_with_headers_in_order() -> Result<()> {
+    publishes_framed_events_with_headers_in_order(TestDatabase::postgres(&[EVENT_STORE_MIGRATIONS]).await?).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_between_publish_and_mark_duplicates_but_loses_nothing() -> Result<()> {
+    let test_db = TestDatabase::postgres(&[EVENT_STORE_MIGRATIONS]).await?;
+    let db = test_db.database().clone();
+    let mesh = Mesh::start().await?;
+    let mut ids = append_events(&db, "c-1", 0, 3, DOSSIER_TOPIC).await?;
+    ids.extend(append_events(&db, "c-2", 0, 2, DOSSIER_TOPIC).await?);
+
+    // the "crash": a batch is published, the relay goes away before marking it
+    let mut relay = mesh.relay(&db)?;
+    let batch = relay.pending().await?;
+    ensure!(batch.len() == 5, "pending batch of {}", batch.len());
+    let report = relay.publish(&batch).await?;
+    ensure!(report.delivered.len() == 5 && report.failed.is_empty(), "publish report {report:?}");
+    relay.close().await;
+    ensure!(pending_count(&db).await? == 5, "nothing may be marked without mark()");
+
+    let mut relay = mesh.relay(&db)?;
+    ensure!(drain(&mut relay).await? == 5, "restart must republish the unmarked rows");
+    relay.close().await;
+    ensure!(pending_count(&db).await? == 0, "rows left unpublished after restart");
+
+    let consumer = consumer(&mesh, "relay-crash")?;
+    let received = consume(&consumer, 10).await?;
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for record in &received {
+        *seen.entry(record.headers.get("event_id").context("event_id header")?.clone()).or_default() += 1;
+    }
+    for id in &ids {
+        ensure!(seen.get(id).is_some_and(|n| *n >= 1), "event {id} missing after the crash: {seen:?}");
+    }
+    ensure!(seen.len() == ids.len(), "unexpected events: {seen:?}");
+
+    tokio::task::block_in_place(|| drop(consumer));
+    mesh.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_for_a_topic_without_schema_fails_loudly_and_blocks_only_its_aggregate() -> Result<()> {
+    let test_db = TestDatabase::sqlite(&[EVENT_STORE_MIGRATIONS]).await?;
+    let db = test_db.database().clone();
+    let mesh = Mesh::start().await?;
+    append_events(&db, "u-1", 0, 1, "homologation.unknown.v1").await?;
+    append_events(&db, "ok-1", 0, 1, DOSSIER_TOPIC).await?;
+
+    let mut relay = mesh.relay(&db)?;
+    match relay.run_once().await {
+        Err(BusError::Delivery { failed: 1, first }) => {
+            ensure!(first.contains("no schema registered for topic homologation.unknown.v1"), "error {first}")
+        }
+        other => bail!("expected a delivery error, got {other:?}"),
+    }
+    let pending = db.run(|conn| outbox_pending(conn, 100)).await?;
+    ensure!(pending.len() == 1, "only the unknown-topic row stays pending: {pending:?}");
+    let (row, _) = &pending[0];
+    ensure!(row.topic == "homologation.unknown.v1" && row.attempts == 1, "row {row:?}");
+    ensure!(row.last_error.as_deref().is_some_and(|e| e.contains("no schema registered")), "row {row:?}");
+    relay.close().await;
+    mesh.stop().await
+}
