@@ -10,7 +10,10 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 /// as references) in a schema registry.
 pub const PROTO_SOURCES: &[(&str, &str)] = &[
     ("fleuve/common/v1/common.proto", include_str!("../fleuve/common/v1/common.proto")),
-    ("fleuve/homologation/v1/certificate_service.proto", include_str!("../fleuve/homologation/v1/certificate_service.proto")),
+    (
+        "fleuve/homologation/v1/certificate_service.proto",
+        include_str!("../fleuve/homologation/v1/certificate_service.proto"),
+    ),
     ("fleuve/homologation/v1/dossier_service.proto", include_str!("../fleuve/homologation/v1/dossier_service.proto")),
     ("fleuve/homologation/v1/events.proto", include_str!("../fleuve/homologation/v1/events.proto")),
     ("fleuve/homologation/v1/query_service.proto", include_str!("../fleuve/homologation/v1/query_service.proto")),

@@ -45,7 +45,14 @@ fn start_dev(data_dir: &Path, port: u16) -> (Process, HashMap<String, String>) {
     let mut child = Command::new(fleuve_binary())
         .args(["dev", "--data-dir"])
         .arg(data_dir)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--registry-listen", "127.0.0.1:0"])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--registry-listen",
+            "127.0.0.1:0",
+            "--kafka-listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -90,6 +97,8 @@ fn grpcurl_lists_describes_and_calls_fleuve_dev() {
     let mut reply = String::new();
     std::io::Read::read_to_string(&mut stream, &mut reply).unwrap();
     assert!(reply.starts_with("HTTP/1.1 200") && reply.contains("BACKWARD_TRANSITIVE"), "{reply}");
+
+    std::net::TcpStream::connect(&vars["KAFKA_BOOTSTRAP_SERVERS"]).expect("the Kafka-API broker listens");
 
     let (ok, out, err) = grpcurl(&["-plaintext", &addr, "list"]);
     assert!(ok, "{err}");
@@ -241,4 +250,83 @@ async fn services_run_as_separate_processes_on_postgres() {
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 3's first path: a gRPC command on the `fleuve dev` binary becomes an event in the
+/// store, the outbox relay publishes it to the in-process Kafka-API broker, and a plain
+/// librdkafka consumer decodes it by the schema id the registry resolves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleuve_dev_publishes_command_events_to_kafka_decodable_by_schema_id() {
+    use fleuve_proto::homologation::v1 as pb;
+    use prost::Message as _;
+    use rdkafka::{
+        Message as _,
+        consumer::{Consumer, StreamConsumer},
+        message::Headers,
+    };
+
+    let dir = temp_dir("fleuve-backbone");
+    let port = free_port();
+    let (_dev, vars) = tokio::task::block_in_place(|| start_dev(&dir, port));
+
+    let channel =
+        tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await.unwrap();
+    let mut dossiers = pb::dossier_service_client::DossierServiceClient::new(channel);
+    let mut request = fleuve_tests::authed(
+        pb::CreateDossierRequest { equipment: Some(fleuve_tests::equipment("Tecno", "Camon 30")) },
+        &vars["APPLICANT_TOKEN"],
+    );
+    request.metadata_mut().insert("x-correlation-id", "e2e-backbone-0001".parse().unwrap());
+    let id = dossiers.create_dossier(request).await.expect("create").into_inner().dossier_id;
+
+    let bus = fleuve_bus::BusConfig::new(vars["KAFKA_BOOTSTRAP_SERVERS"].clone());
+    let guard = ConsumerGuard(Some(bus.consumer_config("e2e-backbone").create().unwrap()));
+    let consumer: &StreamConsumer = guard.0.as_ref().unwrap();
+    consumer.subscribe(&["homologation.dossier.v1"]).unwrap();
+    let record =
+        tokio::time::timeout(Duration::from_secs(20), consumer.recv()).await.expect("a record within 20 s").unwrap();
+
+    assert_eq!(record.key(), Some(id.as_bytes()), "keyed by aggregate id");
+    let header = |name: &str| -> Option<String> {
+        record
+            .headers()?
+            .iter()
+            .find(|h| h.key == name)
+            .and_then(|h| h.value.map(|v| String::from_utf8_lossy(v).into_owned()))
+    };
+    assert_eq!(header("event_type").as_deref(), Some("DossierCreated"));
+    assert_eq!(header("aggregate_version").as_deref(), Some("1"));
+    assert_eq!(header("correlation_id").as_deref(), Some("e2e-backbone-0001"), "the gRPC correlation id reaches Kafka");
+
+    let (schema_id, indexes, payload) =
+        fleuve_bus::decode_confluent(record.payload().unwrap()).expect("confluent framing");
+    assert_eq!(indexes, vec![0], "DossierEvent is the first message of events.proto");
+    let registry = vars["SCHEMA_REGISTRY_URL"].trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&registry).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        format!("GET /schemas/ids/{schema_id} HTTP/1.1\r\nHost: fleuve\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    let mut reply = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200") && reply.contains("message DossierEvent"), "{reply}");
+
+    let event = pb::DossierEvent::decode(payload).expect("the payload decodes as the registered message");
+    match event.event {
+        Some(pb::dossier_event::Event::Created(created)) => assert_eq!(created.dossier_id, id),
+        other => panic!("expected DossierCreated, got {other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Drops a consumer outside the async workers, also when a failed assertion unwinds: librdkafka
+/// blocks while a consumer leaves its group.
+struct ConsumerGuard(Option<rdkafka::consumer::StreamConsumer>);
+
+impl Drop for ConsumerGuard {
+    fn drop(&mut self) {
+        let consumer = self.0.take();
+        tokio::task::block_in_place(move || drop(consumer));
+    }
 }

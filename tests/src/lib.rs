@@ -268,12 +268,17 @@ pub async fn ready_for_decision(node: &TestNode, id: &str) {
         .expect("opinion");
 }
 
-/// The `fleuve` binary next to the test executable, rebuilt by cargo first so a test never
-/// runs a stale binary (a no-op when it is fresh).
+/// The `fleuve` binary: `$FLEUVE_BIN` when set (scripts/test builds the workspace once and sets
+/// it), else the one next to the test executable, rebuilt by cargo first so a test never runs a
+/// stale binary. That fallback may rebuild dependencies once: `cargo build -p fleuve` unifies
+/// features differently from the test build that runs it.
 pub fn fleuve_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
+            if let Some(bin) = std::env::var_os("FLEUVE_BIN") {
+                return PathBuf::from(bin);
+            }
             let exe = std::env::current_exe().expect("current exe");
             // target/<profile>/deps/e2e-<hash> -> target/<profile>/fleuve
             let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir").to_path_buf();

@@ -28,6 +28,9 @@ pub enum BusError {
     /// librdkafka refused a configuration or an operation.
     #[error("kafka client error: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// A topic could not be created or did not appear in the broker's metadata.
+    #[error("topic error: {0}")]
+    Topic(String),
     /// A value is not in the Confluent protobuf wire format.
     #[error("invalid confluent frame: {0}")]
     WireFormat(String),

@@ -27,12 +27,14 @@
 //! that consumer (its drop) never completes although librdkafka logs the group as left and
 //! terminated. Avoid `committed()` on long-lived consumers; check positions by resuming a member.
 
+pub mod admin;
 mod broker;
 mod config;
 mod error;
 pub mod relay;
 pub mod schema;
 
+pub use admin::ensure_topics;
 pub use broker::{CLUSTER_ID, EmbeddedBroker, NODE_ID};
 pub use config::BusConfig;
 pub use error::BusError;

@@ -56,6 +56,10 @@ pub struct DevNode {
     pub server: MeshServer,
     pub listener: TcpListener,
     pub addr: SocketAddr,
+    /// The in-process Kafka-API broker (memory storage); stops when dropped.
+    pub broker: fleuve_bus::EmbeddedBroker,
+    /// Publishes the outbox to the broker; its schemas are registered already.
+    pub relay: fleuve_bus::OutboxRelay,
     /// The in-process Confluent-compatible schema registry; stops when dropped.
     pub registry: fleuve_registry::RegistryServer,
     pub registry_addr: SocketAddr,
@@ -74,6 +78,7 @@ impl std::fmt::Debug for DevNode {
 pub struct DevListen {
     pub grpc: SocketAddr,
     pub registry: SocketAddr,
+    pub kafka: SocketAddr,
 }
 
 /// Prepares the data directory, database, demo data, schema registry and gRPC server.
@@ -83,15 +88,19 @@ pub async fn prepare(config: MeshConfig, data_dir: &DataDir, listen: DevListen) 
     let config = data_dir.configure(config);
     let key = SigningKey::load_or_generate(&data_dir.key_file())?;
     let db = node::open_database(&config).await?;
-    let (server, identity) = node::all_services(&config, db, key)?;
+    let (server, identity) = node::all_services(&config, db.clone(), key)?;
     let demo = identity.seed_demo().await.context("seeding demo accounts")?;
     let listener = TcpListener::bind(listen.grpc).await.with_context(|| format!("binding {}", listen.grpc))?;
     let addr = listener.local_addr()?;
     let (registry_addr, registry) = fleuve_registry::RegistryServer::start(listen.registry)
         .await
         .with_context(|| format!("binding the schema registry on {}", listen.registry))?;
+    let broker = fleuve_bus::EmbeddedBroker::start(listen.kafka)
+        .await
+        .with_context(|| format!("starting the Kafka-API broker on {}", listen.kafka))?;
+    let relay = node::outbox_relay(db, &broker.bus_config(), &format!("http://{registry_addr}"), 3, 1).await?;
     let issuer = identity.issuer().clone();
-    Ok(DevNode { config, server, listener, addr, registry, registry_addr, demo, issuer })
+    Ok(DevNode { config, server, listener, addr, broker, relay, registry, registry_addr, demo, issuer })
 }
 
 impl DevNode {
@@ -113,6 +122,10 @@ impl DevNode {
         let mut out = String::new();
         out.push_str("fleuve dev is ready\n");
         out.push_str(&format!("  gRPC         {} (plaintext; reflection and health on)\n", self.addr));
+        out.push_str(&format!(
+            "  kafka        {} (Kafka API, in-process, memory storage)\n",
+            self.broker.bootstrap_servers()
+        ));
         out.push_str(&format!("  registry     http://{} (Confluent Schema Registry API)\n", self.registry_addr));
         out.push_str(&format!("  database     {}\n", self.config.database_url));
         out.push_str(&format!("  signing key  {}\n", self.config.auth.signing_key_file));
@@ -127,6 +140,7 @@ impl DevNode {
         ));
         out.push_str(&format!("export FLEUVE_ADDR={}\n", self.addr));
         out.push_str(&format!("export SCHEMA_REGISTRY_URL=http://{}\n", self.registry_addr));
+        out.push_str(&format!("export KAFKA_BOOTSTRAP_SERVERS={}\n", self.broker.bootstrap_servers()));
         out.push_str(&format!("export ADMIN_TOKEN={}\n", self.demo_token(Role::Admin)?));
         out.push_str(&format!("export REVIEWER_TOKEN={}\n", self.demo_token(Role::Reviewer)?));
         out.push_str(&format!("export APPLICANT_TOKEN={}\n", self.demo_token(Role::Applicant)?));

@@ -32,6 +32,9 @@ enum Command {
         /// Address of the in-process schema registry.
         #[arg(long, default_value = "127.0.0.1:8081")]
         registry_listen: SocketAddr,
+        /// Address of the in-process Kafka-API broker (advertised to clients as is).
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        kafka_listen: SocketAddr,
     },
     /// One service against the configured database (PostgreSQL in production).
     Serve {
@@ -73,12 +76,17 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = MeshConfig::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Dev { data_dir, listen, registry_listen } => {
+        Command::Dev { data_dir, listen, registry_listen, kafka_listen } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
-            let listen = dev::DevListen { grpc: listen, registry: registry_listen };
-            let node = dev::prepare(config, &DataDir::new(data_dir), listen).await?;
+            let listen = dev::DevListen { grpc: listen, registry: registry_listen, kafka: kafka_listen };
+            let mut node = dev::prepare(config, &DataDir::new(data_dir), listen).await?;
             print!("{}", node.banner()?);
-            node.server.serve(node.listener, shutdown::signal()).await
+            let relay = tokio::spawn(async move {
+                node.relay.run(std::future::pending()).await;
+            });
+            let served = node.server.serve(node.listener, shutdown::signal()).await;
+            relay.abort();
+            served
         }
         Command::Serve { service } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;

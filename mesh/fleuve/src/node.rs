@@ -154,3 +154,23 @@ async fn fetch_jwks(endpoint: &str) -> anyhow::Result<JwkSet> {
     let keys = client.get_jwks(GetJwksRequest {}).await?.into_inner().keys;
     Ok(JwkSet { keys: keys.iter().map(Jwk::from_proto).collect() })
 }
+
+/// Creates the event topics, registers their schemas and returns the relay that publishes the
+/// outbox to them (run it with `OutboxRelay::run`).
+pub async fn outbox_relay(
+    db: Database,
+    bus: &fleuve_bus::BusConfig,
+    registry_url: &str,
+    partitions: i32,
+    replication: i32,
+) -> anyhow::Result<fleuve_bus::OutboxRelay> {
+    let topics: Vec<&str> = fleuve_homologation::app::EVENT_TOPICS.iter().map(|(t, _, _)| *t).collect();
+    fleuve_bus::ensure_topics(bus, &topics, partitions, replication).await.context("creating the event topics")?;
+    let schemas = fleuve_homologation::app::EVENT_TOPICS
+        .iter()
+        .map(|(topic, message, file)| fleuve_bus::TopicSchema::new(*topic, *message, *file))
+        .collect();
+    let mut relay = fleuve_bus::OutboxRelay::new(db, bus, registry_url, schemas)?;
+    relay.register_schemas().await.with_context(|| format!("registering event schemas at {registry_url}"))?;
+    Ok(relay)
+}

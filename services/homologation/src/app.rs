@@ -19,6 +19,11 @@ pub const CERTIFICATE_AGGREGATE: &str = "certificate";
 /// One topic per aggregate type.
 pub const DOSSIER_TOPIC: &str = "homologation.dossier.v1";
 pub const CERTIFICATE_TOPIC: &str = "homologation.certificate.v1";
+/// Each topic with the protobuf message its values carry and the file that defines it.
+pub const EVENT_TOPICS: [(&str, &str, &str); 2] = [
+    (DOSSIER_TOPIC, "fleuve.homologation.v1.DossierEvent", "fleuve/homologation/v1/events.proto"),
+    (CERTIFICATE_TOPIC, "fleuve.homologation.v1.CertificateEvent", "fleuve/homologation/v1/events.proto"),
+];
 
 #[derive(Debug, Clone)]
 pub struct Settings {
