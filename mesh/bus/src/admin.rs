@@ -37,7 +37,9 @@ pub async fn ensure_topics(
         loop {
             let metadata =
                 tokio::task::block_in_place(|| admin.inner().fetch_metadata(Some(topic), Duration::from_secs(5)))?;
-            if metadata.topics().iter().any(|t| t.name() == *topic && !t.partitions().is_empty()) {
+            let found = metadata.topics().iter().find(|t| t.name() == *topic).map(|t| t.partitions().len());
+            // An existing topic may have more partitions than asked; fewer means not ready yet.
+            if found.is_some_and(|n| n >= usize::try_from(partitions).unwrap_or(0) && n > 0) {
                 break;
             }
             if Instant::now() > deadline {

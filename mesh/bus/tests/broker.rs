@@ -5,10 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use fleuve_bus::{BusConfig, EmbeddedBroker};
+use fleuve_bus::EmbeddedBroker;
 use rdkafka::Message;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -26,31 +24,6 @@ async fn start_broker() -> Result<EmbeddedBroker> {
     ensure!(broker.addr().port() != 0, "broker must advertise its real port");
     ensure!(broker.addr().ip().is_loopback(), "broker must listen on loopback");
     Ok(broker)
-}
-
-async fn create_topic(config: &BusConfig, topic: &str, partitions: i32) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> = config.client_config().create()?;
-    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let results =
-        timeout(OP_TIMEOUT, admin.create_topics([&new_topic], &options)).await.context("create_topics timed out")??;
-    for result in results {
-        result.map_err(|(name, code)| anyhow::anyhow!("create topic {name}: {code}"))?;
-    }
-    // the topic must be visible in metadata with all its partitions before clients use it
-    let deadline = Instant::now() + OP_TIMEOUT;
-    loop {
-        let metadata =
-            tokio::task::block_in_place(|| admin.inner().fetch_metadata(Some(topic), Duration::from_secs(5)))?;
-        let found = metadata.topics().iter().find(|t| t.name() == topic).map(|t| t.partitions().len());
-        if found == Some(usize::try_from(partitions)?) {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!("topic {topic} not visible with {partitions} partitions (metadata says {found:?})");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn header(message: &BorrowedMessage<'_>, key: &str) -> Option<String> {
@@ -99,7 +72,7 @@ async fn idempotent_produce_and_group_consume_keep_per_key_order_and_headers() -
     let broker = start_broker().await?;
     let config = broker.bus_config();
     let topic = "fleuve.orders";
-    create_topic(&config, topic, 3).await?;
+    timeout(OP_TIMEOUT, fleuve_bus::ensure_topics(&config, &[topic], 3, 1)).await??;
 
     let producer: FutureProducer = config.producer_config().create()?;
     // enqueue all 100 at once (pipelined, idempotent), then await every delivery report
@@ -167,7 +140,7 @@ async fn new_group_member_resumes_after_committed_offset() -> Result<()> {
     let config = broker.bus_config();
     let topic = "fleuve.resume";
     let group = "fleuve-test-resume";
-    create_topic(&config, topic, 1).await?;
+    timeout(OP_TIMEOUT, fleuve_bus::ensure_topics(&config, &[topic], 1, 1)).await??;
 
     let producer: FutureProducer = config.producer_config().create()?;
     let produce = |range: std::ops::Range<u32>| {
@@ -220,7 +193,7 @@ async fn produce_to_consume_latency() -> Result<()> {
     let broker = start_broker().await?;
     let config = broker.bus_config();
     let topic = "fleuve.latency";
-    create_topic(&config, topic, 1).await?;
+    timeout(OP_TIMEOUT, fleuve_bus::ensure_topics(&config, &[topic], 1, 1)).await??;
 
     let producer: FutureProducer = config.producer_config().create()?;
     let consumer: StreamConsumer = config.consumer_config("fleuve-test-latency").create()?;

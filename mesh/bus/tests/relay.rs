@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use fleuve_bus::{BusConfig, BusError, EmbeddedBroker, OutboxRelay, TopicSchema, decode_confluent};
+use fleuve_bus::{BusError, EmbeddedBroker, OutboxRelay, TopicSchema, decode_confluent};
 use fleuve_proto::homologation::v1::{DossierEvent, DossierWithdrawn, dossier_event};
 use fleuve_registry::RegistryServer;
 use fleuve_store::event_store::{EventMetadata, ExpectedVersion, NewEvent, StreamRef, append, outbox_pending};
@@ -13,8 +13,6 @@ use fleuve_store::testing::TestDatabase;
 use fleuve_store::{Database, EVENT_STORE_MIGRATIONS};
 use prost::Message as _;
 use rdkafka::Message;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers};
 use tokio::time::{Instant, timeout};
@@ -36,7 +34,7 @@ impl Mesh {
         let listen: SocketAddr = "127.0.0.1:0".parse()?;
         let broker = timeout(OP_TIMEOUT, EmbeddedBroker::start(listen)).await.context("broker start timed out")??;
         for topic in [DOSSIER_TOPIC, CERTIFICATE_TOPIC] {
-            create_topic(&broker.bus_config(), topic, 3).await?;
+            timeout(OP_TIMEOUT, fleuve_bus::ensure_topics(&broker.bus_config(), &[topic], 3, 1)).await??;
         }
         let (addr, registry) = RegistryServer::start(listen).await?;
         Ok(Mesh { broker, registry, registry_url: format!("http://{addr}") })
@@ -54,28 +52,6 @@ impl Mesh {
         self.registry.shutdown().await?;
         self.broker.shutdown().await;
         Ok(())
-    }
-}
-
-async fn create_topic(config: &BusConfig, topic: &str, partitions: i32) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> = config.client_config().create()?;
-    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let results =
-        timeout(OP_TIMEOUT, admin.create_topics([&new_topic], &options)).await.context("create_topics timed out")??;
-    for result in results {
-        result.map_err(|(name, code)| anyhow::anyhow!("create topic {name}: {code}"))?;
-    }
-    let deadline = Instant::now() + OP_TIMEOUT;
-    loop {
-        let metadata =
-            tokio::task::block_in_place(|| admin.inner().fetch_metadata(Some(topic), Duration::from_secs(5)))?;
-        let found = metadata.topics().iter().find(|t| t.name() == topic).map(|t| t.partitions().len());
-        if found == Some(usize::try_from(partitions)?) {
-            return Ok(());
-        }
-        ensure!(Instant::now() < deadline, "topic {topic} not visible (metadata says {found:?})");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
