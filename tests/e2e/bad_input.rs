@@ -20,15 +20,6 @@ fn assert_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, what: 
     }
 }
 
-/// Every event in the store (all streams).
-async fn event_count(node: &TestNode) -> usize {
-    node.database
-        .run(|conn| fleuve_store::event_store::read_all(conn, 0, 10_000))
-        .await
-        .expect("read the event store")
-        .len()
-}
-
 /// The dossiers the demo applicant sees.
 async fn applicant_dossiers(node: &TestNode) -> Vec<pb::Dossier> {
     node.queries()
@@ -76,7 +67,7 @@ async fn snapshot(node: &TestNode, watched: Option<&str>) -> Snapshot {
         Some(id) => Some(read_back(node, id).await),
         None => None,
     };
-    Snapshot { events: event_count(node).await, dossiers: applicant_dossiers(node).await, watched }
+    Snapshot { events: node.event_count().await, dossiers: applicant_dossiers(node).await, watched }
 }
 
 async fn draft_dossier(node: &TestNode, brand: &str) -> String {

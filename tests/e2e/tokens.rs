@@ -109,14 +109,6 @@ async fn create_dossier(node: &TestNode, header: Option<&str>) -> Result<pb::Cre
     node.dossiers().create_dossier(request).await.map(tonic::Response::into_inner)
 }
 
-async fn event_count(node: &TestNode) -> usize {
-    node.database
-        .run(|conn| fleuve_store::event_store::read_all(conn, 0, 10_000))
-        .await
-        .expect("read the event store")
-        .len()
-}
-
 /// Both a query and a command refuse `header` with UNAUTHENTICATED.
 async fn assert_refused(node: &TestNode, what: &str, header: Option<&str>) {
     match list_dossiers(node, header).await {
@@ -189,7 +181,7 @@ async fn a_correct_token_is_accepted_on_both_backends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alg_none_is_refused() {
     let node = TestNode::start(Backend::Sqlite).await;
-    let events = event_count(&node).await;
+    let events = node.event_count().await;
     let kid = real_kid(&node);
     let claims = claims_json(&node);
     for (what, header) in [
@@ -204,14 +196,14 @@ async fn alg_none_is_refused() {
     // An ES256 header over an empty signature is no better.
     let input = signing_input(&json!({"alg": "ES256", "typ": "JWT", "kid": kid}), &claims);
     assert_refused_token(&node, "ES256 header, empty signature", &format!("{input}.")).await;
-    assert_eq!(event_count(&node).await, events, "a refused token wrote events");
+    assert_eq!(node.event_count().await, events, "a refused token wrote events");
     node.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hs256_signed_with_the_public_key_is_refused() {
     let node = TestNode::start(Backend::Sqlite).await;
-    let events = event_count(&node).await;
+    let events = node.event_count().await;
     let kid = real_kid(&node);
     // What an attacker knows: the public JWK set, served without a token.
     let jwks = node.identity().get_jwks(idp::GetJwksRequest {}).await.expect("jwks").into_inner();
@@ -243,14 +235,14 @@ async fn hs256_signed_with_the_public_key_is_refused() {
             assert_refused_token(&node, &format!("{alg:?} keyed with the public key as {form}"), &token).await;
         }
     }
-    assert_eq!(event_count(&node).await, events, "a refused token wrote events");
+    assert_eq!(node.event_count().await, events, "a refused token wrote events");
     node.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn es256_signed_with_a_foreign_key_is_refused() {
     let node = TestNode::start(Backend::Sqlite).await;
-    let events = event_count(&node).await;
+    let events = node.event_count().await;
     let kid = real_kid(&node);
 
     // A well-formed key of the mesh's own type, unknown to this node, under its own kid.
@@ -285,7 +277,7 @@ async fn es256_signed_with_a_foreign_key_is_refused() {
     flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
     assert_refused_token(&node, "altered signature", &String::from_utf8(flipped).expect("ascii")).await;
 
-    assert_eq!(event_count(&node).await, events, "a refused token wrote events");
+    assert_eq!(node.event_count().await, events, "a refused token wrote events");
     node.stop().await;
 }
 
@@ -321,7 +313,7 @@ async fn expiry_is_enforced_with_a_small_leeway() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_or_missing_registered_claims_are_refused() {
     let node = TestNode::start(Backend::Sqlite).await;
-    let events = event_count(&node).await;
+    let events = node.event_count().await;
     let key = node.issuer.key();
     let pem = server_key_pem(&node);
     let kid = real_kid(&node);
@@ -353,7 +345,7 @@ async fn wrong_or_missing_registered_claims_are_refused() {
     for (what, body) in &cases {
         assert_refused_token(&node, what, &sign_json_es256(&pem, Some(&kid), body)).await;
     }
-    assert_eq!(event_count(&node).await, events, "a refused token wrote events");
+    assert_eq!(node.event_count().await, events, "a refused token wrote events");
     node.stop().await;
 }
 
@@ -363,7 +355,7 @@ async fn wrong_or_missing_registered_claims_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_authorization_headers_are_refused() {
     let node = TestNode::start(Backend::Sqlite).await;
-    let events = event_count(&node).await;
+    let events = node.event_count().await;
     let token = node.token(Role::Applicant);
     let cases: Vec<(&str, Option<String>)> = vec![
         ("no header", None),
@@ -379,7 +371,7 @@ async fn malformed_authorization_headers_are_refused() {
     for (what, header) in &cases {
         assert_refused(&node, what, header.as_deref()).await;
     }
-    assert_eq!(event_count(&node).await, events, "a refused request wrote events");
+    assert_eq!(node.event_count().await, events, "a refused request wrote events");
     node.stop().await;
 }
 

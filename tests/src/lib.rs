@@ -124,6 +124,15 @@ impl TestNode {
         fleuve_proto::identity::v1::identity_service_client::IdentityServiceClient::new(self.channel.clone())
     }
 
+    /// How many events the store holds, all streams together.
+    pub async fn event_count(&self) -> usize {
+        self.database
+            .run(|conn| fleuve_store::event_store::read_all(conn, 0, i64::MAX))
+            .await
+            .expect("read the event store")
+            .len()
+    }
+
     /// Stops the server and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

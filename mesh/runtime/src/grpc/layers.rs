@@ -26,6 +26,13 @@ type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 const CORRELATION_HEADER: &str = "x-correlation-id";
 
+/// Takes the service that `poll_ready` drove to readiness and leaves a fresh clone in its place
+/// (the clone may not be ready; the next call polls it).
+fn take_ready<S: Clone>(inner: &mut S) -> S {
+    let clone = inner.clone();
+    std::mem::replace(inner, clone)
+}
+
 fn status_response(status: Status) -> Response<Body> {
     status.into_http()
 }
@@ -112,9 +119,7 @@ where
         }
         req.extensions_mut().insert(CorrelationId(correlation_id.clone()));
 
-        // Take the service that was driven to readiness, leave a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_ready(&mut self.inner);
         let started = Instant::now();
         Box::pin(
             async move {
@@ -208,8 +213,7 @@ where
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let asked = req.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
         let deadline = asked.map_or(self.max, |d| d.min(self.max));
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_ready(&mut self.inner);
         Box::pin(async move {
             match tokio::time::timeout(deadline, inner.call(req)).await {
                 Ok(result) => result,
@@ -269,8 +273,7 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_ready(&mut self.inner);
         if CLIENT_STREAMING.iter().any(|p| req.uri().path().starts_with(p)) {
             return Box::pin(inner.call(req));
         }
@@ -359,8 +362,7 @@ where
                 return Box::pin(async move { Ok(status_response(Status::unauthenticated(err.to_string()))) });
             }
         }
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_ready(&mut self.inner);
         Box::pin(inner.call(req))
     }
 }
