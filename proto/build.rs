@@ -28,6 +28,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(out_dir.join("fleuve_descriptor.bin"), fds.encode_to_vec())?;
 
+    // Every source by import path, so a new .proto needs no edit of lib.rs to be registrable.
+    let mut sources = String::from("&[\n");
+    for file in &files {
+        let import = file.strip_prefix(&root)?.to_str().ok_or("non-UTF-8 proto path")?.replace('\\', "/");
+        sources.push_str(&format!("    ({import:?}, include_str!({:?})),\n", file.display().to_string()));
+    }
+    sources.push_str("]\n");
+    fs::write(out_dir.join("proto_sources.rs"), sources)?;
+
     tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(fds)?;
     Ok(())
 }

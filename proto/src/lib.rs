@@ -8,19 +8,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 
 /// Every `.proto` source by its import path, for registering event schemas (with their imports
 /// as references) in a schema registry.
-pub const PROTO_SOURCES: &[(&str, &str)] = &[
-    ("fleuve/common/v1/common.proto", include_str!("../fleuve/common/v1/common.proto")),
-    (
-        "fleuve/homologation/v1/certificate_service.proto",
-        include_str!("../fleuve/homologation/v1/certificate_service.proto"),
-    ),
-    ("fleuve/homologation/v1/dossier_service.proto", include_str!("../fleuve/homologation/v1/dossier_service.proto")),
-    ("fleuve/homologation/v1/events.proto", include_str!("../fleuve/homologation/v1/events.proto")),
-    ("fleuve/homologation/v1/query_service.proto", include_str!("../fleuve/homologation/v1/query_service.proto")),
-    ("fleuve/homologation/v1/registry_service.proto", include_str!("../fleuve/homologation/v1/registry_service.proto")),
-    ("fleuve/homologation/v1/types.proto", include_str!("../fleuve/homologation/v1/types.proto")),
-    ("fleuve/identity/v1/identity.proto", include_str!("../fleuve/identity/v1/identity.proto")),
-];
+pub const PROTO_SOURCES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/proto_sources.rs"));
 
 /// The source of the `.proto` file at `path`, if it is one of the contracts.
 pub fn proto_source(path: &str) -> Option<&'static str> {
@@ -42,5 +30,11 @@ pub mod identity {
 pub mod homologation {
     pub mod v1 {
         tonic::include_proto!("fleuve.homologation.v1");
+    }
+}
+
+pub mod ops {
+    pub mod v1 {
+        tonic::include_proto!("fleuve.ops.v1");
     }
 }

@@ -17,6 +17,7 @@
 //! ```
 
 mod connection;
+pub mod consumer;
 mod database;
 mod error;
 pub mod event_store;
@@ -28,7 +29,7 @@ pub use connection::DbConnection;
 pub use database::{Backend, Database, DbConnectionManager, MigrationSet, Pool};
 pub use error::StoreError;
 
-/// This crate's tables: streams, events, snapshots, outbox and sequences.
+/// This crate's tables: streams, events, snapshots, outbox and sequences; inbox and dead letters.
 pub const EVENT_STORE_MIGRATIONS: MigrationSet = MigrationSet {
     name: "fleuve-store",
     postgres: diesel_migrations::embed_migrations!("migrations/postgres"),

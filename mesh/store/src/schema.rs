@@ -57,3 +57,36 @@ diesel::table! {
 
 diesel::joinable!(outbox -> events (position));
 diesel::allow_tables_to_appear_in_same_query!(streams, events, snapshots, outbox, sequences);
+
+diesel::table! {
+    inbox (consumer, event_id) {
+        consumer -> Text,
+        event_id -> Text,
+        topic -> Text,
+        kafka_partition -> Integer,
+        kafka_offset -> BigInt,
+        processed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dead_letters (id) {
+        id -> BigInt,
+        consumer -> Text,
+        topic -> Text,
+        kafka_partition -> Integer,
+        kafka_offset -> BigInt,
+        record_key -> Nullable<Text>,
+        record_value -> Nullable<Binary>,
+        headers -> Text,
+        event_id -> Nullable<Text>,
+        correlation_id -> Nullable<Text>,
+        error -> Text,
+        attempts -> Integer,
+        status -> Text,
+        created_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(inbox, events);
