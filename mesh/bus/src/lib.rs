@@ -31,6 +31,7 @@ pub mod admin;
 mod broker;
 mod config;
 mod error;
+pub mod projection;
 pub mod relay;
 pub mod schema;
 
@@ -38,5 +39,6 @@ pub use admin::ensure_topics;
 pub use broker::{CLUSTER_ID, EmbeddedBroker, NODE_ID};
 pub use config::BusConfig;
 pub use error::BusError;
+pub use projection::{ConsumedEvent, HandlerError, Projection, Rebuild, ReplaySource};
 pub use relay::{OutboxEntry, OutboxRelay, PublishReport};
 pub use schema::{RegisteredSchema, SchemaRegistryClient, TopicSchema, decode_confluent, encode_confluent};
