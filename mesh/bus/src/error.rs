@@ -43,7 +43,12 @@ pub enum BusError {
     /// The event store failed.
     #[error("event store error: {0}")]
     Store(#[from] fleuve_store::StoreError),
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
     /// Some outbox rows of a batch were not delivered (recorded on the rows, retried later).
     #[error("{failed} outbox rows not delivered, first: {first}")]
     Delivery { failed: usize, first: String },
+    /// A read model could not be rebuilt.
+    #[error("rebuild failed: {0}")]
+    Rebuild(String),
 }

@@ -30,15 +30,22 @@
 pub mod admin;
 mod broker;
 mod config;
+pub mod consumer;
 mod error;
+pub mod ops;
 pub mod projection;
+pub mod rebuild;
 pub mod relay;
 pub mod schema;
 
 pub use admin::ensure_topics;
 pub use broker::{CLUSTER_ID, EmbeddedBroker, NODE_ID};
 pub use config::BusConfig;
+pub use consumer::{ConsumerSettings, Disposition, ProjectionConsumer, RawRecord, RedriveOutcome};
 pub use error::BusError;
 pub use projection::{ConsumedEvent, HandlerError, Projection, Rebuild, ReplaySource};
 pub use relay::{OutboxEntry, OutboxRelay, PublishReport};
-pub use schema::{RegisteredSchema, SchemaRegistryClient, TopicSchema, decode_confluent, encode_confluent};
+pub use schema::{
+    RegisteredSchema, ResolveError, SchemaRegistryClient, SchemaResolver, TopicSchema, decode_confluent,
+    encode_confluent,
+};

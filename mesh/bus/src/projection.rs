@@ -71,9 +71,8 @@ impl ConsumedEvent {
 
     /// Decodes the payload as `M`; a payload that does not decode is a permanent failure.
     pub fn decode<M: prost::Message + Default>(&self) -> Result<M, HandlerError> {
-        M::decode(self.payload.as_slice()).map_err(|e| {
-            HandlerError::Permanent(format!("cannot decode {} as {}: {e}", self.event_type, self.message))
-        })
+        M::decode(self.payload.as_slice())
+            .map_err(|e| HandlerError::Permanent(format!("cannot decode {} as {}: {e}", self.event_type, self.message)))
     }
 }
 

@@ -291,13 +291,15 @@ fn create_producer(bus: &BusConfig) -> Result<FutureProducer, BusError> {
 fn headers(event: &RecordedEvent) -> OwnedHeaders {
     let event_id = event.event_id.to_string();
     let version = event.version.to_string();
-    let mut headers = OwnedHeaders::new_with_capacity(9)
+    let recorded_at = event.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut headers = OwnedHeaders::new_with_capacity(10)
         .insert(Header { key: "event_id", value: Some(event_id.as_str()) })
         .insert(Header { key: "event_type", value: Some(event.event_type.as_str()) })
         .insert(Header { key: "aggregate_type", value: Some(event.aggregate_type.as_str()) })
         .insert(Header { key: "aggregate_id", value: Some(event.aggregate_id.as_str()) })
         .insert(Header { key: "aggregate_version", value: Some(version.as_str()) })
-        .insert(Header { key: "correlation_id", value: Some(event.correlation_id.as_str()) });
+        .insert(Header { key: "correlation_id", value: Some(event.correlation_id.as_str()) })
+        .insert(Header { key: "recorded_at", value: Some(recorded_at.as_str()) });
     if let Some(causation_id) = &event.causation_id {
         headers = headers.insert(Header { key: "causation_id", value: Some(causation_id.as_str()) });
     }

@@ -334,6 +334,134 @@ impl SchemaRegistryClient {
     }
 }
 
+/// Why a schema id could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// The registry does not know the id, or the schema does not hold the indexed message:
+    /// the record can never be decoded (a poison record).
+    #[error("unknown schema: {0}")]
+    Unknown(String),
+    /// The registry could not be asked (down, timeout): worth retrying.
+    #[error("schema registry unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Turns the schema id and message indexes of a Confluent frame into the full protobuf message
+/// name, by fetching the schema (and its references) from the registry and compiling it.
+/// Answers are cached for the resolver's lifetime: a schema id never changes meaning.
+#[derive(Debug, Clone)]
+pub struct SchemaResolver {
+    base: Url,
+    http: reqwest::Client,
+    names: std::sync::Arc<std::sync::Mutex<HashMap<(u32, Vec<i32>), String>>>,
+}
+
+impl SchemaResolver {
+    pub fn new(url: &str) -> Result<SchemaResolver, BusError> {
+        let base = Url::parse(url).map_err(|e| BusError::Registry(format!("invalid registry url {url}: {e}")))?;
+        if base.cannot_be_a_base() {
+            return Err(BusError::Registry(format!("registry url {url} cannot be a base")));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| BusError::Registry(format!("http client: {e}")))?;
+        Ok(SchemaResolver { base, http, names: Default::default() })
+    }
+
+    /// The full name of the message at `indexes` in schema `schema_id`.
+    pub async fn message_name(&self, schema_id: u32, indexes: &[i32]) -> Result<String, ResolveError> {
+        let key = (schema_id, indexes.to_vec());
+        if let Some(name) = self.names.lock().expect("resolver cache").get(&key) {
+            return Ok(name.clone());
+        }
+        let schema = self.get(&["schemas", "ids", &schema_id.to_string()]).await?;
+        let source = schema["schema"]
+            .as_str()
+            .ok_or_else(|| ResolveError::Unknown(format!("schema {schema_id}: no schema text in the answer")))?
+            .to_owned();
+        let mut imports = HashMap::new();
+        self.collect_references(&schema["references"], &mut imports, 0).await?;
+        let compiled = fleuve_registry::compile(&source, imports)
+            .map_err(|e| ResolveError::Unknown(format!("schema {schema_id} does not compile: {e}")))?;
+        let name = message_at(compiled.file(), indexes).ok_or_else(|| {
+            ResolveError::Unknown(format!("schema {schema_id} has no message at indexes {indexes:?}"))
+        })?;
+        self.names.lock().expect("resolver cache").insert(key, name.clone());
+        Ok(name)
+    }
+
+    /// Fetches every reference (transitively) into `imports`, by import path.
+    fn collect_references<'a>(
+        &'a self,
+        references: &'a serde_json::Value,
+        imports: &'a mut HashMap<String, String>,
+        depth: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ResolveError>> + Send + 'a>> {
+        Box::pin(async move {
+            if depth > 32 {
+                return Err(ResolveError::Unknown("schema references nest deeper than 32".into()));
+            }
+            let Some(list) = references.as_array() else { return Ok(()) };
+            for reference in list {
+                let (Some(name), Some(subject), Some(version)) =
+                    (reference["name"].as_str(), reference["subject"].as_str(), reference["version"].as_u64())
+                else {
+                    return Err(ResolveError::Unknown(format!("malformed schema reference {reference}")));
+                };
+                if imports.contains_key(name) {
+                    continue;
+                }
+                let found = self.get(&["subjects", subject, "versions", &version.to_string()]).await?;
+                let text = found["schema"]
+                    .as_str()
+                    .ok_or_else(|| ResolveError::Unknown(format!("reference {subject} v{version}: no schema text")))?;
+                imports.insert(name.to_owned(), text.to_owned());
+                self.collect_references(&found["references"], imports, depth + 1).await?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn get(&self, segments: &[&str]) -> Result<serde_json::Value, ResolveError> {
+        let mut url = self.base.clone();
+        {
+            let mut path =
+                url.path_segments_mut().map_err(|()| ResolveError::Unavailable("registry url has no path".into()))?;
+            path.pop_if_empty();
+            for segment in segments {
+                path.push(segment);
+            }
+        }
+        let response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| ResolveError::Unavailable(format!("get {url}: {e}")))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| ResolveError::Unavailable(format!("get {url}: {e}")))?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(ResolveError::Unknown(format!("get {url}: {status}: {text}")));
+        }
+        if !status.is_success() {
+            return Err(ResolveError::Unavailable(format!("get {url}: {status}: {text}")));
+        }
+        serde_json::from_str(&text).map_err(|e| ResolveError::Unavailable(format!("get {url}: invalid json: {e}")))
+    }
+}
+
+/// The full name of the message at a Confluent message-index path in `file`.
+fn message_at(file: &prost_reflect::FileDescriptor, indexes: &[i32]) -> Option<String> {
+    let (first, rest) = indexes.split_first()?;
+    let mut message = file.messages().nth(usize::try_from(*first).ok()?)?;
+    for index in rest {
+        let child = message.child_messages().nth(usize::try_from(*index).ok()?)?;
+        message = child;
+    }
+    Some(message.full_name().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

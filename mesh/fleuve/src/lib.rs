@@ -2,6 +2,7 @@
 //! `serve`), minting dev tokens, migrations and the benchmarks, so tests can start exactly
 //! what the binary starts.
 
+pub mod backbone;
 pub mod bench;
 pub mod dev;
 pub mod node;

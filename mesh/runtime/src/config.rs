@@ -21,6 +21,10 @@ pub struct MeshConfig {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub homologation: HomologationConfig,
+    pub bus: BusSettings,
+    pub cache: CacheSettings,
+    pub statistics: StatisticsConfig,
+    pub notification: NotificationConfig,
 }
 
 impl Default for MeshConfig {
@@ -34,6 +38,10 @@ impl Default for MeshConfig {
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             homologation: HomologationConfig::default(),
+            bus: BusSettings::default(),
+            cache: CacheSettings::default(),
+            statistics: StatisticsConfig::default(),
+            notification: NotificationConfig::default(),
         }
     }
 }
@@ -128,6 +136,105 @@ pub struct HomologationConfig {
 impl Default for HomologationConfig {
     fn default() -> Self {
         Self { certificate_validity_years: 5, snapshot_every: 50 }
+    }
+}
+
+/// The event bus: Kafka, the schema registry, the relay and the consumers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusSettings {
+    /// Kafka `bootstrap.servers`; empty in `fleuve dev` (the embedded broker is used).
+    pub bootstrap_servers: String,
+    /// Extra librdkafka properties (`security.protocol`, `sasl.*`, `ssl.*`).
+    pub security: std::collections::BTreeMap<String, String>,
+    /// Confluent Schema Registry URL; empty in `fleuve dev` (the embedded registry is used).
+    pub schema_registry_url: String,
+    /// Partitions and replication factor of the topics a node creates.
+    pub partitions: i32,
+    pub replication: i32,
+    /// Attempts of a transiently failing record before it is parked as a dead letter.
+    pub max_attempts: u32,
+    /// Whether this process runs the outbox relay of its database.
+    pub relay: bool,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        Self {
+            bootstrap_servers: String::new(),
+            security: Default::default(),
+            schema_registry_url: String::new(),
+            partitions: 3,
+            replication: 1,
+            max_attempts: 5,
+            relay: true,
+        }
+    }
+}
+
+/// The read-through cache of hot queries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// `redis://host:6379/0`; empty means an in-process cache.
+    pub redis_url: String,
+    pub ttl_seconds: u64,
+    /// Entries of the in-process cache.
+    pub max_entries: u64,
+    /// Prefix of every key (several deployments can share one Redis).
+    pub key_prefix: String,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self { redis_url: String::new(), ttl_seconds: 300, max_entries: 10_000, key_prefix: "fleuve".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatisticsConfig {
+    /// The legal processing deadline of a dossier, in days.
+    pub legal_deadline_days: u32,
+}
+
+impl Default for StatisticsConfig {
+    fn default() -> Self {
+        Self { legal_deadline_days: 60 }
+    }
+}
+
+/// Delivery channels of the notification service. Log is always on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationConfig {
+    /// SMTP relay `host:port`; empty disables e-mail.
+    pub smtp_server: String,
+    pub smtp_username: String,
+    pub smtp_password: String,
+    pub smtp_from: String,
+    /// URL receiving a JSON POST per notification; empty disables the webhook.
+    pub webhook_url: String,
+    /// HMAC-SHA256 key of the `X-Fleuve-Signature` header; empty sends no signature.
+    pub webhook_secret: String,
+    /// Attempts per delivery before it is marked failed.
+    pub max_attempts: u32,
+    /// How often the durable scheduler looks for due reminders.
+    pub scheduler_interval_seconds: u64,
+}
+
+impl Default for NotificationConfig {
+    fn default() -> Self {
+        Self {
+            smtp_server: String::new(),
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            smtp_from: "Fleuve <no-reply@fleuve.local>".into(),
+            webhook_url: String::new(),
+            webhook_secret: String::new(),
+            max_attempts: 5,
+            scheduler_interval_seconds: 60,
+        }
     }
 }
 

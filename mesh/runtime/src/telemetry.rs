@@ -62,3 +62,26 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
         .try_init();
     Ok(TelemetryGuard { provider: Some(provider) })
 }
+
+/// Makes `span` continue the trace of a W3C `traceparent` (a Kafka header, a stored event's
+/// trace context) and returns the trace id the span now belongs to.
+///
+/// Without an installed OpenTelemetry layer the span has no trace context of its own; the
+/// trace id is then read from `traceparent` itself, so logs still carry it.
+pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    if let Some(traceparent) = traceparent {
+        let carrier: std::collections::HashMap<String, String> =
+            std::iter::once(("traceparent".to_owned(), traceparent.to_owned())).collect();
+        let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
+        let _ = span.set_parent(parent);
+    }
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    if span_context.is_valid() {
+        return Some(span_context.trace_id().to_string());
+    }
+    traceparent.and_then(|t| t.split('-').nth(1)).filter(|id| id.len() == 32).map(str::to_owned)
+}

@@ -1,0 +1,600 @@
+//! The consumer runtime: one Kafka consumer group per [`Projection`], each record applied
+//! exactly once.
+//!
+//! For every record: decode the Confluent frame and resolve its schema id → ONE transaction
+//! holding the inbox row (consumer, event id) and the projection's writes → commit → store
+//! the offset (librdkafka commits stored offsets in the background, and synchronously on
+//! shutdown). A redelivery finds its inbox row and changes nothing.
+//!
+//! Failures:
+//! - transient ([`HandlerError::Transient`], a database error) are retried with exponential
+//!   backoff, up to [`ConsumerSettings::max_attempts`], then parked;
+//! - poison records (not a Confluent frame, unknown schema id, a message the projection does
+//!   not expect, [`HandlerError::Permanent`]) are parked at once.
+//!
+//! Parking writes the record to the `dead_letters` table (error, topic, partition, offset,
+//! correlation id, the record itself) and copies it to `<topic>.dlq`; the offset then moves
+//! on, so other keys keep flowing. Later records of a key that has a parked record are parked
+//! behind it, which keeps each aggregate's order. [`ProjectionConsumer::redrive`] applies a
+//! parked record again once its cause is fixed, through the same inbox, so exactly once.
+//!
+//! An unreachable registry or database is not the record's fault: the runtime waits and
+//! retries without moving the offset.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use fleuve_store::Database;
+use fleuve_store::consumer::{
+    DeadLetter, DeadLetterStatus, InboxEntry, NewDeadLetter, dead_letter_get, dead_letter_park,
+    dead_letter_parked_for_key, dead_letter_record_failure, dead_letter_resolve, inbox_record,
+};
+use rdkafka::Message as _;
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Header, Headers as _, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tracing::{Instrument as _, field};
+
+use crate::projection::{ConsumedEvent, HandlerError, Projection};
+use crate::schema::{ResolveError, SchemaResolver, decode_confluent};
+use crate::{BusConfig, BusError};
+
+/// Suffix of the dead-letter topic of each consumed topic.
+pub const DLQ_SUFFIX: &str = ".dlq";
+
+/// Tuning of a consumer.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// Attempts of a transiently failing record before it is parked.
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// How often librdkafka commits the stored offsets.
+    pub commit_interval: Duration,
+    /// Kafka consumer group; the projection's name when `None`. Another group starts again
+    /// from the earliest offsets (a replay; the inbox keeps it harmless).
+    pub group_id: Option<String>,
+}
+
+impl Default for ConsumerSettings {
+    fn default() -> ConsumerSettings {
+        ConsumerSettings {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+            commit_interval: Duration::from_millis(500),
+            group_id: None,
+        }
+    }
+}
+
+/// A record as received, owned so it can be retried, parked and redriven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub value: Option<Vec<u8>>,
+    pub headers: BTreeMap<String, String>,
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+impl RawRecord {
+    pub fn from_message(message: &BorrowedMessage<'_>) -> RawRecord {
+        let mut headers = BTreeMap::new();
+        if let Some(list) = message.headers() {
+            for header in list.iter() {
+                if let Some(value) = header.value {
+                    headers.insert(header.key.to_owned(), String::from_utf8_lossy(value).into_owned());
+                }
+            }
+        }
+        RawRecord {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+            value: message.payload().map(<[u8]>::to_vec),
+            headers,
+            timestamp: message.timestamp().to_millis().and_then(DateTime::from_timestamp_millis),
+        }
+    }
+
+    /// The record a dead letter keeps.
+    pub fn from_dead_letter(letter: &DeadLetter) -> RawRecord {
+        RawRecord {
+            topic: letter.topic.clone(),
+            partition: letter.partition,
+            offset: letter.offset,
+            key: letter.key.clone(),
+            value: letter.value.clone(),
+            headers: serde_json::from_str(&letter.headers).unwrap_or_default(),
+            timestamp: None,
+        }
+    }
+
+    fn header(&self, key: &str) -> Option<&str> {
+        self.headers.get(key).map(String::as_str)
+    }
+}
+
+/// What became of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    Applied,
+    /// Its event was applied before (inbox row found): nothing changed.
+    Duplicate,
+    /// Written to the dead-letter table and topic.
+    Parked {
+        id: i64,
+        reason: String,
+    },
+}
+
+/// The result of one redrive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedriveOutcome {
+    pub id: i64,
+    /// Resolved: applied now, or found applied already.
+    pub redriven: bool,
+    /// Why the letter stays parked.
+    pub error: Option<String>,
+}
+
+/// Why a record could not be turned into an event: parked at once, or waited out.
+enum Refusal {
+    Poison(String),
+    Unavailable(String),
+}
+
+/// Runs one projection as a Kafka consumer group.
+pub struct ProjectionConsumer {
+    projection: Arc<dyn Projection>,
+    db: Database,
+    bus: BusConfig,
+    resolver: SchemaResolver,
+    dlq: FutureProducer,
+    settings: ConsumerSettings,
+    /// Topic → message the projection expects there.
+    expected: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for ProjectionConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectionConsumer")
+            .field("projection", &self.projection.name())
+            .field("topics", &self.expected.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProjectionConsumer {
+    pub fn new(
+        projection: Arc<dyn Projection>,
+        db: Database,
+        bus: &BusConfig,
+        registry_url: &str,
+        settings: ConsumerSettings,
+    ) -> Result<ProjectionConsumer, BusError> {
+        let expected = projection.topics().into_iter().map(|t| (t.topic, t.message)).collect();
+        let dlq = bus.producer_config().set("message.timeout.ms", "10000").create()?;
+        Ok(ProjectionConsumer {
+            projection,
+            db,
+            bus: bus.clone(),
+            resolver: SchemaResolver::new(registry_url)?,
+            dlq,
+            settings,
+            expected,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.projection.name()
+    }
+
+    pub fn projection(&self) -> &Arc<dyn Projection> {
+        &self.projection
+    }
+
+    /// The consumed topics, sorted.
+    pub fn topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self.expected.keys().cloned().collect();
+        topics.sort();
+        topics
+    }
+
+    /// Creates the dead-letter topics (`<topic>.dlq`).
+    pub async fn ensure_dlq_topics(&self, partitions: i32, replication: i32) -> Result<(), BusError> {
+        let names: Vec<String> = self.topics().iter().map(|t| format!("{t}{DLQ_SUFFIX}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        crate::ensure_topics(&self.bus, &refs, partitions, replication).await
+    }
+
+    /// Consumes until `shutdown` completes, then commits the stored offsets. Needs a
+    /// multi-thread runtime (closing the consumer blocks on the broker).
+    pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) -> Result<(), BusError> {
+        let group = self.settings.group_id.clone().unwrap_or_else(|| self.name().to_owned());
+        let interval = self.settings.commit_interval.as_millis().max(1).to_string();
+        let consumer: StreamConsumer = self
+            .bus
+            .consumer_config(&group)
+            // Offsets are stored by hand after each record's transaction commits; librdkafka
+            // commits what was stored.
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", &interval)
+            .create()?;
+        let topics = self.topics();
+        let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&refs)?;
+        tracing::info!(consumer = self.name(), group, ?topics, "consumer started");
+
+        tokio::pin!(shutdown);
+        loop {
+            let received = tokio::select! {
+                () = &mut shutdown => break,
+                received = consumer.recv() => received.map(|m| RawRecord::from_message(&m)),
+            };
+            let record = match received {
+                Ok(record) => record,
+                Err(error) => {
+                    tracing::warn!(consumer = self.name(), %error, "kafka receive failed");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            let done = tokio::select! {
+                () = &mut shutdown => None,
+                disposition = self.process(&record) => Some(disposition),
+            };
+            let Some(_disposition) = done else { break };
+            if let Err(error) = consumer.store_offset(&record.topic, record.partition, record.offset) {
+                // A revoked partition: the next owner gets the record again; the inbox drops it.
+                tracing::warn!(consumer = self.name(), %error, topic = %record.topic, "cannot store offset");
+            }
+        }
+        let name = self.name().to_owned();
+        tokio::task::block_in_place(move || {
+            if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
+                tracing::debug!(consumer = name, %error, "final offset commit");
+            }
+            drop(consumer);
+        });
+        tracing::info!(consumer = self.name(), "consumer stopped");
+        Ok(())
+    }
+
+    /// Applies (or parks) one record. Waits out an unreachable registry or database, so it
+    /// returns only once the record is settled.
+    pub async fn process(&self, record: &RawRecord) -> Disposition {
+        let span = tracing::info_span!(
+            "kafka.consume",
+            otel.name = %format!("{} process", record.topic),
+            otel.kind = "consumer",
+            messaging.system = "kafka",
+            messaging.destination = %record.topic,
+            messaging.kafka.partition = record.partition,
+            messaging.kafka.offset = record.offset,
+            consumer = %self.name(),
+            event_id = record.header("event_id").unwrap_or(""),
+            event_type = record.header("event_type").unwrap_or(""),
+            correlation_id = record.header("correlation_id").unwrap_or(""),
+            trace_id = field::Empty,
+        );
+        if let Some(trace_id) = fleuve_mesh::telemetry::continue_trace(&span, record.header("traceparent")) {
+            span.record("trace_id", trace_id.as_str());
+        }
+        self.process_in_span(record).instrument(span).await
+    }
+
+    async fn process_in_span(&self, record: &RawRecord) -> Disposition {
+        let mut backoff = self.settings.initial_backoff;
+        let mut attempts = 0u32;
+        loop {
+            let event = match self.decode(record).await {
+                Ok(event) => event,
+                Err(Refusal::Poison(reason)) => return self.park(record, reason, 1).await,
+                Err(Refusal::Unavailable(reason)) => {
+                    tracing::warn!(%reason, retry_in = ?backoff, "cannot decode the record yet");
+                    backoff = self.pause(backoff).await;
+                    continue;
+                }
+            };
+            attempts += 1;
+            match self.apply(&event).await {
+                Ok(disposition) => {
+                    match &disposition {
+                        Disposition::Applied => {
+                            self.projection.applied(&event).await;
+                            tracing::info!(lag_ms = lag_ms(&event), "event applied");
+                        }
+                        Disposition::Duplicate => tracing::info!("duplicate event skipped"),
+                        Disposition::Parked { id, reason } => {
+                            tracing::warn!(dead_letter = id, %reason, "record parked")
+                        }
+                    }
+                    return disposition;
+                }
+                Err(HandlerError::Permanent(reason)) => return self.park(record, reason, attempts as i32).await,
+                Err(HandlerError::Transient(reason)) if attempts >= self.settings.max_attempts => {
+                    return self
+                        .park(record, format!("still failing after {attempts} attempts: {reason}"), attempts as i32)
+                        .await;
+                }
+                Err(HandlerError::Transient(reason)) => {
+                    tracing::warn!(attempt = attempts, %reason, retry_in = ?backoff, "event not applied, retrying");
+                    backoff = self.pause(backoff).await;
+                }
+            }
+        }
+    }
+
+    async fn pause(&self, backoff: Duration) -> Duration {
+        tokio::time::sleep(backoff).await;
+        (backoff * 2).min(self.settings.max_backoff)
+    }
+
+    /// Frame → schema id → message name → event, checked against what the projection expects.
+    async fn decode(&self, record: &RawRecord) -> Result<ConsumedEvent, Refusal> {
+        let Some(expected) = self.expected.get(&record.topic) else {
+            return Err(Refusal::Poison(format!("topic {} is not consumed by {}", record.topic, self.name())));
+        };
+        let value = record.value.as_deref().ok_or_else(|| Refusal::Poison("record has no value".into()))?;
+        let (schema_id, indexes, payload) =
+            decode_confluent(value).map_err(|e| Refusal::Poison(format!("not a Confluent protobuf frame: {e}")))?;
+        let message = match self.resolver.message_name(schema_id, &indexes).await {
+            Ok(message) => message,
+            Err(ResolveError::Unknown(reason)) => return Err(Refusal::Poison(reason)),
+            Err(ResolveError::Unavailable(reason)) => return Err(Refusal::Unavailable(reason)),
+        };
+        if &message != expected {
+            return Err(Refusal::Poison(format!(
+                "schema {schema_id} is {message}, {} expects {expected} on {}",
+                self.name(),
+                record.topic
+            )));
+        }
+        let header = |name: &str| -> Result<String, Refusal> {
+            record.header(name).map(str::to_owned).ok_or_else(|| Refusal::Poison(format!("missing header {name}")))
+        };
+        let event_id = header("event_id")?;
+        let aggregate_version = header("aggregate_version")?
+            .parse::<i64>()
+            .map_err(|e| Refusal::Poison(format!("header aggregate_version: {e}")))?;
+        let aggregate_id = match record.header("aggregate_id") {
+            Some(id) => id.to_owned(),
+            None => record.key.clone().ok_or_else(|| Refusal::Poison("no aggregate id (header or key)".into()))?,
+        };
+        Ok(ConsumedEvent {
+            topic: record.topic.clone(),
+            partition: record.partition,
+            offset: record.offset,
+            key: record.key.clone(),
+            message,
+            payload: payload.to_vec(),
+            event_id,
+            event_type: header("event_type")?,
+            aggregate_type: record.header("aggregate_type").unwrap_or_default().to_owned(),
+            aggregate_id,
+            aggregate_version,
+            correlation_id: record.header("correlation_id").unwrap_or_default().to_owned(),
+            causation_id: record.header("causation_id").map(str::to_owned),
+            actor: record.header("actor").unwrap_or_default().to_owned(),
+            traceparent: record.header("traceparent").map(str::to_owned),
+            recorded_at: record
+                .header("recorded_at")
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+                .or(record.timestamp)
+                .unwrap_or_else(Utc::now),
+        })
+    }
+
+    /// ONE transaction: a key already parked parks this record too; else the inbox row and
+    /// the projection's writes. A database failure is transient.
+    async fn apply(&self, event: &ConsumedEvent) -> Result<Disposition, HandlerError> {
+        let projection = self.projection.clone();
+        let event = event.clone();
+        let result = self
+            .db
+            .transaction::<_, HandlerError, _>(move |conn| {
+                let name = projection.name().to_owned();
+                if let Some(blocking) = dead_letter_parked_for_key(conn, &name, &event.topic, event.key.as_deref())? {
+                    return Ok(Err(blocking));
+                }
+                let entry = InboxEntry {
+                    consumer: &name,
+                    event_id: &event.event_id,
+                    topic: &event.topic,
+                    partition: event.partition,
+                    offset: event.offset,
+                };
+                if !inbox_record(conn, &entry)? {
+                    return Ok(Ok(Disposition::Duplicate));
+                }
+                projection.apply(conn, &event)?;
+                Ok(Ok(Disposition::Applied))
+            })
+            .await?;
+        match result {
+            Ok(disposition) => Ok(disposition),
+            Err(blocking) => Err(HandlerError::Permanent(format!(
+                "waiting behind dead letter {blocking} of the same key (order per aggregate is kept)"
+            ))),
+        }
+    }
+
+    /// Writes the record to the dead-letter table (waiting out a database outage), then
+    /// copies it to `<topic>.dlq`.
+    async fn park(&self, record: &RawRecord, reason: String, attempts: i32) -> Disposition {
+        let letter = NewDeadLetter {
+            consumer: self.name().to_owned(),
+            topic: record.topic.clone(),
+            partition: record.partition,
+            offset: record.offset,
+            key: record.key.clone(),
+            value: record.value.clone(),
+            headers: serde_json::to_string(&record.headers).unwrap_or_else(|_| "{}".into()),
+            event_id: record.header("event_id").map(str::to_owned),
+            correlation_id: record.header("correlation_id").map(str::to_owned),
+            error: reason.clone(),
+            attempts,
+        };
+        let mut backoff = self.settings.initial_backoff;
+        let id = loop {
+            let letter = letter.clone();
+            match self.db.transaction(move |conn| dead_letter_park(conn, &letter)).await {
+                Ok(id) => break id,
+                Err(error) => {
+                    tracing::error!(%error, retry_in = ?backoff, "cannot write the dead letter");
+                    backoff = self.pause(backoff).await;
+                }
+            }
+        };
+        tracing::warn!(dead_letter = id, %reason, "record parked");
+        self.copy_to_dlq_topic(record, id, &reason).await;
+        Disposition::Parked { id, reason }
+    }
+
+    async fn copy_to_dlq_topic(&self, record: &RawRecord, id: i64, reason: &str) {
+        let topic = format!("{}{DLQ_SUFFIX}", record.topic);
+        let id_text = id.to_string();
+        let partition = record.partition.to_string();
+        let offset = record.offset.to_string();
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len() + 5);
+        for (key, value) in &record.headers {
+            headers = headers.insert(Header { key, value: Some(value.as_str()) });
+        }
+        headers = headers
+            .insert(Header { key: "dlq_error", value: Some(reason) })
+            .insert(Header { key: "dlq_consumer", value: Some(self.name()) })
+            .insert(Header { key: "dlq_id", value: Some(id_text.as_str()) })
+            .insert(Header { key: "dlq_partition", value: Some(partition.as_str()) })
+            .insert(Header { key: "dlq_offset", value: Some(offset.as_str()) });
+        let empty: &[u8] = &[];
+        let mut out = FutureRecord::to(&topic).payload(record.value.as_deref().unwrap_or(empty)).headers(headers);
+        if let Some(key) = &record.key {
+            out = out.key(key.as_str());
+        }
+        // The table is what redrive reads; the topic is a copy for tools, so a failure here
+        // is logged rather than retried forever.
+        if let Err((error, _)) = self.dlq.send(out, Duration::from_secs(10)).await {
+            tracing::error!(%error, %topic, dead_letter = id, "cannot copy the dead letter to its topic");
+        }
+    }
+
+    /// Applies parked letter `id` again, through the inbox (exactly once), and marks it
+    /// redriven in the same transaction. A letter waiting behind an older letter of the same
+    /// key stays parked until that one is redriven.
+    pub async fn redrive(&self, id: i64) -> Result<RedriveOutcome, BusError> {
+        let letter = self.db.run(move |conn| dead_letter_get(conn, id)).await?;
+        let Some(letter) = letter else {
+            return Ok(RedriveOutcome { id, redriven: false, error: Some(format!("no dead letter {id}")) });
+        };
+        if letter.consumer != self.name() {
+            return Ok(RedriveOutcome {
+                id,
+                redriven: false,
+                error: Some(format!("dead letter {id} belongs to {}", letter.consumer)),
+            });
+        }
+        if letter.status != DeadLetterStatus::Parked {
+            return Ok(RedriveOutcome {
+                id,
+                redriven: false,
+                error: Some(format!("dead letter {id} is {}, not parked", letter.status.as_str())),
+            });
+        }
+        let record = RawRecord::from_dead_letter(&letter);
+        let event = match self.decode(&record).await {
+            Ok(event) => event,
+            Err(Refusal::Poison(reason)) | Err(Refusal::Unavailable(reason)) => {
+                return self.redrive_failed(id, reason).await;
+            }
+        };
+        let projection = self.projection.clone();
+        let applied_event = event.clone();
+        let result = self
+            .db
+            .transaction::<_, HandlerError, _>(move |conn| {
+                let name = projection.name().to_owned();
+                if let Some(first) = dead_letter_parked_for_key(conn, &name, &event.topic, event.key.as_deref())?
+                    && first < id
+                {
+                    return Ok(Err(format!("dead letter {first} of the same key must be redriven first")));
+                }
+                let entry = InboxEntry {
+                    consumer: &name,
+                    event_id: &event.event_id,
+                    topic: &event.topic,
+                    partition: event.partition,
+                    offset: event.offset,
+                };
+                let fresh = inbox_record(conn, &entry)?;
+                if fresh {
+                    projection.apply(conn, &event)?;
+                }
+                if !dead_letter_resolve(conn, id, DeadLetterStatus::Redriven)? {
+                    return Err(HandlerError::Transient(format!("dead letter {id} was resolved meanwhile")));
+                }
+                Ok(Ok(fresh))
+            })
+            .await;
+        match result {
+            Ok(Ok(fresh)) => {
+                if fresh {
+                    self.projection.applied(&applied_event).await;
+                }
+                tracing::info!(consumer = self.name(), dead_letter = id, fresh, "dead letter redriven");
+                Ok(RedriveOutcome { id, redriven: true, error: None })
+            }
+            Ok(Err(waiting)) => Ok(RedriveOutcome { id, redriven: false, error: Some(waiting) }),
+            Err(error) => self.redrive_failed(id, error.to_string()).await,
+        }
+    }
+
+    async fn redrive_failed(&self, id: i64, reason: String) -> Result<RedriveOutcome, BusError> {
+        let error = format!("redrive failed: {reason}");
+        let recorded = error.clone();
+        self.db.run(move |conn| dead_letter_record_failure(conn, id, &recorded)).await?;
+        tracing::warn!(consumer = self.name(), dead_letter = id, %error, "dead letter stays parked");
+        Ok(RedriveOutcome { id, redriven: false, error: Some(error) })
+    }
+
+    /// Redrives every parked letter of this consumer, oldest first; a key whose letter fails
+    /// keeps its later letters parked.
+    pub async fn redrive_all(&self) -> Result<Vec<RedriveOutcome>, BusError> {
+        use fleuve_store::consumer::{DeadLetterFilter, dead_letter_list};
+        let mut outcomes = Vec::new();
+        let mut after = None;
+        loop {
+            let filter = DeadLetterFilter {
+                consumer: Some(self.name().to_owned()),
+                status: Some(DeadLetterStatus::Parked),
+                after_id: after,
+                limit: 200,
+            };
+            let page = self.db.run(move |conn| dead_letter_list(conn, &filter)).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            for letter in page {
+                outcomes.push(self.redrive(letter.id).await?);
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Closes the dead-letter producer off the async workers (it blocks on the broker).
+    pub async fn close(self) {
+        let _ = tokio::task::spawn_blocking(move || drop(self)).await;
+    }
+}
+
+/// Milliseconds from the event's recording to now.
+fn lag_ms(event: &ConsumedEvent) -> i64 {
+    (Utc::now() - event.recorded_at).num_milliseconds()
+}

@@ -1,0 +1,273 @@
+//! `fleuve.ops.v1.OperationsService`: dead letters and read-model rebuilds over gRPC, for
+//! administrators. `fleuve dlq ...` and `fleuve projections ...` are clients of it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fleuve_mesh::{RequestContext, Role, ServiceError};
+use fleuve_proto::ops::v1 as pb;
+use fleuve_store::Database;
+use fleuve_store::consumer::{DeadLetter, DeadLetterFilter, DeadLetterStatus, dead_letter_list, inbox_count};
+use tonic::{Request, Response, Status};
+
+use crate::projection::Rebuild;
+use crate::{ProjectionConsumer, rebuild};
+
+const DEFAULT_PAGE: i32 = 50;
+const MAX_PAGE: i32 = 500;
+
+/// The consumers and rebuildable read models of one node.
+#[derive(Clone, Default)]
+pub struct Operations {
+    db: Option<Database>,
+    consumers: Vec<Arc<ProjectionConsumer>>,
+    rebuilds: Vec<Arc<dyn Rebuild>>,
+}
+
+impl std::fmt::Debug for Operations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.consumers.iter().map(|c| c.name()).collect();
+        f.debug_struct("Operations").field("consumers", &names).finish_non_exhaustive()
+    }
+}
+
+impl Operations {
+    pub fn new(db: Database) -> Operations {
+        Operations { db: Some(db), consumers: Vec::new(), rebuilds: Vec::new() }
+    }
+
+    pub fn with_consumer(mut self, consumer: Arc<ProjectionConsumer>) -> Operations {
+        self.consumers.push(consumer);
+        self
+    }
+
+    pub fn with_rebuild(mut self, model: Arc<dyn Rebuild>) -> Operations {
+        self.rebuilds.push(model);
+        self
+    }
+
+    fn db(&self) -> Result<&Database, ServiceError> {
+        self.db.as_ref().ok_or_else(|| ServiceError::precondition("this node has no database"))
+    }
+
+    fn consumer(&self, name: &str) -> Result<&Arc<ProjectionConsumer>, ServiceError> {
+        self.consumers
+            .iter()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| ServiceError::not_found(format!("no consumer named {name:?} on this node")))
+    }
+
+    /// Lists dead letters (see the proto for paging).
+    pub async fn list(&self, request: pb::ListDeadLettersRequest) -> Result<pb::ListDeadLettersResponse, ServiceError> {
+        let size = match request.page_size {
+            0 => DEFAULT_PAGE,
+            n if (1..=MAX_PAGE).contains(&n) => n,
+            n => return Err(ServiceError::invalid(format!("page_size {n} is outside 1..={MAX_PAGE}"))),
+        };
+        let after_id = match request.page_token.as_str() {
+            "" => None,
+            token => {
+                Some(token.parse::<i64>().map_err(|_| ServiceError::invalid(format!("invalid page_token {token:?}")))?)
+            }
+        };
+        let status = match pb::DeadLetterStatus::try_from(request.status) {
+            Ok(pb::DeadLetterStatus::Unspecified) => None,
+            Ok(pb::DeadLetterStatus::Parked) => Some(DeadLetterStatus::Parked),
+            Ok(pb::DeadLetterStatus::Redriven) => Some(DeadLetterStatus::Redriven),
+            Ok(pb::DeadLetterStatus::Discarded) => Some(DeadLetterStatus::Discarded),
+            Err(_) => return Err(ServiceError::invalid(format!("unknown status {}", request.status))),
+        };
+        let filter = DeadLetterFilter {
+            consumer: Some(request.consumer).filter(|c| !c.is_empty()),
+            status,
+            after_id,
+            limit: i64::from(size) + 1,
+        };
+        let mut letters = self.db()?.run(move |conn| dead_letter_list(conn, &filter)).await.map_err(internal)?;
+        let more = letters.len() > size as usize;
+        letters.truncate(size as usize);
+        let next_page_token =
+            if more { letters.last().map(|l| l.id.to_string()).unwrap_or_default() } else { String::new() };
+        Ok(pb::ListDeadLettersResponse { dead_letters: letters.iter().map(to_proto).collect(), next_page_token })
+    }
+
+    /// Redrives one letter or every parked letter.
+    pub async fn redrive(
+        &self,
+        request: pb::RedriveDeadLettersRequest,
+    ) -> Result<pb::RedriveDeadLettersResponse, ServiceError> {
+        let mut outcomes = Vec::new();
+        match request.target {
+            Some(pb::redrive_dead_letters_request::Target::Id(id)) => {
+                let letter = self
+                    .db()?
+                    .run(move |conn| fleuve_store::consumer::dead_letter_get(conn, id))
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(|| ServiceError::not_found(format!("no dead letter {id}")))?;
+                let consumer = self.consumer(&letter.consumer)?;
+                outcomes.push(consumer.redrive(id).await.map_err(internal)?);
+            }
+            Some(pb::redrive_dead_letters_request::Target::All(true)) => {
+                let consumers: Vec<&Arc<ProjectionConsumer>> = if request.consumer.is_empty() {
+                    self.consumers.iter().collect()
+                } else {
+                    vec![self.consumer(&request.consumer)?]
+                };
+                for consumer in consumers {
+                    outcomes.extend(consumer.redrive_all().await.map_err(internal)?);
+                }
+            }
+            Some(pb::redrive_dead_letters_request::Target::All(false)) | None => {
+                return Err(ServiceError::invalid("give a dead letter id or all = true"));
+            }
+        }
+        Ok(pb::RedriveDeadLettersResponse {
+            outcomes: outcomes
+                .into_iter()
+                .map(|o| pb::RedriveOutcome { id: o.id, redriven: o.redriven, error: o.error.unwrap_or_default() })
+                .collect(),
+        })
+    }
+
+    pub async fn projections(&self) -> Result<pb::ListProjectionsResponse, ServiceError> {
+        let mut projections = Vec::new();
+        for consumer in &self.consumers {
+            let name = consumer.name().to_owned();
+            let counted = name.clone();
+            let (applied, parked) = self
+                .db()?
+                .run(move |conn| {
+                    let applied = inbox_count(conn, &counted)?;
+                    let parked = dead_letter_list(
+                        conn,
+                        &DeadLetterFilter {
+                            consumer: Some(counted.clone()),
+                            status: Some(DeadLetterStatus::Parked),
+                            after_id: None,
+                            limit: i64::MAX,
+                        },
+                    )?
+                    .len() as i64;
+                    Ok::<_, fleuve_store::StoreError>((applied, parked))
+                })
+                .await
+                .map_err(internal)?;
+            projections.push(pb::Projection {
+                rebuildable: self.rebuilds.iter().any(|r| r.name() == name),
+                name,
+                topics: consumer.topics(),
+                applied_events: applied,
+                parked_dead_letters: parked,
+            });
+        }
+        for model in &self.rebuilds {
+            if !projections.iter().any(|p| p.name == model.name()) {
+                projections.push(pb::Projection {
+                    name: model.name().to_owned(),
+                    topics: model.sources().into_iter().map(|s| s.schema.topic).collect(),
+                    rebuildable: true,
+                    applied_events: 0,
+                    parked_dead_letters: 0,
+                });
+            }
+        }
+        Ok(pb::ListProjectionsResponse { projections })
+    }
+
+    pub async fn rebuild(&self, name: &str) -> Result<pb::RebuildProjectionResponse, ServiceError> {
+        let model = self.rebuilds.iter().find(|r| r.name() == name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = self.rebuilds.iter().map(|r| r.name()).collect();
+            ServiceError::not_found(format!("no rebuildable read model {name:?} (known: {})", known.join(", ")))
+        })?;
+        let report = rebuild::rebuild(self.db()?, model).await.map_err(internal)?;
+        Ok(pb::RebuildProjectionResponse {
+            name: name.to_owned(),
+            replayed_events: report.replayed,
+            caught_up_events: report.caught_up,
+            rows: 0,
+            elapsed_seconds: report.elapsed_seconds,
+        })
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> ServiceError {
+    ServiceError::internal(anyhow::anyhow!("{error}"))
+}
+
+fn to_proto(letter: &DeadLetter) -> pb::DeadLetter {
+    let headers: BTreeMap<String, String> = serde_json::from_str(&letter.headers).unwrap_or_default();
+    pb::DeadLetter {
+        id: letter.id,
+        consumer: letter.consumer.clone(),
+        topic: letter.topic.clone(),
+        partition: letter.partition,
+        offset: letter.offset,
+        key: letter.key.clone().unwrap_or_default(),
+        event_id: letter.event_id.clone().unwrap_or_default(),
+        correlation_id: letter.correlation_id.clone().unwrap_or_default(),
+        error: letter.error.clone(),
+        attempts: letter.attempts,
+        status: match letter.status {
+            DeadLetterStatus::Parked => pb::DeadLetterStatus::Parked,
+            DeadLetterStatus::Redriven => pb::DeadLetterStatus::Redriven,
+            DeadLetterStatus::Discarded => pb::DeadLetterStatus::Discarded,
+        } as i32,
+        created_at: Some(timestamp(letter.created_at)),
+        resolved_at: letter.resolved_at.map(timestamp),
+        headers: headers.into_iter().collect(),
+    }
+}
+
+fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+}
+
+fn admin<T>(request: &Request<T>) -> Result<(), Status> {
+    RequestContext::from_request(request).principal()?.require(&[Role::Admin])?;
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl pb::operations_service_server::OperationsService for Operations {
+    async fn list_dead_letters(
+        &self,
+        request: Request<pb::ListDeadLettersRequest>,
+    ) -> Result<Response<pb::ListDeadLettersResponse>, Status> {
+        admin(&request)?;
+        Ok(Response::new(self.list(request.into_inner()).await?))
+    }
+
+    async fn redrive_dead_letters(
+        &self,
+        request: Request<pb::RedriveDeadLettersRequest>,
+    ) -> Result<Response<pb::RedriveDeadLettersResponse>, Status> {
+        admin(&request)?;
+        Ok(Response::new(self.redrive(request.into_inner()).await?))
+    }
+
+    async fn list_projections(
+        &self,
+        request: Request<pb::ListProjectionsRequest>,
+    ) -> Result<Response<pb::ListProjectionsResponse>, Status> {
+        admin(&request)?;
+        Ok(Response::new(self.projections().await?))
+    }
+
+    async fn rebuild_projection(
+        &self,
+        request: Request<pb::RebuildProjectionRequest>,
+    ) -> Result<Response<pb::RebuildProjectionResponse>, Status> {
+        admin(&request)?;
+        let name = request.into_inner().name;
+        if name.is_empty() {
+            return Err(ServiceError::invalid("name is required").into());
+        }
+        Ok(Response::new(self.rebuild(&name).await?))
+    }
+}
+
+/// The tonic service of `operations`.
+pub fn server(operations: Operations) -> pb::operations_service_server::OperationsServiceServer<Operations> {
+    pb::operations_service_server::OperationsServiceServer::new(operations)
+}

@@ -1,0 +1,125 @@
+//! Rebuilding a read model from the event store while it keeps answering queries.
+//!
+//! 1. Empty the shadow table; replay every stored event of the model's sources into it
+//!    (batches of [`BATCH`], each its own transaction), remembering the last position `P`.
+//! 2. ONE swap transaction: lock the live table against writers (readers go on and see the
+//!    old rows until commit), replace its rows by the shadow's, apply the events recorded after
+//!    `P` to the live table (the consumer may have applied some of them already: live rows
+//!    ignore versions they reflect), and record them in the inbox so the consumer skips them.
+//! 3. After commit, the model's `swapped` hook (cache flush).
+//!
+//! The event store and the read model must share a database, which is how Fleuve deploys
+//! them (one database per service, the service's projections beside its events).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use fleuve_store::consumer::{InboxEntry, inbox_record};
+use fleuve_store::event_store::read_all;
+use fleuve_store::{Database, DbConnection};
+
+use crate::BusError;
+use crate::projection::{ConsumedEvent, HandlerError, Projection, Rebuild};
+use crate::schema::TopicSchema;
+
+/// Events replayed per transaction.
+pub const BATCH: i64 = 500;
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RebuildReport {
+    /// Events replayed into the shadow table.
+    pub replayed: i64,
+    /// Events applied to the live table inside the swap.
+    pub caught_up: i64,
+    pub elapsed_seconds: f64,
+}
+
+/// Rebuilds `model` (see the module documentation).
+pub async fn rebuild(db: &Database, model: Arc<dyn Rebuild>) -> Result<RebuildReport, BusError> {
+    let started = Instant::now();
+    let sources: HashMap<String, TopicSchema> =
+        model.sources().into_iter().map(|s| (s.aggregate_type, s.schema)).collect();
+    let sources = Arc::new(sources);
+    tracing::info!(model = model.name(), "rebuild started");
+
+    let clearing = model.clone();
+    db.transaction::<_, BusError, _>(move |conn| Ok(clearing.clear_shadow(conn)?)).await?;
+
+    let mut position = 0i64;
+    let mut replayed = 0i64;
+    loop {
+        let (model, sources) = (model.clone(), sources.clone());
+        let (last, applied) = db
+            .transaction::<_, BusError, _>(move |conn| {
+                let events = read_all(conn, position, BATCH)?;
+                let last = events.last().map(|e| e.position);
+                let applied = replay(conn, model.shadow(), &sources, &events, false)?;
+                Ok((last, applied))
+            })
+            .await?;
+        replayed += applied;
+        match last {
+            Some(last) => position = last,
+            None => break,
+        }
+    }
+
+    let (swapping, swap_sources) = (model.clone(), sources.clone());
+    let caught_up = db
+        .transaction::<_, BusError, _>(move |conn| {
+            swapping.lock_live(conn)?;
+            swapping.copy_shadow_to_live(conn)?;
+            let mut caught_up = 0;
+            let mut after = position;
+            loop {
+                let events = read_all(conn, after, BATCH)?;
+                let Some(last) = events.last() else { break };
+                after = last.position;
+                caught_up += replay(conn, swapping.live(), &swap_sources, &events, true)?;
+            }
+            Ok(caught_up)
+        })
+        .await?;
+    model.swapped().await;
+    let report = RebuildReport { replayed, caught_up, elapsed_seconds: started.elapsed().as_secs_f64() };
+    tracing::info!(model = model.name(), ?report, "rebuild swapped in");
+    Ok(report)
+}
+
+/// Applies the events of `sources` to `projection`; with `inbox`, also records them as
+/// applied by the live consumer. Returns how many were applied.
+fn replay(
+    conn: &mut DbConnection,
+    projection: &dyn Projection,
+    sources: &HashMap<String, TopicSchema>,
+    events: &[fleuve_store::event_store::RecordedEvent],
+    inbox: bool,
+) -> Result<i64, BusError> {
+    let mut applied = 0;
+    for stored in events {
+        let Some(schema) = sources.get(&stored.aggregate_type) else { continue };
+        let event = ConsumedEvent::from_recorded(stored, &schema.topic, &schema.message);
+        if inbox {
+            let entry = InboxEntry {
+                consumer: projection.name(),
+                event_id: &event.event_id,
+                topic: &event.topic,
+                partition: event.partition,
+                offset: event.offset,
+            };
+            inbox_record(conn, &entry)?;
+        }
+        projection.apply(conn, &event).map_err(|error| match error {
+            HandlerError::Transient(reason) | HandlerError::Permanent(reason) => BusError::Rebuild(format!(
+                "{} at position {} ({}): {reason}",
+                projection.name(),
+                stored.position,
+                stored.event_type
+            )),
+        })?;
+        applied += 1;
+    }
+    Ok(applied)
+}

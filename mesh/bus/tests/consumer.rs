@@ -1,0 +1,419 @@
+//! The consumer runtime against a real embedded broker, a real registry server and real
+//! PostgreSQL / SQLite: exactly-once effects under redelivery, dead letters, redrive.
+//!
+//! The projection under test ("tally") counts the events of each dossier and keeps the order
+//! it saw them in; it refuses (permanently) a withdrawal whose reason is listed in the
+//! `blocked` table — the "cause" a test fixes before redriving — and fails transiently on
+//! reasons starting with `flaky` for the first two attempts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use diesel::prelude::*;
+use fleuve_bus::projection::{ConsumedEvent, HandlerError, Projection};
+use fleuve_bus::{ConsumerSettings, EmbeddedBroker, OutboxRelay, ProjectionConsumer, TopicSchema, encode_confluent};
+use fleuve_proto::homologation::v1::{DossierEvent, DossierWithdrawn, dossier_event};
+use fleuve_registry::RegistryServer;
+use fleuve_store::consumer::{DeadLetterFilter, DeadLetterStatus, dead_letter_list, inbox_count};
+use fleuve_store::event_store::{EventMetadata, ExpectedVersion, NewEvent, StreamRef, append};
+use fleuve_store::testing::TestDatabase;
+use fleuve_store::{Database, DbConnection, EVENT_STORE_MIGRATIONS};
+use prost::Message as _;
+use rdkafka::Message as _;
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::message::Headers as _;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, timeout};
+
+const TOPIC: &str = "homologation.dossier.v1";
+const MESSAGE: &str = "fleuve.homologation.v1.DossierEvent";
+const EVENTS_FILE: &str = "fleuve/homologation/v1/events.proto";
+const WAIT: Duration = Duration::from_secs(45);
+
+diesel::table! {
+    tally (dossier) {
+        dossier -> Text,
+        events -> BigInt,
+        seen -> Text,
+    }
+}
+
+diesel::table! {
+    blocked (reason) {
+        reason -> Text,
+    }
+}
+
+struct Tally {
+    name: String,
+    flaky: Mutex<HashMap<String, Arc<AtomicU32>>>,
+}
+
+impl Tally {
+    fn new(name: &str) -> Arc<Tally> {
+        Arc::new(Tally { name: name.to_owned(), flaky: Mutex::new(HashMap::new()) })
+    }
+}
+
+impl Projection for Tally {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn topics(&self) -> Vec<TopicSchema> {
+        vec![TopicSchema::new(TOPIC, MESSAGE, EVENTS_FILE)]
+    }
+
+    fn apply(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
+        let decoded: DossierEvent = event.decode()?;
+        let Some(dossier_event::Event::Withdrawn(w)) = decoded.event else {
+            return Err(HandlerError::Permanent(format!("unexpected event {}", event.event_type)));
+        };
+        let refused: i64 = blocked::table.filter(blocked::reason.eq(&w.reason)).count().get_result(conn)?;
+        if refused > 0 {
+            return Err(HandlerError::Permanent(format!("reason {} is blocked", w.reason)));
+        }
+        if w.reason.starts_with("flaky") {
+            let counter = self.flaky.lock().unwrap().entry(event.event_id.clone()).or_default().clone();
+            if counter.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Err(HandlerError::Transient(format!("{} not ready yet", w.reason)));
+            }
+        }
+        let current: Option<(i64, String)> =
+            tally::table.find(&event.aggregate_id).select((tally::events, tally::seen)).first(conn).optional()?;
+        match current {
+            None => {
+                diesel::insert_into(tally::table)
+                    .values((tally::dossier.eq(&event.aggregate_id), tally::events.eq(1), tally::seen.eq(&w.reason)))
+                    .execute(conn)?;
+            }
+            Some((events, seen)) => {
+                diesel::update(tally::table.find(&event.aggregate_id))
+                    .set((tally::events.eq(events + 1), tally::seen.eq(format!("{seen},{}", w.reason))))
+                    .execute(conn)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Mesh {
+    broker: EmbeddedBroker,
+    registry: RegistryServer,
+    registry_url: String,
+}
+
+impl Mesh {
+    async fn start() -> Result<Mesh> {
+        let listen: SocketAddr = "127.0.0.1:0".parse()?;
+        let broker = timeout(WAIT, EmbeddedBroker::start(listen)).await.context("broker start timed out")??;
+        timeout(WAIT, fleuve_bus::ensure_topics(&broker.bus_config(), &[TOPIC], 3, 1)).await??;
+        let (addr, registry) = RegistryServer::start(listen).await?;
+        Ok(Mesh { broker, registry, registry_url: format!("http://{addr}") })
+    }
+
+    fn relay(&self, db: &Database) -> Result<OutboxRelay> {
+        let topics = vec![TopicSchema::new(TOPIC, MESSAGE, EVENTS_FILE)];
+        Ok(OutboxRelay::new(db.clone(), &self.broker.bus_config(), &self.registry_url, topics)?)
+    }
+
+    async fn consumer(
+        &self,
+        db: &Database,
+        projection: Arc<Tally>,
+        group: Option<&str>,
+    ) -> Result<Arc<ProjectionConsumer>> {
+        let settings = ConsumerSettings {
+            initial_backoff: Duration::from_millis(20),
+            group_id: group.map(str::to_owned),
+            ..ConsumerSettings::default()
+        };
+        let consumer =
+            ProjectionConsumer::new(projection, db.clone(), &self.broker.bus_config(), &self.registry_url, settings)?;
+        timeout(WAIT, consumer.ensure_dlq_topics(3, 1)).await??;
+        Ok(Arc::new(consumer))
+    }
+
+    async fn stop(self) -> Result<()> {
+        self.registry.shutdown().await?;
+        self.broker.shutdown().await;
+        Ok(())
+    }
+}
+
+/// A consumer running on its own task.
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), fleuve_bus::BusError>>,
+}
+
+fn run(consumer: &Arc<ProjectionConsumer>) -> Running {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(consumer.clone().run(async move {
+        let _ = stopped.await;
+    }));
+    Running { stop, task }
+}
+
+impl Running {
+    async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(());
+        timeout(WAIT, self.task).await.context("consumer did not stop")???;
+        Ok(())
+    }
+}
+
+async fn database(postgres: bool) -> Result<TestDatabase> {
+    let db = if postgres {
+        TestDatabase::postgres(&[EVENT_STORE_MIGRATIONS]).await?
+    } else {
+        TestDatabase::sqlite(&[EVENT_STORE_MIGRATIONS]).await?
+    };
+    db.database()
+        .run(|conn| {
+            diesel::sql_query(
+                "CREATE TABLE tally (dossier TEXT PRIMARY KEY NOT NULL, events BIGINT NOT NULL, seen TEXT NOT NULL)",
+            )
+            .execute(conn)?;
+            diesel::sql_query("CREATE TABLE blocked (reason TEXT PRIMARY KEY NOT NULL)").execute(conn)?;
+            Ok::<_, fleuve_store::StoreError>(())
+        })
+        .await?;
+    Ok(db)
+}
+
+/// Appends one withdrawal per reason to dossier `id` (outbox rows on the topic).
+async fn append_reasons(db: &Database, id: &str, reasons: &[&str]) -> Result<()> {
+    let stream = StreamRef::new("dossier", id);
+    let events: Vec<NewEvent> = reasons
+        .iter()
+        .map(|reason| {
+            let event = DossierEvent {
+                occurred_at: None,
+                event: Some(dossier_event::Event::Withdrawn(DossierWithdrawn { reason: (*reason).to_owned() })),
+            };
+            NewEvent::new("DossierWithdrawn", event.encode_to_vec())
+        })
+        .collect();
+    let meta = EventMetadata::new(format!("corr-{id}"), "user:test")
+        .with_trace_context("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    db.transaction::<_, fleuve_store::StoreError, _>(move |conn| {
+        append(conn, &stream, ExpectedVersion::Any, &events, &meta, Some(TOPIC))
+    })
+    .await?;
+    Ok(())
+}
+
+async fn tallies(db: &Database) -> Result<HashMap<String, (i64, String)>> {
+    let rows: Vec<(String, i64, String)> =
+        db.run(|conn| Ok::<_, fleuve_store::StoreError>(tally::table.load::<(String, i64, String)>(conn)?)).await?;
+    Ok(rows.into_iter().map(|(d, n, s)| (d, (n, s))).collect())
+}
+
+async fn parked(db: &Database, consumer: &str) -> Result<Vec<fleuve_store::consumer::DeadLetter>> {
+    let filter = DeadLetterFilter {
+        consumer: Some(consumer.to_owned()),
+        status: Some(DeadLetterStatus::Parked),
+        after_id: None,
+        limit: 1000,
+    };
+    Ok(db.run(move |conn| dead_letter_list(conn, &filter)).await?)
+}
+
+/// Polls `check` until it holds or `WAIT` passes.
+async fn eventually<F, Fut>(what: &str, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if check().await? {
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn exactly_once_under_redelivery(postgres: bool) -> Result<()> {
+    let mesh = Mesh::start().await?;
+    let test_db = database(postgres).await?;
+    let db = test_db.database().clone();
+
+    // The relay publishes, then "crashes" before marking: the rows stay pending.
+    append_reasons(&db, "a", &["a0", "a1", "a2"]).await?;
+    append_reasons(&db, "b", &["b0", "b1"]).await?;
+    let mut relay = mesh.relay(&db)?;
+    let batch = relay.pending().await?;
+    ensure!(batch.len() == 5, "5 pending rows, got {}", batch.len());
+    let report = relay.publish(&batch).await?;
+    ensure!(report.delivered.len() == 5, "{report:?}");
+    relay.close().await;
+    // A new relay publishes the same rows again and marks them: each event is on Kafka twice.
+    let mut relay = mesh.relay(&db)?;
+    ensure!(relay.run_once().await? == 5, "the second relay republishes the 5 rows");
+    relay.close().await;
+
+    let tally = Tally::new("tally");
+    let consumer = mesh.consumer(&db, tally.clone(), None).await?;
+    let running = run(&consumer);
+    eventually("10 records consumed", || async {
+        let t = tallies(&db).await?;
+        let applied = db.run(|conn| inbox_count(conn, "tally")).await?;
+        Ok(t.get("a").map(|x| x.0) == Some(3) && t.get("b").map(|x| x.0) == Some(2) && applied == 5)
+    })
+    .await?;
+    // Give the duplicates time to arrive and be skipped, then check nothing moved.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = tallies(&db).await?;
+    ensure!(t["a"] == (3, "a0,a1,a2".to_owned()), "dossier a applied once each, in order: {:?}", t["a"]);
+    ensure!(t["b"] == (2, "b0,b1".to_owned()), "dossier b applied once each, in order: {:?}", t["b"]);
+    running.stop().await?;
+
+    // A consumer restarted from older offsets (a new group starts at the earliest) sees every
+    // record again, twice each, and changes nothing.
+    let replay = mesh.consumer(&db, tally.clone(), Some("tally-replay")).await?;
+    let running = run(&replay);
+    append_reasons(&db, "c", &["c0"]).await?;
+    let mut relay = mesh.relay(&db)?;
+    relay.run_once().await?;
+    relay.close().await;
+    eventually("the replay reaches the new event", || async {
+        Ok(tallies(&db).await?.get("c").map(|x| x.0) == Some(1))
+    })
+    .await?;
+    let t = tallies(&db).await?;
+    ensure!(t["a"].0 == 3 && t["b"].0 == 2, "the replay changed nothing: {t:?}");
+    ensure!(db.run(|conn| inbox_count(conn, "tally")).await? == 6, "6 events applied in all");
+    ensure!(parked(&db, "tally").await?.is_empty(), "no dead letters");
+    running.stop().await?;
+
+    Arc::into_inner(consumer).context("consumer still shared")?.close().await;
+    Arc::into_inner(replay).context("consumer still shared")?.close().await;
+    mesh.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redelivered_records_have_one_effect_on_postgres() -> Result<()> {
+    exactly_once_under_redelivery(true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redelivered_records_have_one_effect_on_sqlite() -> Result<()> {
+    exactly_once_under_redelivery(false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn poison_records_are_parked_without_blocking_other_keys_and_redriven_once() -> Result<()> {
+    let mesh = Mesh::start().await?;
+    let test_db = database(true).await?;
+    let db = test_db.database().clone();
+    let tally = Tally::new("tally");
+    let consumer = mesh.consumer(&db, tally.clone(), None).await?;
+    let running = run(&consumer);
+
+    // Two records that can never be decoded.
+    let producer: FutureProducer = mesh.broker.bus_config().producer_config().create()?;
+    let garbage = FutureRecord::to(TOPIC).key("junk").payload(&b"not protobuf"[..]);
+    producer.send(garbage, Duration::from_secs(10)).await.map_err(|(e, _)| e)?;
+    let unknown = encode_confluent(999_999, &[0], b"");
+    let unknown_record = FutureRecord::to(TOPIC).key("ghost").payload(&unknown);
+    producer.send(unknown_record, Duration::from_secs(10)).await.map_err(|(e, _)| e)?;
+
+    // Dossier b's first event is refused; a flows, including a transiently failing event.
+    db.run(|conn| {
+        diesel::insert_into(blocked::table).values(blocked::reason.eq("b0")).execute(conn)?;
+        Ok::<_, fleuve_store::StoreError>(())
+    })
+    .await?;
+    append_reasons(&db, "b", &["b0", "b1", "b2"]).await?;
+    append_reasons(&db, "a", &["a0", "flaky-a1", "a2"]).await?;
+    let mut relay = mesh.relay(&db)?;
+    relay.run_once().await?;
+    relay.close().await;
+
+    eventually("a applied and b parked", || async {
+        let t = tallies(&db).await?;
+        Ok(t.get("a").map(|x| x.0) == Some(3) && parked(&db, "tally").await?.len() == 5)
+    })
+    .await?;
+    let t = tallies(&db).await?;
+    ensure!(t["a"] == (3, "a0,flaky-a1,a2".to_owned()), "a kept flowing, retried past the transient failure");
+    ensure!(!t.contains_key("b"), "nothing of b applied while its first event is parked");
+    let letters = parked(&db, "tally").await?;
+    let reason = |key: &str| -> Vec<String> {
+        letters.iter().filter(|l| l.key.as_deref() == Some(key)).map(|l| l.error.clone()).collect()
+    };
+    ensure!(reason("junk")[0].contains("not a Confluent protobuf frame"), "{:?}", reason("junk"));
+    ensure!(reason("ghost")[0].contains("999999"), "unknown schema id named: {:?}", reason("ghost"));
+    let b = reason("b");
+    ensure!(b.len() == 3, "b's three events parked: {b:?}");
+    ensure!(b[0].contains("reason b0 is blocked"), "{b:?}");
+    ensure!(b[1].contains("waiting behind dead letter") && b[2].contains("waiting behind dead letter"), "{b:?}");
+    let b_letter = letters.iter().find(|l| l.key.as_deref() == Some("b")).unwrap();
+    ensure!(b_letter.correlation_id.as_deref() == Some("corr-b"), "correlation id kept: {b_letter:?}");
+    ensure!(b_letter.topic == TOPIC && b_letter.offset >= 0 && b_letter.partition >= 0, "{b_letter:?}");
+
+    // The same records are on the dead-letter topic with their reason.
+    let dlq: StreamConsumer = mesh.broker.bus_config().consumer_config("dlq-reader").create()?;
+    dlq.subscribe(&[&format!("{TOPIC}.dlq")])?;
+    let mut reasons = Vec::new();
+    while reasons.len() < 5 {
+        let message = timeout(WAIT, dlq.recv()).await.context("dlq topic record")??;
+        let error = message
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == "dlq_error").and_then(|h| h.value))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .context("dlq_error header")?;
+        reasons.push(error);
+    }
+    ensure!(reasons.iter().any(|r| r.contains("reason b0 is blocked")), "{reasons:?}");
+    tokio::task::block_in_place(|| drop(dlq));
+
+    // Redriving b's second letter first is refused: order per key.
+    let second = letters.iter().filter(|l| l.key.as_deref() == Some("b")).nth(1).unwrap().id;
+    let early = consumer.redrive(second).await?;
+    ensure!(!early.redriven && early.error.as_deref().unwrap_or("").contains("first"), "{early:?}");
+
+    // Fix the cause, redrive everything: b applies once, in order; the garbage stays parked.
+    db.run(|conn| {
+        diesel::delete(blocked::table).execute(conn)?;
+        Ok::<_, fleuve_store::StoreError>(())
+    })
+    .await?;
+    let outcomes = consumer.redrive_all().await?;
+    let redriven = outcomes.iter().filter(|o| o.redriven).count();
+    ensure!(redriven == 3, "b's three letters redriven: {outcomes:?}");
+    ensure!(tallies(&db).await?["b"] == (3, "b0,b1,b2".to_owned()), "b applied once each, in order");
+    let left = parked(&db, "tally").await?;
+    ensure!(
+        left.len() == 2 && left.iter().all(|l| l.attempts >= 2),
+        "garbage still parked, attempts counted: {left:?}"
+    );
+
+    // A second redrive of a redriven letter changes nothing.
+    let again = consumer.redrive(b_letter.id).await?;
+    ensure!(!again.redriven && again.error.as_deref().unwrap_or("").contains("redriven"), "{again:?}");
+    ensure!(tallies(&db).await?["b"].0 == 3, "still applied once");
+
+    // New events of b now flow directly again.
+    append_reasons(&db, "b", &["b3"]).await?;
+    let mut relay = mesh.relay(&db)?;
+    relay.run_once().await?;
+    relay.close().await;
+    eventually("b3 applied", || async { Ok(tallies(&db).await?["b"].0 == 4) }).await?;
+
+    running.stop().await?;
+    tokio::task::block_in_place(|| drop(producer));
+    Arc::into_inner(consumer).context("consumer still shared")?.close().await;
+    mesh.stop().await?;
+    Ok(())
+}

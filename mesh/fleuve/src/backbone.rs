@@ -1,0 +1,141 @@
+//! The event backbone of a node: the outbox relay of its database and one Kafka consumer per
+//! projection, run as tasks until the node stops. The same code runs in `fleuve dev` (embedded
+//! broker and registry) and in `fleuve serve` (a real cluster; configuration only).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use fleuve_bus::{BusConfig, ConsumerSettings, OutboxRelay, Projection, ProjectionConsumer, TopicSchema};
+use fleuve_store::Database;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Where the bus is and how the node uses it.
+#[derive(Debug, Clone)]
+pub struct BackboneSettings {
+    pub bus: BusConfig,
+    pub registry_url: String,
+    pub partitions: i32,
+    pub replication: i32,
+    /// Run the outbox relay of this database (one relay per database).
+    pub relay: bool,
+    pub consumer: ConsumerSettings,
+}
+
+impl BackboneSettings {
+    /// From the node configuration, with the bootstrap servers and registry given by the caller
+    /// (`fleuve dev` passes its embedded ones).
+    pub fn from_config(config: &fleuve_mesh::MeshConfig, bootstrap_servers: &str, registry_url: &str) -> Self {
+        let mut bus = BusConfig::new(bootstrap_servers);
+        bus.security = config.bus.security.clone();
+        BackboneSettings {
+            bus,
+            registry_url: registry_url.to_owned(),
+            partitions: config.bus.partitions,
+            replication: config.bus.replication,
+            relay: config.bus.relay,
+            consumer: ConsumerSettings { max_attempts: config.bus.max_attempts.max(1), ..ConsumerSettings::default() },
+        }
+    }
+}
+
+/// The running relay and consumers.
+pub struct Backbone {
+    stop: watch::Sender<bool>,
+    relay: Option<JoinHandle<OutboxRelay>>,
+    consumers: Vec<(Arc<ProjectionConsumer>, JoinHandle<()>)>,
+}
+
+impl std::fmt::Debug for Backbone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.consumers.iter().map(|(c, _)| c.name()).collect();
+        f.debug_struct("Backbone").field("relay", &self.relay.is_some()).field("consumers", &names).finish()
+    }
+}
+
+fn stopped(mut stop: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }
+}
+
+/// Creates the topics, registers the event schemas, and starts the relay (when enabled) and a
+/// consumer per projection.
+pub async fn start(
+    db: Database,
+    settings: &BackboneSettings,
+    topics: &[TopicSchema],
+    projections: Vec<Arc<dyn Projection>>,
+) -> anyhow::Result<Backbone> {
+    let (stop, _) = watch::channel(false);
+    let names: Vec<&str> = topics.iter().map(|t| t.topic.as_str()).collect();
+    fleuve_bus::ensure_topics(&settings.bus, &names, settings.partitions, settings.replication)
+        .await
+        .context("creating the event topics")?;
+
+    let relay = if settings.relay {
+        let mut relay = OutboxRelay::new(db.clone(), &settings.bus, &settings.registry_url, topics.to_vec())?;
+        relay
+            .register_schemas()
+            .await
+            .with_context(|| format!("registering event schemas at {}", settings.registry_url))?;
+        let shutdown = stopped(stop.subscribe());
+        Some(tokio::spawn(async move {
+            relay.run(shutdown).await;
+            relay
+        }))
+    } else {
+        None
+    };
+
+    let mut consumers = Vec::new();
+    for projection in projections {
+        let name = projection.name().to_owned();
+        let consumer = Arc::new(ProjectionConsumer::new(
+            projection,
+            db.clone(),
+            &settings.bus,
+            &settings.registry_url,
+            settings.consumer.clone(),
+        )?);
+        consumer
+            .ensure_dlq_topics(settings.partitions, settings.replication)
+            .await
+            .with_context(|| format!("creating the dead-letter topics of {name}"))?;
+        let shutdown = stopped(stop.subscribe());
+        let running = consumer.clone();
+        let task = tokio::spawn(async move {
+            if let Err(error) = running.run(shutdown).await {
+                tracing::error!(consumer = name, %error, "consumer failed");
+            }
+        });
+        consumers.push((consumer, task));
+    }
+    Ok(Backbone { stop, relay, consumers })
+}
+
+impl Backbone {
+    /// The consumers, for the operations service (dead letters).
+    pub fn consumers(&self) -> Vec<Arc<ProjectionConsumer>> {
+        self.consumers.iter().map(|(c, _)| c.clone()).collect()
+    }
+
+    /// Stops the relay and the consumers (offsets committed) and closes their Kafka clients.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Some(relay) = self.relay {
+            match relay.await {
+                Ok(relay) => relay.close().await,
+                Err(error) => tracing::warn!(%error, "outbox relay task failed"),
+            }
+        }
+        for (consumer, task) in self.consumers {
+            if let Err(error) = task.await {
+                tracing::warn!(%error, "consumer task failed");
+            }
+            if let Some(consumer) = Arc::into_inner(consumer) {
+                consumer.close().await;
+            }
+        }
+    }
+}
