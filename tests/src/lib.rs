@@ -3,12 +3,15 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use fleuve::{dev::DataDir, node};
+use fleuve::{
+    dev::{self, DataDir},
+    node,
+};
 use fleuve_identity::DemoAccounts;
 use fleuve_mesh::{MeshConfig, Role, auth::TokenIssuer};
 use fleuve_proto::homologation::v1 as pb;
 use fleuve_store::testing::TestDatabase;
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
 pub use fleuve_proto;
@@ -21,6 +24,11 @@ pub enum Backend {
 }
 
 /// A running node; stops and cleans up on drop.
+///
+/// The node (gRPC server, schema registry, Kafka-API broker, outbox relay and projection
+/// consumers: what `fleuve dev` runs) lives on its own multi-thread runtime on its own thread,
+/// so stopping it — which closes Kafka clients, a blocking operation — never depends on the
+/// test's runtime being polled.
 pub struct TestNode {
     pub addr: SocketAddr,
     pub channel: Channel,
@@ -28,8 +36,12 @@ pub struct TestNode {
     pub issuer: TokenIssuer,
     pub config: MeshConfig,
     pub database: fleuve_store::Database,
+    /// `http://host:port` of the node's schema registry.
+    pub registry_url: String,
+    /// Bootstrap servers of the node's Kafka-API broker.
+    pub bootstrap_servers: String,
     shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<anyhow::Result<()>>>,
+    stopped: Option<std::sync::mpsc::Receiver<()>>,
     _pg: Option<TestDatabase>,
     dir: PathBuf,
 }
@@ -46,6 +58,20 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
     dir
 }
 
+/// What the node thread reports once it is up.
+struct Started {
+    addr: SocketAddr,
+    demo: DemoAccounts,
+    issuer: TokenIssuer,
+    config: MeshConfig,
+    database: fleuve_store::Database,
+    registry_url: String,
+    bootstrap_servers: String,
+}
+
+/// How long a stopping node may take before the test gives up waiting for it.
+const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl TestNode {
     pub async fn start(backend: Backend) -> TestNode {
         Self::start_with(backend, MeshConfig::default()).await
@@ -54,35 +80,67 @@ impl TestNode {
     pub async fn start_with(backend: Backend, config: MeshConfig) -> TestNode {
         let dir = temp_dir("fleuve-node");
         let data = DataDir::new(&dir);
-        let mut config = data.configure(config);
         let pg = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {
-                let db = TestDatabase::postgres(&node::MIGRATIONS).await.expect("postgres test database");
-                config.database_url = db.url().to_owned();
-                Some(db)
+                Some(TestDatabase::postgres(&node::MIGRATIONS).await.expect("postgres test database"))
             }
         };
-        let key = fleuve_mesh::auth::SigningKey::load_or_generate(&data.key_file()).expect("signing key");
-        let database = node::open_database(&config).await.expect("database");
-        let (server, identity) = node::all_services(&config, database.clone(), key).expect("services");
-        let demo = identity.seed_demo().await.expect("demo accounts");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(server.serve(listener, async move {
-            let _ = rx.await;
-        }));
-        let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect_lazy();
+        let database_url = pg.as_ref().map(|db| db.url().to_owned());
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<Started, String>>();
+        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+        let (stopped_tx, stopped_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("fleuve-test-node".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(4)
+                    .enable_all()
+                    .build()
+                    .expect("node runtime");
+                runtime.block_on(async move {
+                    match dev::prepare_on(config, &data, dev::DevListen::ephemeral(), database_url).await {
+                        Err(error) => {
+                            let _ = ready_tx.send(Err(format!("{error:#}")));
+                        }
+                        Ok(node) => {
+                            let started = Started {
+                                addr: node.addr,
+                                demo: node.demo.clone(),
+                                issuer: node.issuer.clone(),
+                                config: node.config.clone(),
+                                database: node.database.clone(),
+                                registry_url: format!("http://{}", node.registry_addr),
+                                bootstrap_servers: node.broker.bootstrap_servers(),
+                            };
+                            let _ = ready_tx.send(Ok(started));
+                            if let Err(error) = node
+                                .run(async move {
+                                    let _ = shutdown_rx.await;
+                                })
+                                .await
+                            {
+                                eprintln!("test node stopped with an error: {error:#}");
+                            }
+                        }
+                    }
+                });
+                let _ = stopped_tx.send(());
+            })
+            .expect("node thread");
+        let started = ready_rx.await.expect("node thread ended before it was ready").expect("start the node");
+        let channel = Channel::from_shared(format!("http://{}", started.addr)).expect("uri").connect_lazy();
         TestNode {
-            addr,
+            addr: started.addr,
             channel,
-            demo,
-            issuer: identity.issuer().clone(),
-            config,
-            database,
-            shutdown: Some(tx),
-            handle: Some(handle),
+            demo: started.demo,
+            issuer: started.issuer,
+            config: started.config,
+            database: started.database,
+            registry_url: started.registry_url,
+            bootstrap_servers: started.bootstrap_servers,
+            shutdown: Some(shutdown_tx),
+            stopped: Some(stopped_rx),
             _pg: pg,
             dir,
         }
@@ -133,13 +191,26 @@ impl TestNode {
             .len()
     }
 
-    /// Stops the server and waits for it.
+    /// Stops the node (server, consumers, relay, registry, broker) and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.await;
+        if let Some(stopped) = self.stopped.take() {
+            let _ = tokio::task::spawn_blocking(move || stopped.recv_timeout(STOP_TIMEOUT)).await;
+        }
+    }
+
+    /// Waits until `check` holds (projections are eventually consistent), up to 30 s.
+    pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !check().await {
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
     }
 }
@@ -148,6 +219,10 @@ impl Drop for TestNode {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(stopped) = self.stopped.take() {
+            // The node runs on its own runtime, so waiting here cannot deadlock it.
+            let _ = stopped.recv_timeout(STOP_TIMEOUT);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

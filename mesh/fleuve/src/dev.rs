@@ -16,6 +16,7 @@ use fleuve_mesh::{
 };
 use tokio::net::TcpListener;
 
+use crate::backbone::{self, Backbone, BackboneSettings};
 use crate::node;
 
 const KEY_FILE: &str = "jwt-signing-key.pem";
@@ -53,14 +54,15 @@ impl DataDir {
 /// A started dev node: its bound addresses, demo accounts and a token issuer.
 pub struct DevNode {
     pub config: MeshConfig,
+    pub database: fleuve_store::Database,
     pub server: MeshServer,
     pub listener: TcpListener,
     pub addr: SocketAddr,
-    /// The in-process Kafka-API broker (memory storage); stops when dropped.
+    /// The in-process Kafka-API broker (memory storage).
     pub broker: fleuve_bus::EmbeddedBroker,
-    /// Publishes the outbox to the broker; its schemas are registered already.
-    pub relay: fleuve_bus::OutboxRelay,
-    /// The in-process Confluent-compatible schema registry; stops when dropped.
+    /// The outbox relay and the projection consumers, running.
+    pub backbone: Backbone,
+    /// The in-process Confluent-compatible schema registry.
     pub registry: fleuve_registry::RegistryServer,
     pub registry_addr: SocketAddr,
     pub demo: DemoAccounts,
@@ -81,29 +83,79 @@ pub struct DevListen {
     pub kafka: SocketAddr,
 }
 
-/// Prepares the data directory, database, demo data, schema registry and gRPC server.
+impl DevListen {
+    /// Ephemeral ports on the loopback interface (tests).
+    pub fn ephemeral() -> DevListen {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        DevListen { grpc: any, registry: any, kafka: any }
+    }
+}
+
+/// Prepares the data directory, database, demo data, schema registry, broker, event backbone
+/// and gRPC server.
 pub async fn prepare(config: MeshConfig, data_dir: &DataDir, listen: DevListen) -> anyhow::Result<DevNode> {
+    prepare_on(config, data_dir, listen, None).await
+}
+
+/// [`prepare`] on another database than the data directory's SQLite file (tests on PostgreSQL).
+pub async fn prepare_on(
+    config: MeshConfig,
+    data_dir: &DataDir,
+    listen: DevListen,
+    database_url: Option<String>,
+) -> anyhow::Result<DevNode> {
     std::fs::create_dir_all(data_dir.path())
         .with_context(|| format!("creating data directory {}", data_dir.path().display()))?;
-    let config = data_dir.configure(config);
+    let mut config = data_dir.configure(config);
+    if let Some(url) = database_url {
+        config.database_url = url;
+    }
     let key = SigningKey::load_or_generate(&data_dir.key_file())?;
     let db = node::open_database(&config).await?;
-    let (server, identity) = node::all_services(&config, db.clone(), key)?;
-    let demo = identity.seed_demo().await.context("seeding demo accounts")?;
-    let listener = TcpListener::bind(listen.grpc).await.with_context(|| format!("binding {}", listen.grpc))?;
-    let addr = listener.local_addr()?;
     let (registry_addr, registry) = fleuve_registry::RegistryServer::start(listen.registry)
         .await
         .with_context(|| format!("binding the schema registry on {}", listen.registry))?;
     let broker = fleuve_bus::EmbeddedBroker::start(listen.kafka)
         .await
         .with_context(|| format!("starting the Kafka-API broker on {}", listen.kafka))?;
-    let relay = node::outbox_relay(db, &broker.bus_config(), &format!("http://{registry_addr}"), 3, 1).await?;
+    let registry_url = format!("http://{registry_addr}");
+    let settings = BackboneSettings::from_config(&config, &broker.bootstrap_servers(), &registry_url);
+    let projections = node::all_projections(&config, &db)?;
+    let backbone = backbone::start(db.clone(), &settings, &node::event_topics(), projections.consumers.clone()).await?;
+    let ops = node::operations(&db, backbone.consumers(), &projections);
+    let (server, identity) = node::all_services(&config, db.clone(), key, ops)?;
+    let demo = identity.seed_demo().await.context("seeding demo accounts")?;
+    let listener = TcpListener::bind(listen.grpc).await.with_context(|| format!("binding {}", listen.grpc))?;
+    let addr = listener.local_addr()?;
     let issuer = identity.issuer().clone();
-    Ok(DevNode { config, server, listener, addr, broker, relay, registry, registry_addr, demo, issuer })
+    Ok(DevNode {
+        config,
+        database: db,
+        server,
+        listener,
+        addr,
+        broker,
+        backbone,
+        registry,
+        registry_addr,
+        demo,
+        issuer,
+    })
 }
 
 impl DevNode {
+    /// Serves until `shutdown` completes, then stops the backbone (offsets committed, relay
+    /// closed), the registry and the broker, in that order.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let served = self.server.serve(self.listener, shutdown).await;
+        self.backbone.shutdown().await;
+        if let Err(error) = self.registry.shutdown().await {
+            tracing::warn!(%error, "schema registry shutdown");
+        }
+        self.broker.shutdown().await;
+        served
+    }
+
     /// A token for one of the demo users.
     pub fn demo_token(&self, role: Role) -> anyhow::Result<String> {
         let user = match role {

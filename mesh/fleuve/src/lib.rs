@@ -6,3 +6,4 @@ pub mod backbone;
 pub mod bench;
 pub mod dev;
 pub mod node;
+pub mod ops_cli;

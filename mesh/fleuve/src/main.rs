@@ -8,6 +8,7 @@ use fleuve::{
     bench,
     dev::{self, DataDir},
     node::{self, ServiceName},
+    ops_cli,
 };
 use fleuve_mesh::{MeshConfig, Role, shutdown, telemetry};
 
@@ -60,6 +61,16 @@ enum Command {
         #[arg(long)]
         subject: Option<String>,
     },
+    /// Dead letters of the event consumers of a running node.
+    Dlq {
+        #[command(subcommand)]
+        command: ops_cli::DlqCommand,
+    },
+    /// Projections (read models) of a running node: list, rebuild.
+    Projections {
+        #[command(subcommand)]
+        command: ops_cli::ProjectionsCommand,
+    },
     /// Load generators that print their figures.
     Bench {
         #[command(subcommand)]
@@ -79,14 +90,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev { data_dir, listen, registry_listen, kafka_listen } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
             let listen = dev::DevListen { grpc: listen, registry: registry_listen, kafka: kafka_listen };
-            let mut node = dev::prepare(config, &DataDir::new(data_dir), listen).await?;
+            let node = dev::prepare(config, &DataDir::new(data_dir), listen).await?;
             print!("{}", node.banner()?);
-            let relay = tokio::spawn(async move {
-                node.relay.run(std::future::pending()).await;
-            });
-            let served = node.server.serve(node.listener, shutdown::signal()).await;
-            relay.abort();
-            served
+            node.run(shutdown::signal()).await
         }
         Command::Serve { service } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
@@ -111,6 +117,8 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Dlq { command } => ops_cli::dlq(&config, command).await,
+        Command::Projections { command } => ops_cli::projections(&config, command).await,
         Command::Bench { bench } => bench::run(bench, &config).await,
     }
 }

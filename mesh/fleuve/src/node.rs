@@ -52,14 +52,64 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// The event topics of the node and the message each carries.
+pub fn event_topics() -> Vec<fleuve_bus::TopicSchema> {
+    fleuve_homologation::app::EVENT_TOPICS
+        .iter()
+        .map(|(topic, message, file)| fleuve_bus::TopicSchema::new(*topic, *message, *file))
+        .collect()
+}
+
+/// The projections a node runs as Kafka consumers, and the read models among them that can
+/// be rebuilt.
+#[derive(Clone, Default)]
+pub struct Projections {
+    pub consumers: Vec<std::sync::Arc<dyn fleuve_bus::Projection>>,
+    pub rebuilds: Vec<std::sync::Arc<dyn fleuve_bus::Rebuild>>,
+}
+
+impl std::fmt::Debug for Projections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.consumers.iter().map(|p| p.name()).collect();
+        f.debug_struct("Projections").field("consumers", &names).finish_non_exhaustive()
+    }
+}
+
+/// Every projection of the homologation context (`fleuve dev`).
+pub fn all_projections(_config: &MeshConfig, _db: &Database) -> anyhow::Result<Projections> {
+    Ok(Projections::default())
+}
+
+/// The operations service over the running consumers and the rebuildable read models.
+pub fn operations(
+    db: &Database,
+    consumers: Vec<std::sync::Arc<fleuve_bus::ProjectionConsumer>>,
+    projections: &Projections,
+) -> fleuve_bus::ops::Operations {
+    let mut ops = fleuve_bus::ops::Operations::new(db.clone());
+    for consumer in consumers {
+        ops = ops.with_consumer(consumer);
+    }
+    for model in &projections.rebuilds {
+        ops = ops.with_rebuild(model.clone());
+    }
+    ops
+}
+
 /// Every service on one server, tokens signed and verified with `key` (`fleuve dev`).
-pub fn all_services(config: &MeshConfig, db: Database, key: SigningKey) -> anyhow::Result<(MeshServer, Identity)> {
+pub fn all_services(
+    config: &MeshConfig,
+    db: Database,
+    key: SigningKey,
+    ops: fleuve_bus::ops::Operations,
+) -> anyhow::Result<(MeshServer, Identity)> {
     let issuer = TokenIssuer::new(key, &config.auth);
     let verifier = TokenVerifier::new(&config.auth, &issuer.jwks())?;
     let identity = Identity::new(db.clone(), issuer);
     let server = MeshServer::new(&config.limits, verifier);
     let server = with_identity(server, identity.clone());
     let server = with_homologation(server, Homologation::new(db, Settings::from(&config.homologation)));
+    let server = server.add_service(fleuve_bus::ops::server(ops));
     Ok((server, identity))
 }
 
@@ -153,24 +203,4 @@ async fn fetch_jwks(endpoint: &str) -> anyhow::Result<JwkSet> {
     let mut client = IdentityServiceClient::connect(endpoint.to_owned()).await?;
     let keys = client.get_jwks(GetJwksRequest {}).await?.into_inner().keys;
     Ok(JwkSet { keys: keys.iter().map(Jwk::from_proto).collect() })
-}
-
-/// Creates the event topics, registers their schemas and returns the relay that publishes the
-/// outbox to them (run it with `OutboxRelay::run`).
-pub async fn outbox_relay(
-    db: Database,
-    bus: &fleuve_bus::BusConfig,
-    registry_url: &str,
-    partitions: i32,
-    replication: i32,
-) -> anyhow::Result<fleuve_bus::OutboxRelay> {
-    let topics: Vec<&str> = fleuve_homologation::app::EVENT_TOPICS.iter().map(|(t, _, _)| *t).collect();
-    fleuve_bus::ensure_topics(bus, &topics, partitions, replication).await.context("creating the event topics")?;
-    let schemas = fleuve_homologation::app::EVENT_TOPICS
-        .iter()
-        .map(|(topic, message, file)| fleuve_bus::TopicSchema::new(*topic, *message, *file))
-        .collect();
-    let mut relay = fleuve_bus::OutboxRelay::new(db, bus, registry_url, schemas)?;
-    relay.register_schemas().await.with_context(|| format!("registering event schemas at {registry_url}"))?;
-    Ok(relay)
 }
