@@ -17,6 +17,16 @@ pub const CERTIFICATE_TOPIC: &str = "homologation.certificate.v1";
 const DOSSIER_MESSAGE: &str = "fleuve.homologation.v1.DossierEvent";
 const CERTIFICATE_MESSAGE: &str = "fleuve.homologation.v1.CertificateEvent";
 const EVENTS_FILE: &str = "fleuve/homologation/v1/events.proto";
+/// The event types that create a notification: only these wake watchers and the worker (the
+/// others would cost every watcher a query for nothing; a missed wake-up is caught by polling).
+const NOTIFYING: [&str; 6] = [
+    "DossierDeclaredIncomplete",
+    "FeeInvoiced",
+    "DossierApproved",
+    "DossierRejected",
+    "CertificateSuspended",
+    "CertificateRevoked",
+];
 
 /// Turns dossier and certificate events into notifications for the applicant: dossier declared
 /// incomplete, fee invoiced (payment due), approved or rejected (decision), certificate
@@ -156,8 +166,10 @@ impl Projection for NotificationProjection {
         }
     }
 
-    fn applied<'a>(&'a self, _event: &'a ConsumedEvent) -> HookFuture<'a> {
-        self.hub.wake();
+    fn applied<'a>(&'a self, event: &'a ConsumedEvent) -> HookFuture<'a> {
+        if NOTIFYING.contains(&event.event_type.as_str()) {
+            self.hub.wake();
+        }
         Box::pin(async {})
     }
 }
