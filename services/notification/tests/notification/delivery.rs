@@ -84,6 +84,7 @@ impl SmtpServer {
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap_or_else(|e| {
+                let _ = std::fs::remove_file(&output);
                 panic!(
                     "cannot run {} -m aiosmtpd ({e}); install it with scripts/test or pip install aiosmtpd",
                     python.display()
