@@ -33,6 +33,12 @@ pub mod homologation {
     }
 }
 
+pub mod notification {
+    pub mod v1 {
+        tonic::include_proto!("fleuve.notification.v1");
+    }
+}
+
 pub mod ops {
     pub mod v1 {
         tonic::include_proto!("fleuve.ops.v1");

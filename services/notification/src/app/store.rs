@@ -1,0 +1,208 @@
+//! Notification and delivery rows: recording a notification once per (source, kind) and reading
+//! them back with their deliveries.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use fleuve_store::DbConnection;
+use fleuve_store::event_store::next_sequence;
+
+use super::NotificationError;
+use crate::domain::{Channel, Delivery, DeliveryStatus, NewNotification, Notification};
+use crate::schema::{notification_deliveries as deliveries, notifications};
+use crate::time;
+
+/// The fleuve-store counter notification ids come from.
+const SEQUENCE: &str = "notification";
+
+/// A page of results and the token of the next one (empty on the last page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_token: String,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = notifications)]
+struct NotificationRow {
+    notification_id: i64,
+    source_id: String,
+    kind: String,
+    recipient_id: String,
+    subject: String,
+    body: String,
+    refs: String,
+    created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = deliveries)]
+struct DeliveryRow {
+    notification_id: i64,
+    channel: String,
+    status: String,
+    attempts: i32,
+    next_attempt_at: Option<NaiveDateTime>,
+    last_error: Option<String>,
+    delivered_at: Option<NaiveDateTime>,
+}
+
+/// Records `new` with a pending delivery per channel, due at `at`; `None` when a notification
+/// of the same source and kind exists. Runs in the caller's transaction.
+///
+/// The id is taken from the counter last, just before the inserts: on PostgreSQL the counter's
+/// row stays locked until commit, which is what orders ids by commit.
+pub(crate) fn record(
+    conn: &mut DbConnection,
+    new: &NewNotification,
+    channels: &[Channel],
+    at: DateTime<Utc>,
+) -> Result<Option<i64>, NotificationError> {
+    let existing = notifications::table
+        .filter(notifications::source_id.eq(&new.source_id))
+        .filter(notifications::kind.eq(&new.kind))
+        .select(notifications::notification_id)
+        .first::<i64>(conn)
+        .optional()?;
+    if existing.is_some() {
+        return Ok(None);
+    }
+    let at = time::naive(at);
+    let refs = serde_json::to_string(&new.references).unwrap_or_else(|_| "{}".to_owned());
+    let id = next_sequence(conn, SEQUENCE)?;
+    diesel::insert_into(notifications::table)
+        .values((
+            notifications::notification_id.eq(id),
+            notifications::source_id.eq(&new.source_id),
+            notifications::kind.eq(&new.kind),
+            notifications::recipient_id.eq(&new.recipient_id),
+            notifications::subject.eq(&new.subject),
+            notifications::body.eq(&new.body),
+            notifications::refs.eq(&refs),
+            notifications::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    for channel in channels {
+        diesel::insert_into(deliveries::table)
+            .values((
+                deliveries::notification_id.eq(id),
+                deliveries::channel.eq(channel.as_str()),
+                deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+                deliveries::attempts.eq(0),
+                deliveries::next_attempt_at.eq(Some(at)),
+                deliveries::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(Some(id))
+}
+
+/// `recipient`'s notifications older than `before`, newest first.
+pub(crate) fn page(
+    conn: &mut DbConnection,
+    recipient: &str,
+    before: Option<i64>,
+    size: i64,
+) -> Result<Page<Notification>, NotificationError> {
+    let mut query = notifications::table
+        .filter(notifications::recipient_id.eq(recipient))
+        .order(notifications::notification_id.desc())
+        .limit(size + 1)
+        .select(NotificationRow::as_select())
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(notifications::notification_id.lt(before));
+    }
+    let mut rows = query.load(conn)?;
+    // One extra row was fetched to know whether another page exists.
+    let more = rows.len() as i64 > size;
+    rows.truncate(usize::try_from(size).unwrap_or(0));
+    let next_token = match rows.last() {
+        Some(last) if more => last.notification_id.to_string(),
+        _ => String::new(),
+    };
+    Ok(Page { items: with_deliveries(conn, rows)?, next_token })
+}
+
+/// Up to `limit` of `recipient`'s notifications after `after`, oldest first.
+pub(crate) fn after(
+    conn: &mut DbConnection,
+    recipient: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Notification>, NotificationError> {
+    let rows = notifications::table
+        .filter(notifications::recipient_id.eq(recipient))
+        .filter(notifications::notification_id.gt(after))
+        .order(notifications::notification_id.asc())
+        .limit(limit)
+        .select(NotificationRow::as_select())
+        .load(conn)?;
+    with_deliveries(conn, rows)
+}
+
+pub(crate) fn get(conn: &mut DbConnection, id: i64) -> Result<Option<Notification>, NotificationError> {
+    let rows = notifications::table.find(id).select(NotificationRow::as_select()).load(conn)?;
+    Ok(with_deliveries(conn, rows)?.pop())
+}
+
+/// The notification without its deliveries (what a channel sends).
+pub(crate) fn get_bare(conn: &mut DbConnection, id: i64) -> Result<Option<Notification>, NotificationError> {
+    let row = notifications::table.find(id).select(NotificationRow::as_select()).first(conn).optional()?;
+    row.map(|row| notification(row, Vec::new())).transpose()
+}
+
+fn with_deliveries(
+    conn: &mut DbConnection,
+    rows: Vec<NotificationRow>,
+) -> Result<Vec<Notification>, NotificationError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.notification_id).collect();
+    let mut by_id: HashMap<i64, Vec<Delivery>> = HashMap::new();
+    if !ids.is_empty() {
+        let delivery_rows = deliveries::table
+            .filter(deliveries::notification_id.eq_any(&ids))
+            .order((deliveries::notification_id, deliveries::channel))
+            .select(DeliveryRow::as_select())
+            .load(conn)?;
+        for row in delivery_rows {
+            let id = row.notification_id;
+            by_id.entry(id).or_default().push(delivery(row)?);
+        }
+    }
+    rows.into_iter()
+        .map(|row| {
+            let found = by_id.remove(&row.notification_id).unwrap_or_default();
+            notification(row, found)
+        })
+        .collect()
+}
+
+fn notification(row: NotificationRow, deliveries: Vec<Delivery>) -> Result<Notification, NotificationError> {
+    let references: BTreeMap<String, String> = serde_json::from_str(&row.refs)
+        .map_err(|e| NotificationError::Corrupt { id: row.notification_id, reason: format!("references: {e}") })?;
+    Ok(Notification {
+        id: row.notification_id,
+        source_id: row.source_id,
+        kind: row.kind,
+        recipient_id: row.recipient_id,
+        subject: row.subject,
+        body: row.body,
+        references,
+        created_at: time::utc(row.created_at),
+        deliveries,
+    })
+}
+
+fn delivery(row: DeliveryRow) -> Result<Delivery, NotificationError> {
+    let corrupt = |reason: String| NotificationError::Corrupt { id: row.notification_id, reason };
+    Ok(Delivery {
+        channel: Channel::parse(&row.channel).ok_or_else(|| corrupt(format!("unknown channel {:?}", row.channel)))?,
+        status: DeliveryStatus::parse(&row.status)
+            .ok_or_else(|| corrupt(format!("unknown status {:?}", row.status)))?,
+        attempts: row.attempts,
+        next_attempt_at: row.next_attempt_at.map(time::utc),
+        last_error: row.last_error,
+        delivered_at: row.delivered_at.map(time::utc),
+    })
+}
