@@ -81,12 +81,19 @@ impl Cache {
     /// Redis when `config.redis_url` is set, the in-process cache otherwise. Call it inside a
     /// tokio runtime. Redis is connected on first use, so an unreachable Redis does not fail this.
     pub fn new(config: &CacheConfig) -> Result<Cache, CacheError> {
-        let store = if config.redis_url.trim().is_empty() {
-            Store::Memory(MemoryStore::new(config.max_entries))
-        } else {
-            Store::Redis(RedisStore::new(config)?)
-        };
-        Ok(Cache {
+        if config.redis_url.trim().is_empty() {
+            return Ok(Cache::in_process(config));
+        }
+        Ok(Cache::with_store(Store::Redis(RedisStore::new(config)?), config))
+    }
+
+    /// The in-process cache sized by `config`, whatever its `redis_url` says.
+    pub fn in_process(config: &CacheConfig) -> Cache {
+        Cache::with_store(Store::Memory(MemoryStore::new(config.max_entries)), config)
+    }
+
+    fn with_store(store: Store, config: &CacheConfig) -> Cache {
+        Cache {
             inner: Arc::new(Inner {
                 store,
                 prefix: config.key_prefix.clone(),
@@ -95,7 +102,7 @@ impl Cache {
                 epoch: AtomicU64::new(0),
                 last_error_log: Mutex::new(None),
             }),
-        })
+        }
     }
 
     pub fn backend(&self) -> CacheBackend {
