@@ -3,13 +3,16 @@
 
 mod commands;
 mod queries;
+pub mod registry;
 mod views;
 
+use fleuve_cache::{Cache, CacheConfig};
 use fleuve_mesh::{Principal, RequestContext, ServiceError};
 use fleuve_store::{Database, StoreError};
 
 pub use commands::{CommandContext, DossierOutcome};
 pub use queries::{Page, PageRequest};
+pub use registry::{CertificateRegistryProjection, CertificateRegistryRebuild};
 pub use views::{certificate_to_pb, dossier_to_pb, public_certificate};
 
 use crate::domain::{Actor, DomainError};
@@ -36,20 +39,46 @@ impl From<&fleuve_mesh::config::HomologationConfig> for Settings {
     }
 }
 
-/// The homologation service: commands and queries over one database.
+/// The homologation service: commands and queries over one database, and the cache the public
+/// registry is read through.
 #[derive(Debug, Clone)]
 pub struct Homologation {
     db: Database,
     settings: Settings,
+    registry_cache: Cache,
 }
 
 impl Homologation {
+    /// With an in-process registry cache (namespace [`registry::REGISTRY_CACHE_PREFIX`]); use
+    /// [`Homologation::with_registry_cache`] for Redis.
     pub fn new(db: Database, settings: Settings) -> Self {
-        Homologation { db, settings }
+        let registry_cache = Cache::in_process(&CacheConfig::in_process(registry::REGISTRY_CACHE_PREFIX));
+        Homologation { db, settings, registry_cache }
+    }
+
+    /// Reads the public registry through `cache`. The projection that invalidates it must hold
+    /// the same cache: build it with [`Homologation::certificate_registry_projection`].
+    pub fn with_registry_cache(mut self, cache: Cache) -> Self {
+        self.registry_cache = cache;
+        self
     }
 
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    pub fn registry_cache(&self) -> &Cache {
+        &self.registry_cache
+    }
+
+    /// The `certificate-registry` projection, invalidating this service's registry cache.
+    pub fn certificate_registry_projection(&self) -> CertificateRegistryProjection {
+        CertificateRegistryProjection::new(self.registry_cache.clone())
+    }
+
+    /// The rebuild of the public registry, flushing this service's registry cache after the swap.
+    pub fn certificate_registry_rebuild(&self) -> CertificateRegistryRebuild {
+        CertificateRegistryRebuild::new(self.registry_cache.clone())
     }
 }
 

@@ -36,3 +36,29 @@ diesel::table! {
         view -> Binary,
     }
 }
+
+/// The public certificate registry and its rebuild shadow: one column list for both, so that
+/// `INSERT INTO public_certificates SELECT * FROM public_certificates_rebuild` stays right.
+macro_rules! public_certificate_table {
+    ($($table:ident),*) => {$(
+        diesel::table! {
+            $table (certificate_number) {
+                certificate_number -> Text,
+                status -> Integer,
+                holder_organisation_id -> Text,
+                brand -> Text,
+                model -> Text,
+                brand_key -> Text,
+                model_key -> Text,
+                category -> Integer,
+                valid_from -> Timestamp,
+                valid_until -> Timestamp,
+                dossier_id -> Text,
+                status_reason -> Text,
+                version -> BigInt,
+            }
+        }
+    )*};
+}
+
+public_certificate_table!(public_certificates, public_certificates_rebuild);

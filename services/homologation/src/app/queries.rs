@@ -10,10 +10,11 @@ use prost::Message;
 
 use super::{
     AppError, DOSSIER_AGGREGATE, Homologation, can_see,
+    registry::{self, RegistryRow},
     views::{self, CertificateRow, DossierRow},
 };
 use crate::{
-    schema::{certificate_view, dossier_view},
+    schema::{certificate_view, dossier_view, public_certificates},
     time,
 };
 
@@ -192,17 +193,28 @@ impl Homologation {
         }
     }
 
-    /// The public check: the certificate and whether it is valid right now.
+    /// The public check: the certificate and whether it is valid right now. Read from the
+    /// public registry through the read-through cache; validity is computed at each call, so a
+    /// cached entry never carries a stale "valid".
     pub async fn verify_certificate(&self, number: String) -> Result<(pb::PublicCertificate, bool), AppError> {
-        let certificate = self
-            .find_certificate(number.clone())
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("no certificate {number}")))?;
+        let key = registry::certificate_cache_key(&number);
+        let (db, wanted) = (self.db.clone(), number.clone());
+        let cached = self
+            .registry_cache
+            .get_or_load(&key, self.registry_cache.default_ttl(), || async move {
+                let found = db.run(move |conn| registry::find_public(conn, &wanted)).await?;
+                Ok::<_, AppError>(found.map(|c| c.encode_to_vec()))
+            })
+            .await?;
+        let certificate = match cached {
+            Some(bytes) => pb::PublicCertificate::decode(bytes.as_slice())?,
+            None => return Err(ServiceError::not_found(format!("no certificate {number}")).into()),
+        };
         let now = time::to_proto(Utc::now());
         let active = certificate.status == pb::CertificateStatus::Active as i32;
         let started = certificate.valid_from.is_some_and(|t| (t.seconds, t.nanos) <= (now.seconds, now.nanos));
         let not_ended = certificate.valid_until.is_some_and(|t| (now.seconds, now.nanos) < (t.seconds, t.nanos));
-        Ok((views::public_certificate(&certificate), active && started && not_ended))
+        Ok((certificate, active && started && not_ended))
     }
 
     async fn find_certificate(&self, number: String) -> Result<Option<pb::Certificate>, AppError> {
@@ -215,6 +227,7 @@ impl Homologation {
             .await
     }
 
+    /// Searches the public registry (not cached: every search reads the table).
     pub async fn search_certificates(
         &self,
         brand: String,
@@ -223,23 +236,19 @@ impl Homologation {
     ) -> Result<Page<pb::PublicCertificate>, AppError> {
         self.db
             .run(move |conn| {
-                let mut query = certificate_view::table.select(CertificateRow::as_select()).into_boxed();
+                let mut query = public_certificates::table.into_boxed();
                 if !brand.trim().is_empty() {
-                    query = query.filter(certificate_view::brand_key.like(like_prefix(&brand)).escape('\\'));
+                    query = query.filter(public_certificates::brand_key.like(like_prefix(&brand)).escape('\\'));
                 }
                 if !model.trim().is_empty() {
-                    query = query.filter(certificate_view::model_key.like(like_prefix(&model)).escape('\\'));
+                    query = query.filter(public_certificates::model_key.like(like_prefix(&model)).escape('\\'));
                 }
                 if let Some(after) = page.after.clone() {
-                    query = query.filter(certificate_view::certificate_number.gt(after));
+                    query = query.filter(public_certificates::certificate_number.gt(after));
                 }
-                let rows = query.order(certificate_view::certificate_number.asc()).limit(page.size + 1).load(conn)?;
-                page_of(
-                    rows,
-                    page.size,
-                    |r| r.certificate_number.clone(),
-                    |r| decode_certificate(r).map(|c| views::public_certificate(&c)),
-                )
+                let rows: Vec<RegistryRow> =
+                    query.order(public_certificates::certificate_number.asc()).limit(page.size + 1).load(conn)?;
+                page_of(rows, page.size, |r| r.certificate_number.clone(), |r| Ok(registry::to_public(r)))
             })
             .await
     }

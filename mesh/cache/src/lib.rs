@@ -1,0 +1,241 @@
+//! fleuve-cache: the read-through cache of hot queries — Redis when a URL is configured, a
+//! bounded in-process cache otherwise — which projections invalidate after their commit.
+//!
+//! The cache is an optimisation, never a dependency: a Redis that is down, slow or refusing
+//! commands is logged and counted ([`CacheStats::errors`]) and the query is answered by its
+//! loader as if the key were absent.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use fleuve_cache::{Cache, CacheConfig};
+//! let cache = Cache::new(&CacheConfig::redis("redis://127.0.0.1:6379", "fleuve:demo"))?;
+//! let value = cache
+//!     .get_or_load("answer", cache.default_ttl(), || async { Ok::<_, std::io::Error>(Some(b"42".to_vec())) })
+//!     .await?;
+//! assert_eq!(value.as_deref(), Some(&b"42"[..]));
+//! cache.invalidate(["answer"]).await;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod memory;
+mod redis;
+mod stats;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+pub use config::CacheConfig;
+pub use stats::CacheStats;
+
+use memory::MemoryStore;
+use redis::RedisStore;
+use stats::{Counter, Counters};
+
+/// At most one warning per this interval while the backend keeps failing; the rest go to debug.
+const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Why a cache could not be built (a backend failing later is not an error, see the crate doc).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("invalid redis url: {0}")]
+    Url(#[source] ::redis::RedisError),
+    #[error("redis: {0}")]
+    Redis(#[source] ::redis::RedisError),
+}
+
+/// Which backend a cache runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheBackend {
+    Redis,
+    InProcess,
+}
+
+#[derive(Debug)]
+enum Store {
+    Redis(RedisStore),
+    Memory(MemoryStore),
+}
+
+/// A namespaced byte cache; clones share the backend and the counters.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    prefix: String,
+    default_ttl: Duration,
+    counters: Counters,
+    /// Bumped before every invalidation: a load that saw another value started before it and
+    /// may hold a stale value, so it is not written back.
+    epoch: AtomicU64,
+    last_error_log: Mutex<Option<Instant>>,
+}
+
+impl Cache {
+    /// Redis when `config.redis_url` is set, the in-process cache otherwise. Call it inside a
+    /// tokio runtime. Redis is connected on first use, so an unreachable Redis does not fail this.
+    pub fn new(config: &CacheConfig) -> Result<Cache, CacheError> {
+        if config.redis_url.trim().is_empty() {
+            return Ok(Cache::in_process(config));
+        }
+        Ok(Cache::with_store(Store::Redis(RedisStore::new(config)?), config))
+    }
+
+    /// The in-process cache sized by `config`, whatever its `redis_url` says.
+    pub fn in_process(config: &CacheConfig) -> Cache {
+        Cache::with_store(Store::Memory(MemoryStore::new(config.max_entries)), config)
+    }
+
+    fn with_store(store: Store, config: &CacheConfig) -> Cache {
+        Cache {
+            inner: Arc::new(Inner {
+                store,
+                prefix: config.key_prefix.clone(),
+                default_ttl: config.ttl(),
+                counters: Counters::default(),
+                epoch: AtomicU64::new(0),
+                last_error_log: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn backend(&self) -> CacheBackend {
+        match self.inner.store {
+            Store::Redis(_) => CacheBackend::Redis,
+            Store::Memory(_) => CacheBackend::InProcess,
+        }
+    }
+
+    /// The configured `ttl_seconds`.
+    pub fn default_ttl(&self) -> Duration {
+        self.inner.default_ttl
+    }
+
+    pub fn key_prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// The counters since this cache (or the one it was cloned from) was built.
+    pub fn stats(&self) -> CacheStats {
+        self.inner.counters.snapshot()
+    }
+
+    /// The value under `key`; `None` when absent, expired, or the backend failed.
+    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let full = self.full_key(key);
+        let found = match &self.inner.store {
+            Store::Memory(memory) => memory.get(&full),
+            Store::Redis(redis) => match redis.get(&full).await {
+                Ok(found) => found,
+                Err(error) => {
+                    self.backend_failed("get", &error);
+                    None
+                }
+            },
+        };
+        self.count(if found.is_some() { Counter::Hit } else { Counter::Miss }, 1);
+        found
+    }
+
+    /// Stores `value` under `key` for `ttl` (Redis rounds up to whole seconds).
+    pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) {
+        let full = self.full_key(key);
+        match &self.inner.store {
+            Store::Memory(memory) => memory.set(full, value, ttl),
+            Store::Redis(redis) => {
+                if let Err(error) = redis.set(&full, value, ttl).await {
+                    self.backend_failed("set", &error);
+                }
+            }
+        }
+    }
+
+    /// Removes `keys`; what a projection calls after its commit.
+    pub async fn invalidate<I, K>(&self, keys: I)
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<str>,
+    {
+        let keys: Vec<String> = keys.into_iter().map(|k| self.full_key(k.as_ref())).collect();
+        if keys.is_empty() {
+            return;
+        }
+        self.inner.epoch.fetch_add(1, Ordering::SeqCst);
+        self.count(Counter::Invalidation, keys.len() as u64);
+        match &self.inner.store {
+            Store::Memory(memory) => keys.iter().for_each(|k| memory.remove(k)),
+            Store::Redis(redis) => {
+                if let Err(error) = redis.delete(&keys).await {
+                    self.backend_failed("invalidate", &error);
+                }
+            }
+        }
+    }
+
+    /// Removes every key of this cache's namespace (after a read model was rebuilt).
+    pub async fn flush(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::SeqCst);
+        self.count(Counter::Invalidation, 1);
+        match &self.inner.store {
+            Store::Memory(memory) => memory.clear(),
+            Store::Redis(redis) => {
+                let pattern = redis::namespace_pattern(&self.inner.prefix);
+                match redis.delete_matching(&pattern).await {
+                    Ok(deleted) => tracing::debug!(prefix = %self.inner.prefix, deleted, "cache namespace flushed"),
+                    Err(error) => self.backend_failed("flush", &error),
+                }
+            }
+        }
+    }
+
+    /// Read-through: the cached value, or else what `load` returns, cached for `ttl` when it is
+    /// `Some` (absence is not cached, so a value appears as soon as it exists). A loader error
+    /// is returned as is and nothing is cached.
+    pub async fn get_or_load<F, Fut, E>(&self, key: &str, ttl: Duration, load: F) -> Result<Option<Vec<u8>>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<Vec<u8>>, E>>,
+    {
+        if let Some(found) = self.get(key).await {
+            return Ok(Some(found));
+        }
+        let epoch = self.inner.epoch.load(Ordering::SeqCst);
+        self.count(Counter::Load, 1);
+        let loaded = load().await?;
+        if let Some(value) = &loaded {
+            // An invalidation during the load may have come after our read of the old value.
+            if self.inner.epoch.load(Ordering::SeqCst) == epoch {
+                self.set(key, value, ttl).await;
+            }
+        }
+        Ok(loaded)
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        format!("{}:{key}", self.inner.prefix)
+    }
+
+    fn count(&self, counter: Counter, n: u64) {
+        self.inner.counters.add(counter, n);
+    }
+
+    fn backend_failed(&self, operation: &'static str, error: &::redis::RedisError) {
+        self.count(Counter::Error, 1);
+        let now = Instant::now();
+        let mut last = self.inner.last_error_log.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.is_none_or(|at| now.duration_since(at) >= ERROR_LOG_INTERVAL) {
+            *last = Some(now);
+            drop(last);
+            let errors = self.stats().errors;
+            tracing::warn!(operation, %error, errors, "cache backend failed, answering without it");
+        } else {
+            tracing::debug!(operation, %error, "cache backend failed, answering without it");
+        }
+    }
+}

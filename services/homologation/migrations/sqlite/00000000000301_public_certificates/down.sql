@@ -1,0 +1,2 @@
+DROP TABLE public_certificates_rebuild;
+DROP TABLE public_certificates;
