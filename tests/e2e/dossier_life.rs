@@ -3,7 +3,9 @@
 
 use fleuve_mesh::Role;
 use fleuve_proto::homologation::v1 as pb;
-use fleuve_tests::{Backend, TestNode, authed, document, equipment, ready_for_decision, submitted_dossier};
+use fleuve_tests::{
+    Backend, TestNode, authed, document, equipment, ready_for_decision, submitted_dossier, verified_when,
+};
 
 async fn whole_life(backend: Backend) {
     let node = TestNode::start(backend).await;
@@ -124,13 +126,9 @@ async fn whole_life(backend: Backend) {
     assert_eq!(history[0].metadata.as_ref().unwrap().actor, node.demo.applicant.user_id);
     assert_eq!(history.last().unwrap().metadata.as_ref().unwrap().actor, node.demo.admin.user_id);
 
-    // Public verification: no token.
+    // Public verification: no token; the registry is a projection fed through Kafka.
     let mut registry = node.registry();
-    let verified = registry
-        .verify_certificate(pb::VerifyCertificateRequest { certificate_number: approved.certificate_number.clone() })
-        .await
-        .expect("public verification")
-        .into_inner();
+    let verified = verified_when(&node, &approved.certificate_number, "published as valid", |v| v.valid).await;
     assert!(verified.valid);
     let public = verified.certificate.unwrap();
     assert_eq!((public.brand.as_str(), public.model.as_str()), ("Tecno", "Spark 20 Pro"));
@@ -156,11 +154,10 @@ async fn whole_life(backend: Backend) {
         ))
         .await
         .expect("suspend");
-    let verified = registry
-        .verify_certificate(pb::VerifyCertificateRequest { certificate_number: number.clone() })
-        .await
-        .unwrap()
-        .into_inner();
+    let verified = verified_when(&node, &number, "shown suspended", |v| {
+        v.certificate.as_ref().is_some_and(|c| c.status == pb::CertificateStatus::Suspended as i32)
+    })
+    .await;
     assert!(!verified.valid);
     assert_eq!(verified.certificate.unwrap().status, pb::CertificateStatus::Suspended as i32);
     certificates

@@ -2,6 +2,7 @@
 //! PostgreSQL, real grpcurl and buf. One test binary keeps link time down.
 
 mod access;
+mod backbone;
 mod bad_input;
 mod concurrency;
 mod dossier_life;

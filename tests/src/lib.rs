@@ -82,9 +82,7 @@ impl TestNode {
         let data = DataDir::new(&dir);
         let pg = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => {
-                Some(TestDatabase::postgres(&node::MIGRATIONS).await.expect("postgres test database"))
-            }
+            Backend::Postgres => Some(TestDatabase::postgres(&node::MIGRATIONS).await.expect("postgres test database")),
         };
         let database_url = pg.as_ref().map(|db| db.url().to_owned());
         let (ready_tx, ready_rx) = oneshot::channel::<Result<Started, String>>();
@@ -375,4 +373,29 @@ pub fn fleuve_binary() -> PathBuf {
             profile_dir.join("fleuve")
         })
         .clone()
+}
+
+/// Public verification of `number` once the certificate-registry projection shows what
+/// `check` expects (it consumes the certificate events from Kafka, so it lags the command).
+pub async fn verified_when(
+    node: &TestNode,
+    number: &str,
+    what: &str,
+    check: impl Fn(&pb::VerifyCertificateResponse) -> bool,
+) -> pb::VerifyCertificateResponse {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let answer = node
+            .registry()
+            .verify_certificate(pb::VerifyCertificateRequest { certificate_number: number.to_owned() })
+            .await;
+        match answer {
+            Ok(response) if check(response.get_ref()) => return response.into_inner(),
+            Ok(_) | Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            Ok(response) => panic!("certificate {number}: never {what}: last answer {response:?}"),
+            Err(status) => panic!("certificate {number}: never {what}: last answer {status:?}"),
+        }
+    }
 }

@@ -44,6 +44,8 @@ pub struct Backbone {
     stop: watch::Sender<bool>,
     relay: Option<JoinHandle<OutboxRelay>>,
     consumers: Vec<(Arc<ProjectionConsumer>, JoinHandle<()>)>,
+    /// Other background workers stopped with the backbone (delivery, scheduling).
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Backbone {
@@ -111,7 +113,7 @@ pub async fn start(
         });
         consumers.push((consumer, task));
     }
-    Ok(Backbone { stop, relay, consumers })
+    Ok(Backbone { stop, relay, consumers, tasks: Vec::new() })
 }
 
 impl Backbone {
@@ -120,9 +122,24 @@ impl Backbone {
         self.consumers.iter().map(|(c, _)| c.clone()).collect()
     }
 
+    /// A future that completes when the backbone stops, for workers started beside it.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        stopped(self.stop.subscribe())
+    }
+
+    /// A worker to await when the backbone stops (it should watch [`Backbone::stopped`]).
+    pub fn add_task(&mut self, task: JoinHandle<()>) {
+        self.tasks.push(task);
+    }
+
     /// Stops the relay and the consumers (offsets committed) and closes their Kafka clients.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        for task in self.tasks {
+            if let Err(error) = task.await {
+                tracing::warn!(%error, "background worker failed");
+            }
+        }
         if let Some(relay) = self.relay {
             match relay.await {
                 Ok(relay) => relay.close().await,

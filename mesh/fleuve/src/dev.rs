@@ -120,11 +120,17 @@ pub async fn prepare_on(
         .with_context(|| format!("starting the Kafka-API broker on {}", listen.kafka))?;
     let registry_url = format!("http://{registry_addr}");
     let settings = BackboneSettings::from_config(&config, &broker.bootstrap_servers(), &registry_url);
-    let projections = node::all_projections(&config, &db)?;
-    let backbone = backbone::start(db.clone(), &settings, &node::event_topics(), projections.consumers.clone()).await?;
+    let apps = node::Apps::new(&config, &db, TokenIssuer::new(key, &config.auth))?;
+    let demo = apps.identity.seed_demo().await.context("seeding demo accounts")?;
+    let projections = apps.projections();
+    let mut backbone =
+        backbone::start(db.clone(), &settings, &node::event_topics(), projections.consumers.clone()).await?;
+    let directory = std::sync::Arc::new(node::IdentityDirectory(apps.identity.clone()));
+    backbone.add_task(apps.notifications.spawn_delivery_worker(directory, backbone.stopped())?);
+    backbone.add_task(apps.notifications.spawn_scheduler(backbone.stopped()));
     let ops = node::operations(&db, backbone.consumers(), &projections);
-    let (server, identity) = node::all_services(&config, db.clone(), key, ops)?;
-    let demo = identity.seed_demo().await.context("seeding demo accounts")?;
+    let server = node::all_services(&config, &apps, ops)?;
+    let identity = apps.identity;
     let listener = TcpListener::bind(listen.grpc).await.with_context(|| format!("binding {}", listen.grpc))?;
     let addr = listener.local_addr()?;
     let issuer = identity.issuer().clone();

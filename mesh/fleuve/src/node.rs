@@ -15,8 +15,12 @@ use fleuve_proto::identity::v1::{GetJwksRequest, identity_service_client::Identi
 use fleuve_store::{Database, MigrationSet};
 
 /// Every migration set of the node, in dependency order.
-pub const MIGRATIONS: [MigrationSet; 3] =
-    [fleuve_store::EVENT_STORE_MIGRATIONS, fleuve_identity::MIGRATIONS, fleuve_homologation::MIGRATIONS];
+pub const MIGRATIONS: [MigrationSet; 4] = [
+    fleuve_store::EVENT_STORE_MIGRATIONS,
+    fleuve_identity::MIGRATIONS,
+    fleuve_homologation::MIGRATIONS,
+    fleuve_notification::MIGRATIONS,
+];
 
 /// The services `fleuve serve` can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -75,9 +79,101 @@ impl std::fmt::Debug for Projections {
     }
 }
 
-/// Every projection of the homologation context (`fleuve dev`).
-pub fn all_projections(_config: &MeshConfig, _db: &Database) -> anyhow::Result<Projections> {
-    Ok(Projections::default())
+/// The read-through cache of the public certificate registry, from `cache.*`.
+pub fn registry_cache(config: &MeshConfig) -> anyhow::Result<fleuve_cache::Cache> {
+    let cache = fleuve_cache::CacheConfig {
+        redis_url: config.cache.redis_url.clone(),
+        ttl_seconds: config.cache.ttl_seconds,
+        max_entries: config.cache.max_entries,
+        key_prefix: format!("{}:homologation:registry", config.cache.key_prefix),
+        ..fleuve_cache::CacheConfig::default()
+    };
+    Ok(fleuve_cache::Cache::new(&cache)?)
+}
+
+/// The notification settings from `notification.*`.
+pub fn notification_settings(config: &MeshConfig) -> anyhow::Result<fleuve_notification::Settings> {
+    let n = &config.notification;
+    let mut settings = fleuve_notification::Settings {
+        max_attempts: n.max_attempts.max(1),
+        scheduler_interval: Duration::from_secs(n.scheduler_interval_seconds.max(1)),
+        ..fleuve_notification::Settings::default()
+    };
+    if !n.smtp_server.is_empty() {
+        let (host, port) = n
+            .smtp_server
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
+            .with_context(|| format!("notification.smtp_server {:?} is not host:port", n.smtp_server))?;
+        settings.smtp = Some(fleuve_notification::SmtpSettings {
+            host,
+            port,
+            username: Some(n.smtp_username.clone()).filter(|u| !u.is_empty()),
+            password: Some(n.smtp_password.clone()).filter(|p| !p.is_empty()),
+            from: n.smtp_from.clone(),
+            timeout: Duration::from_secs(10),
+        });
+    }
+    if !n.webhook_url.is_empty() {
+        settings.webhook = Some(fleuve_notification::WebhookSettings {
+            url: n.webhook_url.clone(),
+            secret: Some(n.webhook_secret.clone()).filter(|s| !s.is_empty()),
+            timeout: Duration::from_secs(10),
+        });
+    }
+    Ok(settings)
+}
+
+/// Users' e-mail addresses for the notification service, from the identity service's tables
+/// (the node's database).
+#[derive(Clone, Debug)]
+pub struct IdentityDirectory(pub Identity);
+
+impl fleuve_notification::Directory for IdentityDirectory {
+    fn email<'a>(&'a self, user_id: &'a str) -> fleuve_notification::DirectoryFuture<'a> {
+        Box::pin(async move {
+            self.0.user_email(user_id).await.map_err(|e| fleuve_notification::DirectoryError(e.to_string()))
+        })
+    }
+}
+
+/// The application services of the homologation context, sharing one database.
+#[derive(Clone)]
+pub struct Apps {
+    pub identity: Identity,
+    pub homologation: Homologation,
+    pub notifications: fleuve_notification::Notifications,
+}
+
+impl std::fmt::Debug for Apps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Apps").finish_non_exhaustive()
+    }
+}
+
+impl Apps {
+    /// Every application service of `fleuve dev`; tokens signed with `issuer`.
+    pub fn new(config: &MeshConfig, db: &Database, issuer: TokenIssuer) -> anyhow::Result<Apps> {
+        let homologation = Homologation::new(db.clone(), Settings::from(&config.homologation))
+            .with_registry_cache(registry_cache(config)?);
+        Ok(Apps {
+            identity: Identity::new(db.clone(), issuer),
+            homologation,
+            notifications: fleuve_notification::Notifications::new(db.clone(), notification_settings(config)?),
+        })
+    }
+
+    /// The projections of these services (each built from the instance that serves its
+    /// queries, so cache invalidations and watch wake-ups reach them).
+    pub fn projections(&self) -> Projections {
+        Projections {
+            consumers: vec![
+                std::sync::Arc::new(self.homologation.certificate_registry_projection()),
+                std::sync::Arc::new(self.notifications.projection()),
+            ],
+            rebuilds: vec![std::sync::Arc::new(self.homologation.certificate_registry_rebuild())],
+        }
+    }
 }
 
 /// The operations service over the running consumers and the rebuildable read models.
@@ -97,20 +193,13 @@ pub fn operations(
 }
 
 /// Every service on one server, tokens signed and verified with `key` (`fleuve dev`).
-pub fn all_services(
-    config: &MeshConfig,
-    db: Database,
-    key: SigningKey,
-    ops: fleuve_bus::ops::Operations,
-) -> anyhow::Result<(MeshServer, Identity)> {
-    let issuer = TokenIssuer::new(key, &config.auth);
-    let verifier = TokenVerifier::new(&config.auth, &issuer.jwks())?;
-    let identity = Identity::new(db.clone(), issuer);
+pub fn all_services(config: &MeshConfig, apps: &Apps, ops: fleuve_bus::ops::Operations) -> anyhow::Result<MeshServer> {
+    let verifier = TokenVerifier::new(&config.auth, &apps.identity.issuer().jwks())?;
     let server = MeshServer::new(&config.limits, verifier);
-    let server = with_identity(server, identity.clone());
-    let server = with_homologation(server, Homologation::new(db, Settings::from(&config.homologation)));
-    let server = server.add_service(fleuve_bus::ops::server(ops));
-    Ok((server, identity))
+    let server = with_identity(server, apps.identity.clone());
+    let server = with_homologation(server, apps.homologation.clone());
+    let server = server.add_service(fleuve_notification::server(apps.notifications.clone()));
+    Ok(server.add_service(fleuve_bus::ops::server(ops)))
 }
 
 fn with_identity(mut server: MeshServer, identity: Identity) -> MeshServer {

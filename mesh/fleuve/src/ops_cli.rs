@@ -109,7 +109,10 @@ pub async fn dlq(config: &MeshConfig, command: DlqCommand) -> anyhow::Result<()>
             let (mut client, token) = connect(config, &target).await?;
             let status = status.as_deref().map(status_of).transpose()?.map_or(0, |s| s as i32);
             let mut page_token = String::new();
-            println!("{:>6}  {:<9}  {:<22}  {:<34}  {:>9}  {:<36}  error", "id", "status", "consumer", "topic", "p/offset", "correlation id");
+            println!(
+                "{:>6}  {:<9}  {:<22}  {:<34}  {:>9}  {:<36}  error",
+                "id", "status", "consumer", "topic", "p/offset", "correlation id"
+            );
             loop {
                 let request = pb::ListDeadLettersRequest {
                     consumer: consumer.clone().unwrap_or_default(),

@@ -338,6 +338,22 @@ impl Identity {
         Ok(Page { items, next_page_token: next })
     }
 
+    /// The email address of a user (for services that write to users, e.g. notifications);
+    /// `None` for an unknown user.
+    pub async fn user_email(&self, user_id: &str) -> Result<Option<String>, IdentityError> {
+        let user_id = user_id.to_owned();
+        self.db
+            .run(move |conn| {
+                users::table
+                    .filter(users::user_id.eq(user_id))
+                    .select(users::email)
+                    .first::<String>(conn)
+                    .optional()
+                    .map_err(IdentityError::from)
+            })
+            .await
+    }
+
     /// Exchanges an email and password for an access token. Every failure after the required
     /// fields are present is `InvalidCredentials` and costs one argon2 verification.
     pub async fn login(&self, email: &str, password: &str) -> Result<LoginOutcome, IdentityError> {
