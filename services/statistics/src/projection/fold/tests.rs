@@ -131,13 +131,6 @@ fn a_payment_in_another_currency_is_permanent() {
     assert!(matches!(result, Err(HandlerError::Permanent(m)) if m.contains("EUR")));
 }
 
-#[test]
-fn an_undecodable_payload_is_permanent() {
-    let mut event = consumed(1, &envelope(1, created()));
-    event.payload = vec![0xff, 0xff, 0xff];
-    assert!(matches!(event.decode::<pb::DossierEvent>(), Err(HandlerError::Permanent(_))));
-}
-
 /// The statuses the fold derives are the aggregate's, after every event of a long life.
 #[test]
 fn statuses_follow_the_aggregate() {
