@@ -39,6 +39,12 @@ pub mod notification {
     }
 }
 
+pub mod statistics {
+    pub mod v1 {
+        tonic::include_proto!("fleuve.statistics.v1");
+    }
+}
+
 pub mod ops {
     pub mod v1 {
         tonic::include_proto!("fleuve.ops.v1");

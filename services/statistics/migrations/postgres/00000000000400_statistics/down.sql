@@ -1,0 +1,2 @@
+DROP TABLE stats_dossiers_rebuild;
+DROP TABLE stats_dossiers;

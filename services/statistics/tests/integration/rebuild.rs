@@ -1,0 +1,128 @@
+//! The rebuild: replay into the shadow table, swap it in, and let the live consumer catch up.
+
+use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
+use fleuve_bus::{Projection, Rebuild};
+use fleuve_statistics::{DossierStats, StatisticsProjection, Target};
+use fleuve_store::testing::TestDatabase;
+use fleuve_store::{Backend, Database, StoreError};
+
+use crate::support::{events, feed, scenario};
+
+on_both_backends!(a_rebuild_swaps_in_what_the_live_table_would_hold, the_shadow_is_cleared);
+
+async fn rows(db: &Database, target: Target) -> anyhow::Result<Vec<DossierStats>> {
+    let projection = StatisticsProjection::new(target);
+    Ok(db.run(move |conn| projection.rows(conn)).await?)
+}
+
+#[test]
+fn it_replays_the_dossier_streams_of_the_producer() {
+    let rebuild = fleuve_statistics::rebuild();
+    assert_eq!(rebuild.name(), "statistics");
+    assert_eq!(rebuild.live().name(), "statistics");
+    assert_ne!(rebuild.shadow().name(), rebuild.live().name());
+    let sources = rebuild.sources();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].aggregate_type, fleuve_homologation::app::DOSSIER_AGGREGATE);
+    let (topic, message, file) = fleuve_homologation::app::EVENT_TOPICS[0];
+    assert_eq!(topic, fleuve_homologation::app::DOSSIER_TOPIC);
+    assert_eq!((sources[0].schema.topic.as_str(), sources[0].schema.message.as_str()), (topic, message));
+    assert_eq!(sources[0].schema.file, file);
+    assert_eq!(rebuild.live().topics(), vec![sources[0].schema.clone()]);
+}
+
+/// The consumer lags (live has the first half of the events, plus a row that should not be
+/// there); the rebuild replays everything into the shadow, swaps, and the consumer then
+/// delivers the rest, which the live rows already reflect.
+async fn a_rebuild_swaps_in_what_the_live_table_would_hold(db: TestDatabase) -> anyhow::Result<()> {
+    let db = db.database().clone();
+    let all = events(&scenario());
+    let (first, rest) = all.split_at(all.len() / 2);
+    let rebuild = fleuve_statistics::rebuild();
+
+    let r = rebuild.clone();
+    feed(&db, first, move |conn, e| r.live().apply(conn, e)).await?;
+    let mut stray = all[0].clone();
+    stray.aggregate_id = "stray".into();
+    stray.payload = {
+        use prost::Message;
+        let mut envelope = fleuve_proto::homologation::v1::DossierEvent::decode(stray.payload.as_slice())?;
+        if let Some(fleuve_proto::homologation::v1::dossier_event::Event::Created(c)) = &mut envelope.event {
+            c.dossier_id = "stray".into();
+        }
+        envelope.encode_to_vec()
+    };
+    let r = rebuild.clone();
+    feed(&db, &[stray], move |conn, e| r.live().apply(conn, e)).await?;
+    assert!(rows(&db, Target::Live).await?.iter().any(|row| row.dossier_id == "stray"));
+
+    let r = rebuild.clone();
+    db.transaction(move |conn| r.clear_shadow(conn)).await?;
+    let r = rebuild.clone();
+    feed(&db, &all, move |conn, e| r.shadow().apply(conn, e)).await?;
+    let shadow = rows(&db, Target::Shadow).await?;
+    assert_eq!(shadow.len(), 10);
+
+    let r = rebuild.clone();
+    db.transaction(move |conn| {
+        r.lock_live(conn)?;
+        r.copy_shadow_to_live(conn)
+    })
+    .await?;
+    assert_eq!(rows(&db, Target::Live).await?, shadow);
+
+    let r = rebuild.clone();
+    feed(&db, rest, move |conn, e| r.live().apply(conn, e)).await?;
+    let live = rows(&db, Target::Live).await?;
+    assert_eq!(live, shadow);
+
+    // And that is what a live table fed from the start holds.
+    let other = match db.backend() {
+        Backend::Sqlite => TestDatabase::sqlite(&[fleuve_statistics::MIGRATIONS]).await?,
+        Backend::Postgres => TestDatabase::postgres(&[fleuve_statistics::MIGRATIONS]).await?,
+    };
+    let p = fleuve_statistics::projection();
+    feed(other.database(), &all, move |conn, e| p.apply(conn, e)).await?;
+    assert_eq!(rows(other.database(), Target::Live).await?, live);
+    Ok(())
+}
+
+async fn the_shadow_is_cleared(db: TestDatabase) -> anyhow::Result<()> {
+    let db = db.database().clone();
+    let rebuild = fleuve_statistics::rebuild();
+    let r = rebuild.clone();
+    feed(&db, &events(&scenario()), move |conn, e| r.shadow().apply(conn, e)).await?;
+    assert_eq!(rows(&db, Target::Shadow).await?.len(), 10);
+    assert!(rows(&db, Target::Live).await?.is_empty());
+    let r = rebuild.clone();
+    db.transaction(move |conn| r.clear_shadow(conn)).await?;
+    assert!(rows(&db, Target::Shadow).await?.is_empty());
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// On PostgreSQL the swap holds an EXCLUSIVE lock on the live table until it commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_lock_live_takes_an_exclusive_lock() -> anyhow::Result<()> {
+    let test = crate::support::postgres().await?;
+    let rebuild = fleuve_statistics::rebuild();
+    let held = test
+        .database()
+        .transaction(move |conn| {
+            rebuild.lock_live(conn)?;
+            let count: Count = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                 WHERE c.relname = 'stats_dossiers' AND l.mode = 'ExclusiveLock' AND l.pid = pg_backend_pid()",
+            )
+            .get_result(conn)?;
+            Ok::<_, StoreError>(count.n)
+        })
+        .await?;
+    assert_eq!(held, 1);
+    Ok(())
+}
