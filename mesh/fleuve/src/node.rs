@@ -15,11 +15,12 @@ use fleuve_proto::identity::v1::{GetJwksRequest, identity_service_client::Identi
 use fleuve_store::{Database, MigrationSet};
 
 /// Every migration set of the node, in dependency order.
-pub const MIGRATIONS: [MigrationSet; 4] = [
+pub const MIGRATIONS: [MigrationSet; 5] = [
     fleuve_store::EVENT_STORE_MIGRATIONS,
     fleuve_identity::MIGRATIONS,
     fleuve_homologation::MIGRATIONS,
     fleuve_notification::MIGRATIONS,
+    fleuve_statistics::MIGRATIONS,
 ];
 
 /// The services `fleuve serve` can run.
@@ -143,6 +144,7 @@ pub struct Apps {
     pub identity: Identity,
     pub homologation: Homologation,
     pub notifications: fleuve_notification::Notifications,
+    pub statistics: fleuve_statistics::Statistics,
 }
 
 impl std::fmt::Debug for Apps {
@@ -160,6 +162,10 @@ impl Apps {
             identity: Identity::new(db.clone(), issuer),
             homologation,
             notifications: fleuve_notification::Notifications::new(db.clone(), notification_settings(config)?),
+            statistics: fleuve_statistics::Statistics::new(
+                db.clone(),
+                fleuve_statistics::Settings { legal_deadline_days: config.statistics.legal_deadline_days },
+            ),
         })
     }
 
@@ -170,8 +176,12 @@ impl Apps {
             consumers: vec![
                 std::sync::Arc::new(self.homologation.certificate_registry_projection()),
                 std::sync::Arc::new(self.notifications.projection()),
+                std::sync::Arc::new(fleuve_statistics::projection()),
             ],
-            rebuilds: vec![std::sync::Arc::new(self.homologation.certificate_registry_rebuild())],
+            rebuilds: vec![
+                std::sync::Arc::new(self.homologation.certificate_registry_rebuild()),
+                std::sync::Arc::new(fleuve_statistics::rebuild()),
+            ],
         }
     }
 }
@@ -199,6 +209,7 @@ pub fn all_services(config: &MeshConfig, apps: &Apps, ops: fleuve_bus::ops::Oper
     let server = with_identity(server, apps.identity.clone());
     let server = with_homologation(server, apps.homologation.clone());
     let server = server.add_service(fleuve_notification::server(apps.notifications.clone()));
+    let server = server.add_service(fleuve_statistics::server(apps.statistics.clone()));
     Ok(server.add_service(fleuve_bus::ops::server(ops)))
 }
 
