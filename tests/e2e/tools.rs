@@ -178,9 +178,34 @@ fn wait_for_port(port: u16, within: Duration) {
     }
 }
 
-/// `fleuve migrate` then `fleuve serve identity` and `fleuve serve homologation` as separate
-/// processes on PostgreSQL: the homologation service verifies tokens with keys fetched from the
-/// identity service.
+/// Starts `fleuve infra` (broker and registry on their own) and reads its `export` lines.
+fn start_infra() -> (Process, HashMap<String, String>) {
+    let mut child = Command::new(fleuve_binary())
+        .args(["infra", "--kafka-listen", "127.0.0.1:0", "--registry-listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start fleuve infra");
+    let stdout = child.stdout.take().unwrap();
+    let process = Process(child);
+    let mut vars = HashMap::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("infra banner");
+        if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            vars.insert(k.to_owned(), v.to_owned());
+        }
+        if vars.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(vars.len(), 2, "fleuve infra printed its addresses");
+    (process, vars)
+}
+
+/// `fleuve migrate`, `fleuve infra`, then identity, homologation, statistics and notification
+/// as separate `fleuve serve` processes on PostgreSQL and Kafka: the services verify tokens
+/// with keys fetched from the identity process, and a command on the homologation process
+/// reaches the statistics and notification processes through Kafka.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_run_as_separate_processes_on_postgres() {
     let db = fleuve_store::testing::TestDatabase::postgres(&[]).await.expect("postgres");
@@ -188,8 +213,10 @@ async fn services_run_as_separate_processes_on_postgres() {
     let key = dir.join("signing-key.pem");
     let migrate = Command::new(fleuve_binary()).args(["migrate", "--database-url", db.url()]).output().unwrap();
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    let (_infra, bus) = tokio::task::block_in_place(start_infra);
 
-    let (identity_port, homologation_port) = (free_port(), free_port());
+    let ports = [free_port(), free_port(), free_port(), free_port()];
+    let [identity_port, homologation_port, statistics_port, notification_port] = ports;
     let serve = |service: &str, port: u16| {
         let mut cmd = Command::new(fleuve_binary());
         cmd.args(["serve", service])
@@ -197,6 +224,8 @@ async fn services_run_as_separate_processes_on_postgres() {
             .env("FLEUVE_DATABASE_URL", db.url())
             .env("FLEUVE_AUTH__SIGNING_KEY_FILE", &key)
             .env("FLEUVE_AUTH__JWKS_ENDPOINT", format!("http://127.0.0.1:{identity_port}"))
+            .env("FLEUVE_BUS__BOOTSTRAP_SERVERS", &bus["FLEUVE_BUS__BOOTSTRAP_SERVERS"])
+            .env("FLEUVE_BUS__SCHEMA_REGISTRY_URL", &bus["FLEUVE_BUS__SCHEMA_REGISTRY_URL"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         Process(cmd.spawn().expect("fleuve serve"))
@@ -204,7 +233,11 @@ async fn services_run_as_separate_processes_on_postgres() {
     let _identity = serve("identity", identity_port);
     wait_for_port(identity_port, Duration::from_secs(30));
     let _homologation = serve("homologation", homologation_port);
-    wait_for_port(homologation_port, Duration::from_secs(30));
+    let _statistics = serve("statistics", statistics_port);
+    let _notification = serve("notification", notification_port);
+    for port in [homologation_port, statistics_port, notification_port] {
+        wait_for_port(port, Duration::from_secs(60));
+    }
 
     // Seed an admin-created applicant through the identity service, log in, file a dossier.
     use fleuve_proto::{homologation::v1 as pb, identity::v1 as id};
@@ -232,8 +265,10 @@ async fn services_run_as_separate_processes_on_postgres() {
             &login.access_token,
         ))
         .await
-        .expect("a token from the identity process is accepted by the homologation process");
-    assert_eq!(created.into_inner().version, 1);
+        .expect("a token from the identity process is accepted by the homologation process")
+        .into_inner();
+    assert_eq!(created.version, 1);
+    let created_id = created.dossier_id;
     let forged = fleuve_mesh::auth::TokenIssuer::new(
         fleuve_mesh::auth::SigningKey::generate(),
         &fleuve_mesh::MeshConfig::default().auth,
@@ -249,6 +284,70 @@ async fn services_run_as_separate_processes_on_postgres() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+
+    // The dossier reaches the statistics process through Kafka.
+    let admin = identity
+        .login(id::LoginRequest { email: demo.admin.email.clone(), password: demo.password.into() })
+        .await
+        .expect("admin login")
+        .into_inner()
+        .access_token;
+    use fleuve_proto::statistics::v1 as st;
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{statistics_port}")).unwrap();
+    let mut statistics = st::statistics_service_client::StatisticsServiceClient::new(channel.connect().await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let figures = statistics
+            .get_statistics(fleuve_tests::authed(st::GetStatisticsRequest::default(), &admin))
+            .await
+            .expect("statistics")
+            .into_inner();
+        if figures.dossiers.as_ref().is_some_and(|d| d.total == 1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the dossier never reached the statistics process: {figures:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // An invoice becomes a "payment due" notification on the notification process.
+    let id = created_id;
+    for kind in fleuve_tests::MANDATORY {
+        dossiers
+            .attach_document(fleuve_tests::authed(fleuve_tests::document(&id, kind), &login.access_token))
+            .await
+            .unwrap();
+    }
+    dossiers
+        .submit_dossier(fleuve_tests::authed(
+            pb::SubmitDossierRequest { dossier_id: id.clone(), expected_version: 0 },
+            &login.access_token,
+        ))
+        .await
+        .unwrap();
+    dossiers
+        .invoice_fee(fleuve_tests::authed(
+            pb::InvoiceFeeRequest { dossier_id: id.clone(), expected_version: 0 },
+            &admin,
+        ))
+        .await
+        .expect("invoice");
+    use fleuve_proto::notification::v1 as nt;
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{notification_port}")).unwrap();
+    let mut notifications =
+        nt::notification_service_client::NotificationServiceClient::new(channel.connect().await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = notifications
+            .list_notifications(fleuve_tests::authed(nt::ListNotificationsRequest::default(), &login.access_token))
+            .await
+            .expect("notifications")
+            .into_inner();
+        if list.notifications.iter().any(|n| n.kind.contains("payment_due")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no payment-due notification: {list:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -31,6 +31,36 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Outbox relay throughput beside a bare rdkafka producer on the same embedded broker.
+    Relay {
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        admin_url: String,
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+    },
+    /// Append-to-read-model lag of the projections under a steady rate of gRPC commands.
+    Projection {
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        admin_url: String,
+        /// Commands per second.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Certificate lookups per second through the read-through cache beside the database read.
+    Cache {
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        admin_url: String,
+        #[arg(long, env = "FLEUVE_BENCH_REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
+        redis_url: String,
+        #[arg(long, default_value_t = 1000)]
+        certificates: usize,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
 }
 
 pub async fn run(command: BenchCommand, _config: &MeshConfig) -> anyhow::Result<()> {
@@ -38,18 +68,25 @@ pub async fn run(command: BenchCommand, _config: &MeshConfig) -> anyhow::Result<
         BenchCommand::Append { admin_url, clients, seconds } => {
             append(&admin_url, &clients, Duration::from_secs(seconds)).await
         }
+        BenchCommand::Relay { admin_url, events } => crate::bench_backbone::relay(&admin_url, events).await,
+        BenchCommand::Projection { admin_url, rate, seconds } => {
+            crate::bench_backbone::projection(&admin_url, rate, seconds).await
+        }
+        BenchCommand::Cache { admin_url, redis_url, certificates, clients, seconds } => {
+            crate::bench_backbone::cache(&admin_url, &redis_url, certificates, clients, seconds).await
+        }
     }
 }
 
 /// A database created for one run and dropped at the end.
-struct ScratchDatabase {
+pub(crate) struct ScratchDatabase {
     admin_url: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl ScratchDatabase {
-    fn create(admin_url: &str) -> anyhow::Result<Self> {
+    pub(crate) fn create(admin_url: &str) -> anyhow::Result<Self> {
         let name = format!("fleuve_bench_{}", Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(admin_url).with_context(|| format!("connecting to {admin_url}"))?;
         diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
@@ -75,7 +112,7 @@ struct Figures {
     count: usize,
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

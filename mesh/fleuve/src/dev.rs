@@ -125,7 +125,7 @@ pub async fn prepare_on(
     let projections = apps.projections();
     let mut backbone =
         backbone::start(db.clone(), &settings, &node::event_topics(), projections.consumers.clone()).await?;
-    let directory = std::sync::Arc::new(node::IdentityDirectory(apps.identity.clone()));
+    let directory = std::sync::Arc::new(node::IdentityDirectory(db.clone()));
     backbone.add_task(apps.notifications.spawn_delivery_worker(directory, backbone.stopped())?);
     backbone.add_task(apps.notifications.spawn_scheduler(backbone.stopped()));
     let ops = node::operations(&db, backbone.consumers(), &projections);

@@ -4,6 +4,7 @@
 
 pub mod backbone;
 pub mod bench;
+pub mod bench_backbone;
 pub mod dev;
 pub mod node;
 pub mod ops_cli;

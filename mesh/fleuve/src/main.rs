@@ -37,6 +37,14 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:9092")]
         kafka_listen: SocketAddr,
     },
+    /// The embedded Kafka-API broker and schema registry on their own, for running `fleuve
+    /// serve` processes locally without a Kafka cluster. Prints `export` lines.
+    Infra {
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        kafka_listen: SocketAddr,
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        registry_listen: SocketAddr,
+    },
     /// One service against the configured database (PostgreSQL in production).
     Serve {
         #[arg(value_enum)]
@@ -94,14 +102,32 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", node.banner()?);
             node.run(shutdown::signal()).await
         }
+        Command::Infra { kafka_listen, registry_listen } => {
+            let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
+            let broker = fleuve_bus::EmbeddedBroker::start(kafka_listen)
+                .await
+                .with_context(|| format!("starting the Kafka-API broker on {kafka_listen}"))?;
+            let (registry_addr, registry) = fleuve_registry::RegistryServer::start(registry_listen)
+                .await
+                .with_context(|| format!("binding the schema registry on {registry_listen}"))?;
+            println!("fleuve infra is ready (in-process broker with memory storage, in-memory registry)");
+            println!("export FLEUVE_BUS__BOOTSTRAP_SERVERS={}", broker.bootstrap_servers());
+            println!("export FLEUVE_BUS__SCHEMA_REGISTRY_URL=http://{registry_addr}");
+            use std::io::Write as _;
+            std::io::stdout().flush()?;
+            shutdown::signal().await;
+            registry.shutdown().await?;
+            broker.shutdown().await;
+            Ok(())
+        }
         Command::Serve { service } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
             let db = node::open_database(&config).await?;
-            let server = node::single_service(&config, service, db).await?;
+            let served = node::single_service(&config, service, db).await?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
-            server.serve(listener, shutdown::signal()).await
+            served.run(listener, shutdown::signal()).await
         }
         Command::Migrate { database_url } => {
             let mut config = config;

@@ -28,6 +28,8 @@ pub const MIGRATIONS: [MigrationSet; 5] = [
 pub enum ServiceName {
     Identity,
     Homologation,
+    Statistics,
+    Notification,
 }
 
 /// Connects to the configured database and applies every pending migration.
@@ -126,14 +128,16 @@ pub fn notification_settings(config: &MeshConfig) -> anyhow::Result<fleuve_notif
 }
 
 /// Users' e-mail addresses for the notification service, from the identity service's tables
-/// (the node's database).
+/// (the node's database: the services of one context share it).
 #[derive(Clone, Debug)]
-pub struct IdentityDirectory(pub Identity);
+pub struct IdentityDirectory(pub Database);
 
 impl fleuve_notification::Directory for IdentityDirectory {
     fn email<'a>(&'a self, user_id: &'a str) -> fleuve_notification::DirectoryFuture<'a> {
         Box::pin(async move {
-            self.0.user_email(user_id).await.map_err(|e| fleuve_notification::DirectoryError(e.to_string()))
+            fleuve_identity::user_email(&self.0, user_id)
+                .await
+                .map_err(|e| fleuve_notification::DirectoryError(e.to_string()))
         })
     }
 }
@@ -232,8 +236,55 @@ fn with_homologation(mut server: MeshServer, app: Homologation) -> MeshServer {
         .add_service(services.registry)
 }
 
+/// One service of `fleuve serve`: its gRPC server and, for the services that publish or
+/// consume events, its backbone (relay and consumers) on the configured Kafka and registry.
+pub struct ServedService {
+    pub server: MeshServer,
+    pub backbone: Option<crate::backbone::Backbone>,
+}
+
+impl std::fmt::Debug for ServedService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServedService").field("backbone", &self.backbone).finish_non_exhaustive()
+    }
+}
+
+impl ServedService {
+    /// Serves until `shutdown`, then stops the backbone.
+    pub async fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let served = self.server.serve(listener, shutdown).await;
+        if let Some(backbone) = self.backbone {
+            backbone.shutdown().await;
+        }
+        served
+    }
+}
+
+/// The bus settings of a `fleuve serve` process: Kafka and the registry must be configured.
+fn served_backbone(config: &MeshConfig, relay: bool) -> anyhow::Result<crate::backbone::BackboneSettings> {
+    anyhow::ensure!(
+        !config.bus.bootstrap_servers.is_empty(),
+        "set bus.bootstrap_servers (FLEUVE_BUS__BOOTSTRAP_SERVERS) to the Kafka cluster"
+    );
+    anyhow::ensure!(
+        !config.bus.schema_registry_url.is_empty(),
+        "set bus.schema_registry_url (FLEUVE_BUS__SCHEMA_REGISTRY_URL) to the schema registry"
+    );
+    let mut settings = crate::backbone::BackboneSettings::from_config(
+        config,
+        &config.bus.bootstrap_servers,
+        &config.bus.schema_registry_url,
+    );
+    settings.relay = relay && config.bus.relay;
+    Ok(settings)
+}
+
 /// One service on its own server (`fleuve serve <service>`).
-pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Database) -> anyhow::Result<MeshServer> {
+pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Database) -> anyhow::Result<ServedService> {
     match service {
         ServiceName::Identity => {
             anyhow::ensure!(
@@ -243,12 +294,60 @@ pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Datab
             let key = SigningKey::load_or_generate(Path::new(&config.auth.signing_key_file))?;
             let issuer = TokenIssuer::new(key, &config.auth);
             let verifier = TokenVerifier::new(&config.auth, &issuer.jwks())?;
-            Ok(with_identity(MeshServer::new(&config.limits, verifier), Identity::new(db, issuer)))
+            let server = with_identity(MeshServer::new(&config.limits, verifier), Identity::new(db, issuer));
+            Ok(ServedService { server, backbone: None })
         }
         ServiceName::Homologation => {
             let verifier = remote_verifier(config).await?;
-            let app = Homologation::new(db, Settings::from(&config.homologation));
-            Ok(with_homologation(MeshServer::new(&config.limits, verifier), app))
+            let app = Homologation::new(db.clone(), Settings::from(&config.homologation))
+                .with_registry_cache(registry_cache(config)?);
+            let projections = Projections {
+                consumers: vec![std::sync::Arc::new(app.certificate_registry_projection())],
+                rebuilds: vec![std::sync::Arc::new(app.certificate_registry_rebuild())],
+            };
+            let settings = served_backbone(config, true)?;
+            let backbone =
+                crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
+            let ops = operations(&db, backbone.consumers(), &projections);
+            let server = with_homologation(MeshServer::new(&config.limits, verifier), app)
+                .add_service(fleuve_bus::ops::server(ops));
+            Ok(ServedService { server, backbone: Some(backbone) })
+        }
+        ServiceName::Statistics => {
+            let verifier = remote_verifier(config).await?;
+            let app = fleuve_statistics::Statistics::new(
+                db.clone(),
+                fleuve_statistics::Settings { legal_deadline_days: config.statistics.legal_deadline_days },
+            );
+            let projections = Projections {
+                consumers: vec![std::sync::Arc::new(fleuve_statistics::projection())],
+                rebuilds: vec![std::sync::Arc::new(fleuve_statistics::rebuild())],
+            };
+            let settings = served_backbone(config, false)?;
+            let backbone =
+                crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
+            let ops = operations(&db, backbone.consumers(), &projections);
+            let server = MeshServer::new(&config.limits, verifier)
+                .add_service(fleuve_statistics::server(app))
+                .add_service(fleuve_bus::ops::server(ops));
+            Ok(ServedService { server, backbone: Some(backbone) })
+        }
+        ServiceName::Notification => {
+            let verifier = remote_verifier(config).await?;
+            let app = fleuve_notification::Notifications::new(db.clone(), notification_settings(config)?);
+            let projections =
+                Projections { consumers: vec![std::sync::Arc::new(app.projection())], rebuilds: Vec::new() };
+            let settings = served_backbone(config, false)?;
+            let mut backbone =
+                crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
+            let directory = std::sync::Arc::new(IdentityDirectory(db.clone()));
+            backbone.add_task(app.spawn_delivery_worker(directory, backbone.stopped())?);
+            backbone.add_task(app.spawn_scheduler(backbone.stopped()));
+            let ops = operations(&db, backbone.consumers(), &projections);
+            let server = MeshServer::new(&config.limits, verifier)
+                .add_service(fleuve_notification::server(app))
+                .add_service(fleuve_bus::ops::server(ops));
+            Ok(ServedService { server, backbone: Some(backbone) })
         }
     }
 }

@@ -341,17 +341,7 @@ impl Identity {
     /// The email address of a user (for services that write to users, e.g. notifications);
     /// `None` for an unknown user.
     pub async fn user_email(&self, user_id: &str) -> Result<Option<String>, IdentityError> {
-        let user_id = user_id.to_owned();
-        self.db
-            .run(move |conn| {
-                users::table
-                    .filter(users::user_id.eq(user_id))
-                    .select(users::email)
-                    .first::<String>(conn)
-                    .optional()
-                    .map_err(IdentityError::from)
-            })
-            .await
+        user_email(&self.db, user_id).await
     }
 
     /// Exchanges an email and password for an access token. Every failure after the required
@@ -659,4 +649,19 @@ mod tests {
         assert!(!verify_password("correct horsE", &phc).unwrap());
         assert!(verify_password("x", "not a phc string").is_err());
     }
+}
+
+/// The email address of a user, read from the identity tables of `db`; `None` for an unknown
+/// user. For services sharing the database that write to users (notifications).
+pub async fn user_email(db: &Database, user_id: &str) -> Result<Option<String>, IdentityError> {
+    let user_id = user_id.to_owned();
+    db.run(move |conn| {
+        users::table
+            .filter(users::user_id.eq(user_id))
+            .select(users::email)
+            .first::<String>(conn)
+            .optional()
+            .map_err(IdentityError::from)
+    })
+    .await
 }

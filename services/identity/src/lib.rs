@@ -8,7 +8,7 @@ pub mod schema;
 
 use fleuve_store::MigrationSet;
 
-pub use app::{DEMO_PASSWORD, DemoAccounts, Identity, LoginOutcome};
+pub use app::{DEMO_PASSWORD, DemoAccounts, Identity, LoginOutcome, user_email};
 pub use domain::{
     Country, DisplayName, Email, IdentityError, NewOrganisation, NewUser, Organisation, OrganisationName, Page,
     PageRequest, Password, RegistrationNumber, User,

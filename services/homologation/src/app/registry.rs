@@ -187,6 +187,6 @@ pub(crate) fn to_public(row: RegistryRow) -> pb::PublicCertificate {
 }
 
 /// The live row of `number`, as the public sees it.
-pub(crate) fn find_public(conn: &mut DbConnection, number: &str) -> Result<Option<pb::PublicCertificate>, StoreError> {
+pub fn find_public(conn: &mut DbConnection, number: &str) -> Result<Option<pb::PublicCertificate>, StoreError> {
     Ok(RegistryTable::Live.find(conn, number)?.map(to_public))
 }

@@ -1,0 +1,446 @@
+//! Benchmarks of the event backbone, each printing its figures and the baseline measured in the
+//! same run:
+//! - `relay`: outbox relay throughput beside a bare rdkafka producer on the same broker;
+//! - `projection`: lag from an event's append to its visibility in the read models, under a
+//!   steady rate of gRPC commands against a full node;
+//! - `cache`: certificate lookups per second through the read-through cache (Redis and
+//!   in-process) beside the uncached database read.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use fleuve_bus::{BusConfig, EmbeddedBroker, OutboxRelay, TopicSchema};
+use fleuve_mesh::{MeshConfig, Role};
+use fleuve_proto::homologation::v1 as pb;
+use fleuve_store::Database;
+use fleuve_store::event_store::{self, EventMetadata, ExpectedVersion, NewEvent, StreamRef};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use uuid::Uuid;
+
+use crate::bench::{ScratchDatabase, percentile as percentile_ms};
+use crate::dev::{self, DataDir, DevListen};
+
+const DOSSIER_TOPIC: &str = "homologation.dossier.v1";
+const EVENTS_FILE: &str = "fleuve/homologation/v1/events.proto";
+
+async fn scratch_db(
+    admin_url: &str,
+    pool: u32,
+    sets: &[fleuve_store::MigrationSet],
+) -> anyhow::Result<(ScratchDatabase, Database)> {
+    let scratch = ScratchDatabase::create(admin_url)?;
+    let url = scratch.url.clone();
+    let names: Vec<&'static str> = sets.iter().map(|s| s.name).collect();
+    let db = tokio::task::spawn_blocking(move || -> anyhow::Result<Database> {
+        let db = Database::connect(&url, pool)?;
+        let sets: Vec<fleuve_store::MigrationSet> =
+            crate::node::MIGRATIONS.into_iter().filter(|s| names.contains(&s.name)).collect();
+        db.migrate(&sets)?;
+        Ok(db)
+    })
+    .await??;
+    Ok((scratch, db))
+}
+
+// ---------------------------------------------------------------------------------------------
+// relay
+
+/// Fills the outbox with `events` single-event appends, then times the relay draining it, and
+/// a bare idempotent producer sending as many records of the same size and headers.
+pub async fn relay(admin_url: &str, events: usize) -> anyhow::Result<()> {
+    let (_scratch, db) = scratch_db(admin_url, 8, &[fleuve_store::EVENT_STORE_MIGRATIONS]).await?;
+    let broker = EmbeddedBroker::start("127.0.0.1:0".parse()?).await?;
+    let (registry_addr, registry) = fleuve_registry::RegistryServer::start("127.0.0.1:0".parse()?).await?;
+    let bus = broker.bus_config();
+    fleuve_bus::ensure_topics(&bus, &[DOSSIER_TOPIC, "bench.bare.v1"], 3, 1).await?;
+
+    let payload = pb::DossierEvent {
+        occurred_at: None,
+        event: Some(pb::dossier_event::Event::Withdrawn(pb::DossierWithdrawn { reason: "x".repeat(160) })),
+    };
+    let payload = prost::Message::encode_to_vec(&payload);
+    // 100 streams, appended 50 events at a time: filling is not what is measured.
+    let streams = 100;
+    let per_stream = events.div_ceil(streams);
+    let mut written = 0;
+    for s in 0..streams {
+        let mut left = per_stream.min(events - written);
+        let stream = StreamRef::new("dossier", format!("bench-{s}"));
+        while left > 0 {
+            let n = left.min(50);
+            let (stream, payload) = (stream.clone(), payload.clone());
+            db.transaction::<_, fleuve_store::StoreError, _>(move |conn| {
+                let batch: Vec<NewEvent> = (0..n).map(|_| NewEvent::new("DossierWithdrawn", payload.clone())).collect();
+                let meta = EventMetadata::new(Uuid::now_v7().to_string(), "bench")
+                    .with_trace_context("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+                event_store::append(conn, &stream, ExpectedVersion::Any, &batch, &meta, Some(DOSSIER_TOPIC))
+            })
+            .await?;
+            left -= n;
+            written += n;
+        }
+        if written >= events {
+            break;
+        }
+    }
+
+    let registry_url = format!("http://{registry_addr}");
+    let topics = vec![TopicSchema::new(DOSSIER_TOPIC, "fleuve.homologation.v1.DossierEvent", EVENTS_FILE)];
+    let mut relay = OutboxRelay::new(db.clone(), &bus, &registry_url, topics)?.with_batch_size(1000);
+    relay.register_schemas().await?;
+    let framed_len = relay.registered(DOSSIER_TOPIC).map(|r| r.frame(&payload).len()).unwrap_or(payload.len());
+
+    let bare = bare_producer(&bus, events, framed_len).await?;
+    let started = Instant::now();
+    let mut published = 0;
+    loop {
+        let n = relay.run_once().await?;
+        if n == 0 {
+            break;
+        }
+        published += n;
+    }
+    let relay_rate = published as f64 / started.elapsed().as_secs_f64();
+    relay.close().await;
+    anyhow::ensure!(published == written, "relay published {published} of {written}");
+
+    println!("fleuve bench relay: {written} events, PostgreSQL at {}", crate::node::redact(admin_url));
+    println!("{:>22} {:>14}", "", "records/s");
+    println!("{:>22} {:>14.0}", "bare rdkafka producer", bare);
+    println!("{:>22} {:>14.0}", "outbox relay", relay_rate);
+    println!("{:>22} {:>14.2}", "ratio relay/bare", relay_rate / bare);
+    registry.shutdown().await?;
+    broker.shutdown().await;
+    Ok(())
+}
+
+/// Records per second of an idempotent producer sending `count` records of `size` bytes with
+/// ten headers, all enqueued then all awaited (what the relay does per batch).
+async fn bare_producer(bus: &BusConfig, count: usize, size: usize) -> anyhow::Result<f64> {
+    let producer: FutureProducer = bus.producer_config().create()?;
+    let value = vec![0x5a_u8; size];
+    let started = Instant::now();
+    let mut deliveries = Vec::with_capacity(1000);
+    for i in 0..count {
+        let key = format!("bench-{}", i % 100);
+        let event_id = Uuid::now_v7().to_string();
+        let headers = OwnedHeaders::new_with_capacity(10)
+            .insert(Header { key: "event_id", value: Some(event_id.as_str()) })
+            .insert(Header { key: "event_type", value: Some("DossierWithdrawn") })
+            .insert(Header { key: "aggregate_type", value: Some("dossier") })
+            .insert(Header { key: "aggregate_id", value: Some(key.as_str()) })
+            .insert(Header { key: "aggregate_version", value: Some("1") })
+            .insert(Header { key: "correlation_id", value: Some(event_id.as_str()) })
+            .insert(Header { key: "recorded_at", value: Some("2026-11-22T00:00:00.000000Z") })
+            .insert(Header { key: "actor", value: Some("bench") })
+            .insert(Header {
+                key: "traceparent",
+                value: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            });
+        let record = FutureRecord::to("bench.bare.v1").key(key.as_str()).payload(&value).headers(headers);
+        deliveries.push(producer.send_result(record).map_err(|(e, _)| e)?);
+        // Same batch size as the relay: enqueue 1000, await them, go on.
+        if deliveries.len() == 1000 {
+            for delivery in deliveries.drain(..) {
+                delivery.await?.map_err(|(e, _)| e)?;
+            }
+        }
+    }
+    for delivery in deliveries {
+        delivery.await?.map_err(|(e, _)| e)?;
+    }
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    tokio::task::spawn_blocking(move || drop(producer)).await?;
+    Ok(rate)
+}
+
+// ---------------------------------------------------------------------------------------------
+// projection lag
+
+/// A full node (as `fleuve dev`, on PostgreSQL) under `rate` CreateDossier commands per second
+/// for `seconds`; then the lag of each projection from the event's append (`recorded_at`) to
+/// the commit of its read-model transaction (the inbox row's `processed_at`).
+pub async fn projection(admin_url: &str, rate: u32, seconds: u64) -> anyhow::Result<()> {
+    let scratch = ScratchDatabase::create(admin_url)?;
+    let dir = std::env::temp_dir().join(format!("fleuve-bench-{}", Uuid::new_v4().simple()));
+    let node =
+        dev::prepare_on(MeshConfig::default(), &DataDir::new(&dir), DevListen::ephemeral(), Some(scratch.url.clone()))
+            .await?;
+    let addr = node.addr;
+    let db = node.database.clone();
+    let token = node.demo_token(Role::Applicant)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(node.run(async move {
+        let _ = stopped.await;
+    }));
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?.connect().await?;
+    let client = pb::dossier_service_client::DossierServiceClient::new(channel);
+    let total = (u64::from(rate) * seconds) as usize;
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let failures = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut calls = Vec::with_capacity(total);
+    for i in 0..total {
+        ticker.tick().await;
+        let mut client = client.clone();
+        let token = token.clone();
+        let failures = failures.clone();
+        calls.push(tokio::spawn(async move {
+            let mut request = tonic::Request::new(pb::CreateDossierRequest {
+                equipment: Some(pb::Equipment {
+                    brand: "Bench".into(),
+                    model: format!("Model {i}"),
+                    category: pb::EquipmentCategory::MobileTerminal as i32,
+                    frequency_bands: vec![pb::FrequencyBand { lower_khz: 880_000, upper_khz: 960_000 }],
+                    characteristics: vec![],
+                }),
+            });
+            request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+            let t0 = Instant::now();
+            if client.create_dossier(request).await.is_err() {
+                failures.fetch_add(1, Ordering::Relaxed);
+            }
+            t0.elapsed()
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    for call in calls {
+        latencies.push(call.await?);
+    }
+    let offered = total as f64 / started.elapsed().as_secs_f64();
+    latencies.sort();
+
+    // Wait until both dossier projections applied every command's event.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for consumer in ["statistics", "notification"] {
+        loop {
+            let name = consumer.to_owned();
+            let applied = db.run(move |conn| fleuve_store::consumer::inbox_count(conn, &name)).await?;
+            if applied as usize >= total {
+                break;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "{consumer} applied only {applied} of {total} events");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    println!(
+        "fleuve bench projection: {total} CreateDossier commands at {rate}/s offered ({offered:.0}/s achieved), \
+         PostgreSQL at {}, {} failed",
+        crate::node::redact(admin_url),
+        failures.load(Ordering::Relaxed)
+    );
+    println!(
+        "  command latency: p50 {:.1} ms, p99 {:.1} ms",
+        percentile_ms(&latencies, 0.5),
+        percentile_ms(&latencies, 0.99)
+    );
+    println!("{:>14} {:>8} {:>10} {:>10} {:>10}", "projection", "events", "p50 ms", "p99 ms", "max ms");
+    for consumer in ["statistics", "notification"] {
+        let lags = lags(&db, consumer).await?;
+        println!(
+            "{:>14} {:>8} {:>10.1} {:>10.1} {:>10.1}",
+            consumer,
+            lags.len(),
+            percentile_ms(&lags, 0.5),
+            percentile_ms(&lags, 0.99),
+            percentile_ms(&lags, 1.0)
+        );
+    }
+    let _ = stop.send(());
+    serving.await??;
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
+
+/// Append-to-read-model lag of every event `consumer` applied.
+async fn lags(db: &Database, consumer: &str) -> anyhow::Result<Vec<Duration>> {
+    use fleuve_store::schema::{events, inbox};
+    let name = consumer.to_owned();
+    let pairs: Vec<(chrono::NaiveDateTime, chrono::NaiveDateTime)> = db
+        .run(move |conn| {
+            inbox::table
+                .inner_join(events::table.on(events::event_id.eq(inbox::event_id)))
+                .filter(inbox::consumer.eq(name))
+                .select((events::recorded_at, inbox::processed_at))
+                .load(conn)
+                .map_err(fleuve_store::StoreError::from)
+        })
+        .await?;
+    let mut lags: Vec<Duration> =
+        pairs.into_iter().map(|(recorded, processed)| (processed - recorded).to_std().unwrap_or_default()).collect();
+    lags.sort();
+    Ok(lags)
+}
+
+// ---------------------------------------------------------------------------------------------
+// cache
+
+/// `certificates` certificates in the public registry (written by its projection), then
+/// `clients` concurrent lookups for `seconds`: straight from the database, through the Redis
+/// read-through cache, through the in-process cache.
+pub async fn cache(
+    admin_url: &str,
+    redis_url: &str,
+    certificates: usize,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    use fleuve_bus::Projection as _;
+    let (_scratch, db) = scratch_db(admin_url, clients as u32 + 2, &crate::node::MIGRATIONS).await?;
+    let prefix = format!("fleuve-bench-{}", Uuid::new_v4().simple());
+    let redis = fleuve_cache::Cache::new(&fleuve_cache::CacheConfig::redis(redis_url, &prefix))?;
+    let memory = fleuve_cache::Cache::in_process(&fleuve_cache::CacheConfig::in_process(&prefix));
+    let projection = fleuve_homologation::app::CertificateRegistryProjection::new(memory.clone());
+    let numbers: Vec<String> = (1..=certificates).map(|i| format!("ARPCE-HOM-2026-{i:06}")).collect();
+    let now = chrono::Utc::now();
+    for chunk in numbers.chunks(200) {
+        let chunk = chunk.to_vec();
+        let projection = fleuve_homologation::app::CertificateRegistryProjection::new(memory.clone());
+        db.transaction::<_, anyhow::Error, _>(move |conn| {
+            for number in &chunk {
+                let issued = pb::CertificateEvent {
+                    occurred_at: None,
+                    event: Some(pb::certificate_event::Event::Issued(pb::CertificateIssued {
+                        certificate_number: number.clone(),
+                        dossier_id: Uuid::now_v7().to_string(),
+                        organisation_id: "bench-org".into(),
+                        equipment: Some(pb::Equipment {
+                            brand: "Bench".into(),
+                            model: number.clone(),
+                            category: pb::EquipmentCategory::MobileTerminal as i32,
+                            frequency_bands: vec![],
+                            characteristics: vec![],
+                        }),
+                        valid_from: Some(prost_types::Timestamp { seconds: now.timestamp() - 86_400, nanos: 0 }),
+                        valid_until: Some(prost_types::Timestamp { seconds: now.timestamp() + 86_400 * 365, nanos: 0 }),
+                    })),
+                };
+                let stored = event_store::RecordedEvent {
+                    position: 0,
+                    stream_id: format!("certificate-{number}"),
+                    aggregate_type: "certificate".into(),
+                    aggregate_id: number.clone(),
+                    version: 1,
+                    event_id: Uuid::now_v7(),
+                    event_type: "CertificateIssued".into(),
+                    payload: prost::Message::encode_to_vec(&issued),
+                    correlation_id: "bench".into(),
+                    causation_id: None,
+                    actor: "bench".into(),
+                    trace_context: None,
+                    recorded_at: now,
+                };
+                let event = fleuve_bus::ConsumedEvent::from_recorded(
+                    &stored,
+                    "homologation.certificate.v1",
+                    "fleuve.homologation.v1.CertificateEvent",
+                );
+                projection.apply(conn, &event).map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    drop(projection);
+    let numbers = Arc::new(numbers);
+    let duration = Duration::from_secs(seconds);
+
+    let settings = fleuve_homologation::Settings::from(&MeshConfig::default().homologation);
+    let uncached = {
+        let db = db.clone();
+        run_lookups(numbers.clone(), clients, duration, move |number| {
+            let db = db.clone();
+            async move {
+                let found = db
+                    .run(move |conn| fleuve_homologation::app::registry::find_public(conn, &number))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                anyhow::ensure!(found.is_some(), "certificate not found");
+                Ok(())
+            }
+        })
+        .await?
+    };
+    let mut rows = vec![("database (uncached)", uncached)];
+    for (label, cache) in [("Redis read-through", redis.clone()), ("in-process read-through", memory.clone())] {
+        let app =
+            fleuve_homologation::Homologation::new(db.clone(), settings.clone()).with_registry_cache(cache.clone());
+        // Warm: one pass over every number.
+        for number in numbers.iter() {
+            app.verify_certificate(number.clone()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        }
+        let figures = run_lookups(numbers.clone(), clients, duration, move |number| {
+            let app = app.clone();
+            async move {
+                let (_, valid) = app.verify_certificate(number).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                anyhow::ensure!(valid, "certificate not valid");
+                Ok(())
+            }
+        })
+        .await?;
+        let stats = cache.stats();
+        tracing::debug!(?stats, label, "cache stats");
+        rows.push((label, figures));
+    }
+    redis.flush().await;
+    println!(
+        "fleuve bench cache: {certificates} certificates, {clients} clients, {seconds} s each, PostgreSQL at {}, Redis at {redis_url}",
+        crate::node::redact(admin_url)
+    );
+    println!("{:>24} {:>12} {:>10} {:>10} {:>8}", "lookups", "per second", "p50 ms", "p99 ms", "× db");
+    let base = rows[0].1.tps;
+    for (label, f) in &rows {
+        println!("{:>24} {:>12.0} {:>10.3} {:>10.3} {:>8.2}", label, f.tps, f.p50_ms, f.p99_ms, f.tps / base);
+    }
+    Ok(())
+}
+
+struct Lookups {
+    tps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+async fn run_lookups<F, Fut>(
+    numbers: Arc<Vec<String>>,
+    clients: usize,
+    duration: Duration,
+    lookup: F,
+) -> anyhow::Result<Lookups>
+where
+    F: Fn(String) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (numbers, lookup, stop) = (numbers.clone(), lookup.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut i = c * 7919;
+            while !stop.load(Ordering::Relaxed) {
+                i = (i + 7919) % numbers.len();
+                let t0 = Instant::now();
+                lookup(numbers[i].clone()).await?;
+                latencies.push(t0.elapsed());
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    Ok(Lookups { tps: all.len() as f64 / elapsed, p50_ms: percentile_ms(&all, 0.5), p99_ms: percentile_ms(&all, 0.99) })
+}
