@@ -47,13 +47,17 @@ async fn schema_id(node: &TestNode, topic: &str) -> u32 {
 async fn produce_event(
     node: &TestNode,
     topic: &str,
-    message_index: i32,
+    message: &str,
     aggregate: (&str, &str, i64),
     event_type: &str,
     payload: Vec<u8>,
 ) {
     let id = schema_id(node, topic).await;
-    let value = fleuve_bus::encode_confluent(id, &[message_index], &payload);
+    let indexes = fleuve_bus::schema::ProtoCatalog::fleuve()
+        .unwrap()
+        .message_indexes("fleuve/homologation/v1/events.proto", message)
+        .unwrap();
+    let value = fleuve_bus::encode_confluent(id, &indexes, &payload);
     let (aggregate_type, aggregate_id, version) = aggregate;
     let event_id = uuid::Uuid::now_v7().to_string();
     let version = version.to_string();
@@ -140,7 +144,7 @@ async fn dead_letters_are_listed_and_redriven_through_grpc_and_the_cli() {
     produce_event(
         &node,
         "homologation.certificate.v1",
-        1,
+        "fleuve.homologation.v1.CertificateEvent",
         ("certificate", number, 1),
         "CertificateIssued",
         issued.encode_to_vec(),
@@ -199,7 +203,7 @@ async fn dead_letters_are_listed_and_redriven_through_grpc_and_the_cli() {
     produce_event(
         &node,
         "homologation.dossier.v1",
-        0,
+        "fleuve.homologation.v1.DossierEvent",
         ("dossier", dossier, 1),
         "DossierCreated",
         created.encode_to_vec(),
