@@ -42,6 +42,15 @@ fn tool(name: &str) -> PathBuf {
 
 /// Starts `fleuve dev` and reads its banner's `export NAME=value` lines.
 fn start_dev(data_dir: &Path, port: u16) -> (Process, HashMap<String, String>) {
+    start_dev_logging(data_dir, port, None)
+}
+
+/// [`start_dev`] with its JSON logs (stderr) written to `log`.
+fn start_dev_logging(data_dir: &Path, port: u16, log: Option<&Path>) -> (Process, HashMap<String, String>) {
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+        None => Stdio::null(),
+    };
     let mut child = Command::new(fleuve_binary())
         .args(["dev", "--data-dir"])
         .arg(data_dir)
@@ -54,7 +63,7 @@ fn start_dev(data_dir: &Path, port: u16) -> (Process, HashMap<String, String>) {
             "127.0.0.1:0",
         ])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start fleuve dev");
     let stdout = child.stdout.take().unwrap();
@@ -366,7 +375,9 @@ async fn fleuve_dev_publishes_command_events_to_kafka_decodable_by_schema_id() {
 
     let dir = temp_dir("fleuve-backbone");
     let port = free_port();
-    let (_dev, vars) = tokio::task::block_in_place(|| start_dev(&dir, port));
+    let log = dir.with_extension("log");
+    let (_dev, vars) = tokio::task::block_in_place(|| start_dev_logging(&dir, port, Some(&log)));
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
 
     let channel =
         tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await.unwrap();
@@ -376,6 +387,7 @@ async fn fleuve_dev_publishes_command_events_to_kafka_decodable_by_schema_id() {
         &vars["APPLICANT_TOKEN"],
     );
     request.metadata_mut().insert("x-correlation-id", "e2e-backbone-0001".parse().unwrap());
+    request.metadata_mut().insert("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01").parse().unwrap());
     let id = dossiers.create_dossier(request).await.expect("create").into_inner().dossier_id;
 
     let bus = fleuve_bus::BusConfig::new(vars["KAFKA_BOOTSTRAP_SERVERS"].clone());
@@ -396,6 +408,8 @@ async fn fleuve_dev_publishes_command_events_to_kafka_decodable_by_schema_id() {
     assert_eq!(header("event_type").as_deref(), Some("DossierCreated"));
     assert_eq!(header("aggregate_version").as_deref(), Some("1"));
     assert_eq!(header("correlation_id").as_deref(), Some("e2e-backbone-0001"), "the gRPC correlation id reaches Kafka");
+    let traceparent = header("traceparent").expect("a traceparent header");
+    assert!(traceparent.starts_with(&format!("00-{trace_id}-")), "the caller's trace reaches Kafka: {traceparent}");
 
     let (schema_id, indexes, payload) =
         fleuve_bus::decode_confluent(record.payload().unwrap()).expect("confluent framing");
@@ -416,7 +430,30 @@ async fn fleuve_dev_publishes_command_events_to_kafka_decodable_by_schema_id() {
         Some(pb::dossier_event::Event::Created(created)) => assert_eq!(created.dossier_id, id),
         other => panic!("expected DossierCreated, got {other:?}"),
     }
+
+    // The projections' consumer spans continue the same trace, with the correlation id.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let logs = std::fs::read_to_string(&log).unwrap_or_default();
+        let applied: Vec<serde_json::Value> = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l["message"] == "event applied" && l["span"]["event_id"].is_string())
+            .filter(|l| l["span"]["correlation_id"] == "e2e-backbone-0001")
+            .collect();
+        let consumers: std::collections::BTreeSet<String> =
+            applied.iter().filter_map(|l| l["span"]["consumer"].as_str().map(str::to_owned)).collect();
+        if consumers.contains("statistics") && consumers.contains("notification") {
+            for line in &applied {
+                assert_eq!(line["span"]["trace_id"], trace_id, "consumer span in the caller's trace: {line}");
+            }
+            break;
+        }
+        assert!(Instant::now() < deadline, "no consumer span logged the event: {consumers:?}\n{logs}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_file(log);
 }
 
 /// Drops a consumer outside the async workers, also when a failed assertion unwinds: librdkafka
