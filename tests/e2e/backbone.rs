@@ -256,6 +256,18 @@ async fn registry_rows(node: &TestNode) -> BTreeMap<String, String> {
     rows.into_iter().map(|r| (r.certificate_number.clone(), format!("{r:?}"))).collect()
 }
 
+/// Rows of the live statistics model.
+async fn statistics_rows(node: &TestNode) -> Vec<String> {
+    let rows = node
+        .database
+        .run(|conn| fleuve_statistics::StatisticsProjection::live().rows(conn))
+        .await
+        .expect("statistics rows");
+    let mut rows: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
+    rows.sort();
+    rows
+}
+
 /// `fleuve projections rebuild` replays the event store into a fresh table and swaps it in;
 /// public verification keeps answering throughout and the result equals the live model.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -295,6 +307,27 @@ async fn rebuilt_registry_equals_the_live_one_while_queries_go_on() {
     let live = registry_rows(&node).await;
     assert_eq!(live.len(), 3);
 
+    // The statistics projection shows the three approvals through gRPC.
+    use fleuve_proto::statistics::v1 as st;
+    let mut statistics = st::statistics_service_client::StatisticsServiceClient::new(node.channel.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let figures = statistics
+            .get_statistics(authed(st::GetStatisticsRequest::default(), &admin))
+            .await
+            .expect("statistics")
+            .into_inner();
+        if figures.decisions.as_ref().is_some_and(|d| d.approved == 3) {
+            let fees = &figures.fees[0];
+            assert_eq!(fees.invoices, 3, "{figures:?}");
+            assert_eq!(figures.processing.as_ref().unwrap().decided, 3);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "statistics never showed 3 approvals: {figures:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let stats_before = statistics_rows(&node).await;
+
     // Queries during the rebuild.
     let stop = Arc::new(AtomicBool::new(false));
     let (answered, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -330,6 +363,14 @@ async fn rebuilt_registry_equals_the_live_one_while_queries_go_on() {
     assert_eq!(failed.load(Ordering::SeqCst), 0, "every query during the rebuilds was answered");
     assert!(answered.load(Ordering::SeqCst) > 0);
     assert_eq!(registry_rows(&node).await, live, "the rebuilt model equals the live one");
+
+    let report = operations(&node)
+        .rebuild_projection(authed(ops::RebuildProjectionRequest { name: "statistics".into() }, &admin))
+        .await
+        .expect("rebuild statistics")
+        .into_inner();
+    assert!(report.replayed_events > 20, "every dossier event replayed: {report:?}");
+    assert_eq!(statistics_rows(&node).await, stats_before, "the rebuilt statistics equal the live ones");
 
     let unknown = operations(&node)
         .rebuild_projection(authed(ops::RebuildProjectionRequest { name: "nope".into() }, &admin))
