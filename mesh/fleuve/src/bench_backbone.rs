@@ -207,7 +207,7 @@ pub async fn projection(admin_url: &str, rate: u32, seconds: u64) -> anyhow::Res
     let mut calls = Vec::with_capacity(total);
     for i in 0..total {
         ticker.tick().await;
-        let mut client = client.clone();
+        let client = client.clone();
         let token = token.clone();
         let failures = failures.clone();
         calls.push(tokio::spawn(async move {
