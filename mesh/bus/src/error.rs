@@ -48,6 +48,9 @@ pub enum BusError {
     /// Some outbox rows of a batch were not delivered (recorded on the rows, retried later).
     #[error("{failed} outbox rows not delivered, first: {first}")]
     Delivery { failed: usize, first: String },
+    /// A background task of the bus panicked or was cancelled.
+    #[error("{0}")]
+    Task(String),
     /// A read model could not be rebuilt.
     #[error("rebuild failed: {0}")]
     Rebuild(String),

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use fleuve_store::Database;
 use fleuve_store::event_store::{
-    OutboxRow, RecordedEvent, outbox_mark_published, outbox_pending, outbox_record_failure,
+    OutboxRow, RecordedEvent, outbox_mark_published, outbox_pending, outbox_pending_after, outbox_record_failure,
 };
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
@@ -195,18 +195,47 @@ impl OutboxRelay {
     /// Marks the delivered rows published and records the failures, in one transaction.
     /// Returns how many rows were marked.
     pub async fn mark(&self, report: &PublishReport) -> Result<usize, BusError> {
-        let delivered = report.delivered.clone();
-        let failed = report.failed.clone();
-        let marked = self
-            .db
-            .transaction::<_, fleuve_store::StoreError, _>(move |conn| {
-                for (id, error) in &failed {
-                    outbox_record_failure(conn, *id, error)?;
+        mark(&self.db, report.clone()).await
+    }
+
+    /// Publishes until the outbox is empty, as a pipeline: while batch N is produced, batch
+    /// N+1 is read (rows after N's last id), and N is marked while N+1 is produced. Each
+    /// batch is still marked only after its own deliveries. Returns how many rows were
+    /// published; a batch with undelivered rows ends the drain in [`BusError::Delivery`] after
+    /// recording them (the next drain starts again from the oldest unpublished row, so a
+    /// key's order holds).
+    pub async fn drain(&mut self) -> Result<usize, BusError> {
+        let limit = self.batch_size;
+        let read = |db: Database, after: i64| {
+            tokio::spawn(async move { db.run(move |conn| outbox_pending_after(conn, after, limit)).await })
+        };
+        let mut next = read(self.db.clone(), 0);
+        let mut marking: Option<tokio::task::JoinHandle<Result<usize, BusError>>> = None;
+        let mut published = 0;
+        loop {
+            let batch = join_task(next.await)??;
+            let Some((last, _)) = batch.last() else {
+                if let Some(marking) = marking.take() {
+                    published += join_task(marking.await)??;
                 }
-                outbox_mark_published(conn, &delivered)
-            })
-            .await?;
-        Ok(marked)
+                return Ok(published);
+            };
+            next = read(self.db.clone(), last.id);
+            let report = self.publish(&batch).await?;
+            if let Some(marking) = marking.take() {
+                published += join_task(marking.await)??;
+            }
+            if let Some((id, error)) = report.failed.first() {
+                next.abort();
+                let failed = report.failed.len();
+                let first = format!("outbox row {id}: {error}");
+                published += mark(&self.db, report).await?;
+                tracing::debug!(published, "outbox drain stopped on a failed batch");
+                return Err(BusError::Delivery { failed, first });
+            }
+            let db = self.db.clone();
+            marking = Some(tokio::spawn(async move { mark(&db, report).await }));
+        }
     }
 
     /// Publishes and marks one batch; returns how many rows were published. Rows that failed
@@ -236,7 +265,7 @@ impl OutboxRelay {
         loop {
             let pause = tokio::select! {
                 () = &mut shutdown => return,
-                result = self.run_once() => match result {
+                result = self.drain() => match result {
                     Ok(0) => {
                         backoff = INITIAL_BACKOFF;
                         poll_interval
@@ -281,6 +310,23 @@ impl OutboxRelay {
             tracing::warn!(%error, "closing the outbox relay failed");
         }
     }
+}
+
+/// Marks the delivered rows of `report` published and records its failures, in one transaction.
+async fn mark(db: &Database, report: PublishReport) -> Result<usize, BusError> {
+    let marked = db
+        .transaction::<_, fleuve_store::StoreError, _>(move |conn| {
+            for (id, error) in &report.failed {
+                outbox_record_failure(conn, *id, error)?;
+            }
+            outbox_mark_published(conn, &report.delivered)
+        })
+        .await?;
+    Ok(marked)
+}
+
+fn join_task<T>(joined: Result<T, tokio::task::JoinError>) -> Result<T, BusError> {
+    joined.map_err(|e| BusError::Task(format!("relay task failed: {e}")))
 }
 
 fn create_producer(bus: &BusConfig) -> Result<FutureProducer, BusError> {

@@ -96,25 +96,9 @@ pub async fn relay(admin_url: &str, events: usize) -> anyhow::Result<()> {
     // The bare producer runs before and after the relay; the better run is the baseline, so
     // broker warm-up does not flatter the relay.
     let bare_before = bare_producer(&bus, events, framed_len).await?;
-    // The relay's own loop (`run_once`: read a batch, publish it, mark it), timed per phase.
+    // The relay's own pipeline (what `OutboxRelay::run` does until the outbox is empty).
     let started = Instant::now();
-    let mut published = 0;
-    let (mut reading, mut publishing, mut marking) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    loop {
-        let t0 = Instant::now();
-        let batch = relay.pending().await?;
-        reading += t0.elapsed();
-        if batch.is_empty() {
-            break;
-        }
-        let t0 = Instant::now();
-        let report = relay.publish(&batch).await?;
-        publishing += t0.elapsed();
-        let t0 = Instant::now();
-        published += relay.mark(&report).await?;
-        marking += t0.elapsed();
-        anyhow::ensure!(report.failed.is_empty(), "undelivered rows: {:?}", report.failed.first());
-    }
+    let published = relay.drain().await?;
     let relay_rate = published as f64 / started.elapsed().as_secs_f64();
     relay.close().await;
     anyhow::ensure!(published == written, "relay published {published} of {written}");
@@ -129,12 +113,6 @@ pub async fn relay(admin_url: &str, events: usize) -> anyhow::Result<()> {
     );
     println!("{:>22} {:>14.0}", "outbox relay", relay_rate);
     println!("{:>22} {:>14.2}", "ratio relay/bare", relay_rate / bare);
-    println!(
-        "relay time: read {:.0} ms, publish {:.0} ms, mark {:.0} ms",
-        reading.as_secs_f64() * 1000.0,
-        publishing.as_secs_f64() * 1000.0,
-        marking.as_secs_f64() * 1000.0
-    );
     registry.shutdown().await?;
     broker.shutdown().await;
     Ok(())

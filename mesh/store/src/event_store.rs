@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 pub use append::append;
-pub use outbox::{OutboxRow, outbox_mark_published, outbox_pending, outbox_record_failure};
+pub use outbox::{OutboxRow, outbox_mark_published, outbox_pending, outbox_pending_after, outbox_record_failure};
 pub use read::{read_all, read_by_type, read_stream, stream_version};
 pub use sequence::next_sequence;
 pub use snapshot::{Snapshot, load_snapshot, save_snapshot};

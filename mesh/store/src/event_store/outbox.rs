@@ -52,9 +52,21 @@ impl From<OutboxRecord> for OutboxRow {
 /// Rows are not claimed: run one publisher per database (MultiBackend has no
 /// `FOR UPDATE SKIP LOCKED`), or accept that two publishers may deliver a row twice.
 pub fn outbox_pending(conn: &mut DbConnection, limit: i64) -> Result<Vec<(OutboxRow, RecordedEvent)>, StoreError> {
+    outbox_pending_after(conn, 0, limit)
+}
+
+/// Like [`outbox_pending`], for rows with an id above `after` only (a publisher reading ahead
+/// while it still marks earlier rows). A row of a transaction that committed late with a lower
+/// id is not skipped for good: it is unpublished, so the next read from the start returns it.
+pub fn outbox_pending_after(
+    conn: &mut DbConnection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(OutboxRow, RecordedEvent)>, StoreError> {
     let rows = outbox::table
         .inner_join(events::table)
         .filter(outbox::published_at.is_null())
+        .filter(outbox::id.gt(after))
         .order(outbox::id.asc())
         .limit(limit)
         .select((OutboxRecord::as_select(), EventRow::as_select()))
