@@ -66,6 +66,9 @@ pub fn charge_id(order_id: &str) -> String {
     format!("ch-{order_id}")
 }
 
+/// A way to spoil a valid value, and the refusal it must cause.
+pub type Spoil<T> = (fn(&mut T), &'static str);
+
 pub fn invalid(message: &str) -> DomainError {
     DomainError::Invalid(message.into())
 }

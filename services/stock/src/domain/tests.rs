@@ -67,6 +67,9 @@ pub fn reply(step: SagaStep, outcome: pb::stock_checked::Outcome) -> pb::StockCh
     pb::StockChecked { occurred_at: ts(), step: Some(step), outcome: Some(outcome) }
 }
 
+/// A way to spoil a valid value, and the refusal it must cause.
+pub type Spoil<T> = (fn(&mut T), &'static str);
+
 pub fn invalid(message: &str) -> DomainError {
     DomainError::Invalid(message.into())
 }

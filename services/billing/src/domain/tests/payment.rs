@@ -158,9 +158,12 @@ fn a_provider_timeout_takes_nothing_and_replies_nothing_even_on_redelivery() {
     assert_eq!(ledger.provider.calls.borrow().len(), 1);
 }
 
+/// A way to spoil a request, and the decline it must cause.
+type Refusal = (fn(&mut pb::PaymentRequest), DeclineReason, &'static str);
+
 #[test]
 fn billing_declines_on_its_own_without_asking_the_provider() {
-    let cases: [(fn(&mut pb::PaymentRequest), DeclineReason, &str); 4] = [
+    let cases: [Refusal; 4] = [
         (|r| r.customer_id = "c-404".into(), DeclineReason::UnknownAccount, "no account for customer \"c-404\""),
         (
             |r| r.amount = Some(money("EUR", 700)),
@@ -201,7 +204,7 @@ fn a_request_past_its_deadline_is_declined_and_the_one_at_its_deadline_is_not() 
 #[test]
 fn malformed_steps_and_foreign_streams_are_refused() {
     let mut ledger = Ledger::with(&[("c-1", 10_000, 0), ("c-2", 10_000, 0)]);
-    let spoilers: [(fn(&mut pb::PaymentRequest), &str); 3] = [
+    let spoilers: [Spoil<pb::PaymentRequest>; 3] = [
         (|r| r.step = None, "saga step is missing"),
         (|r| r.step.as_mut().unwrap().saga_id = "".into(), "saga id is missing"),
         (|r| r.step.as_mut().unwrap().kind = StockCheck.into(), "expected a SAGA_STEP_KIND_PAYMENT step"),

@@ -220,7 +220,7 @@ fn a_release_refuses_products_that_do_not_hold_the_reservation() {
 #[test]
 fn malformed_requests_are_refused() {
     let mut w = Warehouse::with(&[("sku-1", 5)]);
-    let spoilers: [(fn(&mut pb::StockCheckRequest), &str); 6] = [
+    let spoilers: [Spoil<pb::StockCheckRequest>; 6] = [
         (|r| r.step = None, "saga step is missing"),
         (|r| r.step.as_mut().unwrap().saga_id = " ".into(), "saga id is missing"),
         (
