@@ -45,6 +45,24 @@ pub mod statistics {
     }
 }
 
+pub mod order {
+    pub mod v1 {
+        tonic::include_proto!("fleuve.order.v1");
+    }
+}
+
+pub mod stock {
+    pub mod v1 {
+        tonic::include_proto!("fleuve.stock.v1");
+    }
+}
+
+pub mod billing {
+    pub mod v1 {
+        tonic::include_proto!("fleuve.billing.v1");
+    }
+}
+
 pub mod ops {
     pub mod v1 {
         tonic::include_proto!("fleuve.ops.v1");

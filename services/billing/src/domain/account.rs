@@ -1,0 +1,123 @@
+//! The account aggregate: one customer's balance, credit limit and currency.
+
+use chrono::{DateTime, Utc};
+use fleuve_proto::billing::v1 as pb;
+use fleuve_proto::common::v1::Money;
+use pb::account_event::Event;
+
+use super::money;
+use super::{DomainError, timestamp};
+
+/// An account's state, folded from its events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Account {
+    /// Empty until the account is opened.
+    pub customer_id: String,
+    pub currency: String,
+    /// Minor units; may be negative down to minus the credit limit.
+    pub balance: i64,
+    pub credit_limit: i64,
+    pub opened_at: Option<prost_types::Timestamp>,
+    pub version: i64,
+}
+
+/// What staff ask of an account. Charges and refunds go through [`super::payment`] and
+/// [`super::charge`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountCommand {
+    Open { customer_id: String, currency: String, credit_limit: i64, opening_balance: i64 },
+    Credit { amount: Money, reference: String },
+    SetCreditLimit { credit_limit: i64 },
+}
+
+impl Account {
+    pub fn replay(events: &[pb::AccountEvent]) -> Account {
+        let mut account = Account::default();
+        for event in events {
+            account.apply(event);
+        }
+        account
+    }
+
+    pub fn is_open(&self) -> bool {
+        !self.customer_id.is_empty()
+    }
+
+    /// The largest charge that can be approved: balance plus credit limit.
+    pub fn available(&self) -> i64 {
+        self.balance.saturating_add(self.credit_limit)
+    }
+
+    pub fn handle(&self, command: AccountCommand, now: DateTime<Utc>) -> Result<Vec<pb::AccountEvent>, DomainError> {
+        let event = match command {
+            AccountCommand::Open { customer_id, currency, credit_limit, opening_balance } => {
+                if self.is_open() {
+                    return Err(DomainError::Precondition(format!("account of {} is already open", self.customer_id)));
+                }
+                let customer_id = customer_id.trim();
+                if customer_id.is_empty() {
+                    return Err(DomainError::Invalid("customer id is missing".into()));
+                }
+                if credit_limit < 0 || opening_balance < 0 {
+                    return Err(DomainError::Invalid("credit limit and opening balance cannot be negative".into()));
+                }
+                Event::Opened(pb::AccountOpened {
+                    customer_id: customer_id.into(),
+                    currency: money::currency(&currency)?,
+                    credit_limit,
+                    balance: opening_balance,
+                })
+            }
+            AccountCommand::Credit { amount, reference } => {
+                self.ensure_open()?;
+                let value = money::positive_in(Some(&amount), &self.currency)?;
+                if self.balance.checked_add(value).is_none() {
+                    return Err(DomainError::Invalid("amount is too large".into()));
+                }
+                Event::Credited(pb::AccountCredited { amount: Some(amount), reference: reference.trim().into() })
+            }
+            AccountCommand::SetCreditLimit { credit_limit } => {
+                self.ensure_open()?;
+                if credit_limit < 0 {
+                    return Err(DomainError::Invalid("credit limit cannot be negative".into()));
+                }
+                if credit_limit == self.credit_limit {
+                    return Ok(Vec::new());
+                }
+                Event::CreditLimitChanged(pb::CreditLimitChanged { credit_limit })
+            }
+        };
+        Ok(vec![account_event(event, now)])
+    }
+
+    pub(super) fn ensure_open(&self) -> Result<(), DomainError> {
+        if self.is_open() { Ok(()) } else { Err(DomainError::NotFound("no such account".into())) }
+    }
+
+    /// Folds one event into the state.
+    pub fn apply(&mut self, event: &pb::AccountEvent) {
+        self.version += 1;
+        let Some(inner) = &event.event else { return };
+        match inner {
+            Event::Opened(e) => {
+                self.customer_id.clone_from(&e.customer_id);
+                self.currency.clone_from(&e.currency);
+                self.credit_limit = e.credit_limit;
+                self.balance = e.balance;
+                self.opened_at = event.occurred_at;
+            }
+            Event::Credited(e) => self.balance = self.balance.saturating_add(amount_of(e.amount.as_ref())),
+            Event::CreditLimitChanged(e) => self.credit_limit = e.credit_limit,
+            Event::Charged(e) => self.balance = self.balance.saturating_sub(amount_of(e.amount.as_ref())),
+            Event::Refunded(e) => self.balance = self.balance.saturating_add(amount_of(e.amount.as_ref())),
+        }
+    }
+}
+
+fn amount_of(amount: Option<&Money>) -> i64 {
+    amount.map_or(0, |m| m.amount)
+}
+
+pub(super) fn account_event(event: Event, now: DateTime<Utc>) -> pb::AccountEvent {
+    pb::AccountEvent { occurred_at: Some(timestamp(now)), event: Some(event) }
+}

@@ -1,0 +1,33 @@
+//! The order domain: the order aggregate and the saga orchestrator, free of I/O.
+//!
+//! The order's stream is the persisted state of its saga: the orchestrator decides from the
+//! order's state and one input (the start, a reply, a missed deadline, a cancellation) the
+//! events to append; the messages to publish and the next deadline follow from those events,
+//! so a restart resumes from the stream alone.
+
+mod error;
+pub mod order;
+pub mod saga;
+
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+
+pub use error::DomainError;
+pub use order::{Order, OrderCommand, PlaceOrder};
+pub use saga::{Deadline, Orchestrator, Outgoing, SagaInput, SagaTimeouts};
+
+/// Aggregate type name in the event store.
+pub const ORDER_AGGREGATE: &str = "order";
+
+/// An instant as a protobuf timestamp.
+pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    // Sub-second nanoseconds are below one billion, so they fit.
+    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+}
+
+/// The instant of a protobuf timestamp; `None` when out of range.
+pub fn instant(at: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).ok()?)
+}

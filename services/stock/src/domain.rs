@@ -1,0 +1,29 @@
+//! The stock domain: the product and reservation aggregates, free of I/O.
+//!
+//! A product counts units available and units held by reservations. A reservation belongs to
+//! one order and is decided across every product of the order at once: all lines or none, so
+//! no quantity ever goes below zero. The caller loads the reservation and the products of its
+//! lines in one transaction, applies the decision and publishes the reply.
+
+mod error;
+pub mod product;
+pub mod reservation;
+
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+
+pub use error::DomainError;
+pub use product::{Product, ProductCommand};
+pub use reservation::{Reservation, StockDecision, check, release};
+
+/// Aggregate type names in the event store.
+pub const PRODUCT_AGGREGATE: &str = "product";
+pub const RESERVATION_AGGREGATE: &str = "reservation";
+
+/// An instant as a protobuf timestamp.
+pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    // Sub-second nanoseconds are below one billion, so they fit.
+    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+}

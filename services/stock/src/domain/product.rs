@@ -1,0 +1,112 @@
+//! The product aggregate: units available for reservation and units held by orders.
+
+use chrono::{DateTime, Utc};
+use fleuve_proto::stock::v1 as pb;
+use pb::product_event::Event;
+
+use super::{DomainError, timestamp};
+
+/// Longest product id and name accepted.
+pub const MAX_ID_LEN: usize = 64;
+pub const MAX_NAME_LEN: usize = 200;
+
+/// A product's state, folded from its events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Product {
+    /// Empty until the product is created.
+    pub id: String,
+    pub name: String,
+    /// Units free for reservation.
+    pub available: u64,
+    /// Units held by reservations.
+    pub reserved: u64,
+    pub created_at: Option<prost_types::Timestamp>,
+    pub updated_at: Option<prost_types::Timestamp>,
+    /// The number of events applied.
+    pub version: i64,
+}
+
+/// What staff ask of a product. Reservations go through [`super::reservation`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProductCommand {
+    Create { product_id: String, name: String, quantity: u64 },
+    Restock { quantity: u64, reference: String },
+}
+
+impl Product {
+    pub fn replay(events: &[pb::ProductEvent]) -> Product {
+        let mut product = Product::default();
+        for event in events {
+            product.apply(event);
+        }
+        product
+    }
+
+    pub fn exists(&self) -> bool {
+        !self.id.is_empty()
+    }
+
+    /// Decides a command: the events to append, or why it is refused.
+    pub fn handle(&self, command: ProductCommand, now: DateTime<Utc>) -> Result<Vec<pb::ProductEvent>, DomainError> {
+        let event = match command {
+            ProductCommand::Create { product_id, name, quantity } => {
+                if self.exists() {
+                    return Err(DomainError::Precondition(format!("product {} already exists", self.id)));
+                }
+                let product_id = product_id.trim();
+                if product_id.is_empty() || product_id.len() > MAX_ID_LEN {
+                    return Err(DomainError::Invalid(format!("product id must have 1 to {MAX_ID_LEN} characters")));
+                }
+                let name = name.trim();
+                if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+                    return Err(DomainError::Invalid(format!("product name must have 1 to {MAX_NAME_LEN} characters")));
+                }
+                Event::Created(pb::ProductCreated { product_id: product_id.into(), name: name.into(), quantity })
+            }
+            ProductCommand::Restock { quantity, reference } => {
+                self.ensure_exists()?;
+                if quantity == 0 {
+                    return Err(DomainError::Invalid("restock quantity must be positive".into()));
+                }
+                if self.available.checked_add(quantity).and_then(|a| a.checked_add(self.reserved)).is_none() {
+                    return Err(DomainError::Invalid("restock quantity is too large".into()));
+                }
+                Event::Restocked(pb::ProductRestocked { quantity, reference: reference.trim().into() })
+            }
+        };
+        Ok(vec![event_at(event, now)])
+    }
+
+    pub(super) fn ensure_exists(&self) -> Result<(), DomainError> {
+        if self.exists() { Ok(()) } else { Err(DomainError::NotFound("no such product".into())) }
+    }
+
+    /// Folds one event into the state. No rule is checked here: the event already happened,
+    /// and the decisions never let a quantity go below zero.
+    pub fn apply(&mut self, event: &pb::ProductEvent) {
+        self.version += 1;
+        self.updated_at = event.occurred_at;
+        let Some(event) = &event.event else { return };
+        match event {
+            Event::Created(e) => {
+                self.id.clone_from(&e.product_id);
+                self.name.clone_from(&e.name);
+                self.available = e.quantity;
+                self.created_at = self.updated_at;
+            }
+            Event::Restocked(e) => self.available = self.available.saturating_add(e.quantity),
+            Event::Reserved(e) => {
+                self.available = self.available.saturating_sub(u64::from(e.quantity));
+                self.reserved = self.reserved.saturating_add(u64::from(e.quantity));
+            }
+            Event::Released(e) => {
+                self.available = self.available.saturating_add(u64::from(e.quantity));
+                self.reserved = self.reserved.saturating_sub(u64::from(e.quantity));
+            }
+        }
+    }
+}
+
+pub(super) fn event_at(event: Event, now: DateTime<Utc>) -> pb::ProductEvent {
+    pb::ProductEvent { occurred_at: Some(timestamp(now)), event: Some(event) }
+}
