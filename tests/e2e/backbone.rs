@@ -381,3 +381,46 @@ async fn rebuilt_registry_equals_the_live_one_while_queries_go_on() {
     assert!(ok && listed.contains("certificate-registry") && listed.contains("notification"), "{listed}");
     node.stop().await;
 }
+
+/// An applicant watching its notifications on a node whose deadline cap is one second: the
+/// stream outlives the cap and delivers the "payment due" notice the projection writes from
+/// Kafka after the watch started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_watch_streams_notifications_past_the_deadline_cap() {
+    use fleuve_proto::notification::v1 as nt;
+    let mut config = fleuve_mesh::MeshConfig::default();
+    config.limits.max_deadline_seconds = 1;
+    let node = TestNode::start_with(Backend::Sqlite, config).await;
+    let applicant = node.token(Role::Applicant);
+    let mut client = nt::notification_service_client::NotificationServiceClient::new(node.channel.clone());
+    let mut stream = client
+        .watch_notifications(authed(nt::WatchNotificationsRequest::default(), &applicant))
+        .await
+        .expect("watch")
+        .into_inner();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let id = submitted_dossier(&node, "Infinix", "Hot 50").await;
+    node.dossiers()
+        .invoice_fee(authed(
+            pb::InvoiceFeeRequest { dossier_id: id.clone(), expected_version: 0 },
+            &node.token(Role::Admin),
+        ))
+        .await
+        .expect("invoice");
+    let received = tokio::time::timeout(Duration::from_secs(20), stream.message())
+        .await
+        .expect("a notification within 20 s")
+        .expect("the stream is still open")
+        .expect("a message")
+        .notification
+        .expect("notification");
+    assert_eq!(received.kind, "dossier.payment_due", "{received:?}");
+    assert_eq!(received.recipient_id, node.demo.applicant.user_id);
+    assert!(received.references.values().any(|v| v == &id), "{received:?}");
+    // The node stops within its drain grace even with the watch still open.
+    let started = std::time::Instant::now();
+    node.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(15), "stopping took {:?}", started.elapsed());
+    drop(stream);
+}

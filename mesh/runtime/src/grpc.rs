@@ -32,6 +32,9 @@ impl std::fmt::Debug for MeshServer {
     }
 }
 
+/// How long in-flight calls may run on after a shutdown signal before they are cut.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
+
 impl MeshServer {
     pub fn new(limits: &LimitsConfig, verifier: TokenVerifier) -> Self {
         let (health, health_service) = tonic_health::server::health_reporter();
@@ -98,7 +101,8 @@ impl MeshServer {
             .layer(AuthLayer::new(self.verifier.clone(), self.public.clone()));
         let health = self.health.clone();
         let names = self.names.clone();
-        Server::builder()
+        let (draining, drain_started) = tokio::sync::oneshot::channel::<()>();
+        let serving = Server::builder()
             .tcp_nodelay(true)
             .layer(layers)
             .add_routes(self.routes.routes())
@@ -107,8 +111,23 @@ impl MeshServer {
                 for name in names {
                     health.set_service_status(name, ServingStatus::NotServing).await;
                 }
-            })
-            .await?;
+                let _ = draining.send(());
+            });
+        tokio::pin!(serving);
+        // In-flight calls get DRAIN_GRACE to finish; open server streams (watches) would keep
+        // a graceful shutdown waiting for ever, so they are closed after it.
+        tokio::select! {
+            served = &mut serving => served?,
+            () = async {
+                if drain_started.await.is_ok() {
+                    tokio::time::sleep(DRAIN_GRACE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!(grace = ?DRAIN_GRACE, "calls still open after the shutdown grace period; closing them");
+            }
+        }
         Ok(())
     }
 }
