@@ -188,6 +188,9 @@ impl DevNode {
         out.push_str(&format!("  database     {}\n", self.config.database_url));
         out.push_str(&format!("  signing key  {}\n", self.config.auth.signing_key_file));
         out.push_str(&format!("  try          grpcurl -plaintext {} list\n", self.addr));
+        out.push_str(
+            "  projections  certificate-registry, statistics, notification; `fleuve projections list`, `fleuve dlq list`\n",
+        );
         out.push_str(&format!(
             "  demo users   {} (admin), {} (reviewer), {} and {} (applicants); password {}\n",
             d.admin.email, d.reviewer.email, d.applicant.email, d.second_applicant.email, d.password
