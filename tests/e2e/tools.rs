@@ -466,3 +466,138 @@ impl Drop for ConsumerGuard {
         tokio::task::block_in_place(move || drop(consumer));
     }
 }
+
+/// The outbox relay killed with SIGKILL while it publishes, three times, under a steady stream
+/// of commands: after restarts every stored dossier event has been applied by the statistics
+/// process exactly once (one inbox row per event, each dossier's row at its stream's version),
+/// whatever the relay republished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_relay_mid_flight_loses_nothing_and_applies_once() {
+    use diesel::prelude::*;
+    use fleuve_proto::homologation::v1 as pb;
+
+    let db = fleuve_store::testing::TestDatabase::postgres(&[]).await.expect("postgres");
+    let dir = temp_dir("fleuve-kill");
+    let key = dir.join("signing-key.pem");
+    let migrate = Command::new(fleuve_binary()).args(["migrate", "--database-url", db.url()]).output().unwrap();
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    let (_infra, bus) = tokio::task::block_in_place(start_infra);
+    let (homologation_port, statistics_port) = (free_port(), free_port());
+    let jwks = dir.join("jwks.json");
+    let issuer = {
+        let signing = fleuve_mesh::auth::SigningKey::load_or_generate(&key).unwrap();
+        fleuve_mesh::auth::TokenIssuer::new(signing, &fleuve_mesh::MeshConfig::default().auth)
+    };
+    std::fs::write(&jwks, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
+    let serve = |service: &str, port: u16| {
+        let mut cmd = Command::new(fleuve_binary());
+        cmd.args(["serve", service])
+            .env("FLEUVE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("FLEUVE_DATABASE_URL", db.url())
+            .env("FLEUVE_AUTH__JWKS_FILE", &jwks)
+            .env("FLEUVE_BUS__BOOTSTRAP_SERVERS", &bus["FLEUVE_BUS__BOOTSTRAP_SERVERS"])
+            .env("FLEUVE_BUS__SCHEMA_REGISTRY_URL", &bus["FLEUVE_BUS__SCHEMA_REGISTRY_URL"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Process(cmd.spawn().expect("fleuve serve"))
+    };
+    let _statistics = serve("statistics", statistics_port);
+    let mut homologation = serve("homologation", homologation_port);
+    for port in [homologation_port, statistics_port] {
+        wait_for_port(port, Duration::from_secs(60));
+    }
+    let database = fleuve_store::Database::connect(db.url(), 4).unwrap();
+    let demo = fleuve_identity::Identity::new(database.clone(), issuer.clone()).seed_demo().await.unwrap();
+    let token =
+        issuer.issue(&demo.applicant.user_id, fleuve_mesh::Role::Applicant, &demo.applicant.organisation_id).unwrap().0;
+
+    // Commands keep coming while the homologation process (and its relay) is killed and restarted.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let load = {
+        let (stop, accepted, token) = (stop.clone(), accepted.clone(), token.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                n += 1;
+                let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{homologation_port}"))
+                    .unwrap()
+                    .connect_timeout(Duration::from_millis(200));
+                if let Ok(channel) = channel.connect().await {
+                    let mut dossiers = pb::dossier_service_client::DossierServiceClient::new(channel);
+                    for _ in 0..20 {
+                        let request = fleuve_tests::authed(
+                            pb::CreateDossierRequest {
+                                equipment: Some(fleuve_tests::equipment("Kill", &format!("M{n}"))),
+                            },
+                            &token,
+                        );
+                        match dossiers.create_dossier(request).await {
+                            Ok(_) => {
+                                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    for round in 0..3u64 {
+        tokio::time::sleep(Duration::from_millis(600 + 250 * round)).await;
+        drop(homologation); // SIGKILL, then reaped
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        homologation = serve("homologation", homologation_port);
+        tokio::task::block_in_place(|| wait_for_port(homologation_port, Duration::from_secs(60)));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    load.await.unwrap();
+    let accepted = accepted.load(std::sync::atomic::Ordering::SeqCst) as i64;
+    assert!(accepted > 20, "the load ran: {accepted} commands accepted");
+
+    // Every dossier event in the store is applied once by the statistics process.
+    use fleuve_store::schema::{events, inbox, streams};
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (stored, applied, pending) = database
+            .run(|conn| {
+                let stored: i64 =
+                    events::table.filter(events::aggregate_type.eq("dossier")).count().get_result(conn)?;
+                let applied: i64 = inbox::table.filter(inbox::consumer.eq("statistics")).count().get_result(conn)?;
+                let pending: i64 = fleuve_store::schema::outbox::table
+                    .filter(fleuve_store::schema::outbox::published_at.is_null())
+                    .count()
+                    .get_result(conn)?;
+                Ok::<_, fleuve_store::StoreError>((stored, applied, pending))
+            })
+            .await
+            .unwrap();
+        if stored == applied && pending == 0 {
+            assert!(stored >= accepted, "{stored} events stored for {accepted} accepted commands");
+            eprintln!("{accepted} commands accepted across 3 relay kills; {stored} events, each applied once");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{applied} of {stored} events applied, {pending} unpublished");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let versions: Vec<(String, i64)> = database
+        .run(|conn| {
+            streams::table
+                .filter(streams::aggregate_type.eq("dossier"))
+                .select((streams::stream_id, streams::version))
+                .load(conn)
+                .map_err(fleuve_store::StoreError::from)
+        })
+        .await
+        .unwrap();
+    let rows = database.run(|conn| fleuve_statistics::StatisticsProjection::live().rows(conn)).await.unwrap();
+    assert_eq!(rows.len(), versions.len(), "one statistics row per dossier");
+    let by_dossier: HashMap<String, i64> =
+        rows.iter().map(|r| (format!("dossier-{}", r.dossier_id), r.version)).collect();
+    for (stream, version) in &versions {
+        assert_eq!(by_dossier.get(stream), Some(version), "statistics of {stream} at its stream's version");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
