@@ -243,6 +243,34 @@ async fn dead_letters_are_listed_and_redriven_through_grpc_and_the_cli() {
     assert!(!ok && text.contains("0 redriven, 1 still parked"), "{text}");
     let redriven = dead_letters(&node, "notification", ops::DeadLetterStatus::Redriven).await;
     assert_eq!(redriven.iter().map(|l| l.id).collect::<Vec<_>>(), vec![late.id]);
+    assert_eq!(redriven[0].resolution, "redriven: applied");
+
+    // An operator gives the undecodable record up, with a reason; nothing is left parked.
+    let junk_id = junk.id.to_string();
+    let no_reason = operations(&node)
+        .discard_dead_letter(authed(
+            ops::DiscardDeadLetterRequest { id: junk.id, reason: " ".into() },
+            &node.token(Role::Admin),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(no_reason.code(), tonic::Code::InvalidArgument);
+    let (ok, text) = tokio::task::block_in_place(|| {
+        fleuve_cli(&node, &["dlq", "discard", &junk_id, "--reason", "not a Fleuve producer"])
+    });
+    assert!(ok && text.contains("discarded") && text.contains("not a Fleuve producer"), "{text}");
+    let again = operations(&node)
+        .discard_dead_letter(authed(
+            ops::DiscardDeadLetterRequest { id: junk.id, reason: "twice".into() },
+            &node.token(Role::Admin),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition, "{again:?}");
+    assert!(dead_letters(&node, "notification", ops::DeadLetterStatus::Parked).await.is_empty());
+    let (ok, text) =
+        tokio::task::block_in_place(|| fleuve_cli(&node, &["dlq", "redrive", "--all", "--consumer", "notification"]));
+    assert!(ok && text.contains("0 redriven, 0 still parked"), "{text}");
     node.stop().await;
 }
 

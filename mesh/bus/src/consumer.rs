@@ -538,7 +538,8 @@ impl ProjectionConsumer {
                 if fresh {
                     projection.apply(conn, &event)?;
                 }
-                if !dead_letter_resolve(conn, id, DeadLetterStatus::Redriven)? {
+                let resolution = if fresh { "redriven: applied" } else { "redriven: found applied already" };
+                if !dead_letter_resolve(conn, id, DeadLetterStatus::Redriven, resolution)? {
                     return Err(HandlerError::Transient(format!("dead letter {id} was resolved meanwhile")));
                 }
                 Ok(Ok(fresh))

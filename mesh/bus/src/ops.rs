@@ -130,6 +130,41 @@ impl Operations {
         })
     }
 
+    /// Discards a parked letter, keeping the operator's reason.
+    pub async fn discard(&self, request: pb::DiscardDeadLetterRequest) -> Result<pb::DeadLetter, ServiceError> {
+        let reason = request.reason.trim().to_owned();
+        if reason.is_empty() {
+            return Err(ServiceError::invalid("a reason is required to discard a dead letter"));
+        }
+        if reason.len() > 500 {
+            return Err(ServiceError::invalid("the reason is longer than 500 characters"));
+        }
+        let id = request.id;
+        let resolution = format!("discarded: {reason}");
+        let letter = self
+            .db()?
+            .transaction::<_, fleuve_store::StoreError, _>(move |conn| {
+                let Some(letter) = fleuve_store::consumer::dead_letter_get(conn, id)? else { return Ok(Err(None)) };
+                if letter.status != DeadLetterStatus::Parked {
+                    return Ok(Err(Some(letter.status)));
+                }
+                fleuve_store::consumer::dead_letter_resolve(conn, id, DeadLetterStatus::Discarded, &resolution)?;
+                Ok(Ok(fleuve_store::consumer::dead_letter_get(conn, id)?))
+            })
+            .await
+            .map_err(internal)?;
+        match letter {
+            Ok(Some(letter)) => {
+                tracing::warn!(dead_letter = id, consumer = %letter.consumer, %reason, "dead letter discarded");
+                Ok(to_proto(&letter))
+            }
+            Ok(None) | Err(None) => Err(ServiceError::not_found(format!("no dead letter {id}"))),
+            Err(Some(status)) => {
+                Err(ServiceError::precondition(format!("dead letter {id} is {}, not parked", status.as_str())))
+            }
+        }
+    }
+
     pub async fn projections(&self) -> Result<pb::ListProjectionsResponse, ServiceError> {
         let mut projections = Vec::new();
         for consumer in &self.consumers {
@@ -216,6 +251,7 @@ fn to_proto(letter: &DeadLetter) -> pb::DeadLetter {
         created_at: Some(timestamp(letter.created_at)),
         resolved_at: letter.resolved_at.map(timestamp),
         headers: headers.into_iter().collect(),
+        resolution: letter.resolution.clone().unwrap_or_default(),
     }
 }
 
@@ -244,6 +280,15 @@ impl pb::operations_service_server::OperationsService for Operations {
     ) -> Result<Response<pb::RedriveDeadLettersResponse>, Status> {
         admin(&request)?;
         Ok(Response::new(self.redrive(request.into_inner()).await?))
+    }
+
+    async fn discard_dead_letter(
+        &self,
+        request: Request<pb::DiscardDeadLetterRequest>,
+    ) -> Result<Response<pb::DiscardDeadLetterResponse>, Status> {
+        admin(&request)?;
+        let dead_letter = self.discard(request.into_inner()).await?;
+        Ok(Response::new(pb::DiscardDeadLetterResponse { dead_letter: Some(dead_letter) }))
     }
 
     async fn list_projections(

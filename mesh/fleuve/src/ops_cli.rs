@@ -50,6 +50,14 @@ pub enum DlqCommand {
         #[arg(long)]
         consumer: Option<String>,
     },
+    /// Gives up a parked record for good, with a reason.
+    Discard {
+        #[command(flatten)]
+        target: Target,
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +168,14 @@ pub async fn dlq(config: &MeshConfig, command: DlqCommand) -> anyhow::Result<()>
             }
             println!("{} redriven, {failed} still parked", outcomes.len() - failed);
             anyhow::ensure!(failed == 0, "{failed} dead letters could not be redriven");
+            Ok(())
+        }
+        DlqCommand::Discard { target, id, reason } => {
+            let (mut client, token) = connect(config, &target).await?;
+            let request = pb::DiscardDeadLetterRequest { id, reason };
+            let letter = client.discard_dead_letter(authed(request, &token)?).await?.into_inner().dead_letter;
+            let letter = letter.context("the node answered without the letter")?;
+            println!("{:>6}  {}  ({})", letter.id, status_name(letter.status), letter.resolution);
             Ok(())
         }
     }

@@ -147,6 +147,8 @@ pub struct DeadLetter {
     pub status: DeadLetterStatus,
     pub created_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// How it was resolved (redriven, or discarded with the operator's reason).
+    pub resolution: Option<String>,
 }
 
 #[derive(Debug, Queryable, Selectable)]
@@ -167,6 +169,7 @@ struct DeadLetterRow {
     status: String,
     created_at: NaiveDateTime,
     resolved_at: Option<NaiveDateTime>,
+    resolution: Option<String>,
 }
 
 impl From<DeadLetterRow> for DeadLetter {
@@ -188,6 +191,7 @@ impl From<DeadLetterRow> for DeadLetter {
             status: DeadLetterStatus::parse(&row.status).unwrap_or(DeadLetterStatus::Parked),
             created_at: row.created_at.and_utc(),
             resolved_at: row.resolved_at.map(|at| at.and_utc()),
+            resolution: row.resolution,
         }
     }
 }
@@ -282,15 +286,24 @@ pub fn dead_letter_get(conn: &mut DbConnection, id: i64) -> Result<Option<DeadLe
         .map(DeadLetter::from))
 }
 
-/// Moves a parked letter to `status` (redriven or discarded). Returns `false` when the letter
-/// was not parked any more (someone else resolved it first).
-pub fn dead_letter_resolve(conn: &mut DbConnection, id: i64, status: DeadLetterStatus) -> Result<bool, StoreError> {
+/// Moves a parked letter to `status` (redriven or discarded), saying how in `resolution`.
+/// Returns `false` when the letter was not parked any more (someone else resolved it first).
+pub fn dead_letter_resolve(
+    conn: &mut DbConnection,
+    id: i64,
+    status: DeadLetterStatus,
+    resolution: &str,
+) -> Result<bool, StoreError> {
     let changed = diesel::update(
         dead_letters::table
             .filter(dead_letters::id.eq(id))
             .filter(dead_letters::status.eq(DeadLetterStatus::Parked.as_str())),
     )
-    .set((dead_letters::status.eq(status.as_str()), dead_letters::resolved_at.eq(Some(now()))))
+    .set((
+        dead_letters::status.eq(status.as_str()),
+        dead_letters::resolved_at.eq(Some(now())),
+        dead_letters::resolution.eq(Some(resolution)),
+    ))
     .execute(conn)?;
     Ok(changed == 1)
 }

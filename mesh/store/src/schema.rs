@@ -86,6 +86,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         resolved_at -> Nullable<Timestamp>,
+        resolution -> Nullable<Text>,
     }
 }
 

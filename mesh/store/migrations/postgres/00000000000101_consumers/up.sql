@@ -29,7 +29,9 @@ CREATE TABLE dead_letters (
     attempts INTEGER NOT NULL,
     status TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
-    resolved_at TIMESTAMP
+    resolved_at TIMESTAMP,
+    -- How it was resolved: redriven, or discarded with the operator's reason.
+    resolution TEXT
 );
 
 CREATE INDEX dead_letters_parked_key_idx ON dead_letters (consumer, topic, record_key) WHERE status = 'parked';
