@@ -406,18 +406,11 @@ impl ProjectionConsumer {
                 if let Some(blocking) = dead_letter_parked_for_key(conn, &name, &event.topic, event.key.as_deref())? {
                     return Ok(Err(blocking));
                 }
-                let entry = InboxEntry {
-                    consumer: &name,
-                    event_id: &event.event_id,
-                    topic: &event.topic,
-                    partition: event.partition,
-                    offset: event.offset,
-                };
-                if !inbox_record(conn, &entry)? {
-                    return Ok(Ok(Disposition::Duplicate));
+                if apply_once(conn, projection.as_ref(), &event)? {
+                    Ok(Ok(Disposition::Applied))
+                } else {
+                    Ok(Ok(Disposition::Duplicate))
                 }
-                projection.apply(conn, &event)?;
-                Ok(Ok(Disposition::Applied))
             })
             .await?;
         match result {
@@ -527,17 +520,7 @@ impl ProjectionConsumer {
                 {
                     return Ok(Err(format!("dead letter {first} of the same key must be redriven first")));
                 }
-                let entry = InboxEntry {
-                    consumer: &name,
-                    event_id: &event.event_id,
-                    topic: &event.topic,
-                    partition: event.partition,
-                    offset: event.offset,
-                };
-                let fresh = inbox_record(conn, &entry)?;
-                if fresh {
-                    projection.apply(conn, &event)?;
-                }
+                let fresh = apply_once(conn, projection.as_ref(), &event)?;
                 let resolution = if fresh { "redriven: applied" } else { "redriven: found applied already" };
                 if !dead_letter_resolve(conn, id, DeadLetterStatus::Redriven, resolution)? {
                     return Err(HandlerError::Transient(format!("dead letter {id} was resolved meanwhile")));
@@ -593,6 +576,27 @@ impl ProjectionConsumer {
     pub async fn close(self) {
         let _ = tokio::task::spawn_blocking(move || drop(self)).await;
     }
+}
+
+/// Inside the caller's transaction: the inbox row, then the projection's writes, unless the
+/// projection applied this event before. Returns whether it was applied now.
+fn apply_once(
+    conn: &mut fleuve_store::DbConnection,
+    projection: &dyn Projection,
+    event: &ConsumedEvent,
+) -> Result<bool, HandlerError> {
+    let entry = InboxEntry {
+        consumer: projection.name(),
+        event_id: &event.event_id,
+        topic: &event.topic,
+        partition: event.partition,
+        offset: event.offset,
+    };
+    if !inbox_record(conn, &entry)? {
+        return Ok(false);
+    }
+    projection.apply(conn, event)?;
+    Ok(true)
 }
 
 /// Milliseconds from the event's recording to now.

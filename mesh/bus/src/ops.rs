@@ -174,16 +174,7 @@ impl Operations {
                 .db()?
                 .run(move |conn| {
                     let applied = inbox_count(conn, &counted)?;
-                    let parked = dead_letter_list(
-                        conn,
-                        &DeadLetterFilter {
-                            consumer: Some(counted.clone()),
-                            status: Some(DeadLetterStatus::Parked),
-                            after_id: None,
-                            limit: i64::MAX,
-                        },
-                    )?
-                    .len() as i64;
+                    let parked = fleuve_store::consumer::dead_letter_count(conn, &counted, DeadLetterStatus::Parked)?;
                     Ok::<_, fleuve_store::StoreError>((applied, parked))
                 })
                 .await

@@ -276,6 +276,15 @@ pub fn dead_letter_list(conn: &mut DbConnection, filter: &DeadLetterFilter) -> R
     Ok(query.limit(limit).load::<DeadLetterRow>(conn)?.into_iter().map(DeadLetter::from).collect())
 }
 
+/// How many letters of `consumer` are in `status`.
+pub fn dead_letter_count(conn: &mut DbConnection, consumer: &str, status: DeadLetterStatus) -> Result<i64, StoreError> {
+    Ok(dead_letters::table
+        .filter(dead_letters::consumer.eq(consumer))
+        .filter(dead_letters::status.eq(status.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
 /// One dead letter by id.
 pub fn dead_letter_get(conn: &mut DbConnection, id: i64) -> Result<Option<DeadLetter>, StoreError> {
     Ok(dead_letters::table
