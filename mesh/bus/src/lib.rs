@@ -36,6 +36,7 @@ pub mod ops;
 pub mod projection;
 pub mod rebuild;
 pub mod relay;
+pub mod saga;
 pub mod schema;
 
 pub use admin::ensure_topics;

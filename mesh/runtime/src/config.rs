@@ -25,6 +25,7 @@ pub struct MeshConfig {
     pub cache: CacheSettings,
     pub statistics: StatisticsConfig,
     pub notification: NotificationConfig,
+    pub order: OrderConfig,
 }
 
 impl Default for MeshConfig {
@@ -42,6 +43,7 @@ impl Default for MeshConfig {
             cache: CacheSettings::default(),
             statistics: StatisticsConfig::default(),
             notification: NotificationConfig::default(),
+            order: OrderConfig::default(),
         }
     }
 }
@@ -201,6 +203,31 @@ pub struct StatisticsConfig {
 impl Default for StatisticsConfig {
     fn default() -> Self {
         Self { legal_deadline_days: 60 }
+    }
+}
+
+/// The order saga's step deadlines. A step without its reply by then fails and compensates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrderConfig {
+    pub stock_check_timeout_seconds: u64,
+    pub payment_timeout_seconds: u64,
+    pub stock_release_timeout_seconds: u64,
+    /// Releases sent before an order fails with its compensation unconfirmed.
+    pub max_release_attempts: u32,
+    /// How often due deadlines are looked for, in milliseconds.
+    pub deadline_interval_ms: u64,
+}
+
+impl Default for OrderConfig {
+    fn default() -> Self {
+        Self {
+            stock_check_timeout_seconds: 30,
+            payment_timeout_seconds: 60,
+            stock_release_timeout_seconds: 30,
+            max_release_attempts: 5,
+            deadline_interval_ms: 1000,
+        }
     }
 }
 

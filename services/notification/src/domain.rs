@@ -19,6 +19,8 @@ pub mod kinds {
     pub const CERTIFICATE_EXPIRING_30D: &str = "certificate.expiring_30d";
     pub const CERTIFICATE_SUSPENDED: &str = "certificate.suspended";
     pub const CERTIFICATE_REVOKED: &str = "certificate.revoked";
+    pub const ORDER_CONFIRMED: &str = "order.confirmed";
+    pub const ORDER_FAILED: &str = "order.failed";
 }
 
 /// A notification about to be recorded. `(source_id, kind)` identifies it: recording the same

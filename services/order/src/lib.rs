@@ -1,9 +1,31 @@
 //! The order service: orders and the orchestrator of the commerce saga (stock reservation,
-//! payment, compensation). `domain` decides, free of I/O; the event store, Kafka and gRPC
-//! adapters come on top of it. `SAGA.md` describes the state machine and the topics.
+//! payment, compensation). `domain` decides, free of I/O; `app` runs each decision as one
+//! transaction on the event store (order stream, saga messages through the outbox, deadline,
+//! read model); `participant` feeds the saga's replies to it from Kafka; `adapters` speak
+//! gRPC. `SAGA.md` describes the state machine and the topics.
 
 #![forbid(unsafe_code)]
 
+pub mod adapters;
+pub mod app;
 pub mod domain;
+pub mod participant;
+mod schema;
 
+use diesel_migrations::embed_migrations;
+use fleuve_store::MigrationSet;
+
+pub use adapters::grpc::{OrderGrpc, OrderServiceServer, server};
+pub use app::{AppError, Caller, NewOrder, Orders, Placed, Settings};
 pub use domain::saga::topics;
+pub use participant::OrderSaga;
+
+/// The orchestrator's consumer group, inbox consumer and dead-letter owner.
+pub const NAME: &str = "order-saga";
+
+/// The read model (`order_view`) and the saga deadlines (`order_deadlines`).
+pub const MIGRATIONS: MigrationSet = MigrationSet {
+    name: "order",
+    postgres: embed_migrations!("migrations/postgres"),
+    sqlite: embed_migrations!("migrations/sqlite"),
+};

@@ -4,6 +4,7 @@
 use fleuve_bus::projection::HookFuture;
 use fleuve_bus::{ConsumedEvent, HandlerError, Projection, TopicSchema};
 use fleuve_proto::homologation::v1::{self as pb, certificate_event, dossier_event};
+use fleuve_proto::order::v1 as order;
 use fleuve_store::DbConnection;
 
 use super::{Hub, parties, reminders, store};
@@ -17,9 +18,17 @@ pub const CERTIFICATE_TOPIC: &str = "homologation.certificate.v1";
 const DOSSIER_MESSAGE: &str = "fleuve.homologation.v1.DossierEvent";
 const CERTIFICATE_MESSAGE: &str = "fleuve.homologation.v1.CertificateEvent";
 const EVENTS_FILE: &str = "fleuve/homologation/v1/events.proto";
+/// The order saga's outcomes (commerce context), addressed to the customer.
+pub const ORDER_CONFIRMED_TOPIC: &str = "order.confirmed";
+pub const ORDER_FAILED_TOPIC: &str = "order.failed";
+const ORDER_CONFIRMED_MESSAGE: &str = "fleuve.order.v1.OrderConfirmed";
+const ORDER_FAILED_MESSAGE: &str = "fleuve.order.v1.OrderFailed";
+const ORDER_SAGA_FILE: &str = "fleuve/order/v1/saga.proto";
 /// The event types that create a notification: only these wake watchers and the worker (the
 /// others would cost every watcher a query for nothing; a missed wake-up is caught by polling).
-const NOTIFYING: [&str; 6] = [
+const NOTIFYING: [&str; 8] = [
+    "OrderConfirmed",
+    "OrderFailed",
     "DossierDeclaredIncomplete",
     "FeeInvoiced",
     "DossierApproved",
@@ -91,6 +100,25 @@ impl NotificationProjection {
         Ok(())
     }
 
+    /// The customer learns how the order's saga ended.
+    fn order(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
+        let source = event.event_id.as_str();
+        let new = if event.message == ORDER_CONFIRMED_MESSAGE {
+            let confirmed: order::OrderConfirmed = event.decode()?;
+            let total = confirmed.total.map(|m| format!("{} {}", m.amount, m.currency)).unwrap_or_default();
+            messages::order_confirmed(source, &confirmed.customer_id, &confirmed.order_id, &total, &confirmed.charge_id)
+        } else {
+            let failed: order::OrderFailed = event.decode()?;
+            let failure = failed.failure.unwrap_or_default();
+            let cancelled = failure.code() == order::FailureCode::Cancelled;
+            messages::order_failed(source, &failed.customer_id, &failed.order_id, cancelled, &failure.reason)
+        };
+        if new.recipient_id.is_empty() {
+            return Err(HandlerError::Permanent(format!("{} {} names no customer", event.event_type, event.event_id)));
+        }
+        self.notify(conn, event, new)
+    }
+
     fn certificate(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
         let decoded: pb::CertificateEvent = event.decode()?;
         let Some(body) = decoded.event else {
@@ -155,6 +183,8 @@ impl Projection for NotificationProjection {
         vec![
             TopicSchema::new(DOSSIER_TOPIC, DOSSIER_MESSAGE, EVENTS_FILE),
             TopicSchema::new(CERTIFICATE_TOPIC, CERTIFICATE_MESSAGE, EVENTS_FILE),
+            TopicSchema::new(ORDER_CONFIRMED_TOPIC, ORDER_CONFIRMED_MESSAGE, ORDER_SAGA_FILE),
+            TopicSchema::new(ORDER_FAILED_TOPIC, ORDER_FAILED_MESSAGE, ORDER_SAGA_FILE),
         ]
     }
 
@@ -162,6 +192,7 @@ impl Projection for NotificationProjection {
         match event.message.as_str() {
             DOSSIER_MESSAGE => self.dossier(conn, event),
             CERTIFICATE_MESSAGE => self.certificate(conn, event),
+            ORDER_CONFIRMED_MESSAGE | ORDER_FAILED_MESSAGE => self.order(conn, event),
             other => Err(HandlerError::Permanent(format!("{} does not consume {other}", crate::NAME))),
         }
     }

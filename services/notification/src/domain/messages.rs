@@ -150,3 +150,60 @@ pub fn certificate_revoked(source_id: &str, c: &CertificateParty, reason: &str) 
     }
     about_certificate(source_id, kinds::CERTIFICATE_REVOKED, c, subject, body)
 }
+
+fn about_order(
+    source_id: &str,
+    kind: &str,
+    customer_id: &str,
+    order_id: &str,
+    subject: String,
+    body: String,
+) -> NewNotification {
+    NewNotification {
+        source_id: source_id.to_owned(),
+        kind: kind.to_owned(),
+        recipient_id: customer_id.to_owned(),
+        subject,
+        body,
+        references: BTreeMap::from([("order_id".to_owned(), order_id.to_owned())]),
+    }
+}
+
+/// The order went through: stock reserved and payment taken.
+pub fn order_confirmed(
+    source_id: &str,
+    customer_id: &str,
+    order_id: &str,
+    total: &str,
+    charge_id: &str,
+) -> NewNotification {
+    let mut body = format!("Your order {order_id} is confirmed");
+    if !total.is_empty() {
+        body.push_str(&format!(": {total} were charged"));
+    }
+    if !charge_id.is_empty() {
+        body.push_str(&format!(" (charge {charge_id})"));
+    }
+    body.push('.');
+    about_order(source_id, kinds::ORDER_CONFIRMED, customer_id, order_id, format!("Order {order_id} confirmed"), body)
+}
+
+/// The order failed or was cancelled, with the reason the saga recorded.
+pub fn order_failed(
+    source_id: &str,
+    customer_id: &str,
+    order_id: &str,
+    cancelled: bool,
+    reason: &str,
+) -> NewNotification {
+    let (subject, mut body) = if cancelled {
+        (format!("Order {order_id} cancelled"), format!("Your order {order_id} was cancelled."))
+    } else {
+        (format!("Order {order_id} failed"), format!("Your order {order_id} could not be completed."))
+    };
+    if !reason.is_empty() {
+        body.push_str(&format!(" Reason: {reason}."));
+    }
+    body.push_str(" Nothing was charged and the reserved stock was released.");
+    about_order(source_id, kinds::ORDER_FAILED, customer_id, order_id, subject, body)
+}

@@ -48,13 +48,18 @@ macro_rules! on_both_backends {
 on_both_backends!(sqlite, crate::support::sqlite);
 on_both_backends!(postgres, crate::support::postgres);
 
-/// The topic names are the homologation service's: a rename there must show here.
+/// The topic names are the producers': the homologation events and the order saga's outcomes
+/// (`fleuve-order`'s `order.confirmed` and `order.failed`). A rename there must show here.
 #[test]
-fn consumes_the_homologation_topics() {
+fn consumes_the_homologation_topics_and_the_order_outcomes() {
     use fleuve_bus::Projection;
+    let order_outcomes = fleuve_order::topics::PRODUCED
+        .into_iter()
+        .filter(|(t, _, _)| [fleuve_order::topics::ORDER_CONFIRMED, fleuve_order::topics::ORDER_FAILED].contains(t));
     let app_topics: Vec<(String, String, String)> = fleuve_homologation::app::EVENT_TOPICS
-        .iter()
-        .map(|(t, m, f)| ((*t).to_owned(), (*m).to_owned(), (*f).to_owned()))
+        .into_iter()
+        .chain(order_outcomes)
+        .map(|(t, m, f)| (t.to_owned(), m.to_owned(), f.to_owned()))
         .collect();
     let db = fleuve_store::Database::connect("sqlite::memory:", 1).unwrap();
     let projection = fleuve_notification::Notifications::new(db, Default::default()).projection();

@@ -1,0 +1,3 @@
+DROP TABLE billing_refunds;
+DROP TABLE billing_charges;
+DROP TABLE billing_accounts;

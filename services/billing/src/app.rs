@@ -1,0 +1,178 @@
+//! The application layer: staff commands as ONE transaction each (load the streams, decide
+//! with the domain, append with expected versions, update the read models) and queries over
+//! the read models. The saga participant (`crate::participant`) records its decisions through
+//! the same [`ledger`].
+
+mod commands;
+pub(crate) mod ledger;
+mod queries;
+mod views;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use fleuve_bus::HandlerError;
+use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
+use fleuve_store::event_store::EventMetadata;
+use fleuve_store::{Database, StoreError};
+
+pub use ledger::{account_event_type, charge_event_type, charge_id};
+pub use queries::{Listing, Page, PageRequest};
+pub use views::{account_to_pb, charge_to_pb};
+
+use crate::domain::{DomainError, PaymentProvider, SimulatedProvider};
+use crate::participant::BillingParticipant;
+
+/// The billing service: staff commands and queries over one database, and the payment
+/// provider its saga participant asks.
+#[derive(Clone)]
+pub struct Billing {
+    db: Database,
+    provider: Arc<dyn PaymentProvider + Send + Sync>,
+}
+
+impl std::fmt::Debug for Billing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Billing").field("db", &self.db).finish_non_exhaustive()
+    }
+}
+
+impl Billing {
+    /// With the deterministic [`SimulatedProvider`].
+    pub fn new(db: Database) -> Billing {
+        Billing { db, provider: Arc::new(SimulatedProvider) }
+    }
+
+    /// The provider the saga participant asks for authorisations.
+    pub fn with_provider(mut self, provider: Arc<dyn PaymentProvider + Send + Sync>) -> Billing {
+        self.provider = provider;
+        self
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The saga participant consuming `payment.request` and `payment.refund`, asking this
+    /// service's provider.
+    pub fn participant(&self) -> BillingParticipant {
+        BillingParticipant::new(self.provider.clone())
+    }
+}
+
+/// Who runs a command, under which correlation id and trace.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
+    pub principal: Principal,
+    pub correlation_id: String,
+    pub trace_context: Option<String>,
+}
+
+impl CommandContext {
+    /// The context of a gRPC request: the caller must be authenticated.
+    pub fn from_request(request: &RequestContext) -> Result<CommandContext, ServiceError> {
+        Ok(CommandContext {
+            principal: request.principal()?.clone(),
+            correlation_id: request.correlation_id.clone(),
+            trace_context: request.trace_context.clone(),
+        })
+    }
+
+    /// The server acting on its own behalf (seeding `fleuve dev`, operators' tools), as an admin.
+    pub fn system(correlation_id: impl Into<String>) -> CommandContext {
+        let principal =
+            Principal { subject: "system".into(), role: Role::Admin, organisation_id: "system".into(), expires_at: 0 };
+        CommandContext { principal, correlation_id: correlation_id.into(), trace_context: None }
+    }
+
+    fn require_admin(&self) -> Result<(), ServiceError> {
+        self.principal.require(&[Role::Admin])
+    }
+
+    fn metadata(&self) -> EventMetadata {
+        EventMetadata {
+            correlation_id: self.correlation_id.clone(),
+            causation_id: None,
+            actor: self.principal.subject.clone(),
+            trace_context: self.trace_context.clone(),
+        }
+    }
+}
+
+/// Why a command, a query or a saga message failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("database: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("stored event cannot be decoded: {0}")]
+    Decode(#[from] prost::DecodeError),
+}
+
+impl AppError {
+    /// Lost a race with another transaction: reloading and deciding again may succeed.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            AppError::Store(e) => e.is_conflict(),
+            AppError::Database(e) => is_unique_violation(e),
+            _ => false,
+        }
+    }
+}
+
+fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(error, Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+}
+
+impl From<AppError> for ServiceError {
+    fn from(err: AppError) -> ServiceError {
+        match err {
+            AppError::Domain(DomainError::Invalid(m)) => ServiceError::InvalidArgument(m),
+            AppError::Domain(DomainError::Precondition(m)) => ServiceError::FailedPrecondition(m),
+            AppError::Domain(DomainError::NotFound(m)) => ServiceError::NotFound(m),
+            AppError::Store(StoreError::Conflict { stream_id, expected, actual }) => ServiceError::Conflict(format!(
+                "{stream_id} changed concurrently: expected version {expected}, found {actual}; retry"
+            )),
+            AppError::Database(e) if is_unique_violation(&e) => {
+                ServiceError::Conflict("a concurrent request wrote the same record; retry".into())
+            }
+            AppError::Service(e) => e,
+            other => ServiceError::internal(other),
+        }
+    }
+}
+
+impl From<AppError> for tonic::Status {
+    fn from(err: AppError) -> tonic::Status {
+        ServiceError::from(err).into()
+    }
+}
+
+/// For the saga participant: a refusal by the domain or an undecodable stored event cannot
+/// get better by retrying (parked); the database and lost races can (retried).
+impl From<AppError> for HandlerError {
+    fn from(err: AppError) -> HandlerError {
+        match err {
+            AppError::Domain(e) => HandlerError::Permanent(e.to_string()),
+            AppError::Decode(e) => HandlerError::Permanent(format!("stored event cannot be decoded: {e}")),
+            AppError::Service(e) => HandlerError::Permanent(e.to_string()),
+            AppError::Store(e) => HandlerError::Transient(e.to_string()),
+            AppError::Database(e) => HandlerError::Transient(e.to_string()),
+        }
+    }
+}
+
+/// The current time as events and read models keep it: microseconds, the finest both
+/// backends store, so a row and the replayed stream agree to the instant.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}

@@ -1,0 +1,2 @@
+DROP TABLE order_deadlines;
+DROP TABLE order_view;

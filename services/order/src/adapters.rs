@@ -1,0 +1,3 @@
+//! The order service's edges.
+
+pub mod grpc;

@@ -1,0 +1,308 @@
+//! The application layer: every decision about an order — placing it, a saga reply, a missed
+//! deadline, a cancellation — is ONE transaction that loads the order's stream, lets the
+//! domain decide, appends the events with the expected version, queues the saga messages
+//! they send through the outbox, replaces the order's deadline and rewrites its read-model
+//! row. A crash before the commit changes nothing; after it, the relay sends the messages.
+
+mod deadlines;
+mod queries;
+mod step;
+mod views;
+mod watch;
+
+use chrono::{DateTime, Utc};
+use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
+use fleuve_proto::order::v1 as pb;
+use fleuve_store::event_store::EventMetadata;
+use fleuve_store::{Database, StoreError};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+pub use queries::{ListFilter, Page, PageRequest};
+pub use step::{Advanced, advance};
+pub use views::order_to_pb;
+
+use crate::domain::{DomainError, Orchestrator, OrderCommand, PlaceOrder, SagaInput, SagaTimeouts};
+
+/// Names the order ids: UUID v5 of (customer id, idempotency key) in this namespace, so a
+/// retried PlaceOrder lands on the same stream whichever replica takes it.
+const ORDER_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5d0f_4c1e_8a57_4b9e_9f0e_6c2a_1b3d_7e41);
+
+/// How many times a command retries after losing a race on the order's stream.
+const CONFLICT_RETRIES: usize = 3;
+
+/// The order service's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub timeouts: SagaTimeouts,
+    /// How often due saga deadlines are looked for.
+    pub deadline_interval: std::time::Duration,
+    /// How often a watch re-reads its order when no change notification arrives (changes
+    /// made by another process).
+    pub watch_poll: std::time::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timeouts: SagaTimeouts::default(),
+            deadline_interval: std::time::Duration::from_secs(1),
+            watch_poll: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+/// The order service: commands, queries, the saga's transactions and the deadline ticker.
+#[derive(Clone)]
+pub struct Orders {
+    db: Database,
+    orchestrator: Orchestrator,
+    settings: Settings,
+    /// Ids of orders whose transaction committed, for the watches of this process.
+    changes: broadcast::Sender<String>,
+}
+
+impl std::fmt::Debug for Orders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orders").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// Who calls, under which correlation and trace.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub correlation_id: String,
+    pub trace_context: Option<String>,
+}
+
+impl Caller {
+    /// The authenticated caller of a request, or `UNAUTHENTICATED`.
+    pub fn of(request: &RequestContext) -> Result<Caller, ServiceError> {
+        Ok(Caller {
+            principal: request.principal()?.clone(),
+            correlation_id: request.correlation_id.clone(),
+            trace_context: request.trace_context.clone(),
+        })
+    }
+
+    fn is_admin(&self) -> bool {
+        self.principal.role == Role::Admin
+    }
+
+    /// Customers see their own orders; admins see every order. Others' orders do not exist.
+    fn can_see(&self, customer_id: &str) -> bool {
+        self.is_admin() || self.principal.subject == customer_id
+    }
+
+    fn metadata(&self) -> EventMetadata {
+        let meta = EventMetadata::new(self.correlation_id.clone(), self.principal.subject.clone());
+        match &self.trace_context {
+            Some(trace) => meta.with_trace_context(trace.clone()),
+            None => meta,
+        }
+    }
+}
+
+/// An order as PlaceOrder left it, and whether this call created it.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    pub order: pb::Order,
+    pub created: bool,
+}
+
+/// A customer's order as the edge received it.
+#[derive(Debug, Clone, Default)]
+pub struct NewOrder {
+    pub idempotency_key: String,
+    /// Empty: the caller. Only an admin may order for someone else.
+    pub customer_id: String,
+    pub lines: Vec<pb::OrderLine>,
+    pub currency: String,
+    pub payment_token: String,
+}
+
+impl Orders {
+    pub fn new(db: Database, settings: Settings) -> Orders {
+        let (changes, _) = broadcast::channel(1024);
+        Orders { orchestrator: Orchestrator::new(settings.timeouts.clone()), db, settings, changes }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn orchestrator(&self) -> &Orchestrator {
+        &self.orchestrator
+    }
+
+    /// The saga consumer feeding `order.placed`, `stock.checked` and `payment.result` to
+    /// this service.
+    pub fn participant(&self) -> crate::participant::OrderSaga {
+        crate::participant::OrderSaga::new(self.clone())
+    }
+
+    /// Tells this process's watches that `order_id` changed (after its commit).
+    pub(crate) fn changed(&self, order_id: &str) {
+        // No receiver is fine: nobody watches.
+        let _ = self.changes.send(order_id.to_owned());
+    }
+
+    /// The order id PlaceOrder allocates for a customer's idempotency key.
+    pub fn order_id_for(customer_id: &str, idempotency_key: &str) -> String {
+        let name = format!("{}\n{}", customer_id.trim(), idempotency_key.trim());
+        Uuid::new_v5(&ORDER_ID_NAMESPACE, name.as_bytes()).to_string()
+    }
+
+    /// Places an order: the first call creates it and queues `order.placed`; a retry with the
+    /// same idempotency key and content returns the same order; the key with another content
+    /// is refused.
+    pub async fn place_order(&self, caller: &Caller, new: NewOrder, now: DateTime<Utc>) -> Result<Placed, AppError> {
+        let customer_id = new.customer_id.trim();
+        let customer_id = if customer_id.is_empty() {
+            caller.principal.subject.clone()
+        } else if customer_id == caller.principal.subject || caller.is_admin() {
+            customer_id.to_owned()
+        } else {
+            return Err(ServiceError::denied("only an admin may place an order for another customer").into());
+        };
+        if new.idempotency_key.trim().is_empty() {
+            return Err(DomainError::Invalid("idempotency key is missing".into()).into());
+        }
+        let order_id = Orders::order_id_for(&customer_id, &new.idempotency_key);
+        let command = OrderCommand::Place(PlaceOrder {
+            order_id: order_id.clone(),
+            customer_id,
+            idempotency_key: new.idempotency_key,
+            lines: new.lines,
+            currency: new.currency,
+            payment_token: new.payment_token,
+        });
+        let meta = caller.metadata();
+        let mut attempt = 0;
+        let placed = loop {
+            attempt += 1;
+            let (command, meta, id) = (command.clone(), meta.clone(), order_id.clone());
+            let result = self
+                .db
+                .transaction(move |conn| -> Result<Placed, AppError> {
+                    let order = step::load(conn, &id)?;
+                    let events = order.handle(command, now)?;
+                    if events.is_empty() {
+                        return Ok(Placed { order: order_to_pb(&order), created: false });
+                    }
+                    let order = step::commit(conn, order, &events, &meta, Some(&meta.correlation_id))?;
+                    Ok(Placed { order: order_to_pb(&order), created: true })
+                })
+                .await;
+            match result {
+                Err(AppError::Store(e)) if e.is_conflict() && attempt <= CONFLICT_RETRIES => {
+                    tracing::debug!(attempt, order_id, "concurrent PlaceOrder with the same key, retrying");
+                }
+                other => break other?,
+            }
+        };
+        if placed.created {
+            self.changed(&order_id);
+        }
+        Ok(placed)
+    }
+
+    /// Cancels an order whose payment was not requested yet (a cancellation while the stock
+    /// is checked releases it first). Cancelling a cancelled order changes nothing.
+    pub async fn cancel_order(
+        &self,
+        caller: &Caller,
+        order_id: String,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> Result<pb::Order, AppError> {
+        let visible = self.get_order(caller, order_id.clone()).await?;
+        let meta = caller.metadata();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let input = SagaInput::Cancel { reason: reason.clone() };
+            match self.advance(order_id.clone(), input, meta.clone(), now).await {
+                Ok(advanced) => return Ok(order_to_pb(&advanced.order)),
+                Err(AppError::Store(e)) if e.is_conflict() && attempt <= CONFLICT_RETRIES => {
+                    tracing::debug!(
+                        attempt,
+                        order_id = visible.order_id,
+                        "order changed during the cancellation, retrying"
+                    );
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Feeds one input to the order's saga in its own transaction; notifies the watches.
+    pub async fn advance(
+        &self,
+        order_id: String,
+        input: SagaInput,
+        meta: EventMetadata,
+        now: DateTime<Utc>,
+    ) -> Result<Advanced, AppError> {
+        let orchestrator = self.orchestrator.clone();
+        let id = order_id.clone();
+        let advanced =
+            self.db.transaction(move |conn| step::advance(conn, &orchestrator, &id, input, &meta, now)).await?;
+        if advanced.changed() {
+            self.changed(&order_id);
+        }
+        Ok(advanced)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("database: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("stored record cannot be decoded: {0}")]
+    Decode(#[from] prost::DecodeError),
+}
+
+impl From<AppError> for ServiceError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Domain(DomainError::Invalid(m)) => ServiceError::InvalidArgument(m),
+            AppError::Domain(DomainError::Precondition(m)) => ServiceError::FailedPrecondition(m),
+            AppError::Domain(DomainError::NotFound(m)) => ServiceError::NotFound(m),
+            AppError::Store(StoreError::Conflict { stream_id, expected, actual }) => ServiceError::Conflict(format!(
+                "{stream_id} changed concurrently: expected version {expected}, found {actual}; retry"
+            )),
+            AppError::Service(e) => e,
+            other => ServiceError::internal(other),
+        }
+    }
+}
+
+impl From<AppError> for tonic::Status {
+    fn from(err: AppError) -> Self {
+        ServiceError::from(err).into()
+    }
+}
+
+impl From<AppError> for fleuve_bus::HandlerError {
+    /// In the saga consumer: races and database trouble are retried; a message the domain
+    /// refuses (a reply for no order, a malformed step) can never apply and is parked.
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Store(e) => e.into(),
+            AppError::Database(e) => e.into(),
+            other => fleuve_bus::HandlerError::Permanent(other.to_string()),
+        }
+    }
+}

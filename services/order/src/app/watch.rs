@@ -1,0 +1,64 @@
+//! WatchOrder: the order now, then each change until it is confirmed, failed or cancelled.
+//! Changes committed by this process wake the watch at once; changes committed elsewhere
+//! (another replica) are seen by re-reading every `settings.watch_poll`.
+
+use fleuve_proto::order::v1 as pb;
+use tokio::sync::{broadcast, mpsc};
+
+use super::{AppError, Caller, Orders, views};
+
+fn is_terminal(order: &pb::Order) -> bool {
+    matches!(order.status(), pb::OrderStatus::Confirmed | pb::OrderStatus::Failed | pb::OrderStatus::Cancelled)
+}
+
+impl Orders {
+    /// A watch of one order the caller may see (`NOT_FOUND` otherwise).
+    pub async fn watch_order(
+        &self,
+        caller: &Caller,
+        order_id: String,
+    ) -> Result<mpsc::Receiver<Result<pb::Order, AppError>>, AppError> {
+        // Subscribed before the first read, so no change between the two is missed.
+        let mut changes = self.changes.subscribe();
+        let first = self.get_order(caller, order_id).await?;
+        let (sender, receiver) = mpsc::channel(16);
+        let orders = self.clone();
+        tokio::spawn(async move {
+            let order_id = first.order_id.clone();
+            let mut last_version = first.version;
+            let done = is_terminal(&first);
+            if sender.send(Ok(first)).await.is_err() || done {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    () = sender.closed() => return,
+                    change = changes.recv() => match change {
+                        Ok(id) if id != order_id => continue,
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    () = tokio::time::sleep(orders.settings.watch_poll) => {}
+                }
+                let id = order_id.clone();
+                let row = match orders.db.run(move |conn| views::find(conn, &id)).await {
+                    Ok(row) => row,
+                    Err(error) => {
+                        let _ = sender.send(Err(error)).await;
+                        return;
+                    }
+                };
+                let Some(order) = row.map(|r| r.order()).transpose().unwrap_or(None) else { continue };
+                if order.version <= last_version {
+                    continue;
+                }
+                last_version = order.version;
+                let done = is_terminal(&order);
+                if sender.send(Ok(order)).await.is_err() || done {
+                    return;
+                }
+            }
+        });
+        Ok(receiver)
+    }
+}

@@ -1,0 +1,82 @@
+//! The orchestrator's consumer: `order.placed` starts an order's saga, `stock.checked` and
+//! `payment.result` answer its steps. Each record goes through the orchestrator inside the
+//! consumer runtime's transaction (inbox row included), so a redelivered record is dropped
+//! by the inbox and a duplicate or late reply by the saga's state.
+
+use chrono::Utc;
+use fleuve_bus::saga::caused_by;
+use fleuve_bus::{ConsumedEvent, HandlerError, Projection, TopicSchema};
+use fleuve_proto::billing::v1 as billing;
+use fleuve_proto::order::v1 as pb;
+use fleuve_proto::stock::v1 as stock;
+use fleuve_store::DbConnection;
+
+use crate::app::{Orders, advance};
+use crate::domain::SagaInput;
+use crate::topics;
+
+/// The saga consumer of the order service.
+#[derive(Debug, Clone)]
+pub struct OrderSaga {
+    orders: Orders,
+}
+
+impl OrderSaga {
+    pub fn new(orders: Orders) -> OrderSaga {
+        OrderSaga { orders }
+    }
+
+    /// The order a record is about and what it tells its saga.
+    fn input(event: &ConsumedEvent) -> Result<(String, SagaInput), HandlerError> {
+        match event.topic.as_str() {
+            topics::ORDER_PLACED => {
+                let placed: pb::OrderPlaced = event.decode()?;
+                Ok((placed.order_id, SagaInput::Start))
+            }
+            topics::STOCK_CHECKED => {
+                let reply: stock::StockChecked = event.decode()?;
+                Ok((saga_id(reply.step.as_ref())?, SagaInput::StockChecked(reply)))
+            }
+            topics::PAYMENT_RESULT => {
+                let reply: billing::PaymentResult = event.decode()?;
+                Ok((saga_id(reply.step.as_ref())?, SagaInput::PaymentResult(reply)))
+            }
+            other => Err(HandlerError::Permanent(format!("the order saga does not consume {other}"))),
+        }
+    }
+}
+
+fn saga_id(step: Option<&fleuve_proto::common::v1::SagaStep>) -> Result<String, HandlerError> {
+    step.map(|s| s.saga_id.clone())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| HandlerError::Permanent("reply has no saga step".into()))
+}
+
+impl Projection for OrderSaga {
+    fn name(&self) -> &str {
+        crate::NAME
+    }
+
+    fn topics(&self) -> Vec<TopicSchema> {
+        vec![
+            TopicSchema::new(topics::ORDER_PLACED, "fleuve.order.v1.OrderPlaced", "fleuve/order/v1/saga.proto"),
+            TopicSchema::new(topics::STOCK_CHECKED, "fleuve.stock.v1.StockChecked", "fleuve/stock/v1/saga.proto"),
+            TopicSchema::new(topics::PAYMENT_RESULT, "fleuve.billing.v1.PaymentResult", "fleuve/billing/v1/saga.proto"),
+        ]
+    }
+
+    fn apply(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
+        let (order_id, input) = OrderSaga::input(event)?;
+        let meta = caused_by(event, crate::NAME);
+        advance(conn, self.orders.orchestrator(), &order_id, input, &meta, Utc::now())?;
+        Ok(())
+    }
+
+    fn applied<'a>(&'a self, event: &'a ConsumedEvent) -> fleuve_bus::projection::HookFuture<'a> {
+        Box::pin(async move {
+            if let Ok((order_id, _)) = OrderSaga::input(event) {
+                self.orders.changed(&order_id);
+            }
+        })
+    }
+}

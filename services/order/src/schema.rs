@@ -1,0 +1,23 @@
+//! Diesel schema of the order read models (same columns on PostgreSQL and SQLite).
+
+diesel::table! {
+    order_view (order_id) {
+        order_id -> Text,
+        customer_id -> Text,
+        status -> Integer,
+        correlation_id -> Text,
+        placed_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+        view -> Binary,
+    }
+}
+
+diesel::table! {
+    order_deadlines (order_id) {
+        order_id -> Text,
+        step_kind -> Integer,
+        attempt -> Integer,
+        due_at -> Timestamp,
+    }
+}

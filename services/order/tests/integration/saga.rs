@@ -1,0 +1,209 @@
+//! The orchestrator's consumer and deadlines: each path of SAGA.md, driven by the replies
+//! stock and billing would send, with the messages it queues read back from the outbox.
+
+use chrono::Utc;
+use fleuve_bus::HandlerError;
+use fleuve_order::{Orders, Settings};
+use fleuve_proto::billing::v1 as billing;
+use fleuve_proto::common::v1::SagaStepKind;
+use fleuve_proto::order::v1 as pb;
+use fleuve_proto::stock::v1 as stock;
+use fleuve_store::testing::TestDatabase;
+use prost::Message;
+
+use crate::support::*;
+
+on_both_backends!(
+    happy_path_confirms_and_queues_each_message,
+    insufficient_stock_fails_without_payment,
+    declined_payment_releases_stock_then_fails,
+    duplicate_and_late_replies_change_nothing,
+    missed_payment_deadline_compensates_after_a_restart,
+    replies_that_cannot_belong_are_parked,
+    watch_follows_the_order_to_its_end,
+);
+
+async fn start(db: &TestDatabase, orders: &Orders, key: &str, token: &str) -> anyhow::Result<String> {
+    let placed =
+        orders.place_order(&customer("alice"), new_order(key, &[("sku-1", 2, 1500)], token), Utc::now()).await?;
+    let id = placed.order.order_id;
+    consume(db, orders, placed_record(db, &id).await?).await?;
+    Ok(id)
+}
+
+async fn status(orders: &Orders, id: &str) -> anyhow::Result<pb::Order> {
+    Ok(orders.get_order(&admin(), id.to_owned()).await?)
+}
+
+async fn happy_path_confirms_and_queues_each_message(db: TestDatabase) -> anyhow::Result<()> {
+    let orders = orders(&db);
+    let id = start(&db, &orders, "k", "tok_ok").await?;
+    let order = status(&orders, &id).await?;
+    assert_eq!(order.status(), pb::OrderStatus::AwaitingStock);
+    assert!(order.step_deadline.is_some());
+    let checks = sent(&db, "stock.check.request", "fleuve.stock.v1.StockCheckRequest", &id).await?;
+    assert_eq!(checks.len(), 1);
+    let check: stock::StockCheckRequest = decode(&checks[0]);
+    assert_eq!(check.lines, vec![stock::StockLine { product_id: "sku-1".into(), quantity: 2 }]);
+    assert_eq!(check.step.as_ref().map(|s| s.kind()), Some(SagaStepKind::StockCheck));
+    // The saga's messages carry the PlaceOrder correlation id, caused by the record consumed.
+    assert_eq!(checks[0].correlation_id, "corr-alice");
+
+    consume(&db, &orders, reserved(&id, &[("sku-1", 2)])).await?;
+    assert_eq!(status(&orders, &id).await?.status(), pb::OrderStatus::AwaitingPayment);
+    let payments = sent(&db, "payment.request", "fleuve.billing.v1.PaymentRequest", &id).await?;
+    assert_eq!(payments.len(), 1);
+    let payment: billing::PaymentRequest = decode(&payments[0]);
+    assert_eq!(payment.customer_id, "alice");
+    assert_eq!(payment.amount.as_ref().map(|m| m.amount), Some(3000));
+    assert_eq!(payment.payment_token, "tok_ok");
+
+    consume(&db, &orders, approved(&id, 3000)).await?;
+    let order = status(&orders, &id).await?;
+    assert_eq!(order.status(), pb::OrderStatus::Confirmed);
+    assert_eq!(order.charge_id, format!("ch-{id}"));
+    assert!(order.step_deadline.is_none());
+    let confirmed = sent(&db, "order.confirmed", "fleuve.order.v1.OrderConfirmed", &id).await?;
+    assert_eq!(confirmed.len(), 1);
+    let confirmed: pb::OrderConfirmed = decode(&confirmed[0]);
+    assert_eq!(confirmed.customer_id, "alice");
+    // No deadline is left to fire.
+    assert_eq!(orders.fire_due_deadlines(later(3600)).await?, 0);
+    Ok(())
+}
+
+async fn insufficient_stock_fails_without_payment(db: TestDatabase) -> anyhow::Result<()> {
+    let orders = orders(&db);
+    let id = start(&db, &orders, "k", "tok_ok").await?;
+    consume(&db, &orders, insufficient(&id, "sku-1", 2, 1)).await?;
+    let order = status(&orders, &id).await?;
+    assert_eq!(order.status(), pb::OrderStatus::Failed);
+    let failure = order.failure.unwrap_or_default();
+    assert_eq!(failure.code(), pb::FailureCode::OutOfStock);
+    assert_eq!(failure.reason, "insufficient stock: sku-1 (requested 2, available 1)");
+    assert!(sent(&db, "payment.request", "fleuve.billing.v1.PaymentRequest", &id).await?.is_empty());
+    assert!(sent(&db, "stock.release", "fleuve.stock.v1.StockRelease", &id).await?.is_empty());
+    assert_eq!(sent(&db, "order.failed", "fleuve.order.v1.OrderFailed", &id).await?.len(), 1);
+    Ok(())
+}
+
+async fn declined_payment_releases_stock_then_fails(db: TestDatabase) -> anyhow::Result<()> {
+    let orders = orders(&db);
+    let id = start(&db, &orders, "k", "tok_flagged").await?;
+    consume(&db, &orders, reserved(&id, &[("sku-1", 2)])).await?;
+    consume(&db, &orders, declined(&id)).await?;
+    let order = status(&orders, &id).await?;
+    assert_eq!(order.status(), pb::OrderStatus::Compensating);
+    let releases = sent(&db, "stock.release", "fleuve.stock.v1.StockRelease", &id).await?;
+    assert_eq!(releases.len(), 1);
+    let release: stock::StockRelease = decode(&releases[0]);
+    assert_eq!(release.reason, "payment declined: card flagged by the provider");
+    assert!(
+        sent(&db, "order.failed", "fleuve.order.v1.OrderFailed", &id).await?.is_empty(),
+        "not failed before the release"
+    );
+
+    consume(&db, &orders, released(&id, 1)).await?;
+    let order = status(&orders, &id).await?;
+    assert_eq!(order.status(), pb::OrderStatus::Failed);
+    let failure = order.failure.unwrap_or_default();
+    assert_eq!(failure.code(), pb::FailureCode::PaymentDeclined);
+    assert!(failure.compensation_confirmed);
+    assert_eq!(sent(&db, "order.failed", "fleuve.order.v1.OrderFailed", &id).await?.len(), 1);
+    Ok(())
+}
+
+async fn duplicate_and_late_replies_change_nothing(db: TestDatabase) -> anyhow::Result<()> {
+    let orders = orders(&db);
+    let id = start(&db, &orders, "k", "tok_ok").await?;
+    // order.placed delivered again (a new record): no second stock check.
+    consume(&db, &orders, placed_record(&db, &id).await?).await?;
+    assert_eq!(sent(&db, "stock.check.request", "fleuve.stock.v1.StockCheckRequest", &id).await?.len(), 1);
+    consume(&db, &orders, reserved(&id, &[("sku-1", 2)])).await?;
+    let before = status(&orders, &id).await?;
+    consume(&db, &orders, reserved(&id, &[("sku-1", 2)])).await?;
+    consume(&db, &orders, insufficient(&id, "sku-1", 2, 0)).await?;
+    assert_eq!(status(&orders, &id).await?.version, before.version);
+    assert_eq!(sent(&db, "payment.request", "fleuve.billing.v1.PaymentRequest", &id).await?.len(), 1);
+    consume(&db, &orders, approved(&id, 3000)).await?;
+    let confirmed = status(&orders, &id).await?;
+    consume(&db, &orders, approved(&id, 3000)).await?;
+    consume(&db, &orders, declined(&id)).await?;
+    let after = status(&orders, &id).await?;
+    assert_eq!(after.version, confirmed.version);
+    assert_eq!(after.status(), pb::OrderStatus::Confirmed);
+    assert_eq!(sent(&db, "order.confirmed", "fleuve.order.v1.OrderConfirmed", &id).await?.len(), 1);
+    assert!(sent(&db, "payment.refund", "fleuve.billing.v1.PaymentRefund", &id).await?.is_empty());
+    Ok(())
+}
+
+async fn missed_payment_deadline_compensates_after_a_restart(db: TestDatabase) -> anyhow::Result<()> {
+    let orders = orders(&db);
+    let id = start(&db, &orders, "k", "tok_timeout").await?;
+    consume(&db, &orders, reserved(&id, &[("sku-1", 2)])).await?;
+    // Early firings decide nothing.
+    assert_eq!(orders.fire_due_deadlines(Utc::now()).await?, 0);
+    // A restart: a new service instance on the same database finds the deadline.
+    drop(orders);
+    let restarted = Orders::new(db.database().clone(), Settings::default());
+    assert_eq!(restarted.fire_due_deadlines(later(61)).await?, 1);
+    let order = status(&restarted, &id).await?;
+    assert_eq!(order.status(), pb::OrderStatus::Compensating);
+    assert_eq!(order.failure.as_ref().map(|f| f.code()), Some(pb::FailureCode::PaymentTimedOut));
+    assert_eq!(sent(&db, "stock.release", "fleuve.stock.v1.StockRelease", &id).await?.len(), 1);
+    // The release is not confirmed: resent with the next attempt on its own deadline.
+    assert_eq!(restarted.fire_due_deadlines(later(61 + 31)).await?, 1);
+    let releases = sent(&db, "stock.release", "fleuve.stock.v1.StockRelease", &id).await?;
+    assert_eq!(releases.len(), 2);
+    let second: stock::StockRelease = decode(&releases[1]);
+    assert_eq!(second.step.map(|s| s.attempt), Some(2));
+    // The first attempt's late confirmation ends the saga.
+    consume(&db, &restarted, released(&id, 1)).await?;
+    let order = status(&restarted, &id).await?;
+    assert_eq!(order.status(), pb::OrderStatus::Failed);
+    assert!(order.failure.is_some_and(|f| f.compensation_confirmed));
+    // An approval arriving after the saga gave up is refunded, once.
+    consume(&db, &restarted, approved(&id, 3000)).await?;
+    consume(&db, &restarted, approved(&id, 3000)).await?;
+    let refunds = sent(&db, "payment.refund", "fleuve.billing.v1.PaymentRefund", &id).await?;
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(restarted.fire_due_deadlines(later(3600)).await?, 0);
+    Ok(())
+}
+
+async fn replies_that_cannot_belong_are_parked(db: TestDatabase) -> anyhow::Result<()> {
+    let orders = orders(&db);
+    let id = start(&db, &orders, "k", "tok_ok").await?;
+    // A reply for an order that does not exist.
+    let stray = reserved("00000000-0000-0000-0000-000000000000", &[("sku-1", 1)]);
+    assert!(matches!(consume(&db, &orders, stray).await, Err(HandlerError::Permanent(_))));
+    // A reply without a step.
+    let mut no_step = reserved(&id, &[("sku-1", 2)]);
+    no_step.payload = stock::StockChecked { occurred_at: None, step: None, outcome: None }.encode_to_vec();
+    assert!(matches!(consume(&db, &orders, no_step).await, Err(HandlerError::Permanent(_))));
+    // Bytes that are not the message.
+    let mut garbage = reserved(&id, &[("sku-1", 2)]);
+    garbage.payload = vec![0xff, 0xff, 0xff];
+    assert!(matches!(consume(&db, &orders, garbage).await, Err(HandlerError::Permanent(_))));
+    assert_eq!(status(&orders, &id).await?.status(), pb::OrderStatus::AwaitingStock);
+    Ok(())
+}
+
+async fn watch_follows_the_order_to_its_end(db: TestDatabase) -> anyhow::Result<()> {
+    let orders = orders(&db);
+    let placed =
+        orders.place_order(&customer("alice"), new_order("w", &[("sku-1", 1, 100)], "tok_ok"), Utc::now()).await?;
+    let id = placed.order.order_id;
+    let mut watch = orders.watch_order(&customer("alice"), id.clone()).await?;
+    let first = watch.recv().await.expect("current state")?;
+    assert_eq!(first.status(), pb::OrderStatus::Pending);
+    consume(&db, &orders, placed_record(&db, &id).await?).await?;
+    consume(&db, &orders, reserved(&id, &[("sku-1", 1)])).await?;
+    consume(&db, &orders, approved(&id, 100)).await?;
+    let mut statuses = Vec::new();
+    while let Some(update) = tokio::time::timeout(std::time::Duration::from_secs(10), watch.recv()).await? {
+        statuses.push(update?.status());
+    }
+    assert_eq!(statuses.last(), Some(&pb::OrderStatus::Confirmed), "ends on the terminal state: {statuses:?}");
+    Ok(())
+}
