@@ -6,5 +6,6 @@ mod backbone;
 mod bad_input;
 mod concurrency;
 mod dossier_life;
+mod saga;
 mod tokens;
 mod tools;

@@ -57,8 +57,11 @@ impl BusConfig {
     /// committed automatically, a new group starts from the earliest record, and fetches
     /// return after at most 5 ms (the librdkafka default of 500 ms delays every record). A
     /// member that died without leaving (SIGKILL, lost node) is evicted after 10 s instead of
-    /// librdkafka's 45 s, so its partitions move to a live member sooner; the brokers' default
-    /// `group.min.session.timeout.ms` (6 s) allows it. Security settings may override both.
+    /// librdkafka's 45 s, and a rebalance waits at most 30 s for members to rejoin instead of
+    /// 5 minutes (the rebalance timeout is `max.poll.interval.ms`; a record's retries take
+    /// under 10 s, so a live member always polls well within it). A restarted service thus
+    /// gets its partitions back within seconds. The brokers' default
+    /// `group.min.session.timeout.ms` (6 s) allows these values. Security settings may override them.
     pub fn consumer_config(&self, group_id: &str) -> ClientConfig {
         let mut config = ClientConfig::new();
         config
@@ -69,7 +72,8 @@ impl BusConfig {
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", "5")
             .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "2000");
+            .set("heartbeat.interval.ms", "2000")
+            .set("max.poll.interval.ms", "30000");
         self.apply_security(&mut config);
         config
     }

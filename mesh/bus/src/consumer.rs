@@ -57,6 +57,10 @@ pub struct ConsumerSettings {
     /// Kafka consumer group; the projection's name when `None`. Another group starts again
     /// from the earliest offsets (a replay; the inbox keeps it harmless).
     pub group_id: Option<String>,
+    /// Static membership (`group.instance.id`): a replica restarted with the same id takes
+    /// its partitions back at once instead of waiting for the group to evict its dead
+    /// predecessor. Must be unique per replica (e.g. the pod name); `None` joins dynamically.
+    pub instance_id: Option<String>,
 }
 
 impl Default for ConsumerSettings {
@@ -67,6 +71,7 @@ impl Default for ConsumerSettings {
             max_backoff: Duration::from_secs(2),
             commit_interval: Duration::from_millis(500),
             group_id: None,
+            instance_id: None,
         }
     }
 }
@@ -220,14 +225,14 @@ impl ProjectionConsumer {
     pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) -> Result<(), BusError> {
         let group = self.settings.group_id.clone().unwrap_or_else(|| self.name().to_owned());
         let interval = self.settings.commit_interval.as_millis().max(1).to_string();
-        let consumer: StreamConsumer = self
-            .bus
-            .consumer_config(&group)
-            // Offsets are stored by hand after each record's transaction commits; librdkafka
-            // commits what was stored.
-            .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", &interval)
-            .create()?;
+        let mut config = self.bus.consumer_config(&group);
+        // Offsets are stored by hand after each record's transaction commits; librdkafka
+        // commits what was stored.
+        config.set("enable.auto.commit", "true").set("auto.commit.interval.ms", &interval);
+        if let Some(instance) = self.settings.instance_id.as_deref().filter(|i| !i.is_empty()) {
+            config.set("group.instance.id", instance);
+        }
+        let consumer: StreamConsumer = config.create()?;
         let topics = self.topics();
         let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&refs)?;

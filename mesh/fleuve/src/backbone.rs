@@ -34,7 +34,11 @@ impl BackboneSettings {
             partitions: config.bus.partitions,
             replication: config.bus.replication,
             relay: config.bus.relay,
-            consumer: ConsumerSettings { max_attempts: config.bus.max_attempts.max(1), ..ConsumerSettings::default() },
+            consumer: ConsumerSettings {
+                max_attempts: config.bus.max_attempts.max(1),
+                instance_id: Some(config.bus.instance_id.clone()).filter(|i| !i.is_empty()),
+                ..ConsumerSettings::default()
+            },
         }
     }
 }

@@ -48,6 +48,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Completed order sagas per second and end-to-end latency at each concurrency, beside a
+    /// synchronous chain of gRPC writes and pgbench on the same server.
+    Saga {
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        admin_url: String,
+        /// Concurrent orders in flight, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+        concurrency: Vec<usize>,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Certificate lookups per second through the read-through cache beside the database read.
     Cache {
         #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/test")]
@@ -71,6 +82,9 @@ pub async fn run(command: BenchCommand, _config: &MeshConfig) -> anyhow::Result<
         BenchCommand::Relay { admin_url, events } => crate::bench_backbone::relay(&admin_url, events).await,
         BenchCommand::Projection { admin_url, rate, seconds } => {
             crate::bench_backbone::projection(&admin_url, rate, seconds).await
+        }
+        BenchCommand::Saga { admin_url, concurrency, seconds } => {
+            crate::bench_saga::saga(&admin_url, &concurrency, Duration::from_secs(seconds)).await
         }
         BenchCommand::Cache { admin_url, redis_url, certificates, clients, seconds } => {
             crate::bench_backbone::cache(&admin_url, &redis_url, certificates, clients, seconds).await
@@ -206,6 +220,21 @@ async fn run_appends(db: &Database, clients: usize, duration: Duration) -> anyho
         p99_ms: percentile(&all, 0.99),
         count: all.len(),
     })
+}
+
+/// pgbench's transactions per second with a one-row INSERT script against `url` (a database it
+/// may create a `pgbench_rows` table in): the server's commit ceiling for one-row writes.
+pub(crate) fn pgbench_insert_tps(url: &str, clients: usize, duration: Duration) -> anyhow::Result<f64> {
+    {
+        let mut conn = PgConnection::establish(url)?;
+        diesel::sql_query("CREATE TABLE IF NOT EXISTS pgbench_rows (id BIGSERIAL PRIMARY KEY, payload BYTEA NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+            .execute(&mut conn)?;
+    }
+    let script = std::env::temp_dir().join(format!("fleuve-pgbench-{}.sql", Uuid::new_v4().simple()));
+    std::fs::write(&script, "INSERT INTO pgbench_rows (payload) VALUES (decode(repeat('ab', 120), 'hex'));\n")?;
+    let tps = run_pgbench(url, &script, clients, duration);
+    let _ = std::fs::remove_file(&script);
+    tps
 }
 
 fn run_pgbench(url: &str, script: &std::path::Path, clients: usize, duration: Duration) -> anyhow::Result<f64> {

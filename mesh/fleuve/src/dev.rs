@@ -128,6 +128,7 @@ pub async fn prepare_on(
     let directory = std::sync::Arc::new(node::IdentityDirectory(db.clone()));
     backbone.add_task(apps.notifications.spawn_delivery_worker(directory, backbone.stopped())?);
     backbone.add_task(apps.notifications.spawn_scheduler(backbone.stopped()));
+    backbone.add_task(apps.orders.spawn_deadline_ticker(backbone.stopped()));
     let ops = node::operations(&db, backbone.consumers(), &projections);
     let server = node::all_services(&config, &apps, ops)?;
     let identity = apps.identity;
@@ -189,7 +190,7 @@ impl DevNode {
         out.push_str(&format!("  signing key  {}\n", self.config.auth.signing_key_file));
         out.push_str(&format!("  try          grpcurl -plaintext {} list\n", self.addr));
         out.push_str(
-            "  projections  certificate-registry, statistics, notification; `fleuve projections list`, `fleuve dlq list`\n",
+            "  consumers    certificate-registry, statistics, notification, order-saga, stock, billing; `fleuve projections list`, `fleuve dlq list`\n",
         );
         out.push_str(&format!(
             "  demo users   {} (admin), {} (reviewer), {} and {} (applicants); password {}\n",

@@ -15,12 +15,15 @@ use fleuve_proto::identity::v1::{GetJwksRequest, identity_service_client::Identi
 use fleuve_store::{Database, MigrationSet};
 
 /// Every migration set of the node, in dependency order.
-pub const MIGRATIONS: [MigrationSet; 5] = [
+pub const MIGRATIONS: [MigrationSet; 8] = [
     fleuve_store::EVENT_STORE_MIGRATIONS,
     fleuve_identity::MIGRATIONS,
     fleuve_homologation::MIGRATIONS,
     fleuve_notification::MIGRATIONS,
     fleuve_statistics::MIGRATIONS,
+    fleuve_order::MIGRATIONS,
+    fleuve_stock::MIGRATIONS,
+    fleuve_billing::MIGRATIONS,
 ];
 
 /// The services `fleuve serve` can run.
@@ -30,6 +33,9 @@ pub enum ServiceName {
     Homologation,
     Statistics,
     Notification,
+    Order,
+    Stock,
+    Billing,
 }
 
 /// Connects to the configured database and applies every pending migration.
@@ -59,12 +65,32 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// The event topics of the node and the message each carries.
+/// Every topic the node's services publish to and the message each carries: the
+/// homologation events and the commerce saga's messages.
 pub fn event_topics() -> Vec<fleuve_bus::TopicSchema> {
-    fleuve_homologation::app::EVENT_TOPICS
-        .iter()
-        .map(|(topic, message, file)| fleuve_bus::TopicSchema::new(*topic, *message, *file))
-        .collect()
+    let tables: [&[(&str, &str, &str)]; 4] = [
+        &fleuve_homologation::app::EVENT_TOPICS,
+        &fleuve_order::topics::PRODUCED,
+        &fleuve_stock::topics::PRODUCED,
+        &fleuve_billing::topics::PRODUCED,
+    ];
+    tables.into_iter().flat_map(fleuve_bus::saga::topic_schemas).collect()
+}
+
+/// The order service's settings from `order.*`.
+pub fn order_settings(config: &MeshConfig) -> fleuve_order::Settings {
+    let o = &config.order;
+    let seconds = |s: u64| chrono::Duration::seconds(i64::try_from(s.max(1)).unwrap_or(i64::MAX));
+    fleuve_order::Settings {
+        timeouts: fleuve_order::domain::SagaTimeouts {
+            stock_check: seconds(o.stock_check_timeout_seconds),
+            payment: seconds(o.payment_timeout_seconds),
+            stock_release: seconds(o.stock_release_timeout_seconds),
+            max_release_attempts: o.max_release_attempts.max(1),
+        },
+        deadline_interval: Duration::from_millis(o.deadline_interval_ms.max(10)),
+        ..fleuve_order::Settings::default()
+    }
 }
 
 /// The projections a node runs as Kafka consumers, and the read models among them that can
@@ -149,6 +175,9 @@ pub struct Apps {
     pub homologation: Homologation,
     pub notifications: fleuve_notification::Notifications,
     pub statistics: fleuve_statistics::Statistics,
+    pub orders: fleuve_order::Orders,
+    pub stock: fleuve_stock::Stock,
+    pub billing: fleuve_billing::Billing,
 }
 
 impl std::fmt::Debug for Apps {
@@ -170,6 +199,9 @@ impl Apps {
                 db.clone(),
                 fleuve_statistics::Settings { legal_deadline_days: config.statistics.legal_deadline_days },
             ),
+            orders: fleuve_order::Orders::new(db.clone(), order_settings(config)),
+            stock: fleuve_stock::Stock::new(db.clone()),
+            billing: fleuve_billing::Billing::new(db.clone()),
         })
     }
 
@@ -181,6 +213,9 @@ impl Apps {
                 std::sync::Arc::new(self.homologation.certificate_registry_projection()),
                 std::sync::Arc::new(self.notifications.projection()),
                 std::sync::Arc::new(fleuve_statistics::projection()),
+                std::sync::Arc::new(self.orders.participant()),
+                std::sync::Arc::new(self.stock.participant()),
+                std::sync::Arc::new(self.billing.participant()),
             ],
             rebuilds: vec![
                 std::sync::Arc::new(self.homologation.certificate_registry_rebuild()),
@@ -214,6 +249,10 @@ pub fn all_services(config: &MeshConfig, apps: &Apps, ops: fleuve_bus::ops::Oper
     let server = with_homologation(server, apps.homologation.clone());
     let server = server.add_service(fleuve_notification::server(apps.notifications.clone()));
     let server = server.add_service(fleuve_statistics::server(apps.statistics.clone()));
+    let server = server
+        .add_service(fleuve_order::server(apps.orders.clone()))
+        .add_service(fleuve_stock::server(apps.stock.clone()))
+        .add_service(fleuve_billing::server(apps.billing.clone()));
     Ok(server.add_service(fleuve_bus::ops::server(ops)))
 }
 
@@ -346,6 +385,49 @@ pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Datab
             let ops = operations(&db, backbone.consumers(), &projections);
             let server = MeshServer::new(&config.limits, verifier)
                 .add_service(fleuve_notification::server(app))
+                .add_service(fleuve_bus::ops::server(ops));
+            Ok(ServedService { server, backbone: Some(backbone) })
+        }
+        ServiceName::Order => {
+            let verifier = remote_verifier(config).await?;
+            let app = fleuve_order::Orders::new(db.clone(), order_settings(config));
+            let projections =
+                Projections { consumers: vec![std::sync::Arc::new(app.participant())], rebuilds: Vec::new() };
+            let settings = served_backbone(config, true)?;
+            let mut backbone =
+                crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
+            backbone.add_task(app.spawn_deadline_ticker(backbone.stopped()));
+            let ops = operations(&db, backbone.consumers(), &projections);
+            let server = MeshServer::new(&config.limits, verifier)
+                .add_service(fleuve_order::server(app))
+                .add_service(fleuve_bus::ops::server(ops));
+            Ok(ServedService { server, backbone: Some(backbone) })
+        }
+        ServiceName::Stock => {
+            let verifier = remote_verifier(config).await?;
+            let app = fleuve_stock::Stock::new(db.clone());
+            let projections =
+                Projections { consumers: vec![std::sync::Arc::new(app.participant())], rebuilds: Vec::new() };
+            let settings = served_backbone(config, true)?;
+            let backbone =
+                crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
+            let ops = operations(&db, backbone.consumers(), &projections);
+            let server = MeshServer::new(&config.limits, verifier)
+                .add_service(fleuve_stock::server(app))
+                .add_service(fleuve_bus::ops::server(ops));
+            Ok(ServedService { server, backbone: Some(backbone) })
+        }
+        ServiceName::Billing => {
+            let verifier = remote_verifier(config).await?;
+            let app = fleuve_billing::Billing::new(db.clone());
+            let projections =
+                Projections { consumers: vec![std::sync::Arc::new(app.participant())], rebuilds: Vec::new() };
+            let settings = served_backbone(config, true)?;
+            let backbone =
+                crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
+            let ops = operations(&db, backbone.consumers(), &projections);
+            let server = MeshServer::new(&config.limits, verifier)
+                .add_service(fleuve_billing::server(app))
                 .add_service(fleuve_bus::ops::server(ops));
             Ok(ServedService { server, backbone: Some(backbone) })
         }

@@ -158,6 +158,10 @@ pub struct BusSettings {
     pub max_attempts: u32,
     /// Whether this process runs the outbox relay of its database.
     pub relay: bool,
+    /// Kafka static membership id of this replica's consumers (`group.instance.id`), e.g. the
+    /// pod name: a restarted replica gets its partitions back at once. Unique per replica;
+    /// empty joins the groups dynamically.
+    pub instance_id: String,
 }
 
 impl Default for BusSettings {
@@ -170,6 +174,7 @@ impl Default for BusSettings {
             replication: 1,
             max_attempts: 5,
             relay: true,
+            instance_id: String::new(),
         }
     }
 }

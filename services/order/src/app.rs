@@ -183,6 +183,7 @@ impl Orders {
             payment_token: new.payment_token,
         });
         let meta = caller.metadata();
+        let start_within = self.settings.timeouts.stock_check;
         let mut attempt = 0;
         let placed = loop {
             attempt += 1;
@@ -196,6 +197,9 @@ impl Orders {
                         return Ok(Placed { order: order_to_pb(&order), created: false });
                     }
                     let order = step::commit(conn, order, &events, &meta, Some(&meta.correlation_id))?;
+                    // The saga starts when `order.placed` comes back from Kafka; should that
+                    // not happen in time, the deadline ticker starts it.
+                    deadlines::write(conn, &order.id, Some(&deadlines::start(&order.id, now + start_within)))?;
                     Ok(Placed { order: order_to_pb(&order), created: true })
                 })
                 .await;

@@ -14,6 +14,16 @@ use super::{AppError, Orders, views};
 use crate::domain::{Deadline, SagaInput};
 use crate::schema::order_deadlines;
 
+/// The deadline of a placed order whose saga has not started: when it passes, the ticker
+/// starts the saga (step kind `UNSPECIFIED`, attempt 0), as `order.placed` would have.
+pub(super) fn start(order_id: &str, at: DateTime<Utc>) -> Deadline {
+    Deadline {
+        order_id: order_id.to_owned(),
+        step: SagaStep { saga_id: order_id.to_owned(), kind: SagaStepKind::Unspecified.into(), attempt: 0 },
+        at,
+    }
+}
+
 /// Most deadlines handled per tick.
 const BATCH: i64 = 200;
 
@@ -73,7 +83,12 @@ impl Orders {
             let id = order_id.clone();
             let correlation = self.db.run(move |conn| views::correlation_id(conn, &id)).await?;
             let meta = EventMetadata::new(correlation.unwrap_or_else(|| order_id.clone()), crate::NAME);
-            match self.advance(order_id.clone(), SagaInput::DeadlineExpired { step }, meta, now).await {
+            let input = if step.kind() == SagaStepKind::Unspecified {
+                SagaInput::Start
+            } else {
+                SagaInput::DeadlineExpired { step }
+            };
+            match self.advance(order_id.clone(), input, meta, now).await {
                 Ok(advanced) if advanced.changed() => {
                     tracing::info!(order_id, step_kind = kind, attempt, "saga step missed its deadline");
                     changed += 1;

@@ -35,8 +35,8 @@ pub fn load(conn: &mut DbConnection, order_id: &str) -> Result<Order, AppError> 
 }
 
 /// Feeds `input` to the order's saga in the caller's transaction. An input that decides
-/// nothing writes nothing, except that a deadline row the order no longer waits on is put
-/// right (so the ticker does not fire it again).
+/// nothing writes nothing, except that after a start or a deadline the order's deadline row
+/// is put right (so the ticker does not fire a step the order no longer waits on).
 pub fn advance(
     conn: &mut DbConnection,
     orchestrator: &Orchestrator,
@@ -46,10 +46,10 @@ pub fn advance(
     now: DateTime<Utc>,
 ) -> Result<Advanced, AppError> {
     let order = load(conn, order_id)?;
-    let from_deadline = matches!(input, SagaInput::DeadlineExpired { .. });
+    let from_deadline = matches!(input, SagaInput::DeadlineExpired { .. } | SagaInput::Start);
     let events = orchestrator.decide(&order, input, now)?;
     if events.is_empty() {
-        if from_deadline {
+        if from_deadline && order.exists() {
             deadlines::write(conn, order_id, order.deadline().as_ref())?;
         }
         return Ok(Advanced { order, events });

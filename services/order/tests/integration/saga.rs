@@ -21,6 +21,7 @@ on_both_backends!(
     missed_payment_deadline_compensates_after_a_restart,
     replies_that_cannot_belong_are_parked,
     watch_follows_the_order_to_its_end,
+    an_order_placed_but_never_started_is_started_by_its_deadline,
 );
 
 async fn start(db: &TestDatabase, orders: &Orders, key: &str, token: &str) -> anyhow::Result<String> {
@@ -205,5 +206,30 @@ async fn watch_follows_the_order_to_its_end(db: TestDatabase) -> anyhow::Result<
         statuses.push(update?.status());
     }
     assert_eq!(statuses.last(), Some(&pb::OrderStatus::Confirmed), "ends on the terminal state: {statuses:?}");
+    Ok(())
+}
+
+async fn an_order_placed_but_never_started_is_started_by_its_deadline(db: TestDatabase) -> anyhow::Result<()> {
+    let orders = orders(&db);
+    let placed =
+        orders.place_order(&customer("alice"), new_order("s", &[("sku-1", 1, 100)], "tok_ok"), Utc::now()).await?;
+    let id = placed.order.order_id;
+    // order.placed is never consumed (the bus is down): nothing happens before the deadline...
+    assert_eq!(orders.fire_due_deadlines(Utc::now()).await?, 0);
+    assert_eq!(status(&orders, &id).await?.status(), pb::OrderStatus::Pending);
+    // ...and at it, the ticker starts the saga itself, once.
+    assert_eq!(orders.fire_due_deadlines(later(31)).await?, 1);
+    assert_eq!(status(&orders, &id).await?.status(), pb::OrderStatus::AwaitingStock);
+    assert_eq!(sent(&db, "stock.check.request", "fleuve.stock.v1.StockCheckRequest", &id).await?.len(), 1);
+    // The late order.placed changes nothing.
+    consume(&db, &orders, placed_record(&db, &id).await?).await?;
+    assert_eq!(sent(&db, "stock.check.request", "fleuve.stock.v1.StockCheckRequest", &id).await?.len(), 1);
+    // A cancelled order is not started by a stale start deadline.
+    let other =
+        orders.place_order(&customer("alice"), new_order("c", &[("sku-1", 1, 100)], "tok_ok"), Utc::now()).await?;
+    let other_id = other.order.order_id;
+    orders.cancel_order(&customer("alice"), other_id.clone(), String::new(), Utc::now()).await?;
+    assert_eq!(orders.fire_due_deadlines(later(31)).await?, 0);
+    assert_eq!(status(&orders, &other_id).await?.status(), pb::OrderStatus::Cancelled);
     Ok(())
 }

@@ -1,0 +1,3 @@
+DROP TABLE stock_reservation_lines;
+DROP TABLE stock_reservations;
+DROP TABLE stock_products;

@@ -1,0 +1,3 @@
+//! Adapters from the outside world to the application layer.
+
+pub mod grpc;

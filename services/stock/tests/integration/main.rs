@@ -1,0 +1,32 @@
+//! Integration tests of fleuve-stock: the saga participant, the commands and queries, the
+//! no-oversell guarantee under concurrency and the gRPC adapter, on real SQLite and PostgreSQL
+//! databases. One test binary keeps link time down.
+
+/// Runs each listed `async fn(Harness) -> anyhow::Result<()>` of the calling module on a fresh
+/// SQLite file and on a fresh PostgreSQL database.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name(crate::support::Harness::sqlite().await?).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name(crate::support::Harness::postgres().await?).await
+                }
+            )*
+        }
+    };
+}
+
+mod commands;
+mod concurrency;
+mod grpc;
+mod participant;
+mod support;

@@ -1,0 +1,623 @@
+//! The commerce saga as a user runs it: `fleuve infra` (Kafka-API broker and schema registry)
+//! and `fleuve serve order|stock|billing|notification` as four processes, each on its own
+//! PostgreSQL database, driven through their gRPC APIs; then the same with processes killed
+//! (SIGKILL) at random points and restarted.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fleuve_mesh::{
+    MeshConfig, Role,
+    auth::{SigningKey, TokenIssuer},
+};
+use fleuve_proto::billing::v1 as billing;
+use fleuve_proto::common::v1::Money;
+use fleuve_proto::notification::v1 as notification;
+use fleuve_proto::order::v1 as order;
+use fleuve_proto::stock::v1 as stock;
+use fleuve_store::testing::TestDatabase;
+use fleuve_tests::{authed, fleuve_binary, temp_dir};
+use rand::Rng;
+use tonic::transport::Channel;
+
+/// A child process killed (SIGKILL) on drop.
+struct Process(Child);
+
+impl Process {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The saga's services, their databases and the bus, as separate processes.
+struct Cluster {
+    dir: PathBuf,
+    _infra: Process,
+    bus: HashMap<String, String>,
+    jwks: PathBuf,
+    issuer: TokenIssuer,
+    databases: BTreeMap<&'static str, TestDatabase>,
+    ports: BTreeMap<&'static str, u16>,
+    processes: BTreeMap<&'static str, Process>,
+    starts: usize,
+}
+
+const SERVICES: [&str; 4] = ["order", "stock", "billing", "notification"];
+/// The payment deadline the order service is started with: short, so that a provider timeout
+/// or a billing process down for long fails the saga within the test.
+const PAYMENT_TIMEOUT_SECONDS: &str = "8";
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let dir = temp_dir("fleuve-saga");
+        let migrate_all = |url: &str| {
+            let out = Command::new(fleuve_binary()).args(["migrate", "--database-url", url]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        };
+        let mut databases = BTreeMap::new();
+        for service in SERVICES {
+            let db = TestDatabase::postgres(&[]).await.expect("postgres");
+            migrate_all(db.url());
+            databases.insert(service, db);
+        }
+        let (infra, bus) = tokio::task::block_in_place(start_infra);
+        let key = SigningKey::generate();
+        let issuer = TokenIssuer::new(key, &MeshConfig::default().auth);
+        let jwks = dir.join("jwks.json");
+        std::fs::write(&jwks, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
+        let ports = SERVICES.iter().map(|s| (*s, free_port())).collect();
+        let mut cluster =
+            Cluster { dir, _infra: infra, bus, jwks, issuer, databases, ports, processes: BTreeMap::new(), starts: 0 };
+        for service in SERVICES {
+            cluster.spawn(service);
+        }
+        for service in SERVICES {
+            wait_for_port(cluster.ports[service], Duration::from_secs(60));
+        }
+        cluster
+    }
+
+    fn spawn(&mut self, service: &'static str) {
+        self.starts += 1;
+        let log = std::fs::File::create(self.dir.join(format!("{service}-{}.log", self.starts))).unwrap();
+        let mut cmd = Command::new(fleuve_binary());
+        cmd.args(["serve", service])
+            .env("FLEUVE_LISTEN", format!("127.0.0.1:{}", self.ports[service]))
+            .env("FLEUVE_DATABASE_URL", self.databases[service].url())
+            .env("FLEUVE_DATABASE_POOL_SIZE", "8")
+            .env("FLEUVE_AUTH__JWKS_FILE", &self.jwks)
+            .env("FLEUVE_BUS__BOOTSTRAP_SERVERS", &self.bus["FLEUVE_BUS__BOOTSTRAP_SERVERS"])
+            .env("FLEUVE_BUS__SCHEMA_REGISTRY_URL", &self.bus["FLEUVE_BUS__SCHEMA_REGISTRY_URL"])
+            .env("FLEUVE_BUS__INSTANCE_ID", format!("{service}-0"))
+            .env("FLEUVE_ORDER__PAYMENT_TIMEOUT_SECONDS", PAYMENT_TIMEOUT_SECONDS)
+            .env("FLEUVE_ORDER__STOCK_CHECK_TIMEOUT_SECONDS", "20")
+            .env("FLEUVE_ORDER__STOCK_RELEASE_TIMEOUT_SECONDS", "5")
+            .env("FLEUVE_ORDER__MAX_RELEASE_ATTEMPTS", "20")
+            .env("FLEUVE_ORDER__DEADLINE_INTERVAL_MS", "200")
+            .env("FLEUVE_LOG__LEVEL", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        self.processes.insert(service, Process(cmd.spawn().expect("fleuve serve")));
+    }
+
+    /// SIGKILL, then a fresh process on the same database and port.
+    fn crash_and_restart(&mut self, service: &'static str, down_for: Duration) {
+        if let Some(mut process) = self.processes.remove(service) {
+            process.kill();
+        }
+        std::thread::sleep(down_for);
+        self.spawn(service);
+        wait_for_port(self.ports[service], Duration::from_secs(60));
+    }
+
+    /// A channel to the service, waiting (up to a minute) for a restarting process.
+    async fn channel(&self, service: &str) -> Channel {
+        let url = format!("http://127.0.0.1:{}", self.ports[service]);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match Channel::from_shared(url.clone()).unwrap().connect().await {
+                Ok(channel) => return channel,
+                Err(error) if Instant::now() < deadline => {
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("{service} unreachable: {error}"),
+            }
+        }
+    }
+
+    async fn orders(&self) -> order::order_service_client::OrderServiceClient<Channel> {
+        order::order_service_client::OrderServiceClient::new(self.channel("order").await)
+    }
+
+    async fn stock(&self) -> stock::stock_service_client::StockServiceClient<Channel> {
+        stock::stock_service_client::StockServiceClient::new(self.channel("stock").await)
+    }
+
+    async fn billing(&self) -> billing::billing_service_client::BillingServiceClient<Channel> {
+        billing::billing_service_client::BillingServiceClient::new(self.channel("billing").await)
+    }
+
+    fn token(&self, subject: &str, role: Role) -> String {
+        self.issuer.issue(subject, role, "org-shop").unwrap().0
+    }
+
+    fn admin(&self) -> String {
+        self.token("admin-1", Role::Admin)
+    }
+
+    async fn create_product(&self, id: &str, quantity: u64) {
+        let request = stock::CreateProductRequest { product_id: id.into(), name: format!("Product {id}"), quantity };
+        self.stock().await.create_product(authed(request, &self.admin())).await.expect("create product");
+    }
+
+    async fn open_account(&self, customer: &str, balance: i64, credit_limit: i64) {
+        let request = billing::OpenAccountRequest {
+            customer_id: customer.into(),
+            currency: "XAF".into(),
+            credit_limit,
+            opening_balance: balance,
+        };
+        self.billing().await.open_account(authed(request, &self.admin())).await.expect("open account");
+    }
+
+    async fn product(&self, id: &str) -> stock::Product {
+        let request = stock::GetProductRequest { product_id: id.into() };
+        let response = self.stock().await.get_product(authed(request, &self.admin())).await.expect("product");
+        response.into_inner().product.expect("product")
+    }
+
+    async fn account(&self, customer: &str) -> billing::Account {
+        let request = billing::GetAccountRequest { customer_id: customer.into() };
+        let response = self.billing().await.get_account(authed(request, &self.admin())).await.expect("account");
+        response.into_inner().account.expect("account")
+    }
+
+    async fn charge(&self, order_id: &str) -> Option<billing::Charge> {
+        let request = billing::GetChargeRequest { order_id: order_id.into() };
+        match self.billing().await.get_charge(authed(request, &self.admin())).await {
+            Ok(response) => response.into_inner().charge,
+            Err(status) if status.code() == tonic::Code::NotFound => None,
+            Err(status) => panic!("GetCharge {order_id}: {status}"),
+        }
+    }
+
+    async fn all_charges(&self) -> Vec<billing::Charge> {
+        let mut client = self.billing().await;
+        let mut charges = Vec::new();
+        let mut token = String::new();
+        loop {
+            let request = billing::ListChargesRequest { page_size: 200, page_token: token, ..Default::default() };
+            let page = client.list_charges(authed(request, &self.admin())).await.expect("charges").into_inner();
+            charges.extend(page.charges);
+            if page.next_page_token.is_empty() {
+                return charges;
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    async fn all_orders(&self) -> Vec<order::Order> {
+        let mut client = self.orders().await;
+        let mut orders = Vec::new();
+        let mut token = String::new();
+        loop {
+            let request = order::ListOrdersRequest { page_size: 200, page_token: token, ..Default::default() };
+            let page = client.list_orders(authed(request, &self.admin())).await.expect("orders").into_inner();
+            orders.extend(page.orders);
+            if page.next_page_token.is_empty() {
+                return orders;
+            }
+            token = page.next_page_token;
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.processes.clear();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("saga cluster logs kept in {}", self.dir.display());
+        }
+    }
+}
+
+fn start_infra() -> (Process, HashMap<String, String>) {
+    let mut child = Command::new(fleuve_binary())
+        .args(["infra", "--kafka-listen", "127.0.0.1:0", "--registry-listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start fleuve infra");
+    let stdout = child.stdout.take().unwrap();
+    let process = Process(child);
+    let mut vars = HashMap::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("infra banner");
+        if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            vars.insert(k.to_owned(), v.to_owned());
+        }
+        if vars.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(vars.len(), 2, "fleuve infra printed its addresses");
+    (process, vars)
+}
+
+fn line(product: &str, quantity: u32, unit_price: i64) -> order::OrderLine {
+    order::OrderLine { product_id: product.into(), quantity, unit_price }
+}
+
+fn place(key: &str, lines: Vec<order::OrderLine>, token: &str) -> order::PlaceOrderRequest {
+    order::PlaceOrderRequest {
+        idempotency_key: key.into(),
+        customer_id: String::new(),
+        lines,
+        currency: "XAF".into(),
+        payment_token: token.into(),
+    }
+}
+
+fn is_terminal(status: order::OrderStatus) -> bool {
+    matches!(status, order::OrderStatus::Confirmed | order::OrderStatus::Failed | order::OrderStatus::Cancelled)
+}
+
+/// Follows the order with WatchOrder until it ends.
+async fn settled(cluster: &Cluster, order_id: &str, customer_token: &str, within: Duration) -> order::Order {
+    let mut client = cluster.orders().await;
+    let request = authed(order::WatchOrderRequest { order_id: order_id.into() }, customer_token);
+    let mut stream = client.watch_order(request).await.expect("watch").into_inner();
+    let mut last = None;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.message()).await {
+            Ok(Ok(Some(update))) => {
+                let order = update.order.expect("order");
+                if is_terminal(order.status()) {
+                    return order;
+                }
+                last = Some(order);
+            }
+            Ok(Ok(None)) => panic!("watch of {order_id} ended before a terminal state: {last:?}"),
+            Ok(Err(status)) => panic!("watch of {order_id} failed: {status}"),
+            Err(_) => panic!("order {order_id} did not settle within {within:?}: {last:?}"),
+        }
+    }
+}
+
+/// The seed's flow through four processes: happy path, insufficient stock, declined payment
+/// with the stock released, a provider timeout failing at the payment deadline, one order for
+/// two PlaceOrder calls with one key, no oversell on the last units under concurrent orders,
+/// and the customer notified of each outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_saga_runs_across_four_processes_on_postgres_and_kafka() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.token("alice", Role::Applicant);
+    cluster.create_product("sku-pen", 100).await;
+    cluster.create_product("sku-ink", 1).await;
+    cluster.create_product("sku-last", 3).await;
+    cluster.open_account("alice", 1_000_000, 0).await;
+    let mut orders = cluster.orders().await;
+    let within = Duration::from_secs(60);
+
+    // Happy path.
+    let placed = orders
+        .place_order(authed(place("happy", vec![line("sku-pen", 2, 1500)], "tok_visa"), &alice))
+        .await
+        .expect("place")
+        .into_inner();
+    assert!(placed.created);
+    let happy = placed.order.expect("order");
+    let done = settled(&cluster, &happy.order_id, &alice, within).await;
+    assert_eq!(done.status(), order::OrderStatus::Confirmed, "{done:?}");
+    let charge = cluster.charge(&happy.order_id).await.expect("charge");
+    assert_eq!(charge.status(), billing::ChargeStatus::Approved);
+    assert_eq!(charge.amount.as_ref().map(|m| m.amount), Some(3000));
+    assert_eq!(done.charge_id, charge.charge_id);
+    let pen = cluster.product("sku-pen").await;
+    assert_eq!((pen.available, pen.reserved), (98, 2));
+    assert_eq!(cluster.account("alice").await.balance, 1_000_000 - 3000);
+
+    // Idempotency: the same key again is the same order, and still one charge.
+    let retry = orders
+        .place_order(authed(place("happy", vec![line("sku-pen", 2, 1500)], "tok_visa"), &alice))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert!(!retry.created);
+    assert_eq!(retry.order.as_ref().map(|o| o.order_id.as_str()), Some(happy.order_id.as_str()));
+    let other_content = orders
+        .place_order(authed(place("happy", vec![line("sku-pen", 3, 1500)], "tok_visa"), &alice))
+        .await
+        .unwrap_err();
+    assert_eq!(other_content.code(), tonic::Code::FailedPrecondition);
+
+    // Insufficient stock: failed, nothing charged.
+    let short = orders
+        .place_order(authed(place("short", vec![line("sku-pen", 1, 10), line("sku-ink", 2, 700)], "tok_visa"), &alice))
+        .await
+        .expect("place")
+        .into_inner()
+        .order
+        .expect("order");
+    let done = settled(&cluster, &short.order_id, &alice, within).await;
+    assert_eq!(done.status(), order::OrderStatus::Failed);
+    let failure = done.failure.expect("failure");
+    assert_eq!(failure.code(), order::FailureCode::OutOfStock);
+    assert!(failure.reason.contains("sku-ink (requested 2, available 1)"), "{}", failure.reason);
+    assert!(cluster.charge(&short.order_id).await.is_none(), "no payment was requested");
+    assert_eq!(cluster.product("sku-pen").await.available, 98, "nothing of the order was held");
+
+    // Payment declined: the stock comes back, then the order fails.
+    let flagged = orders
+        .place_order(authed(place("flagged", vec![line("sku-pen", 5, 100)], "tok_flagged_1"), &alice))
+        .await
+        .expect("place")
+        .into_inner()
+        .order
+        .expect("order");
+    let done = settled(&cluster, &flagged.order_id, &alice, within).await;
+    assert_eq!(done.status(), order::OrderStatus::Failed);
+    let failure = done.failure.expect("failure");
+    assert_eq!(failure.code(), order::FailureCode::PaymentDeclined);
+    assert!(failure.compensation_confirmed);
+    assert_eq!(cluster.charge(&flagged.order_id).await.map(|c| c.status()), Some(billing::ChargeStatus::Declined));
+    let pen = cluster.product("sku-pen").await;
+    assert_eq!((pen.available, pen.reserved), (98, 2), "the declined order's 5 units were released");
+
+    // Provider timeout: no reply; the payment deadline fails the step and compensates.
+    let started = Instant::now();
+    let slow = orders
+        .place_order(authed(place("slow", vec![line("sku-pen", 1, 100)], "tok_timeout_1"), &alice))
+        .await
+        .expect("place")
+        .into_inner()
+        .order
+        .expect("order");
+    let done = settled(&cluster, &slow.order_id, &alice, within).await;
+    assert_eq!(done.status(), order::OrderStatus::Failed);
+    assert_eq!(done.failure.as_ref().map(|f| f.code()), Some(order::FailureCode::PaymentTimedOut));
+    assert!(started.elapsed() >= Duration::from_secs(5), "failed at the deadline, not before");
+    let pen = cluster.product("sku-pen").await;
+    assert_eq!((pen.available, pen.reserved), (98, 2));
+    assert_eq!(cluster.account("alice").await.balance, 1_000_000 - 3000, "nothing taken on a timeout");
+
+    // Concurrent orders on the last 3 units: exactly 3 succeed, no oversell.
+    let mut tasks = Vec::new();
+    for n in 0..10 {
+        let token = cluster.token(&format!("buyer-{n}"), Role::Applicant);
+        cluster.open_account(&format!("buyer-{n}"), 10_000, 0).await;
+        let mut client = cluster.orders().await;
+        tasks.push(tokio::spawn(async move {
+            let request = authed(place("last", vec![line("sku-last", 1, 900)], "tok_visa"), &token);
+            let order = client.place_order(request).await.expect("place").into_inner().order.expect("order");
+            (order.order_id, token)
+        }));
+    }
+    let mut outcomes = BTreeMap::new();
+    for task in tasks {
+        let (id, token) = task.await.unwrap();
+        let done = settled(&cluster, &id, &token, within).await;
+        *outcomes.entry(format!("{:?}", done.status())).or_insert(0) += 1;
+    }
+    assert_eq!(outcomes.get("Confirmed"), Some(&3), "{outcomes:?}");
+    assert_eq!(outcomes.get("Failed"), Some(&7), "{outcomes:?}");
+    let last = cluster.product("sku-last").await;
+    assert_eq!((last.available, last.reserved), (0, 3));
+
+    // The customer was told of each outcome by the notification service.
+    let channel = cluster.channel("notification").await;
+    let mut notifications = notification::notification_service_client::NotificationServiceClient::new(channel);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = notifications
+            .list_notifications(authed(notification::ListNotificationsRequest::default(), &alice))
+            .await
+            .expect("notifications")
+            .into_inner();
+        let confirmed = list.notifications.iter().filter(|n| n.kind == "order.confirmed").count();
+        let failed = list.notifications.iter().filter(|n| n.kind == "order.failed").count();
+        if confirmed == 1 && failed == 3 {
+            assert!(list.notifications.iter().any(|n| n.body.contains("card flagged")), "{list:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "customer notifications: {list:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Orders keep flowing while order, stock and billing are killed with SIGKILL at random
+/// points (20 rounds) and restarted. Afterwards every order is in exactly one terminal state,
+/// none is left pending, the stock is conserved (initial = available + reserved, and the
+/// reserved units are exactly those of the confirmed orders, i.e. sold), each order has at
+/// most one charge, and the accounts' balances match the charges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crashes_at_random_points_leave_every_saga_settled_and_consistent() {
+    let mut cluster = Cluster::start().await;
+    const INITIAL: u64 = 60;
+    const CUSTOMERS: usize = 4;
+    const OPENING: i64 = 100_000;
+    let products = ["sku-a", "sku-b", "sku-c"];
+    for product in products {
+        cluster.create_product(product, INITIAL).await;
+    }
+    let customers: Vec<(String, String)> = (0..CUSTOMERS)
+        .map(|n| {
+            let id = format!("customer-{n}");
+            let token = cluster.token(&id, Role::Applicant);
+            (id, token)
+        })
+        .collect();
+    for (id, _) in &customers {
+        cluster.open_account(id, OPENING, 0).await;
+    }
+    let victims: [&'static str; 3] = ["billing", "order", "stock"];
+    let mut rng = rand::thread_rng();
+    let mut placed: Vec<(String, String)> = Vec::new();
+    for round in 0..20 {
+        // A burst of orders (some declined, some on scarce stock), then a crash at a random
+        // moment inside it.
+        let mut client = cluster.orders().await;
+        let burst = rng.gen_range(3..8);
+        for n in 0..burst {
+            let (customer, token) = &customers[rng.gen_range(0..CUSTOMERS)];
+            let product = products[rng.gen_range(0..products.len())];
+            let quantity = rng.gen_range(1..4);
+            let payment = if rng.gen_bool(0.2) { "tok_flagged" } else { "tok_visa" };
+            let key = format!("r{round}-{n}");
+            let request = authed(place(&key, vec![line(product, quantity, 250)], payment), token);
+            match client.place_order(request).await {
+                Ok(response) => placed.push((response.into_inner().order.expect("order").order_id, customer.clone())),
+                Err(status) => panic!("PlaceOrder {key}: {status}"),
+            }
+        }
+        let victim = victims[round % victims.len()];
+        let delay = Duration::from_millis(rng.gen_range(0..600));
+        tokio::time::sleep(delay).await;
+        let down_for = Duration::from_millis(rng.gen_range(0..1500));
+        tokio::task::block_in_place(|| cluster.crash_and_restart(victim, down_for));
+    }
+
+    // Every saga settles: confirmed, or failed with its compensation confirmed.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let orders = loop {
+        let orders = cluster.all_orders().await;
+        let open: Vec<&order::Order> = orders.iter().filter(|o| !is_terminal(o.status())).collect();
+        if orders.len() == placed.len() && open.is_empty() {
+            break orders;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} orders still open, e.g. {:?}",
+            open.len(),
+            placed.len(),
+            open.first()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let by_id: BTreeMap<&str, &order::Order> = orders.iter().map(|o| (o.order_id.as_str(), o)).collect();
+    assert_eq!(by_id.len(), placed.len(), "one order per PlaceOrder key");
+    let confirmed: Vec<&order::Order> = orders.iter().filter(|o| o.status() == order::OrderStatus::Confirmed).collect();
+    assert!(!confirmed.is_empty(), "some orders went through");
+    for o in &orders {
+        if o.status() == order::OrderStatus::Failed {
+            let failure = o.failure.as_ref().expect("a failed order says why");
+            assert!(!failure.reason.is_empty());
+            assert!(failure.compensation_confirmed, "compensation of {} unconfirmed: {failure:?}", o.order_id);
+        }
+    }
+
+    // Stock conserved; reserved units are exactly the confirmed (sold) ones.
+    let mut sold: BTreeMap<&str, u64> = BTreeMap::new();
+    for o in &confirmed {
+        for l in &o.lines {
+            *sold.entry(products.iter().find(|p| **p == l.product_id).copied().unwrap()).or_default() +=
+                u64::from(l.quantity);
+        }
+    }
+    for product in products {
+        let p = cluster.product(product).await;
+        let sold = sold.get(product).copied().unwrap_or(0);
+        assert_eq!(p.available + p.reserved, INITIAL, "{product}: {p:?}");
+        assert_eq!(p.reserved, sold, "{product}: reserved units are those of confirmed orders");
+    }
+
+    // One charge at most per order; confirmed orders paid once; balances match the charges.
+    // A payment approved after its saga gave up is refunded asynchronously: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let spent = loop {
+        match charges_consistent(&cluster, &by_id, &customers, OPENING).await {
+            Ok(spent) => break spent,
+            Err(problem) if Instant::now() < deadline => {
+                eprintln!("waiting: {problem}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(problem) => panic!("{problem}"),
+        }
+    };
+    let total = Money { currency: "XAF".into(), amount: spent };
+    eprintln!(
+        "crash test: {} orders, {} confirmed, {} failed, {} charged in all, {} process starts",
+        orders.len(),
+        confirmed.len(),
+        orders.len() - confirmed.len(),
+        total.amount,
+        cluster.starts
+    );
+}
+
+/// Checks the charges against the settled orders; the money taken in all, or what is wrong.
+async fn charges_consistent(
+    cluster: &Cluster,
+    orders: &BTreeMap<&str, &order::Order>,
+    customers: &[(String, String)],
+    opening: i64,
+) -> Result<i64, String> {
+    let charges = cluster.all_charges().await;
+    let mut per_order: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &charges {
+        *per_order.entry(c.order_id.as_str()).or_default() += 1;
+    }
+    if let Some((id, n)) = per_order.iter().find(|(_, n)| **n > 1) {
+        return Err(format!("order {id} has {n} charges"));
+    }
+    let mut spent: BTreeMap<&str, i64> = BTreeMap::new();
+    for c in &charges {
+        let Some(order) = orders.get(c.order_id.as_str()) else {
+            return Err(format!("charge {} belongs to no order", c.charge_id));
+        };
+        let approved = matches!(c.status(), billing::ChargeStatus::Approved | billing::ChargeStatus::Refunded);
+        let taken = if approved { c.amount.as_ref().map_or(0, |m| m.amount) - c.refunded } else { 0 };
+        if order.status() == order::OrderStatus::Confirmed {
+            if c.status() != billing::ChargeStatus::Approved
+                || c.amount.as_ref().map(|m| m.amount) != order.total.as_ref().map(|m| m.amount)
+            {
+                return Err(format!("confirmed order {} has charge {c:?}", order.order_id));
+            }
+        } else if taken != 0 {
+            return Err(format!("failed order {} still holds {taken}: {c:?}", order.order_id));
+        }
+        *spent.entry(c.customer_id.as_str()).or_default() += taken;
+    }
+    for o in orders.values().filter(|o| o.status() == order::OrderStatus::Confirmed) {
+        if !per_order.contains_key(o.order_id.as_str()) {
+            return Err(format!("confirmed order {} has no charge", o.order_id));
+        }
+    }
+    for (id, _) in customers {
+        let balance = cluster.account(id).await.balance;
+        let expected = opening - spent.get(id.as_str()).copied().unwrap_or(0);
+        if balance != expected {
+            return Err(format!("{id}: balance {balance}, charges say {expected}"));
+        }
+    }
+    Ok(spent.values().sum())
+}
