@@ -122,6 +122,7 @@ pub async fn prepare_on(
     let settings = BackboneSettings::from_config(&config, &broker.bootstrap_servers(), &registry_url);
     let apps = node::Apps::new(&config, &db, TokenIssuer::new(key, &config.auth))?;
     let demo = apps.identity.seed_demo().await.context("seeding demo accounts")?;
+    seed_shop(&apps, &demo).await.context("seeding the demo shop")?;
     let projections = apps.projections();
     let mut backbone =
         backbone::start(db.clone(), &settings, &node::event_topics(), projections.consumers.clone()).await?;
@@ -148,6 +149,40 @@ pub async fn prepare_on(
         demo,
         issuer,
     })
+}
+
+/// The demo shop of the commerce saga: a few products, and a billing account (1 000 000 XAF)
+/// for each demo user, so an order can be placed right away. Seeding again changes nothing.
+pub const DEMO_PRODUCTS: [(&str, &str, u64); 3] =
+    [("sku-pen", "Ballpoint pen", 1_000), ("sku-notebook", "A5 notebook", 200), ("sku-ink", "Ink bottle", 3)];
+
+async fn seed_shop(apps: &node::Apps, demo: &DemoAccounts) -> anyhow::Result<()> {
+    let caller = fleuve_stock::Caller {
+        principal: fleuve_mesh::Principal {
+            subject: "system".into(),
+            role: Role::Admin,
+            organisation_id: demo.regulator.organisation_id.clone(),
+            expires_at: 0,
+        },
+        correlation_id: "fleuve-dev-seed".into(),
+        trace_context: None,
+    };
+    for (id, name, quantity) in DEMO_PRODUCTS {
+        match apps.stock.get_product(id).await {
+            Ok(_) => {}
+            Err(_) => {
+                apps.stock.create_product(&caller, id, name, quantity).await?;
+            }
+        }
+    }
+    let cx = fleuve_billing::CommandContext::system("fleuve-dev-seed");
+    let principal = &caller.principal;
+    for user in [&demo.admin, &demo.reviewer, &demo.applicant, &demo.second_applicant] {
+        if apps.billing.get_account(principal, &user.user_id).await.is_err() {
+            apps.billing.open_account(&cx, &user.user_id, "XAF", 1_000_000, 0).await?;
+        }
+    }
+    Ok(())
 }
 
 impl DevNode {
@@ -196,6 +231,10 @@ impl DevNode {
             "  demo users   {} (admin), {} (reviewer), {} and {} (applicants); password {}\n",
             d.admin.email, d.reviewer.email, d.applicant.email, d.second_applicant.email, d.password
         ));
+        out.push_str(
+            "  shop         products sku-pen (1000), sku-notebook (200), sku-ink (3); every demo user has a \
+             1 000 000 XAF account; payment tokens tok_flagged*, tok_insufficient*, tok_timeout* fail\n",
+        );
         out.push_str(&format!(
             "  tokens       valid {} s; `fleuve token --role ROLE` mints more\n",
             self.issuer.ttl_seconds()
@@ -207,6 +246,7 @@ impl DevNode {
         out.push_str(&format!("export REVIEWER_TOKEN={}\n", self.demo_token(Role::Reviewer)?));
         out.push_str(&format!("export APPLICANT_TOKEN={}\n", self.demo_token(Role::Applicant)?));
         out.push_str(&format!("export REVIEWER_ID={}\n", d.reviewer.user_id));
+        out.push_str(&format!("export APPLICANT_ID={}\n", d.applicant.user_id));
         out.push_str(&format!("export APPLICANT_ORG_ID={}\n", d.applicant_organisation.organisation_id));
         Ok(out)
     }
