@@ -359,6 +359,9 @@ async fn the_saga_runs_across_four_processes_on_postgres_and_kafka() {
         .await
         .unwrap_err();
     assert_eq!(other_content.code(), tonic::Code::FailedPrecondition);
+    let alices = cluster.all_charges().await.into_iter().filter(|c| c.customer_id == "alice").count();
+    assert_eq!(alices, 1, "one order, one charge");
+    assert_eq!(cluster.account("alice").await.balance, 1_000_000 - 3000, "charged once");
 
     // Insufficient stock: failed, nothing charged.
     let short = orders
