@@ -256,7 +256,8 @@ impl OutboxRelay {
     }
 
     /// Relays until `shutdown` completes: a full batch is followed at once by the next, an empty
-    /// outbox is polled every `poll_interval`, failures back off exponentially up to
+    /// outbox is looked at again after a commit of this process or every `poll_interval`,
+    /// failures back off exponentially up to
     /// [`MAX_BACKOFF`]. Stopping mid-batch is safe: unmarked rows are republished next time.
     pub async fn run(&mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
@@ -283,7 +284,16 @@ impl OutboxRelay {
                     }
                 },
             };
-            if !pause.is_zero() {
+            if pause == poll_interval {
+                // Idle: a commit in this process (likely with outbox rows) wakes the relay at
+                // once; commits of other processes are seen at the next poll.
+                let db = self.db.clone();
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = tokio::time::sleep(pause) => {}
+                    () = db.committed() => {}
+                }
+            } else if !pause.is_zero() {
                 tokio::select! {
                     () = &mut shutdown => return,
                     () = tokio::time::sleep(pause) => {}

@@ -43,6 +43,9 @@ pub struct Database {
     /// than letting them spin in the busy handler. A std mutex (not tokio's) so the blocking
     /// entry points and `migrate` can take it from any thread, async context or not.
     write_lock: Option<Arc<Mutex<()>>>,
+    /// Signalled after each committed transaction of this process, so that the outbox relay
+    /// sharing the database handle looks at once instead of at its next poll.
+    committed: Arc<tokio::sync::Notify>,
 }
 
 impl Database {
@@ -81,7 +84,7 @@ impl Database {
         }
         let pool = builder.build(manager)?;
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Database { pool, backend, write_lock })
+        Ok(Database { pool, backend, write_lock, committed: Arc::new(tokio::sync::Notify::new()) })
     }
 
     pub fn backend(&self) -> Backend {
@@ -129,7 +132,19 @@ impl Database {
     {
         let _writer = self.lock_writes();
         let mut conn = self.pool.get().map_err(StoreError::from)?;
-        in_transaction(&mut conn, f)
+        let result = in_transaction(&mut conn, f);
+        if result.is_ok() {
+            // One stored permit: a relay busy right now drains once more when it is done.
+            self.committed.notify_one();
+        }
+        result
+    }
+
+    /// Completes after a transaction of this process committed (at once if one committed
+    /// since the last call returned). Wakes the outbox relay; other processes' commits are
+    /// seen by its polling.
+    pub async fn committed(&self) {
+        self.committed.notified().await;
     }
 
     /// `run` for plain threads; blocks the calling thread.
