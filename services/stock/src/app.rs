@@ -16,7 +16,7 @@ use fleuve_store::{Database, StoreError};
 
 pub use commands::MAX_REFERENCE_LEN;
 pub use queries::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest, ReservationFilter};
-pub use streams::{load_product, load_reservation, product_event_type, reservation_event_type};
+pub use streams::{load_product, load_reservation, product_event_type, replay_product, reservation_event_type};
 pub use views::{product_to_pb, reservation_to_pb};
 
 use crate::domain::DomainError;

@@ -63,6 +63,24 @@ fn proto_time(at: NaiveDateTime) -> prost_types::Timestamp {
     timestamp(at.and_utc())
 }
 
+/// The account's state as its row holds it (the row is rewritten in the transaction of every
+/// append to the account's stream, so at the stream's version it is the state).
+pub(super) fn account_state(conn: &mut DbConnection, customer_id: &str) -> QueryResult<Option<Account>> {
+    let row = billing_accounts::table
+        .find(customer_id)
+        .select(AccountRow::as_select())
+        .first::<AccountRow>(conn)
+        .optional()?;
+    Ok(row.map(|row| Account {
+        customer_id: row.customer_id,
+        currency: row.currency,
+        balance: row.balance,
+        credit_limit: row.credit_limit,
+        opened_at: Some(proto_time(row.opened_at)),
+        version: row.version,
+    }))
+}
+
 /// Rewrites the account's row (the stream row is locked by the append, so update-then-insert
 /// cannot race another writer of the same account).
 pub(super) fn write_account(conn: &mut DbConnection, account: &Account, now: DateTime<Utc>) -> QueryResult<()> {

@@ -165,6 +165,22 @@ pub(super) fn product_from_row(row: ProductRow) -> pb::Product {
     }
 }
 
+/// The product's state as its row holds it (the row is rewritten in the transaction of every
+/// append to the product's stream, so at the stream's version it is the state).
+pub(super) fn product_state(conn: &mut DbConnection, product_id: &str) -> Result<Option<Product>, AppError> {
+    let row =
+        stock_products::table.find(product_id).select(ProductRow::as_select()).first::<ProductRow>(conn).optional()?;
+    Ok(row.map(|row| Product {
+        id: row.product_id,
+        name: row.name,
+        available: row.available.unsigned_abs(),
+        reserved: row.reserved.unsigned_abs(),
+        created_at: timestamp(row.created_at),
+        updated_at: timestamp(row.updated_at),
+        version: row.version,
+    }))
+}
+
 /// The view of a reservation row with its lines (in product id order).
 pub(super) fn reservation_from_row(row: ReservationRow, lines: Vec<LineRow>) -> Result<pb::Reservation, AppError> {
     let shortages: Vec<StoredShortage> = serde_json::from_str(&row.shortages)?;

@@ -3,7 +3,7 @@
 
 use fleuve_mesh::{Role, ServiceError};
 use fleuve_proto::stock::v1 as pb;
-use fleuve_stock::app::{load_product, load_reservation, product_to_pb, reservation_to_pb};
+use fleuve_stock::app::{load_product, load_reservation, product_to_pb, replay_product, reservation_to_pb};
 use fleuve_stock::domain::PRODUCT_AGGREGATE;
 use fleuve_stock::{AppError, PageRequest, ReservationFilter};
 use tonic::Code;
@@ -114,7 +114,12 @@ async fn the_read_models_equal_the_replayed_streams(h: Harness) -> anyhow::Resul
     assert_eq!(products.len(), 3);
     for product in products {
         let id = product.product_id.clone();
-        let replayed = h.db().run(move |conn| load_product(conn, &id)).await?;
+        let (loaded, replayed) = h
+            .db()
+            .run(move |conn| Ok::<_, fleuve_stock::AppError>((load_product(conn, &id)?, replay_product(conn, &id)?)))
+            .await?;
+        // The row the decisions load is the state the stream folds to, and so is the view.
+        assert_eq!(loaded, replayed);
         assert_eq!(product, product_to_pb(&replayed));
     }
     let reservations = h.stock.list_reservations(ReservationFilter::default(), PageRequest::default()).await?.items;
