@@ -465,7 +465,7 @@ async fn the_saga_runs_across_four_processes_on_postgres_and_kafka() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn crashes_at_random_points_leave_every_saga_settled_and_consistent() {
     let mut cluster = Cluster::start().await;
-    const INITIAL: u64 = 60;
+    const INITIAL: u64 = 500;
     const CUSTOMERS: usize = 4;
     const OPENING: i64 = 100_000;
     let products = ["sku-a", "sku-b", "sku-c"];
@@ -485,6 +485,8 @@ async fn crashes_at_random_points_leave_every_saga_settled_and_consistent() {
     let victims: [&'static str; 3] = ["billing", "order", "stock"];
     let mut rng = rand::thread_rng();
     let mut placed: Vec<(String, String)> = Vec::new();
+    // Every consumer group formed before the first crash: an order goes through.
+    recovered(&cluster, &customers[0], "warm-up", &mut placed).await;
     for round in 0..20 {
         // A burst of orders (some declined, some on scarce stock), then a crash at a random
         // moment inside it.
@@ -507,6 +509,9 @@ async fn crashes_at_random_points_leave_every_saga_settled_and_consistent() {
         tokio::time::sleep(delay).await;
         let down_for = Duration::from_millis(rng.gen_range(0..1500));
         tokio::task::block_in_place(|| cluster.crash_and_restart(victim, down_for));
+        // The restarted service is back in the flow (its consumer group re-formed) before the
+        // next crash: an order goes through end to end.
+        recovered(&cluster, &customers[round % CUSTOMERS], &format!("probe-{round}"), &mut placed).await;
     }
 
     // Every saga settles: confirmed, or failed with its compensation confirmed.
@@ -575,6 +580,25 @@ async fn crashes_at_random_points_leave_every_saga_settled_and_consistent() {
         total.amount,
         cluster.starts
     );
+}
+
+/// Places orders until one is confirmed (within two minutes), so the whole saga flows again;
+/// every order placed is recorded in `placed`.
+async fn recovered(cluster: &Cluster, customer: &(String, String), label: &str, placed: &mut Vec<(String, String)>) {
+    let (id, token) = customer;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for attempt in 0.. {
+        let key = format!("{label}-{attempt}");
+        let request = authed(place(&key, vec![line("sku-a", 1, 250)], "tok_visa"), token);
+        let order = cluster.orders().await.place_order(request).await.expect("probe order").into_inner().order;
+        let order_id = order.expect("order").order_id;
+        placed.push((order_id.clone(), id.clone()));
+        let done = settled(cluster, &order_id, token, Duration::from_secs(120)).await;
+        if done.status() == order::OrderStatus::Confirmed {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{label}: no order went through within two minutes: {done:?}");
+    }
 }
 
 /// Checks the charges against the settled orders; the money taken in all, or what is wrong.
