@@ -6,6 +6,7 @@ mod backbone;
 mod bad_input;
 mod concurrency;
 mod dossier_life;
+mod processes;
 mod saga;
 mod tokens;
 mod tools;

@@ -5,10 +5,8 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    io::{BufRead, BufReader},
-    net::TcpListener,
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -26,33 +24,7 @@ use fleuve_tests::{authed, fleuve_binary, temp_dir};
 use rand::Rng;
 use tonic::transport::Channel;
 
-/// A child process killed (SIGKILL) on drop.
-struct Process(Child);
-
-impl Process {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_for_port(port: u16, within: Duration) {
-    let deadline = Instant::now() + within;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::processes::{Process, free_port, start_infra, wait_for_port};
 
 /// The saga's services, their databases and the bus, as separate processes.
 struct Cluster {
@@ -247,29 +219,6 @@ impl Drop for Cluster {
             eprintln!("saga cluster logs kept in {}", self.dir.display());
         }
     }
-}
-
-fn start_infra() -> (Process, HashMap<String, String>) {
-    let mut child = Command::new(fleuve_binary())
-        .args(["infra", "--kafka-listen", "127.0.0.1:0", "--registry-listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start fleuve infra");
-    let stdout = child.stdout.take().unwrap();
-    let process = Process(child);
-    let mut vars = HashMap::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("infra banner");
-        if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
-            vars.insert(k.to_owned(), v.to_owned());
-        }
-        if vars.len() == 2 {
-            break;
-        }
-    }
-    assert_eq!(vars.len(), 2, "fleuve infra printed its addresses");
-    (process, vars)
 }
 
 fn line(product: &str, quantity: u32, unit_price: i64) -> order::OrderLine {

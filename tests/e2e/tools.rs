@@ -4,27 +4,14 @@
 use std::{
     collections::HashMap,
     io::{BufRead, BufReader},
-    net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use fleuve_tests::{fleuve_binary, temp_dir};
 
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::processes::{Process, free_port, start_infra, wait_for_port};
 
 /// Finds a tool on PATH or in the test script's tool directory.
 fn tool(name: &str) -> PathBuf {
@@ -177,38 +164,6 @@ fn buf_lint_accepts_the_contracts() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn wait_for_port(port: u16, within: Duration) {
-    let deadline = Instant::now() + within;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Starts `fleuve infra` (broker and registry on their own) and reads its `export` lines.
-fn start_infra() -> (Process, HashMap<String, String>) {
-    let mut child = Command::new(fleuve_binary())
-        .args(["infra", "--kafka-listen", "127.0.0.1:0", "--registry-listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start fleuve infra");
-    let stdout = child.stdout.take().unwrap();
-    let process = Process(child);
-    let mut vars = HashMap::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("infra banner");
-        if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
-            vars.insert(k.to_owned(), v.to_owned());
-        }
-        if vars.len() == 2 {
-            break;
-        }
-    }
-    assert_eq!(vars.len(), 2, "fleuve infra printed its addresses");
-    (process, vars)
 }
 
 /// `fleuve migrate`, `fleuve infra`, then identity, homologation, statistics and notification

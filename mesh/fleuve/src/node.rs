@@ -101,6 +101,13 @@ pub struct Projections {
     pub rebuilds: Vec<std::sync::Arc<dyn fleuve_bus::Rebuild>>,
 }
 
+impl Projections {
+    /// One consumer and nothing to rebuild.
+    pub fn consuming(consumer: std::sync::Arc<dyn fleuve_bus::Projection>) -> Projections {
+        Projections { consumers: vec![consumer], rebuilds: Vec::new() }
+    }
+}
+
 impl std::fmt::Debug for Projections {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.consumers.iter().map(|p| p.name()).collect();
@@ -337,23 +344,16 @@ pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Datab
             Ok(ServedService { server, backbone: None })
         }
         ServiceName::Homologation => {
-            let verifier = remote_verifier(config).await?;
             let app = Homologation::new(db.clone(), Settings::from(&config.homologation))
                 .with_registry_cache(registry_cache(config)?);
             let projections = Projections {
                 consumers: vec![std::sync::Arc::new(app.certificate_registry_projection())],
                 rebuilds: vec![std::sync::Arc::new(app.certificate_registry_rebuild())],
             };
-            let settings = served_backbone(config, true)?;
-            let backbone =
-                crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
-            let ops = operations(&db, backbone.consumers(), &projections);
-            let server = with_homologation(MeshServer::new(&config.limits, verifier), app)
-                .add_service(fleuve_bus::ops::server(ops));
-            Ok(ServedService { server, backbone: Some(backbone) })
+            let (server, backbone) = with_bus(config, &db, &projections, true).await?;
+            Ok(ServedService { server: with_homologation(server, app), backbone: Some(backbone) })
         }
         ServiceName::Statistics => {
-            let verifier = remote_verifier(config).await?;
             let app = fleuve_statistics::Statistics::new(
                 db.clone(),
                 fleuve_statistics::Settings { legal_deadline_days: config.statistics.legal_deadline_days },
@@ -362,76 +362,57 @@ pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Datab
                 consumers: vec![std::sync::Arc::new(fleuve_statistics::projection())],
                 rebuilds: vec![std::sync::Arc::new(fleuve_statistics::rebuild())],
             };
-            let settings = served_backbone(config, false)?;
-            let backbone =
-                crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
-            let ops = operations(&db, backbone.consumers(), &projections);
-            let server = MeshServer::new(&config.limits, verifier)
-                .add_service(fleuve_statistics::server(app))
-                .add_service(fleuve_bus::ops::server(ops));
-            Ok(ServedService { server, backbone: Some(backbone) })
+            let (server, backbone) = with_bus(config, &db, &projections, false).await?;
+            Ok(ServedService { server: server.add_service(fleuve_statistics::server(app)), backbone: Some(backbone) })
         }
         ServiceName::Notification => {
-            let verifier = remote_verifier(config).await?;
             let app = fleuve_notification::Notifications::new(db.clone(), notification_settings(config)?);
-            let projections =
-                Projections { consumers: vec![std::sync::Arc::new(app.projection())], rebuilds: Vec::new() };
-            let settings = served_backbone(config, false)?;
-            let mut backbone =
-                crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
+            let projections = Projections::consuming(std::sync::Arc::new(app.projection()));
+            let (server, mut backbone) = with_bus(config, &db, &projections, false).await?;
             let directory = std::sync::Arc::new(IdentityDirectory(db.clone()));
             backbone.add_task(app.spawn_delivery_worker(directory, backbone.stopped())?);
             backbone.add_task(app.spawn_scheduler(backbone.stopped()));
-            let ops = operations(&db, backbone.consumers(), &projections);
-            let server = MeshServer::new(&config.limits, verifier)
-                .add_service(fleuve_notification::server(app))
-                .add_service(fleuve_bus::ops::server(ops));
-            Ok(ServedService { server, backbone: Some(backbone) })
+            Ok(ServedService { server: server.add_service(fleuve_notification::server(app)), backbone: Some(backbone) })
         }
+        // The saga's participants each own their database, so each relays its own outbox.
         ServiceName::Order => {
-            let verifier = remote_verifier(config).await?;
             let app = fleuve_order::Orders::new(db.clone(), order_settings(config));
-            let projections =
-                Projections { consumers: vec![std::sync::Arc::new(app.participant())], rebuilds: Vec::new() };
-            let settings = served_backbone(config, true)?;
-            let mut backbone =
-                crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
+            let projections = Projections::consuming(std::sync::Arc::new(app.participant()));
+            let (server, mut backbone) = with_bus(config, &db, &projections, true).await?;
             backbone.add_task(app.spawn_deadline_ticker(backbone.stopped()));
-            let ops = operations(&db, backbone.consumers(), &projections);
-            let server = MeshServer::new(&config.limits, verifier)
-                .add_service(fleuve_order::server(app))
-                .add_service(fleuve_bus::ops::server(ops));
-            Ok(ServedService { server, backbone: Some(backbone) })
+            Ok(ServedService { server: server.add_service(fleuve_order::server(app)), backbone: Some(backbone) })
         }
         ServiceName::Stock => {
-            let verifier = remote_verifier(config).await?;
             let app = fleuve_stock::Stock::new(db.clone());
-            let projections =
-                Projections { consumers: vec![std::sync::Arc::new(app.participant())], rebuilds: Vec::new() };
-            let settings = served_backbone(config, true)?;
-            let backbone =
-                crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
-            let ops = operations(&db, backbone.consumers(), &projections);
-            let server = MeshServer::new(&config.limits, verifier)
-                .add_service(fleuve_stock::server(app))
-                .add_service(fleuve_bus::ops::server(ops));
-            Ok(ServedService { server, backbone: Some(backbone) })
+            let projections = Projections::consuming(std::sync::Arc::new(app.participant()));
+            let (server, backbone) = with_bus(config, &db, &projections, true).await?;
+            Ok(ServedService { server: server.add_service(fleuve_stock::server(app)), backbone: Some(backbone) })
         }
         ServiceName::Billing => {
-            let verifier = remote_verifier(config).await?;
             let app = fleuve_billing::Billing::new(db.clone());
-            let projections =
-                Projections { consumers: vec![std::sync::Arc::new(app.participant())], rebuilds: Vec::new() };
-            let settings = served_backbone(config, true)?;
-            let backbone =
-                crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
-            let ops = operations(&db, backbone.consumers(), &projections);
-            let server = MeshServer::new(&config.limits, verifier)
-                .add_service(fleuve_billing::server(app))
-                .add_service(fleuve_bus::ops::server(ops));
-            Ok(ServedService { server, backbone: Some(backbone) })
+            let projections = Projections::consuming(std::sync::Arc::new(app.participant()));
+            let (server, backbone) = with_bus(config, &db, &projections, true).await?;
+            Ok(ServedService { server: server.add_service(fleuve_billing::server(app)), backbone: Some(backbone) })
         }
     }
+}
+
+/// What every `fleuve serve` process on the bus shares: a server verifying tokens with the
+/// identity service's keys and carrying the operations service, and the backbone running
+/// `projections` (and the outbox relay when `relay`) on the configured Kafka and registry.
+async fn with_bus(
+    config: &MeshConfig,
+    db: &Database,
+    projections: &Projections,
+    relay: bool,
+) -> anyhow::Result<(MeshServer, crate::backbone::Backbone)> {
+    let verifier = remote_verifier(config).await?;
+    let settings = served_backbone(config, relay)?;
+    let backbone =
+        crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
+    let ops = operations(db, backbone.consumers(), projections);
+    let server = MeshServer::new(&config.limits, verifier).add_service(fleuve_bus::ops::server(ops));
+    Ok((server, backbone))
 }
 
 /// A verifier for a service that does not sign: keys from a JWK set file, or fetched from the

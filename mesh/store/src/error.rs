@@ -28,6 +28,17 @@ impl StoreError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict { .. })
     }
+
+    /// What a client is told of a conflict (gRPC `ABORTED`); `None` for other errors, which
+    /// are internal and not shown.
+    pub fn conflict_advice(&self) -> Option<String> {
+        match self {
+            StoreError::Conflict { stream_id, expected, actual } => Some(format!(
+                "{stream_id} changed concurrently: expected version {expected}, found {actual}; reload and retry"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// True when `error` is a unique constraint violation.

@@ -139,9 +139,7 @@ impl From<AppError> for ServiceError {
             AppError::Domain(DomainError::Invalid(m)) => ServiceError::InvalidArgument(m),
             AppError::Domain(DomainError::Precondition(m)) => ServiceError::FailedPrecondition(m),
             AppError::Domain(DomainError::NotFound(m)) => ServiceError::NotFound(m),
-            AppError::Store(StoreError::Conflict { stream_id, expected, actual }) => ServiceError::Conflict(format!(
-                "{stream_id} changed concurrently: expected version {expected}, found {actual}; retry"
-            )),
+            AppError::Store(e) if e.is_conflict() => ServiceError::Conflict(e.conflict_advice().unwrap_or_default()),
             AppError::Database(e) if is_unique_violation(&e) => {
                 ServiceError::Conflict("a concurrent request wrote the same record; retry".into())
             }

@@ -102,9 +102,7 @@ impl From<AppError> for ServiceError {
             AppError::Domain(DomainError::Invalid(m)) => ServiceError::InvalidArgument(m),
             AppError::Domain(DomainError::Precondition(m)) => ServiceError::FailedPrecondition(m),
             AppError::Domain(DomainError::Forbidden(m)) => ServiceError::PermissionDenied(m),
-            AppError::Store(StoreError::Conflict { stream_id, expected, actual }) => ServiceError::Conflict(format!(
-                "{stream_id} changed concurrently: expected version {expected}, found {actual}; reload and retry"
-            )),
+            AppError::Store(e) if e.is_conflict() => ServiceError::Conflict(e.conflict_advice().unwrap_or_default()),
             AppError::Service(e) => e,
             other => ServiceError::internal(other),
         }

@@ -284,9 +284,7 @@ impl From<AppError> for ServiceError {
             AppError::Domain(DomainError::Invalid(m)) => ServiceError::InvalidArgument(m),
             AppError::Domain(DomainError::Precondition(m)) => ServiceError::FailedPrecondition(m),
             AppError::Domain(DomainError::NotFound(m)) => ServiceError::NotFound(m),
-            AppError::Store(StoreError::Conflict { stream_id, expected, actual }) => ServiceError::Conflict(format!(
-                "{stream_id} changed concurrently: expected version {expected}, found {actual}; retry"
-            )),
+            AppError::Store(e) if e.is_conflict() => ServiceError::Conflict(e.conflict_advice().unwrap_or_default()),
             AppError::Service(e) => e,
             other => ServiceError::internal(other),
         }

@@ -50,7 +50,7 @@ fn each_error_maps_to_one_grpc_code_with_its_message() {
         }
     }
     let (_, message) = code(AppError::Store(StoreError::Conflict { stream_id: "s".into(), expected: 2, actual: 3 }));
-    assert_eq!(message, "s changed concurrently: expected version 2, found 3; retry");
+    assert_eq!(message, "s changed concurrently: expected version 2, found 3; reload and retry");
 }
 
 #[test]

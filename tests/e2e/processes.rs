@@ -1,0 +1,65 @@
+//! Processes of the `fleuve` binary as the end-to-end tests start them: children killed on
+//! drop, free ports, waiting for a listener, and `fleuve infra` (broker and registry alone).
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fleuve_tests::fleuve_binary;
+
+/// A child process killed (SIGKILL) on drop.
+pub struct Process(pub Child);
+
+impl Process {
+    /// SIGKILL, and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_for_port(port: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts `fleuve infra` (broker and registry on their own) and reads its `export` lines.
+pub fn start_infra() -> (Process, HashMap<String, String>) {
+    let mut child = Command::new(fleuve_binary())
+        .args(["infra", "--kafka-listen", "127.0.0.1:0", "--registry-listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start fleuve infra");
+    let stdout = child.stdout.take().unwrap();
+    let process = Process(child);
+    let mut vars = HashMap::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("infra banner");
+        if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            vars.insert(k.to_owned(), v.to_owned());
+        }
+        if vars.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(vars.len(), 2, "fleuve infra printed its addresses");
+    (process, vars)
+}
