@@ -3,16 +3,19 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::time::Duration;
 
-use tansu_broker::broker::Broker;
+use rama_core::{Context, Service as _};
 use tansu_broker::coordinator::group::administrator::Controller;
-use tansu_storage::StorageContainer;
-use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
+use tansu_storage::{BrokerRegistrationRequest, Storage as _, StorageContainer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use url::Url;
 use uuid::Uuid;
 
 use crate::{BusConfig, BusError};
+
+mod log;
+mod routes;
 
 /// Cluster id the embedded broker reports (fixed: one dev cluster per process, nothing persists).
 pub const CLUSTER_ID: &str = "fleuve-embedded";
@@ -61,24 +64,35 @@ impl EmbeddedBroker {
     async fn start_on(addr: SocketAddr) -> Result<EmbeddedBroker, BusError> {
         let started = Instant::now();
         let advertised = advertised(addr);
-        let listener = Url::parse(&format!("tcp://{addr}"))?;
         let advertised_listener = Url::parse(&format!("tcp://{advertised}"))?;
 
-        let mut broker = Broker::<Controller<StorageContainer>, StorageContainer>::builder()
-            .node_id(NODE_ID)
+        // What `tansu_broker::broker::Broker` builds and registers, served by our own accept
+        // loop: its `main` installs process-wide SIGINT and SIGTERM handlers (disabling the
+        // default action for the whole process), and its routes are fixed (see `routes`).
+        let storage = StorageContainer::builder()
             .cluster_id(CLUSTER_ID)
-            .incarnation_id(INCARNATION_ID)
+            .node_id(NODE_ID)
             .advertised_listener(advertised_listener)
-            .listener(listener)
             .storage(Url::parse(STORAGE_URL)?)
             .silent(true)
             .build()
-            .await?;
+            .await
+            .map_err(tansu_broker::Error::from)?;
+        let groups = Controller::with_storage(storage.clone())?;
+        storage
+            .register_broker(BrokerRegistrationRequest {
+                broker_id: NODE_ID,
+                cluster_id: CLUSTER_ID.to_owned(),
+                incarnation_id: INCARNATION_ID,
+                rack: None,
+            })
+            .await
+            .map_err(tansu_broker::Error::from)?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|error| BusError::Stopped { addr, reason: format!("cannot listen: {error}") })?;
 
-        // `serve` (register + listen) rather than `main`: `main` installs process-wide SIGINT and
-        // SIGTERM handlers (disabling the default action for the whole process) and turns serve
-        // errors into a panic of an inner task; `serve` returns them.
-        let task = tokio::spawn(async move { broker.serve(started).await });
+        let task = tokio::spawn(serve(listener, storage, groups));
         let mut broker = EmbeddedBroker { addr: advertised, task: Some(task) };
         broker.wait_until_accepting(started).await?;
         tracing::debug!(%advertised, elapsed = ?started.elapsed(), "embedded kafka broker ready");
@@ -144,6 +158,48 @@ impl Drop for EmbeddedBroker {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+    }
+}
+
+/// Accepts connections until the task is aborted; aborting drops the connections' tasks too.
+async fn serve(
+    listener: TcpListener,
+    storage: StorageContainer,
+    groups: Controller<StorageContainer>,
+) -> Result<(), tansu_broker::Error> {
+    let log = log::RecordLog::new();
+    let topics = routes::TopicNames::default();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        // Out of descriptors and the like: the listener itself is fine.
+                        tracing::warn!(%error, "embedded kafka broker could not accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                stream.set_nodelay(true)?;
+                let service = routes::connection_service(CLUSTER_ID, &storage, &groups, &log, &topics)?;
+                connections.spawn(async move {
+                    match service.serve(Context::default(), stream).await {
+                        Err(tansu_broker::Error::Io(io))
+                            if matches!(
+                                io.kind(),
+                                std::io::ErrorKind::UnexpectedEof
+                                    | std::io::ErrorKind::BrokenPipe
+                                    | std::io::ErrorKind::ConnectionReset
+                            ) => {}
+                        Err(error) => tracing::debug!(%error, "embedded kafka broker connection ended"),
+                        Ok(_) => {}
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
 }

@@ -54,8 +54,9 @@ impl BusConfig {
     }
 
     /// A consumer in `group_id` that commits explicitly: offsets are neither stored nor
-    /// committed automatically, a new group starts from the earliest record, and fetches
-    /// return after at most 5 ms (the librdkafka default of 500 ms delays every record). A
+    /// committed automatically, a new group starts from the earliest record, and a fetch
+    /// waits at most 100 ms for records (brokers answer as soon as a record is there; the
+    /// wait bounds how long other requests on the fetch connection queue behind it). A
     /// member that died without leaving (SIGKILL, lost node) is evicted after 10 s instead of
     /// librdkafka's 45 s, and a rebalance waits at most 30 s for members to rejoin instead of
     /// 5 minutes (the rebalance timeout is `max.poll.interval.ms`; a record's retries take
@@ -70,7 +71,7 @@ impl BusConfig {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("fetch.wait.max.ms", "5")
+            .set("fetch.wait.max.ms", "100")
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "2000")
             .set("max.poll.interval.ms", "30000");
@@ -110,7 +111,7 @@ mod tests {
         assert_eq!(consumer.get("enable.auto.commit"), Some("false"));
         assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(consumer.get("auto.offset.reset"), Some("earliest"));
-        assert_eq!(consumer.get("fetch.wait.max.ms"), Some("5"));
+        assert_eq!(consumer.get("fetch.wait.max.ms"), Some("100"));
         assert_eq!(consumer.get("security.protocol"), None);
     }
 }

@@ -22,6 +22,12 @@
 //! [`tokio::task::block_in_place`] (or `spawn_blocking`); on a current-thread runtime they
 //! would deadlock against the broker.
 //!
+//! The embedded broker is tansu's, except for Produce and Fetch: it indexes every produced batch
+//! in a record log and serves fetches from it, answering a waiting fetch as soon as a record
+//! arrives. tansu 0.6.0's own fetch sleeps out `fetch.wait.max.ms` even when it found records,
+//! lists every batch ever written to the partition, and skips the rest of a batch a consumer
+//! resumed in the middle of (see `broker/routes.rs`).
+//!
 //! Known problem (tansu 0.6.0 with librdkafka 2.12.1 / rdkafka 0.39; whether broker or client is
 //! at fault is not established): after `Consumer::committed()` on a subscribed consumer, closing
 //! that consumer (its drop) never completes although librdkafka logs the group as left and
