@@ -6,7 +6,12 @@
 //! the offset (librdkafka commits stored offsets in the background, and synchronously on
 //! shutdown). A redelivery finds its inbox row and changes nothing.
 //!
+//! Up to [`Projection::concurrency`] records of different keys are applied at once; records of
+//! one key are applied one at a time, in order.
+//!
 //! Failures:
+//! - a conflict ([`HandlerError::Conflict`], another writer moved a stream the handler read)
+//!   is retried at once on fresh state;
 //! - transient ([`HandlerError::Transient`], a database error) are retried with exponential
 //!   backoff, up to [`ConsumerSettings::max_attempts`], then parked;
 //! - poison records (not a Confluent frame, unknown schema id, a message the projection does
@@ -21,8 +26,9 @@
 //! An unreachable registry or database is not the record's fault: the runtime waits and
 //! retries without moving the offset.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +38,8 @@ use fleuve_store::consumer::{
     DeadLetter, DeadLetterStatus, InboxEntry, NewDeadLetter, dead_letter_get, dead_letter_park,
     dead_letter_parked_for_key, dead_letter_record_failure, dead_letter_resolve, inbox_record,
 };
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
 use rdkafka::Message as _;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Header, Headers as _, OwnedHeaders};
@@ -41,6 +49,10 @@ use tracing::{Instrument as _, field};
 use crate::projection::{ConsumedEvent, HandlerError, Projection};
 use crate::schema::{ResolveError, SchemaResolver, decode_confluent};
 use crate::{BusConfig, BusError};
+
+/// Conflicts in a row retried at once before they count as failed attempts (a key that keeps
+/// losing races is then backed off like any transient failure).
+const FREE_CONFLICTS: u32 = 20;
 
 /// Suffix of the dead-letter topic of each consumed topic.
 pub const DLQ_SUFFIX: &str = ".dlq";
@@ -150,6 +162,63 @@ pub struct RedriveOutcome {
     pub error: Option<String>,
 }
 
+/// The records a consumer holds: which keys are being applied (with the records of the
+/// same key waiting behind), and per partition the received offsets not yet stored.
+#[derive(Debug, Default)]
+struct Pipeline {
+    busy: HashMap<String, VecDeque<RawRecord>>,
+    waiting: usize,
+    /// (topic, partition) → offset → settled.
+    offsets: HashMap<(String, i32), BTreeMap<i64, bool>>,
+}
+
+impl Pipeline {
+    /// Takes a received record; returns it when it can be applied now (its key is free).
+    fn admit(&mut self, record: RawRecord) -> Option<RawRecord> {
+        self.offsets.entry((record.topic.clone(), record.partition)).or_default().insert(record.offset, false);
+        let Some(key) = &record.key else { return Some(record) };
+        match self.busy.get_mut(key) {
+            Some(waiting) => {
+                waiting.push_back(record);
+                self.waiting += 1;
+                None
+            }
+            None => {
+                self.busy.insert(key.clone(), VecDeque::new());
+                Some(record)
+            }
+        }
+    }
+
+    /// Marks `record` settled. Returns the offset to store for its partition, if the settled
+    /// run at the front of the partition grew, and the next record of its key, if one waits.
+    fn settled(&mut self, record: &RawRecord) -> (Option<i64>, Option<RawRecord>) {
+        let mut store = None;
+        if let Some(offsets) = self.offsets.get_mut(&(record.topic.clone(), record.partition)) {
+            if let Some(settled) = offsets.get_mut(&record.offset) {
+                *settled = true;
+            }
+            while let Some(first) = offsets.first_entry() {
+                if !*first.get() {
+                    break;
+                }
+                store = Some(first.remove_entry().0);
+            }
+        }
+        let next = record.key.as_ref().and_then(|key| {
+            let next = self.busy.get_mut(key).and_then(VecDeque::pop_front);
+            match next {
+                Some(_) => self.waiting -= 1,
+                None => {
+                    self.busy.remove(key);
+                }
+            }
+            next
+        });
+        (store, next)
+    }
+}
+
 /// Why a record could not be turned into an event: parked at once, or waited out.
 enum Refusal {
     Poison(String),
@@ -238,30 +307,47 @@ impl ProjectionConsumer {
         consumer.subscribe(&refs)?;
         tracing::info!(consumer = self.name(), group, ?topics, "consumer started");
 
+        // Up to `concurrency` records of different keys are applied at once; a record whose
+        // key is busy waits behind it, so each key keeps its order. A partition's offset is
+        // stored only up to the last record before its oldest unsettled one.
+        let concurrency = self.projection.concurrency().max(1);
+        let mut pipeline = Pipeline::default();
+        let mut running = FuturesUnordered::new();
         tokio::pin!(shutdown);
         loop {
-            let received = tokio::select! {
+            let room = running.len() < concurrency && pipeline.waiting < concurrency * 4;
+            tokio::select! {
                 () = &mut shutdown => break,
-                received = consumer.recv() => received.map(|m| RawRecord::from_message(&m)),
-            };
-            let record = match received {
-                Ok(record) => record,
-                Err(error) => {
-                    tracing::warn!(consumer = self.name(), %error, "kafka receive failed");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
+                received = consumer.recv(), if room => {
+                    match received.map(|m| RawRecord::from_message(&m)) {
+                        Ok(record) => {
+                            if let Some(record) = pipeline.admit(record) {
+                                running.push(self.settle(record));
+                            }
+                        }
+                        Err(error) => {
+                            tracing::warn!(consumer = self.name(), %error, "kafka receive failed");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                    }
                 }
-            };
-            let done = tokio::select! {
-                () = &mut shutdown => None,
-                disposition = self.process(&record) => Some(disposition),
-            };
-            let Some(_disposition) = done else { break };
-            if let Err(error) = consumer.store_offset(&record.topic, record.partition, record.offset) {
-                // A revoked partition: the next owner gets the record again; the inbox drops it.
-                tracing::warn!(consumer = self.name(), %error, topic = %record.topic, "cannot store offset");
+                Some(record) = running.next(), if !running.is_empty() => {
+                    let (store, next) = pipeline.settled(&record);
+                    if let Some(offset) = store
+                        && let Err(error) = consumer.store_offset(&record.topic, record.partition, offset)
+                    {
+                        // A revoked partition: the next owner gets the record again; the inbox drops it.
+                        tracing::warn!(consumer = self.name(), %error, topic = %record.topic, "cannot store offset");
+                    }
+                    if let Some(next) = next {
+                        running.push(self.settle(next));
+                    }
+                }
             }
         }
+        // Records still being applied are dropped unsettled: their offsets were not stored,
+        // so they come again and the inbox drops what did commit.
+        drop(running);
         let name = self.name().to_owned();
         tokio::task::block_in_place(move || {
             if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
@@ -271,6 +357,15 @@ impl ProjectionConsumer {
         });
         tracing::info!(consumer = self.name(), "consumer stopped");
         Ok(())
+    }
+
+    /// Applies (or parks) `record` and hands it back once settled.
+    fn settle(self: &Arc<Self>, record: RawRecord) -> Pin<Box<dyn Future<Output = RawRecord> + Send>> {
+        let this = self.clone();
+        Box::pin(async move {
+            this.process(&record).await;
+            record
+        })
     }
 
     /// Applies (or parks) one record. Waits out an unreachable registry or database, so it
@@ -299,6 +394,7 @@ impl ProjectionConsumer {
     async fn process_in_span(&self, record: &RawRecord) -> Disposition {
         let mut backoff = self.settings.initial_backoff;
         let mut attempts = 0u32;
+        let mut conflicts = 0u32;
         loop {
             let event = match self.decode(record).await {
                 Ok(event) => event,
@@ -325,12 +421,22 @@ impl ProjectionConsumer {
                     return disposition;
                 }
                 Err(HandlerError::Permanent(reason)) => return self.park(record, reason, attempts as i32).await,
-                Err(HandlerError::Transient(reason)) if attempts >= self.settings.max_attempts => {
+                Err(HandlerError::Conflict(reason)) if conflicts < FREE_CONFLICTS => {
+                    // Another record (or process) changed a stream this one read: what it
+                    // decided may no longer hold, so decide again at once on fresh state.
+                    conflicts += 1;
+                    attempts -= 1;
+                    tracing::debug!(conflicts, %reason, "lost a race on a shared stream, retrying");
+                    tokio::time::sleep(Duration::from_millis(u64::from(conflicts))).await;
+                }
+                Err(HandlerError::Conflict(reason) | HandlerError::Transient(reason))
+                    if attempts >= self.settings.max_attempts =>
+                {
                     return self
                         .park(record, format!("still failing after {attempts} attempts: {reason}"), attempts as i32)
                         .await;
                 }
-                Err(HandlerError::Transient(reason)) => {
+                Err(HandlerError::Conflict(reason) | HandlerError::Transient(reason)) => {
                     tracing::warn!(attempt = attempts, %reason, retry_in = ?backoff, "event not applied, retrying");
                     backoff = self.pause(backoff).await;
                 }
@@ -607,4 +713,56 @@ fn apply_once(
 /// Milliseconds from the event's recording to now.
 fn lag_ms(event: &ConsumedEvent) -> i64 {
     (Utc::now() - event.recorded_at).num_milliseconds()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(partition: i32, offset: i64, key: Option<&str>) -> RawRecord {
+        RawRecord {
+            topic: "t".into(),
+            partition,
+            offset,
+            key: key.map(str::to_owned),
+            value: None,
+            headers: BTreeMap::new(),
+            timestamp: None,
+        }
+    }
+
+    #[test]
+    fn records_of_a_busy_key_wait_behind_it_in_order() {
+        let mut pipeline = Pipeline::default();
+        let a0 = pipeline.admit(record(0, 0, Some("a"))).expect("a is free");
+        assert!(pipeline.admit(record(0, 1, Some("b"))).is_some(), "b is free");
+        assert!(pipeline.admit(record(0, 2, Some("a"))).is_none(), "a is busy");
+        assert!(pipeline.admit(record(0, 3, Some("a"))).is_none(), "a is busy");
+        assert!(pipeline.admit(record(0, 4, None)).is_some(), "keyless records never wait");
+        assert_eq!(pipeline.waiting, 2);
+
+        let (_, next) = pipeline.settled(&a0);
+        let a2 = next.expect("a's next record");
+        assert_eq!(a2.offset, 2);
+        let (_, next) = pipeline.settled(&a2);
+        let a3 = next.expect("then the one after");
+        assert_eq!(a3.offset, 3);
+        assert_eq!(pipeline.settled(&a3).1, None);
+        assert_eq!(pipeline.waiting, 0);
+        assert!(pipeline.admit(record(0, 5, Some("a"))).is_some(), "a is free again");
+    }
+
+    #[test]
+    fn an_offset_is_stored_only_when_every_record_before_it_settled() {
+        let mut pipeline = Pipeline::default();
+        let first = pipeline.admit(record(0, 10, Some("a"))).unwrap();
+        let second = pipeline.admit(record(0, 11, Some("b"))).unwrap();
+        let third = pipeline.admit(record(0, 12, Some("c"))).unwrap();
+        let other = pipeline.admit(record(1, 7, Some("d"))).unwrap();
+
+        assert_eq!(pipeline.settled(&third).0, None, "10 and 11 are still running");
+        assert_eq!(pipeline.settled(&other).0, Some(7), "partitions are independent");
+        assert_eq!(pipeline.settled(&first).0, Some(10), "11 is still running");
+        assert_eq!(pipeline.settled(&second).0, Some(12), "10 to 12 all settled");
+    }
 }

@@ -85,11 +85,30 @@ pub enum HandlerError {
     /// Retrying cannot help (unknown event, invariant broken): parked at once.
     #[error("permanent: {0}")]
     Permanent(String),
+    /// A concurrent change of a shared stream (an expected-version conflict): retried at
+    /// once on fresh state, and not counted as a failed attempt until it keeps recurring.
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+impl HandlerError {
+    /// The error of a store operation: a conflict, or else transient.
+    pub fn from_store(error: &StoreError, context: impl std::fmt::Display) -> HandlerError {
+        if error.is_conflict() {
+            HandlerError::Conflict(format!("{context}: {error}"))
+        } else {
+            HandlerError::Transient(format!("{context}: {error}"))
+        }
+    }
 }
 
 impl From<StoreError> for HandlerError {
     fn from(error: StoreError) -> HandlerError {
-        HandlerError::Transient(error.to_string())
+        if error.is_conflict() {
+            HandlerError::Conflict(error.to_string())
+        } else {
+            HandlerError::Transient(error.to_string())
+        }
     }
 }
 
@@ -114,6 +133,15 @@ pub trait Projection: Send + Sync + 'static {
 
     /// Applies one event inside the runtime's transaction (the inbox row is already written).
     fn apply(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError>;
+
+    /// How many records of different keys the runtime may apply at once (records of one key
+    /// are always applied in order, one at a time). More than 1 only when applying events of
+    /// different keys never writes the same rows, or when such clashes are retried (an
+    /// expected-version conflict); rows shared by every key (counters) would serialize on
+    /// their locks or deadlock.
+    fn concurrency(&self) -> usize {
+        1
+    }
 
     /// Runs after the transaction of `event` committed: cache invalidation, waking watchers.
     /// Must not fail the event; best effort.

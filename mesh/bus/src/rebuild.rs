@@ -112,12 +112,14 @@ fn replay(
             inbox_record(conn, &entry)?;
         }
         projection.apply(conn, &event).map_err(|error| match error {
-            HandlerError::Transient(reason) | HandlerError::Permanent(reason) => BusError::Rebuild(format!(
-                "{} at position {} ({}): {reason}",
-                projection.name(),
-                stored.position,
-                stored.event_type
-            )),
+            HandlerError::Transient(reason) | HandlerError::Permanent(reason) | HandlerError::Conflict(reason) => {
+                BusError::Rebuild(format!(
+                    "{} at position {} ({}): {reason}",
+                    projection.name(),
+                    stored.position,
+                    stored.event_type
+                ))
+            }
         })?;
         applied += 1;
     }

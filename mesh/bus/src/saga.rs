@@ -9,6 +9,12 @@ use fleuve_store::event_store::{EventMetadata, enqueue_message};
 use crate::projection::{ConsumedEvent, HandlerError};
 use crate::schema::TopicSchema;
 
+/// Sagas applied at once by a participant's consumer ([`crate::Projection::concurrency`]).
+/// Each saga is keyed by its order, and what two sagas may share (a product, an account) is
+/// an event stream appended at its expected version, so a clash is a conflict that is
+/// retried, never a lost update.
+pub const PARTICIPANT_CONCURRENCY: usize = 8;
+
 /// Metadata of a message sent because of `cause`: same correlation id and trace, caused by it.
 pub fn caused_by(cause: &ConsumedEvent, actor: &str) -> EventMetadata {
     let meta = EventMetadata::new(cause.correlation_id.clone(), actor).with_causation_id(cause.event_id.clone());

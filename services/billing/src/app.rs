@@ -163,7 +163,7 @@ impl From<AppError> for HandlerError {
             AppError::Domain(e) => HandlerError::Permanent(e.to_string()),
             AppError::Decode(e) => HandlerError::Permanent(format!("stored event cannot be decoded: {e}")),
             AppError::Service(e) => HandlerError::Permanent(e.to_string()),
-            AppError::Store(e) => HandlerError::Transient(e.to_string()),
+            AppError::Store(e) => e.into(),
             AppError::Database(e) => HandlerError::Transient(e.to_string()),
         }
     }

@@ -112,6 +112,10 @@ impl Projection for BillingParticipant {
         topic_schemas(&CONSUMED)
     }
 
+    fn concurrency(&self) -> usize {
+        fleuve_bus::saga::PARTICIPANT_CONCURRENCY
+    }
+
     fn apply(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
         match event.topic.as_str() {
             PAYMENT_REQUEST => self.pay(conn, event),

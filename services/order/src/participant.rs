@@ -65,6 +65,10 @@ impl Projection for OrderSaga {
         ]
     }
 
+    fn concurrency(&self) -> usize {
+        fleuve_bus::saga::PARTICIPANT_CONCURRENCY
+    }
+
     fn apply(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
         let (order_id, input) = OrderSaga::input(event)?;
         let meta = caused_by(event, crate::NAME);

@@ -35,6 +35,10 @@ impl Projection for StockParticipant {
         topic_schemas(&topics::CONSUMED)
     }
 
+    fn concurrency(&self) -> usize {
+        fleuve_bus::saga::PARTICIPANT_CONCURRENCY
+    }
+
     fn apply(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
         let meta = caused_by(event, NAME);
         let now = crate::app::now();
@@ -65,7 +69,7 @@ impl Projection for StockParticipant {
 fn handler_error(topic: &str, order_id: &str, error: AppError) -> HandlerError {
     let order = if order_id.is_empty() { "without an order id".to_owned() } else { format!("for order {order_id}") };
     match error {
-        AppError::Store(e) => HandlerError::Transient(format!("{topic} {order}: {e}")),
+        AppError::Store(e) => HandlerError::from_store(&e, format_args!("{topic} {order}")),
         AppError::Database(e) => HandlerError::Transient(format!("{topic} {order}: {e}")),
         refused => HandlerError::Permanent(format!("{topic} {order} refused: {refused}")),
     }
@@ -83,7 +87,7 @@ mod tests {
         let conflict = StoreError::Conflict { stream_id: "product-a".into(), expected: 1, actual: 2 };
         let retried = handler_error(topics::STOCK_CHECK_REQUEST, "o-1", AppError::Store(conflict));
         assert!(
-            matches!(&retried, HandlerError::Transient(m) if m.contains("for order o-1") && m.contains("product-a"))
+            matches!(&retried, HandlerError::Conflict(m) if m.contains("for order o-1") && m.contains("product-a"))
         );
         let invalid =
             handler_error(topics::STOCK_CHECK_REQUEST, "", DomainError::Invalid("saga step is missing".into()).into());
