@@ -145,6 +145,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Dlq { command } => ops_cli::dlq(&config, command).await,
         Command::Projections { command } => ops_cli::projections(&config, command).await,
-        Command::Bench { bench } => bench::run(bench, &config).await,
+        Command::Bench { bench } => {
+            // Quiet by default (the figures are the output); RUST_LOG turns the node's logs on.
+            let _telemetry =
+                std::env::var_os("RUST_LOG").map(|_| telemetry::init(&config.log, &config.telemetry)).transpose()?;
+            bench::run(bench, &config).await
+        }
     }
 }

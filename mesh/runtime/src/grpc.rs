@@ -6,7 +6,8 @@ mod layers;
 use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
 
 use tokio::net::TcpListener;
-use tonic::{body::Body, server::NamedService, service::RoutesBuilder, transport::Server};
+use tonic::transport::{Server, server::TcpIncoming};
+use tonic::{body::Body, server::NamedService, service::RoutesBuilder};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 pub use layers::{AuthLayer, DeadlineLayer, SizeLimitLayer, TraceLayer};
@@ -102,17 +103,20 @@ impl MeshServer {
         let health = self.health.clone();
         let names = self.names.clone();
         let (draining, drain_started) = tokio::sync::oneshot::channel::<()>();
-        let serving = Server::builder()
-            .tcp_nodelay(true)
-            .layer(layers)
-            .add_routes(self.routes.routes())
-            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async move {
+        // TCP_NODELAY on every accepted connection: `Server::tcp_nodelay` applies only to
+        // listeners tonic binds itself, and with Nagle on, a streamed message (WatchOrder) or
+        // a response split over writes waits for the client's delayed ACK (tens of ms).
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let serving = Server::builder().layer(layers).add_routes(self.routes.routes()).serve_with_incoming_shutdown(
+            incoming,
+            async move {
                 shutdown.await;
                 for name in names {
                     health.set_service_status(name, ServingStatus::NotServing).await;
                 }
                 let _ = draining.send(());
-            });
+            },
+        );
         tokio::pin!(serving);
         // In-flight calls get DRAIN_GRACE to finish; open server streams (watches) would keep
         // a graceful shutdown waiting for ever, so they are closed after it.
