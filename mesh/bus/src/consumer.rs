@@ -73,6 +73,8 @@ pub struct ConsumerSettings {
     /// its partitions back at once instead of waiting for the group to evict its dead
     /// predecessor. Must be unique per replica (e.g. the pod name); `None` joins dynamically.
     pub instance_id: Option<String>,
+    /// Upper bound of [`Projection::concurrency`]: records of different keys applied at once.
+    pub max_concurrency: usize,
 }
 
 impl Default for ConsumerSettings {
@@ -84,6 +86,7 @@ impl Default for ConsumerSettings {
             commit_interval: Duration::from_millis(500),
             group_id: None,
             instance_id: None,
+            max_concurrency: 8,
         }
     }
 }
@@ -310,7 +313,7 @@ impl ProjectionConsumer {
         // Up to `concurrency` records of different keys are applied at once; a record whose
         // key is busy waits behind it, so each key keeps its order. A partition's offset is
         // stored only up to the last record before its oldest unsettled one.
-        let concurrency = self.projection.concurrency().max(1);
+        let concurrency = self.projection.concurrency().min(self.settings.max_concurrency).max(1);
         let mut pipeline = Pipeline::default();
         let mut running = FuturesUnordered::new();
         tokio::pin!(shutdown);

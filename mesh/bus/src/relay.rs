@@ -25,7 +25,8 @@ use crate::{BusConfig, BusError};
 /// Rows read and published per batch.
 pub const DEFAULT_BATCH_SIZE: i64 = 256;
 /// Pause between polls of an empty outbox. 10 ms keeps publication latency low (the outbox is
-/// one indexed query on `published_at IS NULL`), at about 100 cheap queries a second when idle.
+/// one primary-key range query: published rows are deleted), at about 100 cheap queries a
+/// second when idle.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// First pause after a failed batch; doubles on each further failure.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);

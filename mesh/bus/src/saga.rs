@@ -9,7 +9,8 @@ use fleuve_store::event_store::{EventMetadata, enqueue_message};
 use crate::projection::{ConsumedEvent, HandlerError};
 use crate::schema::TopicSchema;
 
-/// Sagas applied at once by a participant's consumer ([`crate::Projection::concurrency`]).
+/// Sagas applied at once by a participant's consumer ([`crate::Projection::concurrency`];
+/// `bus.consumer_concurrency` may lower it).
 /// Each saga is keyed by its order, and what two sagas may share (a product, an account) is
 /// an event stream appended at its expected version, so a clash is a conflict that is
 /// retried, never a lost update.

@@ -74,7 +74,7 @@ pub enum BenchCommand {
     },
 }
 
-pub async fn run(command: BenchCommand, _config: &MeshConfig) -> anyhow::Result<()> {
+pub async fn run(command: BenchCommand, config: &MeshConfig) -> anyhow::Result<()> {
     match command {
         BenchCommand::Append { admin_url, clients, seconds } => {
             append(&admin_url, &clients, Duration::from_secs(seconds)).await
@@ -84,7 +84,7 @@ pub async fn run(command: BenchCommand, _config: &MeshConfig) -> anyhow::Result<
             crate::bench_backbone::projection(&admin_url, rate, seconds).await
         }
         BenchCommand::Saga { admin_url, concurrency, seconds } => {
-            crate::bench_saga::saga(&admin_url, &concurrency, Duration::from_secs(seconds)).await
+            crate::bench_saga::saga(config, &admin_url, &concurrency, Duration::from_secs(seconds)).await
         }
         BenchCommand::Cache { admin_url, redis_url, certificates, clients, seconds } => {
             crate::bench_backbone::cache(&admin_url, &redis_url, certificates, clients, seconds).await
@@ -104,8 +104,7 @@ impl ScratchDatabase {
         let name = format!("fleuve_bench_{}", Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(admin_url).with_context(|| format!("connecting to {admin_url}"))?;
         diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
-        let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
-        Ok(ScratchDatabase { admin_url: admin_url.to_owned(), url: format!("{base}/{name}"), name })
+        Ok(ScratchDatabase { admin_url: admin_url.to_owned(), url: with_database(admin_url, &name), name })
     }
 }
 
@@ -224,6 +223,16 @@ async fn run_appends(db: &Database, clients: usize, duration: Duration) -> anyho
 
 /// pgbench's transactions per second with a one-row INSERT script against `url` (a database it
 /// may create a `pgbench_rows` table in): the server's commit ceiling for one-row writes.
+/// `url` with its database name replaced, its parameters (`?sslmode=...`) kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (location, query) = url.split_once('?').map_or((url, None), |(l, q)| (l, Some(q)));
+    let base = location.rsplit_once('/').map_or(location, |(b, _)| b);
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
 pub(crate) fn pgbench_insert_tps(url: &str, clients: usize, duration: Duration) -> anyhow::Result<f64> {
     {
         let mut conn = PgConnection::establish(url)?;
@@ -251,4 +260,16 @@ fn run_pgbench(url: &str, script: &std::path::Path, clients: usize, duration: Du
         .lines()
         .find_map(|l| l.strip_prefix("tps = ").and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok()))
         .ok_or_else(|| anyhow::anyhow!("no tps line in pgbench output:\n{stdout}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_scratch_database_keeps_the_connection_parameters() {
+        assert_eq!(super::with_database("postgres://u@h:5432/test", "s1"), "postgres://u@h:5432/s1");
+        assert_eq!(
+            super::with_database("postgres://u@h:5432/test?sslmode=disable", "s1"),
+            "postgres://u@h:5432/s1?sslmode=disable"
+        );
+    }
 }

@@ -185,9 +185,11 @@ where
     })
 }
 
-pub async fn saga(admin_url: &str, concurrency: &[usize], duration: Duration) -> anyhow::Result<()> {
+/// `base` contributes its bus tuning (`bus.consumer_concurrency`, ...); the rest is the bench's.
+pub async fn saga(base: &MeshConfig, admin_url: &str, concurrency: &[usize], duration: Duration) -> anyhow::Result<()> {
     let most = concurrency.iter().copied().max().unwrap_or(1);
     let mut config = MeshConfig::default();
+    config.bus.consumer_concurrency = base.bus.consumer_concurrency;
     config.database_pool_size = 32;
     config.log.level = "warn".into();
 

@@ -162,6 +162,9 @@ pub struct BusSettings {
     /// pod name: a restarted replica gets its partitions back at once. Unique per replica;
     /// empty joins the groups dynamically.
     pub instance_id: String,
+    /// Records of different keys a consumer applies at once, for projections that allow it
+    /// (the saga participants); each key's records stay in order. 1 applies one at a time.
+    pub consumer_concurrency: usize,
 }
 
 impl Default for BusSettings {
@@ -175,6 +178,7 @@ impl Default for BusSettings {
             max_attempts: 5,
             relay: true,
             instance_id: String::new(),
+            consumer_concurrency: 8,
         }
     }
 }

@@ -42,7 +42,6 @@ diesel::table! {
         position -> BigInt,
         topic -> Text,
         created_at -> Timestamp,
-        published_at -> Nullable<Timestamp>,
         attempts -> Integer,
         last_error -> Nullable<Text>,
     }

@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::RecordedEvent;
 use super::rows::EventRow;
-use super::{RecordedEvent, now};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::{events, outbox};
@@ -16,7 +16,6 @@ pub struct OutboxRow {
     pub position: i64,
     pub topic: String,
     pub created_at: DateTime<Utc>,
-    pub published_at: Option<DateTime<Utc>>,
     pub attempts: i32,
     pub last_error: Option<String>,
 }
@@ -28,7 +27,6 @@ struct OutboxRecord {
     position: i64,
     topic: String,
     created_at: NaiveDateTime,
-    published_at: Option<NaiveDateTime>,
     attempts: i32,
     last_error: Option<String>,
 }
@@ -40,7 +38,6 @@ impl From<OutboxRecord> for OutboxRow {
             position: row.position,
             topic: row.topic,
             created_at: row.created_at.and_utc(),
-            published_at: row.published_at.map(|at| at.and_utc()),
             attempts: row.attempts,
             last_error: row.last_error,
         }
@@ -65,7 +62,6 @@ pub fn outbox_pending_after(
 ) -> Result<Vec<(OutboxRow, RecordedEvent)>, StoreError> {
     let rows = outbox::table
         .inner_join(events::table)
-        .filter(outbox::published_at.is_null())
         .filter(outbox::id.gt(after))
         .order(outbox::id.asc())
         .limit(limit)
@@ -74,15 +70,14 @@ pub fn outbox_pending_after(
     rows.into_iter().map(|(row, event)| Ok((OutboxRow::from(row), RecordedEvent::try_from(event)?))).collect()
 }
 
-/// Marks rows as published; rows already published keep their first publication time.
-/// Returns how many rows changed.
+/// Marks rows as published by removing them from the outbox (their events stay in the
+/// store; the outbox holds only what is still to publish). Returns how many rows were still
+/// there.
 pub fn outbox_mark_published(conn: &mut DbConnection, ids: &[i64]) -> Result<usize, StoreError> {
     if ids.is_empty() {
         return Ok(0);
     }
-    Ok(diesel::update(outbox::table.filter(outbox::id.eq_any(ids)).filter(outbox::published_at.is_null()))
-        .set(outbox::published_at.eq(Some(now())))
-        .execute(conn)?)
+    Ok(diesel::delete(outbox::table.filter(outbox::id.eq_any(ids))).execute(conn)?)
 }
 
 /// Counts a failed delivery of row `id` and keeps its error for operators.
