@@ -199,35 +199,38 @@ impl OutboxRelay {
         mark(&self.db, report.clone()).await
     }
 
-    /// Publishes until the outbox is empty, as a pipeline: while batch N is produced, batch
-    /// N+1 is read (rows after N's last id), and N is marked while N+1 is produced. Each
-    /// batch is still marked only after its own deliveries. Returns how many rows were
-    /// published; a batch with undelivered rows ends the drain in [`BusError::Delivery`] after
-    /// recording them (the next drain starts again from the oldest unpublished row, so a
-    /// key's order holds).
+    /// Publishes until it has caught up with the outbox, as a pipeline: while a full batch N
+    /// is produced, batch N+1 is read (rows after N's last id), and N is marked while N+1 is
+    /// produced. Each batch is still marked only after its own deliveries. A batch that is
+    /// not full ends the drain once it is marked: rows of transactions that committed after
+    /// a later id was read (ids are taken at insert, not at commit) sit below the read-ahead
+    /// point, and the next drain, which reads from the oldest row again, picks them up.
+    /// Returns how many rows were published; a batch with undelivered rows ends the drain in
+    /// [`BusError::Delivery`] after recording them (the next drain starts again from the
+    /// oldest unpublished row, so a key's order holds).
     pub async fn drain(&mut self) -> Result<usize, BusError> {
         let limit = self.batch_size;
         let read = |db: Database, after: i64| {
             tokio::spawn(async move { db.run(move |conn| outbox_pending_after(conn, after, limit)).await })
         };
-        let mut next = read(self.db.clone(), 0);
+        let mut next = Some(read(self.db.clone(), 0));
         let mut marking: Option<tokio::task::JoinHandle<Result<usize, BusError>>> = None;
         let mut published = 0;
-        loop {
-            let batch = join_task(next.await)??;
-            let Some((last, _)) = batch.last() else {
-                if let Some(marking) = marking.take() {
-                    published += join_task(marking.await)??;
-                }
-                return Ok(published);
-            };
-            next = read(self.db.clone(), last.id);
+        while let Some(reading) = next.take() {
+            let batch = join_task(reading.await)??;
+            let Some((last, _)) = batch.last() else { break };
+            let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) >= limit;
+            if full {
+                next = Some(read(self.db.clone(), last.id));
+            }
             let report = self.publish(&batch).await?;
             if let Some(marking) = marking.take() {
                 published += join_task(marking.await)??;
             }
             if let Some((id, error)) = report.failed.first() {
-                next.abort();
+                if let Some(next) = next.take() {
+                    next.abort();
+                }
                 let failed = report.failed.len();
                 let first = format!("outbox row {id}: {error}");
                 published += mark(&self.db, report).await?;
@@ -237,6 +240,10 @@ impl OutboxRelay {
             let db = self.db.clone();
             marking = Some(tokio::spawn(async move { mark(&db, report).await }));
         }
+        if let Some(marking) = marking.take() {
+            published += join_task(marking.await)??;
+        }
+        Ok(published)
     }
 
     /// Publishes and marks one batch; returns how many rows were published. Rows that failed
