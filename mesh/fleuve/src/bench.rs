@@ -18,12 +18,16 @@ use fleuve_store::{
 };
 use uuid::Uuid;
 
+/// The PostgreSQL the benches use by default: this machine's, over loopback without TLS (the
+/// same URL serves pgbench, so both sides pay the same connection costs).
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Event-store appends vs pgbench one-row INSERTs on the same PostgreSQL server.
     Append {
         /// An admin connection: a scratch database is created on this server and dropped after.
-        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")]
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
         admin_url: String,
         /// Concurrent clients, comma separated.
         #[arg(long, value_delimiter = ',', default_value = "1,8")]
@@ -33,14 +37,14 @@ pub enum BenchCommand {
     },
     /// Outbox relay throughput beside a bare rdkafka producer on the same embedded broker.
     Relay {
-        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")]
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
         admin_url: String,
         #[arg(long, default_value_t = 20_000)]
         events: usize,
     },
     /// Append-to-read-model lag of the projections under a steady rate of gRPC commands.
     Projection {
-        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")]
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
         admin_url: String,
         /// Commands per second.
         #[arg(long, default_value_t = 200)]
@@ -51,7 +55,7 @@ pub enum BenchCommand {
     /// Completed order sagas per second and end-to-end latency at each concurrency, beside a
     /// synchronous chain of gRPC writes and pgbench on the same server.
     Saga {
-        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")]
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
         admin_url: String,
         /// Concurrent orders in flight, comma separated.
         #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
@@ -61,7 +65,7 @@ pub enum BenchCommand {
     },
     /// Certificate lookups per second through the read-through cache beside the database read.
     Cache {
-        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")]
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
         admin_url: String,
         #[arg(long, env = "FLEUVE_BENCH_REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
         redis_url: String,
