@@ -66,11 +66,10 @@ fn refusals_are_parked_and_races_retried_by_the_saga_consumer() {
     for error in permanent {
         assert!(matches!(HandlerError::from(error), HandlerError::Permanent(_)));
     }
-    let transient = [
-        AppError::Store(StoreError::Conflict { stream_id: "charge-o-1".into(), expected: 0, actual: 1 }),
-        AppError::Database(unique_violation()),
-        AppError::Store(StoreError::Connect("refused".into())),
-    ];
+    // A lost race is retried at once on fresh state; other database trouble with backoff.
+    let conflict = AppError::Store(StoreError::Conflict { stream_id: "charge-o-1".into(), expected: 0, actual: 1 });
+    assert!(matches!(HandlerError::from(conflict), HandlerError::Conflict(_)));
+    let transient = [AppError::Database(unique_violation()), AppError::Store(StoreError::Connect("refused".into()))];
     for error in transient {
         assert!(matches!(HandlerError::from(error), HandlerError::Transient(_)));
     }

@@ -140,7 +140,7 @@ pub async fn deliver(
             })
             .await;
         match result {
-            Err(HandlerError::Transient(_)) if attempt < 40 => {
+            Err(HandlerError::Transient(_) | HandlerError::Conflict(_)) if attempt < 40 => {
                 // Spread the retries of concurrent losers apart.
                 tokio::time::sleep(Duration::from_millis(2 * attempt + (attempt * 7919) % 5)).await;
             }

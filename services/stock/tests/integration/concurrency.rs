@@ -20,7 +20,7 @@ fn deliver_with_retries(db: &Database, event: &fleuve_bus::ConsumedEvent) -> Res
     loop {
         match db.transaction_blocking(|conn| deliver_in(conn, event)) {
             Ok(()) => return Ok(lost),
-            Err(HandlerError::Transient(_)) if lost < 200 => lost += 1,
+            Err(HandlerError::Transient(_) | HandlerError::Conflict(_)) if lost < 200 => lost += 1,
             Err(error) => return Err(error),
         }
     }
@@ -146,7 +146,7 @@ async fn a_lost_race_on_a_product_is_transient_and_the_retry_decides_again() -> 
     a.join().expect("A panicked")?;
 
     match b {
-        Err(HandlerError::Transient(message)) => {
+        Err(HandlerError::Conflict(message)) => {
             assert!(message.contains("product-sku-1"), "{message}");
         }
         other => panic!("B should have lost the race, got {other:?}"),
