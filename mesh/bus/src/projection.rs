@@ -94,21 +94,17 @@ pub enum HandlerError {
 impl HandlerError {
     /// The error of a store operation: a conflict, or else transient.
     pub fn from_store(error: &StoreError, context: impl std::fmt::Display) -> HandlerError {
-        if error.is_conflict() {
-            HandlerError::Conflict(format!("{context}: {error}"))
-        } else {
-            HandlerError::Transient(format!("{context}: {error}"))
-        }
+        Self::of_store(error, format!("{context}: {error}"))
+    }
+
+    fn of_store(error: &StoreError, reason: String) -> HandlerError {
+        if error.is_conflict() { HandlerError::Conflict(reason) } else { HandlerError::Transient(reason) }
     }
 }
 
 impl From<StoreError> for HandlerError {
     fn from(error: StoreError) -> HandlerError {
-        if error.is_conflict() {
-            HandlerError::Conflict(error.to_string())
-        } else {
-            HandlerError::Transient(error.to_string())
-        }
+        HandlerError::of_store(&error, error.to_string())
     }
 }
 

@@ -158,25 +158,21 @@ impl IndexedProduce {
             }
         }
         match base_offset {
-            Some(base_offset) => PartitionProduceResponse::default()
-                .index(index)
-                .error_code(ErrorCode::None.into())
-                .base_offset(base_offset)
-                .log_append_time_ms(Some(-1))
-                .log_start_offset(Some(0))
-                .record_errors(Some([].into()))
-                .error_message(None)
-                .current_leader(None),
+            Some(base_offset) => produce_response(index, ErrorCode::None, base_offset),
             None => produce_error(index, ErrorCode::UnknownServerError),
         }
     }
 }
 
 fn produce_error(index: i32, error_code: ErrorCode) -> PartitionProduceResponse {
+    produce_response(index, error_code, -1)
+}
+
+fn produce_response(index: i32, error_code: ErrorCode, base_offset: i64) -> PartitionProduceResponse {
     PartitionProduceResponse::default()
         .index(index)
         .error_code(error_code.into())
-        .base_offset(-1)
+        .base_offset(base_offset)
         .log_append_time_ms(Some(-1))
         .log_start_offset(Some(0))
         .record_errors(Some([].into()))
