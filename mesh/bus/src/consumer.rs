@@ -35,8 +35,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use fleuve_store::Database;
 use fleuve_store::consumer::{
-    DeadLetter, DeadLetterStatus, InboxEntry, NewDeadLetter, dead_letter_get, dead_letter_park,
-    dead_letter_parked_for_key, dead_letter_record_failure, dead_letter_resolve, inbox_record,
+    DeadLetter, DeadLetterStatus, InboxClaim, InboxEntry, NewDeadLetter, dead_letter_get, dead_letter_park,
+    dead_letter_parked_for_key, dead_letter_record_failure, dead_letter_resolve, inbox_claim, inbox_record,
 };
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
@@ -509,27 +509,32 @@ impl ProjectionConsumer {
     }
 
     /// ONE transaction: a key already parked parks this record too; else the inbox row and
-    /// the projection's writes. A database failure is transient.
+    /// the projection's writes (the parked check and the inbox row are one statement on
+    /// PostgreSQL). A database failure is transient.
     async fn apply(&self, event: &ConsumedEvent) -> Result<Disposition, HandlerError> {
         let projection = self.projection.clone();
         let event = event.clone();
-        let result = self
+        let claim = self
             .db
             .transaction::<_, HandlerError, _>(move |conn| {
-                let name = projection.name().to_owned();
-                if let Some(blocking) = dead_letter_parked_for_key(conn, &name, &event.topic, event.key.as_deref())? {
-                    return Ok(Err(blocking));
+                let entry = InboxEntry {
+                    consumer: projection.name(),
+                    event_id: &event.event_id,
+                    topic: &event.topic,
+                    partition: event.partition,
+                    offset: event.offset,
+                };
+                let claim = inbox_claim(conn, &entry, event.key.as_deref())?;
+                if claim == InboxClaim::Claimed {
+                    projection.apply(conn, &event)?;
                 }
-                if apply_once(conn, projection.as_ref(), &event)? {
-                    Ok(Ok(Disposition::Applied))
-                } else {
-                    Ok(Ok(Disposition::Duplicate))
-                }
+                Ok(claim)
             })
             .await?;
-        match result {
-            Ok(disposition) => Ok(disposition),
-            Err(blocking) => Err(HandlerError::Permanent(format!(
+        match claim {
+            InboxClaim::Claimed => Ok(Disposition::Applied),
+            InboxClaim::Seen => Ok(Disposition::Duplicate),
+            InboxClaim::Blocked(blocking) => Err(HandlerError::Permanent(format!(
                 "waiting behind dead letter {blocking} of the same key (order per aggregate is kept)"
             ))),
         }

@@ -12,6 +12,8 @@ use crate::error::{StoreError, is_unique_violation};
 use crate::event_store::now;
 use crate::schema::{dead_letters, inbox};
 
+mod inbox_pg;
+
 /// Where a consumed event came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxEntry<'a> {
@@ -33,12 +35,48 @@ struct NewInboxRow<'a> {
     processed_at: NaiveDateTime,
 }
 
+/// What [`inbox_claim`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxClaim {
+    /// The inbox row is written: apply the event in this transaction.
+    Claimed,
+    /// The consumer applied this event before: write nothing.
+    Seen,
+    /// A dead letter of the record's key (this id, the oldest) is parked: the record must
+    /// wait behind it, and nothing was written.
+    Blocked(i64),
+}
+
+/// Claims `entry.event_id` for `entry.consumer` unless the consumer applied it before or has a
+/// parked dead letter for the record key `key` on `entry.topic` (the key's order is kept).
+///
+/// Call it first in the transaction of the consumer's writes. On PostgreSQL it is one
+/// statement (`INSERT … ON CONFLICT DO NOTHING` guarded by the dead-letter check); two
+/// deliveries racing each other: the second waits for the first to commit and then sees it.
+pub fn inbox_claim(
+    conn: &mut DbConnection,
+    entry: &InboxEntry<'_>,
+    key: Option<&str>,
+) -> Result<InboxClaim, StoreError> {
+    if let DbConnection::Pg(pg) = conn {
+        return Ok(inbox_pg::claim(pg, entry, Some(key))?);
+    }
+    if let Some(blocking) = dead_letter_parked_for_key(conn, entry.consumer, entry.topic, key)? {
+        return Ok(InboxClaim::Blocked(blocking));
+    }
+    Ok(if inbox_record(conn, entry)? { InboxClaim::Claimed } else { InboxClaim::Seen })
+}
+
 /// Records that `entry.consumer` applied `entry.event_id`. Returns `false`, writing nothing,
 /// when the consumer applied that event before: the caller then skips its own writes.
 ///
 /// Call it first in the transaction of the consumer's writes. Two deliveries racing each
-/// other: the second insert fails on the primary key, which also reads as "seen".
+/// other: the second insert finds the first's row (PostgreSQL: waits for it to commit),
+/// which also reads as "seen".
 pub fn inbox_record(conn: &mut DbConnection, entry: &InboxEntry<'_>) -> Result<bool, StoreError> {
+    if let DbConnection::Pg(pg) = conn {
+        return Ok(inbox_pg::claim(pg, entry, None)? == InboxClaim::Claimed);
+    }
     let seen: i64 = inbox::table
         .filter(inbox::consumer.eq(entry.consumer))
         .filter(inbox::event_id.eq(entry.event_id))

@@ -6,6 +6,7 @@
 mod append;
 mod concurrency;
 mod database;
+mod inbox;
 mod outbox;
 mod reads;
 mod sequence;
@@ -39,6 +40,8 @@ macro_rules! conformance_suite {
                 database::migrate_is_idempotent,
                 database::panic_rolls_back_and_pool_recovers,
                 database::append_outside_transaction_is_atomic,
+                inbox::inbox_claims_once_and_waits_behind_parked_keys,
+                inbox::concurrent_claims_of_one_event,
             );
         }
     };

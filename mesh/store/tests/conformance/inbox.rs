@@ -1,0 +1,91 @@
+//! The inbox claim: an event is claimed once per consumer, and a key with a parked dead letter
+//! claims nothing until that letter is resolved.
+
+use std::sync::Arc;
+
+use fleuve_store::StoreError;
+use fleuve_store::consumer::{
+    DeadLetterStatus, InboxClaim, InboxEntry, NewDeadLetter, dead_letter_park, dead_letter_resolve, inbox_claim,
+    inbox_contains, inbox_count, inbox_record,
+};
+use fleuve_store::testing::TestDatabase;
+
+use crate::support::pool_for;
+
+fn entry<'a>(consumer: &'a str, event_id: &'a str) -> InboxEntry<'a> {
+    InboxEntry { consumer, event_id, topic: "orders", partition: 0, offset: 7 }
+}
+
+async fn claim(
+    db: &fleuve_store::Database,
+    consumer: &'static str,
+    event_id: &'static str,
+    key: Option<&'static str>,
+) -> Result<InboxClaim, StoreError> {
+    db.transaction(move |conn| inbox_claim(conn, &entry(consumer, event_id), key)).await
+}
+
+async fn park(db: &fleuve_store::Database, consumer: &str, key: Option<&str>) -> Result<i64, StoreError> {
+    let letter = NewDeadLetter {
+        consumer: consumer.into(),
+        topic: "orders".into(),
+        key: key.map(str::to_owned),
+        headers: "{}".into(),
+        error: "poison".into(),
+        attempts: 1,
+        ..NewDeadLetter::default()
+    };
+    db.transaction(move |conn| dead_letter_park(conn, &letter)).await
+}
+
+pub async fn inbox_claims_once_and_waits_behind_parked_keys(test: TestDatabase) -> anyhow::Result<()> {
+    let db = test.database();
+    assert_eq!(claim(db, "stats", "e1", Some("k1")).await?, InboxClaim::Claimed);
+    assert_eq!(claim(db, "stats", "e1", Some("k1")).await?, InboxClaim::Seen, "a redelivery is seen");
+    assert_eq!(claim(db, "notify", "e1", Some("k1")).await?, InboxClaim::Claimed, "consumers are independent");
+
+    let parked = park(db, "stats", Some("k2")).await?;
+    let later = park(db, "stats", Some("k2")).await?;
+    let keyless = park(db, "stats", None).await?;
+    assert_eq!(claim(db, "stats", "e2", Some("k2")).await?, InboxClaim::Blocked(parked), "the oldest letter blocks");
+    assert!(!db.run(|conn| inbox_contains(conn, "stats", "e2")).await?, "a blocked claim writes nothing");
+    assert_eq!(claim(db, "notify", "e2", Some("k2")).await?, InboxClaim::Claimed, "only the letter's consumer");
+    assert_eq!(claim(db, "stats", "e3", Some("k3")).await?, InboxClaim::Claimed, "other keys flow");
+    assert_eq!(claim(db, "stats", "e4", None).await?, InboxClaim::Blocked(keyless), "keyless waits behind keyless");
+
+    for id in [parked, later, keyless] {
+        assert!(db.run(move |conn| dead_letter_resolve(conn, id, DeadLetterStatus::Redriven, "test")).await?);
+    }
+    assert_eq!(claim(db, "stats", "e2", Some("k2")).await?, InboxClaim::Claimed, "resolved letters block nothing");
+    assert_eq!(claim(db, "stats", "e4", None).await?, InboxClaim::Claimed);
+    assert_eq!(db.run(|conn| inbox_count(conn, "stats")).await?, 4);
+
+    // inbox_record: the claim without the dead-letter check.
+    let blocked = park(db, "stats", Some("k5")).await?;
+    assert!(blocked > 0);
+    assert!(db.transaction(|conn| inbox_record(conn, &entry("stats", "e5"))).await?);
+    assert!(!db.transaction(|conn| inbox_record(conn, &entry("stats", "e5"))).await?);
+    Ok(())
+}
+
+/// Two deliveries of one event claimed at once: exactly one claims it, the other sees it, and
+/// neither transaction fails.
+pub async fn concurrent_claims_of_one_event(test: TestDatabase) -> anyhow::Result<()> {
+    let db = Arc::new(pool_for(&test, 8)?);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move { claim(&db, "stats", "raced", Some("k")).await }));
+    }
+    let mut claimed = 0;
+    for task in tasks {
+        match task.await?? {
+            InboxClaim::Claimed => claimed += 1,
+            InboxClaim::Seen => {}
+            other => anyhow::bail!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(claimed, 1);
+    assert_eq!(db.run(|conn| inbox_count(conn, "stats")).await?, 1);
+    Ok(())
+}
