@@ -263,8 +263,9 @@ impl OutboxRelay {
         }
     }
 
-    /// Relays until `shutdown` completes: a full batch is followed at once by the next, an empty
-    /// outbox is looked at again after a commit of this process or every `poll_interval`,
+    /// Relays until `shutdown` completes: a full batch is followed at once by the next; once
+    /// caught up, the outbox is looked at again after a commit of this process that queued
+    /// rows, or every `poll_interval`;
     /// failures back off exponentially up to
     /// [`MAX_BACKOFF`]. Stopping mid-batch is safe: unmarked rows are republished next time.
     pub async fn run(&mut self, shutdown: impl Future<Output = ()>) {
@@ -280,9 +281,12 @@ impl OutboxRelay {
                         poll_interval
                     }
                     Ok(published) => {
+                        // A drain ends once it caught up: wait like an idle relay. A commit of
+                        // this process during the drain left its wake-up stored, so its rows
+                        // are drained at once; reading again right away would mostly find none.
                         backoff = INITIAL_BACKOFF;
                         tracing::debug!(published, "outbox batch published");
-                        Duration::ZERO
+                        poll_interval
                     }
                     Err(error) => {
                         tracing::error!(%error, retry_in = ?backoff, "outbox relay failed");
@@ -330,8 +334,16 @@ impl OutboxRelay {
     }
 }
 
-/// Marks the delivered rows of `report` published and records its failures, in one transaction.
+/// Marks the delivered rows of `report` published and records its failures, in one
+/// transaction; without failures, on PostgreSQL, the marking is one DELETE, atomic on its own
+/// (SQLite writes go through the queue of write transactions).
 async fn mark(db: &Database, report: PublishReport) -> Result<usize, BusError> {
+    if report.failed.is_empty() && db.backend() == fleuve_store::Backend::Postgres {
+        if report.delivered.is_empty() {
+            return Ok(0);
+        }
+        return Ok(db.run(move |conn| outbox_mark_published(conn, &report.delivered)).await?);
+    }
     let marked = db
         .transaction::<_, fleuve_store::StoreError, _>(move |conn| {
             for (id, error) in &report.failed {

@@ -129,6 +129,65 @@ struct Figures {
     count: usize,
 }
 
+/// The machine's CPU time counters (`/proc/stat`, first line), in clock ticks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CpuTimes {
+    /// user + nice + system + irq + softirq.
+    busy: u64,
+    steal: u64,
+    total: u64,
+}
+
+/// CPU used between two readings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CpuUse {
+    /// Busy CPU milliseconds per completed job.
+    pub ms_per_job: f64,
+    /// Stolen share of all CPU time in the interval.
+    pub steal: f64,
+}
+
+/// `/proc/stat` counts in USER_HZ, which Linux fixes at 100 for user space.
+const TICK_MS: f64 = 10.0;
+
+impl CpuTimes {
+    /// `None` where `/proc/stat` cannot be read or parsed (not Linux).
+    pub(crate) fn read() -> Option<CpuTimes> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        CpuTimes::parse(stat.lines().next()?)
+    }
+
+    fn parse(line: &str) -> Option<CpuTimes> {
+        let mut fields = line.split_whitespace();
+        if fields.next()? != "cpu" {
+            return None;
+        }
+        let v: Vec<u64> = fields.map(str::parse).collect::<Result<_, _>>().ok()?;
+        // user nice system idle iowait irq softirq steal [guest guest_nice, counted in user]
+        let get = |i: usize| v.get(i).copied().unwrap_or(0);
+        Some(CpuTimes { busy: get(0) + get(1) + get(2) + get(5) + get(6), steal: get(7), total: (0..8).map(get).sum() })
+    }
+
+    pub(crate) fn since(&self, before: &CpuTimes, jobs: usize) -> CpuUse {
+        let busy = self.busy.saturating_sub(before.busy) as f64 * TICK_MS;
+        let total = self.total.saturating_sub(before.total).max(1) as f64;
+        CpuUse {
+            ms_per_job: if jobs == 0 { f64::NAN } else { busy / jobs as f64 },
+            steal: self.steal.saturating_sub(before.steal) as f64 / total,
+        }
+    }
+}
+
+impl CpuUse {
+    pub(crate) fn ms_per_job(cpu: Option<&CpuUse>) -> String {
+        cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.2}", c.ms_per_job))
+    }
+
+    pub(crate) fn steal(cpu: Option<&CpuUse>) -> String {
+        cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.0}%", c.steal * 100.0))
+    }
+}
+
 pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -268,6 +327,19 @@ fn run_pgbench(url: &str, script: &std::path::Path, clients: usize, duration: Du
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_counters_parse_and_subtract() {
+        let before = CpuTimes::parse("cpu  100 5 50 1000 10 3 2 40 0 0").unwrap();
+        let after = CpuTimes::parse("cpu  300 5 150 1200 10 3 2 80 0 0").unwrap();
+        let used = after.since(&before, 30);
+        // 300 busy ticks = 3000 ms over 30 jobs; 40 of 540 ticks stolen.
+        assert!((used.ms_per_job - 100.0).abs() < 1e-9);
+        assert!((used.steal - 40.0 / 540.0).abs() < 1e-9);
+        assert!(CpuTimes::parse("intr 1 2 3").is_none());
+    }
+
     #[test]
     fn a_scratch_database_keeps_the_connection_parameters() {
         assert_eq!(super::with_database("postgres://u@h:5432/test", "s1"), "postgres://u@h:5432/s1");

@@ -140,6 +140,9 @@ struct Run {
     per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Machine CPU time (all processes: node, PostgreSQL, broker) per completed job, and the
+    /// share of time the hypervisor took away, when `/proc/stat` is readable.
+    cpu: Option<crate::bench::CpuUse>,
 }
 
 /// `customers.len()` workers, each running `job` back to back for `duration`.
@@ -150,6 +153,7 @@ where
 {
     let deadline = Instant::now() + duration;
     let started = Instant::now();
+    let cpu_before = crate::bench::CpuTimes::read();
     let mut tasks = Vec::new();
     for customer in customers {
         let (customer, job) = (customer.clone(), job.clone());
@@ -175,8 +179,11 @@ where
         failed += f;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu =
+        cpu_before.zip(crate::bench::CpuTimes::read()).map(|(before, after)| after.since(&before, latencies.len()));
     latencies.sort();
     Ok(Run {
+        cpu,
         completed: latencies.len(),
         failed,
         per_second: latencies.len() as f64 / elapsed,
@@ -273,30 +280,36 @@ pub async fn saga(base: &MeshConfig, admin_url: &str, concurrency: &[usize], dur
         node::redact(admin_url)
     );
     println!(
-        "{:>11} {:>10} {:>8} {:>9} {:>9} | {:>10} {:>9} {:>9} | {:>11} | {:>9} {:>11}",
+        "{:>11} {:>10} {:>8} {:>9} {:>9} {:>8} {:>7} | {:>10} {:>9} {:>9} {:>8} | {:>11} | {:>9} {:>11}",
         "concurrent",
         "sagas/s",
         "failed",
         "p50 ms",
         "p99 ms",
+        "cpu ms",
+        "steal",
         "chain/s",
         "p50 ms",
         "p99 ms",
+        "cpu ms",
         "pgbench tps",
         "vs chain",
         "vs pgbench"
     );
     for (((n, saga), (_, chain)), ceiling) in saga_runs.iter().zip(&chain_runs).zip(&ceilings) {
         println!(
-            "{:>11} {:>10.1} {:>8} {:>9.1} {:>9.1} | {:>10.1} {:>9.1} {:>9.1} | {:>11.0} | {:>9.2} {:>11.3}",
+            "{:>11} {:>10.1} {:>8} {:>9.1} {:>9.1} {:>8} {:>7} | {:>10.1} {:>9.1} {:>9.1} {:>8} | {:>11.0} | {:>9.2} {:>11.3}",
             n,
             saga.per_second,
             saga.failed,
             saga.p50_ms,
             saga.p99_ms,
+            crate::bench::CpuUse::ms_per_job(saga.cpu.as_ref()),
+            crate::bench::CpuUse::steal(saga.cpu.as_ref()),
             chain.per_second,
             chain.p50_ms,
             chain.p99_ms,
+            crate::bench::CpuUse::ms_per_job(chain.cpu.as_ref()),
             ceiling,
             saga.per_second / chain.per_second,
             saga.per_second / ceiling
@@ -306,6 +319,10 @@ pub async fn saga(base: &MeshConfig, admin_url: &str, concurrency: &[usize], dur
     println!(
         "  a saga commits 7 transactions (PlaceOrder, start, reservation, stock reply, payment, payment reply, \
          notification) plus the relay's batched marks, over 6 Kafka hops; the chain commits 3 writes and reads 1"
+    );
+    println!(
+        "  cpu ms: CPU time of the whole machine (node, PostgreSQL, broker) per completed saga or chain, from \
+         /proc/stat; steal: share of the run's time the hypervisor gave to other guests"
     );
     Ok(())
 }

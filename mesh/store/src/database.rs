@@ -132,17 +132,19 @@ impl Database {
     {
         let _writer = self.lock_writes();
         let mut conn = self.pool.get().map_err(StoreError::from)?;
+        take_outbox_written();
         let result = in_transaction(&mut conn, f);
-        if result.is_ok() {
+        if take_outbox_written() && result.is_ok() {
             // One stored permit: a relay busy right now drains once more when it is done.
             self.committed.notify_one();
         }
         result
     }
 
-    /// Completes after a transaction of this process committed (at once if one committed
-    /// since the last call returned). Wakes the outbox relay; other processes' commits are
-    /// seen by its polling.
+    /// Completes after a transaction of this process committed outbox rows (at once if one
+    /// did since the last call returned). Wakes the outbox relay; other processes' commits
+    /// are seen by its polling. Transactions that queue nothing (read models, the relay's
+    /// own marks) do not wake it.
     pub async fn committed(&self) {
         self.committed.notified().await;
     }
@@ -154,7 +156,13 @@ impl Database {
         E: From<StoreError>,
     {
         let mut conn = self.pool.get().map_err(StoreError::from)?;
-        f(&mut conn)
+        take_outbox_written();
+        let result = f(&mut conn);
+        // Outside a transaction an append commits on its own, whatever `f` returns after it.
+        if take_outbox_written() {
+            self.committed.notify_one();
+        }
+        result
     }
 
     fn lock_writes(&self) -> Option<MutexGuard<'_, ()>> {
@@ -210,4 +218,21 @@ where
     } else {
         in_transaction(conn, f)
     }
+}
+
+thread_local! {
+    /// Set by the event store when a statement on this thread queued outbox rows; the
+    /// transaction (or `run`) that started on this thread reads and clears it, so only
+    /// commits with something to relay wake the relay. Each transaction runs on one thread
+    /// from start to commit.
+    static OUTBOX_WRITTEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Notes that the current statement queues outbox rows (see [`Database::committed`]).
+pub(crate) fn outbox_written() {
+    OUTBOX_WRITTEN.set(true);
+}
+
+fn take_outbox_written() -> bool {
+    OUTBOX_WRITTEN.replace(false)
 }

@@ -40,6 +40,9 @@ pub fn append(
         }
         return Ok(AppendOutcome { first_position: None, last_version: current });
     }
+    if outbox_topic.is_some() {
+        crate::database::outbox_written();
+    }
     if matches!(conn, DbConnection::Pg(_)) {
         return super::append_pg::append(conn, stream, expected, events, meta, outbox_topic);
     }
