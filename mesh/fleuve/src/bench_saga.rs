@@ -318,7 +318,8 @@ pub async fn saga(base: &MeshConfig, admin_url: &str, concurrency: &[usize], dur
     }
     println!(
         "  a saga commits 7 transactions (PlaceOrder, start, reservation, stock reply, payment, payment reply, \
-         notification) plus the relay's batched marks, over 6 Kafka hops; the chain commits 3 writes and reads 1"
+         notification), 2 more to deliver the notification, and the relay's marks, over 6 Kafka hops; the chain \
+         commits 3 writes and reads 1"
     );
     println!(
         "  cpu ms: CPU time of the whole machine (node, PostgreSQL, broker) per completed saga or chain, from \
