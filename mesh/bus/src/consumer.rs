@@ -35,7 +35,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use fleuve_store::Database;
 use fleuve_store::consumer::{
-    DeadLetter, DeadLetterStatus, InboxClaim, InboxEntry, NewDeadLetter, dead_letter_get, dead_letter_park,
+    DeadLetter, DeadLetterStatus, InboxClaim, NewDeadLetter, dead_letter_get, dead_letter_park,
     dead_letter_parked_for_key, dead_letter_record_failure, dead_letter_resolve, inbox_claim, inbox_record,
 };
 use futures::StreamExt as _;
@@ -517,13 +517,7 @@ impl ProjectionConsumer {
         let claim = self
             .db
             .transaction::<_, HandlerError, _>(move |conn| {
-                let entry = InboxEntry {
-                    consumer: projection.name(),
-                    event_id: &event.event_id,
-                    topic: &event.topic,
-                    partition: event.partition,
-                    offset: event.offset,
-                };
+                let entry = event.inbox_entry(projection.name());
                 let claim = inbox_claim(conn, &entry, event.key.as_deref())?;
                 if claim == InboxClaim::Claimed {
                     projection.apply(conn, &event)?;
@@ -698,20 +692,15 @@ impl ProjectionConsumer {
 }
 
 /// Inside the caller's transaction: the inbox row, then the projection's writes, unless the
-/// projection applied this event before. Returns whether it was applied now.
-fn apply_once(
+/// projection applied this event before. Returns whether it was applied now. This is the
+/// runtime's transaction body without the dead-letter check (redrives check it themselves);
+/// tests use it to deliver an event as the runtime would.
+pub fn apply_once(
     conn: &mut fleuve_store::DbConnection,
     projection: &dyn Projection,
     event: &ConsumedEvent,
 ) -> Result<bool, HandlerError> {
-    let entry = InboxEntry {
-        consumer: projection.name(),
-        event_id: &event.event_id,
-        topic: &event.topic,
-        partition: event.partition,
-        offset: event.offset,
-    };
-    if !inbox_record(conn, &entry)? {
+    if !inbox_record(conn, &event.inbox_entry(projection.name()))? {
         return Ok(false);
     }
     projection.apply(conn, event)?;

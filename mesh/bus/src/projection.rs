@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
+use fleuve_store::consumer::InboxEntry;
 use fleuve_store::event_store::RecordedEvent;
 use fleuve_store::{DbConnection, StoreError};
 
@@ -66,6 +67,17 @@ impl ConsumedEvent {
             actor: event.actor.clone(),
             traceparent: event.trace_context.clone(),
             recorded_at: event.recorded_at,
+        }
+    }
+
+    /// The inbox row that records `consumer` applying this event.
+    pub fn inbox_entry<'a>(&'a self, consumer: &'a str) -> InboxEntry<'a> {
+        InboxEntry {
+            consumer,
+            event_id: &self.event_id,
+            topic: &self.topic,
+            partition: self.partition,
+            offset: self.offset,
         }
     }
 

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use fleuve_store::consumer::{InboxEntry, inbox_record};
+use fleuve_store::consumer::inbox_record;
 use fleuve_store::event_store::read_all;
 use fleuve_store::{Database, DbConnection};
 
@@ -102,14 +102,7 @@ fn replay(
         let Some(schema) = sources.get(&stored.aggregate_type) else { continue };
         let event = ConsumedEvent::from_recorded(stored, &schema.topic, &schema.message);
         if inbox {
-            let entry = InboxEntry {
-                consumer: projection.name(),
-                event_id: &event.event_id,
-                topic: &event.topic,
-                partition: event.partition,
-                offset: event.offset,
-            };
-            inbox_record(conn, &entry)?;
+            inbox_record(conn, &event.inbox_entry(projection.name()))?;
         }
         projection.apply(conn, &event).map_err(|error| match error {
             HandlerError::Transient(reason) | HandlerError::Permanent(reason) | HandlerError::Conflict(reason) => {

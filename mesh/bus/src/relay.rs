@@ -265,50 +265,41 @@ impl OutboxRelay {
 
     /// Relays until `shutdown` completes: a full batch is followed at once by the next; once
     /// caught up, the outbox is looked at again after a commit of this process that queued
-    /// rows, or every `poll_interval`;
-    /// failures back off exponentially up to
-    /// [`MAX_BACKOFF`]. Stopping mid-batch is safe: unmarked rows are republished next time.
+    /// rows, or every `poll_interval`; failures back off exponentially up to [`MAX_BACKOFF`].
+    /// Stopping mid-batch is safe: unmarked rows are republished next time.
     pub async fn run(&mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut backoff = INITIAL_BACKOFF;
         let poll_interval = self.poll_interval;
         loop {
-            let pause = tokio::select! {
+            let drained = tokio::select! {
                 () = &mut shutdown => return,
-                result = self.drain() => match result {
-                    Ok(0) => {
-                        backoff = INITIAL_BACKOFF;
-                        poll_interval
-                    }
-                    Ok(published) => {
-                        // A drain ends once it caught up: wait like an idle relay. A commit of
-                        // this process during the drain left its wake-up stored, so its rows
-                        // are drained at once; reading again right away would mostly find none.
-                        backoff = INITIAL_BACKOFF;
-                        tracing::debug!(published, "outbox batch published");
-                        poll_interval
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, retry_in = ?backoff, "outbox relay failed");
-                        let pause = backoff;
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                        pause
-                    }
-                },
+                result = self.drain() => result,
             };
-            if pause == poll_interval {
-                // Idle: a commit in this process (likely with outbox rows) wakes the relay at
-                // once; commits of other processes are seen at the next poll.
-                let db = self.db.clone();
-                tokio::select! {
-                    () = &mut shutdown => return,
-                    () = tokio::time::sleep(pause) => {}
-                    () = db.committed() => {}
+            match drained {
+                Ok(published) => {
+                    if published > 0 {
+                        tracing::debug!(published, "outbox drained");
+                    }
+                    // Caught up (a drain reads until a batch is not full). A commit of this
+                    // process that queued rows, during the drain or after, wakes the relay at
+                    // once; commits of other processes are seen at the next poll.
+                    backoff = INITIAL_BACKOFF;
+                    let db = self.db.clone();
+                    tokio::select! {
+                        () = &mut shutdown => return,
+                        () = tokio::time::sleep(poll_interval) => {}
+                        () = db.committed() => {}
+                    }
                 }
-            } else if !pause.is_zero() {
-                tokio::select! {
-                    () = &mut shutdown => return,
-                    () = tokio::time::sleep(pause) => {}
+                Err(error) => {
+                    tracing::error!(%error, retry_in = ?backoff, "outbox relay failed");
+                    let pause = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    tokio::select! {
+                        () = &mut shutdown => return,
+                        () = tokio::time::sleep(pause) => {}
+                    }
                 }
             }
         }

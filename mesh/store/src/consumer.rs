@@ -59,7 +59,7 @@ pub fn inbox_claim(
     key: Option<&str>,
 ) -> Result<InboxClaim, StoreError> {
     if let DbConnection::Pg(pg) = conn {
-        return Ok(inbox_pg::claim(pg, entry, Some(key))?);
+        return Ok(inbox_pg::claim(pg, entry, inbox_pg::Guard::ParkedKey(key))?);
     }
     if let Some(blocking) = dead_letter_parked_for_key(conn, entry.consumer, entry.topic, key)? {
         return Ok(InboxClaim::Blocked(blocking));
@@ -75,7 +75,7 @@ pub fn inbox_claim(
 /// which also reads as "seen".
 pub fn inbox_record(conn: &mut DbConnection, entry: &InboxEntry<'_>) -> Result<bool, StoreError> {
     if let DbConnection::Pg(pg) = conn {
-        return Ok(inbox_pg::claim(pg, entry, None)? == InboxClaim::Claimed);
+        return Ok(inbox_pg::claim(pg, entry, inbox_pg::Guard::None)? == InboxClaim::Claimed);
     }
     let seen: i64 = inbox::table
         .filter(inbox::consumer.eq(entry.consumer))

@@ -69,16 +69,20 @@ impl<const PARKED: bool> QueryFragment<Pg> for ClaimQuery<'_, PARKED> {
     }
 }
 
-/// See [`super::inbox_claim`]; `key: None` with `parked: false` skips the dead-letter check.
-pub(super) fn claim(
-    pg: &mut PgConnection,
-    entry: &InboxEntry<'_>,
-    parked: Option<Option<&str>>,
-) -> QueryResult<InboxClaim> {
+/// What the claim checks before inserting the inbox row.
+pub(super) enum Guard<'a> {
+    /// Nothing: a plain inbox insert ([`super::inbox_record`]).
+    None,
+    /// A parked dead letter of this record key blocks it ([`super::inbox_claim`]).
+    ParkedKey(Option<&'a str>),
+}
+
+/// See [`super::inbox_claim`] and [`super::inbox_record`].
+pub(super) fn claim(pg: &mut PgConnection, entry: &InboxEntry<'_>, guard: Guard<'_>) -> QueryResult<InboxClaim> {
     let at = now();
-    let (blocking, inserted): (Option<i64>, bool) = match parked {
-        Some(key) => ClaimQuery::<true> { entry, key, at }.get_result(pg)?,
-        None => ClaimQuery::<false> { entry, key: None, at }.get_result(pg)?,
+    let (blocking, inserted): (Option<i64>, bool) = match guard {
+        Guard::ParkedKey(key) => ClaimQuery::<true> { entry, key, at }.get_result(pg)?,
+        Guard::None => ClaimQuery::<false> { entry, key: None, at }.get_result(pg)?,
     };
     Ok(match (blocking, inserted) {
         (Some(id), _) => InboxClaim::Blocked(id),

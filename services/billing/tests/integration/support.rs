@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
 use fleuve_billing::domain::{ACCOUNT_AGGREGATE, Account, CHARGE_AGGREGATE, Charge, timestamp};
-use fleuve_billing::{Billing, BillingParticipant, CommandContext, MIGRATIONS, NAME, topics};
-use fleuve_bus::{ConsumedEvent, HandlerError, Projection};
+use fleuve_billing::{Billing, BillingParticipant, CommandContext, MIGRATIONS, topics};
+use fleuve_bus::consumer::apply_once;
+use fleuve_bus::{ConsumedEvent, HandlerError};
 use fleuve_mesh::{Principal, Role};
 use fleuve_proto::billing::v1 as pb;
 use fleuve_proto::common::v1::{Money, SagaStep, SagaStepKind};
-use fleuve_store::consumer::{InboxEntry, inbox_record};
 use fleuve_store::event_store::{self, RecordedEvent, StreamRef};
 use fleuve_store::testing::TestDatabase;
 use fleuve_store::{Database, EVENT_STORE_MIGRATIONS};
@@ -123,22 +123,7 @@ pub async fn deliver(
     loop {
         attempt += 1;
         let (participant, event) = (participant.clone(), event.clone());
-        let result = db
-            .transaction(move |conn| {
-                let entry = InboxEntry {
-                    consumer: NAME,
-                    event_id: &event.event_id,
-                    topic: &event.topic,
-                    partition: event.partition,
-                    offset: event.offset,
-                };
-                if !inbox_record(conn, &entry)? {
-                    return Ok(false);
-                }
-                participant.apply(conn, &event)?;
-                Ok(true)
-            })
-            .await;
+        let result = db.transaction(move |conn| apply_once(conn, &participant, &event)).await;
         match result {
             Err(HandlerError::Transient(_) | HandlerError::Conflict(_)) if attempt < 40 => {
                 // Spread the retries of concurrent losers apart.

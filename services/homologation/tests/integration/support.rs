@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use fleuve_bus::consumer::apply_once;
 use fleuve_bus::{ConsumedEvent, HandlerError, Projection};
 use fleuve_cache::{Cache, CacheConfig};
 use fleuve_homologation::app::{CERTIFICATE_AGGREGATE, CERTIFICATE_TOPIC, CommandContext};
@@ -10,7 +11,6 @@ use fleuve_homologation::domain::Actor;
 use fleuve_homologation::domain::certificate::{Certificate, CertificateCommand, certificate_event_type};
 use fleuve_homologation::{Homologation, Settings};
 use fleuve_proto::homologation::v1 as pb;
-use fleuve_store::consumer::{InboxEntry, inbox_record};
 use fleuve_store::event_store::{self, EventMetadata, ExpectedVersion, NewEvent, StreamRef};
 use fleuve_store::testing::TestDatabase;
 use fleuve_store::{Database, EVENT_STORE_MIGRATIONS};
@@ -137,16 +137,7 @@ pub async fn apply_committed<P: Projection + Clone>(
     let (projection, event) = (projection.clone(), event.clone());
     db.database()
         .transaction(move |conn| {
-            let entry = InboxEntry {
-                consumer: projection.name(),
-                event_id: &event.event_id,
-                topic: &event.topic,
-                partition: event.partition,
-                offset: event.offset,
-            };
-            if inbox_record(conn, &entry)? {
-                projection.apply(conn, &event)?;
-            }
+            apply_once(conn, &projection, &event)?;
             Ok::<_, HandlerError>(())
         })
         .await

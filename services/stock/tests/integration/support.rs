@@ -5,12 +5,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
-use fleuve_bus::{ConsumedEvent, HandlerError, Projection};
+use fleuve_bus::consumer::apply_once;
+use fleuve_bus::{ConsumedEvent, HandlerError};
 use fleuve_mesh::{Principal, Role};
 use fleuve_proto::common::v1::{SagaStep, SagaStepKind};
 use fleuve_proto::stock::v1 as pb;
-use fleuve_stock::{Caller, MIGRATIONS, NAME, Stock, StockParticipant, topics};
-use fleuve_store::consumer::{InboxEntry, inbox_record};
+use fleuve_stock::{Caller, MIGRATIONS, Stock, StockParticipant, topics};
 use fleuve_store::event_store::{self, RecordedEvent, StreamRef};
 use fleuve_store::testing::TestDatabase;
 use fleuve_store::{Database, DbConnection, EVENT_STORE_MIGRATIONS};
@@ -75,16 +75,7 @@ impl Harness {
 
 /// Inbox row then `apply`, on the caller's transaction.
 pub fn deliver_in(conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
-    let entry = InboxEntry {
-        consumer: NAME,
-        event_id: &event.event_id,
-        topic: &event.topic,
-        partition: event.partition,
-        offset: event.offset,
-    };
-    if inbox_record(conn, &entry)? {
-        StockParticipant::new().apply(conn, event)?;
-    }
+    apply_once(conn, &StockParticipant::new(), event)?;
     Ok(())
 }
 
