@@ -12,13 +12,18 @@ pub struct CacheConfig {
     pub redis_url: String,
     /// Lifetime of an entry when the caller gives none ([`crate::Cache::default_ttl`]).
     pub ttl_seconds: u64,
-    /// Bound of the in-process cache (entries); Redis is bounded by its own `maxmemory`.
+    /// Bound of the in-process cache, and of the near cache in front of Redis (entries);
+    /// Redis is bounded by its own `maxmemory`.
     pub max_entries: u64,
     /// Namespace of every key: `<key_prefix>:<key>`. Flushing removes exactly this namespace.
     pub key_prefix: String,
     /// Connect and response timeout of Redis, in milliseconds: how long a query may wait on an
     /// unreachable Redis before it falls back to its loader.
     pub redis_timeout_ms: u64,
+    /// With Redis: keep what this process read in memory too, invalidated by Redis's change
+    /// reports (`CLIENT TRACKING` in BCAST mode over RESP3, Redis 6 or later). Off, every
+    /// lookup is a Redis round trip.
+    pub near_cache: bool,
 }
 
 impl Default for CacheConfig {
@@ -29,6 +34,7 @@ impl Default for CacheConfig {
             max_entries: 10_000,
             key_prefix: "fleuve".to_owned(),
             redis_timeout_ms: 250,
+            near_cache: true,
         }
     }
 }

@@ -19,6 +19,7 @@
 
 mod config;
 mod memory;
+mod near;
 mod redis;
 mod stats;
 
@@ -28,6 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 pub use config::CacheConfig;
+pub use near::LISTENER_NAME;
 pub use stats::CacheStats;
 
 use memory::MemoryStore;
@@ -121,6 +123,37 @@ impl Cache {
         &self.inner.prefix
     }
 
+    /// Whether the near cache in front of Redis may answer now: configured, and Redis reports
+    /// changes to this process (see [`CacheConfig::near_cache`]).
+    pub fn near_cache_online(&self) -> bool {
+        match &self.inner.store {
+            Store::Redis(redis) => redis.near.as_ref().is_some_and(|near| near.is_online()),
+            Store::Memory(_) => false,
+        }
+    }
+
+    /// Waits up to `timeout` for the near cache to come online after connection number
+    /// `after` of its listener (0 for the first); `false` if it did not.
+    pub async fn wait_near_cache_online(&self, after: u64, timeout: Duration) -> bool {
+        let Store::Redis(RedisStore { near: Some(near), .. }) = &self.inner.store else { return false };
+        let deadline = Instant::now() + timeout;
+        while !(near.is_online() && near.connections() > after) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
+    /// Connections its near cache's listener made so far (0 without a near cache).
+    pub fn near_cache_connections(&self) -> u64 {
+        match &self.inner.store {
+            Store::Redis(redis) => redis.near.as_ref().map_or(0, |near| near.connections()),
+            Store::Memory(_) => 0,
+        }
+    }
+
     /// The counters since this cache (or the one it was cloned from) was built.
     pub fn stats(&self) -> CacheStats {
         self.inner.counters.snapshot()
@@ -131,13 +164,32 @@ impl Cache {
         let full = self.full_key(key);
         let found = match &self.inner.store {
             Store::Memory(memory) => memory.get(&full),
-            Store::Redis(redis) => match redis.get(&full).await {
-                Ok(found) => found,
-                Err(error) => {
-                    self.backend_failed("get", &error);
-                    None
+            Store::Redis(redis) => {
+                let near = redis.near.as_deref();
+                if let Some(found) = near.and_then(|near| near.get(&full)) {
+                    self.count(Counter::NearHit, 1);
+                    self.count(Counter::Hit, 1);
+                    return Some(found);
                 }
-            },
+                let read = match near.and_then(|near| near.token(&full).map(|token| (near, token))) {
+                    // The near copy must not outlive the Redis entry.
+                    Some((near, token)) => redis.get_with_ttl(&full).await.map(|(found, ttl)| {
+                        if let Some(value) = &found {
+                            let ttl = ttl.map_or(self.inner.default_ttl, |t| t.min(self.inner.default_ttl));
+                            near.insert(token, &full, value, ttl);
+                        }
+                        found
+                    }),
+                    None => redis.get(&full).await,
+                };
+                match read {
+                    Ok(found) => found,
+                    Err(error) => {
+                        self.backend_failed("get", &error);
+                        None
+                    }
+                }
+            }
         };
         self.count(if found.is_some() { Counter::Hit } else { Counter::Miss }, 1);
         found
@@ -171,9 +223,15 @@ impl Cache {
         match &self.inner.store {
             Store::Memory(memory) => keys.iter().for_each(|k| memory.remove(k)),
             Store::Redis(redis) => {
+                // Before the DEL and again after it: Redis reports a change after its reply,
+                // and a read of the old value may land here in between.
+                let near = redis.near.as_deref();
+                let forget = || near.iter().for_each(|near| keys.iter().for_each(|k| near.invalidate(k)));
+                forget();
                 if let Err(error) = redis.delete(&keys).await {
                     self.backend_failed("invalidate", &error);
                 }
+                forget();
             }
         }
     }
@@ -185,11 +243,14 @@ impl Cache {
         match &self.inner.store {
             Store::Memory(memory) => memory.clear(),
             Store::Redis(redis) => {
+                let forget = || redis.near.iter().for_each(|near| near.invalidate_all());
+                forget();
                 let pattern = redis::namespace_pattern(&self.inner.prefix);
                 match redis.delete_matching(&pattern).await {
                     Ok(deleted) => tracing::debug!(prefix = %self.inner.prefix, deleted, "cache namespace flushed"),
                     Err(error) => self.backend_failed("flush", &error),
                 }
+                forget();
             }
         }
     }

@@ -1,11 +1,14 @@
 //! The Redis backend: one lazily connected `ConnectionManager` (multiplexed, reconnecting), with
-//! short timeouts so that an unreachable Redis costs a query little before it falls back.
+//! short timeouts so that an unreachable Redis costs a query little before it falls back, and
+//! the near cache in front of it when configured ([`crate::near`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::near::NearCache;
 use crate::{CacheConfig, CacheError};
 
 /// Keys deleted per DEL while flushing a namespace.
@@ -14,6 +17,7 @@ const FLUSH_BATCH: usize = 500;
 #[derive(Clone, Debug)]
 pub(crate) struct RedisStore {
     connection: ConnectionManager,
+    pub(crate) near: Option<Arc<NearCache>>,
 }
 
 impl RedisStore {
@@ -28,12 +32,21 @@ impl RedisStore {
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(0);
+        let near =
+            config.near_cache.then(|| NearCache::start(&client, &config.key_prefix, config.max_entries, timeout));
         let connection = ConnectionManager::new_lazy_with_config(client, manager_config).map_err(CacheError::Redis)?;
-        Ok(RedisStore { connection })
+        Ok(RedisStore { connection, near })
     }
 
     pub(crate) async fn get(&self, key: &str) -> redis::RedisResult<Option<Vec<u8>>> {
         self.connection.clone().get(key).await
+    }
+
+    /// The value under `key` and how long Redis keeps it (`None`: no expiry), in one round trip.
+    pub(crate) async fn get_with_ttl(&self, key: &str) -> redis::RedisResult<(Option<Vec<u8>>, Option<Duration>)> {
+        let (value, pttl): (Option<Vec<u8>>, i64) =
+            redis::pipe().get(key).cmd("PTTL").arg(key).query_async(&mut self.connection.clone()).await?;
+        Ok((value, u64::try_from(pttl).ok().map(Duration::from_millis)))
     }
 
     pub(crate) async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> redis::RedisResult<()> {

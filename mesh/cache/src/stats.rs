@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct CacheStats {
     /// Lookups answered from the cache.
     pub hits: u64,
+    /// Of `hits`, those the near cache answered without asking Redis.
+    pub near_hits: u64,
     /// Lookups the cache could not answer (absent, expired, or the backend failed).
     pub misses: u64,
     /// Loader calls made by [`crate::Cache::get_or_load`].
@@ -20,6 +22,7 @@ pub struct CacheStats {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     hits: AtomicU64,
+    near_hits: AtomicU64,
     misses: AtomicU64,
     loads: AtomicU64,
     invalidations: AtomicU64,
@@ -29,6 +32,7 @@ pub(crate) struct Counters {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Counter {
     Hit,
+    NearHit,
     Miss,
     Load,
     Invalidation,
@@ -39,6 +43,7 @@ impl Counters {
     pub(crate) fn add(&self, counter: Counter, n: u64) {
         let cell = match counter {
             Counter::Hit => &self.hits,
+            Counter::NearHit => &self.near_hits,
             Counter::Miss => &self.misses,
             Counter::Load => &self.loads,
             Counter::Invalidation => &self.invalidations,
@@ -51,6 +56,7 @@ impl Counters {
     pub(crate) fn snapshot(&self) -> CacheStats {
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
+            near_hits: self.near_hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             loads: self.loads.load(Ordering::Relaxed),
             invalidations: self.invalidations.load(Ordering::Relaxed),

@@ -74,7 +74,7 @@ async fn read_through_loads_once(cache: &Cache) {
     // A second loader would answer differently: the cached value must win.
     let second = cache.get_or_load("r", ttl, || load(b"other")).await.unwrap();
     assert_eq!(second.as_deref(), Some(&b"loaded"[..]));
-    assert_eq!(cache.stats(), CacheStats { hits: 1, misses: 1, loads: 1, invalidations: 0, errors: 0 });
+    assert_eq!(cache.stats(), CacheStats { hits: 1, near_hits: 0, misses: 1, loads: 1, invalidations: 0, errors: 0 });
 }
 
 async fn absent_values_are_not_cached(cache: &Cache) {
@@ -209,4 +209,117 @@ async fn unresponsive_redis_times_out() {
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
     assert!(cache.stats().errors >= 1);
     silent.abort();
+}
+
+fn redis_url() -> String {
+    std::env::var(REDIS_URL_ENV).unwrap_or_else(|_| DEFAULT_REDIS_URL.to_owned())
+}
+
+/// A near-cached Redis cache whose listener is subscribed, and a plain connection to write
+/// behind its back as another process would.
+async fn near_cache_and_writer() -> (Cache, redis::aio::MultiplexedConnection) {
+    let cache = redis_cache();
+    assert!(cache.wait_near_cache_online(0, Duration::from_secs(5)).await, "near cache never came online");
+    let writer = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    (cache, writer)
+}
+
+/// Polls `cache.get(key)` until it returns `want`, for up to 2 s.
+async fn eventually(cache: &Cache, key: &str, want: Option<&[u8]>) -> Duration {
+    let started = std::time::Instant::now();
+    loop {
+        let got = cache.get(key).await;
+        if got.as_deref() == want {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "{key} still {got:?}, want {want:?}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Reads `key` until the near cache answers it (Redis's report of the write that stored it
+/// may still remove the first copy), checking every answer.
+async fn near_cached(cache: &Cache, key: &str, want: &[u8]) {
+    let before = cache.stats().near_hits;
+    for _ in 0..200 {
+        assert_eq!(cache.get(key).await.as_deref(), Some(want));
+        if cache.stats().near_hits > before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("{key} never answered by the near cache: {:?}", cache.stats());
+}
+
+/// Repeat reads are answered in process; a change made by another client (another replica's
+/// projection) reaches it through Redis's report; this process's own invalidation is seen at
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_cache_answers_repeat_reads_and_follows_other_writers() {
+    use redis::AsyncCommands as _;
+    let (cache, mut writer) = near_cache_and_writer().await;
+    let full = |key: &str| format!("{}:{key}", cache.key_prefix());
+    let ttl = Duration::from_secs(30);
+    cache.set("k", b"v1", ttl).await;
+    near_cached(&cache, "k", b"v1").await;
+
+    let _: () = writer.set_ex(full("k"), b"v2", 30).await.unwrap();
+    let took = eventually(&cache, "k", Some(b"v2")).await;
+    println!("another writer's change seen after {took:?}");
+    let _: () = writer.del(full("k")).await.unwrap();
+    eventually(&cache, "k", None).await;
+
+    cache.set("own", b"a", ttl).await;
+    near_cached(&cache, "own", b"a").await;
+    cache.invalidate(["own"]).await;
+    assert_eq!(cache.get("own").await, None, "own invalidation must be seen at once");
+
+    // A shorter Redis TTL bounds the near copy.
+    cache.set("short", b"s", Duration::from_secs(1)).await;
+    near_cached(&cache, "short", b"s").await;
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    assert_eq!(cache.get("short").await, None, "near copy outlived the Redis entry");
+    cache.flush().await;
+    assert_eq!(cache.stats().errors, 0);
+}
+
+/// While the listener is disconnected Redis reports nothing to this process: the near cache
+/// answers nothing, and what it held before is dropped when it subscribes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_cache_forgets_everything_when_its_listener_drops() {
+    use redis::AsyncCommands as _;
+    let (cache, mut writer) = near_cache_and_writer().await;
+    let key = format!("{}:k", cache.key_prefix());
+    cache.set("k", b"before", Duration::from_secs(30)).await;
+    near_cached(&cache, "k", b"before").await;
+    let clients: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut writer).await.unwrap();
+    let name = format!("name={}:{} ", fleuve_cache::LISTENER_NAME, cache.key_prefix());
+    let id = clients
+        .lines()
+        .find(|line| line.contains(&name))
+        .and_then(|line| line.split(' ').find_map(|field| field.strip_prefix("id=")))
+        .expect("the listener connection is in CLIENT LIST")
+        .to_owned();
+    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(&id).query_async(&mut writer).await.unwrap();
+    assert_eq!(killed, 1);
+    // Changed while nobody listens for this process.
+    let _: () = writer.set_ex(&key, b"after", 30).await.unwrap();
+    assert!(cache.wait_near_cache_online(1, Duration::from_secs(5)).await, "listener did not come back");
+    assert_eq!(cache.get("k").await.as_deref(), Some(&b"after"[..]));
+    assert_eq!(cache.get("k").await.as_deref(), Some(&b"after"[..]));
+    cache.flush().await;
+}
+
+/// `near_cache = false`: every lookup is a Redis round trip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_near_cache_every_lookup_asks_redis() {
+    let cache = Cache::new(&CacheConfig { near_cache: false, ..CacheConfig::redis(redis_url(), prefix()) }).unwrap();
+    cache.set("k", b"v", Duration::from_secs(30)).await;
+    for _ in 0..3 {
+        assert_eq!(cache.get("k").await.as_deref(), Some(&b"v"[..]));
+    }
+    assert!(!cache.near_cache_online());
+    assert!(!cache.wait_near_cache_online(0, Duration::from_millis(300)).await);
+    assert_eq!((cache.stats().hits, cache.stats().near_hits), (3, 0));
+    cache.flush().await;
 }

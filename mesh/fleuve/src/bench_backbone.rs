@@ -320,7 +320,15 @@ pub async fn cache(
     use fleuve_bus::Projection as _;
     let (_scratch, db) = scratch_db(admin_url, clients as u32 + 2, &crate::node::MIGRATIONS).await?;
     let prefix = format!("fleuve-bench-{}", Uuid::new_v4().simple());
-    let redis = fleuve_cache::Cache::new(&fleuve_cache::CacheConfig::redis(redis_url, &prefix))?;
+    let redis = fleuve_cache::Cache::new(&fleuve_cache::CacheConfig {
+        near_cache: false,
+        ..fleuve_cache::CacheConfig::redis(redis_url, &prefix)
+    })?;
+    let near = fleuve_cache::Cache::new(&fleuve_cache::CacheConfig::redis(redis_url, &prefix))?;
+    anyhow::ensure!(
+        near.wait_near_cache_online(0, Duration::from_secs(5)).await,
+        "Redis at {redis_url} does not report changes (CLIENT TRACKING needs Redis 6 or later)"
+    );
     let memory = fleuve_cache::Cache::in_process(&fleuve_cache::CacheConfig::in_process(&prefix));
     let projection = fleuve_homologation::app::CertificateRegistryProjection::new(memory.clone());
     let numbers: Vec<String> = (1..=certificates).map(|i| format!("ARPCE-HOM-2026-{i:06}")).collect();
@@ -394,7 +402,12 @@ pub async fn cache(
         .await?
     };
     let mut rows = vec![("database (uncached)", uncached)];
-    for (label, cache) in [("Redis read-through", redis.clone()), ("in-process read-through", memory.clone())] {
+    let mut near_share = None;
+    for (label, cache) in [
+        ("Redis read-through", redis.clone()),
+        ("Redis + near cache", near.clone()),
+        ("in-process read-through", memory.clone()),
+    ] {
         let app =
             fleuve_homologation::Homologation::new(db.clone(), settings.clone()).with_registry_cache(cache.clone());
         // Warm: one pass over every number.
@@ -412,6 +425,13 @@ pub async fn cache(
         .await?;
         let stats = cache.stats();
         tracing::debug!(?stats, label, "cache stats");
+        if label == "Redis + near cache" {
+            anyhow::ensure!(
+                cache.near_cache_connections() == 1,
+                "the near cache lost its Redis reports during the run"
+            );
+            near_share = Some(stats.near_hits as f64 / stats.hits.max(1) as f64);
+        }
         rows.push((label, figures));
     }
     redis.flush().await;
@@ -423,6 +443,12 @@ pub async fn cache(
     let base = rows[0].1.tps;
     for (label, f) in &rows {
         println!("{:>24} {:>12.0} {:>10.3} {:>10.3} {:>8.2}", label, f.tps, f.p50_ms, f.p99_ms, f.tps / base);
+    }
+    if let Some(share) = near_share {
+        println!(
+            "near cache: {:.1} % of the Redis + near cache hits answered in process (warm pass included)",
+            share * 100.0
+        );
     }
     Ok(())
 }

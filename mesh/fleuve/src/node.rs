@@ -122,6 +122,7 @@ pub fn registry_cache(config: &MeshConfig) -> anyhow::Result<fleuve_cache::Cache
         ttl_seconds: config.cache.ttl_seconds,
         max_entries: config.cache.max_entries,
         key_prefix: format!("{}:homologation:registry", config.cache.key_prefix),
+        near_cache: config.cache.near_cache,
         ..fleuve_cache::CacheConfig::default()
     };
     Ok(fleuve_cache::Cache::new(&cache)?)

@@ -199,11 +199,20 @@ pub struct CacheSettings {
     pub max_entries: u64,
     /// Prefix of every key (several deployments can share one Redis).
     pub key_prefix: String,
+    /// With Redis, keep read entries in process too, invalidated by Redis's change reports
+    /// (client tracking, Redis 6 or later; `max_entries` bounds it).
+    pub near_cache: bool,
 }
 
 impl Default for CacheSettings {
     fn default() -> Self {
-        Self { redis_url: String::new(), ttl_seconds: 300, max_entries: 10_000, key_prefix: "fleuve".into() }
+        Self {
+            redis_url: String::new(),
+            ttl_seconds: 300,
+            max_entries: 10_000,
+            key_prefix: "fleuve".into(),
+            near_cache: true,
+        }
     }
 }
 
