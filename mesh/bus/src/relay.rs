@@ -17,7 +17,7 @@ use fleuve_store::event_store::{
     OutboxRow, RecordedEvent, outbox_mark_published, outbox_pending, outbox_pending_after, outbox_record_failure,
 };
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 
 use crate::schema::{ProtoCatalog, RegisteredSchema, SchemaRegistryClient, TopicSchema};
 use crate::{BusConfig, BusError};
@@ -50,6 +50,13 @@ pub struct PublishReport {
     /// next batch republishes them after the failed row, keeping per-aggregate order (the
     /// consumer sees a duplicate, never a gap or a reordering).
     pub held_back: Vec<i64>,
+}
+
+/// Rows of one batch handed to the producer, with their pending deliveries.
+struct Produced {
+    /// (outbox id, topic, aggregate id) per row, in batch order.
+    rows: Vec<(i64, String, String)>,
+    deliveries: Vec<Result<DeliveryFuture, String>>,
 }
 
 /// Publishes the outbox of one database to Kafka.
@@ -148,22 +155,40 @@ impl OutboxRelay {
     /// before anything is sent). A row whose topic has no schema fails, loudly.
     pub async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<PublishReport, BusError> {
         self.register_schemas().await?;
-        // Enqueue everything first (pipelined, ordered per partition by the idempotent
-        // producer), then await the reports.
-        let mut deliveries = Vec::with_capacity(batch.len());
+        let produced = self.enqueue(batch);
+        self.settle(produced, &mut HashSet::new()).await
+    }
+
+    /// Enqueues every row of `batch` (pipelined, ordered per partition by the idempotent
+    /// producer) without awaiting anything; the schemas must be registered.
+    fn enqueue(&self, batch: &[OutboxEntry]) -> Produced {
+        let mut produced =
+            Produced { rows: Vec::with_capacity(batch.len()), deliveries: Vec::with_capacity(batch.len()) };
         for (row, event) in batch {
+            produced.rows.push((row.id, row.topic.clone(), event.aggregate_id.clone()));
             let Some(schema) = self.registered.get(&row.topic) else {
                 let error = format!("no schema registered for topic {}", row.topic);
                 tracing::error!(outbox_id = row.id, topic = %row.topic, event_id = %event.event_id, "{error}");
-                deliveries.push(Err(error));
+                produced.deliveries.push(Err(error));
                 continue;
             };
             let value = schema.frame(&event.payload);
             let record = FutureRecord::to(&row.topic).key(&event.aggregate_id).payload(&value).headers(headers(event));
-            deliveries.push(self.producer.send_result(record).map_err(|(error, _)| error.to_string()));
+            produced.deliveries.push(self.producer.send_result(record).map_err(|(error, _)| error.to_string()));
         }
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for delivery in deliveries {
+        produced
+    }
+
+    /// Awaits the deliveries of `produced`. A row of a key in `broken` (a row of that key
+    /// failed earlier, in this batch or an earlier one of the same drain) is held back even
+    /// when delivered; the keys of rows that fail join `broken`.
+    async fn settle(
+        &mut self,
+        produced: Produced,
+        broken: &mut HashSet<(String, String)>,
+    ) -> Result<PublishReport, BusError> {
+        let mut outcomes = Vec::with_capacity(produced.deliveries.len());
+        for delivery in produced.deliveries {
             let outcome = match delivery {
                 Err(error) => Err(error),
                 Ok(future) => match future.await {
@@ -177,17 +202,16 @@ impl OutboxRelay {
         self.replace_producer_after_fatal_error()?;
 
         let mut report = PublishReport::default();
-        let mut broken: HashSet<(&str, &str)> = HashSet::new();
-        for ((row, event), outcome) in batch.iter().zip(outcomes) {
-            let key = (row.topic.as_str(), event.aggregate_id.as_str());
+        for ((id, topic, aggregate_id), outcome) in produced.rows.into_iter().zip(outcomes) {
+            let key = (topic, aggregate_id);
             match outcome {
                 Err(error) => {
-                    tracing::warn!(outbox_id = row.id, topic = %row.topic, %error, "outbox row not delivered");
+                    tracing::warn!(outbox_id = id, topic = %key.0, %error, "outbox row not delivered");
                     broken.insert(key);
-                    report.failed.push((row.id, error));
+                    report.failed.push((id, error));
                 }
-                Ok(()) if broken.contains(&key) => report.held_back.push(row.id),
-                Ok(()) => report.delivered.push(row.id),
+                Ok(()) if broken.contains(&key) => report.held_back.push(id),
+                Ok(()) => report.delivered.push(id),
             }
         }
         Ok(report)
@@ -199,31 +223,53 @@ impl OutboxRelay {
         mark(&self.db, report.clone()).await
     }
 
-    /// Publishes until it has caught up with the outbox, as a pipeline: while a full batch N
-    /// is produced, batch N+1 is read (rows after N's last id), and N is marked while N+1 is
-    /// produced. Each batch is still marked only after its own deliveries. A batch that is
-    /// not full ends the drain once it is marked: rows of transactions that committed after
-    /// a later id was read (ids are taken at insert, not at commit) sit below the read-ahead
-    /// point, and the next drain, which reads from the oldest row again, picks them up.
-    /// Returns how many rows were published; a batch with undelivered rows ends the drain in
-    /// [`BusError::Delivery`] after recording them (the next drain starts again from the
-    /// oldest unpublished row, so a key's order holds).
+    /// Publishes until it has caught up with the outbox, as a pipeline: while batch N's
+    /// deliveries are awaited, batch N+1 has been read (rows after N's last id) and enqueued,
+    /// and N-1 is being marked. Each batch is still marked only after its own deliveries, and
+    /// the producer keeps the enqueue order per partition. A batch that is not full ends the
+    /// drain once it is marked: rows of transactions that committed after a later id was read
+    /// (ids are taken at insert, not at commit) sit below the read-ahead point, and the next
+    /// drain, which reads from the oldest row again, picks them up.
+    ///
+    /// Returns how many rows were published. A batch with undelivered rows ends the drain in
+    /// [`BusError::Delivery`] after recording them; rows of their keys enqueued after them (in
+    /// that batch or the next) are left unmarked, so the next drain, which starts again from
+    /// the oldest unpublished row, republishes each key in order (consumers see duplicates,
+    /// which they drop, never a gap).
     pub async fn drain(&mut self) -> Result<usize, BusError> {
+        self.register_schemas().await?;
         let limit = self.batch_size;
         let read = |db: Database, after: i64| {
             tokio::spawn(async move { db.run(move |conn| outbox_pending_after(conn, after, limit)).await })
         };
         let mut next = Some(read(self.db.clone(), 0));
+        let mut in_flight: Option<Produced> = None;
         let mut marking: Option<tokio::task::JoinHandle<Result<usize, BusError>>> = None;
+        let mut broken = HashSet::new();
         let mut published = 0;
-        while let Some(reading) = next.take() {
-            let batch = join_task(reading.await)??;
-            let Some((last, _)) = batch.last() else { break };
-            let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) >= limit;
-            if full {
-                next = Some(read(self.db.clone(), last.id));
-            }
-            let report = self.publish(&batch).await?;
+        loop {
+            let produced = match next.take() {
+                Some(reading) => {
+                    let batch = join_task(reading.await)??;
+                    if let Some((last, _)) = batch.last()
+                        && i64::try_from(batch.len()).unwrap_or(i64::MAX) >= limit
+                    {
+                        next = Some(read(self.db.clone(), last.id));
+                    }
+                    (!batch.is_empty()).then(|| self.enqueue(&batch))
+                }
+                None => None,
+            };
+            let Some(previous) = in_flight.take() else {
+                match produced {
+                    Some(produced) => {
+                        in_flight = Some(produced);
+                        continue;
+                    }
+                    None => break,
+                }
+            };
+            let report = self.settle(previous, &mut broken).await?;
             if let Some(marking) = marking.take() {
                 published += join_task(marking.await)??;
             }
@@ -234,11 +280,21 @@ impl OutboxRelay {
                 let failed = report.failed.len();
                 let first = format!("outbox row {id}: {error}");
                 published += mark(&self.db, report).await?;
+                // The next batch is in flight already: its rows of the failed keys are held
+                // back, the others marked.
+                if let Some(produced) = produced {
+                    let after = self.settle(produced, &mut broken).await?;
+                    published += mark(&self.db, after).await?;
+                }
                 tracing::debug!(published, "outbox drain stopped on a failed batch");
                 return Err(BusError::Delivery { failed, first });
             }
             let db = self.db.clone();
             marking = Some(tokio::spawn(async move { mark(&db, report).await }));
+            in_flight = produced;
+            if in_flight.is_none() {
+                break;
+            }
         }
         if let Some(marking) = marking.take() {
             published += join_task(marking.await)??;

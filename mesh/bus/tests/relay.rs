@@ -312,3 +312,44 @@ async fn row_for_a_topic_without_schema_fails_loudly_and_blocks_only_its_aggrega
     relay.close().await;
     mesh.stop().await
 }
+
+/// `drain` enqueues batch N+1 before batch N's deliveries are in: when N has a failed row,
+/// the drain still settles N+1, marks what it delivered and stops; only the failed row stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_stopped_by_a_failed_row_marks_the_batch_already_in_flight() -> Result<()> {
+    let test_db = TestDatabase::postgres(&[EVENT_STORE_MIGRATIONS]).await?;
+    let db = test_db.database().clone();
+    let mesh = Mesh::start().await?;
+    // Batches of 2: [a-1 v1, unknown u-1], [a-1 v2, b-1 v1], [b-1 v2].
+    let mut ids = append_events(&db, "a-1", 0, 1, DOSSIER_TOPIC).await?;
+    append_events(&db, "u-1", 0, 1, "homologation.unknown.v1").await?;
+    ids.extend(append_events(&db, "a-1", 1, 1, DOSSIER_TOPIC).await?);
+    ids.extend(append_events(&db, "b-1", 0, 2, DOSSIER_TOPIC).await?);
+
+    let mut relay = mesh.relay(&db)?.with_batch_size(2);
+    match relay.drain().await {
+        Err(BusError::Delivery { failed: 1, first }) => ensure!(first.contains("no schema registered"), "{first}"),
+        other => bail!("expected the drain to stop on the unknown topic, got {other:?}"),
+    }
+    let pending = db.run(|conn| outbox_pending(conn, 100)).await?;
+    let topics: Vec<&str> = pending.iter().map(|(row, _)| row.topic.as_str()).collect();
+    // The batch in flight when the failure was seen was marked; the one after was never read.
+    ensure!(topics == ["homologation.unknown.v1", DOSSIER_TOPIC], "pending after the stop: {topics:?}");
+    ensure!(pending[1].1.aggregate_id == "b-1" && pending[1].1.version == 2, "pending {:?}", pending[1].1);
+
+    match relay.drain().await {
+        Err(BusError::Delivery { failed: 1, .. }) => {}
+        other => bail!("the unknown topic still fails, got {other:?}"),
+    }
+    ensure!(pending_count(&db).await? == 1, "all but the failed row published");
+    relay.close().await;
+
+    let consumer = consumer(&mesh, "relay-pipelined-failure")?;
+    let received = consume(&consumer, ids.len()).await?;
+    let got: Vec<&String> = received.iter().filter_map(|r| r.headers.get("event_id")).collect();
+    for id in &ids {
+        ensure!(got.contains(&id), "event {id} not delivered: {got:?}");
+    }
+    tokio::task::block_in_place(|| drop(consumer));
+    mesh.stop().await
+}

@@ -41,6 +41,9 @@ pub enum BenchCommand {
         admin_url: String,
         #[arg(long, default_value_t = 20_000)]
         events: usize,
+        /// Outbox rows the relay reads and publishes per batch.
+        #[arg(long, default_value_t = 1_000)]
+        batch_size: i64,
     },
     /// Append-to-read-model lag of the projections under a steady rate of gRPC commands.
     Projection {
@@ -83,7 +86,9 @@ pub async fn run(command: BenchCommand, config: &MeshConfig) -> anyhow::Result<(
         BenchCommand::Append { admin_url, clients, seconds } => {
             append(&admin_url, &clients, Duration::from_secs(seconds)).await
         }
-        BenchCommand::Relay { admin_url, events } => crate::bench_backbone::relay(&admin_url, events).await,
+        BenchCommand::Relay { admin_url, events, batch_size } => {
+            crate::bench_backbone::relay(&admin_url, events, batch_size).await
+        }
         BenchCommand::Projection { admin_url, rate, seconds } => {
             crate::bench_backbone::projection(&admin_url, rate, seconds).await
         }
@@ -145,6 +150,8 @@ pub(crate) struct CpuUse {
     pub ms_per_job: f64,
     /// Stolen share of all CPU time in the interval.
     pub steal: f64,
+    /// Busy share of all CPU time in the interval (what is left was idle, waiting or stolen).
+    pub busy: f64,
 }
 
 /// `/proc/stat` counts in USER_HZ, which Linux fixes at 100 for user space.
@@ -174,6 +181,7 @@ impl CpuTimes {
         CpuUse {
             ms_per_job: if jobs == 0 { f64::NAN } else { busy / jobs as f64 },
             steal: self.steal.saturating_sub(before.steal) as f64 / total,
+            busy: self.busy.saturating_sub(before.busy) as f64 / total,
         }
     }
 }

@@ -50,7 +50,7 @@ async fn scratch_db(
 
 /// Fills the outbox with `events` single-event appends, then times the relay draining it, and
 /// a bare idempotent producer sending as many records of the same size and headers.
-pub async fn relay(admin_url: &str, events: usize) -> anyhow::Result<()> {
+pub async fn relay(admin_url: &str, events: usize, batch_size: i64) -> anyhow::Result<()> {
     let (_scratch, db) = scratch_db(admin_url, 8, &[fleuve_store::EVENT_STORE_MIGRATIONS]).await?;
     let broker = EmbeddedBroker::start("127.0.0.1:0".parse()?).await?;
     let (registry_addr, registry) = fleuve_registry::RegistryServer::start("127.0.0.1:0".parse()?).await?;
@@ -89,7 +89,7 @@ pub async fn relay(admin_url: &str, events: usize) -> anyhow::Result<()> {
 
     let registry_url = format!("http://{registry_addr}");
     let topics = vec![TopicSchema::new(DOSSIER_TOPIC, "fleuve.homologation.v1.DossierEvent", EVENTS_FILE)];
-    let mut relay = OutboxRelay::new(db.clone(), &bus, &registry_url, topics)?.with_batch_size(1000);
+    let mut relay = OutboxRelay::new(db.clone(), &bus, &registry_url, topics)?.with_batch_size(batch_size);
     relay.register_schemas().await?;
     let framed_len = relay.registered(DOSSIER_TOPIC).map(|r| r.frame(&payload).len()).unwrap_or(payload.len());
 
@@ -97,21 +97,33 @@ pub async fn relay(admin_url: &str, events: usize) -> anyhow::Result<()> {
     // broker warm-up does not flatter the relay.
     let bare_before = bare_producer(&bus, events, framed_len).await?;
     // The relay's own pipeline (what `OutboxRelay::run` does until the outbox is empty).
+    let cpu_before = crate::bench::CpuTimes::read();
     let started = Instant::now();
     let published = relay.drain().await?;
     let relay_rate = published as f64 / started.elapsed().as_secs_f64();
+    let cpu = crate::bench::CpuTimes::read().zip(cpu_before).map(|(after, before)| after.since(&before, published));
     relay.close().await;
     anyhow::ensure!(published == written, "relay published {published} of {written}");
     let bare_after = bare_producer(&bus, events, framed_len).await?;
     let bare = bare_before.max(bare_after);
 
-    println!("fleuve bench relay: {written} events, PostgreSQL at {}", crate::node::redact(admin_url));
+    println!(
+        "fleuve bench relay: {written} events, batches of {batch_size}, PostgreSQL at {}",
+        crate::node::redact(admin_url)
+    );
     println!("{:>22} {:>14}", "", "records/s");
     println!(
         "{:>22} {:>14.0}   (runs: {bare_before:.0} before, {bare_after:.0} after the relay)",
         "bare rdkafka producer", bare
     );
-    println!("{:>22} {:>14.0}", "outbox relay", relay_rate);
+    println!(
+        "{:>22} {:>14.0}   (machine CPU: {} ms per 1 000 records, {} busy, {} stolen)",
+        "outbox relay",
+        relay_rate,
+        cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.1}", c.ms_per_job * 1000.0)),
+        cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.0}%", c.busy * 100.0)),
+        crate::bench::CpuUse::steal(cpu.as_ref()),
+    );
     println!("{:>22} {:>14.2}", "ratio relay/bare", relay_rate / bare);
     registry.shutdown().await?;
     broker.shutdown().await;
