@@ -12,6 +12,14 @@ use fleuve::{
 };
 use fleuve_mesh::{MeshConfig, Role, shutdown, telemetry};
 
+/// jemalloc instead of glibc's malloc: in a profile of the outbox relay, malloc, free and
+/// `malloc_consolidate` took about an eighth of the CPU (records are allocated on the async
+/// workers and freed on librdkafka's threads), and the relay ran about 14 % faster with
+/// jemalloc (mimalloc made it slower). See the README's backbone benchmarks.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "fleuve", version, about = "Event-driven gRPC service mesh: homologation and commerce")]
 struct Cli {
