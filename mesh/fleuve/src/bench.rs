@@ -44,6 +44,9 @@ pub enum BenchCommand {
         /// Outbox rows the relay reads and publishes per batch.
         #[arg(long, default_value_t = 1_000)]
         batch_size: i64,
+        /// Relay runs, each between two bare-producer runs; the median ratio is the figure.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
     },
     /// Append-to-read-model lag of the projections under a steady rate of gRPC commands.
     Projection {
@@ -86,8 +89,8 @@ pub async fn run(command: BenchCommand, config: &MeshConfig) -> anyhow::Result<(
         BenchCommand::Append { admin_url, clients, seconds } => {
             append(&admin_url, &clients, Duration::from_secs(seconds)).await
         }
-        BenchCommand::Relay { admin_url, events, batch_size } => {
-            crate::bench_backbone::relay(&admin_url, events, batch_size).await
+        BenchCommand::Relay { admin_url, events, batch_size, rounds } => {
+            crate::bench_backbone::relay(&admin_url, events, batch_size, rounds).await
         }
         BenchCommand::Projection { admin_url, rate, seconds } => {
             crate::bench_backbone::projection(&admin_url, rate, seconds).await

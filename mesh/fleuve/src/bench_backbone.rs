@@ -48,9 +48,10 @@ async fn scratch_db(
 // ---------------------------------------------------------------------------------------------
 // relay
 
-/// Fills the outbox with `events` single-event appends, then times the relay draining it, and
+/// Per round: fills the outbox with `events` events, then times the relay draining it, beside
 /// a bare idempotent producer sending as many records of the same size and headers.
-pub async fn relay(admin_url: &str, events: usize, batch_size: i64) -> anyhow::Result<()> {
+pub async fn relay(admin_url: &str, events: usize, batch_size: i64, rounds: usize) -> anyhow::Result<()> {
+    let rounds = rounds.max(1);
     let (_scratch, db) = scratch_db(admin_url, 8, &[fleuve_store::EVENT_STORE_MIGRATIONS]).await?;
     let broker = EmbeddedBroker::start("127.0.0.1:0".parse()?).await?;
     let (registry_addr, registry) = fleuve_registry::RegistryServer::start("127.0.0.1:0".parse()?).await?;
@@ -62,7 +63,60 @@ pub async fn relay(admin_url: &str, events: usize, batch_size: i64) -> anyhow::R
         event: Some(pb::dossier_event::Event::Withdrawn(pb::DossierWithdrawn { reason: "x".repeat(160) })),
     };
     let payload = prost::Message::encode_to_vec(&payload);
-    // 100 streams, appended 50 events at a time: filling is not what is measured.
+    let registry_url = format!("http://{registry_addr}");
+    let topics = vec![TopicSchema::new(DOSSIER_TOPIC, "fleuve.homologation.v1.DossierEvent", EVENTS_FILE)];
+    let mut relay = OutboxRelay::new(db.clone(), &bus, &registry_url, topics)?.with_batch_size(batch_size);
+    relay.register_schemas().await?;
+    let framed_len = relay.registered(DOSSIER_TOPIC).map(|r| r.frame(&payload).len()).unwrap_or(payload.len());
+
+    println!(
+        "fleuve bench relay: {events} events per round, {rounds} rounds, batches of {batch_size}, PostgreSQL at {}",
+        crate::node::redact(admin_url)
+    );
+    println!(
+        "{:>6} {:>16} {:>14} {:>8}   {}",
+        "round", "bare records/s", "relay rec/s", "ratio", "relay: machine CPU per 1 000 records, busy, stolen"
+    );
+    // Bare runs and relay runs alternate (bare, relay, bare, ..., relay, bare); each relay run
+    // is compared with the better of the bare runs around it, so broker warm-up or a noisy
+    // neighbour during one bare run does not flatter the relay.
+    let mut bare_before = bare_producer(&bus, events, framed_len).await?;
+    let mut ratios = Vec::with_capacity(rounds);
+    for round in 1..=rounds {
+        let written = fill(&db, events, &payload).await?;
+        // The relay's own pipeline (what `OutboxRelay::run` does until the outbox is empty).
+        let cpu_before = crate::bench::CpuTimes::read();
+        let started = Instant::now();
+        let published = relay.drain().await?;
+        let relay_rate = published as f64 / started.elapsed().as_secs_f64();
+        let cpu = crate::bench::CpuTimes::read().zip(cpu_before).map(|(after, before)| after.since(&before, published));
+        anyhow::ensure!(published == written, "relay published {published} of {written}");
+        let bare_after = bare_producer(&bus, events, framed_len).await?;
+        let bare = bare_before.max(bare_after);
+        ratios.push(relay_rate / bare);
+        println!(
+            "{:>6} {:>16.0} {:>14.0} {:>8.2}   {} ms, {}, {}",
+            round,
+            bare,
+            relay_rate,
+            relay_rate / bare,
+            cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.1}", c.ms_per_job * 1000.0)),
+            cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.0}%", c.busy * 100.0)),
+            crate::bench::CpuUse::steal(cpu.as_ref()),
+        );
+        bare_before = bare_after;
+    }
+    relay.close().await;
+    ratios.sort_by(f64::total_cmp);
+    println!("median ratio relay/bare: {:.2}", ratios[ratios.len() / 2]);
+    registry.shutdown().await?;
+    broker.shutdown().await;
+    Ok(())
+}
+
+/// Appends `events` events to 100 streams, 50 per transaction, each with an outbox row (filling
+/// is not what is measured); returns how many.
+async fn fill(db: &Database, events: usize, payload: &[u8]) -> anyhow::Result<usize> {
     let streams = 100;
     let per_stream = events.div_ceil(streams);
     let mut written = 0;
@@ -71,7 +125,7 @@ pub async fn relay(admin_url: &str, events: usize, batch_size: i64) -> anyhow::R
         let stream = StreamRef::new("dossier", format!("bench-{s}"));
         while left > 0 {
             let n = left.min(50);
-            let (stream, payload) = (stream.clone(), payload.clone());
+            let (stream, payload) = (stream.clone(), payload.to_vec());
             db.transaction::<_, fleuve_store::StoreError, _>(move |conn| {
                 let batch: Vec<NewEvent> = (0..n).map(|_| NewEvent::new("DossierWithdrawn", payload.clone())).collect();
                 let meta = EventMetadata::new(Uuid::now_v7().to_string(), "bench")
@@ -87,47 +141,7 @@ pub async fn relay(admin_url: &str, events: usize, batch_size: i64) -> anyhow::R
         }
     }
 
-    let registry_url = format!("http://{registry_addr}");
-    let topics = vec![TopicSchema::new(DOSSIER_TOPIC, "fleuve.homologation.v1.DossierEvent", EVENTS_FILE)];
-    let mut relay = OutboxRelay::new(db.clone(), &bus, &registry_url, topics)?.with_batch_size(batch_size);
-    relay.register_schemas().await?;
-    let framed_len = relay.registered(DOSSIER_TOPIC).map(|r| r.frame(&payload).len()).unwrap_or(payload.len());
-
-    // The bare producer runs before and after the relay; the better run is the baseline, so
-    // broker warm-up does not flatter the relay.
-    let bare_before = bare_producer(&bus, events, framed_len).await?;
-    // The relay's own pipeline (what `OutboxRelay::run` does until the outbox is empty).
-    let cpu_before = crate::bench::CpuTimes::read();
-    let started = Instant::now();
-    let published = relay.drain().await?;
-    let relay_rate = published as f64 / started.elapsed().as_secs_f64();
-    let cpu = crate::bench::CpuTimes::read().zip(cpu_before).map(|(after, before)| after.since(&before, published));
-    relay.close().await;
-    anyhow::ensure!(published == written, "relay published {published} of {written}");
-    let bare_after = bare_producer(&bus, events, framed_len).await?;
-    let bare = bare_before.max(bare_after);
-
-    println!(
-        "fleuve bench relay: {written} events, batches of {batch_size}, PostgreSQL at {}",
-        crate::node::redact(admin_url)
-    );
-    println!("{:>22} {:>14}", "", "records/s");
-    println!(
-        "{:>22} {:>14.0}   (runs: {bare_before:.0} before, {bare_after:.0} after the relay)",
-        "bare rdkafka producer", bare
-    );
-    println!(
-        "{:>22} {:>14.0}   (machine CPU: {} ms per 1 000 records, {} busy, {} stolen)",
-        "outbox relay",
-        relay_rate,
-        cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.1}", c.ms_per_job * 1000.0)),
-        cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.0}%", c.busy * 100.0)),
-        crate::bench::CpuUse::steal(cpu.as_ref()),
-    );
-    println!("{:>22} {:>14.2}", "ratio relay/bare", relay_rate / bare);
-    registry.shutdown().await?;
-    broker.shutdown().await;
-    Ok(())
+    Ok(written)
 }
 
 /// Records per second of an idempotent producer sending `count` records of `size` bytes with
