@@ -15,6 +15,17 @@ use crate::schema::sequences;
 /// call it late in a transaction to keep that lock short. Two transactions creating the same
 /// counter at once do not fail: the second waits for the first and then increments its row.
 pub fn next_sequence(conn: &mut DbConnection, name: &str) -> Result<i64, StoreError> {
+    // PostgreSQL: the increment and the read are one statement once the counter exists.
+    if let DbConnection::Pg(pg) = conn {
+        let next = diesel::update(sequences::table.find(name))
+            .set(sequences::value.eq(sequences::value + 1))
+            .returning(sequences::value)
+            .get_result::<i64>(pg)
+            .optional()?;
+        if let Some(next) = next {
+            return Ok(next);
+        }
+    }
     atomically(conn, |conn| {
         let increment = |conn: &mut DbConnection| {
             diesel::update(sequences::table.find(name)).set(sequences::value.eq(sequences::value + 1)).execute(conn)
