@@ -260,14 +260,12 @@ impl OutboxRelay {
                 }
                 None => None,
             };
-            let Some(previous) = in_flight.take() else {
-                match produced {
-                    Some(produced) => {
-                        in_flight = Some(produced);
-                        continue;
-                    }
-                    None => break,
+            // The batch just enqueued goes in flight; the one before it is settled now.
+            let Some(previous) = std::mem::replace(&mut in_flight, produced) else {
+                if in_flight.is_none() {
+                    break;
                 }
+                continue;
             };
             let report = self.settle(previous, &mut broken).await?;
             if let Some(marking) = marking.take() {
@@ -282,7 +280,7 @@ impl OutboxRelay {
                 published += mark(&self.db, report).await?;
                 // The next batch is in flight already: its rows of the failed keys are held
                 // back, the others marked.
-                if let Some(produced) = produced {
+                if let Some(produced) = in_flight.take() {
                     let after = self.settle(produced, &mut broken).await?;
                     published += mark(&self.db, after).await?;
                 }
@@ -291,7 +289,6 @@ impl OutboxRelay {
             }
             let db = self.db.clone();
             marking = Some(tokio::spawn(async move { mark(&db, report).await }));
-            in_flight = produced;
             if in_flight.is_none() {
                 break;
             }

@@ -179,12 +179,12 @@ impl CpuTimes {
     }
 
     pub(crate) fn since(&self, before: &CpuTimes, jobs: usize) -> CpuUse {
-        let busy = self.busy.saturating_sub(before.busy) as f64 * TICK_MS;
+        let busy = self.busy.saturating_sub(before.busy) as f64;
         let total = self.total.saturating_sub(before.total).max(1) as f64;
         CpuUse {
-            ms_per_job: if jobs == 0 { f64::NAN } else { busy / jobs as f64 },
+            ms_per_job: if jobs == 0 { f64::NAN } else { busy * TICK_MS / jobs as f64 },
             steal: self.steal.saturating_sub(before.steal) as f64 / total,
-            busy: self.busy.saturating_sub(before.busy) as f64 / total,
+            busy: busy / total,
         }
     }
 }
@@ -194,8 +194,17 @@ impl CpuUse {
         cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.2}", c.ms_per_job))
     }
 
+    /// Busy CPU milliseconds per 1 000 jobs.
+    pub(crate) fn ms_per_thousand(cpu: Option<&CpuUse>) -> String {
+        cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.1}", c.ms_per_job * 1000.0))
+    }
+
     pub(crate) fn steal(cpu: Option<&CpuUse>) -> String {
         cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.0}%", c.steal * 100.0))
+    }
+
+    pub(crate) fn busy(cpu: Option<&CpuUse>) -> String {
+        cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.0}%", c.busy * 100.0))
     }
 }
 
@@ -348,6 +357,7 @@ mod tests {
         // 300 busy ticks = 3000 ms over 30 jobs; 40 of 540 ticks stolen.
         assert!((used.ms_per_job - 100.0).abs() < 1e-9);
         assert!((used.steal - 40.0 / 540.0).abs() < 1e-9);
+        assert!((used.busy - 300.0 / 540.0).abs() < 1e-9);
         assert!(CpuTimes::parse("intr 1 2 3").is_none());
     }
 

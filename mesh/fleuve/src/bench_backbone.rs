@@ -100,8 +100,8 @@ pub async fn relay(admin_url: &str, events: usize, batch_size: i64, rounds: usiz
             bare,
             relay_rate,
             relay_rate / bare,
-            cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.1}", c.ms_per_job * 1000.0)),
-            cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.0}%", c.busy * 100.0)),
+            crate::bench::CpuUse::ms_per_thousand(cpu.as_ref()),
+            crate::bench::CpuUse::busy(cpu.as_ref()),
             crate::bench::CpuUse::steal(cpu.as_ref()),
         );
         bare_before = bare_after;
@@ -451,7 +451,7 @@ pub async fn cache(
         .await?;
         let stats = cache.stats();
         tracing::debug!(?stats, label, "cache stats");
-        if label == "Redis + near cache" {
+        if stats.near_hits > 0 {
             anyhow::ensure!(
                 cache.near_cache_connections() == 1,
                 "the near cache lost its Redis reports during the run"
@@ -471,10 +471,7 @@ pub async fn cache(
         println!("{:>24} {:>12.0} {:>10.3} {:>10.3} {:>8.2}", label, f.tps, f.p50_ms, f.p99_ms, f.tps / base);
     }
     if let Some(share) = near_share {
-        println!(
-            "near cache: {:.1} % of the Redis + near cache hits answered in process (warm pass included)",
-            share * 100.0
-        );
+        println!("near cache: {:.2} % of the Redis + near cache hits answered in process", share * 100.0);
     }
     Ok(())
 }
