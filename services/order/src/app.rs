@@ -196,10 +196,10 @@ impl Orders {
                     if events.is_empty() {
                         return Ok(Placed { order: order_to_pb(&order), created: false });
                     }
-                    let order = step::commit(conn, order, &events, &meta, Some(&meta.correlation_id))?;
                     // The saga starts when `order.placed` comes back from Kafka; should that
                     // not happen in time, the deadline ticker starts it.
-                    deadlines::write(conn, &order.id, Some(&deadlines::start(&order.id, now + start_within)))?;
+                    let start = deadlines::start(&order.id, now + start_within);
+                    let order = step::commit(conn, order, &events, &meta, Some(&meta.correlation_id), Some(start))?;
                     Ok(Placed { order: order_to_pb(&order), created: true })
                 })
                 .await;

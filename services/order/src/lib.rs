@@ -23,7 +23,7 @@ pub use participant::OrderSaga;
 /// The orchestrator's consumer group, inbox consumer and dead-letter owner.
 pub const NAME: &str = "order-saga";
 
-/// The read model (`order_view`) and the saga deadlines (`order_deadlines`).
+/// The read model (`order_view`), which also holds each open saga's deadline.
 pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "order",
     postgres: embed_migrations!("migrations/postgres"),

@@ -10,14 +10,8 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         view -> Binary,
-    }
-}
-
-diesel::table! {
-    order_deadlines (order_id) {
-        order_id -> Text,
-        step_kind -> Integer,
-        attempt -> Integer,
-        due_at -> Timestamp,
+        due_step_kind -> Nullable<Integer>,
+        due_attempt -> Nullable<Integer>,
+        due_at -> Nullable<Timestamp>,
     }
 }

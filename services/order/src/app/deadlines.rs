@@ -1,6 +1,7 @@
-//! The saga deadlines: one row per order that waits on a step, replaced in the transaction of
-//! each change, and the ticker that feeds the due ones back to the orchestrator. The rows live
-//! in the database, so a deadline set before a crash or a restart still fires after it.
+//! The saga deadlines: the step an order waits on and until when, kept in the order's
+//! `order_view` row (`due_*` columns) and replaced in the transaction of each change, and the
+//! ticker that feeds the due ones back to the orchestrator. They live in the database, so a
+//! deadline set before a crash or a restart still fires after it.
 
 use std::future::Future;
 
@@ -12,7 +13,7 @@ use fleuve_store::event_store::EventMetadata;
 
 use super::{AppError, Orders, views};
 use crate::domain::{Deadline, SagaInput};
-use crate::schema::order_deadlines;
+use crate::schema::order_view;
 
 /// The deadline of a placed order whose saga has not started: when it passes, the ticker
 /// starts the saga (step kind `UNSPECIFIED`, attempt 0), as `order.placed` would have.
@@ -27,44 +28,29 @@ pub(super) fn start(order_id: &str, at: DateTime<Utc>) -> Deadline {
 /// Most deadlines handled per tick.
 const BATCH: i64 = 200;
 
-/// Replaces the order's deadline by `deadline` (none: the saga waits on nothing).
+/// Replaces the order's deadline by `deadline` (none: the saga waits on nothing), when nothing
+/// else of its row changes. The order's stream row is locked by the caller's read or append.
 pub(super) fn write(conn: &mut DbConnection, order_id: &str, deadline: Option<&Deadline>) -> Result<(), AppError> {
-    let Some(deadline) = deadline else {
-        diesel::delete(order_deadlines::table.find(order_id)).execute(conn)?;
-        return Ok(());
-    };
-    let kind = deadline.step.kind;
-    let attempt = i32::try_from(deadline.step.attempt).unwrap_or(i32::MAX);
-    let due_at = deadline.at.naive_utc();
-    // The order's stream row is locked by the caller's append or read, so this cannot race.
-    let updated = diesel::update(order_deadlines::table.find(order_id))
-        .set((
-            order_deadlines::step_kind.eq(kind),
-            order_deadlines::attempt.eq(attempt),
-            order_deadlines::due_at.eq(due_at),
-        ))
-        .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(order_deadlines::table)
-            .values((
-                order_deadlines::order_id.eq(order_id),
-                order_deadlines::step_kind.eq(kind),
-                order_deadlines::attempt.eq(attempt),
-                order_deadlines::due_at.eq(due_at),
-            ))
-            .execute(conn)?;
-    }
+    diesel::update(order_view::table.find(order_id)).set(views::DueColumns::of(deadline).columns()).execute(conn)?;
     Ok(())
 }
 
+/// A due deadline: the order, the step it waits on (kind, attempt) and the correlation id of
+/// the request that placed it.
+type Due = (String, i32, i32, String);
+
 /// The deadlines due at `now`, earliest first.
-fn due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<(String, i32, i32)>, AppError> {
-    Ok(order_deadlines::table
-        .filter(order_deadlines::due_at.le(now.naive_utc()))
-        .order(order_deadlines::due_at.asc())
+fn due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<Due>, AppError> {
+    let rows: Vec<(String, Option<i32>, Option<i32>, String)> = order_view::table
+        .filter(order_view::due_at.le(now.naive_utc()))
+        .order(order_view::due_at.asc())
         .limit(BATCH)
-        .select((order_deadlines::order_id, order_deadlines::step_kind, order_deadlines::attempt))
-        .load(conn)?)
+        .select((order_view::order_id, order_view::due_step_kind, order_view::due_attempt, order_view::correlation_id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, kind, attempt, correlation)| (id, kind.unwrap_or(0), attempt.unwrap_or(0), correlation))
+        .collect())
 }
 
 impl Orders {
@@ -74,15 +60,14 @@ impl Orders {
     pub async fn fire_due_deadlines(&self, now: DateTime<Utc>) -> Result<usize, AppError> {
         let rows = self.db.run(move |conn| due(conn, now)).await?;
         let mut changed = 0;
-        for (order_id, kind, attempt) in rows {
+        for (order_id, kind, attempt, correlation) in rows {
             let step = SagaStep {
                 saga_id: order_id.clone(),
                 kind: SagaStepKind::try_from(kind).unwrap_or(SagaStepKind::Unspecified).into(),
                 attempt: u32::try_from(attempt).unwrap_or(0),
             };
-            let id = order_id.clone();
-            let correlation = self.db.run(move |conn| views::correlation_id(conn, &id)).await?;
-            let meta = EventMetadata::new(correlation.unwrap_or_else(|| order_id.clone()), crate::NAME);
+            let correlation = if correlation.is_empty() { order_id.clone() } else { correlation };
+            let meta = EventMetadata::new(correlation, crate::NAME);
             let input = if step.kind() == SagaStepKind::Unspecified {
                 SagaInput::Start
             } else {

@@ -8,7 +8,7 @@ use fleuve_store::event_store::{self, EventMetadata, ExpectedVersion, NewEvent, 
 use prost::Message;
 
 use super::{AppError, deadlines, views};
-use crate::domain::{ORDER_AGGREGATE, Orchestrator, Order, Outgoing, SagaInput};
+use crate::domain::{Deadline, ORDER_AGGREGATE, Orchestrator, Order, Outgoing, SagaInput};
 
 /// The order after one input, and the events the input appended (often none).
 #[derive(Debug, Clone)]
@@ -54,19 +54,21 @@ pub fn advance(
         }
         return Ok(Advanced { order, events });
     }
-    let order = commit(conn, order, &events, meta, None)?;
+    let order = commit(conn, order, &events, meta, None, None)?;
     Ok(Advanced { order, events })
 }
 
 /// Appends `events` to the order's stream at its current version, queues every saga message
-/// they send (keyed by the order id, on the message's topic), replaces the order's deadline
-/// and rewrites its read-model row. `correlation_id` is recorded for a new order.
+/// they send (keyed by the order id, on the message's topic) and rewrites its read-model row
+/// with its deadline: the step it waits on, else `idle_deadline` (PlaceOrder: the saga's
+/// start). `correlation_id` is recorded for a new order.
 pub fn commit(
     conn: &mut DbConnection,
     order: Order,
     events: &[pb::OrderEvent],
     meta: &EventMetadata,
     correlation_id: Option<&str>,
+    idle_deadline: Option<Deadline>,
 ) -> Result<Order, AppError> {
     let mut next = order.clone();
     for event in events {
@@ -79,8 +81,8 @@ pub fn commit(
     for message in Outgoing::all(events) {
         event_store::enqueue_message(conn, message.topic(), &next.id, message.event_type(), message.encode(), meta)?;
     }
-    deadlines::write(conn, &next.id, next.deadline().as_ref())?;
-    views::write(conn, &next, correlation_id)?;
+    let deadline = next.deadline().or(idle_deadline);
+    views::write(conn, &next, deadline.as_ref(), order.version == 0, correlation_id)?;
     Ok(next)
 }
 

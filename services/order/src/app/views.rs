@@ -8,7 +8,7 @@ use fleuve_store::DbConnection;
 use prost::Message;
 
 use super::AppError;
-use crate::domain::{Order, instant, timestamp};
+use crate::domain::{Deadline, Order, instant, timestamp};
 use crate::schema::order_view;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -48,43 +48,85 @@ fn naive(at: Option<&prost_types::Timestamp>) -> NaiveDateTime {
     at.and_then(instant).unwrap_or(DateTime::<Utc>::UNIX_EPOCH).naive_utc()
 }
 
-/// Rewrites the order's row; `correlation_id` is set when the row is created.
-pub(super) fn write(conn: &mut DbConnection, order: &Order, correlation_id: Option<&str>) -> Result<(), AppError> {
+/// Rewrites the order's row, with `deadline` as the step its saga waits on (none: nothing).
+/// `created`: the order is new (its first events), so the row is inserted; `correlation_id`
+/// is recorded then.
+pub(super) fn write(
+    conn: &mut DbConnection,
+    order: &Order,
+    deadline: Option<&Deadline>,
+    created: bool,
+    correlation_id: Option<&str>,
+) -> Result<(), AppError> {
     let view = order_to_pb(order).encode_to_vec();
     let status = order.status as i32;
     let updated_at = naive(order.updated_at.as_ref());
-    // The order's stream row is locked by the append, so update-then-insert cannot race.
-    let updated = diesel::update(order_view::table.find(&order.id))
-        .set((
-            order_view::status.eq(status),
-            order_view::updated_at.eq(updated_at),
-            order_view::version.eq(order.version),
-            order_view::view.eq(&view),
-        ))
-        .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(order_view::table)
-            .values((
-                order_view::order_id.eq(&order.id),
-                order_view::customer_id.eq(&order.customer_id),
+    let due = DueColumns::of(deadline);
+    if !created {
+        // The order's stream row is locked by the append, so this cannot race.
+        let updated = diesel::update(order_view::table.find(&order.id))
+            .set((
                 order_view::status.eq(status),
-                order_view::correlation_id.eq(correlation_id.unwrap_or_default()),
-                order_view::placed_at.eq(naive(order.placed_at.as_ref())),
                 order_view::updated_at.eq(updated_at),
                 order_view::version.eq(order.version),
                 order_view::view.eq(&view),
+                due.columns(),
             ))
             .execute(conn)?;
+        if updated == 1 {
+            return Ok(());
+        }
     }
+    diesel::insert_into(order_view::table)
+        .values((
+            order_view::order_id.eq(&order.id),
+            order_view::customer_id.eq(&order.customer_id),
+            order_view::status.eq(status),
+            order_view::correlation_id.eq(correlation_id.unwrap_or_default()),
+            order_view::placed_at.eq(naive(order.placed_at.as_ref())),
+            order_view::updated_at.eq(updated_at),
+            order_view::version.eq(order.version),
+            order_view::view.eq(&view),
+            due.columns(),
+        ))
+        .execute(conn)?;
     Ok(())
+}
+
+/// The deadline columns of an order's row.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DueColumns {
+    kind: Option<i32>,
+    attempt: Option<i32>,
+    at: Option<NaiveDateTime>,
+}
+
+impl DueColumns {
+    pub(super) fn of(deadline: Option<&Deadline>) -> DueColumns {
+        DueColumns {
+            kind: deadline.map(|d| d.step.kind),
+            attempt: deadline.map(|d| i32::try_from(d.step.attempt).unwrap_or(i32::MAX)),
+            at: deadline.map(|d| d.at.naive_utc()),
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub(super) fn columns(
+        self,
+    ) -> (
+        diesel::dsl::Eq<order_view::due_step_kind, Option<i32>>,
+        diesel::dsl::Eq<order_view::due_attempt, Option<i32>>,
+        diesel::dsl::Eq<order_view::due_at, Option<NaiveDateTime>>,
+    ) {
+        (
+            order_view::due_step_kind.eq(self.kind),
+            order_view::due_attempt.eq(self.attempt),
+            order_view::due_at.eq(self.at),
+        )
+    }
 }
 
 /// The order's row, if any.
 pub(super) fn find(conn: &mut DbConnection, order_id: &str) -> Result<Option<OrderRow>, AppError> {
     Ok(order_view::table.find(order_id).select(OrderRow::as_select()).first(conn).optional()?)
-}
-
-/// The correlation id of the request that placed the order.
-pub(super) fn correlation_id(conn: &mut DbConnection, order_id: &str) -> Result<Option<String>, AppError> {
-    Ok(order_view::table.find(order_id).select(order_view::correlation_id).first(conn).optional()?)
 }
