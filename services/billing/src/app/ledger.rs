@@ -37,8 +37,10 @@ pub(crate) fn charge_stream(order_id: &str) -> StreamRef {
 /// stream's version it is the state. A row that does not match its stream (never expected)
 /// falls back to the replay; the append that follows checks the version either way.
 pub(crate) fn load_account(conn: &mut DbConnection, customer_id: &str) -> Result<Account, AppError> {
-    if let Some(account) = views::account_state(conn, customer_id)? {
-        if event_store::stream_version(conn, &account_stream(customer_id))? == account.version {
+    if let Some((account, stream_version)) =
+        views::account_state(conn, customer_id, &account_stream(customer_id).stream_id())?
+    {
+        if stream_version == account.version {
             return Ok(account);
         }
         tracing::warn!(customer_id, version = account.version, "account row behind its stream, replaying");

@@ -8,7 +8,7 @@ use fleuve_proto::common::v1::Money;
 use fleuve_store::DbConnection;
 
 use crate::domain::{Account, Charge, instant, timestamp};
-use crate::schema::{billing_accounts, billing_charges, billing_refunds};
+use crate::schema::{billing_accounts, billing_charges, billing_refunds, event_streams};
 
 #[derive(Debug, Clone, Insertable, AsChangeset, Queryable, Selectable)]
 #[diesel(table_name = billing_accounts)]
@@ -65,19 +65,33 @@ fn proto_time(at: NaiveDateTime) -> prost_types::Timestamp {
 
 /// The account's state as its row holds it (the row is rewritten in the transaction of every
 /// append to the account's stream, so at the stream's version it is the state).
-pub(super) fn account_state(conn: &mut DbConnection, customer_id: &str) -> QueryResult<Option<Account>> {
+/// The account's row and its stream's version (0: no stream), read in one statement.
+pub(super) fn account_state(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    stream_id: &str,
+) -> QueryResult<Option<(Account, i64)>> {
+    let stream_version = event_streams::table
+        .filter(event_streams::stream_id.eq(stream_id))
+        .select(event_streams::version)
+        .single_value();
     let row = billing_accounts::table
         .find(customer_id)
-        .select(AccountRow::as_select())
-        .first::<AccountRow>(conn)
+        .select((AccountRow::as_select(), stream_version))
+        .first::<(AccountRow, Option<i64>)>(conn)
         .optional()?;
-    Ok(row.map(|row| Account {
-        customer_id: row.customer_id,
-        currency: row.currency,
-        balance: row.balance,
-        credit_limit: row.credit_limit,
-        opened_at: Some(proto_time(row.opened_at)),
-        version: row.version,
+    Ok(row.map(|(row, stream_version)| {
+        (
+            Account {
+                customer_id: row.customer_id,
+                currency: row.currency,
+                balance: row.balance,
+                credit_limit: row.credit_limit,
+                opened_at: Some(proto_time(row.opened_at)),
+                version: row.version,
+            },
+            stream_version.unwrap_or(0),
+        )
     }))
 }
 

@@ -47,12 +47,15 @@ fn reservation_stream(order_id: &str) -> StreamRef {
 ///
 /// A product's stream grows with every reservation, so replaying it on each decision would
 /// cost more with every sale. Its read-model row is rewritten in the transaction of every
-/// append, so when the row is at the stream's version it is the state, read in one row; only
-/// a row that does not match its stream (never expected) falls back to the replay. The append
-/// that follows still checks the version, so a concurrent change is a conflict either way.
+/// append, so when the row is at the stream's version it is the state, read in one row (with
+/// the stream's version, in one statement); only a row that does not match its stream (never
+/// expected) falls back to the replay. The append that follows still checks the version, so a
+/// concurrent change is a conflict either way.
 pub fn load_product(conn: &mut DbConnection, product_id: &str) -> Result<Product, AppError> {
-    if let Some(product) = views::product_state(conn, product_id)? {
-        if event_store::stream_version(conn, &product_stream(product_id))? == product.version {
+    if let Some((product, stream_version)) =
+        views::product_state(conn, product_id, &product_stream(product_id).stream_id())?
+    {
+        if stream_version == product.version {
             return Ok(product);
         }
         tracing::warn!(product_id, version = product.version, "product row behind its stream, replaying");

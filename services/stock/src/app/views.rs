@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppError;
 use crate::domain::{DomainError, Product, Reservation};
-use crate::schema::{stock_products, stock_reservation_lines, stock_reservations};
+use crate::schema::{event_streams, stock_products, stock_reservation_lines, stock_reservations};
 
 #[derive(Debug, Clone, Insertable, AsChangeset, Queryable, Selectable)]
 #[diesel(table_name = stock_products)]
@@ -167,17 +167,33 @@ pub(super) fn product_from_row(row: ProductRow) -> pb::Product {
 
 /// The product's state as its row holds it (the row is rewritten in the transaction of every
 /// append to the product's stream, so at the stream's version it is the state).
-pub(super) fn product_state(conn: &mut DbConnection, product_id: &str) -> Result<Option<Product>, AppError> {
-    let row =
-        stock_products::table.find(product_id).select(ProductRow::as_select()).first::<ProductRow>(conn).optional()?;
-    Ok(row.map(|row| Product {
-        id: row.product_id,
-        name: row.name,
-        available: row.available.unsigned_abs(),
-        reserved: row.reserved.unsigned_abs(),
-        created_at: timestamp(row.created_at),
-        updated_at: timestamp(row.updated_at),
-        version: row.version,
+pub(super) fn product_state(
+    conn: &mut DbConnection,
+    product_id: &str,
+    stream_id: &str,
+) -> Result<Option<(Product, i64)>, AppError> {
+    let stream_version = event_streams::table
+        .filter(event_streams::stream_id.eq(stream_id))
+        .select(event_streams::version)
+        .single_value();
+    let row = stock_products::table
+        .find(product_id)
+        .select((ProductRow::as_select(), stream_version))
+        .first::<(ProductRow, Option<i64>)>(conn)
+        .optional()?;
+    Ok(row.map(|(row, stream_version)| {
+        (
+            Product {
+                id: row.product_id,
+                name: row.name,
+                available: row.available.unsigned_abs(),
+                reserved: row.reserved.unsigned_abs(),
+                created_at: timestamp(row.created_at),
+                updated_at: timestamp(row.updated_at),
+                version: row.version,
+            },
+            stream_version.unwrap_or(0),
+        )
     }))
 }
 

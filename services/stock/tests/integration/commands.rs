@@ -16,6 +16,7 @@ on_both_backends!(
     restock_honours_the_expected_version,
     refused_commands_change_nothing,
     the_read_models_equal_the_replayed_streams,
+    a_product_row_behind_its_stream_is_not_trusted,
     products_are_listed_page_by_page,
     reservations_are_filtered_by_status_and_product,
 );
@@ -98,6 +99,29 @@ async fn refused_commands_change_nothing(h: Harness) -> anyhow::Result<()> {
     assert_eq!(h.event_count().await?, events);
     assert_eq!(quantities(s, "sku-1").await?, (5, 0, 1));
     assert_eq!(code(s.get_product("sku-2").await), Code::NotFound);
+    Ok(())
+}
+
+async fn a_product_row_behind_its_stream_is_not_trusted(h: Harness) -> anyhow::Result<()> {
+    h.products(&[("sku-a", 5)]).await?;
+    h.stock.restock(&admin(), "sku-a", 4, "", 0).await?;
+    // The row says what the product was before the restock (as if a write had been lost).
+    let stale = h
+        .db()
+        .run(|conn| {
+            use diesel::RunQueryDsl as _;
+            diesel::sql_query("UPDATE stock_products SET available = 5, version = 1 WHERE product_id = 'sku-a'")
+                .execute(conn)
+                .map_err(fleuve_store::StoreError::from)
+        })
+        .await?;
+    assert_eq!(stale, 1);
+    let (loaded, replayed) = h
+        .db()
+        .run(|conn| Ok::<_, fleuve_stock::AppError>((load_product(conn, "sku-a")?, replay_product(conn, "sku-a")?)))
+        .await?;
+    assert_eq!((loaded.available, loaded.version), (9, 2), "the stream's state, not the row's");
+    assert_eq!(loaded, replayed);
     Ok(())
 }
 
