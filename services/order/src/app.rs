@@ -10,6 +10,8 @@ mod step;
 mod views;
 mod watch;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
 use fleuve_proto::order::v1 as pb;
@@ -58,8 +60,16 @@ pub struct Orders {
     db: Database,
     orchestrator: Orchestrator,
     settings: Settings,
-    /// Ids of orders whose transaction committed, for the watches of this process.
-    changes: broadcast::Sender<String>,
+    /// Orders whose transaction committed, for the watches of this process.
+    changes: broadcast::Sender<Change>,
+}
+
+/// An order whose transaction committed, with what it became when the committer knows it (a
+/// watch then needs no read).
+#[derive(Debug, Clone)]
+pub(crate) struct Change {
+    pub order_id: String,
+    pub order: Option<Arc<pb::Order>>,
 }
 
 impl std::fmt::Debug for Orders {
@@ -146,10 +156,11 @@ impl Orders {
         crate::participant::OrderSaga::new(self.clone())
     }
 
-    /// Tells this process's watches that `order_id` changed (after its commit).
-    pub(crate) fn changed(&self, order_id: &str) {
+    /// Tells this process's watches that `order_id` changed (after its commit), and to what
+    /// if `order` says so.
+    pub(crate) fn changed(&self, order_id: &str, order: Option<pb::Order>) {
         // No receiver is fine: nobody watches.
-        let _ = self.changes.send(order_id.to_owned());
+        let _ = self.changes.send(Change { order_id: order_id.to_owned(), order: order.map(Arc::new) });
     }
 
     /// The order id PlaceOrder allocates for a customer's idempotency key.
@@ -211,7 +222,7 @@ impl Orders {
             }
         };
         if placed.created {
-            self.changed(&order_id);
+            self.changed(&order_id, Some(placed.order.clone()));
         }
         Ok(placed)
     }
@@ -258,7 +269,7 @@ impl Orders {
         let advanced =
             self.db.transaction(move |conn| step::advance(conn, &orchestrator, &id, input, &meta, now)).await?;
         if advanced.changed() {
-            self.changed(&order_id);
+            self.changed(&order_id, Some(order_to_pb(&advanced.order)));
         }
         Ok(advanced)
     }

@@ -3,6 +3,9 @@
 //! consumer runtime's transaction (inbox row included), so a redelivered record is dropped
 //! by the inbox and a duplicate or late reply by the saga's state.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use chrono::Utc;
 use fleuve_bus::saga::caused_by;
 use fleuve_bus::{ConsumedEvent, HandlerError, Projection, TopicSchema};
@@ -11,19 +14,26 @@ use fleuve_proto::order::v1 as pb;
 use fleuve_proto::stock::v1 as stock;
 use fleuve_store::DbConnection;
 
-use crate::app::{Orders, advance};
+use crate::app::{Orders, advance, order_to_pb};
 use crate::domain::SagaInput;
 use crate::topics;
+
+/// Orders decided in transactions not yet reported committed, at most (beyond it, the
+/// watches read the order instead).
+const DECIDED: usize = 1024;
 
 /// The saga consumer of the order service.
 #[derive(Debug, Clone)]
 pub struct OrderSaga {
     orders: Orders,
+    /// Event id → the order its transaction made, handed to the watches once the runtime
+    /// reports the transaction committed ([`Projection::applied`]).
+    decided: Arc<Mutex<HashMap<String, pb::Order>>>,
 }
 
 impl OrderSaga {
     pub fn new(orders: Orders) -> OrderSaga {
-        OrderSaga { orders }
+        OrderSaga { orders, decided: Arc::default() }
     }
 
     /// The order a record is about and what it tells its saga.
@@ -72,14 +82,25 @@ impl Projection for OrderSaga {
     fn apply(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
         let (order_id, input) = OrderSaga::input(event)?;
         let meta = caused_by(event, crate::NAME);
-        advance(conn, self.orders.orchestrator(), &order_id, input, &meta, Utc::now())?;
+        let advanced = advance(conn, self.orders.orchestrator(), &order_id, input, &meta, Utc::now())?;
+        // A retry of this event replaces (or drops) what an attempt that did not commit left.
+        let mut decided = self.decided.lock().expect("decided orders lock");
+        if advanced.changed() {
+            if decided.len() >= DECIDED {
+                decided.clear();
+            }
+            decided.insert(event.event_id.clone(), order_to_pb(&advanced.order));
+        } else {
+            decided.remove(&event.event_id);
+        }
         Ok(())
     }
 
     fn applied<'a>(&'a self, event: &'a ConsumedEvent) -> fleuve_bus::projection::HookFuture<'a> {
         Box::pin(async move {
             if let Ok((order_id, _)) = OrderSaga::input(event) {
-                self.orders.changed(&order_id);
+                let order = self.decided.lock().expect("decided orders lock").remove(&event.event_id);
+                self.orders.changed(&order_id, order);
             }
         })
     }

@@ -1,6 +1,9 @@
 //! WatchOrder: the order now, then each change until it is confirmed, failed or cancelled.
-//! Changes committed by this process wake the watch at once; changes committed elsewhere
-//! (another replica) are seen by re-reading every `settings.watch_poll`.
+//! Changes committed by this process wake the watch at once, most with the order as it became
+//! (no read needed); changes committed elsewhere (another replica) are seen by re-reading every
+//! `settings.watch_poll`.
+
+use std::sync::Arc;
 
 use fleuve_proto::order::v1 as pb;
 use tokio::sync::{broadcast, mpsc};
@@ -31,24 +34,31 @@ impl Orders {
                 return;
             }
             loop {
-                tokio::select! {
+                let known = tokio::select! {
                     () = sender.closed() => return,
                     change = changes.recv() => match change {
-                        Ok(id) if id != order_id => continue,
-                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Ok(change) if change.order_id != order_id => continue,
+                        Ok(change) => change.order,
+                        Err(broadcast::error::RecvError::Lagged(_)) => None,
                         Err(broadcast::error::RecvError::Closed) => return,
                     },
-                    () = tokio::time::sleep(orders.settings.watch_poll) => {}
-                }
-                let id = order_id.clone();
-                let row = match orders.db.run(move |conn| views::find(conn, &id)).await {
-                    Ok(row) => row,
-                    Err(error) => {
-                        let _ = sender.send(Err(error)).await;
-                        return;
+                    () = tokio::time::sleep(orders.settings.watch_poll) => None,
+                };
+                let order = match known {
+                    Some(order) => Arc::unwrap_or_clone(order),
+                    None => {
+                        let id = order_id.clone();
+                        let row = match orders.db.run(move |conn| views::find(conn, &id)).await {
+                            Ok(row) => row,
+                            Err(error) => {
+                                let _ = sender.send(Err(error)).await;
+                                return;
+                            }
+                        };
+                        let Some(order) = row.map(|r| r.order()).transpose().unwrap_or(None) else { continue };
+                        order
                     }
                 };
-                let Some(order) = row.map(|r| r.order()).transpose().unwrap_or(None) else { continue };
                 if order.version <= last_version {
                     continue;
                 }

@@ -2,7 +2,7 @@
 //! stock and billing would send, with the messages it queues read back from the outbox.
 
 use chrono::Utc;
-use fleuve_bus::HandlerError;
+use fleuve_bus::{HandlerError, Projection as _};
 use fleuve_order::{Orders, Settings};
 use fleuve_proto::billing::v1 as billing;
 use fleuve_proto::common::v1::SagaStepKind;
@@ -21,6 +21,7 @@ on_both_backends!(
     missed_payment_deadline_compensates_after_a_restart,
     replies_that_cannot_belong_are_parked,
     watch_follows_the_order_to_its_end,
+    a_watch_never_sees_a_decision_that_did_not_commit,
     an_order_placed_but_never_started_is_started_by_its_deadline,
 );
 
@@ -206,6 +207,49 @@ async fn watch_follows_the_order_to_its_end(db: TestDatabase) -> anyhow::Result<
         statuses.push(update?.status());
     }
     assert_eq!(statuses.last(), Some(&pb::OrderStatus::Confirmed), "ends on the terminal state: {statuses:?}");
+    Ok(())
+}
+
+async fn a_watch_never_sees_a_decision_that_did_not_commit(db: TestDatabase) -> anyhow::Result<()> {
+    let orders = orders(&db);
+    let placed =
+        orders.place_order(&customer("alice"), new_order("r", &[("sku-1", 1, 100)], "tok_ok"), Utc::now()).await?;
+    let id = placed.order.order_id;
+    consume(&db, &orders, placed_record(&db, &id).await?).await?;
+    let mut watch = orders.watch_order(&customer("alice"), id.clone()).await?;
+    assert_eq!(watch.recv().await.expect("current state")?.status(), pb::OrderStatus::AwaitingStock);
+
+    // The stock reply is decided (payment requested), but its transaction rolls back.
+    let saga = orders.participant();
+    let reply = reserved(&id, &[("sku-1", 1)]);
+    let (applying, event) = (saga.clone(), reply.clone());
+    let rolled_back = db
+        .database()
+        .transaction(move |conn| {
+            applying.apply(conn, &event)?;
+            Err::<(), _>(HandlerError::Transient("the commit fails".into()))
+        })
+        .await;
+    assert!(rolled_back.is_err());
+    // Meanwhile the customer cancels through another replica (this one's watches hear nothing
+    // of it); the retried reply then decides nothing, and commits.
+    let replica = fleuve_order::Orders::new(db.database().clone(), Settings::default());
+    let cancelled = replica.cancel_order(&customer("alice"), id.clone(), "changed my mind".into(), Utc::now()).await?;
+    let (applying, event) = (saga.clone(), reply.clone());
+    db.database().transaction(move |conn| applying.apply(conn, &event)).await?;
+    saga.applied(&reply).await;
+
+    // Everything the watch shows up to the cancellation (the poll reads it, if nothing else).
+    let mut statuses = Vec::new();
+    loop {
+        let update = tokio::time::timeout(std::time::Duration::from_secs(10), watch.recv()).await?.expect("open")?;
+        statuses.push(update.status());
+        if update.version >= cancelled.version {
+            break;
+        }
+    }
+    assert!(!statuses.contains(&pb::OrderStatus::AwaitingPayment), "a rolled-back decision was shown: {statuses:?}");
+    assert_eq!(statuses.last(), Some(&cancelled.status()), "{statuses:?}");
     Ok(())
 }
 

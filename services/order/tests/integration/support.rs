@@ -104,9 +104,13 @@ pub fn record<M: Message>(topic: &str, message: &str, order_id: &str, body: &M) 
 }
 
 /// Applies `event` through the orchestrator's consumer in one transaction, as the runtime does.
+/// Applies `event` in one transaction, then reports the commit, as the consumer runtime does.
 pub async fn consume(db: &TestDatabase, orders: &Orders, event: ConsumedEvent) -> Result<(), HandlerError> {
     let saga = orders.participant();
-    db.database().transaction(move |conn| saga.apply(conn, &event)).await
+    let (applying, applied) = (saga.clone(), event.clone());
+    db.database().transaction(move |conn| applying.apply(conn, &applied)).await?;
+    saga.applied(&event).await;
+    Ok(())
 }
 
 pub fn step(order_id: &str, kind: SagaStepKind, attempt: u32) -> Option<SagaStep> {
