@@ -7,7 +7,10 @@
 //! shutdown). A redelivery finds its inbox row and changes nothing.
 //!
 //! Up to [`Projection::concurrency`] records of different keys are applied at once; records of
-//! one key are applied one at a time, in order.
+//! one key are applied one at a time, in order. They run in at most
+//! [`ConsumerSettings::max_transactions`] transactions: the records that arrive while those
+//! are busy are applied together in the next one, each with its inbox row, and if any of them
+//! fails the lot is rolled back and each record goes its own way as below.
 //!
 //! Failures:
 //! - a conflict ([`HandlerError::Conflict`], another writer moved a stream the handler read)
@@ -30,6 +33,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -75,6 +79,10 @@ pub struct ConsumerSettings {
     pub instance_id: Option<String>,
     /// Upper bound of [`Projection::concurrency`]: records of different keys applied at once.
     pub max_concurrency: usize,
+    /// Transactions a consumer runs at once. Records that arrive while they are all busy are
+    /// applied together in the next one (group commit: one BEGIN/COMMIT and one WAL flush for
+    /// the lot), within [`Projection::concurrency`]. Raise it when the database is far away.
+    pub max_transactions: usize,
 }
 
 impl Default for ConsumerSettings {
@@ -87,6 +95,7 @@ impl Default for ConsumerSettings {
             group_id: None,
             instance_id: None,
             max_concurrency: 8,
+            max_transactions: 2,
         }
     }
 }
@@ -222,6 +231,24 @@ impl Pipeline {
     }
 }
 
+/// What a consumer settled so far ([`ProjectionConsumer::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConsumerStats {
+    /// Records settled (applied, found applied before, or parked).
+    pub settled: u64,
+    /// Groups of records taken up by a transaction (a group of one is a record on its own).
+    pub groups: u64,
+    /// Records applied in a transaction shared with other records.
+    pub applied_together: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    settled: AtomicU64,
+    groups: AtomicU64,
+    together: AtomicU64,
+}
+
 /// Why a record could not be turned into an event: parked at once, or waited out.
 enum Refusal {
     Poison(String),
@@ -238,6 +265,7 @@ pub struct ProjectionConsumer {
     settings: ConsumerSettings,
     /// Topic → message the projection expects there.
     expected: HashMap<String, String>,
+    stats: Counters,
 }
 
 impl std::fmt::Debug for ProjectionConsumer {
@@ -267,6 +295,7 @@ impl ProjectionConsumer {
             dlq,
             settings,
             expected,
+            stats: Counters::default(),
         })
     }
 
@@ -314,18 +343,28 @@ impl ProjectionConsumer {
         // key is busy waits behind it, so each key keeps its order. A partition's offset is
         // stored only up to the last record before its oldest unsettled one.
         let concurrency = self.projection.concurrency().min(self.settings.max_concurrency).max(1);
+        let transactions = self.settings.max_transactions.max(1);
         let mut pipeline = Pipeline::default();
+        // Admitted records (their keys are free) waiting for a transaction, and how many
+        // records the running transactions hold.
+        let mut ready: Vec<RawRecord> = Vec::new();
+        let mut applying = 0usize;
         let mut running = FuturesUnordered::new();
         tokio::pin!(shutdown);
         loop {
-            let room = running.len() < concurrency && pipeline.waiting < concurrency * 4;
+            if running.len() < transactions && !ready.is_empty() {
+                let batch = std::mem::take(&mut ready);
+                applying += batch.len();
+                running.push(self.settle(batch));
+            }
+            let room = applying + ready.len() < concurrency && pipeline.waiting < concurrency * 4;
             tokio::select! {
                 () = &mut shutdown => break,
                 received = consumer.recv(), if room => {
                     match received.map(|m| RawRecord::from_message(&m)) {
                         Ok(record) => {
                             if let Some(record) = pipeline.admit(record) {
-                                running.push(self.settle(record));
+                                ready.push(record);
                             }
                         }
                         Err(error) => {
@@ -334,16 +373,19 @@ impl ProjectionConsumer {
                         }
                     }
                 }
-                Some(record) = running.next(), if !running.is_empty() => {
-                    let (store, next) = pipeline.settled(&record);
-                    if let Some(offset) = store
-                        && let Err(error) = consumer.store_offset(&record.topic, record.partition, offset)
-                    {
-                        // A revoked partition: the next owner gets the record again; the inbox drops it.
-                        tracing::warn!(consumer = self.name(), %error, topic = %record.topic, "cannot store offset");
-                    }
-                    if let Some(next) = next {
-                        running.push(self.settle(next));
+                Some(records) = running.next(), if !running.is_empty() => {
+                    applying -= records.len();
+                    for record in records {
+                        let (store, next) = pipeline.settled(&record);
+                        if let Some(offset) = store
+                            && let Err(error) = consumer.store_offset(&record.topic, record.partition, offset)
+                        {
+                            // A revoked partition: the next owner gets the record again; the inbox drops it.
+                            tracing::warn!(consumer = self.name(), %error, topic = %record.topic, "cannot store offset");
+                        }
+                        if let Some(next) = next {
+                            ready.push(next);
+                        }
                     }
                 }
             }
@@ -362,18 +404,32 @@ impl ProjectionConsumer {
         Ok(())
     }
 
-    /// Applies (or parks) `record` and hands it back once settled.
-    fn settle(self: &Arc<Self>, record: RawRecord) -> Pin<Box<dyn Future<Output = RawRecord> + Send>> {
+    /// Applies (or parks) `records`, together when they can be, and hands them back once
+    /// settled.
+    fn settle(self: &Arc<Self>, records: Vec<RawRecord>) -> Pin<Box<dyn Future<Output = Vec<RawRecord>> + Send>> {
         let this = self.clone();
         Box::pin(async move {
-            this.process(&record).await;
-            record
+            match records.as_slice() {
+                [record] => {
+                    this.process(record).await;
+                }
+                batch => this.process_together(batch).await,
+            }
+            this.stats.settled.fetch_add(records.len() as u64, Ordering::Relaxed);
+            this.stats.groups.fetch_add(1, Ordering::Relaxed);
+            records
         })
     }
 
     /// Applies (or parks) one record. Waits out an unreachable registry or database, so it
     /// returns only once the record is settled.
     pub async fn process(&self, record: &RawRecord) -> Disposition {
+        let span = self.span(record);
+        self.process_in_span(record).instrument(span).await
+    }
+
+    /// The span of one record's processing, continuing the trace of its producer.
+    fn span(&self, record: &RawRecord) -> tracing::Span {
         let span = tracing::info_span!(
             "kafka.consume",
             otel.name = %format!("{} process", record.topic),
@@ -391,7 +447,74 @@ impl ProjectionConsumer {
         if let Some(trace_id) = fleuve_mesh::telemetry::continue_trace(&span, record.header("traceparent")) {
             span.record("trace_id", trace_id.as_str());
         }
-        self.process_in_span(record).instrument(span).await
+        span
+    }
+
+    /// Applies records of different keys in ONE transaction (inbox rows included), each under
+    /// its own span. A record that cannot be decoded now, and every record if any of them fails
+    /// (the transaction is rolled back), goes through [`process`](Self::process) on its own.
+    async fn process_together(&self, records: &[RawRecord]) {
+        let mut together = Vec::with_capacity(records.len());
+        let mut alone = Vec::new();
+        for record in records {
+            match self.decode(record).await {
+                Ok(event) => together.push((record, event, self.span(record))),
+                Err(_) => alone.push(record),
+            }
+        }
+        if together.len() > 1 {
+            let projection = self.projection.clone();
+            let work: Vec<(ConsumedEvent, tracing::Span)> =
+                together.iter().map(|(_, event, span)| (event.clone(), span.clone())).collect();
+            let result = self
+                .db
+                .transaction::<_, HandlerError, _>(move |conn| {
+                    let mut claims = Vec::with_capacity(work.len());
+                    for (event, span) in &work {
+                        let _entered = span.enter();
+                        let claim = inbox_claim(conn, &event.inbox_entry(projection.name()), event.key.as_deref())?;
+                        match claim {
+                            InboxClaim::Claimed => projection.apply(conn, event)?,
+                            InboxClaim::Seen => {}
+                            // Parked on its own, behind the letter of its key.
+                            InboxClaim::Blocked(id) => {
+                                return Err(HandlerError::Permanent(format!("key waits behind dead letter {id}")));
+                            }
+                        }
+                        claims.push(claim);
+                    }
+                    Ok(claims)
+                })
+                .await;
+            match result {
+                Ok(claims) => {
+                    self.stats.together.fetch_add(together.len() as u64, Ordering::Relaxed);
+                    for ((_, event, span), claim) in together.iter().zip(claims) {
+                        if claim == InboxClaim::Claimed {
+                            span.in_scope(|| tracing::info!(lag_ms = lag_ms(event), "event applied"));
+                            self.projection.applied(event).instrument(span.clone()).await;
+                        } else {
+                            span.in_scope(|| tracing::info!("duplicate event skipped"));
+                        }
+                    }
+                    together.clear();
+                }
+                Err(error) => {
+                    tracing::debug!(consumer = self.name(), records = together.len(), %error, "applying records together failed, one by one");
+                }
+            }
+        }
+        alone.extend(together.iter().map(|(record, _, _)| *record));
+        futures::future::join_all(alone.into_iter().map(|record| self.process(record))).await;
+    }
+
+    /// What this consumer settled so far.
+    pub fn stats(&self) -> ConsumerStats {
+        ConsumerStats {
+            settled: self.stats.settled.load(Ordering::Relaxed),
+            groups: self.stats.groups.load(Ordering::Relaxed),
+            applied_together: self.stats.together.load(Ordering::Relaxed),
+        }
     }
 
     async fn process_in_span(&self, record: &RawRecord) -> Disposition {

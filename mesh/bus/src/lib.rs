@@ -48,7 +48,7 @@ pub mod schema;
 pub use admin::ensure_topics;
 pub use broker::{CLUSTER_ID, EmbeddedBroker, NODE_ID};
 pub use config::BusConfig;
-pub use consumer::{ConsumerSettings, Disposition, ProjectionConsumer, RawRecord, RedriveOutcome};
+pub use consumer::{ConsumerSettings, ConsumerStats, Disposition, ProjectionConsumer, RawRecord, RedriveOutcome};
 pub use error::BusError;
 pub use projection::{ConsumedEvent, HandlerError, Projection, Rebuild, ReplaySource};
 pub use relay::{OutboxEntry, OutboxRelay, PublishReport};

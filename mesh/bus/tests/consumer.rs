@@ -53,11 +53,19 @@ diesel::table! {
 struct Tally {
     name: String,
     flaky: Mutex<HashMap<String, Arc<AtomicU32>>>,
+    /// Records of different keys applied at once.
+    concurrency: usize,
+    /// Time each apply takes (a slow projection lets records pile up).
+    slow: Duration,
 }
 
 impl Tally {
     fn new(name: &str) -> Arc<Tally> {
-        Arc::new(Tally { name: name.to_owned(), flaky: Mutex::new(HashMap::new()) })
+        Tally::concurrent(name, 1, Duration::ZERO)
+    }
+
+    fn concurrent(name: &str, concurrency: usize, slow: Duration) -> Arc<Tally> {
+        Arc::new(Tally { name: name.to_owned(), flaky: Mutex::new(HashMap::new()), concurrency, slow })
     }
 }
 
@@ -70,7 +78,12 @@ impl Projection for Tally {
         vec![TopicSchema::new(TOPIC, MESSAGE, EVENTS_FILE)]
     }
 
+    fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
     fn apply(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
+        std::thread::sleep(self.slow);
         let decoded: DossierEvent = event.decode()?;
         let Some(dossier_event::Event::Withdrawn(w)) = decoded.event else {
             return Err(HandlerError::Permanent(format!("unexpected event {}", event.event_type)));
@@ -134,6 +147,15 @@ impl Mesh {
             group_id: group.map(str::to_owned),
             ..ConsumerSettings::default()
         };
+        self.consumer_with(db, projection, settings).await
+    }
+
+    async fn consumer_with(
+        &self,
+        db: &Database,
+        projection: Arc<Tally>,
+        settings: ConsumerSettings,
+    ) -> Result<Arc<ProjectionConsumer>> {
         let consumer =
             ProjectionConsumer::new(projection, db.clone(), &self.broker.bus_config(), &self.registry_url, settings)?;
         timeout(WAIT, consumer.ensure_dlq_topics(3, 1)).await??;
@@ -309,6 +331,64 @@ async fn redelivered_records_have_one_effect_on_postgres() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redelivered_records_have_one_effect_on_sqlite() -> Result<()> {
     exactly_once_under_redelivery(false).await
+}
+
+/// Records that arrive while the consumer's one transaction is busy are applied together,
+/// each once and in its key's order; a refused record among them rolls its lot back, the
+/// others are then applied one by one and it is parked (with the rest of its key behind it).
+async fn records_waiting_for_a_transaction_are_applied_together(postgres: bool) -> Result<()> {
+    let mesh = Mesh::start().await?;
+    let test_db = database(postgres).await?;
+    let db = test_db.database().clone();
+    db.run(|conn| {
+        diesel::insert_into(blocked::table).values(blocked::reason.eq("k3-1")).execute(conn)?;
+        Ok::<_, fleuve_store::StoreError>(())
+    })
+    .await?;
+    let keys: Vec<String> = (0..12).map(|k| format!("k{k}")).collect();
+    for key in &keys {
+        let reasons: Vec<String> = (0..3).map(|i| format!("{key}-{i}")).collect();
+        append_reasons(&db, key, &reasons.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+    }
+    let mut relay = mesh.relay(&db)?;
+    ensure!(relay.run_once().await? == 36, "36 events published");
+    relay.close().await;
+
+    let tally = Tally::concurrent("together", 8, Duration::from_millis(20));
+    let settings = ConsumerSettings {
+        initial_backoff: Duration::from_millis(20),
+        max_concurrency: 8,
+        max_transactions: 1,
+        ..ConsumerSettings::default()
+    };
+    let consumer = mesh.consumer_with(&db, tally, settings).await?;
+    let running = run(&consumer);
+    eventually("every record settled", || async { Ok(consumer.stats().settled == 36) }).await?;
+    running.stop().await?;
+
+    let t = tallies(&db).await?;
+    for key in keys.iter().filter(|k| *k != "k3") {
+        ensure!(t[key] == (3, format!("{key}-0,{key}-1,{key}-2")), "{key} applied once each, in order: {:?}", t[key]);
+    }
+    ensure!(t["k3"] == (1, "k3-0".to_owned()), "k3 stops at its refused event: {:?}", t["k3"]);
+    ensure!(db.run(|conn| inbox_count(conn, "together")).await? == 34, "34 events applied");
+    let letters = parked(&db, "together").await?;
+    ensure!(letters.len() == 2 && letters.iter().all(|l| l.key.as_deref() == Some("k3")), "{letters:?}");
+    let stats = consumer.stats();
+    ensure!(stats.applied_together >= 20 && stats.groups < 20, "records were applied together: {stats:?}");
+    Arc::into_inner(consumer).context("consumer still shared")?.close().await;
+    mesh.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn records_are_applied_together_on_postgres() -> Result<()> {
+    records_waiting_for_a_transaction_are_applied_together(true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn records_are_applied_together_on_sqlite() -> Result<()> {
+    records_waiting_for_a_transaction_are_applied_together(false).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -38,6 +38,7 @@ impl BackboneSettings {
                 max_attempts: config.bus.max_attempts.max(1),
                 instance_id: Some(config.bus.instance_id.clone()).filter(|i| !i.is_empty()),
                 max_concurrency: config.bus.consumer_concurrency.max(1),
+                max_transactions: config.bus.consumer_transactions.max(1),
                 ..ConsumerSettings::default()
             },
         }

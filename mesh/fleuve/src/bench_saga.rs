@@ -197,6 +197,7 @@ pub async fn saga(base: &MeshConfig, admin_url: &str, concurrency: &[usize], dur
     let most = concurrency.iter().copied().max().unwrap_or(1);
     let mut config = MeshConfig::default();
     config.bus.consumer_concurrency = base.bus.consumer_concurrency;
+    config.bus.consumer_transactions = base.bus.consumer_transactions;
     config.database_pool_size = 32;
     config.log.level = "warn".into();
 

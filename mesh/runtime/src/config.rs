@@ -170,6 +170,9 @@ pub struct BusSettings {
     /// Records of different keys a consumer applies at once, for projections that allow it
     /// (the saga participants); each key's records stay in order. 1 applies one at a time.
     pub consumer_concurrency: usize,
+    /// Transactions a consumer runs at once; records arriving while they are busy are applied
+    /// together in the next one (one commit for the lot). Raise it for a distant database.
+    pub consumer_transactions: usize,
 }
 
 impl Default for BusSettings {
@@ -184,6 +187,7 @@ impl Default for BusSettings {
             relay: true,
             instance_id: String::new(),
             consumer_concurrency: 8,
+            consumer_transactions: 2,
         }
     }
 }
