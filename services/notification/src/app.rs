@@ -31,6 +31,8 @@ pub enum NotificationError {
     Database(#[from] diesel::result::Error),
     #[error("stored notification {id} cannot be read: {reason}")]
     Corrupt { id: i64, reason: String },
+    #[error("another worker got there first: {0}")]
+    Contended(String),
 }
 
 impl From<NotificationError> for fleuve_mesh::ServiceError {

@@ -6,7 +6,7 @@
 //! so two workers never send the same delivery at once, and a worker that dies mid-send leaves
 //! it to be tried again once the lease has passed (at-least-once).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,8 +86,17 @@ impl DeliveryWorker {
         let settings = self.settings.clone();
         self.db
             .transaction(move |conn| {
+                let now = Utc::now();
+                // Sent: one update per (channel, attempt); the rest row by row.
+                let mut sent: BTreeMap<(Channel, i32), Vec<i64>> = BTreeMap::new();
                 for (taken, outcome) in &outcomes {
-                    record_outcome(conn, taken, outcome, Utc::now(), &settings)?;
+                    match outcome {
+                        Ok(()) => sent.entry((taken.channel, taken.attempt)).or_default().push(taken.notification.id),
+                        Err(_) => record_outcome(conn, taken, outcome, now, &settings)?,
+                    }
+                }
+                for ((channel, attempt), ids) in &sent {
+                    record_sent(conn, *channel, *attempt, ids, now)?;
                 }
                 Ok::<_, NotificationError>(())
             })
@@ -146,7 +155,8 @@ impl DeliveryWorker {
 }
 
 /// Takes up to `limit` deliveries due at `now`, hiding them from other workers until
-/// `lease_until`, and counts the attempt.
+/// `lease_until`, and counts the attempt: one read (deliveries with their notifications, locked
+/// on PostgreSQL) and one update per channel.
 fn take_due(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
@@ -154,40 +164,73 @@ fn take_due(
     limit: i64,
 ) -> Result<Vec<Taken>, NotificationError> {
     let at = time::naive(now);
-    let due: Vec<(i64, String, i32)> = deliveries::table
-        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
-        .filter(deliveries::next_attempt_at.le(at))
-        .order((deliveries::next_attempt_at, deliveries::notification_id))
-        .limit(limit)
-        .select((deliveries::notification_id, deliveries::channel, deliveries::attempts))
-        .load(conn)?;
-    let mut taken = Vec::with_capacity(due.len());
-    for (id, channel_name, attempts) in due {
-        let row = deliveries::table
-            .find((id, &channel_name))
+    let due = store::due_deliveries(conn, at, limit)?;
+    let mut by_channel: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for (id, channel, _, _) in &due {
+        by_channel.entry(channel.as_str()).or_default().push(*id);
+    }
+    for (channel, ids) in &by_channel {
+        let rows = deliveries::table
+            .filter(deliveries::channel.eq(*channel))
+            .filter(deliveries::notification_id.eq_any(ids))
             .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
             .filter(deliveries::next_attempt_at.le(at));
-        let won = diesel::update(row)
+        let won = diesel::update(rows)
             .set((
                 deliveries::next_attempt_at.eq(Some(time::naive(lease_until))),
                 deliveries::attempts.eq(deliveries::attempts + 1),
                 deliveries::updated_at.eq(at),
             ))
             .execute(conn)?;
-        if won == 0 {
-            continue;
+        // The rows are locked (PostgreSQL) or the database has one writer (SQLite), so they
+        // are all still due; if not, this round takes nothing and the next one reads again.
+        if won != ids.len() {
+            return Err(NotificationError::Contended(format!(
+                "{won} of {} {channel} deliveries still due when taken",
+                ids.len()
+            )));
         }
-        let channel = Channel::parse(&channel_name)
-            .ok_or_else(|| NotificationError::Corrupt { id, reason: format!("unknown channel {channel_name:?}") })?;
-        let notification =
-            store::get_bare(conn, id)?.ok_or_else(|| NotificationError::Corrupt { id, reason: "gone".to_owned() })?;
-        taken.push(Taken { notification, channel, attempt: attempts + 1 });
     }
-    Ok(taken)
+    due.into_iter()
+        .map(|(id, channel_name, attempts, notification)| {
+            let channel = Channel::parse(&channel_name).ok_or_else(|| NotificationError::Corrupt {
+                id,
+                reason: format!("unknown channel {channel_name:?}"),
+            })?;
+            Ok(Taken { notification, channel, attempt: attempts + 1 })
+        })
+        .collect()
 }
 
-/// Writes the outcome of an attempt, unless another worker took the delivery since (its lease
-/// ran out): then that worker's outcome counts.
+/// Marks the deliveries `ids` on `channel` sent by their attempt `attempt`, except those another
+/// worker took since (their lease ran out): then that worker's outcome counts.
+fn record_sent(
+    conn: &mut DbConnection,
+    channel: Channel,
+    attempt: i32,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), NotificationError> {
+    let at = time::naive(now);
+    let none: Option<NaiveDateTime> = None;
+    let rows = deliveries::table
+        .filter(deliveries::channel.eq(channel.as_str()))
+        .filter(deliveries::notification_id.eq_any(ids))
+        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(deliveries::attempts.eq(attempt));
+    diesel::update(rows)
+        .set((
+            deliveries::status.eq(DeliveryStatus::Sent.as_str()),
+            deliveries::next_attempt_at.eq(none),
+            deliveries::delivered_at.eq(Some(at)),
+            deliveries::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Writes the failed outcome of an attempt, unless another worker took the delivery since (its
+/// lease ran out): then that worker's outcome counts.
 fn record_outcome(
     conn: &mut DbConnection,
     taken: &Taken,
@@ -202,17 +245,7 @@ fn record_outcome(
         .filter(deliveries::attempts.eq(taken.attempt));
     let none: Option<NaiveDateTime> = None;
     let (status, next, error) = match outcome {
-        Ok(()) => {
-            diesel::update(row)
-                .set((
-                    deliveries::status.eq(DeliveryStatus::Sent.as_str()),
-                    deliveries::next_attempt_at.eq(none),
-                    deliveries::delivered_at.eq(Some(at)),
-                    deliveries::updated_at.eq(at),
-                ))
-                .execute(conn)?;
-            return Ok(());
-        }
+        Ok(()) => return record_sent(conn, taken.channel, taken.attempt, &[taken.notification.id], now),
         Err(SendError::Permanent(error)) => (DeliveryStatus::Failed, none, error.clone()),
         Err(SendError::Transient(error)) if taken.attempt >= settings.max_attempts as i32 => {
             (DeliveryStatus::Failed, none, format!("{error} (gave up after {} attempts)", taken.attempt))

@@ -147,10 +147,39 @@ pub(crate) fn get(conn: &mut DbConnection, id: i64) -> Result<Option<Notificatio
     Ok(with_deliveries(conn, rows)?.pop())
 }
 
-/// The notification without its deliveries (what a channel sends).
-pub(crate) fn get_bare(conn: &mut DbConnection, id: i64) -> Result<Option<Notification>, NotificationError> {
-    let row = notifications::table.find(id).select(NotificationRow::as_select()).first(conn).optional()?;
-    row.map(|row| notification(row, Vec::new())).transpose()
+/// A delivery due for an attempt: notification id, channel, attempts so far, and the
+/// notification (without its deliveries) it sends.
+pub(crate) type DueDelivery = (i64, String, i32, Notification);
+
+/// Up to `limit` pending deliveries due at `at`, earliest first, each with its notification,
+/// in one statement. On PostgreSQL the rows are locked for the caller's transaction and rows
+/// another worker has locked are skipped, so two workers never take the same delivery.
+pub(crate) fn due_deliveries(
+    conn: &mut DbConnection,
+    at: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<DueDelivery>, NotificationError> {
+    macro_rules! due {
+        () => {
+            deliveries::table
+                .inner_join(notifications::table)
+                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                .filter(deliveries::next_attempt_at.le(at))
+                .order((deliveries::next_attempt_at, deliveries::notification_id))
+                .limit(limit)
+                .select((deliveries::channel, deliveries::attempts, NotificationRow::as_select()))
+        };
+    }
+    let rows: Vec<(String, i32, NotificationRow)> = match conn {
+        DbConnection::Pg(pg) => due!().for_update().skip_locked().load(pg)?,
+        other => due!().load(other)?,
+    };
+    rows.into_iter()
+        .map(|(channel, attempts, row)| {
+            let id = row.notification_id;
+            Ok((id, channel, attempts, notification(row, Vec::new())?))
+        })
+        .collect()
 }
 
 fn with_deliveries(

@@ -268,3 +268,60 @@ pub async fn gives_up_after_max_attempts(db: TestDatabase) {
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), worker).await.expect("worker stops").unwrap();
 }
+
+/// An HTTP endpoint that accepts everything and counts what it got per notification id.
+#[derive(Default)]
+struct Counter {
+    by_notification: Mutex<std::collections::HashMap<i64, usize>>,
+}
+
+async fn count(State(state): State<Arc<Counter>>, body: Bytes) -> StatusCode {
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let id = json["notification_id"].as_i64().unwrap();
+    *state.by_notification.lock().unwrap().entry(id).or_default() += 1;
+    StatusCode::OK
+}
+
+/// Two delivery workers on one database (two replicas), small batches: every delivery is sent
+/// once, by one of them.
+pub async fn two_workers_send_each_delivery_once(db: TestDatabase) {
+    let state = Arc::new(Counter::default());
+    let router = axum::Router::new().route("/hook", axum::routing::post(count)).with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let settings = Settings {
+        log: false,
+        webhook: Some(WebhookSettings {
+            url: format!("http://{address}/hook"),
+            secret: None,
+            timeout: Duration::from_secs(5),
+        }),
+        batch_size: 3,
+        ..quick_settings()
+    };
+    let app = app(&db, settings.clone());
+    let mut ids = Vec::new();
+    for _ in 0..24 {
+        ids.push(incomplete_dossier(&db, &app, &new_id()).await);
+    }
+    let replica = crate::support::app(&db, settings);
+    let (stop, first_shutdown) = shutdown();
+    let (stop_other, other_shutdown) = shutdown();
+    let first = app.spawn_delivery_worker(Arc::new(StaticDirectory::default()), first_shutdown).unwrap();
+    let second = replica.spawn_delivery_worker(Arc::new(StaticDirectory::default()), other_shutdown).unwrap();
+    for id in &ids {
+        let n = settled(&app, *id, Channel::Webhook).await;
+        assert_eq!(n.deliveries[0].status, DeliveryStatus::Sent, "{n:?}");
+        assert_eq!(n.deliveries[0].attempts, 1, "{n:?}");
+    }
+    let sent = state.by_notification.lock().unwrap().clone();
+    assert_eq!(sent.len(), ids.len());
+    assert!(sent.values().all(|n| *n == 1), "each sent once: {sent:?}");
+    stop.send(()).unwrap();
+    stop_other.send(()).unwrap();
+    for worker in [first, second] {
+        tokio::time::timeout(Duration::from_secs(5), worker).await.expect("worker stops").unwrap();
+    }
+    server.abort();
+}

@@ -29,6 +29,7 @@ macro_rules! on_both_backends {
                 delivery::smtp_delivers_to_a_real_server,
                 delivery::webhook_retries_until_accepted,
                 delivery::gives_up_after_max_attempts,
+                delivery::two_workers_send_each_delivery_once,
                 watch::list_shows_own_notifications_with_deliveries,
                 watch::watch_receives_notifications_created_after_it_started,
                 watch::watch_sees_notifications_written_by_another_process,
