@@ -71,3 +71,52 @@ pub async fn rolled_back_append_leaves_nothing(test: TestDatabase) -> anyhow::Re
     assert_eq!(counts(db).await?, (1, 1, 1));
     Ok(())
 }
+
+/// An append with a message: the events, then the message as the next event of its
+/// (topic, key) stream with its outbox row, all or nothing.
+pub async fn a_message_is_queued_with_its_append_or_not_at_all(test: TestDatabase) -> anyhow::Result<()> {
+    let db = test.database();
+    let send = |expected: ExpectedVersion, reply: &'static [u8]| {
+        move |conn: &mut fleuve_store::DbConnection| {
+            let message = event_store::OutgoingMessage {
+                topic: "payment.request",
+                key: "order-7",
+                message_type: "PaymentRequest",
+                payload: reply,
+            };
+            event_store::append_with_message(conn, &stream("seven"), expected, &new_events(2), &meta(), None, message)
+        }
+    };
+    let (outcome, position) = db.transaction(send(ExpectedVersion::NoStream, b"first")).await?;
+    assert_eq!(outcome.last_version, 2);
+    let (_, second_position) = db.transaction(send(ExpectedVersion::Exact(2), b"second")).await?;
+    assert!(second_position > position);
+    assert_eq!(counts(db).await?, (2, 6, 2), "the account and message streams; 4 + 2 events; 2 outbox rows");
+
+    let pending = db.run(|conn| event_store::outbox_pending(conn, 10)).await?;
+    let sent: Vec<_> = pending
+        .iter()
+        .map(|(row, event)| (row.topic.as_str(), event.stream_id.as_str(), event.version, event.payload.as_slice()))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("payment.request", "payment.request-order-7", 1, &b"first"[..]),
+            ("payment.request", "payment.request-order-7", 2, &b"second"[..])
+        ]
+    );
+    assert_eq!(pending[0].0.position, position);
+    let message = &pending[1].1;
+    assert_eq!((message.aggregate_type.as_str(), message.aggregate_id.as_str()), ("payment.request", "order-7"));
+    assert_eq!(
+        (message.event_type.as_str(), message.correlation_id.as_str()),
+        ("PaymentRequest", meta().correlation_id.as_str())
+    );
+
+    // A stale expected version: a conflict, and no message, even if the caller commits anyway.
+    let stale = send(ExpectedVersion::Exact(2), b"third");
+    let refused = db.transaction(move |conn| Ok::<_, StoreError>(stale(conn))).await?;
+    assert!(matches!(refused, Err(StoreError::Conflict { .. })), "{refused:?}");
+    assert_eq!(counts(db).await?, (2, 6, 2), "nothing written");
+    Ok(())
+}
