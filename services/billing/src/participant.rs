@@ -18,11 +18,12 @@
 
 use std::sync::Arc;
 
-use fleuve_bus::saga::{caused_by, send, topic_schemas};
+use fleuve_bus::saga::{caused_by, topic_schemas};
 use fleuve_bus::{ConsumedEvent, HandlerError, Projection, TopicSchema};
 use fleuve_proto::billing::v1 as pb;
 use fleuve_proto::common::v1::SagaStep;
 use fleuve_store::DbConnection;
+use fleuve_store::event_store::OutgoingMessage;
 use pb::payment_result::Outcome;
 
 use crate::app::ledger::{self, Effects};
@@ -68,10 +69,16 @@ impl BillingParticipant {
         let PaymentDecision { charge_events, account_events, reply } = decision;
         let meta = caused_by(event, NAME);
         let effects = Effects { charge: &charge_events, account: &account_events };
-        ledger::record(conn, &order_id, (charge, account), effects, &meta, now)?;
+        let encoded = reply.as_ref().map(prost::Message::encode_to_vec);
+        let message = encoded.as_deref().map(|payload| OutgoingMessage {
+            topic: PAYMENT_RESULT,
+            key: &order_id,
+            message_type: PAYMENT_RESULT_TYPE,
+            payload,
+        });
+        ledger::record_with_reply(conn, &order_id, (charge, account), effects, &meta, now, message)?;
         match &reply {
             Some(reply) => {
-                send(conn, PAYMENT_RESULT, &order_id, PAYMENT_RESULT_TYPE, reply, &meta)?;
                 tracing::info!(
                     order_id,
                     outcome = outcome_label(reply),

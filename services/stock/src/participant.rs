@@ -5,7 +5,7 @@
 //! a redelivered or resent request appends nothing and gets the first outcome again (the
 //! orchestrator ignores the duplicate reply).
 
-use fleuve_bus::saga::{caused_by, send, topic_schemas};
+use fleuve_bus::saga::{caused_by, topic_schemas};
 use fleuve_bus::{ConsumedEvent, HandlerError, Projection, TopicSchema};
 use fleuve_proto::stock::v1 as pb;
 use fleuve_store::DbConnection;
@@ -57,8 +57,8 @@ impl Projection for StockParticipant {
             }
             other => return Err(HandlerError::Permanent(format!("the stock participant does not consume {other}"))),
         };
-        let reply = decided.map_err(|e| handler_error(&event.topic, &order_id, e))?;
-        send(conn, topics::STOCK_CHECKED, &order_id, REPLY_EVENT_TYPE, &reply, &meta)?;
+        // The reply is queued with the decision.
+        decided.map_err(|e| handler_error(&event.topic, &order_id, e))?;
         Ok(())
     }
 }

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use fleuve_proto::billing::v1 as pb;
 use fleuve_store::DbConnection;
-use fleuve_store::event_store::{self, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent, StreamRef};
+use fleuve_store::event_store::{
+    self, EventMetadata, ExpectedVersion, NewEvent, OutgoingMessage, RecordedEvent, StreamRef,
+};
 use prost::Message;
 
 use super::{AppError, views};
@@ -82,12 +84,31 @@ pub(crate) fn record(
     meta: &EventMetadata,
     now: DateTime<Utc>,
 ) -> Result<(Charge, Account), AppError> {
-    let charge = record_charge(conn, order_id, charge, effects.charge, meta, now)?;
+    record_with_reply(conn, order_id, (charge, account), effects, meta, now, None)
+}
+
+/// [`record`], and `reply` queued with the last append (one statement on PostgreSQL), or on
+/// its own when neither stream changes (a replayed request).
+pub(crate) fn record_with_reply(
+    conn: &mut DbConnection,
+    order_id: &str,
+    (charge, account): (Charge, Account),
+    effects: Effects<'_>,
+    meta: &EventMetadata,
+    now: DateTime<Utc>,
+    reply: Option<OutgoingMessage<'_>>,
+) -> Result<(Charge, Account), AppError> {
+    let with_charge = reply.filter(|_| effects.account.is_empty() && !effects.charge.is_empty());
+    let with_account = reply.filter(|_| !effects.account.is_empty());
+    let charge = record_charge(conn, order_id, charge, effects.charge, meta, now, with_charge)?;
     let customer_id = account.customer_id.clone();
     if !effects.account.is_empty() && customer_id.is_empty() {
         return Err(DomainError::Precondition("account events for an account that is not open".into()).into());
     }
-    let account = record_account(conn, &customer_id, account, effects.account, meta, now)?;
+    let account = append_account(conn, &customer_id, account, effects.account, meta, now, with_account)?;
+    if let Some(reply) = reply.filter(|_| with_charge.is_none() && with_account.is_none()) {
+        event_store::enqueue_message(conn, reply.topic, reply.key, reply.message_type, reply.payload.to_vec(), meta)?;
+    }
     Ok((charge, account))
 }
 
@@ -101,19 +122,47 @@ pub(crate) fn record_account(
     meta: &EventMetadata,
     now: DateTime<Utc>,
 ) -> Result<Account, AppError> {
+    append_account(conn, customer_id, account, events, meta, now, None)
+}
+
+/// [`record_account`], with `message` queued in the append when given (and events exist).
+fn append_account(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    account: Account,
+    events: &[pb::AccountEvent],
+    meta: &EventMetadata,
+    now: DateTime<Utc>,
+    message: Option<OutgoingMessage<'_>>,
+) -> Result<Account, AppError> {
     if events.is_empty() {
         return Ok(account);
     }
     let stream = account_stream(customer_id);
     let new_events: Vec<NewEvent> =
         events.iter().map(|e| NewEvent::new(account_event_type(e), e.encode_to_vec())).collect();
-    event_store::append(conn, &stream, ExpectedVersion::Exact(account.version), &new_events, meta, None)?;
+    append(conn, &stream, ExpectedVersion::Exact(account.version), &new_events, meta, message)?;
     let mut next = account;
     for event in events {
         next.apply(event);
     }
     views::write_account(conn, &next, now)?;
     Ok(next)
+}
+
+/// An append without outbox topic, with `message` queued in it when given.
+fn append(
+    conn: &mut DbConnection,
+    stream: &StreamRef,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+    meta: &EventMetadata,
+    message: Option<OutgoingMessage<'_>>,
+) -> Result<event_store::AppendOutcome, AppError> {
+    Ok(match message {
+        Some(message) => event_store::append_with_message(conn, stream, expected, events, meta, None, message)?.0,
+        None => event_store::append(conn, stream, expected, events, meta, None)?,
+    })
 }
 
 fn record_charge(
@@ -123,6 +172,7 @@ fn record_charge(
     events: &[pb::ChargeEvent],
     meta: &EventMetadata,
     now: DateTime<Utc>,
+    message: Option<OutgoingMessage<'_>>,
 ) -> Result<Charge, AppError> {
     if events.is_empty() {
         return Ok(charge);
@@ -131,9 +181,13 @@ fn record_charge(
     let new_events: Vec<NewEvent> =
         events.iter().map(|e| NewEvent::new(charge_event_type(e), e.encode_to_vec())).collect();
     let before = charge.version;
-    event_store::append(conn, &stream, ExpectedVersion::Exact(before), &new_events, meta, None)?;
-    // Positions order the listings; read them back rather than assume they are contiguous.
-    let positions: Vec<i64> = event_store::read_stream(conn, &stream, before + 1)?.iter().map(|r| r.position).collect();
+    let outcome = append(conn, &stream, ExpectedVersion::Exact(before), &new_events, meta, message)?;
+    // Positions order the listings. One event's is the append's; several may not be
+    // contiguous (concurrent appends draw from the same sequence), so they are read back.
+    let positions: Vec<i64> = match (events.len(), outcome.first_position) {
+        (1, Some(position)) => vec![position],
+        _ => event_store::read_stream(conn, &stream, before + 1)?.iter().map(|r| r.position).collect(),
+    };
 
     let mut next = charge;
     let mut decided_at = None;

@@ -15,11 +15,13 @@ use chrono::{DateTime, Utc};
 use fleuve_proto::common::v1::SagaStep;
 use fleuve_proto::stock::v1 as pb;
 use fleuve_store::DbConnection;
-use fleuve_store::event_store::EventMetadata;
+use fleuve_store::event_store::{self, EventMetadata, OutgoingMessage};
+use prost::Message as _;
 
 use super::AppError;
 use super::streams::{append_product, append_reservation, load_products, load_reservation};
 use crate::domain::{self, Product, Reservation, StockDecision};
+use crate::topics;
 
 /// The order a saga message is about: its step's saga id (empty when it has none).
 pub(crate) fn order_of(step: Option<&SagaStep>) -> &str {
@@ -32,7 +34,7 @@ fn reservation_of(conn: &mut DbConnection, order_id: &str) -> Result<Reservation
     if order_id.trim().is_empty() { Ok(Reservation::default()) } else { load_reservation(conn, order_id) }
 }
 
-/// Decides a `stock.check.request` and records it; returns the reply to send.
+/// Decides a `stock.check.request`, records it and queues its reply; returns the reply.
 pub(crate) fn check(
     conn: &mut DbConnection,
     request: &pb::StockCheckRequest,
@@ -53,7 +55,7 @@ pub(crate) fn check(
     record(conn, order_id, reservation, products, decision, meta)
 }
 
-/// Decides a `stock.release` and records it; returns the reply to send.
+/// Decides a `stock.release`, records it and queues its reply; returns the reply.
 pub(crate) fn release(
     conn: &mut DbConnection,
     request: &pb::StockRelease,
@@ -76,7 +78,19 @@ fn record(
     decision: StockDecision,
     meta: &EventMetadata,
 ) -> Result<pb::StockChecked, AppError> {
-    append_reservation(conn, order_id, reservation, &decision.reservation_events, meta)?;
+    // The reply goes out with the reservation's append (one statement on PostgreSQL), or on
+    // its own when the reservation does not change (a replayed request).
+    let reply = decision.reply.encode_to_vec();
+    let message = OutgoingMessage {
+        topic: topics::STOCK_CHECKED,
+        key: order_id,
+        message_type: crate::participant::REPLY_EVENT_TYPE,
+        payload: &reply,
+    };
+    let queued = append_reservation(conn, order_id, reservation, &decision.reservation_events, meta, message)?;
+    if !queued {
+        event_store::enqueue_message(conn, message.topic, message.key, message.message_type, reply.clone(), meta)?;
+    }
     let mut by_product: BTreeMap<String, Vec<pb::ProductEvent>> = BTreeMap::new();
     for (id, event) in decision.product_events {
         by_product.entry(id).or_default().push(event);

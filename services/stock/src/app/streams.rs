@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use fleuve_proto::stock::v1 as pb;
 use fleuve_store::DbConnection;
-use fleuve_store::event_store::{self, EventMetadata, ExpectedVersion, NewEvent, StreamRef};
+use fleuve_store::event_store::{self, EventMetadata, ExpectedVersion, NewEvent, OutgoingMessage, StreamRef};
 use prost::Message;
 
 use super::{AppError, views};
@@ -132,24 +132,26 @@ pub(super) fn append_reservation(
     reservation: Reservation,
     events: &[pb::ReservationEvent],
     meta: &EventMetadata,
-) -> Result<Reservation, AppError> {
+    message: OutgoingMessage<'_>,
+) -> Result<bool, AppError> {
     if events.is_empty() {
-        return Ok(reservation);
+        return Ok(false);
     }
     let new_events: Vec<NewEvent> =
         events.iter().map(|e| NewEvent::new(reservation_event_type(e), e.encode_to_vec())).collect();
-    event_store::append(
+    event_store::append_with_message(
         conn,
         &reservation_stream(order_id),
         ExpectedVersion::Exact(reservation.version),
         &new_events,
         meta,
         None,
+        message,
     )?;
     let mut next = reservation;
     for event in events {
         next.apply(event);
     }
     views::write_reservation(conn, &next)?;
-    Ok(next)
+    Ok(true)
 }
