@@ -29,7 +29,7 @@ pub fn enqueue_message(
     Ok(first_position.expect("one event appended"))
 }
 
-/// A message to queue with an append ([`append_with_message`]).
+/// A message to queue with an append ([`append_with_messages`]).
 #[derive(Debug, Clone, Copy)]
 pub struct OutgoingMessage<'a> {
     pub topic: &'a str,
@@ -40,42 +40,39 @@ pub struct OutgoingMessage<'a> {
     pub payload: &'a [u8],
 }
 
-/// [`append`] to `stream`, and then [`enqueue_message`] of `message` if the append succeeded,
-/// as one write: on PostgreSQL one statement (one round trip instead of two), elsewhere the
-/// two calls in one transaction. Returns the append's outcome and the message's position.
-pub fn append_with_message(
+/// [`append`] to `stream`, then [`enqueue_message`] of each of `messages` if the append
+/// succeeded, as one write. On PostgreSQL an append of events with one message (a saga step's
+/// usual write) is one statement, one round trip instead of two; otherwise the calls run in
+/// one transaction. Returns the append's outcome and the messages' positions.
+pub fn append_with_messages(
     conn: &mut DbConnection,
     stream: &StreamRef,
     expected: ExpectedVersion,
     events: &[NewEvent],
     meta: &EventMetadata,
     outbox_topic: Option<&str>,
-    message: OutgoingMessage<'_>,
-) -> Result<(AppendOutcome, i64), StoreError> {
-    if events.is_empty() || !matches!(conn, DbConnection::Pg(_)) {
-        return crate::database::atomically(conn, |conn| {
-            let outcome = append(conn, stream, expected, events, meta, outbox_topic)?;
-            let position = enqueue_message(
-                conn,
-                message.topic,
-                message.key,
-                message.message_type,
-                message.payload.to_vec(),
-                meta,
-            )?;
-            Ok((outcome, position))
-        });
+    messages: &[OutgoingMessage<'_>],
+) -> Result<(AppendOutcome, Vec<i64>), StoreError> {
+    if let ([message], false, DbConnection::Pg(_)) = (messages, events.is_empty(), &*conn) {
+        crate::database::outbox_written();
+        let part = super::append_pg::MessagePart {
+            stream_id: StreamRef::new(message.topic, message.key).stream_id(),
+            topic: message.topic,
+            key: message.key,
+            event_id: uuid::Uuid::now_v7().to_string(),
+            event_type: message.message_type,
+            payload: message.payload,
+        };
+        let (outcome, position) =
+            super::append_pg::append_with(conn, stream, expected, events, meta, outbox_topic, Some(&part))?;
+        return Ok((outcome, vec![position.expect("the message is written with the append")]));
     }
-    crate::database::outbox_written();
-    let part = super::append_pg::MessagePart {
-        stream_id: StreamRef::new(message.topic, message.key).stream_id(),
-        topic: message.topic,
-        key: message.key,
-        event_id: uuid::Uuid::now_v7().to_string(),
-        event_type: message.message_type,
-        payload: message.payload,
-    };
-    let (outcome, position) =
-        super::append_pg::append_with(conn, stream, expected, events, meta, outbox_topic, Some(&part))?;
-    Ok((outcome, position.expect("the message is written with the append")))
+    crate::database::atomically(conn, |conn| {
+        let outcome = append(conn, stream, expected, events, meta, outbox_topic)?;
+        let positions = messages
+            .iter()
+            .map(|m| enqueue_message(conn, m.topic, m.key, m.message_type, m.payload.to_vec(), meta))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((outcome, positions))
+    })
 }

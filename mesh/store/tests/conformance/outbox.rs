@@ -84,7 +84,16 @@ pub async fn a_message_is_queued_with_its_append_or_not_at_all(test: TestDatabas
                 message_type: "PaymentRequest",
                 payload: reply,
             };
-            event_store::append_with_message(conn, &stream("seven"), expected, &new_events(2), &meta(), None, message)
+            event_store::append_with_messages(
+                conn,
+                &stream("seven"),
+                expected,
+                &new_events(2),
+                &meta(),
+                None,
+                &[message],
+            )
+            .map(|(outcome, positions)| (outcome, positions[0]))
         }
     };
     let (outcome, position) = db.transaction(send(ExpectedVersion::NoStream, b"first")).await?;

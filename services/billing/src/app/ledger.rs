@@ -159,10 +159,7 @@ fn append(
     meta: &EventMetadata,
     message: Option<OutgoingMessage<'_>>,
 ) -> Result<event_store::AppendOutcome, AppError> {
-    Ok(match message {
-        Some(message) => event_store::append_with_message(conn, stream, expected, events, meta, None, message)?.0,
-        None => event_store::append(conn, stream, expected, events, meta, None)?,
-    })
+    Ok(event_store::append_with_messages(conn, stream, expected, events, meta, None, message.as_slice())?.0)
 }
 
 fn record_charge(

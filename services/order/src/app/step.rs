@@ -77,30 +77,19 @@ pub fn commit(
     let stream = StreamRef::new(ORDER_AGGREGATE, &next.id);
     let expected = if order.version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(order.version) };
     let new_events: Vec<NewEvent> = events.iter().map(|e| NewEvent::new(event_type(e), e.encode_to_vec())).collect();
-    let messages = Outgoing::all(events);
-    if let [message] = messages.as_slice() {
-        // The common step: one message, queued in the append's statement.
-        let payload = message.encode();
-        let message = OutgoingMessage {
+    let outgoing = Outgoing::all(events);
+    let payloads: Vec<Vec<u8>> = outgoing.iter().map(Outgoing::encode).collect();
+    let messages: Vec<OutgoingMessage> = outgoing
+        .iter()
+        .zip(&payloads)
+        .map(|(message, payload)| OutgoingMessage {
             topic: message.topic(),
             key: &next.id,
             message_type: message.event_type(),
-            payload: &payload,
-        };
-        event_store::append_with_message(conn, &stream, expected, &new_events, meta, None, message)?;
-    } else {
-        event_store::append(conn, &stream, expected, &new_events, meta, None)?;
-        for message in messages {
-            event_store::enqueue_message(
-                conn,
-                message.topic(),
-                &next.id,
-                message.event_type(),
-                message.encode(),
-                meta,
-            )?;
-        }
-    }
+            payload,
+        })
+        .collect();
+    event_store::append_with_messages(conn, &stream, expected, &new_events, meta, None, &messages)?;
     let deadline = next.deadline().or(idle_deadline);
     views::write(conn, &next, deadline.as_ref(), order.version == 0, correlation_id)?;
     Ok(next)

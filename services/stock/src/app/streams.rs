@@ -139,14 +139,14 @@ pub(super) fn append_reservation(
     }
     let new_events: Vec<NewEvent> =
         events.iter().map(|e| NewEvent::new(reservation_event_type(e), e.encode_to_vec())).collect();
-    event_store::append_with_message(
+    event_store::append_with_messages(
         conn,
         &reservation_stream(order_id),
         ExpectedVersion::Exact(reservation.version),
         &new_events,
         meta,
         None,
-        message,
+        &[message],
     )?;
     let mut next = reservation;
     for event in events {
