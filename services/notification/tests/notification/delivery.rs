@@ -183,22 +183,25 @@ async fn hook(State(state): State<Arc<Hook>>, headers: HeaderMap, body: Bytes) -
     if state.calls.fetch_add(1, Ordering::SeqCst) == 0 { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK }
 }
 
-pub async fn webhook_retries_until_accepted(db: TestDatabase) {
-    let state = Arc::new(Hook::default());
-    let router = axum::Router::new().route("/hook", axum::routing::post(hook)).with_state(state.clone());
+/// Serves `router` on a free loopback port; the webhook settings that post to its `/hook`.
+async fn serve_webhook(router: axum::Router, secret: Option<&str>) -> (WebhookSettings, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-
-    let settings = Settings {
-        log: false,
-        webhook: Some(WebhookSettings {
-            url: format!("http://{address}/hook"),
-            secret: Some("s3cret".into()),
-            timeout: Duration::from_secs(5),
-        }),
-        ..quick_settings()
+    let settings = WebhookSettings {
+        url: format!("http://{address}/hook"),
+        secret: secret.map(str::to_owned),
+        timeout: Duration::from_secs(5),
     };
+    (settings, server)
+}
+
+pub async fn webhook_retries_until_accepted(db: TestDatabase) {
+    let state = Arc::new(Hook::default());
+    let router = axum::Router::new().route("/hook", axum::routing::post(hook)).with_state(state.clone());
+    let (webhook, server) = serve_webhook(router, Some("s3cret")).await;
+
+    let settings = Settings { log: false, webhook: Some(webhook), ..quick_settings() };
     let app = app(&db, settings);
     let (stop, shutdown) = shutdown();
     let worker = app.spawn_delivery_worker(Arc::new(StaticDirectory::default()), shutdown).unwrap();
@@ -287,19 +290,8 @@ async fn count(State(state): State<Arc<Counter>>, body: Bytes) -> StatusCode {
 pub async fn two_workers_send_each_delivery_once(db: TestDatabase) {
     let state = Arc::new(Counter::default());
     let router = axum::Router::new().route("/hook", axum::routing::post(count)).with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let settings = Settings {
-        log: false,
-        webhook: Some(WebhookSettings {
-            url: format!("http://{address}/hook"),
-            secret: None,
-            timeout: Duration::from_secs(5),
-        }),
-        batch_size: 3,
-        ..quick_settings()
-    };
+    let (webhook, server) = serve_webhook(router, None).await;
+    let settings = Settings { log: false, webhook: Some(webhook), batch_size: 3, ..quick_settings() };
     let app = app(&db, settings.clone());
     let mut ids = Vec::new();
     for _ in 0..24 {
