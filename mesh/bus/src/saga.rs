@@ -1,12 +1,12 @@
 //! Saga participants on the bus: a handler consumes a request and, in the consumer runtime's
 //! ONE transaction (inbox row included), changes its state and queues its reply through the
-//! outbox. A crash anywhere before the commit redelivers the request; after it, the relay
-//! publishes the reply. Either way the request has exactly one effect.
+//! outbox, in the statement of the state's append
+//! (`fleuve_store::event_store::append_with_messages`). A crash anywhere before the commit
+//! redelivers the request; after it, the relay publishes the reply. Either way the request has exactly one effect.
 
-use fleuve_store::DbConnection;
-use fleuve_store::event_store::{EventMetadata, enqueue_message};
+use fleuve_store::event_store::EventMetadata;
 
-use crate::projection::{ConsumedEvent, HandlerError};
+use crate::projection::ConsumedEvent;
 use crate::schema::TopicSchema;
 
 /// Sagas applied at once by a participant's consumer ([`crate::Projection::concurrency`];
@@ -23,19 +23,6 @@ pub fn caused_by(cause: &ConsumedEvent, actor: &str) -> EventMetadata {
         Some(traceparent) => meta.with_trace_context(traceparent.clone()),
         None => meta,
     }
-}
-
-/// Queues `message` on `topic`, keyed by `key` (the saga id), in the caller's transaction.
-/// `event_type` names the message in the record headers (e.g. `StockChecked`).
-pub fn send<M: prost::Message>(
-    conn: &mut DbConnection,
-    topic: &str,
-    key: &str,
-    event_type: &str,
-    message: &M,
-    meta: &EventMetadata,
-) -> Result<i64, HandlerError> {
-    Ok(enqueue_message(conn, topic, key, event_type, message.encode_to_vec(), meta)?)
 }
 
 /// Topic schemas from a crate's `(topic, message, file)` table (e.g. `fleuve_order::topics::PRODUCED`).
