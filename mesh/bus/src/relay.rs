@@ -42,7 +42,7 @@ pub type OutboxEntry = (OutboxRow, RecordedEvent);
 /// What publishing a batch did, row by row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublishReport {
-    /// Rows delivered and safe to mark published.
+    /// Rows (their positions) delivered and safe to mark published.
     pub delivered: Vec<i64>,
     /// Rows not delivered, with the reason (recorded on the row by [`OutboxRelay::mark`]).
     pub failed: Vec<(i64, String)>,
@@ -54,7 +54,7 @@ pub struct PublishReport {
 
 /// Rows of one batch handed to the producer, with their pending deliveries.
 struct Produced {
-    /// (outbox id, topic, aggregate id) per row, in batch order.
+    /// (outbox position, topic, aggregate id) per row, in batch order.
     rows: Vec<(i64, String, String)>,
     deliveries: Vec<Result<DeliveryFuture, String>>,
 }
@@ -165,10 +165,10 @@ impl OutboxRelay {
         let mut produced =
             Produced { rows: Vec::with_capacity(batch.len()), deliveries: Vec::with_capacity(batch.len()) };
         for (row, event) in batch {
-            produced.rows.push((row.id, row.topic.clone(), event.aggregate_id.clone()));
+            produced.rows.push((row.position, row.topic.clone(), event.aggregate_id.clone()));
             let Some(schema) = self.registered.get(&row.topic) else {
                 let error = format!("no schema registered for topic {}", row.topic);
-                tracing::error!(outbox_id = row.id, topic = %row.topic, event_id = %event.event_id, "{error}");
+                tracing::error!(outbox_position = row.position, topic = %row.topic, event_id = %event.event_id, "{error}");
                 produced.deliveries.push(Err(error));
                 continue;
             };
@@ -202,16 +202,16 @@ impl OutboxRelay {
         self.replace_producer_after_fatal_error()?;
 
         let mut report = PublishReport::default();
-        for ((id, topic, aggregate_id), outcome) in produced.rows.into_iter().zip(outcomes) {
+        for ((position, topic, aggregate_id), outcome) in produced.rows.into_iter().zip(outcomes) {
             let key = (topic, aggregate_id);
             match outcome {
                 Err(error) => {
-                    tracing::warn!(outbox_id = id, topic = %key.0, %error, "outbox row not delivered");
+                    tracing::warn!(outbox_position = position, topic = %key.0, %error, "outbox row not delivered");
                     broken.insert(key);
-                    report.failed.push((id, error));
+                    report.failed.push((position, error));
                 }
-                Ok(()) if broken.contains(&key) => report.held_back.push(id),
-                Ok(()) => report.delivered.push(id),
+                Ok(()) if broken.contains(&key) => report.held_back.push(position),
+                Ok(()) => report.delivered.push(position),
             }
         }
         Ok(report)
@@ -224,11 +224,11 @@ impl OutboxRelay {
     }
 
     /// Publishes until it has caught up with the outbox, as a pipeline: while batch N's
-    /// deliveries are awaited, batch N+1 has been read (rows after N's last id) and enqueued,
+    /// deliveries are awaited, batch N+1 has been read (rows after N's last position) and enqueued,
     /// and N-1 is being marked. Each batch is still marked only after its own deliveries, and
     /// the producer keeps the enqueue order per partition. A batch that is not full ends the
-    /// drain once it is marked: rows of transactions that committed after a later id was read
-    /// (ids are taken at insert, not at commit) sit below the read-ahead point, and the next
+    /// drain once it is marked: rows of transactions that committed after a later position was read
+    /// (positions are taken at insert, not at commit) sit below the read-ahead point, and the next
     /// drain, which reads from the oldest row again, picks them up.
     ///
     /// Returns how many rows were published. A batch with undelivered rows ends the drain in
@@ -254,7 +254,7 @@ impl OutboxRelay {
                     if let Some((last, _)) = batch.last()
                         && i64::try_from(batch.len()).unwrap_or(i64::MAX) >= limit
                     {
-                        next = Some(read(self.db.clone(), last.id));
+                        next = Some(read(self.db.clone(), last.position));
                     }
                     (!batch.is_empty()).then(|| self.enqueue(&batch))
                 }
@@ -271,12 +271,12 @@ impl OutboxRelay {
             if let Some(marking) = marking.take() {
                 published += join_task(marking.await)??;
             }
-            if let Some((id, error)) = report.failed.first() {
+            if let Some((position, error)) = report.failed.first() {
                 if let Some(next) = next.take() {
                     next.abort();
                 }
                 let failed = report.failed.len();
-                let first = format!("outbox row {id}: {error}");
+                let first = format!("outbox row {position}: {error}");
                 published += mark(&self.db, report).await?;
                 // The next batch is in flight already: its rows of the failed keys are held
                 // back, the others marked.
@@ -310,9 +310,10 @@ impl OutboxRelay {
         let marked = self.mark(&report).await?;
         match report.failed.first() {
             None => Ok(marked),
-            Some((id, error)) => {
-                Err(BusError::Delivery { failed: report.failed.len(), first: format!("outbox row {id}: {error}") })
-            }
+            Some((position, error)) => Err(BusError::Delivery {
+                failed: report.failed.len(),
+                first: format!("outbox row {position}: {error}"),
+            }),
         }
     }
 
@@ -390,8 +391,8 @@ async fn mark(db: &Database, report: PublishReport) -> Result<usize, BusError> {
     }
     let marked = db
         .transaction::<_, fleuve_store::StoreError, _>(move |conn| {
-            for (id, error) in &report.failed {
-                outbox_record_failure(conn, *id, error)?;
+            for (position, error) in &report.failed {
+                outbox_record_failure(conn, *position, error)?;
             }
             outbox_mark_published(conn, &report.delivered)
         })

@@ -37,8 +37,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    outbox (id) {
-        id -> BigInt,
+    outbox (position) {
         position -> BigInt,
         topic -> Text,
         created_at -> Timestamp,

@@ -54,6 +54,22 @@ impl Database {
     }
 }
 
+#[cfg(feature = "testing")]
+impl Database {
+    /// Reverts the most recently applied migration of `set` (runs its `down.sql`) and returns
+    /// its version. For tests of a migration over existing rows: revert it, write rows of the
+    /// old shape, then `migrate` again.
+    pub fn revert_last_migration(&self, set: &MigrationSet) -> Result<String, StoreError> {
+        let _writer = self.lock_writes();
+        let mut conn = self.pool.get()?;
+        let reverted = match &mut *conn {
+            DbConnection::Pg(pg) => pg.revert_last_migration(Borrowed(&set.postgres)).map(|v| v.to_string()),
+            DbConnection::Sqlite(sqlite) => sqlite.revert_last_migration(Borrowed(&set.sqlite)).map(|v| v.to_string()),
+        };
+        reverted.map_err(|e| StoreError::Migration(format!("{}: {e}", set.name)))
+    }
+}
+
 fn apply<DB, C>(conn: &mut C, name: &str, migrations: &EmbeddedMigrations) -> Result<(), StoreError>
 where
     DB: diesel::backend::Backend,

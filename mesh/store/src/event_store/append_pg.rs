@@ -17,55 +17,36 @@ const NEW: u8 = 0;
 const EXACT: u8 = 1;
 const ANY: u8 = 2;
 
-/// How the stream row is claimed. EXACT moves it from `expected` to `expected + n`: concurrent
-/// appenders queue on its row lock and the losers, re-checking the version under READ
-/// COMMITTED, match nothing. NEW inserts it; a concurrent creator makes ON CONFLICT DO NOTHING
-/// return no row. Either way no row means a conflict and nothing else is written.
-fn claim(kind: u8) -> &'static str {
-    match kind {
-        NEW => {
-            "INSERT INTO streams (stream_id, aggregate_type, version, updated_at) \
-             SELECT stream_id, aggregate_type, n, at FROM p ON CONFLICT (stream_id) DO NOTHING RETURNING version"
-        }
-        EXACT => {
-            "UPDATE streams SET version = streams.version + p.n, updated_at = p.at FROM p \
-             WHERE streams.stream_id = p.stream_id AND streams.version = p.expected RETURNING streams.version"
-        }
-        _ => {
-            "INSERT INTO streams (stream_id, aggregate_type, version, updated_at) \
-             SELECT stream_id, aggregate_type, n, at FROM p ON CONFLICT (stream_id) \
-             DO UPDATE SET version = streams.version + EXCLUDED.version, updated_at = EXCLUDED.updated_at \
-             RETURNING version"
-        }
-    }
+/// The append statement. Values are bound where they are used (a value used twice is bound
+/// twice): a parameter CTE joined into every part cost a quarter of the statement's execution
+/// (callgrind, 367 000 → 269 000 instructions per single-event append; a one-row INSERT is
+/// 53 000). The plan is as small as the work: the stream claim, the event insert, its outbox
+/// row, and, when `MSG`, the message's claim, event and outbox row.
+///
+/// The claim (`s`) moves the stream row. EXACT updates it from `expected` to `expected + n`:
+/// concurrent appenders queue on its row lock and the losers, re-checking the version under
+/// READ COMMITTED, match nothing. NEW inserts it; a concurrent creator makes ON CONFLICT DO
+/// NOTHING return no row. Every later part reads from `s`, so when the claim returns no row
+/// nothing else is written and the statement returns no row: a conflict.
+///
+/// `MANY` (more than one event) unnests arrays of the per-event values; one event binds them
+/// as scalars, which keeps a function scan and its join out of the hot path.
+struct AppendQuery<'a, const KIND: u8, const MSG: bool, const MANY: bool> {
+    stream_id: &'a str,
+    stream: &'a StreamRef,
+    topic: Option<&'a str>,
+    count: i64,
+    at: chrono::NaiveDateTime,
+    expected: i64,
+    events: &'a [NewEvent],
+    event_ids: Vec<String>,
+    /// Filled for `MANY` only.
+    event_types: Vec<&'a str>,
+    /// Filled for `MANY` only.
+    payloads: Vec<&'a [u8]>,
+    meta: &'a EventMetadata,
+    message: Option<&'a MessagePart<'a>>,
 }
-
-const EVENTS_AND_OUTBOX: &str = "), \
-    e AS (INSERT INTO events (stream_id, aggregate_type, aggregate_id, version, event_id, event_type, payload, \
-                              correlation_id, causation_id, actor, trace_context, recorded_at) \
-          SELECT p.stream_id, p.aggregate_type, p.aggregate_id, s.version - p.n + u.ord, u.event_id, u.event_type, \
-                 u.payload, p.correlation_id, p.causation_id, p.actor, p.trace_context, p.at \
-          FROM p, s, unnest(p.event_ids, p.event_types, p.payloads) WITH ORDINALITY AS u(event_id, event_type, payload, ord) \
-          RETURNING position), \
-    o AS (INSERT INTO outbox (position, topic, created_at) SELECT e.position, p.topic, p.at FROM e, p WHERE p.topic IS NOT NULL)";
-
-/// The message queued beside the append (see `message.rs`): one event of its per-(topic, key)
-/// stream, claimed like an `Any` append, and its outbox row; written only when the append's
-/// claim succeeded.
-const MESSAGE: &str = ", \
-    ms AS (INSERT INTO streams (stream_id, aggregate_type, version, updated_at) \
-           SELECT m.stream_id, m.topic, 1, p.at FROM m, p WHERE EXISTS (SELECT 1 FROM s) \
-           ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + 1, updated_at = EXCLUDED.updated_at \
-           RETURNING version), \
-    me AS (INSERT INTO events (stream_id, aggregate_type, aggregate_id, version, event_id, event_type, payload, \
-                               correlation_id, causation_id, actor, trace_context, recorded_at) \
-           SELECT m.stream_id, m.topic, m.key, ms.version, m.event_id, m.event_type, m.payload, \
-                  p.correlation_id, p.causation_id, p.actor, p.trace_context, p.at \
-           FROM m, ms, p RETURNING position), \
-    mo AS (INSERT INTO outbox (position, topic, created_at) SELECT me.position, m.topic, p.at FROM me, m, p) \
-    SELECT (SELECT version FROM s), (SELECT min(position) FROM e), (SELECT position FROM me)";
-
-const NO_MESSAGE: &str = " SELECT (SELECT version FROM s), (SELECT min(position) FROM e), NULL::bigint";
 
 /// A message to queue in the append's statement.
 pub(super) struct MessagePart<'a> {
@@ -77,94 +58,153 @@ pub(super) struct MessagePart<'a> {
     pub payload: &'a [u8],
 }
 
-/// The append statement; every value is bound once, in the parameter CTEs `p` (and `m`, the
-/// message queued with it, when `MSG`).
-struct AppendQuery<'a, const KIND: u8, const MSG: bool> {
-    stream_id: &'a str,
-    aggregate_type: &'a str,
-    aggregate_id: &'a str,
-    topic: Option<&'a str>,
-    count: i64,
-    at: chrono::NaiveDateTime,
-    expected: i64,
-    event_ids: Vec<String>,
-    event_types: Vec<&'a str>,
-    payloads: Vec<&'a [u8]>,
-    meta: &'a EventMetadata,
-    message: Option<&'a MessagePart<'a>>,
-}
+/// One cached statement per claim kind, with or without a message, for one or many events.
+struct AppendQueryId<const KIND: u8, const MSG: bool, const MANY: bool>;
 
-/// One cached statement per claim kind, with or without a message.
-struct AppendQueryId<const KIND: u8, const MSG: bool>;
-
-impl<const KIND: u8, const MSG: bool> QueryId for AppendQuery<'_, KIND, MSG> {
-    type QueryId = AppendQueryId<KIND, MSG>;
+impl<const KIND: u8, const MSG: bool, const MANY: bool> QueryId for AppendQuery<'_, KIND, MSG, MANY> {
+    type QueryId = AppendQueryId<KIND, MSG, MANY>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl<const KIND: u8, const MSG: bool> Query for AppendQuery<'_, KIND, MSG> {
-    type SqlType = (Nullable<BigInt>, Nullable<BigInt>, Nullable<BigInt>);
+impl<const KIND: u8, const MSG: bool, const MANY: bool> Query for AppendQuery<'_, KIND, MSG, MANY> {
+    /// The stream's new version, the first event's position and the message's position.
+    type SqlType = (BigInt, BigInt, Nullable<BigInt>);
 }
 
-impl<const KIND: u8, const MSG: bool> RunQueryDsl<PgConnection> for AppendQuery<'_, KIND, MSG> {}
+impl<const KIND: u8, const MSG: bool, const MANY: bool> RunQueryDsl<PgConnection> for AppendQuery<'_, KIND, MSG, MANY> {}
 
-impl<const KIND: u8, const MSG: bool> QueryFragment<Pg> for AppendQuery<'_, KIND, MSG> {
+const EVENT_COLUMNS: &str = "INSERT INTO events (stream_id, aggregate_type, aggregate_id, version, event_id, \
+     event_type, payload, correlation_id, causation_id, actor, trace_context, recorded_at) SELECT ";
+
+impl<const KIND: u8, const MSG: bool, const MANY: bool> QueryFragment<Pg> for AppendQuery<'_, KIND, MSG, MANY> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("WITH p AS (SELECT ");
-        out.push_bind_param::<Text, _>(&self.stream_id)?;
-        out.push_sql("::text AS stream_id, ");
-        out.push_bind_param::<Text, _>(&self.aggregate_type)?;
-        out.push_sql("::text AS aggregate_type, ");
-        out.push_bind_param::<Text, _>(&self.aggregate_id)?;
-        out.push_sql("::text AS aggregate_id, ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.topic)?;
-        out.push_sql("::text AS topic, ");
-        out.push_bind_param::<BigInt, _>(&self.count)?;
-        out.push_sql("::bigint AS n, ");
-        out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql("::timestamp AS at, ");
-        out.push_bind_param::<BigInt, _>(&self.expected)?;
-        out.push_sql("::bigint AS expected, ");
-        out.push_bind_param::<Array<Text>, _>(&self.event_ids)?;
-        out.push_sql("::text[] AS event_ids, ");
-        out.push_bind_param::<Array<Text>, _>(&self.event_types)?;
-        out.push_sql("::text[] AS event_types, ");
-        out.push_bind_param::<Array<Binary>, _>(&self.payloads)?;
-        out.push_sql("::bytea[] AS payloads, ");
-        out.push_bind_param::<Text, _>(&self.meta.correlation_id)?;
-        out.push_sql("::text AS correlation_id, ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.meta.causation_id)?;
-        out.push_sql("::text AS causation_id, ");
-        out.push_bind_param::<Text, _>(&self.meta.actor)?;
-        out.push_sql("::text AS actor, ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.meta.trace_context)?;
-        out.push_sql("::text AS trace_context), ");
-        if let Some(m) = self.message.filter(|_| MSG) {
-            out.push_sql("m AS (SELECT ");
-            out.push_bind_param::<Text, _>(&m.stream_id)?;
-            out.push_sql("::text AS stream_id, ");
-            out.push_bind_param::<Text, _>(&m.topic)?;
-            out.push_sql("::text AS topic, ");
-            out.push_bind_param::<Text, _>(&m.key)?;
-            out.push_sql("::text AS key, ");
-            out.push_bind_param::<Text, _>(&m.event_id)?;
-            out.push_sql("::text AS event_id, ");
-            out.push_bind_param::<Text, _>(&m.event_type)?;
-            out.push_sql("::text AS event_type, ");
-            out.push_bind_param::<Binary, _>(&m.payload)?;
-            out.push_sql("::bytea AS payload), ");
+        let stream = self.stream;
+        out.push_sql("WITH s AS (");
+        if KIND == EXACT {
+            out.push_sql("UPDATE streams SET version = version + ");
+            out.push_bind_param::<BigInt, _>(&self.count)?;
+            out.push_sql(", updated_at = ");
+            out.push_bind_param::<Timestamp, _>(&self.at)?;
+            out.push_sql(" WHERE stream_id = ");
+            out.push_bind_param::<Text, _>(&self.stream_id)?;
+            out.push_sql(" AND version = ");
+            out.push_bind_param::<BigInt, _>(&self.expected)?;
+        } else {
+            out.push_sql("INSERT INTO streams (stream_id, aggregate_type, version, updated_at) VALUES (");
+            out.push_bind_param::<Text, _>(&self.stream_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&stream.aggregate_type)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&self.count)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamp, _>(&self.at)?;
+            out.push_sql(") ON CONFLICT (stream_id) ");
+            out.push_sql(if KIND == NEW {
+                "DO NOTHING"
+            } else {
+                "DO UPDATE SET version = streams.version + EXCLUDED.version, updated_at = EXCLUDED.updated_at"
+            });
         }
-        out.push_sql("s AS (");
-        out.push_sql(claim(KIND));
-        out.push_sql(EVENTS_AND_OUTBOX);
-        out.push_sql(if MSG { MESSAGE } else { NO_MESSAGE });
+        out.push_sql(" RETURNING version), e AS (");
+        out.push_sql(EVENT_COLUMNS);
+        out.push_bind_param::<Text, _>(&self.stream_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&stream.aggregate_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&stream.aggregate_id)?;
+        if MANY {
+            out.push_sql(", s.version - ");
+            out.push_bind_param::<BigInt, _>(&self.count)?;
+            out.push_sql(" + u.ord, u.event_id, u.event_type, u.payload, ");
+        } else {
+            let event = &self.events[0];
+            out.push_sql(", s.version, ");
+            out.push_bind_param::<Text, _>(&self.event_ids[0])?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&event.event_type)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Binary, _>(&event.payload)?;
+            out.push_sql(", ");
+        }
+        self.push_meta(&mut out)?;
+        out.push_sql(" FROM s");
+        if MANY {
+            out.push_sql(", unnest(");
+            out.push_bind_param::<Array<Text>, _>(&self.event_ids)?;
+            out.push_sql("::text[], ");
+            out.push_bind_param::<Array<Text>, _>(&self.event_types)?;
+            out.push_sql("::text[], ");
+            out.push_bind_param::<Array<Binary>, _>(&self.payloads)?;
+            out.push_sql("::bytea[]) WITH ORDINALITY AS u(event_id, event_type, payload, ord)");
+        }
+        out.push_sql(" RETURNING position), o AS (INSERT INTO outbox (position, topic, created_at) SELECT position, ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.topic)?;
+        out.push_sql("::text, ");
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(" FROM e WHERE ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.topic)?;
+        out.push_sql("::text IS NOT NULL)");
+        if let Some(m) = self.message.filter(|_| MSG) {
+            // The message's stream is claimed like an `Any` append, only when `s` has a row.
+            out.push_sql(", ms AS (INSERT INTO streams (stream_id, aggregate_type, version, updated_at) SELECT ");
+            out.push_bind_param::<Text, _>(&m.stream_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&m.topic)?;
+            out.push_sql(", 1, ");
+            out.push_bind_param::<Timestamp, _>(&self.at)?;
+            out.push_sql(
+                " FROM s ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + 1, \
+                 updated_at = EXCLUDED.updated_at RETURNING version), me AS (",
+            );
+            out.push_sql(EVENT_COLUMNS);
+            out.push_bind_param::<Text, _>(&m.stream_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&m.topic)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&m.key)?;
+            out.push_sql(", ms.version, ");
+            out.push_bind_param::<Text, _>(&m.event_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&m.event_type)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Binary, _>(&m.payload)?;
+            out.push_sql(", ");
+            self.push_meta(&mut out)?;
+            out.push_sql(" FROM ms RETURNING position), mo AS (INSERT INTO outbox (position, topic, created_at) SELECT position, ");
+            out.push_bind_param::<Text, _>(&m.topic)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamp, _>(&self.at)?;
+            out.push_sql(" FROM me)");
+        }
+        // A join, not scalar subqueries: no row at all when the claim matched nothing.
+        out.push_sql(match (MANY, MSG) {
+            (false, false) => " SELECT s.version, e.position, NULL::bigint FROM s, e",
+            (false, true) => " SELECT s.version, e.position, me.position FROM s, e, me",
+            (true, false) => " SELECT s.version, min(e.position), NULL::bigint FROM s, e GROUP BY s.version",
+            (true, true) => {
+                " SELECT s.version, min(e.position), me.position FROM s, e, me GROUP BY s.version, me.position"
+            }
+        });
         Ok(())
     }
 }
 
-impl<'a, const KIND: u8, const MSG: bool> AppendQuery<'a, KIND, MSG> {
-    fn run(self, pg: &mut PgConnection) -> QueryResult<(Option<i64>, Option<i64>, Option<i64>)> {
-        self.get_result(pg)
+impl<'a, const KIND: u8, const MSG: bool, const MANY: bool> AppendQuery<'a, KIND, MSG, MANY> {
+    /// Correlation id, causation id, actor, trace context and time, as event columns.
+    fn push_meta<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_bind_param::<Text, _>(&self.meta.correlation_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.meta.causation_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.meta.actor)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.meta.trace_context)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&self.at)
+    }
+
+    fn run(self, pg: &mut PgConnection) -> QueryResult<Option<(i64, i64, Option<i64>)>> {
+        self.get_result(pg).optional()
     }
 }
 
@@ -191,28 +231,42 @@ pub(super) fn append_with(
 ) -> Result<(AppendOutcome, Option<i64>), StoreError> {
     let DbConnection::Pg(pg) = conn else { unreachable!("the PostgreSQL append runs on PostgreSQL") };
     let stream_id = stream.stream_id();
+    let many = events.len() > 1;
     macro_rules! query {
         ($kind:expr, $expected:expr) => {{
             macro_rules! with {
-                ($msg:expr) => {
-                    AppendQuery::<{ $kind }, { $msg }> {
+                ($msg:expr, $many:expr) => {
+                    AppendQuery::<{ $kind }, { $msg }, { $many }> {
                         stream_id: &stream_id,
-                        aggregate_type: &stream.aggregate_type,
-                        aggregate_id: &stream.aggregate_id,
+                        stream,
                         topic: outbox_topic,
                         count: i64::try_from(events.len()).expect("fewer than 2^63 events"),
                         at: now(),
                         expected: $expected,
+                        events,
                         event_ids: events.iter().map(|e| e.event_id.to_string()).collect(),
-                        event_types: events.iter().map(|e| e.event_type.as_str()).collect(),
-                        payloads: events.iter().map(|e| e.payload.as_slice()).collect(),
+                        event_types: if $many {
+                            events.iter().map(|e| e.event_type.as_str()).collect()
+                        } else {
+                            Vec::new()
+                        },
+                        payloads: if $many {
+                            events.iter().map(|e| e.payload.as_slice()).collect()
+                        } else {
+                            Vec::new()
+                        },
                         meta,
                         message,
                     }
                     .run(pg)
                 };
             }
-            if message.is_some() { with!(true) } else { with!(false) }
+            match (message.is_some(), many) {
+                (false, false) => with!(false, false),
+                (false, true) => with!(false, true),
+                (true, false) => with!(true, false),
+                (true, true) => with!(true, true),
+            }
         }};
     }
     let result = match expected {
@@ -221,10 +275,10 @@ pub(super) fn append_with(
         ExpectedVersion::Any => query!(ANY, 0),
     };
     match result {
-        Ok((Some(last_version), first_position, message_position)) => {
-            Ok((AppendOutcome { first_position, last_version }, message_position))
+        Ok(Some((last_version, first_position, message_position))) => {
+            Ok((AppendOutcome { first_position: Some(first_position), last_version }, message_position))
         }
-        Ok((None, _, _)) => {
+        Ok(None) => {
             let actual = read::version_of(conn, &stream_id)?;
             Err(conflict(&stream_id, expected, actual))
         }

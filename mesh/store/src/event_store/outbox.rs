@@ -9,10 +9,10 @@ use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::{events, outbox};
 
-/// One queued delivery of an event to a topic.
+/// One queued delivery of an event to a topic, keyed by the event's position (an event is
+/// queued for at most one topic).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
-    pub id: i64,
     pub position: i64,
     pub topic: String,
     pub created_at: DateTime<Utc>,
@@ -23,7 +23,6 @@ pub struct OutboxRow {
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = outbox)]
 struct OutboxRecord {
-    id: i64,
     position: i64,
     topic: String,
     created_at: NaiveDateTime,
@@ -34,7 +33,6 @@ struct OutboxRecord {
 impl From<OutboxRecord> for OutboxRow {
     fn from(row: OutboxRecord) -> OutboxRow {
         OutboxRow {
-            id: row.id,
             position: row.position,
             topic: row.topic,
             created_at: row.created_at.and_utc(),
@@ -52,9 +50,9 @@ pub fn outbox_pending(conn: &mut DbConnection, limit: i64) -> Result<Vec<(Outbox
     outbox_pending_after(conn, 0, limit)
 }
 
-/// Like [`outbox_pending`], for rows with an id above `after` only (a publisher reading ahead
-/// while it still marks earlier rows). A row of a transaction that committed late with a lower
-/// id is not skipped for good: it is unpublished, so the next read from the start returns it.
+/// Like [`outbox_pending`], for rows with a position above `after` only (a publisher reading
+/// ahead while it still marks earlier rows). A row of a transaction that committed late with a
+/// lower position is not skipped for good: it is unpublished, so the next read from the start returns it.
 pub fn outbox_pending_after(
     conn: &mut DbConnection,
     after: i64,
@@ -62,8 +60,8 @@ pub fn outbox_pending_after(
 ) -> Result<Vec<(OutboxRow, RecordedEvent)>, StoreError> {
     let rows = outbox::table
         .inner_join(events::table)
-        .filter(outbox::id.gt(after))
-        .order(outbox::id.asc())
+        .filter(outbox::position.gt(after))
+        .order(outbox::position.asc())
         .limit(limit)
         .select((OutboxRecord::as_select(), EventRow::as_select()))
         .load::<(OutboxRecord, EventRow)>(conn)?;
@@ -73,16 +71,17 @@ pub fn outbox_pending_after(
 /// Marks rows as published by removing them from the outbox (their events stay in the
 /// store; the outbox holds only what is still to publish). Returns how many rows were still
 /// there.
-pub fn outbox_mark_published(conn: &mut DbConnection, ids: &[i64]) -> Result<usize, StoreError> {
-    if ids.is_empty() {
+pub fn outbox_mark_published(conn: &mut DbConnection, positions: &[i64]) -> Result<usize, StoreError> {
+    if positions.is_empty() {
         return Ok(0);
     }
-    Ok(diesel::delete(outbox::table.filter(outbox::id.eq_any(ids))).execute(conn)?)
+    Ok(diesel::delete(outbox::table.filter(outbox::position.eq_any(positions))).execute(conn)?)
 }
 
-/// Counts a failed delivery of row `id` and keeps its error for operators.
-pub fn outbox_record_failure(conn: &mut DbConnection, id: i64, error: &str) -> Result<(), StoreError> {
-    diesel::update(outbox::table.find(id))
+/// Counts a failed delivery of the row of the event at `position` and keeps its error for
+/// operators.
+pub fn outbox_record_failure(conn: &mut DbConnection, position: i64, error: &str) -> Result<(), StoreError> {
+    diesel::update(outbox::table.find(position))
         .set((outbox::attempts.eq(outbox::attempts + 1), outbox::last_error.eq(Some(error))))
         .execute(conn)?;
     Ok(())

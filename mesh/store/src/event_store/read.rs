@@ -49,7 +49,9 @@ pub fn read_all(conn: &mut DbConnection, after_position: i64, limit: i64) -> Res
     recorded(rows)
 }
 
-/// `read_all` restricted to one aggregate type, for rebuilding that type's projections.
+/// `read_all` restricted to one aggregate type, for rebuilding that type's projections. There
+/// is no index by type (it would cost every append an index entry): this walks the log in
+/// position order and filters.
 pub fn read_by_type(
     conn: &mut DbConnection,
     aggregate_type: &str,

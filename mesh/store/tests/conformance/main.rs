@@ -35,6 +35,7 @@ macro_rules! conformance_suite {
                 outbox::outbox_rows_follow_events,
                 outbox::rolled_back_append_leaves_nothing,
                 outbox::a_message_is_queued_with_its_append_or_not_at_all,
+                outbox::outbox_rows_survive_the_move_to_position_keys,
                 snapshot::snapshots_save_replace_load,
                 sequence::sequence_is_gapless_under_concurrency,
                 sequence::rolled_back_sequence_is_given_back,
