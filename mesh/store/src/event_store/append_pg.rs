@@ -19,9 +19,10 @@ const ANY: u8 = 2;
 
 /// The append statement. Values are bound where they are used (a value used twice is bound
 /// twice): a parameter CTE joined into every part cost a quarter of the statement's execution
-/// (callgrind, 367 000 → 269 000 instructions per single-event append; a one-row INSERT is
-/// 53 000). The plan is as small as the work: the stream claim, the event insert, its outbox
-/// row, and, when `MSG`, the message's claim, event and outbox row.
+/// (callgrind, `scripts/append-instructions`: 367 000 → 269 000 instructions per single-event
+/// append; a one-row INSERT is 53 000). The plan is as small as the work: the stream claim,
+/// the event insert, its outbox row, and, when `MSG`, the message's claim, event and outbox
+/// row.
 ///
 /// The claim (`s`) moves the stream row. EXACT updates it from `expected` to `expected + n`:
 /// concurrent appenders queue on its row lock and the losers, re-checking the version under

@@ -23,6 +23,7 @@ on_both_backends!(
     watch_follows_the_order_to_its_end,
     a_watch_never_sees_a_decision_that_did_not_commit,
     an_order_placed_but_never_started_is_started_by_its_deadline,
+    deadlines_survive_the_move_into_the_order_row,
 );
 
 async fn start(db: &TestDatabase, orders: &Orders, key: &str, token: &str) -> anyhow::Result<String> {
@@ -275,5 +276,36 @@ async fn an_order_placed_but_never_started_is_started_by_its_deadline(db: TestDa
     orders.cancel_order(&customer("alice"), other_id.clone(), String::new(), Utc::now()).await?;
     assert_eq!(orders.fire_due_deadlines(later(31)).await?, 0);
     assert_eq!(status(&orders, &other_id).await?.status(), pb::OrderStatus::Cancelled);
+    Ok(())
+}
+
+/// Migration 601 (the deadline moved from `order_deadlines` into the order's row) over open
+/// sagas, down and up again: each still fires at its deadline, and only then.
+async fn deadlines_survive_the_move_into_the_order_row(db: TestDatabase) -> anyhow::Result<()> {
+    let orders = orders(&db);
+    let paying = start(&db, &orders, "pay", "tok_timeout").await?;
+    consume(&db, &orders, reserved(&paying, &[("sku-1", 2)])).await?;
+    let placed =
+        orders.place_order(&customer("alice"), new_order("new", &[("sku-1", 1, 100)], "tok_ok"), Utc::now()).await?;
+    let unstarted = placed.order.order_id;
+    drop(orders);
+
+    let database = db.database().clone();
+    let reverted =
+        tokio::task::spawn_blocking(move || database.revert_last_migration(&fleuve_order::MIGRATIONS)).await??;
+    assert!(reverted.ends_with("601"), "{reverted}");
+    let database = db.database().clone();
+    tokio::task::spawn_blocking(move || {
+        database.migrate(&[fleuve_store::EVENT_STORE_MIGRATIONS, fleuve_order::MIGRATIONS])
+    })
+    .await??;
+
+    let restarted = Orders::new(db.database().clone(), Settings::default());
+    assert_eq!(restarted.fire_due_deadlines(Utc::now()).await?, 0, "nothing is due yet");
+    assert_eq!(restarted.fire_due_deadlines(later(61)).await?, 2, "the payment and the start deadline");
+    let order = status(&restarted, &paying).await?;
+    assert_eq!(order.status(), pb::OrderStatus::Compensating);
+    assert_eq!(order.failure.as_ref().map(|f| f.code()), Some(pb::FailureCode::PaymentTimedOut));
+    assert_eq!(status(&restarted, &unstarted).await?.status(), pb::OrderStatus::AwaitingStock);
     Ok(())
 }
