@@ -44,7 +44,7 @@ pub fn append(
         crate::database::outbox_written();
     }
     if matches!(conn, DbConnection::Pg(_)) {
-        return super::append_pg::append(conn, stream, expected, events, meta, outbox_topic);
+        return Ok(super::append_pg::append(conn, stream, expected, events, meta, outbox_topic, None)?.0);
     }
     let count = i64::try_from(events.len()).expect("fewer than 2^63 events");
     atomically(conn, |conn| {

@@ -77,6 +77,14 @@ impl<const KIND: u8, const MSG: bool, const MANY: bool> RunQueryDsl<PgConnection
 const EVENT_COLUMNS: &str = "INSERT INTO events (stream_id, aggregate_type, aggregate_id, version, event_id, \
      event_type, payload, correlation_id, causation_id, actor, trace_context, recorded_at) SELECT ";
 
+/// Pushes each value as a bind parameter of its SQL type, separated by ", ".
+macro_rules! binds {
+    ($out:expr; $ty:ty => $value:expr $(, $tys:ty => $values:expr)* $(,)?) => {{
+        $out.push_bind_param::<$ty, _>($value)?;
+        $( $out.push_sql(", "); $out.push_bind_param::<$tys, _>($values)?; )*
+    }};
+}
+
 impl<const KIND: u8, const MSG: bool, const MANY: bool> QueryFragment<Pg> for AppendQuery<'_, KIND, MSG, MANY> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let stream = self.stream;
@@ -92,13 +100,7 @@ impl<const KIND: u8, const MSG: bool, const MANY: bool> QueryFragment<Pg> for Ap
             out.push_bind_param::<BigInt, _>(&self.expected)?;
         } else {
             out.push_sql("INSERT INTO streams (stream_id, aggregate_type, version, updated_at) VALUES (");
-            out.push_bind_param::<Text, _>(&self.stream_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&stream.aggregate_type)?;
-            out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(&self.count)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(&self.at)?;
+            binds!(out; Text => &self.stream_id, Text => &stream.aggregate_type, BigInt => &self.count, Timestamp => &self.at);
             out.push_sql(") ON CONFLICT (stream_id) ");
             out.push_sql(if KIND == NEW {
                 "DO NOTHING"
@@ -108,11 +110,7 @@ impl<const KIND: u8, const MSG: bool, const MANY: bool> QueryFragment<Pg> for Ap
         }
         out.push_sql(" RETURNING version), e AS (");
         out.push_sql(EVENT_COLUMNS);
-        out.push_bind_param::<Text, _>(&self.stream_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&stream.aggregate_type)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&stream.aggregate_id)?;
+        binds!(out; Text => &self.stream_id, Text => &stream.aggregate_type, Text => &stream.aggregate_id);
         if MANY {
             out.push_sql(", s.version - ");
             out.push_bind_param::<BigInt, _>(&self.count)?;
@@ -120,11 +118,7 @@ impl<const KIND: u8, const MSG: bool, const MANY: bool> QueryFragment<Pg> for Ap
         } else {
             let event = &self.events[0];
             out.push_sql(", s.version, ");
-            out.push_bind_param::<Text, _>(&self.event_ids[0])?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&event.event_type)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Binary, _>(&event.payload)?;
+            binds!(out; Text => &self.event_ids[0], Text => &event.event_type, Binary => &event.payload);
             out.push_sql(", ");
         }
         self.push_meta(&mut out)?;
@@ -148,9 +142,7 @@ impl<const KIND: u8, const MSG: bool, const MANY: bool> QueryFragment<Pg> for Ap
         if let Some(m) = self.message.filter(|_| MSG) {
             // The message's stream is claimed like an `Any` append, only when `s` has a row.
             out.push_sql(", ms AS (INSERT INTO streams (stream_id, aggregate_type, version, updated_at) SELECT ");
-            out.push_bind_param::<Text, _>(&m.stream_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&m.topic)?;
+            binds!(out; Text => &m.stream_id, Text => &m.topic);
             out.push_sql(", 1, ");
             out.push_bind_param::<Timestamp, _>(&self.at)?;
             out.push_sql(
@@ -158,23 +150,13 @@ impl<const KIND: u8, const MSG: bool, const MANY: bool> QueryFragment<Pg> for Ap
                  updated_at = EXCLUDED.updated_at RETURNING version), me AS (",
             );
             out.push_sql(EVENT_COLUMNS);
-            out.push_bind_param::<Text, _>(&m.stream_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&m.topic)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&m.key)?;
+            binds!(out; Text => &m.stream_id, Text => &m.topic, Text => &m.key);
             out.push_sql(", ms.version, ");
-            out.push_bind_param::<Text, _>(&m.event_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&m.event_type)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Binary, _>(&m.payload)?;
+            binds!(out; Text => &m.event_id, Text => &m.event_type, Binary => &m.payload);
             out.push_sql(", ");
             self.push_meta(&mut out)?;
             out.push_sql(" FROM ms RETURNING position), mo AS (INSERT INTO outbox (position, topic, created_at) SELECT position, ");
-            out.push_bind_param::<Text, _>(&m.topic)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(&self.at)?;
+            binds!(out; Text => &m.topic, Timestamp => &self.at);
             out.push_sql(" FROM me)");
         }
         // A join, not scalar subqueries: no row at all when the claim matched nothing.
@@ -193,15 +175,10 @@ impl<const KIND: u8, const MSG: bool, const MANY: bool> QueryFragment<Pg> for Ap
 impl<'a, const KIND: u8, const MSG: bool, const MANY: bool> AppendQuery<'a, KIND, MSG, MANY> {
     /// Correlation id, causation id, actor, trace context and time, as event columns.
     fn push_meta<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_bind_param::<Text, _>(&self.meta.correlation_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.meta.causation_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.meta.actor)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.meta.trace_context)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&self.at)
+        let meta = self.meta;
+        binds!(out; Text => &meta.correlation_id, Nullable<Text> => &meta.causation_id, Text => &meta.actor,
+            Nullable<Text> => &meta.trace_context, Timestamp => &self.at);
+        Ok(())
     }
 
     fn run(self, pg: &mut PgConnection) -> QueryResult<Option<(i64, i64, Option<i64>)>> {
@@ -209,19 +186,9 @@ impl<'a, const KIND: u8, const MSG: bool, const MANY: bool> AppendQuery<'a, KIND
     }
 }
 
+/// The append, and `message` queued in the same statement when given (its position is
+/// returned).
 pub(super) fn append(
-    conn: &mut DbConnection,
-    stream: &StreamRef,
-    expected: ExpectedVersion,
-    events: &[NewEvent],
-    meta: &EventMetadata,
-    outbox_topic: Option<&str>,
-) -> Result<AppendOutcome, StoreError> {
-    Ok(append_with(conn, stream, expected, events, meta, outbox_topic, None)?.0)
-}
-
-/// The append, and `message` queued in the same statement (its position is returned).
-pub(super) fn append_with(
     conn: &mut DbConnection,
     stream: &StreamRef,
     expected: ExpectedVersion,

@@ -64,7 +64,7 @@ pub fn append_with_messages(
             payload: message.payload,
         };
         let (outcome, position) =
-            super::append_pg::append_with(conn, stream, expected, events, meta, outbox_topic, Some(&part))?;
+            super::append_pg::append(conn, stream, expected, events, meta, outbox_topic, Some(&part))?;
         return Ok((outcome, vec![position.expect("the message is written with the append")]));
     }
     crate::database::atomically(conn, |conn| {
