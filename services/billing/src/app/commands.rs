@@ -87,7 +87,8 @@ impl Billing {
                 let account = ledger::load_account(conn, &charge.customer_id)?;
                 let decision = domain::refund(&charge, &account, &refund_id, &amount, &reason, now)?;
                 let effects = Effects { charge: &decision.charge_events, account: &decision.account_events };
-                let (charge, _) = ledger::record(conn, &order_id, (charge, account), effects, &cx.metadata(), now)?;
+                let (charge, _) =
+                    ledger::record(conn, &order_id, (charge, account), effects, &cx.metadata(), now, None)?;
                 Ok(views::charge_to_pb(&charge))
             })
         })
@@ -114,7 +115,7 @@ impl Billing {
                     return Err(DomainError::NotFound(format!("no account for customer {customer_id}")).into());
                 }
                 let events = account.handle(command, now)?;
-                let account = ledger::record_account(conn, &customer_id, account, &events, &cx.metadata(), now)?;
+                let account = ledger::record_account(conn, &customer_id, account, &events, &cx.metadata(), now, None)?;
                 Ok(views::account_to_pb(&account))
             })
         })

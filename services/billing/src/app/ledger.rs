@@ -74,22 +74,10 @@ pub(crate) struct Effects<'a> {
 }
 
 /// Records a payment or refund decision: the charge events on the order's stream, the account
-/// events on the customer's, each at the version it was decided on, and the read models.
-/// Returns the states after the decision.
+/// events on the customer's, each at the version it was decided on, and the read models, with
+/// `reply` queued in the last append (one statement on PostgreSQL), or on its own when neither
+/// stream changes (a replayed request). Returns the states after the decision.
 pub(crate) fn record(
-    conn: &mut DbConnection,
-    order_id: &str,
-    (charge, account): (Charge, Account),
-    effects: Effects<'_>,
-    meta: &EventMetadata,
-    now: DateTime<Utc>,
-) -> Result<(Charge, Account), AppError> {
-    record_with_reply(conn, order_id, (charge, account), effects, meta, now, None)
-}
-
-/// [`record`], and `reply` queued with the last append (one statement on PostgreSQL), or on
-/// its own when neither stream changes (a replayed request).
-pub(crate) fn record_with_reply(
     conn: &mut DbConnection,
     order_id: &str,
     (charge, account): (Charge, Account),
@@ -105,28 +93,16 @@ pub(crate) fn record_with_reply(
     if !effects.account.is_empty() && customer_id.is_empty() {
         return Err(DomainError::Precondition("account events for an account that is not open".into()).into());
     }
-    let account = append_account(conn, &customer_id, account, effects.account, meta, now, with_account)?;
+    let account = record_account(conn, &customer_id, account, effects.account, meta, now, with_account)?;
     if let Some(reply) = reply.filter(|_| with_charge.is_none() && with_account.is_none()) {
         event_store::enqueue_message(conn, reply.topic, reply.key, reply.message_type, reply.payload.to_vec(), meta)?;
     }
     Ok((charge, account))
 }
 
-/// Appends `events` to the account stream of `customer_id` at `account.version` and rewrites
-/// its row.
+/// Appends `events` to the account stream of `customer_id` at `account.version`, with
+/// `message` queued in the append when given (and events exist), and rewrites its row.
 pub(crate) fn record_account(
-    conn: &mut DbConnection,
-    customer_id: &str,
-    account: Account,
-    events: &[pb::AccountEvent],
-    meta: &EventMetadata,
-    now: DateTime<Utc>,
-) -> Result<Account, AppError> {
-    append_account(conn, customer_id, account, events, meta, now, None)
-}
-
-/// [`record_account`], with `message` queued in the append when given (and events exist).
-fn append_account(
     conn: &mut DbConnection,
     customer_id: &str,
     account: Account,
