@@ -63,9 +63,9 @@ fn proto_time(at: NaiveDateTime) -> prost_types::Timestamp {
     timestamp(at.and_utc())
 }
 
-/// The account's state as its row holds it (the row is rewritten in the transaction of every
-/// append to the account's stream, so at the stream's version it is the state).
-/// The account's row and its stream's version (0: no stream), read in one statement.
+/// The account's state as its row holds it, and its stream's version (0: no stream), read in
+/// one statement (the row is rewritten in the transaction of every append to the account's
+/// stream, so at the stream's version it is the state).
 pub(super) fn account_state(
     conn: &mut DbConnection,
     customer_id: &str,
@@ -80,19 +80,7 @@ pub(super) fn account_state(
         .select((AccountRow::as_select(), stream_version))
         .first::<(AccountRow, Option<i64>)>(conn)
         .optional()?;
-    Ok(row.map(|(row, stream_version)| {
-        (
-            Account {
-                customer_id: row.customer_id,
-                currency: row.currency,
-                balance: row.balance,
-                credit_limit: row.credit_limit,
-                opened_at: Some(proto_time(row.opened_at)),
-                version: row.version,
-            },
-            stream_version.unwrap_or(0),
-        )
-    }))
+    Ok(row.map(|(row, stream_version)| (account_of_row(row), stream_version.unwrap_or(0))))
 }
 
 /// Rewrites the account's row (the stream row is locked by the append, so update-then-insert
@@ -225,8 +213,11 @@ pub fn charge_to_pb(charge: &Charge) -> pb::Charge {
 }
 
 pub(super) fn account_row_to_pb(row: AccountRow) -> pb::Account {
-    pb::Account {
-        available: row.balance.saturating_add(row.credit_limit),
+    account_to_pb(&account_of_row(row))
+}
+
+fn account_of_row(row: AccountRow) -> Account {
+    Account {
         customer_id: row.customer_id,
         currency: row.currency,
         balance: row.balance,

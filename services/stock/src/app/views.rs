@@ -153,8 +153,12 @@ pub(super) fn write_reservation(conn: &mut DbConnection, r: &Reservation) -> Res
 }
 
 pub(super) fn product_from_row(row: ProductRow) -> pb::Product {
-    pb::Product {
-        product_id: row.product_id,
+    product_to_pb(&product_of_row(row))
+}
+
+fn product_of_row(row: ProductRow) -> Product {
+    Product {
+        id: row.product_id,
         name: row.name,
         // The columns are checked non-negative.
         available: row.available.unsigned_abs(),
@@ -165,8 +169,9 @@ pub(super) fn product_from_row(row: ProductRow) -> pb::Product {
     }
 }
 
-/// The product's state as its row holds it (the row is rewritten in the transaction of every
-/// append to the product's stream, so at the stream's version it is the state).
+/// The product's state as its row holds it, and its stream's version (0: no stream), read in
+/// one statement (the row is rewritten in the transaction of every append to the product's
+/// stream, so at the stream's version it is the state).
 pub(super) fn product_state(
     conn: &mut DbConnection,
     product_id: &str,
@@ -181,20 +186,7 @@ pub(super) fn product_state(
         .select((ProductRow::as_select(), stream_version))
         .first::<(ProductRow, Option<i64>)>(conn)
         .optional()?;
-    Ok(row.map(|(row, stream_version)| {
-        (
-            Product {
-                id: row.product_id,
-                name: row.name,
-                available: row.available.unsigned_abs(),
-                reserved: row.reserved.unsigned_abs(),
-                created_at: timestamp(row.created_at),
-                updated_at: timestamp(row.updated_at),
-                version: row.version,
-            },
-            stream_version.unwrap_or(0),
-        )
-    }))
+    Ok(row.map(|(row, stream_version)| (product_of_row(row), stream_version.unwrap_or(0))))
 }
 
 /// The view of a reservation row with its lines (in product id order).
