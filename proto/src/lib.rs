@@ -15,6 +15,17 @@ pub fn proto_source(path: &str) -> Option<&'static str> {
     PROTO_SOURCES.iter().find(|(p, _)| *p == path).map(|(_, s)| *s)
 }
 
+/// The event type stored and sent with an event: the name of its case, taken from the
+/// contracts (see `build.rs`), so no service matches on strings of its own.
+pub trait EventType {
+    /// Every case's event type, in field order.
+    const EVENT_TYPES: &'static [&'static str];
+    /// This event's type, e.g. `ProductCreated`; the envelope's own name when no case is set.
+    fn event_type(&self) -> &'static str;
+}
+
+include!(concat!(env!("OUT_DIR"), "/event_types.rs"));
+
 pub mod common {
     pub mod v1 {
         tonic::include_proto!("fleuve.common.v1");

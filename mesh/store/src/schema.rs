@@ -33,6 +33,7 @@ diesel::table! {
         version -> BigInt,
         state -> Binary,
         taken_at -> Timestamp,
+        schema_version -> Integer,
     }
 }
 

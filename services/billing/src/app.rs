@@ -19,7 +19,7 @@ use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
 use fleuve_store::event_store::EventMetadata;
 use fleuve_store::{Database, StoreError};
 
-pub use ledger::{account_event_type, charge_event_type, charge_id};
+pub use ledger::charge_id;
 pub use queries::{Listing, Page, PageRequest};
 pub use views::{account_to_pb, charge_to_pb};
 
@@ -117,9 +117,9 @@ pub enum AppError {
     Decode(#[from] prost::DecodeError),
 }
 
-impl AppError {
+impl fleuve_aggregate::IsConflict for AppError {
     /// Lost a race with another transaction: reloading and deciding again may succeed.
-    pub fn is_conflict(&self) -> bool {
+    fn is_conflict(&self) -> bool {
         match self {
             AppError::Store(e) => e.is_conflict(),
             AppError::Database(e) => is_unique_violation(e),
@@ -136,9 +136,7 @@ fn is_unique_violation(error: &diesel::result::Error) -> bool {
 impl From<AppError> for ServiceError {
     fn from(err: AppError) -> ServiceError {
         match err {
-            AppError::Domain(DomainError::Invalid(m)) => ServiceError::InvalidArgument(m),
-            AppError::Domain(DomainError::Precondition(m)) => ServiceError::FailedPrecondition(m),
-            AppError::Domain(DomainError::NotFound(m)) => ServiceError::NotFound(m),
+            AppError::Domain(e) => e.into(),
             AppError::Store(e) if e.is_conflict() => ServiceError::Conflict(e.conflict_advice().unwrap_or_default()),
             AppError::Database(e) if is_unique_violation(&e) => {
                 ServiceError::Conflict("a concurrent request wrote the same record; retry".into())

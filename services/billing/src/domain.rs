@@ -8,7 +8,6 @@
 
 mod account;
 mod charge;
-mod error;
 pub mod money;
 pub mod payment;
 pub mod provider;
@@ -19,8 +18,8 @@ mod tests;
 use chrono::{DateTime, Utc};
 
 pub use account::{Account, AccountCommand};
-pub use charge::{Charge, RefundDecision, refund, refund_for_saga};
-pub use error::DomainError;
+pub use charge::{Charge, ChargeCommand, ChargeContext, RefundDecision, refund, refund_for_saga};
+pub use fleuve_aggregate::DomainError;
 pub use payment::{PaymentDecision, Precheck, pay, precheck, settle};
 pub use provider::{Authorization, PaymentProvider, ProviderOutcome, SimulatedProvider};
 

@@ -58,14 +58,15 @@ impl BillingParticipant {
         let now = app::now();
         let charge = ledger::load_charge(conn, &order_id)?;
         let account = ledger::load_account(conn, &request.customer_id)?;
-        let decision =
-            match precheck(&charge, &account, &request, &ledger::charge_id(&order_id), now).map_err(refused)? {
-                Precheck::Decided(decision) | Precheck::Declined(decision) => decision,
-                Precheck::Authorize(authorization) => {
-                    let outcome = self.provider.authorize(&authorization);
-                    settle(&request, &authorization, outcome, now).map_err(refused)?
-                }
-            };
+        let decision = match precheck(&charge.state, &account.state, &request, &ledger::charge_id(&order_id), now)
+            .map_err(refused)?
+        {
+            Precheck::Decided(decision) | Precheck::Declined(decision) => decision,
+            Precheck::Authorize(authorization) => {
+                let outcome = self.provider.authorize(&authorization);
+                settle(&request, &authorization, outcome, now).map_err(refused)?
+            }
+        };
         let PaymentDecision { charge_events, account_events, reply } = decision;
         let meta = caused_by(event, NAME);
         let effects = Effects { charge: &charge_events, account: &account_events };
@@ -97,10 +98,11 @@ impl BillingParticipant {
         let now = app::now();
         let charge = ledger::load_charge(conn, &order_id)?;
         // The account that paid, whatever the request says.
-        let customer_id = if charge.is_decided() { charge.customer_id.clone() } else { request.customer_id.clone() };
+        let customer_id =
+            if charge.state.is_decided() { charge.state.customer_id.clone() } else { request.customer_id.clone() };
         let account = ledger::load_account(conn, &customer_id)?;
-        let decision =
-            refund_for_saga(&charge, &account, &request, now).map_err(|e| permanent(&order_id, "payment refund", e))?;
+        let decision = refund_for_saga(&charge.state, &account.state, &request, now)
+            .map_err(|e| permanent(&order_id, "payment refund", e))?;
         let effects = Effects { charge: &decision.charge_events, account: &decision.account_events };
         ledger::record(conn, &order_id, (charge, account), effects, &caused_by(event, NAME), now, None)?;
         if !decision.charge_events.is_empty() {

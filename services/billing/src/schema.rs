@@ -44,15 +44,3 @@ diesel::table! {
         refunded_at -> Timestamp,
     }
 }
-
-diesel::table! {
-    /// The event store's stream versions (`fleuve_store`'s `streams`, the columns read here),
-    /// so that a row of this service is read with its stream's version in one statement.
-    #[sql_name = "streams"]
-    event_streams (stream_id) {
-        stream_id -> Text,
-        version -> BigInt,
-    }
-}
-
-diesel::allow_tables_to_appear_in_same_query!(billing_accounts, event_streams);

@@ -16,7 +16,7 @@ use fleuve_store::{Database, StoreError};
 
 pub use commands::MAX_REFERENCE_LEN;
 pub use queries::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest, ReservationFilter};
-pub use streams::{load_product, load_reservation, product_event_type, replay_product, reservation_event_type};
+pub use streams::{load_product, load_reservation};
 pub use views::{product_to_pb, reservation_to_pb};
 
 use crate::domain::DomainError;
@@ -103,13 +103,17 @@ pub enum AppError {
 impl From<AppError> for ServiceError {
     fn from(err: AppError) -> Self {
         match err {
-            AppError::Domain(DomainError::Invalid(m)) => ServiceError::InvalidArgument(m),
-            AppError::Domain(DomainError::Precondition(m)) => ServiceError::FailedPrecondition(m),
-            AppError::Domain(DomainError::NotFound(m)) => ServiceError::NotFound(m),
+            AppError::Domain(e) => e.into(),
             AppError::Store(e) if e.is_conflict() => ServiceError::Conflict(e.conflict_advice().unwrap_or_default()),
             AppError::Service(e) => e,
             other => ServiceError::internal(other),
         }
+    }
+}
+
+impl fleuve_aggregate::IsConflict for AppError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, AppError::Store(e) if e.is_conflict())
     }
 }
 

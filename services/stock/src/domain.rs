@@ -5,7 +5,6 @@
 //! no quantity ever goes below zero. The caller loads the reservation and the products of its
 //! lines in one transaction, applies the decision and publishes the reply.
 
-mod error;
 pub mod product;
 pub mod reservation;
 
@@ -14,9 +13,9 @@ mod tests;
 
 use chrono::{DateTime, Utc};
 
-pub use error::DomainError;
+pub use fleuve_aggregate::DomainError;
 pub use product::{Product, ProductCommand};
-pub use reservation::{Reservation, StockDecision, check, release};
+pub use reservation::{Reservation, ReservationCommand, ReservationContext, StockDecision, check, release};
 
 /// Aggregate type names in the event store.
 pub const PRODUCT_AGGREGATE: &str = "product";

@@ -33,15 +33,3 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(stock_reservations, stock_reservation_lines);
-
-diesel::table! {
-    /// The event store's stream versions (`fleuve_store`'s `streams`, the columns read here),
-    /// so that a row of this service is read with its stream's version in one statement.
-    #[sql_name = "streams"]
-    event_streams (stream_id) {
-        stream_id -> Text,
-        version -> BigInt,
-    }
-}
-
-diesel::allow_tables_to_appear_in_same_query!(stock_products, event_streams);

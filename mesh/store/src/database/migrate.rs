@@ -68,6 +68,21 @@ impl Database {
         };
         reverted.map_err(|e| StoreError::Migration(format!("{}: {e}", set.name)))
     }
+
+    /// Reverts the migrations of `set` newest first, down to and including the one whose
+    /// version ends with `version`, and returns the versions reverted (for a migration that
+    /// is no longer the last).
+    pub fn revert_migrations_through(&self, set: &MigrationSet, version: &str) -> Result<Vec<String>, StoreError> {
+        let mut reverted = Vec::new();
+        loop {
+            let last = self.revert_last_migration(set)?;
+            let done = last.ends_with(version);
+            reverted.push(last);
+            if done {
+                return Ok(reverted);
+            }
+        }
+    }
 }
 
 fn apply<DB, C>(conn: &mut C, name: &str, migrations: &EmbeddedMigrations) -> Result<(), StoreError>

@@ -9,14 +9,18 @@ use crate::database::atomically;
 use crate::error::StoreError;
 use crate::schema::snapshots;
 
-/// A stream's state as of `version`.
+/// A stream's state as of `version`, encoded under `schema_version`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub version: i64,
+    /// The version of the state's encoding, chosen by the aggregate: a loader that encodes
+    /// differently now ignores the snapshot.
+    pub schema_version: i32,
     pub state: Vec<u8>,
 }
 
-/// Stores `state` as the snapshot of `stream` at `version`, replacing the previous one.
+/// Stores `state` (encoded under `schema_version`) as the snapshot of `stream` at `version`,
+/// replacing the previous one.
 ///
 /// A snapshot older than the stored one is ignored: two writers racing (or a slow one) must not
 /// move the snapshot backwards, which would only make loads replay more events.
@@ -24,6 +28,7 @@ pub fn save_snapshot(
     conn: &mut DbConnection,
     stream: &StreamRef,
     version: i64,
+    schema_version: i32,
     state: &[u8],
 ) -> Result<(), StoreError> {
     let stream_id = stream.stream_id();
@@ -33,7 +38,12 @@ pub fn save_snapshot(
             diesel::update(
                 snapshots::table.filter(snapshots::stream_id.eq(&stream_id)).filter(snapshots::version.le(version)),
             )
-            .set((snapshots::version.eq(version), snapshots::state.eq(state), snapshots::taken_at.eq(taken_at)))
+            .set((
+                snapshots::version.eq(version),
+                snapshots::schema_version.eq(schema_version),
+                snapshots::state.eq(state),
+                snapshots::taken_at.eq(taken_at),
+            ))
             .execute(conn)
         };
         if replace(conn)? == 1 {
@@ -44,6 +54,7 @@ pub fn save_snapshot(
                 .values((
                     snapshots::stream_id.eq(&stream_id),
                     snapshots::version.eq(version),
+                    snapshots::schema_version.eq(schema_version),
                     snapshots::state.eq(state),
                     snapshots::taken_at.eq(taken_at),
                 ))
@@ -61,8 +72,8 @@ pub fn save_snapshot(
 pub fn load_snapshot(conn: &mut DbConnection, stream: &StreamRef) -> Result<Option<Snapshot>, StoreError> {
     let found = snapshots::table
         .find(stream.stream_id())
-        .select((snapshots::version, snapshots::state))
-        .first::<(i64, Vec<u8>)>(conn)
+        .select((snapshots::version, snapshots::schema_version, snapshots::state))
+        .first::<(i64, i32, Vec<u8>)>(conn)
         .optional()?;
-    Ok(found.map(|(version, state)| Snapshot { version, state }))
+    Ok(found.map(|(version, schema_version, state)| Snapshot { version, schema_version, state }))
 }

@@ -11,19 +11,26 @@ pub async fn snapshots_save_replace_load(test: TestDatabase) -> anyhow::Result<(
     assert_eq!(load("snap").await?, None);
 
     let save = |name: &'static str, version: i64, state: &'static [u8]| {
-        db.transaction(move |conn| event_store::save_snapshot(conn, &stream(name), version, state))
+        db.transaction(move |conn| event_store::save_snapshot(conn, &stream(name), version, 1, state))
     };
     save("snap", 3, b"three").await?;
-    assert_eq!(load("snap").await?, Some(Snapshot { version: 3, state: b"three".to_vec() }));
+    assert_eq!(load("snap").await?, Some(Snapshot { version: 3, schema_version: 1, state: b"three".to_vec() }));
     save("snap", 5, &[0, 1, 2, 255]).await?;
-    assert_eq!(load("snap").await?, Some(Snapshot { version: 5, state: vec![0, 1, 2, 255] }));
+    assert_eq!(load("snap").await?, Some(Snapshot { version: 5, schema_version: 1, state: vec![0, 1, 2, 255] }));
     save("snap", 5, b"five again").await?;
-    assert_eq!(load("snap").await?, Some(Snapshot { version: 5, state: b"five again".to_vec() }));
+    assert_eq!(load("snap").await?, Some(Snapshot { version: 5, schema_version: 1, state: b"five again".to_vec() }));
     save("snap", 4, b"stale").await?;
     assert_eq!(load("snap").await?.map(|s| s.version), Some(5), "an older snapshot is ignored");
 
     save("other", 1, b"").await?;
-    assert_eq!(load("other").await?, Some(Snapshot { version: 1, state: vec![] }));
+    assert_eq!(load("other").await?, Some(Snapshot { version: 1, schema_version: 1, state: vec![] }));
     assert_eq!(load("snap").await?.map(|s| s.version), Some(5));
+
+    // A new encoding of the state replaces the snapshot at the same version with its schema.
+    db.transaction(move |conn| event_store::save_snapshot(conn, &stream("snap"), 5, 2, b"five, schema 2")).await?;
+    assert_eq!(
+        load("snap").await?,
+        Some(Snapshot { version: 5, schema_version: 2, state: b"five, schema 2".to_vec() })
+    );
     Ok(())
 }

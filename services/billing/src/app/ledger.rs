@@ -7,15 +7,13 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use fleuve_aggregate::{Aggregate as _, Loaded, repository};
 use fleuve_proto::billing::v1 as pb;
 use fleuve_store::DbConnection;
-use fleuve_store::event_store::{
-    self, EventMetadata, ExpectedVersion, NewEvent, OutgoingMessage, RecordedEvent, StreamRef,
-};
-use prost::Message;
+use fleuve_store::event_store::{self, EventMetadata, OutgoingMessage};
 
 use super::{AppError, views};
-use crate::domain::{ACCOUNT_AGGREGATE, Account, CHARGE_AGGREGATE, Charge, DomainError};
+use crate::domain::{Account, Charge, DomainError};
 use crate::schema::billing_refunds;
 
 /// The charge id of an order. Derived from the order id rather than drawn at random, so that
@@ -24,46 +22,14 @@ pub fn charge_id(order_id: &str) -> String {
     format!("ch-{order_id}")
 }
 
-pub(crate) fn account_stream(customer_id: &str) -> StreamRef {
-    StreamRef::new(ACCOUNT_AGGREGATE, customer_id)
+/// The customer's account (a snapshot and the events after it); not open when there is none.
+pub(crate) fn load_account(conn: &mut DbConnection, customer_id: &str) -> Result<Loaded<Account>, AppError> {
+    repository::load(conn, customer_id)
 }
 
-pub(crate) fn charge_stream(order_id: &str) -> StreamRef {
-    StreamRef::new(CHARGE_AGGREGATE, order_id)
-}
-
-/// The customer's account; the default (not open, version 0) when there is none.
-///
-/// An account's stream grows with every payment, so it is not replayed on each decision: its
-/// read-model row is rewritten in the transaction of every append, and when the row is at the
-/// stream's version it is the state. A row that does not match its stream (never expected)
-/// falls back to the replay; the append that follows checks the version either way.
-pub(crate) fn load_account(conn: &mut DbConnection, customer_id: &str) -> Result<Account, AppError> {
-    if let Some((account, stream_version)) =
-        views::account_state(conn, customer_id, &account_stream(customer_id).stream_id())?
-    {
-        if stream_version == account.version {
-            return Ok(account);
-        }
-        tracing::warn!(customer_id, version = account.version, "account row behind its stream, replaying");
-    }
-    replay_account(conn, customer_id)
-}
-
-/// The account folded from every event of its stream.
-pub(crate) fn replay_account(conn: &mut DbConnection, customer_id: &str) -> Result<Account, AppError> {
-    let recorded = event_store::read_stream(conn, &account_stream(customer_id), 0)?;
-    Ok(Account::replay(&decode_all::<pb::AccountEvent>(&recorded)?))
-}
-
-/// The order's charge; the default (undecided, version 0) when there is none.
-pub(crate) fn load_charge(conn: &mut DbConnection, order_id: &str) -> Result<Charge, AppError> {
-    let recorded = event_store::read_stream(conn, &charge_stream(order_id), 0)?;
-    Ok(Charge::replay(&decode_all::<pb::ChargeEvent>(&recorded)?))
-}
-
-fn decode_all<M: Message + Default>(recorded: &[RecordedEvent]) -> Result<Vec<M>, AppError> {
-    Ok(recorded.iter().map(|r| M::decode(r.payload.as_slice())).collect::<Result<Vec<_>, _>>()?)
+/// The order's charge; undecided when there is none.
+pub(crate) fn load_charge(conn: &mut DbConnection, order_id: &str) -> Result<Loaded<Charge>, AppError> {
+    repository::load(conn, order_id)
 }
 
 /// What a payment or a refund decided for the two streams.
@@ -80,7 +46,7 @@ pub(crate) struct Effects<'a> {
 pub(crate) fn record(
     conn: &mut DbConnection,
     order_id: &str,
-    (charge, account): (Charge, Account),
+    (charge, account): (Loaded<Charge>, Loaded<Account>),
     effects: Effects<'_>,
     meta: &EventMetadata,
     now: DateTime<Utc>,
@@ -88,81 +54,57 @@ pub(crate) fn record(
 ) -> Result<(Charge, Account), AppError> {
     let with_charge = reply.filter(|_| effects.account.is_empty() && !effects.charge.is_empty());
     let with_account = reply.filter(|_| !effects.account.is_empty());
-    let charge = record_charge(conn, order_id, charge, effects.charge, meta, now, with_charge)?;
-    let customer_id = account.customer_id.clone();
-    if !effects.account.is_empty() && customer_id.is_empty() {
+    debug_assert_eq!(charge.id, order_id);
+    let charge = record_charge(conn, charge, effects.charge, meta, now, with_charge)?;
+    if !effects.account.is_empty() && !account.state.is_open() {
         return Err(DomainError::Precondition("account events for an account that is not open".into()).into());
     }
-    let account = record_account(conn, &customer_id, account, effects.account, meta, now, with_account)?;
+    let account = record_account(conn, account, effects.account, meta, now, with_account)?;
     if let Some(reply) = reply.filter(|_| with_charge.is_none() && with_account.is_none()) {
         event_store::enqueue_message(conn, reply.topic, reply.key, reply.message_type, reply.payload.to_vec(), meta)?;
     }
     Ok((charge, account))
 }
 
-/// Appends `events` to the account stream of `customer_id` at `account.version`, with
-/// `message` queued in the append when given (and events exist), and rewrites its row.
+/// Saves `events` of the account at the version it was loaded at, with `message` queued in
+/// the append when given (and events exist), and rewrites its row.
 pub(crate) fn record_account(
     conn: &mut DbConnection,
-    customer_id: &str,
-    account: Account,
+    account: Loaded<Account>,
     events: &[pb::AccountEvent],
     meta: &EventMetadata,
     now: DateTime<Utc>,
     message: Option<OutgoingMessage<'_>>,
 ) -> Result<Account, AppError> {
     if events.is_empty() {
-        return Ok(account);
+        return Ok(account.state);
     }
-    let stream = account_stream(customer_id);
-    let new_events: Vec<NewEvent> =
-        events.iter().map(|e| NewEvent::new(account_event_type(e), e.encode_to_vec())).collect();
-    append(conn, &stream, ExpectedVersion::Exact(account.version), &new_events, meta, message)?;
-    let mut next = account;
-    for event in events {
-        next.apply(event);
-    }
-    views::write_account(conn, &next, now)?;
-    Ok(next)
-}
-
-/// An append without outbox topic, with `message` queued in it when given.
-fn append(
-    conn: &mut DbConnection,
-    stream: &StreamRef,
-    expected: ExpectedVersion,
-    events: &[NewEvent],
-    meta: &EventMetadata,
-    message: Option<OutgoingMessage<'_>>,
-) -> Result<event_store::AppendOutcome, AppError> {
-    Ok(event_store::append_with_messages(conn, stream, expected, events, meta, None, message.as_slice())?.0)
+    let saved = repository::save::<_, AppError>(conn, account, events, meta, message.as_slice())?.loaded.state;
+    views::write_account(conn, &saved, now)?;
+    Ok(saved)
 }
 
 fn record_charge(
     conn: &mut DbConnection,
-    order_id: &str,
-    charge: Charge,
+    charge: Loaded<Charge>,
     events: &[pb::ChargeEvent],
     meta: &EventMetadata,
     now: DateTime<Utc>,
     message: Option<OutgoingMessage<'_>>,
 ) -> Result<Charge, AppError> {
     if events.is_empty() {
-        return Ok(charge);
+        return Ok(charge.state);
     }
-    let stream = charge_stream(order_id);
-    let new_events: Vec<NewEvent> =
-        events.iter().map(|e| NewEvent::new(charge_event_type(e), e.encode_to_vec())).collect();
-    let before = charge.version;
-    let outcome = append(conn, &stream, ExpectedVersion::Exact(before), &new_events, meta, message)?;
+    let (before, stream) = (charge.version, charge.stream());
+    let mut next = charge.state.clone();
+    let saved = repository::save::<_, AppError>(conn, charge, events, meta, message.as_slice())?;
     // Positions order the listings. One event's is the append's; several may not be
     // contiguous (concurrent appends draw from the same sequence), so they are read back.
-    let positions: Vec<i64> = match (events.len(), outcome.first_position) {
+    let positions: Vec<i64> = match (events.len(), saved.outcome.and_then(|o| o.first_position)) {
         (1, Some(position)) => vec![position],
         _ => event_store::read_stream(conn, &stream, before + 1)?.iter().map(|r| r.position).collect(),
     };
 
-    let mut next = charge;
     let mut decided_at = None;
     for (event, position) in events.iter().zip(positions) {
         let was_decided = next.is_decided();
@@ -199,29 +141,4 @@ fn insert_refund(
     }
     views::insert_refund(conn, charge, refunded, position, at, now)?;
     Ok(())
-}
-
-/// The event's case name, as recorded in the event metadata.
-pub fn account_event_type(event: &pb::AccountEvent) -> &'static str {
-    use pb::account_event::Event;
-    match &event.event {
-        Some(Event::Opened(_)) => "AccountOpened",
-        Some(Event::Credited(_)) => "AccountCredited",
-        Some(Event::CreditLimitChanged(_)) => "CreditLimitChanged",
-        Some(Event::Charged(_)) => "AccountCharged",
-        Some(Event::Refunded(_)) => "AccountRefunded",
-        None => "Unknown",
-    }
-}
-
-/// The event's case name, as recorded in the event metadata.
-pub fn charge_event_type(event: &pb::ChargeEvent) -> &'static str {
-    use pb::charge_event::Event;
-    match &event.event {
-        Some(Event::Approved(_)) => "ChargeApproved",
-        Some(Event::Declined(_)) => "ChargeDeclined",
-        Some(Event::TimedOut(_)) => "ChargeTimedOut",
-        Some(Event::Refunded(_)) => "ChargeRefunded",
-        None => "Unknown",
-    }
 }

@@ -1,6 +1,7 @@
 //! Unit tests of the edges of the application layer: every error's gRPC code and saga
 //! disposition, and the page tokens.
 
+use fleuve_aggregate::IsConflict as _;
 use fleuve_bus::HandlerError;
 use fleuve_mesh::ServiceError;
 use fleuve_store::StoreError;

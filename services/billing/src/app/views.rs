@@ -8,7 +8,7 @@ use fleuve_proto::common::v1::Money;
 use fleuve_store::DbConnection;
 
 use crate::domain::{Account, Charge, instant, timestamp};
-use crate::schema::{billing_accounts, billing_charges, billing_refunds, event_streams};
+use crate::schema::{billing_accounts, billing_charges, billing_refunds};
 
 #[derive(Debug, Clone, Insertable, AsChangeset, Queryable, Selectable)]
 #[diesel(table_name = billing_accounts)]
@@ -61,26 +61,6 @@ fn naive(at: Option<&prost_types::Timestamp>, default: DateTime<Utc>) -> NaiveDa
 
 fn proto_time(at: NaiveDateTime) -> prost_types::Timestamp {
     timestamp(at.and_utc())
-}
-
-/// The account's state as its row holds it, and its stream's version (0: no stream), read in
-/// one statement (the row is rewritten in the transaction of every append to the account's
-/// stream, so at the stream's version it is the state).
-pub(super) fn account_state(
-    conn: &mut DbConnection,
-    customer_id: &str,
-    stream_id: &str,
-) -> QueryResult<Option<(Account, i64)>> {
-    let stream_version = event_streams::table
-        .filter(event_streams::stream_id.eq(stream_id))
-        .select(event_streams::version)
-        .single_value();
-    let row = billing_accounts::table
-        .find(customer_id)
-        .select((AccountRow::as_select(), stream_version))
-        .first::<(AccountRow, Option<i64>)>(conn)
-        .optional()?;
-    Ok(row.map(|(row, stream_version)| (account_of_row(row), stream_version.unwrap_or(0))))
 }
 
 /// Rewrites the account's row (the stream row is locked by the append, so update-then-insert
@@ -172,15 +152,7 @@ pub(super) fn insert_refund(
 
 /// The API view of an account state.
 pub fn account_to_pb(account: &Account) -> pb::Account {
-    pb::Account {
-        customer_id: account.customer_id.clone(),
-        currency: account.currency.clone(),
-        balance: account.balance,
-        credit_limit: account.credit_limit,
-        available: account.available(),
-        opened_at: account.opened_at,
-        version: account.version,
-    }
+    account.to_pb()
 }
 
 /// The API view of a charge state, refunds in the order they were given.

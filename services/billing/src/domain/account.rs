@@ -1,12 +1,14 @@
 //! The account aggregate: one customer's balance, credit limit and currency.
 
 use chrono::{DateTime, Utc};
+use fleuve_aggregate::{Aggregate, Snapshots};
 use fleuve_proto::billing::v1 as pb;
 use fleuve_proto::common::v1::Money;
 use pb::account_event::Event;
+use prost::Message as _;
 
 use super::money;
-use super::{DomainError, timestamp};
+use super::{ACCOUNT_AGGREGATE, DomainError, timestamp};
 
 /// An account's state, folded from its events.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,14 +33,6 @@ pub enum AccountCommand {
 }
 
 impl Account {
-    pub fn replay(events: &[pb::AccountEvent]) -> Account {
-        let mut account = Account::default();
-        for event in events {
-            account.apply(event);
-        }
-        account
-    }
-
     pub fn is_open(&self) -> bool {
         !self.customer_id.is_empty()
     }
@@ -48,7 +42,55 @@ impl Account {
         self.balance.saturating_add(self.credit_limit)
     }
 
-    pub fn handle(&self, command: AccountCommand, now: DateTime<Utc>) -> Result<Vec<pb::AccountEvent>, DomainError> {
+    pub(super) fn ensure_open(&self) -> Result<(), DomainError> {
+        if self.is_open() { Ok(()) } else { Err(DomainError::NotFound("no such account".into())) }
+    }
+
+    /// The account as the API shows it, which is also its snapshot.
+    pub fn to_pb(&self) -> pb::Account {
+        pb::Account {
+            customer_id: self.customer_id.clone(),
+            currency: self.currency.clone(),
+            balance: self.balance,
+            credit_limit: self.credit_limit,
+            available: self.available(),
+            opened_at: self.opened_at,
+            version: self.version,
+        }
+    }
+
+    pub fn from_pb(a: pb::Account) -> Account {
+        Account {
+            customer_id: a.customer_id,
+            currency: a.currency,
+            balance: a.balance,
+            credit_limit: a.credit_limit,
+            opened_at: a.opened_at,
+            version: a.version,
+        }
+    }
+}
+
+/// An account's stream gets an event from every payment and refund of its customer, so it is
+/// loaded from a snapshot taken every [`ACCOUNT_SNAPSHOT_EVERY`] events and the events after.
+pub const ACCOUNT_SNAPSHOT_EVERY: i64 = 64;
+
+impl Aggregate for Account {
+    const KIND: &'static str = ACCOUNT_AGGREGATE;
+    const SNAPSHOTS: Option<Snapshots<Account>> = Some(Snapshots {
+        schema_version: 1,
+        every: ACCOUNT_SNAPSHOT_EVERY,
+        encode: |account| account.to_pb().encode_to_vec(),
+        decode: |bytes| pb::Account::decode(bytes).map(Account::from_pb),
+    });
+    type Event = pb::AccountEvent;
+    type Command = AccountCommand;
+    type Context = DateTime<Utc>;
+    type Error = DomainError;
+
+    /// Decides a staff command; charges and refunds are decided with the charge.
+    fn handle(&self, command: AccountCommand, now: &DateTime<Utc>) -> Result<Vec<pb::AccountEvent>, DomainError> {
+        let now = *now;
         let event = match command {
             AccountCommand::Open { customer_id, currency, credit_limit, opening_balance } => {
                 if self.is_open() {
@@ -90,12 +132,8 @@ impl Account {
         Ok(vec![account_event(event, now)])
     }
 
-    pub(super) fn ensure_open(&self) -> Result<(), DomainError> {
-        if self.is_open() { Ok(()) } else { Err(DomainError::NotFound("no such account".into())) }
-    }
-
     /// Folds one event into the state.
-    pub fn apply(&mut self, event: &pb::AccountEvent) {
+    fn apply(&mut self, event: &pb::AccountEvent) {
         self.version += 1;
         let Some(inner) = &event.event else { return };
         match inner {

@@ -2,13 +2,14 @@
 //! never more than was charged.
 
 use chrono::{DateTime, Utc};
+use fleuve_aggregate::Aggregate;
 use fleuve_proto::billing::v1 as pb;
 use fleuve_proto::common::v1::{Money, SagaStepKind};
 use pb::charge_event::Event;
 
 use super::account::{Account, account_event};
 use super::payment::valid_step;
-use super::{DomainError, timestamp};
+use super::{CHARGE_AGGREGATE, DomainError, timestamp};
 
 /// A refund as recorded on its charge.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,41 +48,34 @@ pub struct RefundDecision {
     pub account_events: Vec<pb::AccountEvent>,
 }
 
-impl Charge {
-    pub fn replay(events: &[pb::ChargeEvent]) -> Charge {
-        let mut charge = Charge::default();
-        for event in events {
-            charge.apply(event);
-        }
-        charge
-    }
+/// A staff command on an order's charge (payments are decided by [`super::payment`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChargeCommand {
+    Refund { refund_id: String, amount: Money, reason: String },
+}
 
-    pub fn is_decided(&self) -> bool {
-        self.status != pb::ChargeStatus::Unspecified
-    }
+/// What a charge decides with: the paying customer's account, and the time.
+#[derive(Debug, Clone, Default)]
+pub struct ChargeContext {
+    pub account: Account,
+    pub now: DateTime<Utc>,
+}
 
-    fn charged(&self) -> i64 {
-        self.amount.as_ref().map_or(0, |m| m.amount)
-    }
+impl Aggregate for Charge {
+    const KIND: &'static str = CHARGE_AGGREGATE;
+    type Event = pb::ChargeEvent;
+    type Command = ChargeCommand;
+    type Context = ChargeContext;
+    type Error = DomainError;
 
-    /// The reply this charge gives on `payment.result`; none after a provider timeout.
-    pub fn result(&self) -> Option<pb::payment_result::Outcome> {
-        use pb::payment_result::Outcome;
-        match self.status {
-            pb::ChargeStatus::Approved | pb::ChargeStatus::Refunded => Some(Outcome::Approved(pb::PaymentApproved {
-                charge_id: self.charge_id.clone(),
-                amount: self.amount.clone(),
-            })),
-            pb::ChargeStatus::Declined => Some(Outcome::Declined(pb::PaymentDeclined {
-                reason: self.decline_reason.into(),
-                detail: self.decline_detail.clone(),
-            })),
-            pb::ChargeStatus::TimedOut | pb::ChargeStatus::Unspecified => None,
-        }
+    /// The charge's part of [`refund`]; the caller records the account's events too.
+    fn handle(&self, command: ChargeCommand, cx: &ChargeContext) -> Result<Vec<pb::ChargeEvent>, DomainError> {
+        let ChargeCommand::Refund { refund_id, amount, reason } = command;
+        Ok(refund(self, &cx.account, &refund_id, &amount, &reason, cx.now)?.charge_events)
     }
 
     /// Folds one event into the state.
-    pub fn apply(&mut self, event: &pb::ChargeEvent) {
+    fn apply(&mut self, event: &pb::ChargeEvent) {
         self.version += 1;
         let Some(inner) = &event.event else { return };
         match inner {
@@ -113,6 +107,32 @@ impl Charge {
                     self.status = pb::ChargeStatus::Refunded;
                 }
             }
+        }
+    }
+}
+
+impl Charge {
+    pub fn is_decided(&self) -> bool {
+        self.status != pb::ChargeStatus::Unspecified
+    }
+
+    fn charged(&self) -> i64 {
+        self.amount.as_ref().map_or(0, |m| m.amount)
+    }
+
+    /// The reply this charge gives on `payment.result`; none after a provider timeout.
+    pub fn result(&self) -> Option<pb::payment_result::Outcome> {
+        use pb::payment_result::Outcome;
+        match self.status {
+            pb::ChargeStatus::Approved | pb::ChargeStatus::Refunded => Some(Outcome::Approved(pb::PaymentApproved {
+                charge_id: self.charge_id.clone(),
+                amount: self.amount.clone(),
+            })),
+            pb::ChargeStatus::Declined => Some(Outcome::Declined(pb::PaymentDeclined {
+                reason: self.decline_reason.into(),
+                detail: self.decline_detail.clone(),
+            })),
+            pb::ChargeStatus::TimedOut | pb::ChargeStatus::Unspecified => None,
         }
     }
 

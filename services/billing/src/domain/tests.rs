@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use fleuve_aggregate::Aggregate as _;
 use fleuve_proto::billing::v1 as pb;
 use fleuve_proto::common::v1::{Money, SagaStep, SagaStepKind};
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
+use fleuve_aggregate::Aggregate as _;
 use fleuve_billing::domain::{ACCOUNT_AGGREGATE, Account, CHARGE_AGGREGATE, Charge, timestamp};
 use fleuve_billing::{Billing, BillingParticipant, CommandContext, MIGRATIONS, topics};
 use fleuve_bus::consumer::apply_once;

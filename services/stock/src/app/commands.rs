@@ -1,21 +1,18 @@
 //! Staff commands on products. Each is ONE transaction: load the product's stream, decide,
 //! append with the version it was loaded at, rewrite the product's row.
 
+use fleuve_aggregate::{Aggregate, Retries, repository};
 use fleuve_mesh::ServiceError;
 use fleuve_proto::stock::v1 as pb;
 use fleuve_store::StoreError;
 
-use super::streams::{append_product, load_product};
-use super::views::{MAX_QUANTITY, product_to_pb};
+use super::streams::{load_product, save_product};
+use super::views::MAX_QUANTITY;
 use super::{AppError, Caller, Stock, now, product_id};
 use crate::domain::{DomainError, ProductCommand};
 
 /// Longest restock reference accepted.
 pub const MAX_REFERENCE_LEN: usize = 200;
-
-/// How many times a restock without an expected version is retried after losing a race
-/// (with a reservation or another restock) on the product's stream.
-const CONFLICT_RETRIES: usize = 3;
 
 impl Stock {
     /// Creates a product with its initial quantity (admin only). An existing product id is
@@ -43,9 +40,8 @@ impl Stock {
                 if product.exists() {
                     return Err(exists(&id).into());
                 }
-                let events = product.handle(command, at)?;
-                let product = append_product(conn, &id, product, &events, &meta)?;
-                Ok(product_to_pb(&product))
+                let events = product.state.handle(command, &at)?;
+                Ok(save_product(conn, product, &events, &meta)?.to_pb())
             })
             .await;
         match result {
@@ -76,46 +72,26 @@ impl Stock {
             ))
             .into());
         }
-        let meta = caller.metadata();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (wanted, meta, reference, at) = (id.clone(), meta.clone(), reference.to_owned(), now());
-            let result = self
-                .db
-                .transaction(move |conn| {
-                    let id = wanted;
-                    let product = load_product(conn, &id)?;
-                    if !product.exists() {
-                        return Err(ServiceError::not_found(format!("product {id} not found")).into());
-                    }
-                    if expected_version != 0 && expected_version != product.version {
-                        let stream_id = format!("{}-{id}", crate::domain::PRODUCT_AGGREGATE);
-                        return Err(StoreError::Conflict {
-                            stream_id,
-                            expected: expected_version,
-                            actual: product.version,
-                        }
-                        .into());
-                    }
-                    let events = product.handle(ProductCommand::Restock { quantity, reference }, at)?;
-                    let total = product.available.saturating_add(product.reserved).saturating_add(quantity);
-                    if total > MAX_QUANTITY {
-                        return Err(DomainError::Invalid(format!(
-                            "restock quantity is too large: a product counts at most {MAX_QUANTITY} units"
-                        ))
-                        .into());
-                    }
-                    let product = append_product(conn, &id, product, &events, &meta)?;
-                    Ok(product_to_pb(&product))
-                })
-                .await;
-            match result {
-                Err(AppError::Store(e)) if e.is_conflict() && expected_version == 0 && attempt <= CONFLICT_RETRIES => {
-                    tracing::debug!(attempt, product_id = %id, "concurrent change of the product, retrying");
-                }
-                other => return other,
+        let (meta, reference) = (caller.metadata(), reference.to_owned());
+        // Without an expected version a lost race (with a reservation or another restock) is
+        // decided again on the new state.
+        repository::transact(&self.db, Retries::unless_expected(expected_version), move |conn| {
+            let product = load_product(conn, &id)?;
+            if !product.exists() {
+                return Err(ServiceError::not_found(format!("product {id} not found")).into());
             }
-        }
+            product.check_expected(expected_version)?;
+            let restock = ProductCommand::Restock { quantity, reference: reference.clone() };
+            let events = product.state.handle(restock, &now())?;
+            let state = &product.state;
+            if state.available.saturating_add(state.reserved).saturating_add(quantity) > MAX_QUANTITY {
+                return Err(DomainError::Invalid(format!(
+                    "restock quantity is too large: a product counts at most {MAX_QUANTITY} units"
+                ))
+                .into());
+            }
+            Ok(save_product(conn, product, &events, &meta)?.to_pb())
+        })
+        .await
     }
 }

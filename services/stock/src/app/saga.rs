@@ -12,14 +12,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use fleuve_aggregate::Loaded;
 use fleuve_proto::common::v1::SagaStep;
 use fleuve_proto::stock::v1 as pb;
 use fleuve_store::DbConnection;
-use fleuve_store::event_store::{self, EventMetadata, OutgoingMessage};
+use fleuve_store::event_store::{EventMetadata, OutgoingMessage};
 use prost::Message as _;
 
 use super::AppError;
-use super::streams::{append_product, append_reservation, load_products, load_reservation};
+use super::streams::{load_products, load_reservation, save_product, save_reservation};
 use crate::domain::{self, Product, Reservation, StockDecision};
 use crate::topics;
 
@@ -30,8 +31,13 @@ pub(crate) fn order_of(step: Option<&SagaStep>) -> &str {
 
 /// The reservation of `order_id`, or none for a message naming no order (which the domain
 /// then refuses).
-fn reservation_of(conn: &mut DbConnection, order_id: &str) -> Result<Reservation, AppError> {
-    if order_id.trim().is_empty() { Ok(Reservation::default()) } else { load_reservation(conn, order_id) }
+fn reservation_of(conn: &mut DbConnection, order_id: &str) -> Result<Loaded<Reservation>, AppError> {
+    if order_id.trim().is_empty() { Ok(Loaded::new(order_id)) } else { load_reservation(conn, order_id) }
+}
+
+/// The states of loaded products, as the domain decides on them.
+fn states(products: &BTreeMap<String, Loaded<Product>>) -> BTreeMap<String, Product> {
+    products.iter().map(|(id, p)| (id.clone(), p.state.clone())).collect()
 }
 
 /// Decides a `stock.check.request`, records it and queues its reply; returns the reply.
@@ -44,14 +50,14 @@ pub(crate) fn check(
     let order_id = order_of(request.step.as_ref());
     let reservation = reservation_of(conn, order_id)?;
     // A decided order gets its recorded outcome again: its products are not needed.
-    let products = if reservation.status == pb::ReservationStatus::Unspecified {
+    let products = if reservation.state.status == pb::ReservationStatus::Unspecified {
         let ids: BTreeSet<&str> =
             request.lines.iter().map(|l| l.product_id.trim()).filter(|id| !id.is_empty()).collect();
         load_products(conn, ids)?
     } else {
         BTreeMap::new()
     };
-    let decision = domain::check(&reservation, &products, request, now)?;
+    let decision = domain::check(&reservation.state, &states(&products), request, now)?;
     record(conn, order_id, reservation, products, decision, meta)
 }
 
@@ -64,17 +70,17 @@ pub(crate) fn release(
 ) -> Result<pb::StockChecked, AppError> {
     let order_id = order_of(request.step.as_ref());
     let reservation = reservation_of(conn, order_id)?;
-    let held = reservation.held_products();
+    let held = reservation.state.held_products();
     let products = load_products(conn, held.iter().map(String::as_str))?;
-    let decision = domain::release(&reservation, &products, request, now)?;
+    let decision = domain::release(&reservation.state, &states(&products), request, now)?;
     record(conn, order_id, reservation, products, decision, meta)
 }
 
 fn record(
     conn: &mut DbConnection,
     order_id: &str,
-    reservation: Reservation,
-    mut products: BTreeMap<String, Product>,
+    reservation: Loaded<Reservation>,
+    mut products: BTreeMap<String, Loaded<Product>>,
     decision: StockDecision,
     meta: &EventMetadata,
 ) -> Result<pb::StockChecked, AppError> {
@@ -87,10 +93,7 @@ fn record(
         message_type: crate::participant::REPLY_EVENT_TYPE,
         payload: &reply,
     };
-    let queued = append_reservation(conn, order_id, reservation, &decision.reservation_events, meta, message)?;
-    if !queued {
-        event_store::enqueue_message(conn, message.topic, message.key, message.message_type, reply.clone(), meta)?;
-    }
+    save_reservation(conn, reservation, &decision.reservation_events, meta, message)?;
     let mut by_product: BTreeMap<String, Vec<pb::ProductEvent>> = BTreeMap::new();
     for (id, event) in decision.product_events {
         by_product.entry(id).or_default().push(event);
@@ -99,7 +102,7 @@ fn record(
         let product = products
             .remove(&id)
             .ok_or_else(|| AppError::Internal(format!("decided events for product {id}, which was not loaded")))?;
-        append_product(conn, &id, product, &events, meta)?;
+        save_product(conn, product, &events, meta)?;
     }
     Ok(decision.reply)
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppError;
 use crate::domain::{DomainError, Product, Reservation};
-use crate::schema::{event_streams, stock_products, stock_reservation_lines, stock_reservations};
+use crate::schema::{stock_products, stock_reservation_lines, stock_reservations};
 
 #[derive(Debug, Clone, Insertable, AsChangeset, Queryable, Selectable)]
 #[diesel(table_name = stock_products)]
@@ -57,15 +57,7 @@ struct StoredShortage {
 pub(super) const MAX_QUANTITY: u64 = i64::MAX as u64;
 
 pub fn product_to_pb(p: &Product) -> pb::Product {
-    pb::Product {
-        product_id: p.id.clone(),
-        name: p.name.clone(),
-        available: p.available,
-        reserved: p.reserved,
-        created_at: p.created_at,
-        updated_at: p.updated_at,
-        version: p.version,
-    }
+    p.to_pb()
 }
 
 pub fn reservation_to_pb(r: &Reservation) -> pb::Reservation {
@@ -167,26 +159,6 @@ fn product_of_row(row: ProductRow) -> Product {
         updated_at: timestamp(row.updated_at),
         version: row.version,
     }
-}
-
-/// The product's state as its row holds it, and its stream's version (0: no stream), read in
-/// one statement (the row is rewritten in the transaction of every append to the product's
-/// stream, so at the stream's version it is the state).
-pub(super) fn product_state(
-    conn: &mut DbConnection,
-    product_id: &str,
-    stream_id: &str,
-) -> Result<Option<(Product, i64)>, AppError> {
-    let stream_version = event_streams::table
-        .filter(event_streams::stream_id.eq(stream_id))
-        .select(event_streams::version)
-        .single_value();
-    let row = stock_products::table
-        .find(product_id)
-        .select((ProductRow::as_select(), stream_version))
-        .first::<(ProductRow, Option<i64>)>(conn)
-        .optional()?;
-    Ok(row.map(|(row, stream_version)| (product_of_row(row), stream_version.unwrap_or(0))))
 }
 
 /// The view of a reservation row with its lines (in product id order).

@@ -1,10 +1,12 @@
 //! The product aggregate: units available for reservation and units held by orders.
 
 use chrono::{DateTime, Utc};
+use fleuve_aggregate::{Aggregate, Snapshots};
 use fleuve_proto::stock::v1 as pb;
 use pb::product_event::Event;
+use prost::Message as _;
 
-use super::{DomainError, timestamp};
+use super::{DomainError, PRODUCT_AGGREGATE, timestamp};
 
 /// Longest product id and name accepted.
 pub const MAX_ID_LEN: usize = 64;
@@ -34,20 +36,61 @@ pub enum ProductCommand {
 }
 
 impl Product {
-    pub fn replay(events: &[pb::ProductEvent]) -> Product {
-        let mut product = Product::default();
-        for event in events {
-            product.apply(event);
-        }
-        product
-    }
-
     pub fn exists(&self) -> bool {
         !self.id.is_empty()
     }
 
-    /// Decides a command: the events to append, or why it is refused.
-    pub fn handle(&self, command: ProductCommand, now: DateTime<Utc>) -> Result<Vec<pb::ProductEvent>, DomainError> {
+    pub(super) fn ensure_exists(&self) -> Result<(), DomainError> {
+        if self.exists() { Ok(()) } else { Err(DomainError::NotFound("no such product".into())) }
+    }
+
+    /// The product as the API shows it, which is also its snapshot.
+    pub fn to_pb(&self) -> pb::Product {
+        pb::Product {
+            product_id: self.id.clone(),
+            name: self.name.clone(),
+            available: self.available,
+            reserved: self.reserved,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            version: self.version,
+        }
+    }
+
+    pub fn from_pb(p: pb::Product) -> Product {
+        Product {
+            id: p.product_id,
+            name: p.name,
+            available: p.available,
+            reserved: p.reserved,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            version: p.version,
+        }
+    }
+}
+
+/// A product's stream gets an event from every order that reserves or releases it, so it is
+/// loaded from a snapshot taken every [`PRODUCT_SNAPSHOT_EVERY`] events and the events after.
+pub const PRODUCT_SNAPSHOT_EVERY: i64 = 64;
+
+impl Aggregate for Product {
+    const KIND: &'static str = PRODUCT_AGGREGATE;
+    const SNAPSHOTS: Option<Snapshots<Product>> = Some(Snapshots {
+        schema_version: 1,
+        every: PRODUCT_SNAPSHOT_EVERY,
+        encode: |product| product.to_pb().encode_to_vec(),
+        decode: |bytes| pb::Product::decode(bytes).map(Product::from_pb),
+    });
+    type Event = pb::ProductEvent;
+    type Command = ProductCommand;
+    type Context = DateTime<Utc>;
+    type Error = DomainError;
+
+    /// Decides a staff command: the events to append, or why it is refused. Reservations and
+    /// releases are decided with the order's reservation ([`super::reservation`]).
+    fn handle(&self, command: ProductCommand, now: &DateTime<Utc>) -> Result<Vec<pb::ProductEvent>, DomainError> {
+        let now = *now;
         let event = match command {
             ProductCommand::Create { product_id, name, quantity } => {
                 if self.exists() {
@@ -77,13 +120,9 @@ impl Product {
         Ok(vec![event_at(event, now)])
     }
 
-    pub(super) fn ensure_exists(&self) -> Result<(), DomainError> {
-        if self.exists() { Ok(()) } else { Err(DomainError::NotFound("no such product".into())) }
-    }
-
     /// Folds one event into the state. No rule is checked here: the event already happened,
     /// and the decisions never let a quantity go below zero.
-    pub fn apply(&mut self, event: &pb::ProductEvent) {
+    fn apply(&mut self, event: &pb::ProductEvent) {
         self.version += 1;
         self.updated_at = event.occurred_at;
         let Some(event) = &event.event else { return };

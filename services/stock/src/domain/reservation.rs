@@ -6,13 +6,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use fleuve_aggregate::Aggregate;
 use fleuve_proto::common::v1::{SagaStep, SagaStepKind};
 use fleuve_proto::stock::v1 as pb;
 use pb::reservation_event::Event;
 use pb::stock_checked::Outcome;
 
 use super::product::{self, Product};
-use super::{DomainError, timestamp};
+use super::{DomainError, RESERVATION_AGGREGATE, timestamp};
 
 /// Most lines a reservation may have.
 pub const MAX_LINES: usize = 100;
@@ -43,38 +44,43 @@ pub struct StockDecision {
     pub reply: pb::StockChecked,
 }
 
-impl Reservation {
-    pub fn replay(events: &[pb::ReservationEvent]) -> Reservation {
-        let mut reservation = Reservation::default();
-        for event in events {
-            reservation.apply(event);
-        }
-        reservation
-    }
+/// A saga request about an order's reservation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReservationCommand {
+    Check(pb::StockCheckRequest),
+    Release(pb::StockRelease),
+}
 
-    /// The products whose streams a release of this reservation writes to.
-    pub fn held_products(&self) -> Vec<String> {
-        if self.status == pb::ReservationStatus::Reserved {
-            self.lines.iter().map(|l| l.product_id.clone()).collect()
-        } else {
-            Vec::new()
-        }
-    }
+/// What a reservation decides with: the products of the request that exist, and the time.
+#[derive(Debug, Clone, Default)]
+pub struct ReservationContext {
+    pub products: BTreeMap<String, Product>,
+    pub now: DateTime<Utc>,
+}
 
-    /// The reply the recorded outcome gives to a request of `step`; `None` while undecided.
-    fn recorded_outcome(&self) -> Option<Outcome> {
-        match self.status {
-            pb::ReservationStatus::Unspecified => None,
-            pb::ReservationStatus::Reserved => Some(Outcome::Reserved(pb::StockReserved { lines: self.lines.clone() })),
-            pb::ReservationStatus::Rejected => {
-                Some(Outcome::Insufficient(pb::StockInsufficient { shortages: self.shortages.clone() }))
-            }
-            pb::ReservationStatus::Released => Some(Outcome::Released(pb::StockReleased { lines: self.lines.clone() })),
-        }
+impl Aggregate for Reservation {
+    const KIND: &'static str = RESERVATION_AGGREGATE;
+    type Event = pb::ReservationEvent;
+    type Command = ReservationCommand;
+    type Context = ReservationContext;
+    type Error = DomainError;
+
+    /// The reservation's part of [`check`] or [`release`]; the caller records the whole
+    /// decision (the products' events and the reply too) through those.
+    fn handle(
+        &self,
+        command: ReservationCommand,
+        cx: &ReservationContext,
+    ) -> Result<Vec<pb::ReservationEvent>, DomainError> {
+        let decision = match command {
+            ReservationCommand::Check(request) => check(self, &cx.products, &request, cx.now)?,
+            ReservationCommand::Release(request) => release(self, &cx.products, &request, cx.now)?,
+        };
+        Ok(decision.reservation_events)
     }
 
     /// Folds one event into the state.
-    pub fn apply(&mut self, event: &pb::ReservationEvent) {
+    fn apply(&mut self, event: &pb::ReservationEvent) {
         self.version += 1;
         self.updated_at = event.occurred_at;
         if self.created_at.is_none() {
@@ -98,6 +104,29 @@ impl Reservation {
                 self.lines.clone_from(&e.lines);
                 self.release_reason.clone_from(&e.reason);
             }
+        }
+    }
+}
+
+impl Reservation {
+    /// The products whose streams a release of this reservation writes to.
+    pub fn held_products(&self) -> Vec<String> {
+        if self.status == pb::ReservationStatus::Reserved {
+            self.lines.iter().map(|l| l.product_id.clone()).collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The reply the recorded outcome gives to a request of `step`; `None` while undecided.
+    fn recorded_outcome(&self) -> Option<Outcome> {
+        match self.status {
+            pb::ReservationStatus::Unspecified => None,
+            pb::ReservationStatus::Reserved => Some(Outcome::Reserved(pb::StockReserved { lines: self.lines.clone() })),
+            pb::ReservationStatus::Rejected => {
+                Some(Outcome::Insufficient(pb::StockInsufficient { shortages: self.shortages.clone() }))
+            }
+            pb::ReservationStatus::Released => Some(Outcome::Released(pb::StockReleased { lines: self.lines.clone() })),
         }
     }
 }

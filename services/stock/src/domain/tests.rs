@@ -10,6 +10,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use fleuve_proto::common::v1::{SagaStep, SagaStepKind};
 use fleuve_proto::stock::v1 as pb;
 
+use fleuve_aggregate::Aggregate as _;
+
 use super::{DomainError, Product, Reservation, StockDecision, timestamp};
 
 /// The fixed clock of every test.

@@ -1,10 +1,12 @@
 //! Staff commands and the queries through the application layer: what is refused with which
 //! code, and that the read models say what replaying the streams says.
 
+use fleuve_aggregate::{Loaded, repository};
 use fleuve_mesh::{Role, ServiceError};
 use fleuve_proto::stock::v1 as pb;
-use fleuve_stock::app::{load_product, load_reservation, product_to_pb, replay_product, reservation_to_pb};
+use fleuve_stock::app::{load_product, load_reservation, product_to_pb, reservation_to_pb};
 use fleuve_stock::domain::PRODUCT_AGGREGATE;
+use fleuve_stock::domain::Product;
 use fleuve_stock::{AppError, PageRequest, ReservationFilter};
 use tonic::Code;
 
@@ -118,9 +120,9 @@ async fn a_product_row_behind_its_stream_is_not_trusted(h: Harness) -> anyhow::R
     assert_eq!(stale, 1);
     let (loaded, replayed) = h
         .db()
-        .run(|conn| Ok::<_, fleuve_stock::AppError>((load_product(conn, "sku-a")?, replay_product(conn, "sku-a")?)))
+        .run(|conn| Ok::<_, fleuve_stock::AppError>((load_product(conn, "sku-a")?, replay(conn, "sku-a")?)))
         .await?;
-    assert_eq!((loaded.available, loaded.version), (9, 2), "the stream's state, not the row's");
+    assert_eq!((loaded.state.available, loaded.version), (9, 2), "the stream's state, not the row's");
     assert_eq!(loaded, replayed);
     Ok(())
 }
@@ -140,11 +142,11 @@ async fn the_read_models_equal_the_replayed_streams(h: Harness) -> anyhow::Resul
         let id = product.product_id.clone();
         let (loaded, replayed) = h
             .db()
-            .run(move |conn| Ok::<_, fleuve_stock::AppError>((load_product(conn, &id)?, replay_product(conn, &id)?)))
+            .run(move |conn| Ok::<_, fleuve_stock::AppError>((load_product(conn, &id)?, replay(conn, &id)?)))
             .await?;
-        // The row the decisions load is the state the stream folds to, and so is the view.
+        // The state the decisions load is the state the stream folds to, and so is the view.
         assert_eq!(loaded, replayed);
-        assert_eq!(product, product_to_pb(&replayed));
+        assert_eq!(product, product_to_pb(&replayed.state));
     }
     let reservations = h.stock.list_reservations(ReservationFilter::default(), PageRequest::default()).await?.items;
     let statuses: Vec<_> = reservations.iter().map(|r| (r.order_id.as_str(), r.status())).collect();
@@ -156,7 +158,7 @@ async fn the_read_models_equal_the_replayed_streams(h: Harness) -> anyhow::Resul
     for reservation in reservations {
         let id = reservation.order_id.clone();
         let replayed = h.db().run(move |conn| load_reservation(conn, &id)).await?;
-        assert_eq!(reservation, reservation_to_pb(&replayed));
+        assert_eq!(reservation, reservation_to_pb(&replayed.state));
         assert_eq!(h.stock.get_reservation(&reservation.order_id).await?, reservation);
     }
     // Created, reserved by orders 1 and 3, released by order 3.
@@ -233,4 +235,9 @@ async fn reservations_are_filtered_by_status_and_product(h: Harness) -> anyhow::
     assert_eq!(second.items[0].order_id, "order-3");
     assert_eq!(second.next_token, "");
     Ok(())
+}
+
+/// The product folded from its whole stream, whatever its snapshot holds.
+fn replay(conn: &mut fleuve_store::DbConnection, id: &str) -> Result<Loaded<Product>, fleuve_stock::AppError> {
+    repository::replay(conn, id)
 }

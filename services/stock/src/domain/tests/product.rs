@@ -1,5 +1,6 @@
-//! The product aggregate: creation and restock.
+//! The product aggregate: creation and restock, given past events, when a staff command.
 
+use fleuve_aggregate::testing::given;
 use fleuve_proto::stock::v1 as pb;
 use pb::product_event::Event;
 
@@ -16,30 +17,24 @@ fn restock(quantity: u64) -> ProductCommand {
 
 #[test]
 fn a_new_product_is_created_with_its_quantity() {
-    let events = Product::default().handle(create(" sku-1 ", " Tecno Spark ", 12), now()).unwrap();
-    assert_eq!(
-        events,
-        [product_event(Event::Created(pb::ProductCreated {
-            product_id: "sku-1".into(),
-            name: "Tecno Spark".into(),
-            quantity: 12
-        }))]
-    );
-    let product = Product::replay(&events);
+    let product = given::<Product>(&[]).when(create(" sku-1 ", " Tecno Spark ", 12), &now()).then(&[product_event(
+        Event::Created(pb::ProductCreated { product_id: "sku-1".into(), name: "Tecno Spark".into(), quantity: 12 }),
+    )]);
     assert_eq!((product.id.as_str(), product.available, product.reserved, product.version), ("sku-1", 12, 0, 1));
     assert_eq!(product.created_at, ts());
 }
 
 #[test]
 fn a_product_may_start_with_no_units() {
-    let product = Product::replay(&Product::default().handle(create("sku-1", "Tecno Spark", 0), now()).unwrap());
+    let product = given::<Product>(&[]).when(create("sku-1", "Tecno Spark", 0), &now()).then_count(1);
     assert_eq!(product.available, 0);
 }
 
 #[test]
 fn a_product_cannot_be_created_twice() {
-    let product = Product::replay(&[created("sku-1", 5)]);
-    assert_refused(product.handle(create("sku-1", "again", 1), now()), precondition("product sku-1 already exists"));
+    given::<Product>(&[created("sku-1", 5)])
+        .when(create("sku-1", "again", 1), &now())
+        .then_err(precondition("product sku-1 already exists"));
 }
 
 #[test]
@@ -52,34 +47,93 @@ fn creation_refuses_a_blank_or_oversized_id_or_name() {
         ("sku-1", " ", "product name must have 1 to 200 characters"),
         ("sku-1", long_name.as_str(), "product name must have 1 to 200 characters"),
     ] {
-        assert_refused(Product::default().handle(create(id, name, 1), now()), invalid(message));
+        given::<Product>(&[]).when(create(id, name, 1), &now()).then_err(invalid(message));
     }
-    assert!(Product::default().handle(create(&"x".repeat(64), &"n".repeat(200), 1), now()).is_ok());
+    given::<Product>(&[]).when(create(&"x".repeat(64), &"n".repeat(200), 1), &now()).then_count(1);
 }
 
 #[test]
 fn a_restock_adds_units_to_what_is_available() {
-    let product = Product::replay(&[created("sku-1", 5)]);
-    let events = product.handle(restock(7), now()).unwrap();
-    assert_eq!(
-        events,
-        [product_event(Event::Restocked(pb::ProductRestocked { quantity: 7, reference: "BL-2026-001".into() }))]
-    );
-    let mut product = product;
-    product.apply(&events[0]);
+    let product = given::<Product>(&[created("sku-1", 5)]).when(restock(7), &now()).then(&[product_event(
+        Event::Restocked(pb::ProductRestocked { quantity: 7, reference: "BL-2026-001".into() }),
+    )]);
     assert_eq!((product.available, product.version), (12, 2));
 }
 
 #[test]
 fn a_restock_needs_a_positive_quantity_and_an_existing_product() {
-    let product = Product::replay(&[created("sku-1", 5)]);
-    assert_refused(product.handle(restock(0), now()), invalid("restock quantity must be positive"));
-    assert_refused(Product::default().handle(restock(3), now()), DomainError::NotFound("no such product".into()));
+    given::<Product>(&[created("sku-1", 5)])
+        .when(restock(0), &now())
+        .then_err(invalid("restock quantity must be positive"));
+    given::<Product>(&[]).when(restock(3), &now()).then_err(DomainError::NotFound("no such product".into()));
 }
 
 #[test]
 fn a_restock_cannot_overflow_the_quantities() {
-    let product = Product::replay(&[created("sku-1", u64::MAX - 1)]);
-    assert_refused(product.handle(restock(2), now()), invalid("restock quantity is too large"));
-    assert!(product.handle(restock(1), now()).is_ok());
+    let full = [created("sku-1", u64::MAX - 1)];
+    given::<Product>(&full).when(restock(2), &now()).then_err(invalid("restock quantity is too large"));
+    given::<Product>(&full).when(restock(1), &now()).then_count(1);
+}
+
+#[test]
+fn a_snapshot_restores_the_state_it_was_taken_of() {
+    use fleuve_aggregate::Aggregate as _;
+    let product = given::<Product>(&[created("sku-1", 5)]).when(restock(7), &now()).then_count(1);
+    let policy = Product::SNAPSHOTS.expect("products are snapshotted");
+    assert_eq!((policy.decode)(&(policy.encode)(&product)).unwrap(), product);
+}
+
+/// Random staff restocks and saga reservations and releases of a product: a snapshot taken at
+/// any point, followed by the events after it, gives the state of the full replay.
+mod snapshots {
+    use proptest::prelude::*;
+
+    use super::super::{Warehouse, check_request, line, release_request};
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Restock(u64),
+        Reserve(u8, u32),
+        Release(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (1u64..50).prop_map(Op::Restock),
+            (0u8..12, 1u32..8).prop_map(|(order, qty)| Op::Reserve(order, qty)),
+            (0u8..12).prop_map(Op::Release),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn snapshot_and_tail_equal_the_full_replay(ops in proptest::collection::vec(op(), 0..60)) {
+            let mut w = Warehouse::with(&[("sku-1", 10)]);
+            let mut history = vec![created("sku-1", 10)];
+            for op in ops {
+                let events = match op {
+                    Op::Restock(quantity) => {
+                        let events = w.products["sku-1"].handle(restock(quantity), &now()).unwrap();
+                        for event in &events {
+                            w.products.get_mut("sku-1").unwrap().apply(event);
+                        }
+                        events
+                    }
+                    Op::Reserve(order, quantity) => w
+                        .check(&check_request(&format!("o-{order}"), vec![line("sku-1", quantity)]))
+                        .map(|d| d.product_events.into_iter().map(|(_, e)| e).collect())
+                        .unwrap_or_default(),
+                    Op::Release(order) => w
+                        .release(&release_request(&format!("o-{order}"), 1))
+                        .map(|d| d.product_events.into_iter().map(|(_, e)| e).collect())
+                        .unwrap_or_default(),
+                };
+                history.extend(events);
+            }
+            fleuve_aggregate::testing::assert_snapshots_replay::<Product>(&history);
+            prop_assert_eq!(&Product::replay(&history), &w.products["sku-1"]);
+        }
+    }
 }
