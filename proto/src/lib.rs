@@ -26,6 +26,8 @@ pub trait EventType {
 
 include!(concat!(env!("OUT_DIR"), "/event_types.rs"));
 
+pub mod topics;
+
 pub mod common {
     pub mod v1 {
         tonic::include_proto!("fleuve.common.v1");

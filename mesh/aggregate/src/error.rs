@@ -44,3 +44,9 @@ impl From<DomainError> for fleuve_mesh::ServiceError {
         }
     }
 }
+
+impl From<DomainError> for tonic::Status {
+    fn from(error: DomainError) -> Self {
+        fleuve_mesh::ServiceError::from(error).into()
+    }
+}

@@ -60,7 +60,7 @@ where
     /// Asserts the exact events and returns the state once they are applied.
     #[track_caller]
     pub fn then(self, expected: &[A::Event]) -> A {
-        let events = self.events(&format!("events {expected:?}"));
+        let events = self.decided(&format!("events {expected:?}"));
         assert_eq!(events, expected);
         self.fold(&events)
     }
@@ -75,7 +75,7 @@ where
     /// each event; returns the state once they are applied.
     #[track_caller]
     pub fn then_count(self, count: usize) -> A {
-        let events = self.events(&format!("{count} events"));
+        let events = self.decided(&format!("{count} events"));
         assert_eq!(events.len(), count, "decided {events:?}");
         self.fold(&events)
     }
@@ -83,13 +83,20 @@ where
     /// Hands the decided events to `check` and returns the state once they are applied.
     #[track_caller]
     pub fn then_events(self, check: impl FnOnce(&[A::Event])) -> A {
-        let events = self.events("events");
+        let events = self.decided("events");
         check(&events);
         self.fold(&events)
     }
 
+    /// The decided events, asserting only that the command was not refused: for building the
+    /// history of the next step of a test.
     #[track_caller]
-    fn events(&self, wanted: &str) -> Vec<A::Event> {
+    pub fn into_events(self) -> Vec<A::Event> {
+        self.decided("events")
+    }
+
+    #[track_caller]
+    fn decided(&self, wanted: &str) -> Vec<A::Event> {
         match &self.result {
             Ok(events) => events.clone(),
             Err(error) => panic!("expected {wanted}, got error {error:?}"),

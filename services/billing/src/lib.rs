@@ -33,12 +33,9 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
 
 /// The billing service's topics in the order saga.
 pub mod topics {
-    /// Consumed: the orchestrator asks for the order's charge.
-    pub const PAYMENT_REQUEST: &str = "payment.request";
-    /// Consumed: the orchestrator refunds a payment approved after it gave up.
-    pub const PAYMENT_REFUND: &str = "payment.refund";
-    /// Produced: the outcome of the charge.
-    pub const PAYMENT_RESULT: &str = "payment.result";
+    /// Consumed: the orchestrator's payment requests and late refunds; produced: the outcome
+    /// of the charge.
+    pub use fleuve_proto::topics::{PAYMENT_REFUND, PAYMENT_REQUEST, PAYMENT_RESULT};
     /// Each produced topic with the protobuf message its values carry and the file defining it.
     pub const PRODUCED: [(&str, &str, &str); 1] =
         [(PAYMENT_RESULT, "fleuve.billing.v1.PaymentResult", "fleuve/billing/v1/saga.proto")];

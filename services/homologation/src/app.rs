@@ -17,16 +17,9 @@ pub use views::{certificate_to_pb, dossier_to_pb, public_certificate};
 
 use crate::domain::{Actor, DomainError};
 
-pub const DOSSIER_AGGREGATE: &str = "dossier";
-pub const CERTIFICATE_AGGREGATE: &str = "certificate";
-/// One topic per aggregate type.
-pub const DOSSIER_TOPIC: &str = "homologation.dossier.v1";
-pub const CERTIFICATE_TOPIC: &str = "homologation.certificate.v1";
-/// Each topic with the protobuf message its values carry and the file that defines it.
-pub const EVENT_TOPICS: [(&str, &str, &str); 2] = [
-    (DOSSIER_TOPIC, "fleuve.homologation.v1.DossierEvent", "fleuve/homologation/v1/events.proto"),
-    (CERTIFICATE_TOPIC, "fleuve.homologation.v1.CertificateEvent", "fleuve/homologation/v1/events.proto"),
-];
+pub use crate::domain::{CERTIFICATE_AGGREGATE, DOSSIER_AGGREGATE};
+/// One topic per aggregate type, each with the protobuf message its values carry.
+pub use fleuve_proto::topics::{CERTIFICATE as CERTIFICATE_TOPIC, DOSSIER as DOSSIER_TOPIC, EVENT_TOPICS};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -99,13 +92,17 @@ pub enum AppError {
 impl From<AppError> for ServiceError {
     fn from(err: AppError) -> Self {
         match err {
-            AppError::Domain(DomainError::Invalid(m)) => ServiceError::InvalidArgument(m),
-            AppError::Domain(DomainError::Precondition(m)) => ServiceError::FailedPrecondition(m),
-            AppError::Domain(DomainError::Forbidden(m)) => ServiceError::PermissionDenied(m),
+            AppError::Domain(e) => e.into(),
             AppError::Store(e) if e.is_conflict() => ServiceError::Conflict(e.conflict_advice().unwrap_or_default()),
             AppError::Service(e) => e,
             other => ServiceError::internal(other),
         }
+    }
+}
+
+impl fleuve_aggregate::IsConflict for AppError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, AppError::Store(e) if e.is_conflict())
     }
 }
 
@@ -137,16 +134,4 @@ pub fn command_context(request: &RequestContext) -> Result<CommandContext, Servi
 /// An applicant may only see its own organisation's dossiers; to others they do not exist.
 fn can_see(principal_org: &str, role: fleuve_mesh::Role, owner_org: &str) -> bool {
     role.is_staff() || principal_org == owner_org
-}
-
-impl From<DomainError> for ServiceError {
-    fn from(err: DomainError) -> Self {
-        AppError::Domain(err).into()
-    }
-}
-
-impl From<DomainError> for tonic::Status {
-    fn from(err: DomainError) -> Self {
-        ServiceError::from(err).into()
-    }
 }

@@ -6,14 +6,17 @@
 
 pub mod certificate;
 pub mod dossier;
-mod error;
 pub mod fees;
 pub mod values;
 
 #[cfg(test)]
 mod tests;
 
-pub use error::DomainError;
+pub use fleuve_aggregate::DomainError;
+
+/// Aggregate type names in the event store.
+pub const DOSSIER_AGGREGATE: &str = "dossier";
+pub const CERTIFICATE_AGGREGATE: &str = "certificate";
 
 /// Who issues a command, as established by the gRPC edge from the verified token.
 #[derive(Debug, Clone, PartialEq)]

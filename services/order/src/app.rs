@@ -24,14 +24,13 @@ pub use queries::{ListFilter, Page, PageRequest};
 pub use step::{Advanced, advance};
 pub use views::order_to_pb;
 
-use crate::domain::{DomainError, Orchestrator, OrderCommand, PlaceOrder, SagaInput, SagaTimeouts};
+use fleuve_aggregate::{Aggregate as _, Retries, repository};
+
+use crate::domain::{DomainError, Orchestrator, OrderCommand, OrderContext, PlaceOrder, SagaInput, SagaTimeouts};
 
 /// Names the order ids: UUID v5 of (customer id, idempotency key) in this namespace, so a
 /// retried PlaceOrder lands on the same stream whichever replica takes it.
 const ORDER_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5d0f_4c1e_8a57_4b9e_9f0e_6c2a_1b3d_7e41);
-
-/// How many times a command retries after losing a race on the order's stream.
-const CONFLICT_RETRIES: usize = 3;
 
 /// The order service's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,34 +194,24 @@ impl Orders {
         });
         let meta = caller.metadata();
         let start_within = self.settings.timeouts.stock_check;
-        let mut attempt = 0;
-        let placed = loop {
-            attempt += 1;
-            let (command, meta, id) = (command.clone(), meta.clone(), order_id.clone());
-            let result = self
-                .db
-                .transaction(move |conn| -> Result<Placed, AppError> {
-                    let order = step::load(conn, &id)?;
-                    let events = order.handle(command, now)?;
-                    if events.is_empty() {
-                        return Ok(Placed { order: order_to_pb(&order), created: false });
-                    }
-                    // The saga starts when `order.placed` comes back from Kafka; should that
-                    // not happen in time, the deadline ticker starts it.
-                    let start = deadlines::start(&order.id, now + start_within);
-                    let order = step::commit(conn, order, &events, &meta, Some(&meta.correlation_id), Some(start))?;
-                    Ok(Placed { order: order_to_pb(&order), created: true })
-                })
-                .await;
-            match result {
-                Err(AppError::Store(e)) if e.is_conflict() && attempt <= CONFLICT_RETRIES => {
-                    tracing::debug!(attempt, order_id, "concurrent PlaceOrder with the same key, retrying");
-                }
-                other => break other?,
+        let cx = OrderContext { orchestrator: self.orchestrator.clone(), now };
+        // A concurrent PlaceOrder with the same key loses the race on the stream; decided
+        // again, it finds the order placed and returns it.
+        let placed = repository::transact(&self.db, Retries::DEFAULT, move |conn| -> Result<Placed, AppError> {
+            let order = step::load(conn, &order_id)?;
+            let events = order.state.handle(command.clone(), &cx)?;
+            if events.is_empty() {
+                return Ok(Placed { order: order_to_pb(&order.state), created: false });
             }
-        };
+            // The saga starts when `order.placed` comes back from Kafka; should that not
+            // happen in time, the deadline ticker starts it.
+            let start = deadlines::start(&order.id, now + start_within);
+            let order = step::commit(conn, order, &events, &meta, Some(&meta.correlation_id), Some(start))?;
+            Ok(Placed { order: order_to_pb(&order), created: true })
+        })
+        .await?;
         if placed.created {
-            self.changed(&order_id, Some(placed.order.clone()));
+            self.changed(&placed.order.order_id, Some(placed.order.clone()));
         }
         Ok(placed)
     }
@@ -236,24 +225,11 @@ impl Orders {
         reason: String,
         now: DateTime<Utc>,
     ) -> Result<pb::Order, AppError> {
-        let visible = self.get_order(caller, order_id.clone()).await?;
-        let meta = caller.metadata();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let input = SagaInput::Cancel { reason: reason.clone() };
-            match self.advance(order_id.clone(), input, meta.clone(), now).await {
-                Ok(advanced) => return Ok(order_to_pb(&advanced.order)),
-                Err(AppError::Store(e)) if e.is_conflict() && attempt <= CONFLICT_RETRIES => {
-                    tracing::debug!(
-                        attempt,
-                        order_id = visible.order_id,
-                        "order changed during the cancellation, retrying"
-                    );
-                }
-                Err(error) => return Err(error),
-            }
-        }
+        self.get_order(caller, order_id.clone()).await?;
+        // The saga may move meanwhile (a reply arrives): the cancellation is decided again.
+        let input = SagaInput::Cancel { reason };
+        let advanced = self.advance_with(order_id, input, caller.metadata(), now, Retries::DEFAULT).await?;
+        Ok(order_to_pb(&advanced.order))
     }
 
     /// Feeds one input to the order's saga in its own transaction; notifies the watches.
@@ -264,10 +240,23 @@ impl Orders {
         meta: EventMetadata,
         now: DateTime<Utc>,
     ) -> Result<Advanced, AppError> {
+        self.advance_with(order_id, input, meta, now, Retries::None).await
+    }
+
+    async fn advance_with(
+        &self,
+        order_id: String,
+        input: SagaInput,
+        meta: EventMetadata,
+        now: DateTime<Utc>,
+        retries: Retries,
+    ) -> Result<Advanced, AppError> {
         let orchestrator = self.orchestrator.clone();
         let id = order_id.clone();
-        let advanced =
-            self.db.transaction(move |conn| step::advance(conn, &orchestrator, &id, input, &meta, now)).await?;
+        let advanced = repository::transact(&self.db, retries, move |conn| {
+            step::advance(conn, &orchestrator, &id, input.clone(), &meta, now)
+        })
+        .await?;
         if advanced.changed() {
             self.changed(&order_id, Some(order_to_pb(&advanced.order)));
         }
@@ -292,13 +281,17 @@ pub enum AppError {
 impl From<AppError> for ServiceError {
     fn from(err: AppError) -> Self {
         match err {
-            AppError::Domain(DomainError::Invalid(m)) => ServiceError::InvalidArgument(m),
-            AppError::Domain(DomainError::Precondition(m)) => ServiceError::FailedPrecondition(m),
-            AppError::Domain(DomainError::NotFound(m)) => ServiceError::NotFound(m),
+            AppError::Domain(e) => e.into(),
             AppError::Store(e) if e.is_conflict() => ServiceError::Conflict(e.conflict_advice().unwrap_or_default()),
             AppError::Service(e) => e,
             other => ServiceError::internal(other),
         }
+    }
+}
+
+impl fleuve_aggregate::IsConflict for AppError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, AppError::Store(e) if e.is_conflict())
     }
 }
 

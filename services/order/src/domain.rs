@@ -5,7 +5,6 @@
 //! events to append; the messages to publish and the next deadline follow from those events,
 //! so a restart resumes from the stream alone.
 
-mod error;
 pub mod order;
 pub mod saga;
 
@@ -14,8 +13,8 @@ mod tests;
 
 use chrono::{DateTime, Utc};
 
-pub use error::DomainError;
-pub use order::{Order, OrderCommand, PlaceOrder};
+pub use fleuve_aggregate::DomainError;
+pub use order::{Order, OrderCommand, OrderContext, PlaceOrder};
 pub use saga::{Deadline, Orchestrator, Outgoing, SagaInput, SagaTimeouts};
 
 /// Aggregate type name in the event store.

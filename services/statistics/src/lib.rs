@@ -25,7 +25,7 @@ pub const NAME: &str = "statistics";
 /// The producer's contract this projection reads (see fleuve-homologation): stream type, topic,
 /// message and the file defining it.
 pub const DOSSIER_AGGREGATE: &str = "dossier";
-pub const DOSSIER_TOPIC: &str = "homologation.dossier.v1";
+pub use fleuve_proto::topics::DOSSIER as DOSSIER_TOPIC;
 pub const DOSSIER_EVENT_MESSAGE: &str = "fleuve.homologation.v1.DossierEvent";
 pub const DOSSIER_EVENT_FILE: &str = "fleuve/homologation/v1/events.proto";
 

@@ -32,12 +32,9 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
 
 /// The stock service's topics in the order saga.
 pub mod topics {
-    /// Consumed: the orchestrator asks for a reservation.
-    pub const STOCK_CHECK_REQUEST: &str = "stock.check.request";
-    /// Consumed: the orchestrator's compensation.
-    pub const STOCK_RELEASE: &str = "stock.release";
-    /// Produced: every reply to the orchestrator.
-    pub const STOCK_CHECKED: &str = "stock.checked";
+    /// Consumed: the orchestrator's reservation requests and compensations; produced: every
+    /// reply to the orchestrator.
+    pub use fleuve_proto::topics::{STOCK_CHECK_REQUEST, STOCK_CHECKED, STOCK_RELEASE};
     /// Each produced topic with the protobuf message its values carry and the file defining it.
     pub const PRODUCED: [(&str, &str, &str); 1] =
         [(STOCK_CHECKED, "fleuve.stock.v1.StockChecked", "fleuve/stock/v1/saga.proto")];

@@ -6,22 +6,20 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Utc};
+use fleuve_aggregate::{Aggregate as _, Loaded, Retries, repository};
 use fleuve_mesh::ServiceError;
 use fleuve_proto::homologation::v1 as pb;
 use fleuve_store::{
     DbConnection,
-    event_store::{self, EventMetadata, ExpectedVersion, NewEvent, StreamRef},
+    event_store::{self, EventMetadata},
 };
-use prost::Message;
 use uuid::Uuid;
 
-use super::{
-    AppError, CERTIFICATE_AGGREGATE, CERTIFICATE_TOPIC, DOSSIER_AGGREGATE, DOSSIER_TOPIC, Homologation, can_see, views,
-};
+use super::{AppError, Homologation, can_see, views};
 use crate::domain::{
     Actor,
-    certificate::{self, Certificate, CertificateCommand},
-    dossier::{self, Dossier, DossierCommand},
+    certificate::{Certificate, CertificateCommand},
+    dossier::{Dossier, DossierCommand, DossierContext},
     values::{CertificateNumber, invoice_number},
 };
 
@@ -46,9 +44,6 @@ impl DossierOutcome {
         self.dossier.version
     }
 }
-
-/// How many times a command without an expected version is retried after losing a race.
-const CONFLICT_RETRIES: usize = 3;
 
 type BuildCommand =
     dyn Fn(&Dossier, &mut DbConnection, &CommandContext) -> Result<DossierCommand, AppError> + Send + Sync;
@@ -132,6 +127,8 @@ impl Homologation {
         .await
     }
 
+    /// Without an expected version a command that lost a race is decided again on the new
+    /// state; a creation never races (its id is new).
     async fn execute_dossier(
         &self,
         cx: CommandContext,
@@ -140,25 +137,11 @@ impl Homologation {
         create: bool,
         build: Arc<BuildCommand>,
     ) -> Result<DossierOutcome, AppError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (cx2, id, build2) = (cx.clone(), dossier_id.clone(), build.clone());
-            let result = self
-                .db
-                .transaction(move |conn| {
-                    run_dossier_command(conn, &cx2, &id, expected_version, create, build2.as_ref())
-                })
-                .await;
-            match result {
-                Err(AppError::Store(e))
-                    if e.is_conflict() && expected_version == 0 && !create && attempt <= CONFLICT_RETRIES =>
-                {
-                    tracing::debug!(attempt, dossier_id, "concurrent change, retrying");
-                }
-                other => return other,
-            }
-        }
+        let retries = if create { Retries::None } else { Retries::unless_expected(expected_version) };
+        repository::transact(&self.db, retries, move |conn| {
+            run_dossier_command(conn, &cx, &dossier_id, expected_version, create, build.as_ref())
+        })
+        .await
     }
 
     pub async fn certificate_command(
@@ -177,18 +160,16 @@ impl Homologation {
             }
             other => other,
         };
+        check_expected_version(expected_version)?;
         self.db
             .transaction(move |conn| {
-                let stream = StreamRef::new(CERTIFICATE_AGGREGATE, &number);
-                let state = load_certificate(conn, &stream)?;
-                if state.version == 0 {
+                let certificate = load_certificate(conn, &number)?;
+                if !certificate.exists() {
                     return Err(ServiceError::not_found(format!("certificate {number} not found")).into());
                 }
-                check_expected(expected_version, state.version, &stream)?;
-                let events = state.handle(command, cx.now)?;
-                let meta = metadata(&cx, None);
-                let state = append_certificate(conn, &stream, state, &events, &meta)?;
-                Ok(state)
+                certificate.check_expected(expected_version)?;
+                let events = certificate.state.handle(command, &cx.now)?;
+                save_certificate(conn, certificate, &events, &metadata(&cx, None))
             })
             .await
     }
@@ -202,39 +183,26 @@ fn run_dossier_command(
     create: bool,
     build: &BuildCommand,
 ) -> Result<DossierOutcome, AppError> {
-    let stream = StreamRef::new(DOSSIER_AGGREGATE, dossier_id);
-    let state = load_dossier(conn, &stream)?;
+    check_expected_version(expected_version)?;
+    let dossier = load_dossier(conn, dossier_id)?;
     if !create {
-        if state.version == 0 || !can_see(&cx.actor.organisation_id, cx.actor.role, &state.organisation_id) {
+        if !dossier.exists() || !can_see(&cx.actor.organisation_id, cx.actor.role, &dossier.state.organisation_id) {
             return Err(ServiceError::not_found(format!("dossier {dossier_id} not found")).into());
         }
-        check_expected(expected_version, state.version, &stream)?;
+        dossier.check_expected(expected_version)?;
     }
-    let command = build(&state, conn, cx)?;
-    let events = state.handle(command, &cx.actor, cx.now)?;
+    let command = build(&dossier.state, conn, cx)?;
+    let decide = DossierContext { actor: cx.actor.clone(), now: cx.now };
+    let events = dossier.state.handle(command, &decide)?;
     if events.is_empty() {
-        return Ok(DossierOutcome { dossier: state, events });
+        return Ok(DossierOutcome { dossier: dossier.state, events });
     }
-    let meta = metadata(cx, None);
-    let expected = if state.version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(state.version) };
-    let new_events: Vec<NewEvent> = events
-        .iter()
-        .map(|e| NewEvent {
-            event_id: Uuid::now_v7(),
-            event_type: dossier::event_type(e).to_owned(),
-            payload: e.encode_to_vec(),
-        })
-        .collect();
-    event_store::append(conn, &stream, expected, &new_events, &meta, Some(DOSSIER_TOPIC))?;
-
-    let mut next = state;
-    for event in &events {
-        next.apply(event);
-    }
+    let saved = repository::save::<_, AppError>(conn, dossier, &events, &metadata(cx, None), &[])?;
+    let next = saved.loaded.state;
     views::write_dossier(conn, &next, cx.now)?;
 
     // An approval issues the certificate in the same transaction: one decision, one certificate.
-    for (event, stored) in events.iter().zip(&new_events) {
+    for (event, stored) in events.iter().zip(&saved.events) {
         if let Some(pb::dossier_event::Event::Approved(approved)) = &event.event {
             issue_certificate(conn, cx, &next, approved, &stored.event_id.to_string())?;
         }
@@ -249,7 +217,6 @@ fn issue_certificate(
     approved: &pb::DossierApproved,
     cause: &str,
 ) -> Result<(), AppError> {
-    let stream = StreamRef::new(CERTIFICATE_AGGREGATE, &approved.certificate_number);
     let command = CertificateCommand::Issue {
         number: approved.certificate_number.clone(),
         dossier_id: dossier.id.clone(),
@@ -258,60 +225,37 @@ fn issue_certificate(
         valid_from: approved.valid_from.as_ref().map(crate::time::from_proto).unwrap_or(cx.now),
         valid_until: approved.valid_until.as_ref().map(crate::time::from_proto).unwrap_or(cx.now),
     };
-    let state = Certificate::default();
-    let events = state.handle(command, cx.now)?;
-    append_certificate(conn, &stream, state, &events, &metadata(cx, Some(cause)))?;
+    let certificate = Loaded::<Certificate>::new(&approved.certificate_number);
+    let events = certificate.state.handle(command, &cx.now)?;
+    save_certificate(conn, certificate, &events, &metadata(cx, Some(cause)))?;
     Ok(())
 }
 
-fn append_certificate(
+/// Saves the certificate's events and rewrites its row.
+fn save_certificate(
     conn: &mut DbConnection,
-    stream: &StreamRef,
-    state: Certificate,
+    certificate: Loaded<Certificate>,
     events: &[pb::CertificateEvent],
     meta: &EventMetadata,
 ) -> Result<Certificate, AppError> {
-    if events.is_empty() {
-        return Ok(state);
+    let next = repository::save::<_, AppError>(conn, certificate, events, meta, &[])?.loaded.state;
+    if !events.is_empty() {
+        views::write_certificate(conn, &next)?;
     }
-    let expected = if state.version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(state.version) };
-    let new_events: Vec<NewEvent> = events
-        .iter()
-        .map(|e| NewEvent {
-            event_id: Uuid::now_v7(),
-            event_type: certificate::certificate_event_type(e).to_owned(),
-            payload: e.encode_to_vec(),
-        })
-        .collect();
-    event_store::append(conn, stream, expected, &new_events, meta, Some(CERTIFICATE_TOPIC))?;
-    let mut next = state;
-    for event in events {
-        next.apply(event);
-    }
-    views::write_certificate(conn, &next)?;
     Ok(next)
 }
 
-pub(super) fn load_dossier(conn: &mut DbConnection, stream: &StreamRef) -> Result<Dossier, AppError> {
-    let recorded = event_store::read_stream(conn, stream, 0)?;
-    let events =
-        recorded.iter().map(|r| pb::DossierEvent::decode(r.payload.as_slice())).collect::<Result<Vec<_>, _>>()?;
-    Ok(Dossier::replay(&events))
+pub(super) fn load_dossier(conn: &mut DbConnection, dossier_id: &str) -> Result<Loaded<Dossier>, AppError> {
+    repository::load(conn, dossier_id)
 }
 
-pub(super) fn load_certificate(conn: &mut DbConnection, stream: &StreamRef) -> Result<Certificate, AppError> {
-    let recorded = event_store::read_stream(conn, stream, 0)?;
-    let events =
-        recorded.iter().map(|r| pb::CertificateEvent::decode(r.payload.as_slice())).collect::<Result<Vec<_>, _>>()?;
-    Ok(Certificate::replay(&events))
+pub(super) fn load_certificate(conn: &mut DbConnection, number: &str) -> Result<Loaded<Certificate>, AppError> {
+    repository::load(conn, number)
 }
 
-fn check_expected(expected: i64, actual: i64, stream: &StreamRef) -> Result<(), AppError> {
+fn check_expected_version(expected: i64) -> Result<(), AppError> {
     if expected < 0 {
         return Err(ServiceError::invalid("expected_version must not be negative").into());
-    }
-    if expected != 0 && expected != actual {
-        return Err(fleuve_store::StoreError::Conflict { stream_id: stream.stream_id(), expected, actual }.into());
     }
     Ok(())
 }

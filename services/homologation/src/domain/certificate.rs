@@ -9,8 +9,11 @@ use fleuve_proto::homologation::v1 as pb;
 use pb::CertificateStatus;
 use pb::certificate_event::Event;
 
-use super::DomainError;
+use fleuve_aggregate::Aggregate;
+use fleuve_proto::topics;
+
 use super::values::{self, CertificateNumber};
+use super::{CERTIFICATE_AGGREGATE, DomainError};
 
 /// A certificate's state, folded from its events.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -57,13 +60,21 @@ pub enum CertificateCommand {
     Expire,
 }
 
-impl Certificate {
+impl Aggregate for Certificate {
+    const KIND: &'static str = CERTIFICATE_AGGREGATE;
+    const TOPIC: Option<&'static str> = Some(topics::CERTIFICATE);
+    type Event = pb::CertificateEvent;
+    type Command = CertificateCommand;
+    type Context = DateTime<Utc>;
+    type Error = DomainError;
+
     /// Decides a command: the events to append, or why it is refused. Every event carries `now`.
-    pub fn handle(
+    fn handle(
         &self,
         command: CertificateCommand,
-        now: DateTime<Utc>,
+        now: &DateTime<Utc>,
     ) -> Result<Vec<pb::CertificateEvent>, DomainError> {
+        let now = *now;
         if !matches!(command, CertificateCommand::Issue { .. }) && self.version == 0 {
             return Err(DomainError::Precondition("certificate does not exist".into()));
         }
@@ -125,7 +136,7 @@ impl Certificate {
     }
 
     /// Folds one event into the state. No rule is checked here: the event already happened.
-    pub fn apply(&mut self, event: &pb::CertificateEvent) {
+    fn apply(&mut self, event: &pb::CertificateEvent) {
         self.version += 1;
         let Some(event) = &event.event else { return };
         match event {
@@ -162,16 +173,9 @@ impl Certificate {
             }
         }
     }
+}
 
-    /// The state after `events`, oldest first.
-    pub fn replay<'a>(events: impl IntoIterator<Item = &'a pb::CertificateEvent>) -> Certificate {
-        let mut certificate = Certificate::default();
-        for event in events {
-            certificate.apply(event);
-        }
-        certificate
-    }
-
+impl Certificate {
     /// Active and `now` within `[valid_from, valid_until)`: what the public registry answers.
     pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
         let started = self.valid_from.as_ref().and_then(values::datetime).is_some_and(|from| from <= now);
@@ -197,20 +201,6 @@ impl Certificate {
         }
     }
 }
-
-/// The event's case name, as recorded in the event metadata.
-pub fn certificate_event_type(e: &pb::CertificateEvent) -> &'static str {
-    match &e.event {
-        Some(Event::Issued(_)) => "CertificateIssued",
-        Some(Event::Suspended(_)) => "CertificateSuspended",
-        Some(Event::Reinstated(_)) => "CertificateReinstated",
-        Some(Event::Revoked(_)) => "CertificateRevoked",
-        Some(Event::Renewed(_)) => "CertificateRenewed",
-        Some(Event::Expired(_)) => "CertificateExpired",
-        None => "Unknown",
-    }
-}
-
 fn status_label(status: CertificateStatus) -> &'static str {
     match status {
         CertificateStatus::Unspecified => "not issued",

@@ -14,7 +14,10 @@ use fleuve_proto::common::v1 as common;
 use fleuve_proto::homologation::v1 as pb;
 use pb::dossier_event::Event;
 
-use super::{Actor, DomainError, values};
+use fleuve_aggregate::Aggregate;
+use fleuve_proto::topics;
+
+use super::{Actor, DOSSIER_AGGREGATE, DomainError, values};
 
 pub use intake::{MAX_DOCUMENT_BYTES, MAX_DOCUMENTS};
 
@@ -118,14 +121,24 @@ pub enum DossierCommand {
     },
 }
 
-impl Dossier {
+/// Who decides, and when.
+#[derive(Debug, Clone)]
+pub struct DossierContext {
+    pub actor: Actor,
+    pub now: DateTime<Utc>,
+}
+
+impl Aggregate for Dossier {
+    const KIND: &'static str = DOSSIER_AGGREGATE;
+    const TOPIC: Option<&'static str> = Some(topics::DOSSIER);
+    type Event = pb::DossierEvent;
+    type Command = DossierCommand;
+    type Context = DossierContext;
+    type Error = DomainError;
+
     /// Decides a command: the events to append, or why it is refused. Every event carries `now`.
-    pub fn handle(
-        &self,
-        command: DossierCommand,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<pb::DossierEvent>, DomainError> {
+    fn handle(&self, command: DossierCommand, cx: &DossierContext) -> Result<Vec<pb::DossierEvent>, DomainError> {
+        let (actor, now) = (&cx.actor, cx.now);
         if !matches!(command, DossierCommand::Create { .. }) {
             self.ensure_open()?;
         }
@@ -161,7 +174,7 @@ impl Dossier {
     }
 
     /// Folds one event into the state. No rule is checked here: the event already happened.
-    pub fn apply(&mut self, event: &pb::DossierEvent) {
+    fn apply(&mut self, event: &pb::DossierEvent) {
         self.version += 1;
         let at = event.occurred_at;
         let Some(event) = &event.event else { return };
@@ -236,16 +249,9 @@ impl Dossier {
             }
         }
     }
+}
 
-    /// The state after `events`, oldest first.
-    pub fn replay<'a>(events: impl IntoIterator<Item = &'a pb::DossierEvent>) -> Dossier {
-        let mut dossier = Dossier::default();
-        for event in events {
-            dossier.apply(event);
-        }
-        dossier
-    }
-
+impl Dossier {
     /// Approved, rejected or withdrawn: the dossier accepts no further command.
     pub fn is_decided(&self) -> bool {
         matches!(self.status, pb::DossierStatus::Approved | pb::DossierStatus::Rejected | pb::DossierStatus::Withdrawn)
@@ -305,28 +311,6 @@ impl Dossier {
 fn require_admin(actor: &Actor, action: &str) -> Result<(), DomainError> {
     if actor.role == Role::Admin { Ok(()) } else { Err(DomainError::Forbidden(format!("only an admin may {action}"))) }
 }
-
-/// The event's case name, as recorded in the event metadata.
-pub fn event_type(e: &pb::DossierEvent) -> &'static str {
-    match &e.event {
-        Some(Event::Created(_)) => "DossierCreated",
-        Some(Event::DocumentAttached(_)) => "DocumentAttached",
-        Some(Event::Submitted(_)) => "DossierSubmitted",
-        Some(Event::DeclaredIncomplete(_)) => "DossierDeclaredIncomplete",
-        Some(Event::Completed(_)) => "DossierCompleted",
-        Some(Event::FeeInvoiced(_)) => "FeeInvoiced",
-        Some(Event::PaymentRecorded(_)) => "PaymentRecorded",
-        Some(Event::ReviewerAssigned(_)) => "ReviewerAssigned",
-        Some(Event::TestReportRecorded(_)) => "TestReportRecorded",
-        Some(Event::ForeignCertificateRecognized(_)) => "ForeignCertificateRecognized",
-        Some(Event::TechnicalOpinionGiven(_)) => "TechnicalOpinionGiven",
-        Some(Event::Approved(_)) => "DossierApproved",
-        Some(Event::Rejected(_)) => "DossierRejected",
-        Some(Event::Withdrawn(_)) => "DossierWithdrawn",
-        None => "Unknown",
-    }
-}
-
 fn status_label(status: pb::DossierStatus) -> &'static str {
     match status {
         pb::DossierStatus::Unspecified => "not created",

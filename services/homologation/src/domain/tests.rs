@@ -10,16 +10,15 @@ mod dossier_review;
 mod dossier_screening;
 mod values;
 
-use std::fmt::Debug;
-use std::mem::discriminant;
-
 use chrono::{DateTime, TimeZone, Utc};
+use fleuve_aggregate::testing::{self, Then};
+use fleuve_aggregate::{Aggregate, EventType as _};
 use fleuve_mesh::Role;
 use fleuve_proto::homologation::v1 as pb;
 use pb::dossier_event::Event;
 
 use super::certificate::{Certificate, CertificateCommand};
-use super::dossier::{Dossier, DossierCommand};
+use super::dossier::{Dossier, DossierCommand, DossierContext};
 use super::{Actor, DomainError, values::timestamp};
 
 /// The fixed clock of every test: 10 March 2026, 09:30 UTC.
@@ -31,91 +30,31 @@ pub fn at(year: i32, month: u32, day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(year, month, day, 9, 30, 0).unwrap()
 }
 
-// ---- the harness ----
+// ---- the harness: fleuve-aggregate's given/when/then with this domain's context ----
 
-pub struct Given<A> {
-    state: A,
-}
-
-pub struct Then<A, E> {
-    state: A,
-    result: Result<Vec<E>, DomainError>,
-}
+pub struct Given<A: Aggregate>(testing::Given<A>);
 
 pub fn given(events: &[pb::DossierEvent]) -> Given<Dossier> {
-    Given { state: Dossier::replay(events) }
+    Given(testing::given(events))
 }
 
 pub fn given_certificate(events: &[pb::CertificateEvent]) -> Given<Certificate> {
-    Given { state: Certificate::replay(events) }
+    Given(testing::given(events))
 }
 
 impl Given<Dossier> {
-    pub fn when(self, command: DossierCommand, actor: &Actor) -> Then<Dossier, pb::DossierEvent> {
-        let result = self.state.handle(command, actor, now());
-        Then { state: self.state, result }
+    pub fn when(self, command: DossierCommand, actor: &Actor) -> Then<Dossier> {
+        self.0.when(command, &DossierContext { actor: actor.clone(), now: now() })
     }
 }
 
 impl Given<Certificate> {
-    pub fn when(self, command: CertificateCommand) -> Then<Certificate, pb::CertificateEvent> {
+    pub fn when(self, command: CertificateCommand) -> Then<Certificate> {
         self.when_at(command, now())
     }
 
-    pub fn when_at(self, command: CertificateCommand, at: DateTime<Utc>) -> Then<Certificate, pb::CertificateEvent> {
-        let result = self.state.handle(command, at);
-        Then { state: self.state, result }
-    }
-}
-
-/// Folding, so that `then` can hand back the state after the new events.
-pub trait Fold<E> {
-    fn fold(&mut self, event: &E);
-}
-
-impl Fold<pb::DossierEvent> for Dossier {
-    fn fold(&mut self, event: &pb::DossierEvent) {
-        self.apply(event);
-    }
-}
-
-impl Fold<pb::CertificateEvent> for Certificate {
-    fn fold(&mut self, event: &pb::CertificateEvent) {
-        self.apply(event);
-    }
-}
-
-impl<A: Fold<E>, E: PartialEq + Debug> Then<A, E> {
-    /// Asserts the exact events and returns the state once they are applied.
-    #[track_caller]
-    pub fn then(self, expected: &[E]) -> A {
-        let events = match self.result {
-            Ok(events) => events,
-            Err(error) => panic!("expected events {expected:?}, got error {error:?}"),
-        };
-        assert_eq!(events, expected);
-        let mut state = self.state;
-        for event in &events {
-            state.fold(event);
-        }
-        state
-    }
-
-    /// Asserts the refusal: same variant, and the message contains the expected one.
-    #[track_caller]
-    pub fn then_err(self, expected: DomainError) {
-        match self.result {
-            Ok(events) => panic!("expected error {expected:?}, got events {events:?}"),
-            Err(actual) => {
-                assert_eq!(discriminant(&actual), discriminant(&expected), "expected {expected:?}, got {actual:?}");
-                assert!(
-                    actual.to_string().contains(&expected.to_string()),
-                    "expected a message containing {:?}, got {:?}",
-                    expected.to_string(),
-                    actual.to_string()
-                );
-            }
-        }
+    pub fn when_at(self, command: CertificateCommand, at: DateTime<Utc>) -> Then<Certificate> {
+        self.0.when(command, &at)
     }
 }
 

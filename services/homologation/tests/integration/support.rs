@@ -3,12 +3,13 @@
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use fleuve_aggregate::{Aggregate as _, EventType as _};
 use fleuve_bus::consumer::apply_once;
 use fleuve_bus::{ConsumedEvent, HandlerError, Projection};
 use fleuve_cache::{Cache, CacheConfig};
 use fleuve_homologation::app::{CERTIFICATE_AGGREGATE, CERTIFICATE_TOPIC, CommandContext};
 use fleuve_homologation::domain::Actor;
-use fleuve_homologation::domain::certificate::{Certificate, CertificateCommand, certificate_event_type};
+use fleuve_homologation::domain::certificate::{Certificate, CertificateCommand};
 use fleuve_homologation::{Homologation, Settings};
 use fleuve_proto::homologation::v1 as pb;
 use fleuve_store::event_store::{self, EventMetadata, ExpectedVersion, NewEvent, StreamRef};
@@ -94,10 +95,9 @@ pub async fn issue(
         valid_from: from,
         valid_until: from + chrono::Duration::days(days),
     };
-    let events = Certificate::default().handle(command, from)?;
+    let events = Certificate::default().handle(command, &from)?;
     let stream = StreamRef::new(CERTIFICATE_AGGREGATE, number);
-    let new_events: Vec<NewEvent> =
-        events.iter().map(|e| NewEvent::new(certificate_event_type(e), e.encode_to_vec())).collect();
+    let new_events: Vec<NewEvent> = events.iter().map(|e| NewEvent::new(e.event_type(), e.encode_to_vec())).collect();
     db.database()
         .transaction(move |conn| {
             let meta = EventMetadata::new("issue", "system");

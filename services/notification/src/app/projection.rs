@@ -13,14 +13,12 @@ use crate::domain::{Channel, NewNotification};
 use crate::time;
 
 /// The topics of the homologation context this projection consumes.
-pub const DOSSIER_TOPIC: &str = "homologation.dossier.v1";
-pub const CERTIFICATE_TOPIC: &str = "homologation.certificate.v1";
+pub use fleuve_proto::topics::{CERTIFICATE as CERTIFICATE_TOPIC, DOSSIER as DOSSIER_TOPIC};
 const DOSSIER_MESSAGE: &str = "fleuve.homologation.v1.DossierEvent";
 const CERTIFICATE_MESSAGE: &str = "fleuve.homologation.v1.CertificateEvent";
 const EVENTS_FILE: &str = "fleuve/homologation/v1/events.proto";
 /// The order saga's outcomes (commerce context), addressed to the customer.
-pub const ORDER_CONFIRMED_TOPIC: &str = "order.confirmed";
-pub const ORDER_FAILED_TOPIC: &str = "order.failed";
+pub use fleuve_proto::topics::{ORDER_CONFIRMED as ORDER_CONFIRMED_TOPIC, ORDER_FAILED as ORDER_FAILED_TOPIC};
 const ORDER_CONFIRMED_MESSAGE: &str = "fleuve.order.v1.OrderConfirmed";
 const ORDER_FAILED_MESSAGE: &str = "fleuve.order.v1.OrderFailed";
 const ORDER_SAGA_FILE: &str = "fleuve/order/v1/saga.proto";

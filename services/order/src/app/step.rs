@@ -2,13 +2,13 @@
 //! rewrite the read model.
 
 use chrono::{DateTime, Utc};
+use fleuve_aggregate::{Aggregate as _, Loaded, repository};
 use fleuve_proto::order::v1 as pb;
 use fleuve_store::DbConnection;
-use fleuve_store::event_store::{self, EventMetadata, ExpectedVersion, NewEvent, OutgoingMessage, StreamRef};
-use prost::Message;
+use fleuve_store::event_store::{EventMetadata, OutgoingMessage};
 
 use super::{AppError, deadlines, views};
-use crate::domain::{Deadline, ORDER_AGGREGATE, Orchestrator, Order, Outgoing, SagaInput};
+use crate::domain::{Deadline, Orchestrator, Order, OrderCommand, OrderContext, Outgoing, SagaInput};
 
 /// The order after one input, and the events the input appended (often none).
 #[derive(Debug, Clone)]
@@ -24,14 +24,8 @@ impl Advanced {
 }
 
 /// The order folded from its stream (an empty order when the stream does not exist).
-pub fn load(conn: &mut DbConnection, order_id: &str) -> Result<Order, AppError> {
-    let stream = StreamRef::new(ORDER_AGGREGATE, order_id);
-    let recorded = event_store::read_stream(conn, &stream, 1)?;
-    let mut order = Order::default();
-    for event in &recorded {
-        order.apply(&pb::OrderEvent::decode(event.payload.as_slice())?);
-    }
-    Ok(order)
+pub fn load(conn: &mut DbConnection, order_id: &str) -> Result<Loaded<Order>, AppError> {
+    repository::load(conn, order_id)
 }
 
 /// Feeds `input` to the order's saga in the caller's transaction. An input that decides
@@ -47,12 +41,13 @@ pub fn advance(
 ) -> Result<Advanced, AppError> {
     let order = load(conn, order_id)?;
     let from_deadline = matches!(input, SagaInput::DeadlineExpired { .. } | SagaInput::Start);
-    let events = orchestrator.decide(&order, input, now)?;
+    let cx = OrderContext { orchestrator: orchestrator.clone(), now };
+    let events = order.state.handle(OrderCommand::Saga(input), &cx)?;
     if events.is_empty() {
         if from_deadline && order.exists() {
-            deadlines::write(conn, order_id, order.deadline().as_ref())?;
+            deadlines::write(conn, order_id, order.state.deadline().as_ref())?;
         }
-        return Ok(Advanced { order, events });
+        return Ok(Advanced { order: order.state, events });
     }
     let order = commit(conn, order, &events, meta, None, None)?;
     Ok(Advanced { order, events })
@@ -64,19 +59,13 @@ pub fn advance(
 /// start). `correlation_id` is recorded for a new order.
 pub fn commit(
     conn: &mut DbConnection,
-    order: Order,
+    order: Loaded<Order>,
     events: &[pb::OrderEvent],
     meta: &EventMetadata,
     correlation_id: Option<&str>,
     idle_deadline: Option<Deadline>,
 ) -> Result<Order, AppError> {
-    let mut next = order.clone();
-    for event in events {
-        next.apply(event);
-    }
-    let stream = StreamRef::new(ORDER_AGGREGATE, &next.id);
-    let expected = if order.version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(order.version) };
-    let new_events: Vec<NewEvent> = events.iter().map(|e| NewEvent::new(event_type(e), e.encode_to_vec())).collect();
+    let (created, order_id) = (!order.exists(), order.id.clone());
     let outgoing = Outgoing::all(events);
     let payloads: Vec<Vec<u8>> = outgoing.iter().map(Outgoing::encode).collect();
     let messages: Vec<OutgoingMessage> = outgoing
@@ -84,32 +73,13 @@ pub fn commit(
         .zip(&payloads)
         .map(|(message, payload)| OutgoingMessage {
             topic: message.topic(),
-            key: &next.id,
+            key: &order_id,
             message_type: message.event_type(),
             payload,
         })
         .collect();
-    event_store::append_with_messages(conn, &stream, expected, &new_events, meta, None, &messages)?;
+    let next = repository::save::<_, AppError>(conn, order, events, meta, &messages)?.loaded.state;
     let deadline = next.deadline().or(idle_deadline);
-    views::write(conn, &next, deadline.as_ref(), order.version == 0, correlation_id)?;
+    views::write(conn, &next, deadline.as_ref(), created, correlation_id)?;
     Ok(next)
-}
-
-/// The event type recorded in the store: the case of the order event.
-pub fn event_type(event: &pb::OrderEvent) -> &'static str {
-    use pb::order_event::Event;
-    match &event.event {
-        Some(Event::Placed(_)) => "OrderPlaced",
-        Some(Event::StockCheckRequested(_)) => "StockCheckRequested",
-        Some(Event::StockChecked(_)) => "StockChecked",
-        Some(Event::PaymentRequested(_)) => "PaymentRequested",
-        Some(Event::PaymentResult(_)) => "PaymentResultReceived",
-        Some(Event::StockReleaseRequested(_)) => "StockReleaseRequested",
-        Some(Event::PaymentRefundRequested(_)) => "PaymentRefundRequested",
-        Some(Event::DeadlineMissed(_)) => "DeadlineMissed",
-        Some(Event::CompensationStarted(_)) => "CompensationStarted",
-        Some(Event::Confirmed(_)) => "OrderConfirmed",
-        Some(Event::Failed(_)) => "OrderFailed",
-        None => "OrderEvent",
-    }
 }

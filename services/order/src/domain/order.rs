@@ -1,11 +1,12 @@
 //! The order aggregate: what the customer ordered, and where its saga stands.
 
 use chrono::{DateTime, Utc};
+use fleuve_aggregate::Aggregate;
 use fleuve_proto::common::v1::{Money, SagaStep};
 use fleuve_proto::order::v1 as pb;
 use pb::order_event::Event;
 
-use super::{DomainError, instant, timestamp};
+use super::{DomainError, ORDER_AGGREGATE, Orchestrator, SagaInput, instant, timestamp};
 
 pub const MAX_LINES: usize = 100;
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
@@ -57,61 +58,38 @@ pub struct PlaceOrder {
     pub payment_token: String,
 }
 
-/// What a caller asks of an order outside the saga. Cancellation is a saga input.
+/// What drives an order: the customer placing it, or an input of its saga (its start, a
+/// reply, a missed deadline, a cancellation).
 #[derive(Debug, Clone, PartialEq)]
 pub enum OrderCommand {
     Place(PlaceOrder),
+    Saga(SagaInput),
 }
 
-impl Order {
-    pub fn replay(events: &[pb::OrderEvent]) -> Order {
-        let mut order = Order::default();
-        for event in events {
-            order.apply(event);
+/// What an order decides with: the saga's rules and timeouts, and the time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrderContext {
+    pub orchestrator: Orchestrator,
+    pub now: DateTime<Utc>,
+}
+
+impl Aggregate for Order {
+    const KIND: &'static str = ORDER_AGGREGATE;
+    type Event = pb::OrderEvent;
+    type Command = OrderCommand;
+    type Context = OrderContext;
+    type Error = DomainError;
+
+    /// Placing an order, or one step of its saga ([`Orchestrator::decide`]).
+    fn handle(&self, command: OrderCommand, cx: &OrderContext) -> Result<Vec<pb::OrderEvent>, DomainError> {
+        match command {
+            OrderCommand::Place(place) => self.place(place, cx.now),
+            OrderCommand::Saga(input) => cx.orchestrator.decide(self, input, cx.now),
         }
-        order
-    }
-
-    pub fn exists(&self) -> bool {
-        !self.id.is_empty()
-    }
-
-    /// The saga is over: confirmed, failed or cancelled.
-    pub fn is_closed(&self) -> bool {
-        matches!(self.status, pb::OrderStatus::Confirmed | pb::OrderStatus::Failed | pb::OrderStatus::Cancelled)
-    }
-
-    /// Decides a command. Placing an order that exists with the same content is a retry and
-    /// decides nothing; the same id with another content is refused.
-    pub fn handle(&self, command: OrderCommand, now: DateTime<Utc>) -> Result<Vec<pb::OrderEvent>, DomainError> {
-        let OrderCommand::Place(place) = command;
-        let placed = validate(place, now)?;
-        if self.exists() {
-            return if self.same_order(&placed) {
-                Ok(Vec::new())
-            } else if self.idempotency_key == placed.idempotency_key {
-                Err(DomainError::Precondition(format!(
-                    "idempotency key {:?} was used for another order",
-                    placed.idempotency_key
-                )))
-            } else {
-                Err(DomainError::Precondition(format!("order {} already exists", self.id)))
-            };
-        }
-        Ok(vec![event_at(Event::Placed(placed), now)])
-    }
-
-    fn same_order(&self, placed: &pb::OrderPlaced) -> bool {
-        self.id == placed.order_id
-            && self.customer_id == placed.customer_id
-            && self.idempotency_key == placed.idempotency_key
-            && self.lines == placed.lines
-            && self.total == placed.total
-            && self.payment_token == placed.payment_token
     }
 
     /// Folds one event into the state. No rule is checked here: the event already happened.
-    pub fn apply(&mut self, event: &pb::OrderEvent) {
+    fn apply(&mut self, event: &pb::OrderEvent) {
         self.version += 1;
         self.updated_at = event.occurred_at;
         let Some(inner) = &event.event else { return };
@@ -173,6 +151,45 @@ impl Order {
                 self.awaiting = None;
             }
         }
+    }
+}
+
+impl Order {
+    pub fn exists(&self) -> bool {
+        !self.id.is_empty()
+    }
+
+    /// The saga is over: confirmed, failed or cancelled.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.status, pb::OrderStatus::Confirmed | pb::OrderStatus::Failed | pb::OrderStatus::Cancelled)
+    }
+
+    /// Decides a placement. Placing an order that exists with the same content is a retry and
+    /// decides nothing; the same id with another content is refused.
+    fn place(&self, place: PlaceOrder, now: DateTime<Utc>) -> Result<Vec<pb::OrderEvent>, DomainError> {
+        let placed = validate(place, now)?;
+        if self.exists() {
+            return if self.same_order(&placed) {
+                Ok(Vec::new())
+            } else if self.idempotency_key == placed.idempotency_key {
+                Err(DomainError::Precondition(format!(
+                    "idempotency key {:?} was used for another order",
+                    placed.idempotency_key
+                )))
+            } else {
+                Err(DomainError::Precondition(format!("order {} already exists", self.id)))
+            };
+        }
+        Ok(vec![event_at(Event::Placed(placed), now)])
+    }
+
+    fn same_order(&self, placed: &pb::OrderPlaced) -> bool {
+        self.id == placed.order_id
+            && self.customer_id == placed.customer_id
+            && self.idempotency_key == placed.idempotency_key
+            && self.lines == placed.lines
+            && self.total == placed.total
+            && self.payment_token == placed.payment_token
     }
 }
 

@@ -13,7 +13,10 @@ use fleuve_proto::order::v1 as pb;
 use fleuve_proto::stock::v1 as stock;
 use pb::order_event::Event;
 
-use super::{DomainError, Orchestrator, Order, OrderCommand, PlaceOrder, SagaInput, timestamp};
+use fleuve_aggregate::Aggregate as _;
+use fleuve_aggregate::testing::{self, Then};
+
+use super::{DomainError, Orchestrator, Order, OrderCommand, OrderContext, PlaceOrder, SagaInput, timestamp};
 
 /// The fixed clock: the order is placed at `t(0)`; `t(s)` is `s` seconds later.
 pub fn t(seconds: i64) -> DateTime<Utc> {
@@ -182,63 +185,26 @@ pub type Spoil<T> = (fn(&mut T), &'static str);
 
 // ---- the harness ----
 
-pub struct Given {
-    order: Order,
-}
-
-pub struct Then {
-    order: Order,
-    result: Result<Vec<pb::OrderEvent>, DomainError>,
-}
+/// The order `events` lead to, ready for an input.
+pub struct Given(testing::Given<Order>);
 
 pub fn given(events: &[pb::OrderEvent]) -> Given {
-    Given { order: Order::replay(events) }
+    Given(testing::given(events))
 }
 
 impl Given {
-    pub fn when(self, input: SagaInput, at: i64) -> Then {
-        let result = Orchestrator::default().decide(&self.order, input, t(at));
-        Then { order: self.order, result }
+    pub fn when(self, input: SagaInput, at: i64) -> Then<Order> {
+        self.0.when(OrderCommand::Saga(input), &cx(at))
     }
 
-    pub fn when_placed(self, command: PlaceOrder, at: i64) -> Then {
-        let result = self.order.handle(OrderCommand::Place(command), t(at));
-        Then { order: self.order, result }
+    pub fn when_placed(self, command: PlaceOrder, at: i64) -> Then<Order> {
+        self.0.when(OrderCommand::Place(command), &cx(at))
     }
 }
 
-impl Then {
-    /// Asserts the exact events and returns the order once they are applied.
-    #[track_caller]
-    pub fn then(self, expected: &[pb::OrderEvent]) -> Order {
-        let events = match self.result {
-            Ok(events) => events,
-            Err(error) => panic!("expected events {expected:?}, got error {error:?}"),
-        };
-        assert_eq!(events, expected);
-        let mut order = self.order;
-        for event in &events {
-            order.apply(event);
-        }
-        order
-    }
-
-    /// Asserts that the input changes nothing.
-    #[track_caller]
-    pub fn then_nothing(self) -> Order {
-        self.then(&[])
-    }
-
-    #[track_caller]
-    pub fn then_err(self, expected: DomainError) {
-        match self.result {
-            Ok(events) => panic!("expected error {expected:?}, got events {events:?}"),
-            Err(actual) => {
-                assert_eq!(std::mem::discriminant(&actual), std::mem::discriminant(&expected), "got {actual:?}");
-                assert!(actual.to_string().contains(&expected.to_string()), "expected {expected:?}, got {actual:?}");
-            }
-        }
-    }
+/// The default rules at `t(at)`.
+pub fn cx(at: i64) -> OrderContext {
+    OrderContext { orchestrator: Orchestrator::default(), now: t(at) }
 }
 
 /// The history of an order up to a point of its saga.

@@ -5,7 +5,7 @@ use pb::CertificateStatus as Status;
 use pb::certificate_event::Event;
 
 use super::*;
-use crate::domain::certificate::{CertificateCommand as C, certificate_event_type};
+use crate::domain::certificate::CertificateCommand as C;
 
 fn cert_event(e: Event) -> pb::CertificateEvent {
     pb::CertificateEvent { occurred_at: Some(timestamp(now())), event: Some(e) }
@@ -235,7 +235,7 @@ fn a_certificate_replays_to_its_state() {
         expired(),
     ]
     .iter()
-    .map(certificate_event_type)
+    .map(|e| e.event_type())
     .collect();
     assert_eq!(
         names,

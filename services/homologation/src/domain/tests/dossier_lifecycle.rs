@@ -4,14 +4,16 @@ use fleuve_proto::homologation::v1 as pb;
 use pb::DocumentKind as Kind;
 
 use super::*;
-use crate::domain::dossier::{DossierCommand as C, event_type};
+use crate::domain::dossier::DossierCommand as C;
 use crate::domain::fees;
 
 /// Runs a command against the state folded so far and appends its events.
 fn run(log: &mut Vec<pb::DossierEvent>, command: C, actor: &Actor) {
-    let state = Dossier::replay(log.iter());
-    let events = state.handle(command, actor, now()).unwrap_or_else(|e| panic!("command refused: {e}"));
-    log.extend(events);
+    log.extend(
+        testing::given::<Dossier>(log)
+            .when(command, &DossierContext { actor: actor.clone(), now: now() })
+            .into_events(),
+    );
 }
 
 #[test]
@@ -50,7 +52,7 @@ fn the_happy_path_replays_to_an_approved_dossier() {
     );
     run(&mut log, C::Approve { certificate_number: CERTIFICATE_NUMBER.into(), validity_years: 5 }, &admin());
 
-    let names: Vec<_> = log.iter().map(event_type).collect();
+    let names: Vec<_> = log.iter().map(|e| e.event_type()).collect();
     assert_eq!(
         names,
         [
@@ -127,10 +129,10 @@ fn the_happy_path_replays_to_an_approved_dossier() {
 #[test]
 fn approval_on_29_february_ends_on_28_february() {
     let leap_day = at(2028, 2, 29);
-    let state = Dossier::replay(ready_for_decision().iter());
-    let events = state
-        .handle(C::Approve { certificate_number: CERTIFICATE_NUMBER.into(), validity_years: 1 }, &admin(), leap_day)
-        .unwrap();
+    let approve = C::Approve { certificate_number: CERTIFICATE_NUMBER.into(), validity_years: 1 };
+    let events = testing::given::<Dossier>(&ready_for_decision())
+        .when(approve, &DossierContext { actor: admin(), now: leap_day })
+        .into_events();
     let Some(pb::dossier_event::Event::Approved(approved)) = &events[0].event else {
         panic!("expected an approval, got {events:?}");
     };
@@ -159,7 +161,7 @@ fn every_event_has_its_case_name() {
         (E::Withdrawn(Default::default()), "DossierWithdrawn"),
     ];
     for (e, name) in cases {
-        assert_eq!(event_type(&event(e)), name);
+        assert_eq!(event(e).event_type(), name);
     }
 }
 

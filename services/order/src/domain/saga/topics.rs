@@ -1,23 +1,9 @@
 //! The saga's topics (those of the seed, plus `payment.refund`) and who produces each.
 
-/// order -> anyone: an order was accepted; the orchestrator starts its saga on it.
-pub const ORDER_PLACED: &str = "order.placed";
-/// order -> stock: reserve every line or none.
-pub const STOCK_CHECK_REQUEST: &str = "stock.check.request";
-/// stock -> order: every stock reply.
-pub const STOCK_CHECKED: &str = "stock.checked";
-/// order -> stock: the compensation.
-pub const STOCK_RELEASE: &str = "stock.release";
-/// order -> billing: charge the order once.
-pub const PAYMENT_REQUEST: &str = "payment.request";
-/// billing -> order: the charge's outcome.
-pub const PAYMENT_RESULT: &str = "payment.result";
-/// order -> billing: give back a payment approved after the saga gave up on it.
-pub const PAYMENT_REFUND: &str = "payment.refund";
-/// order -> notification: the order went through.
-pub const ORDER_CONFIRMED: &str = "order.confirmed";
-/// order -> notification: the order failed or was cancelled.
-pub const ORDER_FAILED: &str = "order.failed";
+pub use fleuve_proto::topics::{
+    ORDER_CONFIRMED, ORDER_FAILED, ORDER_PLACED, PAYMENT_REFUND, PAYMENT_REQUEST, PAYMENT_RESULT, STOCK_CHECK_REQUEST,
+    STOCK_CHECKED, STOCK_RELEASE,
+};
 
 /// Each topic the order service produces, with the protobuf message its values carry and the
 /// file defining it (for the schema registry).

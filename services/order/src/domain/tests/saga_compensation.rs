@@ -32,7 +32,7 @@ fn a_declined_payment_releases_the_stock_then_fails_the_order() {
 #[test]
 fn the_compensation_sends_the_release_before_the_failure() {
     let mut history = compensating_after_decline();
-    history.extend(given(&history).when(SagaInput::StockChecked(released_reply(1)), 5).result.unwrap());
+    history.extend(given(&history).when(SagaInput::StockChecked(released_reply(1)), 5).into_events());
     let topics: Vec<&str> = Outgoing::all(&history[4..]).iter().map(Outgoing::topic).collect();
     assert_eq!(topics, [topics::STOCK_RELEASE, topics::ORDER_FAILED]);
 }
@@ -48,7 +48,7 @@ fn a_missed_stock_deadline_releases_whatever_may_have_been_reserved() {
     ]);
     assert_eq!(order.status, pb::OrderStatus::Compensating);
     let mut history = awaiting_stock();
-    history.extend(given(&history).when(SagaInput::DeadlineExpired { step: step(StockCheck, 1) }, 31).result.unwrap());
+    history.extend(given(&history).when(SagaInput::DeadlineExpired { step: step(StockCheck, 1) }, 31).into_events());
     // The reservation arriving late changes nothing: the release is on its way.
     given(&history).when(SagaInput::StockChecked(reserved_reply()), 32).then_nothing();
     let order = given(&history)
@@ -72,7 +72,7 @@ fn a_missed_payment_deadline_releases_the_stock_and_fails() {
 
 fn timed_out_payment() -> Vec<pb::OrderEvent> {
     let mut history = awaiting_payment();
-    history.extend(given(&history).when(SagaInput::DeadlineExpired { step: step(Payment, 1) }, 61).result.unwrap());
+    history.extend(given(&history).when(SagaInput::DeadlineExpired { step: step(Payment, 1) }, 61).into_events());
     history
 }
 
@@ -103,7 +103,7 @@ fn a_payment_approved_after_its_deadline_is_refunded_once_and_the_order_still_fa
     assert_eq!(Outgoing::of(&refund_requested(70)).unwrap().topic(), topics::PAYMENT_REFUND);
     // Once failed, a first late approval is refunded too.
     let mut failed_history = timed_out_payment();
-    failed_history.extend(given(&failed_history).when(SagaInput::StockChecked(released_reply(1)), 65).result.unwrap());
+    failed_history.extend(given(&failed_history).when(SagaInput::StockChecked(released_reply(1)), 65).into_events());
     let order =
         given(&failed_history).when(SagaInput::PaymentResult(approved_reply()), 80).then(&[refund_requested(80)]);
     assert_eq!(order.status, pb::OrderStatus::Failed);
@@ -119,8 +119,7 @@ fn an_unconfirmed_release_is_sent_again_then_given_up_with_the_failure_recorded(
     for attempt in 1..5 {
         let events = given(&history)
             .when(SagaInput::DeadlineExpired { step: step(StockRelease, attempt) }, deadline)
-            .result
-            .unwrap();
+            .into_events();
         assert_eq!(
             events,
             [
@@ -149,8 +148,7 @@ fn an_unconfirmed_release_is_sent_again_then_given_up_with_the_failure_recorded(
 #[test]
 fn the_confirmation_of_an_earlier_release_attempt_ends_the_compensation() {
     let mut history = compensating_after_decline();
-    history
-        .extend(given(&history).when(SagaInput::DeadlineExpired { step: step(StockRelease, 1) }, 33).result.unwrap());
+    history.extend(given(&history).when(SagaInput::DeadlineExpired { step: step(StockRelease, 1) }, 33).into_events());
     let order = given(&history).when(SagaInput::StockChecked(released_reply(1)), 34).then(&[
         event(34, Event::StockChecked(released_reply(1))),
         failed(34, failure(pb::FailureCode::PaymentDeclined, DECLINED, true)),
@@ -158,7 +156,7 @@ fn the_confirmation_of_an_earlier_release_attempt_ends_the_compensation() {
     assert_eq!(order.status, pb::OrderStatus::Failed);
     // The confirmation of the second attempt then changes nothing.
     let mut done = history.clone();
-    done.extend(given(&history).when(SagaInput::StockChecked(released_reply(1)), 34).result.unwrap());
+    done.extend(given(&history).when(SagaInput::StockChecked(released_reply(1)), 34).into_events());
     given(&done).when(SagaInput::StockChecked(released_reply(2)), 35).then_nothing();
 }
 
@@ -180,7 +178,7 @@ fn cancelling_while_stock_is_checked_releases_it_then_cancels() {
         .then(&[compensation_started(2, &failure), release_requested(2, 1, reason)]);
     assert_eq!(order.status, pb::OrderStatus::Compensating);
     let mut history = awaiting_stock();
-    history.extend(given(&history).when(SagaInput::Cancel { reason: String::new() }, 2).result.unwrap());
+    history.extend(given(&history).when(SagaInput::Cancel { reason: String::new() }, 2).into_events());
     // Cancelling again is a retry.
     given(&history).when(SagaInput::Cancel { reason: "again".into() }, 3).then_nothing();
     let order = given(&history)
@@ -188,7 +186,7 @@ fn cancelling_while_stock_is_checked_releases_it_then_cancels() {
         .then(&[event(4, Event::StockChecked(released_reply(1))), failed(4, failure)]);
     assert_eq!(order.status, pb::OrderStatus::Cancelled);
     let mut cancelled = history.clone();
-    cancelled.extend(given(&history).when(SagaInput::StockChecked(released_reply(1)), 4).result.unwrap());
+    cancelled.extend(given(&history).when(SagaInput::StockChecked(released_reply(1)), 4).into_events());
     given(&cancelled).when(SagaInput::Cancel { reason: String::new() }, 5).then_nothing();
 }
 
@@ -202,12 +200,12 @@ fn cancelling_after_the_payment_request_is_refused() {
         .when(SagaInput::Cancel { reason: String::new() }, 4)
         .then_err(precondition("the order has failed"));
     let mut confirmed = awaiting_payment();
-    confirmed.extend(given(&confirmed).when(SagaInput::PaymentResult(approved_reply()), 4).result.unwrap());
+    confirmed.extend(given(&confirmed).when(SagaInput::PaymentResult(approved_reply()), 4).into_events());
     given(&confirmed)
         .when(SagaInput::Cancel { reason: String::new() }, 5)
         .then_err(precondition("the order is confirmed"));
     let mut failed_history = compensating_after_decline();
-    failed_history.extend(given(&failed_history).when(SagaInput::StockChecked(released_reply(1)), 5).result.unwrap());
+    failed_history.extend(given(&failed_history).when(SagaInput::StockChecked(released_reply(1)), 5).into_events());
     given(&failed_history)
         .when(SagaInput::Cancel { reason: String::new() }, 6)
         .then_err(precondition("the order has failed"));

@@ -13,7 +13,7 @@ fn a_duplicate_stock_reply_changes_nothing() {
 #[test]
 fn a_duplicate_payment_reply_changes_nothing() {
     let mut history = awaiting_payment();
-    history.extend(given(&history).when(SagaInput::PaymentResult(approved_reply()), 4).result.unwrap());
+    history.extend(given(&history).when(SagaInput::PaymentResult(approved_reply()), 4).into_events());
     let order = given(&history).when(SagaInput::PaymentResult(approved_reply()), 5).then_nothing();
     assert_eq!(order.status, pb::OrderStatus::Confirmed);
     // A decline arriving after the approval does not undo it either.
@@ -64,7 +64,7 @@ fn deadlines_that_are_stale_or_not_due_change_nothing() {
     given(&awaiting_payment()).when(SagaInput::DeadlineExpired { step: step(StockCheck, 1) }, 100).then_nothing();
     // The saga is over.
     let mut confirmed = awaiting_payment();
-    confirmed.extend(given(&confirmed).when(SagaInput::PaymentResult(approved_reply()), 4).result.unwrap());
+    confirmed.extend(given(&confirmed).when(SagaInput::PaymentResult(approved_reply()), 4).into_events());
     given(&confirmed).when(SagaInput::DeadlineExpired { step: step(Payment, 1) }, 100).then_nothing();
     // Before the start.
     given(&[placed()]).when(SagaInput::DeadlineExpired { step: step(StockCheck, 1) }, 100).then_nothing();
@@ -97,6 +97,6 @@ fn misrouted_or_malformed_replies_are_refused() {
 #[test]
 fn a_late_start_after_a_cancellation_sends_nothing() {
     let mut history = vec![placed()];
-    history.extend(given(&history).when(SagaInput::Cancel { reason: String::new() }, 1).result.unwrap());
+    history.extend(given(&history).when(SagaInput::Cancel { reason: String::new() }, 1).into_events());
     given(&history).when(SagaInput::Start, 2).then_nothing();
 }

@@ -1,6 +1,7 @@
 //! The fold without a database: version guard, transitions, and agreement with the aggregate.
 
 use chrono::{DateTime, TimeZone, Utc};
+use fleuve_aggregate::Aggregate as _;
 use fleuve_bus::{ConsumedEvent, HandlerError};
 use fleuve_homologation::domain::dossier::Dossier;
 use fleuve_proto::common::v1::Money;
