@@ -1,9 +1,9 @@
 //! Authorization: an applicant sees and acts only on its own organisation's dossiers, staff
 //! actions need the staff role, and server-chosen fields come from the token and the server.
 
+use crate::support::{Backend, TestNode, authed, document, equipment, submitted_dossier};
 use fleuve_mesh::Role;
 use fleuve_proto::homologation::v1 as pb;
-use fleuve_tests::{Backend, TestNode, authed, document, equipment, submitted_dossier};
 use tonic::Code;
 
 async fn version_and_history(node: &TestNode, id: &str) -> (i64, usize) {

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::support::{Backend, TestNode, authed, fleuve_binary, ready_for_decision, submitted_dossier, verified_when};
 use diesel::prelude::*;
 use fleuve_mesh::Role;
 use fleuve_proto::homologation::v1 as pb;
 use fleuve_proto::ops::v1 as ops;
-use fleuve_tests::{Backend, TestNode, authed, fleuve_binary, ready_for_decision, submitted_dossier, verified_when};
 use prost::Message as _;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tonic::transport::Channel;
@@ -136,7 +136,7 @@ async fn dead_letters_are_listed_and_redriven_through_grpc_and_the_cli() {
             certificate_number: number.into(),
             dossier_id: dossier.into(),
             organisation_id: node.demo.applicant_organisation.organisation_id.clone(),
-            equipment: Some(fleuve_tests::equipment("Itel", "A70")),
+            equipment: Some(crate::support::equipment("Itel", "A70")),
             valid_from: Some(now),
             valid_until: Some(until),
         })),
@@ -197,7 +197,7 @@ async fn dead_letters_are_listed_and_redriven_through_grpc_and_the_cli() {
             dossier_id: dossier.into(),
             organisation_id: node.demo.applicant_organisation.organisation_id.clone(),
             applicant_id: node.demo.applicant.user_id.clone(),
-            equipment: Some(fleuve_tests::equipment("Itel", "A70")),
+            equipment: Some(crate::support::equipment("Itel", "A70")),
         })),
     };
     produce_event(

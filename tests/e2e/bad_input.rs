@@ -1,9 +1,9 @@
 //! Bad input is refused with INVALID_ARGUMENT (RESOURCE_EXHAUSTED when too large, ABORTED when
 //! stale) and leaves no trace: no event, no read-model change, on SQLite and PostgreSQL.
 
+use crate::support::{Backend, TestNode, authed, document, equipment, submitted_dossier};
 use fleuve_mesh::Role;
 use fleuve_proto::{common::v1 as common, homologation::v1 as pb};
-use fleuve_tests::{Backend, TestNode, authed, document, equipment, submitted_dossier};
 use tonic::{Code, Status};
 
 const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::support::{Backend, TestNode, authed, ready_for_decision, submitted_dossier};
 use fleuve_mesh::Role;
 use fleuve_proto::homologation::v1 as pb;
-use fleuve_tests::{Backend, TestNode, authed, ready_for_decision, submitted_dossier};
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

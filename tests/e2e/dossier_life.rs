@@ -1,11 +1,11 @@
 //! A dossier's whole life through real gRPC clients against a started server, on SQLite and
 //! PostgreSQL, ending with the public verification of its certificate.
 
-use fleuve_mesh::Role;
-use fleuve_proto::homologation::v1 as pb;
-use fleuve_tests::{
+use crate::support::{
     Backend, TestNode, authed, document, equipment, ready_for_decision, submitted_dossier, verified_when,
 };
+use fleuve_mesh::Role;
+use fleuve_proto::homologation::v1 as pb;
 
 async fn whole_life(backend: Backend) {
     let node = TestNode::start(backend).await;

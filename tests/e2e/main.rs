@@ -8,5 +8,6 @@ mod concurrency;
 mod dossier_life;
 mod processes;
 mod saga;
+mod support;
 mod tokens;
 mod tools;

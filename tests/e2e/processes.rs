@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use fleuve_tests::fleuve_binary;
+use crate::support::fleuve_binary;
 
 /// A child process killed (SIGKILL) on drop.
 pub struct Process(pub Child);

@@ -10,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::support::{authed, fleuve_binary, temp_dir};
 use fleuve_mesh::{
     MeshConfig, Role,
     auth::{SigningKey, TokenIssuer},
@@ -20,7 +21,6 @@ use fleuve_proto::notification::v1 as notification;
 use fleuve_proto::order::v1 as order;
 use fleuve_proto::stock::v1 as stock;
 use fleuve_store::testing::TestDatabase;
-use fleuve_tests::{authed, fleuve_binary, temp_dir};
 use rand::Rng;
 use tonic::transport::Channel;
 

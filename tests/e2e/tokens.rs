@@ -3,10 +3,10 @@
 
 use std::marker::PhantomData;
 
+use crate::support::{Backend, TestNode, authed, equipment};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use fleuve_mesh::{Role, auth::Claims};
 use fleuve_proto::{homologation::v1 as pb, identity::v1 as idp};
-use fleuve_tests::{Backend, TestNode, authed, equipment};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::{
     ecdsa::signature::Signer,

@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use fleuve_tests::{fleuve_binary, temp_dir};
+use crate::support::{fleuve_binary, temp_dir};
 
 use crate::processes::{Process, free_port, start_infra, wait_for_port};
 
@@ -156,7 +156,7 @@ fn grpcurl_lists_describes_and_calls_fleuve_dev() {
 
 #[test]
 fn buf_lint_accepts_the_contracts() {
-    let proto = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    let proto = Path::new(env!("CARGO_MANIFEST_DIR")).join("proto");
     let out = Command::new(tool("buf")).arg("lint").current_dir(&proto).output().expect("run buf");
     assert!(
         out.status.success(),
@@ -224,8 +224,8 @@ async fn services_run_as_separate_processes_on_postgres() {
     let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{homologation_port}")).unwrap();
     let mut dossiers = pb::dossier_service_client::DossierServiceClient::new(channel.connect().await.unwrap());
     let created = dossiers
-        .create_dossier(fleuve_tests::authed(
-            pb::CreateDossierRequest { equipment: Some(fleuve_tests::equipment("Alcatel", "1B")) },
+        .create_dossier(crate::support::authed(
+            pb::CreateDossierRequest { equipment: Some(crate::support::equipment("Alcatel", "1B")) },
             &login.access_token,
         ))
         .await
@@ -241,8 +241,8 @@ async fn services_run_as_separate_processes_on_postgres() {
     .unwrap()
     .0;
     let refused = dossiers
-        .create_dossier(fleuve_tests::authed(
-            pb::CreateDossierRequest { equipment: Some(fleuve_tests::equipment("Alcatel", "1B")) },
+        .create_dossier(crate::support::authed(
+            pb::CreateDossierRequest { equipment: Some(crate::support::equipment("Alcatel", "1B")) },
             &forged,
         ))
         .await
@@ -262,7 +262,7 @@ async fn services_run_as_separate_processes_on_postgres() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let figures = statistics
-            .get_statistics(fleuve_tests::authed(st::GetStatisticsRequest::default(), &admin))
+            .get_statistics(crate::support::authed(st::GetStatisticsRequest::default(), &admin))
             .await
             .expect("statistics")
             .into_inner();
@@ -275,21 +275,21 @@ async fn services_run_as_separate_processes_on_postgres() {
 
     // An invoice becomes a "payment due" notification on the notification process.
     let id = created_id;
-    for kind in fleuve_tests::MANDATORY {
+    for kind in crate::support::MANDATORY {
         dossiers
-            .attach_document(fleuve_tests::authed(fleuve_tests::document(&id, kind), &login.access_token))
+            .attach_document(crate::support::authed(crate::support::document(&id, kind), &login.access_token))
             .await
             .unwrap();
     }
     dossiers
-        .submit_dossier(fleuve_tests::authed(
+        .submit_dossier(crate::support::authed(
             pb::SubmitDossierRequest { dossier_id: id.clone(), expected_version: 0 },
             &login.access_token,
         ))
         .await
         .unwrap();
     dossiers
-        .invoice_fee(fleuve_tests::authed(
+        .invoice_fee(crate::support::authed(
             pb::InvoiceFeeRequest { dossier_id: id.clone(), expected_version: 0 },
             &admin,
         ))
@@ -302,7 +302,7 @@ async fn services_run_as_separate_processes_on_postgres() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let list = notifications
-            .list_notifications(fleuve_tests::authed(nt::ListNotificationsRequest::default(), &login.access_token))
+            .list_notifications(crate::support::authed(nt::ListNotificationsRequest::default(), &login.access_token))
             .await
             .expect("notifications")
             .into_inner();
@@ -337,8 +337,8 @@ async fn fleuve_dev_publishes_command_events_to_kafka_decodable_by_schema_id() {
     let channel =
         tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await.unwrap();
     let mut dossiers = pb::dossier_service_client::DossierServiceClient::new(channel);
-    let mut request = fleuve_tests::authed(
-        pb::CreateDossierRequest { equipment: Some(fleuve_tests::equipment("Tecno", "Camon 30")) },
+    let mut request = crate::support::authed(
+        pb::CreateDossierRequest { equipment: Some(crate::support::equipment("Tecno", "Camon 30")) },
         &vars["APPLICANT_TOKEN"],
     );
     request.metadata_mut().insert("x-correlation-id", "e2e-backbone-0001".parse().unwrap());
@@ -481,9 +481,9 @@ async fn killing_the_relay_mid_flight_loses_nothing_and_applies_once() {
                 if let Ok(channel) = channel.connect().await {
                     let mut dossiers = pb::dossier_service_client::DossierServiceClient::new(channel);
                     for _ in 0..20 {
-                        let request = fleuve_tests::authed(
+                        let request = crate::support::authed(
                             pb::CreateDossierRequest {
-                                equipment: Some(fleuve_tests::equipment("Kill", &format!("M{n}"))),
+                                equipment: Some(crate::support::equipment("Kill", &format!("M{n}"))),
                             },
                             &token,
                         );

@@ -1,10 +1,16 @@
 //! Configuration in three layers: built-in defaults < a TOML file < `FLEUVE_*` environment
 //! variables. Nesting in variable names uses a double underscore: `FLEUVE_AUTH__ISSUER` sets
 //! `auth.issuer`. Empty strings mean "not configured" so every key always exists.
+//!
+//! The mesh's own sections (listen address, database, log, telemetry, auth, limits, bus,
+//! cache) are fields of [`MeshConfig`]. A service owns its section (`[order]`,
+//! `[notification]`...): it implements [`Section`], the binary registers it in [`Sections`]
+//! before loading, and the service reads it back with [`MeshConfig::section`]. Unknown keys
+//! are refused in every section.
 
 use std::{net::SocketAddr, path::Path};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 const ENV_PREFIX: &str = "FLEUVE_";
 
@@ -20,12 +26,11 @@ pub struct MeshConfig {
     pub telemetry: TelemetryConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
-    pub homologation: HomologationConfig,
     pub bus: BusSettings,
     pub cache: CacheSettings,
-    pub statistics: StatisticsConfig,
-    pub notification: NotificationConfig,
-    pub order: OrderConfig,
+    /// The services' sections as loaded, by name; read with [`MeshConfig::section`].
+    #[serde(skip)]
+    sections: toml::Table,
 }
 
 impl Default for MeshConfig {
@@ -38,12 +43,9 @@ impl Default for MeshConfig {
             telemetry: TelemetryConfig::default(),
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
-            homologation: HomologationConfig::default(),
             bus: BusSettings::default(),
             cache: CacheSettings::default(),
-            statistics: StatisticsConfig::default(),
-            notification: NotificationConfig::default(),
-            order: OrderConfig::default(),
+            sections: toml::Table::new(),
         }
     }
 }
@@ -132,20 +134,6 @@ impl Default for LimitsConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HomologationConfig {
-    pub certificate_validity_years: u32,
-    /// Snapshot an aggregate every N events (0 disables snapshots).
-    pub snapshot_every: i64,
-}
-
-impl Default for HomologationConfig {
-    fn default() -> Self {
-        Self { certificate_validity_years: 5, snapshot_every: 50 }
-    }
-}
-
 /// The event bus: Kafka, the schema registry, the relay and the consumers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -220,78 +208,6 @@ impl Default for CacheSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StatisticsConfig {
-    /// The legal processing deadline of a dossier, in days.
-    pub legal_deadline_days: u32,
-}
-
-impl Default for StatisticsConfig {
-    fn default() -> Self {
-        Self { legal_deadline_days: 60 }
-    }
-}
-
-/// The order saga's step deadlines. A step without its reply by then fails and compensates.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OrderConfig {
-    pub stock_check_timeout_seconds: u64,
-    pub payment_timeout_seconds: u64,
-    pub stock_release_timeout_seconds: u64,
-    /// Releases sent before an order fails with its compensation unconfirmed.
-    pub max_release_attempts: u32,
-    /// How often due deadlines are looked for, in milliseconds.
-    pub deadline_interval_ms: u64,
-}
-
-impl Default for OrderConfig {
-    fn default() -> Self {
-        Self {
-            stock_check_timeout_seconds: 30,
-            payment_timeout_seconds: 60,
-            stock_release_timeout_seconds: 30,
-            max_release_attempts: 5,
-            deadline_interval_ms: 1000,
-        }
-    }
-}
-
-/// Delivery channels of the notification service. Log is always on.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NotificationConfig {
-    /// SMTP relay `host:port`; empty disables e-mail.
-    pub smtp_server: String,
-    pub smtp_username: String,
-    pub smtp_password: String,
-    pub smtp_from: String,
-    /// URL receiving a JSON POST per notification; empty disables the webhook.
-    pub webhook_url: String,
-    /// HMAC-SHA256 key of the `X-Fleuve-Signature` header; empty sends no signature.
-    pub webhook_secret: String,
-    /// Attempts per delivery before it is marked failed.
-    pub max_attempts: u32,
-    /// How often the durable scheduler looks for due reminders.
-    pub scheduler_interval_seconds: u64,
-}
-
-impl Default for NotificationConfig {
-    fn default() -> Self {
-        Self {
-            smtp_server: String::new(),
-            smtp_username: String::new(),
-            smtp_password: String::new(),
-            smtp_from: "Fleuve <no-reply@fleuve.local>".into(),
-            webhook_url: String::new(),
-            webhook_secret: String::new(),
-            max_attempts: 5,
-            scheduler_interval_seconds: 60,
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -302,18 +218,75 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// A section of the configuration that a service owns: a table of the file (`[NAME]`) and
+/// the variables `FLEUVE_NAME__*`. Its `Default` gives every key, so that a variable can set
+/// any of them; its `Deserialize` should refuse unknown keys (`deny_unknown_fields`).
+pub trait Section: Serialize + DeserializeOwned + Default {
+    const NAME: &'static str;
+}
+
+/// The service sections a binary knows, each with its defaults and its check.
+#[derive(Debug, Default)]
+pub struct Sections {
+    entries: Vec<SectionEntry>,
+}
+
+#[derive(Debug)]
+struct SectionEntry {
+    name: &'static str,
+    defaults: fn() -> Result<toml::Value, toml::ser::Error>,
+    check: fn(toml::Value) -> Result<(), toml::de::Error>,
+}
+
+impl Sections {
+    /// Registers the section `S`.
+    pub fn with<S: Section>(mut self) -> Sections {
+        self.entries.push(SectionEntry {
+            name: S::NAME,
+            defaults: || toml::Value::try_from(S::default()),
+            check: |value| value.try_into::<S>().map(drop),
+        });
+        self
+    }
+}
+
 impl MeshConfig {
-    /// Defaults, then `file` if given, then the process environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load_from(file, std::env::vars())
+    /// Defaults, then `file` if given, then the process environment; the service sections of
+    /// `sections` are read and checked with the mesh's own.
+    pub fn load(file: Option<&Path>, sections: &Sections) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars(), sections)
+    }
+
+    /// The service section `S` as loaded; its defaults when the configuration has none (a
+    /// `MeshConfig` built in code, or a binary that did not register it).
+    pub fn section<S: Section>(&self) -> S {
+        match self.sections.get(S::NAME) {
+            // Checked when loaded.
+            Some(value) => value.clone().try_into().unwrap_or_default(),
+            None => S::default(),
+        }
+    }
+
+    /// Replaces the service section `S` (tests and embedded nodes that configure in code).
+    pub fn set_section<S: Section>(&mut self, section: &S) -> Result<(), ConfigError> {
+        let value = toml::Value::try_from(section).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        self.sections.insert(S::NAME.to_owned(), value);
+        Ok(())
     }
 
     /// Like [`MeshConfig::load`] with an explicit environment (tests).
     pub fn load_from(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
+        sections: &Sections,
     ) -> Result<Self, ConfigError> {
-        let mut tree = toml::Value::try_from(Self::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let invalid = |e: &dyn std::fmt::Display| ConfigError::Invalid(e.to_string());
+        let mut tree = toml::Value::try_from(Self::default()).map_err(|e| invalid(&e))?;
+        if let toml::Value::Table(table) = &mut tree {
+            for entry in &sections.entries {
+                table.insert(entry.name.to_owned(), (entry.defaults)().map_err(|e| invalid(&e))?);
+            }
+        }
         if let Some(path) = file {
             let shown = path.display().to_string();
             let text =
@@ -328,7 +301,18 @@ impl MeshConfig {
                 set_existing(&mut tree, &path, &value);
             }
         }
-        tree.try_into().map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))
+        let mut loaded = toml::Table::new();
+        if let toml::Value::Table(table) = &mut tree {
+            for entry in &sections.entries {
+                let Some(value) = table.remove(entry.name) else { continue };
+                (entry.check)(value.clone())
+                    .map_err(|e| ConfigError::Invalid(format!("section [{}]: {e}", entry.name)))?;
+                loaded.insert(entry.name.to_owned(), value);
+            }
+        }
+        let mut config: MeshConfig = tree.try_into().map_err(|e: toml::de::Error| invalid(&e))?;
+        config.sections = loaded;
+        Ok(config)
     }
 }
 
@@ -397,6 +381,7 @@ mod tests {
                 ("FLEUVE_LIMITS__MAX_DEADLINE_SECONDS", "7"),
                 ("FLEUVE_CONFIG", "x"),
             ]),
+            &Sections::default(),
         )
         .unwrap();
 
@@ -410,7 +395,9 @@ mod tests {
 
     #[test]
     fn a_malformed_value_is_a_clear_error() {
-        let err = MeshConfig::load_from(None, env(&[("FLEUVE_LIMITS__MAX_DEADLINE_SECONDS", "soon")])).unwrap_err();
+        let err =
+            MeshConfig::load_from(None, env(&[("FLEUVE_LIMITS__MAX_DEADLINE_SECONDS", "soon")]), &Sections::default())
+                .unwrap_err();
         assert!(err.to_string().contains("max_deadline_seconds"), "{err}");
     }
 
@@ -420,7 +407,45 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("fleuve.toml");
         std::fs::write(&file, "lisen = \"127.0.0.1:6000\"\n").unwrap();
-        assert!(MeshConfig::load_from(Some(&file), env(&[])).is_err());
+        assert!(MeshConfig::load_from(Some(&file), env(&[]), &Sections::default()).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A service's own section, as the `order` service would declare it.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Saga {
+        timeout_seconds: u64,
+        name: String,
+    }
+
+    impl Default for Saga {
+        fn default() -> Self {
+            Saga { timeout_seconds: 30, name: "saga".into() }
+        }
+    }
+
+    impl Section for Saga {
+        const NAME: &'static str = "saga";
+    }
+
+    #[test]
+    fn a_registered_section_is_layered_like_the_mesh_s_own() {
+        let dir = std::env::temp_dir().join(format!("fleuve-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("fleuve.toml");
+        std::fs::write(&file, "[saga]\nname = \"from-file\"\n").unwrap();
+        let sections = Sections::default().with::<Saga>();
+        let config =
+            MeshConfig::load_from(Some(&file), env(&[("FLEUVE_SAGA__TIMEOUT_SECONDS", "5")]), &sections).unwrap();
+        assert_eq!(config.section::<Saga>(), Saga { timeout_seconds: 5, name: "from-file".into() });
+        assert_eq!(MeshConfig::default().section::<Saga>(), Saga::default());
+
+        std::fs::write(&file, "[saga]\ntimeout_secs = 5\n").unwrap();
+        let err = MeshConfig::load_from(Some(&file), env(&[]), &sections).unwrap_err();
+        assert!(err.to_string().contains("section [saga]") && err.to_string().contains("timeout_secs"), "{err}");
+        let err = MeshConfig::load_from(Some(&file), env(&[]), &Sections::default()).unwrap_err();
+        assert!(err.to_string().contains("saga"), "an unregistered section is an unknown key: {err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

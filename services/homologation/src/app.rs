@@ -21,15 +21,22 @@ pub use crate::domain::{CERTIFICATE_AGGREGATE, DOSSIER_AGGREGATE};
 /// One topic per aggregate type, each with the protobuf message its values carry.
 pub use fleuve_proto::topics::{CERTIFICATE as CERTIFICATE_TOPIC, DOSSIER as DOSSIER_TOPIC, EVENT_TOPICS};
 
-#[derive(Debug, Clone)]
+/// The `[homologation]` section of the configuration.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    /// Validity of a certificate when an approval names none.
     pub certificate_validity_years: u32,
 }
 
-impl From<&fleuve_mesh::config::HomologationConfig> for Settings {
-    fn from(c: &fleuve_mesh::config::HomologationConfig) -> Self {
-        Settings { certificate_validity_years: c.certificate_validity_years }
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { certificate_validity_years: 5 }
     }
+}
+
+impl fleuve_mesh::config::Section for Settings {
+    const NAME: &'static str = "homologation";
 }
 
 /// The homologation service: commands and queries over one database, and the cache the public

@@ -23,7 +23,7 @@ pub use adapters::grpc::{NotificationGrpc, server};
 pub use app::{DeliveryWorker, FiredReminders, NotificationError, NotificationProjection, Notifications, fire_due};
 pub use channels::{ChannelConfigError, SIGNATURE_HEADER, signature};
 pub use directory::{Directory, DirectoryError, DirectoryFuture, StaticDirectory};
-pub use settings::{Settings, SmtpSettings, WebhookSettings};
+pub use settings::{BadSmtpServer, NotificationConfig, Settings, SmtpSettings, WebhookSettings};
 
 /// The projection's name: its consumer group, inbox consumer and dead-letter owner.
 pub const NAME: &str = "notification";

@@ -112,3 +112,95 @@ impl std::fmt::Debug for WebhookSettings {
             .finish()
     }
 }
+
+/// The `[notification]` section of the configuration: the delivery channels (log is always
+/// on; empty strings leave a channel off) and the worker's pace.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationConfig {
+    /// SMTP relay `host:port`; empty disables e-mail.
+    pub smtp_server: String,
+    pub smtp_username: String,
+    pub smtp_password: String,
+    pub smtp_from: String,
+    /// URL receiving a JSON POST per notification; empty disables the webhook.
+    pub webhook_url: String,
+    /// HMAC-SHA256 key of the `X-Fleuve-Signature` header; empty sends no signature.
+    pub webhook_secret: String,
+    /// Attempts per delivery before it is marked failed.
+    pub max_attempts: u32,
+    /// How often the durable scheduler looks for due reminders.
+    pub scheduler_interval_seconds: u64,
+}
+
+impl std::fmt::Debug for NotificationConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotificationConfig")
+            .field("smtp_server", &self.smtp_server)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_from", &self.smtp_from)
+            .field("webhook_url", &self.webhook_url)
+            .field("max_attempts", &self.max_attempts)
+            .field("scheduler_interval_seconds", &self.scheduler_interval_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for NotificationConfig {
+    fn default() -> Self {
+        NotificationConfig {
+            smtp_server: String::new(),
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            smtp_from: "Fleuve <no-reply@fleuve.local>".into(),
+            webhook_url: String::new(),
+            webhook_secret: String::new(),
+            max_attempts: 5,
+            scheduler_interval_seconds: 60,
+        }
+    }
+}
+
+impl fleuve_mesh::config::Section for NotificationConfig {
+    const NAME: &'static str = "notification";
+}
+
+/// A `[notification]` value the service cannot use.
+#[derive(Debug, thiserror::Error)]
+#[error("notification.smtp_server {0:?} is not host:port")]
+pub struct BadSmtpServer(pub String);
+
+impl TryFrom<&NotificationConfig> for Settings {
+    type Error = BadSmtpServer;
+
+    fn try_from(n: &NotificationConfig) -> Result<Settings, BadSmtpServer> {
+        let mut settings = Settings {
+            max_attempts: n.max_attempts.max(1),
+            scheduler_interval: Duration::from_secs(n.scheduler_interval_seconds.max(1)),
+            ..Settings::default()
+        };
+        if !n.smtp_server.is_empty() {
+            let (host, port) = n
+                .smtp_server
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
+                .ok_or_else(|| BadSmtpServer(n.smtp_server.clone()))?;
+            settings.smtp = Some(SmtpSettings {
+                host,
+                port,
+                username: Some(n.smtp_username.clone()).filter(|u| !u.is_empty()),
+                password: Some(n.smtp_password.clone()).filter(|p| !p.is_empty()),
+                from: n.smtp_from.clone(),
+                timeout: Duration::from_secs(10),
+            });
+        }
+        if !n.webhook_url.is_empty() {
+            settings.webhook = Some(WebhookSettings {
+                url: n.webhook_url.clone(),
+                secret: Some(n.webhook_secret.clone()).filter(|s| !s.is_empty()),
+                timeout: Duration::from_secs(10),
+            });
+        }
+        Ok(settings)
+    }
+}

@@ -32,6 +32,52 @@ use crate::domain::{DomainError, Orchestrator, OrderCommand, OrderContext, Place
 /// retried PlaceOrder lands on the same stream whichever replica takes it.
 const ORDER_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5d0f_4c1e_8a57_4b9e_9f0e_6c2a_1b3d_7e41);
 
+/// The `[order]` section of the configuration: the saga's step deadlines (a step without its
+/// reply by then fails and compensates).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrderConfig {
+    pub stock_check_timeout_seconds: u64,
+    pub payment_timeout_seconds: u64,
+    pub stock_release_timeout_seconds: u64,
+    /// Releases sent before an order fails with its compensation unconfirmed.
+    pub max_release_attempts: u32,
+    /// How often due deadlines are looked for, in milliseconds.
+    pub deadline_interval_ms: u64,
+}
+
+impl Default for OrderConfig {
+    fn default() -> Self {
+        OrderConfig {
+            stock_check_timeout_seconds: 30,
+            payment_timeout_seconds: 60,
+            stock_release_timeout_seconds: 30,
+            max_release_attempts: 5,
+            deadline_interval_ms: 1000,
+        }
+    }
+}
+
+impl fleuve_mesh::config::Section for OrderConfig {
+    const NAME: &'static str = "order";
+}
+
+impl From<&OrderConfig> for Settings {
+    fn from(o: &OrderConfig) -> Settings {
+        let seconds = |s: u64| chrono::Duration::seconds(i64::try_from(s.max(1)).unwrap_or(i64::MAX));
+        Settings {
+            timeouts: SagaTimeouts {
+                stock_check: seconds(o.stock_check_timeout_seconds),
+                payment: seconds(o.payment_timeout_seconds),
+                stock_release: seconds(o.stock_release_timeout_seconds),
+                max_release_attempts: o.max_release_attempts.max(1),
+            },
+            deadline_interval: std::time::Duration::from_millis(o.deadline_interval_ms.max(10)),
+            ..Settings::default()
+        }
+    }
+}
+
 /// The order service's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {

@@ -16,7 +16,7 @@ use diesel_migrations::embed_migrations;
 use fleuve_store::MigrationSet;
 
 pub use adapters::grpc::{OrderGrpc, OrderServiceServer, server};
-pub use app::{AppError, Caller, NewOrder, Orders, Placed, Settings};
+pub use app::{AppError, Caller, NewOrder, OrderConfig, Orders, Placed, Settings};
 pub use domain::saga::topics;
 pub use participant::OrderSaga;
 

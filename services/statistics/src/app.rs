@@ -15,10 +15,16 @@ pub const DEFAULT_LEGAL_DEADLINE_DAYS: u32 = 60;
 pub const DEFAULT_REJECTION_CAUSES: usize = 20;
 pub const MAX_REJECTION_CAUSES: usize = 100;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The `[statistics]` section of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Days from submission within which a dossier must be decided.
     pub legal_deadline_days: u32,
+}
+
+impl fleuve_mesh::config::Section for Settings {
+    const NAME: &'static str = "statistics";
 }
 
 impl Default for Settings {

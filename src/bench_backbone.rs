@@ -411,7 +411,7 @@ pub async fn cache(
     let numbers = Arc::new(numbers);
     let duration = Duration::from_secs(seconds);
 
-    let settings = fleuve_homologation::Settings::from(&MeshConfig::default().homologation);
+    let settings = fleuve_homologation::Settings::default();
     let uncached = {
         let db = db.clone();
         run_lookups(numbers.clone(), clients, duration, move |number| {

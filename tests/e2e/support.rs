@@ -1,4 +1,4 @@
-//! Test harness: starts the same node `fleuve dev` starts (all services, common layers) on an
+//! The end-to-end tests' harness: starts the same node `fleuve dev` starts (all services, common layers) on an
 //! ephemeral port over SQLite or a throwaway PostgreSQL database, and gives typed clients.
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -350,29 +350,9 @@ pub async fn ready_for_decision(node: &TestNode, id: &str) {
         .expect("opinion");
 }
 
-/// The `fleuve` binary: `$FLEUVE_BIN` when set (scripts/test builds the workspace once and sets
-/// it), else the one next to the test executable, rebuilt by cargo first so a test never runs a
-/// stale binary. That fallback may rebuild dependencies once: `cargo build -p fleuve` unifies
-/// features differently from the test build that runs it.
+/// The `fleuve` binary Cargo built for these tests.
 pub fn fleuve_binary() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            if let Some(bin) = std::env::var_os("FLEUVE_BIN") {
-                return PathBuf::from(bin);
-            }
-            let exe = std::env::current_exe().expect("current exe");
-            // target/<profile>/deps/e2e-<hash> -> target/<profile>/fleuve
-            let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir").to_path_buf();
-            let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "-q", "-p", "fleuve", "--bin", "fleuve"])
-                .env("CARGO_TARGET_DIR", profile_dir.parent().expect("target root"))
-                .status()
-                .expect("cargo build");
-            assert!(status.success(), "building the fleuve binary failed");
-            profile_dir.join("fleuve")
-        })
-        .clone()
+    PathBuf::from(env!("CARGO_BIN_EXE_fleuve"))
 }
 
 /// Public verification of `number` once the certificate-registry projection shows what

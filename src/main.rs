@@ -101,7 +101,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = MeshConfig::load(cli.config.as_deref())?;
+    let config = MeshConfig::load(cli.config.as_deref(), &fleuve::node::sections())?;
     match cli.command {
         Command::Dev { data_dir, listen, registry_listen, kafka_listen } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;

@@ -77,20 +77,18 @@ pub fn event_topics() -> Vec<fleuve_bus::TopicSchema> {
     tables.into_iter().flat_map(fleuve_bus::saga::topic_schemas).collect()
 }
 
-/// The order service's settings from `order.*`.
+/// The service sections of the configuration this binary reads, each owned by its service.
+pub fn sections() -> fleuve_mesh::config::Sections {
+    fleuve_mesh::config::Sections::default()
+        .with::<fleuve_homologation::Settings>()
+        .with::<fleuve_statistics::Settings>()
+        .with::<fleuve_notification::NotificationConfig>()
+        .with::<fleuve_order::OrderConfig>()
+}
+
+/// The order service's settings from `[order]`.
 pub fn order_settings(config: &MeshConfig) -> fleuve_order::Settings {
-    let o = &config.order;
-    let seconds = |s: u64| chrono::Duration::seconds(i64::try_from(s.max(1)).unwrap_or(i64::MAX));
-    fleuve_order::Settings {
-        timeouts: fleuve_order::domain::SagaTimeouts {
-            stock_check: seconds(o.stock_check_timeout_seconds),
-            payment: seconds(o.payment_timeout_seconds),
-            stock_release: seconds(o.stock_release_timeout_seconds),
-            max_release_attempts: o.max_release_attempts.max(1),
-        },
-        deadline_interval: Duration::from_millis(o.deadline_interval_ms.max(10)),
-        ..fleuve_order::Settings::default()
-    }
+    fleuve_order::Settings::from(&config.section::<fleuve_order::OrderConfig>())
 }
 
 /// The projections a node runs as Kafka consumers, and the read models among them that can
@@ -128,37 +126,9 @@ pub fn registry_cache(config: &MeshConfig) -> anyhow::Result<fleuve_cache::Cache
     Ok(fleuve_cache::Cache::new(&cache)?)
 }
 
-/// The notification settings from `notification.*`.
+/// The notification settings from `[notification]`.
 pub fn notification_settings(config: &MeshConfig) -> anyhow::Result<fleuve_notification::Settings> {
-    let n = &config.notification;
-    let mut settings = fleuve_notification::Settings {
-        max_attempts: n.max_attempts.max(1),
-        scheduler_interval: Duration::from_secs(n.scheduler_interval_seconds.max(1)),
-        ..fleuve_notification::Settings::default()
-    };
-    if !n.smtp_server.is_empty() {
-        let (host, port) = n
-            .smtp_server
-            .rsplit_once(':')
-            .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
-            .with_context(|| format!("notification.smtp_server {:?} is not host:port", n.smtp_server))?;
-        settings.smtp = Some(fleuve_notification::SmtpSettings {
-            host,
-            port,
-            username: Some(n.smtp_username.clone()).filter(|u| !u.is_empty()),
-            password: Some(n.smtp_password.clone()).filter(|p| !p.is_empty()),
-            from: n.smtp_from.clone(),
-            timeout: Duration::from_secs(10),
-        });
-    }
-    if !n.webhook_url.is_empty() {
-        settings.webhook = Some(fleuve_notification::WebhookSettings {
-            url: n.webhook_url.clone(),
-            secret: Some(n.webhook_secret.clone()).filter(|s| !s.is_empty()),
-            timeout: Duration::from_secs(10),
-        });
-    }
-    Ok(settings)
+    Ok(fleuve_notification::Settings::try_from(&config.section::<fleuve_notification::NotificationConfig>())?)
 }
 
 /// Users' e-mail addresses for the notification service, from the identity service's tables
@@ -197,16 +167,13 @@ impl std::fmt::Debug for Apps {
 impl Apps {
     /// Every application service of `fleuve dev`; tokens signed with `issuer`.
     pub fn new(config: &MeshConfig, db: &Database, issuer: TokenIssuer) -> anyhow::Result<Apps> {
-        let homologation = Homologation::new(db.clone(), Settings::from(&config.homologation))
-            .with_registry_cache(registry_cache(config)?);
+        let homologation =
+            Homologation::new(db.clone(), config.section::<Settings>()).with_registry_cache(registry_cache(config)?);
         Ok(Apps {
             identity: Identity::new(db.clone(), issuer),
             homologation,
             notifications: fleuve_notification::Notifications::new(db.clone(), notification_settings(config)?),
-            statistics: fleuve_statistics::Statistics::new(
-                db.clone(),
-                fleuve_statistics::Settings { legal_deadline_days: config.statistics.legal_deadline_days },
-            ),
+            statistics: fleuve_statistics::Statistics::new(db.clone(), config.section::<fleuve_statistics::Settings>()),
             orders: fleuve_order::Orders::new(db.clone(), order_settings(config)),
             stock: fleuve_stock::Stock::new(db.clone()),
             billing: fleuve_billing::Billing::new(db.clone()),
@@ -345,7 +312,7 @@ pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Datab
             Ok(ServedService { server, backbone: None })
         }
         ServiceName::Homologation => {
-            let app = Homologation::new(db.clone(), Settings::from(&config.homologation))
+            let app = Homologation::new(db.clone(), config.section::<Settings>())
                 .with_registry_cache(registry_cache(config)?);
             let projections = Projections {
                 consumers: vec![std::sync::Arc::new(app.certificate_registry_projection())],
@@ -355,10 +322,7 @@ pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Datab
             Ok(ServedService { server: with_homologation(server, app), backbone: Some(backbone) })
         }
         ServiceName::Statistics => {
-            let app = fleuve_statistics::Statistics::new(
-                db.clone(),
-                fleuve_statistics::Settings { legal_deadline_days: config.statistics.legal_deadline_days },
-            );
+            let app = fleuve_statistics::Statistics::new(db.clone(), config.section::<fleuve_statistics::Settings>());
             let projections = Projections {
                 consumers: vec![std::sync::Arc::new(fleuve_statistics::projection())],
                 rebuilds: vec![std::sync::Arc::new(fleuve_statistics::rebuild())],
