@@ -40,7 +40,7 @@ use chrono::{DateTime, Utc};
 use fleuve_store::Database;
 use fleuve_store::consumer::{
     DeadLetter, DeadLetterStatus, InboxClaim, NewDeadLetter, dead_letter_get, dead_letter_park,
-    dead_letter_parked_for_key, dead_letter_record_failure, dead_letter_resolve, inbox_claim, inbox_record,
+    dead_letter_parked_for_key, dead_letter_record_failure, dead_letter_resolve, inbox_claim,
 };
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
@@ -814,21 +814,7 @@ impl ProjectionConsumer {
     }
 }
 
-/// Inside the caller's transaction: the inbox row, then the projection's writes, unless the
-/// projection applied this event before. Returns whether it was applied now. This is the
-/// runtime's transaction body without the dead-letter check (redrives check it themselves);
-/// tests use it to deliver an event as the runtime would.
-pub fn apply_once(
-    conn: &mut fleuve_store::DbConnection,
-    projection: &dyn Projection,
-    event: &ConsumedEvent,
-) -> Result<bool, HandlerError> {
-    if !inbox_record(conn, &event.inbox_entry(projection.name()))? {
-        return Ok(false);
-    }
-    projection.apply(conn, event)?;
-    Ok(true)
-}
+pub use fleuve_handler::apply_once;
 
 /// Milliseconds from the event's recording to now.
 fn lag_ms(event: &ConsumedEvent) -> i64 {

@@ -6,6 +6,7 @@
 //! import graph needed to register references first.
 
 use std::collections::HashMap;
+use std::sync::PoisonError;
 
 use prost::Message as _;
 use prost_types::{DescriptorProto, FileDescriptorProto, FileDescriptorSet};
@@ -19,27 +20,7 @@ pub const MAGIC_BYTE: u8 = 0;
 /// Media type of the Confluent REST API.
 const REGISTRY_CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
-/// Which protobuf message travels on a topic, and where it is defined.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicSchema {
-    /// Kafka topic, e.g. `homologation.dossier.v1`; its value subject is `<topic>-value`.
-    pub topic: String,
-    /// Full message name, e.g. `fleuve.homologation.v1.DossierEvent`.
-    pub message: String,
-    /// Import path of the `.proto` defining the message, e.g. `fleuve/homologation/v1/events.proto`.
-    pub file: String,
-}
-
-impl TopicSchema {
-    pub fn new(topic: impl Into<String>, message: impl Into<String>, file: impl Into<String>) -> TopicSchema {
-        TopicSchema { topic: topic.into(), message: message.into(), file: file.into() }
-    }
-
-    /// The subject of the topic's record values (Confluent's TopicNameStrategy).
-    pub fn value_subject(&self) -> String {
-        format!("{}-value", self.topic)
-    }
-}
+pub use fleuve_handler::TopicSchema;
 
 /// A topic's registered schema: the id the registry gave it and the ready-made frame prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -372,7 +353,7 @@ impl SchemaResolver {
     /// The full name of the message at `indexes` in schema `schema_id`.
     pub async fn message_name(&self, schema_id: u32, indexes: &[i32]) -> Result<String, ResolveError> {
         let key = (schema_id, indexes.to_vec());
-        if let Some(name) = self.names.lock().expect("resolver cache").get(&key) {
+        if let Some(name) = self.names.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
             return Ok(name.clone());
         }
         let schema = self.get(&["schemas", "ids", &schema_id.to_string()]).await?;
@@ -387,7 +368,7 @@ impl SchemaResolver {
         let name = message_at(compiled.file(), indexes).ok_or_else(|| {
             ResolveError::Unknown(format!("schema {schema_id} has no message at indexes {indexes:?}"))
         })?;
-        self.names.lock().expect("resolver cache").insert(key, name.clone());
+        self.names.lock().unwrap_or_else(PoisonError::into_inner).insert(key, name.clone());
         Ok(name)
     }
 

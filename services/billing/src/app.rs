@@ -14,7 +14,7 @@ mod tests;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use fleuve_bus::HandlerError;
+use fleuve_handler::HandlerError;
 use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
 use fleuve_store::event_store::EventMetadata;
 use fleuve_store::{Database, StoreError};

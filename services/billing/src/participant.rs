@@ -18,8 +18,8 @@
 
 use std::sync::Arc;
 
-use fleuve_bus::saga::{caused_by, topic_schemas};
-use fleuve_bus::{ConsumedEvent, HandlerError, Projection, TopicSchema};
+use fleuve_handler::saga::{caused_by, topic_schemas};
+use fleuve_handler::{ConsumedEvent, HandlerError, SagaParticipant, TopicSchema};
 use fleuve_proto::billing::v1 as pb;
 use fleuve_proto::common::v1::SagaStep;
 use fleuve_store::DbConnection;
@@ -112,7 +112,7 @@ impl BillingParticipant {
     }
 }
 
-impl Projection for BillingParticipant {
+impl SagaParticipant for BillingParticipant {
     fn name(&self) -> &str {
         NAME
     }
@@ -121,11 +121,7 @@ impl Projection for BillingParticipant {
         topic_schemas(&CONSUMED)
     }
 
-    fn concurrency(&self) -> usize {
-        fleuve_bus::saga::PARTICIPANT_CONCURRENCY
-    }
-
-    fn apply(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
+    fn handle(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
         match event.topic.as_str() {
             PAYMENT_REQUEST => self.pay(conn, event),
             PAYMENT_REFUND => self.refund(conn, event),

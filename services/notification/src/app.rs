@@ -41,11 +41,11 @@ impl From<NotificationError> for fleuve_mesh::ServiceError {
     }
 }
 
-impl From<NotificationError> for fleuve_bus::HandlerError {
+impl From<NotificationError> for fleuve_handler::HandlerError {
     fn from(error: NotificationError) -> Self {
         match error {
-            NotificationError::Corrupt { .. } => fleuve_bus::HandlerError::Permanent(error.to_string()),
-            other => fleuve_bus::HandlerError::Transient(other.to_string()),
+            NotificationError::Corrupt { .. } => fleuve_handler::HandlerError::Permanent(error.to_string()),
+            other => fleuve_handler::HandlerError::Transient(other.to_string()),
         }
     }
 }

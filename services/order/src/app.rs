@@ -347,14 +347,14 @@ impl From<AppError> for tonic::Status {
     }
 }
 
-impl From<AppError> for fleuve_bus::HandlerError {
+impl From<AppError> for fleuve_handler::HandlerError {
     /// In the saga consumer: races and database trouble are retried; a message the domain
     /// refuses (a reply for no order, a malformed step) can never apply and is parked.
     fn from(err: AppError) -> Self {
         match err {
             AppError::Store(e) => e.into(),
             AppError::Database(e) => e.into(),
-            other => fleuve_bus::HandlerError::Permanent(other.to_string()),
+            other => fleuve_handler::HandlerError::Permanent(other.to_string()),
         }
     }
 }

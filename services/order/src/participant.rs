@@ -4,11 +4,11 @@
 //! by the inbox and a duplicate or late reply by the saga's state.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::Utc;
-use fleuve_bus::saga::caused_by;
-use fleuve_bus::{ConsumedEvent, HandlerError, Projection, TopicSchema};
+use fleuve_handler::saga::caused_by;
+use fleuve_handler::{ConsumedEvent, HandlerError, SagaParticipant, TopicSchema};
 use fleuve_proto::billing::v1 as billing;
 use fleuve_proto::order::v1 as pb;
 use fleuve_proto::stock::v1 as stock;
@@ -62,7 +62,7 @@ fn saga_id(step: Option<&fleuve_proto::common::v1::SagaStep>) -> Result<String, 
         .ok_or_else(|| HandlerError::Permanent("reply has no saga step".into()))
 }
 
-impl Projection for OrderSaga {
+impl SagaParticipant for OrderSaga {
     fn name(&self) -> &str {
         crate::NAME
     }
@@ -75,16 +75,12 @@ impl Projection for OrderSaga {
         ]
     }
 
-    fn concurrency(&self) -> usize {
-        fleuve_bus::saga::PARTICIPANT_CONCURRENCY
-    }
-
-    fn apply(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
+    fn handle(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
         let (order_id, input) = OrderSaga::input(event)?;
         let meta = caused_by(event, crate::NAME);
         let advanced = advance(conn, self.orders.orchestrator(), &order_id, input, &meta, Utc::now())?;
         // A retry of this event replaces (or drops) what an attempt that did not commit left.
-        let mut decided = self.decided.lock().expect("decided orders lock");
+        let mut decided = self.decided.lock().unwrap_or_else(PoisonError::into_inner);
         if advanced.changed() {
             if decided.len() >= DECIDED {
                 decided.clear();
@@ -96,10 +92,10 @@ impl Projection for OrderSaga {
         Ok(())
     }
 
-    fn applied<'a>(&'a self, event: &'a ConsumedEvent) -> fleuve_bus::projection::HookFuture<'a> {
+    fn handled<'a>(&'a self, event: &'a ConsumedEvent) -> fleuve_handler::HookFuture<'a> {
         Box::pin(async move {
             if let Ok((order_id, _)) = OrderSaga::input(event) {
-                let order = self.decided.lock().expect("decided orders lock").remove(&event.event_id);
+                let order = self.decided.lock().unwrap_or_else(PoisonError::into_inner).remove(&event.event_id);
                 self.orders.changed(&order_id, order);
             }
         })

@@ -4,7 +4,7 @@
 mod fold;
 pub(crate) mod store;
 
-use fleuve_bus::{ConsumedEvent, HandlerError, Projection, TopicSchema};
+use fleuve_handler::{ConsumedEvent, HandlerError, Projection, TopicSchema};
 use fleuve_proto::homologation::v1 as pb;
 use fleuve_store::{DbConnection, StoreError};
 

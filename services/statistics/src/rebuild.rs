@@ -1,7 +1,7 @@
 //! Rebuilding the statistics from the event store: replay into the shadow table, then swap.
 
 use diesel::RunQueryDsl;
-use fleuve_bus::{Projection, Rebuild, ReplaySource};
+use fleuve_handler::{Projection, Rebuild, ReplaySource};
 use fleuve_store::{DbConnection, StoreError};
 
 use crate::projection::{StatisticsProjection, Target, dossier_topic, store};

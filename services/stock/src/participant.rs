@@ -5,8 +5,8 @@
 //! a redelivered or resent request appends nothing and gets the first outcome again (the
 //! orchestrator ignores the duplicate reply).
 
-use fleuve_bus::saga::{caused_by, topic_schemas};
-use fleuve_bus::{ConsumedEvent, HandlerError, Projection, TopicSchema};
+use fleuve_handler::saga::{caused_by, topic_schemas};
+use fleuve_handler::{ConsumedEvent, HandlerError, SagaParticipant, TopicSchema};
 use fleuve_proto::stock::v1 as pb;
 use fleuve_store::DbConnection;
 
@@ -26,7 +26,7 @@ impl StockParticipant {
     }
 }
 
-impl Projection for StockParticipant {
+impl SagaParticipant for StockParticipant {
     fn name(&self) -> &str {
         NAME
     }
@@ -35,11 +35,7 @@ impl Projection for StockParticipant {
         topic_schemas(&topics::CONSUMED)
     }
 
-    fn concurrency(&self) -> usize {
-        fleuve_bus::saga::PARTICIPANT_CONCURRENCY
-    }
-
-    fn apply(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
+    fn handle(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError> {
         let meta = caused_by(event, NAME);
         let now = crate::app::now();
         let (order_id, decided) = match event.topic.as_str() {

@@ -7,6 +7,7 @@
 //! signature again. Only tokens that passed every check are remembered; a key set that drops or
 //! changes a key forgets them all.
 
+use std::sync::PoisonError;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, RwLock},
@@ -93,11 +94,11 @@ impl TokenVerifier {
             }
             map.insert(jwk.kid.clone(), (jwk.clone(), jwk.decoding_key()?));
         }
-        let mut keys = self.keys.write().expect("key set lock");
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
         let kept = keys.iter().all(|(kid, (old, _))| map.get(kid).is_some_and(|(new, _)| new == old));
         *keys = map;
         if !kept {
-            self.verified.lock().expect("verified tokens lock").clear();
+            self.verified.lock().unwrap_or_else(PoisonError::into_inner).clear();
         }
         Ok(())
     }
@@ -108,10 +109,10 @@ impl TokenVerifier {
 
     /// [`verify`](Self::verify) as of `now` (Unix seconds) for the expiry of a remembered token.
     fn verify_at(&self, token: &str, now: i64) -> Result<Principal, AuthError> {
-        let remembered = self.verified.lock().expect("verified tokens lock").get(token).cloned();
+        let remembered = self.verified.lock().unwrap_or_else(PoisonError::into_inner).get(token).cloned();
         if let Some(verified) = remembered {
             self.check_expiry(&verified.principal, now)?;
-            if !self.keys.read().expect("key set lock").contains_key(&verified.kid) {
+            if !self.keys.read().unwrap_or_else(PoisonError::into_inner).contains_key(&verified.kid) {
                 return Err(AuthError::UnknownKey(verified.kid));
             }
             return Ok(verified.principal);
@@ -131,7 +132,7 @@ impl TokenVerifier {
         let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)?;
         let principal = Principal::from(data.claims);
         self.check_expiry(&principal, now)?;
-        let mut verified = self.verified.lock().expect("verified tokens lock");
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
         if verified.len() >= REMEMBERED {
             verified.retain(|_, v| v.principal.expires_at.saturating_add(self.leeway) >= now);
             if verified.len() >= REMEMBERED {
@@ -152,7 +153,7 @@ impl TokenVerifier {
 
     /// How many verified tokens are remembered.
     pub fn remembered(&self) -> usize {
-        self.verified.lock().expect("verified tokens lock").len()
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// Verifies the value of an `authorization` header (`Bearer <token>`).

@@ -2,7 +2,7 @@
 //! disposition, and the page tokens.
 
 use fleuve_aggregate::IsConflict as _;
-use fleuve_bus::HandlerError;
+use fleuve_handler::HandlerError;
 use fleuve_mesh::ServiceError;
 use fleuve_store::StoreError;
 use tonic::Code;

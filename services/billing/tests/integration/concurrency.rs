@@ -14,7 +14,7 @@ on_both_backends!(
 );
 
 /// Runs every event's delivery at once, each on its own task (and so its own connection).
-async fn deliver_all(h: &Harness, events: Vec<fleuve_bus::ConsumedEvent>) -> anyhow::Result<()> {
+async fn deliver_all(h: &Harness, events: Vec<fleuve_handler::ConsumedEvent>) -> anyhow::Result<()> {
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(events.len()));
     let tasks: Vec<_> = events
         .into_iter()

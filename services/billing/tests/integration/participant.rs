@@ -4,7 +4,7 @@
 
 use fleuve_billing::app::Listing;
 use fleuve_billing::{PageRequest, topics};
-use fleuve_bus::{HandlerError, Projection};
+use fleuve_handler::{HandlerError, Projection};
 use fleuve_proto::billing::v1 as pb;
 use fleuve_proto::common::v1::SagaStepKind;
 use pb::DeclineReason;

@@ -10,9 +10,9 @@ mod fold;
 mod table;
 
 use diesel::RunQueryDsl;
-use fleuve_bus::projection::HookFuture;
-use fleuve_bus::{ConsumedEvent, HandlerError, Projection, Rebuild, ReplaySource, TopicSchema};
 use fleuve_cache::Cache;
+use fleuve_handler::HookFuture;
+use fleuve_handler::{ConsumedEvent, HandlerError, Projection, Rebuild, ReplaySource, TopicSchema};
 use fleuve_proto::homologation::v1 as pb;
 use fleuve_store::{DbConnection, StoreError};
 

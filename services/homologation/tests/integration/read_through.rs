@@ -3,8 +3,8 @@
 
 use anyhow::ensure;
 use chrono::{Duration, Utc};
-use fleuve_bus::{Projection, Rebuild};
 use fleuve_cache::CacheBackend;
+use fleuve_handler::{Projection, Rebuild};
 use fleuve_homologation::app::registry::certificate_cache_key;
 use fleuve_homologation::domain::certificate::CertificateCommand;
 use fleuve_mesh::ServiceError;

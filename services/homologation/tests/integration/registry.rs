@@ -3,7 +3,7 @@
 
 use anyhow::ensure;
 use chrono::{Duration, Utc};
-use fleuve_bus::{HandlerError, Rebuild};
+use fleuve_handler::{HandlerError, Rebuild};
 use fleuve_homologation::app::registry::{RegistryRow, RegistryTable};
 use fleuve_homologation::app::{CertificateRegistryProjection, PageRequest};
 use fleuve_homologation::domain::certificate::CertificateCommand;

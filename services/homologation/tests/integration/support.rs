@@ -4,9 +4,9 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use fleuve_aggregate::{Aggregate as _, EventType as _};
-use fleuve_bus::consumer::apply_once;
-use fleuve_bus::{ConsumedEvent, HandlerError, Projection};
 use fleuve_cache::{Cache, CacheConfig};
+use fleuve_handler::apply_once;
+use fleuve_handler::{ConsumedEvent, HandlerError, Projection};
 use fleuve_homologation::app::{CERTIFICATE_AGGREGATE, CERTIFICATE_TOPIC, CommandContext};
 use fleuve_homologation::domain::Actor;
 use fleuve_homologation::domain::certificate::{Certificate, CertificateCommand};

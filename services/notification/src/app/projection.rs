@@ -1,8 +1,8 @@
 //! `NotificationProjection`: homologation events in, notification rows (and reminders) out,
 //! written in the consumer runtime's transaction so each event notifies once.
 
-use fleuve_bus::projection::HookFuture;
-use fleuve_bus::{ConsumedEvent, HandlerError, Projection, TopicSchema};
+use fleuve_handler::HookFuture;
+use fleuve_handler::{ConsumedEvent, HandlerError, Projection, TopicSchema};
 use fleuve_proto::homologation::v1::{self as pb, certificate_event, dossier_event};
 use fleuve_proto::order::v1 as order;
 use fleuve_store::DbConnection;

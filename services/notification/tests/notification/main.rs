@@ -53,7 +53,7 @@ on_both_backends!(postgres, crate::support::postgres);
 /// (`fleuve-order`'s `order.confirmed` and `order.failed`). A rename there must show here.
 #[test]
 fn consumes_the_homologation_topics_and_the_order_outcomes() {
-    use fleuve_bus::Projection;
+    use fleuve_handler::Projection;
     let order_outcomes = fleuve_order::topics::PRODUCED
         .into_iter()
         .filter(|(t, _, _)| [fleuve_order::topics::ORDER_CONFIRMED, fleuve_order::topics::ORDER_FAILED].contains(t));

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use fleuve_bus::HandlerError;
+use fleuve_handler::HandlerError;
 use fleuve_notification::domain::{Channel, DeliveryStatus, NewNotification};
 use fleuve_notification::{Settings, WebhookSettings};
 use fleuve_proto::common::v1::Money;

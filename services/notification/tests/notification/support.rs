@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use fleuve_bus::{ConsumedEvent, HandlerError, Projection};
+use fleuve_handler::{ConsumedEvent, HandlerError, Projection};
 use fleuve_notification::{NotificationProjection, Notifications, Settings};
 use fleuve_proto::homologation::v1::{self as pb, certificate_event, dossier_event};
 use fleuve_store::testing::TestDatabase;

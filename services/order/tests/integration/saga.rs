@@ -2,7 +2,7 @@
 //! stock and billing would send, with the messages it queues read back from the outbox.
 
 use chrono::Utc;
-use fleuve_bus::{HandlerError, Projection as _};
+use fleuve_handler::{HandlerError, Projection as _};
 use fleuve_order::{Orders, Settings};
 use fleuve_proto::billing::v1 as billing;
 use fleuve_proto::common::v1::SagaStepKind;

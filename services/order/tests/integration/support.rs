@@ -2,7 +2,7 @@
 //! that feed records through the orchestrator's consumer the way the runtime does.
 
 use chrono::{DateTime, Utc};
-use fleuve_bus::{ConsumedEvent, HandlerError, Projection};
+use fleuve_handler::{ConsumedEvent, HandlerError, Projection};
 use fleuve_mesh::{Principal, Role};
 use fleuve_order::app::NewOrder;
 use fleuve_order::{Caller, Orders, Settings};

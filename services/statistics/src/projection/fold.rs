@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::Queryable;
-use fleuve_bus::{ConsumedEvent, HandlerError};
+use fleuve_handler::{ConsumedEvent, HandlerError};
 use fleuve_proto::homologation::v1 as pb;
 use pb::dossier_event::Event;
 

@@ -11,7 +11,7 @@ use crate::support::{events, feed, principal, scenario, time};
 async fn service() -> anyhow::Result<(TestDatabase, StatisticsGrpc)> {
     let db = crate::support::sqlite().await?;
     let p = fleuve_statistics::projection();
-    feed(db.database(), &events(&scenario()), move |conn, e| fleuve_bus::Projection::apply(&p, conn, e)).await?;
+    feed(db.database(), &events(&scenario()), move |conn, e| fleuve_handler::Projection::apply(&p, conn, e)).await?;
     let grpc = StatisticsGrpc::new(Statistics::new(db.database().clone(), Settings::default()));
     Ok((db, grpc))
 }

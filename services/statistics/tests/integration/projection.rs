@@ -1,6 +1,6 @@
 //! The projection fed with a year of dossiers, and every figure the queries give back.
 
-use fleuve_bus::{HandlerError, Projection};
+use fleuve_handler::{HandlerError, Projection};
 use fleuve_mesh::Role;
 use fleuve_proto::homologation::v1::{DossierStatus as S, EquipmentCategory as C};
 use fleuve_proto::statistics::v1 as pb;

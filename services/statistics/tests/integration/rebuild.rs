@@ -1,7 +1,7 @@
 //! The rebuild: replay into the shadow table, swap it in, and let the live consumer catch up.
 
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
-use fleuve_bus::{Projection, Rebuild};
+use fleuve_handler::{Projection, Rebuild};
 use fleuve_statistics::{DossierStats, StatisticsProjection, Target};
 use fleuve_store::testing::TestDatabase;
 use fleuve_store::{Backend, Database, StoreError};

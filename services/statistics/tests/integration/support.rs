@@ -2,7 +2,7 @@
 //! to feed them through a projection the way the consumer runtime does.
 
 use chrono::{DateTime, Utc};
-use fleuve_bus::{ConsumedEvent, HandlerError};
+use fleuve_handler::{ConsumedEvent, HandlerError};
 use fleuve_mesh::{Principal, Role};
 use fleuve_proto::common::v1::Money;
 use fleuve_proto::homologation::v1 as pb;

@@ -5,7 +5,7 @@ use std::sync::{Arc, Barrier, mpsc};
 use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
-use fleuve_bus::HandlerError;
+use fleuve_handler::HandlerError;
 use fleuve_stock::domain::PRODUCT_AGGREGATE;
 use fleuve_store::Database;
 
@@ -15,7 +15,7 @@ on_both_backends!(ten_orders_race_for_five_units);
 
 /// Runs `event` in its own transactions until it is not transient any more, as the consumer
 /// runtime does; returns how many attempts lost a race.
-fn deliver_with_retries(db: &Database, event: &fleuve_bus::ConsumedEvent) -> Result<usize, HandlerError> {
+fn deliver_with_retries(db: &Database, event: &fleuve_handler::ConsumedEvent) -> Result<usize, HandlerError> {
     let mut lost = 0;
     loop {
         match db.transaction_blocking(|conn| deliver_in(conn, event)) {

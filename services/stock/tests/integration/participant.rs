@@ -1,7 +1,7 @@
 //! The saga participant: what a check request and a release do to the products and the
 //! reservation, the reply each queues on `stock.checked`, and what is parked.
 
-use fleuve_bus::{HandlerError, Projection};
+use fleuve_handler::{HandlerError, Projection};
 use fleuve_proto::common::v1::SagaStepKind;
 use fleuve_proto::stock::v1 as pb;
 use fleuve_stock::domain::{PRODUCT_AGGREGATE, RESERVATION_AGGREGATE};

@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
-use fleuve_bus::consumer::apply_once;
-use fleuve_bus::{ConsumedEvent, HandlerError};
+use fleuve_handler::apply_once;
+use fleuve_handler::{ConsumedEvent, HandlerError};
 use fleuve_mesh::{Principal, Role};
 use fleuve_proto::common::v1::{SagaStep, SagaStepKind};
 use fleuve_proto::stock::v1 as pb;

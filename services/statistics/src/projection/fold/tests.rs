@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use fleuve_aggregate::Aggregate as _;
-use fleuve_bus::{ConsumedEvent, HandlerError};
+use fleuve_handler::{ConsumedEvent, HandlerError};
 use fleuve_homologation::domain::dossier::Dossier;
 use fleuve_proto::common::v1::Money;
 use fleuve_proto::homologation::v1 as pb;
