@@ -26,6 +26,7 @@ pub trait EventType {
 
 include!(concat!(env!("OUT_DIR"), "/event_types.rs"));
 
+pub mod time;
 pub mod topics;
 
 pub mod common {

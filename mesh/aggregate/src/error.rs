@@ -50,3 +50,83 @@ impl From<DomainError> for tonic::Status {
         fleuve_mesh::ServiceError::from(error).into()
     }
 }
+
+/// Why a command, a query or a saga message failed: the one application error of every
+/// service, with one mapping to what a gRPC caller is told ([`fleuve_mesh::ServiceError`]) and
+/// one to what the consumer runtime does with a record ([`fleuve_handler::HandlerError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Service(#[from] fleuve_mesh::ServiceError),
+    #[error(transparent)]
+    Store(#[from] fleuve_store::StoreError),
+    #[error("database: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("stored record cannot be decoded: {0}")]
+    Decode(#[from] prost::DecodeError),
+    /// Stored data the code cannot read, or a decision the code never produces: a bug, not a
+    /// request to refuse. Logged, never shown to the caller.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn internal(message: impl std::fmt::Display) -> AppError {
+        AppError::Internal(message.to_string())
+    }
+}
+
+/// A unique constraint violation: another transaction wrote the same row first.
+fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(error, Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+}
+
+impl IsConflict for AppError {
+    /// Lost a race with another transaction (the stream moved, or the same row was written
+    /// first): loading and deciding again may succeed.
+    fn is_conflict(&self) -> bool {
+        match self {
+            AppError::Store(e) => e.is_conflict(),
+            AppError::Database(e) => is_unique_violation(e),
+            _ => false,
+        }
+    }
+}
+
+impl From<AppError> for fleuve_mesh::ServiceError {
+    fn from(error: AppError) -> Self {
+        use fleuve_mesh::ServiceError;
+        match error {
+            AppError::Domain(e) => e.into(),
+            AppError::Store(e) if e.is_conflict() => ServiceError::Conflict(e.conflict_advice().unwrap_or_default()),
+            AppError::Database(e) if is_unique_violation(&e) => {
+                ServiceError::Conflict("a concurrent request wrote the same record; retry".into())
+            }
+            AppError::Service(e) => e,
+            other => ServiceError::internal(other),
+        }
+    }
+}
+
+impl From<AppError> for tonic::Status {
+    fn from(error: AppError) -> Self {
+        fleuve_mesh::ServiceError::from(error).into()
+    }
+}
+
+impl From<AppError> for fleuve_handler::HandlerError {
+    /// In a consumer: a lost race is retried at once on fresh state, database trouble with
+    /// backoff; a message the domain refuses, or data that cannot be read, can never apply and
+    /// is parked.
+    fn from(error: AppError) -> Self {
+        use fleuve_handler::HandlerError;
+        match error {
+            AppError::Store(e) => e.into(),
+            AppError::Database(e) => HandlerError::Transient(e.to_string()),
+            refused => HandlerError::Permanent(refused.to_string()),
+        }
+    }
+}

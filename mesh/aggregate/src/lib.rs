@@ -61,7 +61,7 @@ pub mod repository;
 mod snapshot;
 pub mod testing;
 
-pub use error::{DomainError, IsConflict};
+pub use error::{AppError, DomainError, IsConflict};
 pub use fleuve_proto::EventType;
 pub use repository::{Loaded, Retries, Saved};
 pub use snapshot::Snapshots;

@@ -246,9 +246,7 @@ fn to_proto(letter: &DeadLetter) -> pb::DeadLetter {
     }
 }
 
-fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
-}
+use fleuve_proto::time::timestamp;
 
 fn admin<T>(request: &Request<T>) -> Result<(), Status> {
     RequestContext::from_request(request).principal()?.require(&[Role::Admin])?;

@@ -1,7 +1,6 @@
-//! Registry errors and their Confluent-style JSON rendering (`{"error_code": N, "message": "..."}`).
+//! Registry errors and the HTTP status and Confluent `error_code` of each (rendered by `http`).
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 
 /// Everything the registry can refuse; each variant maps onto a Confluent error code so existing
 /// serializers (which branch on `error_code`) behave as they would against the real registry.
@@ -42,13 +41,5 @@ impl RegistryError {
             Self::Incompatible { .. } => (StatusCode::CONFLICT, 409),
             Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, 400),
         }
-    }
-}
-
-impl IntoResponse for RegistryError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.codes();
-        let body = serde_json::json!({ "error_code": code, "message": self.to_string() });
-        crate::http::json(status, &body)
     }
 }

@@ -40,6 +40,15 @@ pub fn json(status: StatusCode, body: &serde_json::Value) -> Response {
     (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
 }
 
+/// Confluent's error body: `{"error_code": N, "message": "..."}`.
+impl IntoResponse for RegistryError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.codes();
+        let body = serde_json::json!({ "error_code": code, "message": self.to_string() });
+        json(status, &body)
+    }
+}
+
 fn ok(body: serde_json::Value) -> Reply {
     Ok(json(StatusCode::OK, &body))
 }

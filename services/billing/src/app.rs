@@ -14,17 +14,16 @@ mod tests;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use fleuve_handler::HandlerError;
 use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
+use fleuve_store::Database;
 use fleuve_store::event_store::EventMetadata;
-use fleuve_store::{Database, StoreError};
 
 pub use ledger::charge_id;
 pub use queries::{Listing, Page, PageRequest};
 pub use views::{account_to_pb, charge_to_pb};
 
-use crate::domain::{DomainError, PaymentProvider, SimulatedProvider};
-use crate::participant::BillingParticipant;
+use crate::domain::{PaymentProvider, SimulatedProvider};
+pub use fleuve_aggregate::AppError;
 
 /// The billing service: staff commands and queries over one database, and the payment
 /// provider its saga participant asks.
@@ -56,10 +55,9 @@ impl Billing {
         &self.db
     }
 
-    /// The saga participant consuming `payment.request` and `payment.refund`, asking this
-    /// service's provider.
-    pub fn participant(&self) -> BillingParticipant {
-        BillingParticipant::new(self.provider.clone())
+    /// The provider the saga participant asks.
+    pub(crate) fn provider(&self) -> Arc<dyn PaymentProvider + Send + Sync> {
+        self.provider.clone()
     }
 }
 
@@ -98,71 +96,6 @@ impl CommandContext {
             causation_id: None,
             actor: self.principal.subject.clone(),
             trace_context: self.trace_context.clone(),
-        }
-    }
-}
-
-/// Why a command, a query or a saga message failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-    #[error("database: {0}")]
-    Database(#[from] diesel::result::Error),
-    #[error("stored event cannot be decoded: {0}")]
-    Decode(#[from] prost::DecodeError),
-}
-
-impl fleuve_aggregate::IsConflict for AppError {
-    /// Lost a race with another transaction: reloading and deciding again may succeed.
-    fn is_conflict(&self) -> bool {
-        match self {
-            AppError::Store(e) => e.is_conflict(),
-            AppError::Database(e) => is_unique_violation(e),
-            _ => false,
-        }
-    }
-}
-
-fn is_unique_violation(error: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    matches!(error, Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
-}
-
-impl From<AppError> for ServiceError {
-    fn from(err: AppError) -> ServiceError {
-        match err {
-            AppError::Domain(e) => e.into(),
-            AppError::Store(e) if e.is_conflict() => ServiceError::Conflict(e.conflict_advice().unwrap_or_default()),
-            AppError::Database(e) if is_unique_violation(&e) => {
-                ServiceError::Conflict("a concurrent request wrote the same record; retry".into())
-            }
-            AppError::Service(e) => e,
-            other => ServiceError::internal(other),
-        }
-    }
-}
-
-impl From<AppError> for tonic::Status {
-    fn from(err: AppError) -> tonic::Status {
-        ServiceError::from(err).into()
-    }
-}
-
-/// For the saga participant: a refusal by the domain or an undecodable stored event cannot
-/// get better by retrying (parked); the database and lost races can (retried).
-impl From<AppError> for HandlerError {
-    fn from(err: AppError) -> HandlerError {
-        match err {
-            AppError::Domain(e) => HandlerError::Permanent(e.to_string()),
-            AppError::Decode(e) => HandlerError::Permanent(format!("stored event cannot be decoded: {e}")),
-            AppError::Service(e) => HandlerError::Permanent(e.to_string()),
-            AppError::Store(e) => e.into(),
-            AppError::Database(e) => HandlerError::Transient(e.to_string()),
         }
     }
 }

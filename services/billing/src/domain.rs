@@ -15,8 +15,6 @@ pub mod provider;
 #[cfg(test)]
 mod tests;
 
-use chrono::{DateTime, Utc};
-
 pub use account::{Account, AccountCommand};
 pub use charge::{Charge, ChargeCommand, ChargeContext, RefundDecision, refund, refund_for_saga};
 pub use fleuve_aggregate::DomainError;
@@ -27,13 +25,4 @@ pub use provider::{Authorization, PaymentProvider, ProviderOutcome, SimulatedPro
 pub const ACCOUNT_AGGREGATE: &str = "account";
 pub const CHARGE_AGGREGATE: &str = "charge";
 
-/// An instant as a protobuf timestamp.
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    // Sub-second nanoseconds are below one billion, so they fit.
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
-}
-
-/// The instant of a protobuf timestamp; `None` when out of range.
-pub fn instant(at: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).ok()?)
-}
+pub use fleuve_proto::time::{instant, timestamp};

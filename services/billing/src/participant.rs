@@ -46,6 +46,14 @@ impl std::fmt::Debug for BillingParticipant {
     }
 }
 
+impl crate::Billing {
+    /// The saga participant consuming `payment.request` and `payment.refund`, asking this
+    /// service's provider.
+    pub fn participant(&self) -> BillingParticipant {
+        BillingParticipant::new(self.provider())
+    }
+}
+
 impl BillingParticipant {
     pub fn new(provider: Arc<dyn PaymentProvider + Send + Sync>) -> BillingParticipant {
         BillingParticipant { provider }

@@ -8,14 +8,15 @@ mod views;
 
 use fleuve_cache::{Cache, CacheConfig};
 use fleuve_mesh::{Principal, RequestContext, ServiceError};
-use fleuve_store::{Database, StoreError};
+use fleuve_store::Database;
 
 pub use commands::{CommandContext, DossierOutcome};
 pub use queries::{Page, PageRequest};
 pub use registry::{CertificateRegistryProjection, CertificateRegistryRebuild};
 pub use views::{certificate_to_pb, dossier_to_pb, public_certificate};
 
-use crate::domain::{Actor, DomainError};
+use crate::domain::Actor;
+pub use fleuve_aggregate::AppError;
 
 pub use crate::domain::{CERTIFICATE_AGGREGATE, DOSSIER_AGGREGATE};
 /// One topic per aggregate type, each with the protobuf message its values carry.
@@ -79,43 +80,6 @@ impl Homologation {
     /// The rebuild of the public registry, flushing this service's registry cache after the swap.
     pub fn certificate_registry_rebuild(&self) -> CertificateRegistryRebuild {
         CertificateRegistryRebuild::new(self.registry_cache.clone())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-    #[error("database: {0}")]
-    Database(#[from] diesel::result::Error),
-    #[error("stored record cannot be decoded: {0}")]
-    Decode(#[from] prost::DecodeError),
-}
-
-impl From<AppError> for ServiceError {
-    fn from(err: AppError) -> Self {
-        match err {
-            AppError::Domain(e) => e.into(),
-            AppError::Store(e) if e.is_conflict() => ServiceError::Conflict(e.conflict_advice().unwrap_or_default()),
-            AppError::Service(e) => e,
-            other => ServiceError::internal(other),
-        }
-    }
-}
-
-impl fleuve_aggregate::IsConflict for AppError {
-    fn is_conflict(&self) -> bool {
-        matches!(self, AppError::Store(e) if e.is_conflict())
-    }
-}
-
-impl From<AppError> for tonic::Status {
-    fn from(err: AppError) -> Self {
-        ServiceError::from(err).into()
     }
 }
 

@@ -1,16 +1,12 @@
 //! Conversions between chrono times and protobuf timestamps.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use prost_types::Timestamp;
 
-pub fn to_proto(t: DateTime<Utc>) -> Timestamp {
-    Timestamp { seconds: t.timestamp(), nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0) }
-}
+pub use fleuve_proto::time::{instant, timestamp as to_proto};
 
-pub fn from_proto(t: &Timestamp) -> DateTime<Utc> {
-    DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)).unwrap_or_default()
-}
-
+/// A timestamp as a column value; a malformed one (never written by this service) is stored
+/// as the epoch rather than refused by a read model.
 pub fn naive(t: &Timestamp) -> NaiveDateTime {
-    from_proto(t).naive_utc()
+    instant(t).unwrap_or_default().naive_utc()
 }

@@ -33,13 +33,7 @@ pub fn server(identity: Identity) -> IdentityServiceServer<IdentityGrpc> {
     IdentityServiceServer::new(IdentityGrpc::new(identity))
 }
 
-fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        // Below one billion, so it fits.
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+use fleuve_proto::time::timestamp;
 
 fn organisation_to_proto(o: Organisation) -> pb::Organisation {
     pb::Organisation {

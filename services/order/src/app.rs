@@ -15,8 +15,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
 use fleuve_proto::order::v1 as pb;
+use fleuve_store::Database;
 use fleuve_store::event_store::EventMetadata;
-use fleuve_store::{Database, StoreError};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -27,6 +27,7 @@ pub use views::order_to_pb;
 use fleuve_aggregate::{Aggregate as _, Retries, repository};
 
 use crate::domain::{DomainError, Orchestrator, OrderCommand, OrderContext, PlaceOrder, SagaInput, SagaTimeouts};
+pub use fleuve_aggregate::AppError;
 
 /// Names the order ids: UUID v5 of (customer id, idempotency key) in this namespace, so a
 /// retried PlaceOrder lands on the same stream whichever replica takes it.
@@ -195,12 +196,6 @@ impl Orders {
         &self.orchestrator
     }
 
-    /// The saga consumer feeding `order.placed`, `stock.checked` and `payment.result` to
-    /// this service.
-    pub fn participant(&self) -> crate::participant::OrderSaga {
-        crate::participant::OrderSaga::new(self.clone())
-    }
-
     /// Tells this process's watches that `order_id` changed (after its commit), and to what
     /// if `order` says so.
     pub(crate) fn changed(&self, order_id: &str, order: Option<pb::Order>) {
@@ -307,54 +302,5 @@ impl Orders {
             self.changed(&order_id, Some(order_to_pb(&advanced.order)));
         }
         Ok(advanced)
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-    #[error("database: {0}")]
-    Database(#[from] diesel::result::Error),
-    #[error("stored record cannot be decoded: {0}")]
-    Decode(#[from] prost::DecodeError),
-}
-
-impl From<AppError> for ServiceError {
-    fn from(err: AppError) -> Self {
-        match err {
-            AppError::Domain(e) => e.into(),
-            AppError::Store(e) if e.is_conflict() => ServiceError::Conflict(e.conflict_advice().unwrap_or_default()),
-            AppError::Service(e) => e,
-            other => ServiceError::internal(other),
-        }
-    }
-}
-
-impl fleuve_aggregate::IsConflict for AppError {
-    fn is_conflict(&self) -> bool {
-        matches!(self, AppError::Store(e) if e.is_conflict())
-    }
-}
-
-impl From<AppError> for tonic::Status {
-    fn from(err: AppError) -> Self {
-        ServiceError::from(err).into()
-    }
-}
-
-impl From<AppError> for fleuve_handler::HandlerError {
-    /// In the saga consumer: races and database trouble are retried; a message the domain
-    /// refuses (a reply for no order, a malformed step) can never apply and is parked.
-    fn from(err: AppError) -> Self {
-        match err {
-            AppError::Store(e) => e.into(),
-            AppError::Database(e) => e.into(),
-            other => fleuve_handler::HandlerError::Permanent(other.to_string()),
-        }
     }
 }

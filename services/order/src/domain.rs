@@ -11,8 +11,6 @@ pub mod saga;
 #[cfg(test)]
 mod tests;
 
-use chrono::{DateTime, Utc};
-
 pub use fleuve_aggregate::DomainError;
 pub use order::{Order, OrderCommand, OrderContext, PlaceOrder};
 pub use saga::{Deadline, Orchestrator, Outgoing, SagaInput, SagaTimeouts};
@@ -20,13 +18,4 @@ pub use saga::{Deadline, Orchestrator, Outgoing, SagaInput, SagaTimeouts};
 /// Aggregate type name in the event store.
 pub const ORDER_AGGREGATE: &str = "order";
 
-/// An instant as a protobuf timestamp.
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    // Sub-second nanoseconds are below one billion, so they fit.
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
-}
-
-/// The instant of a protobuf timestamp; `None` when out of range.
-pub fn instant(at: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).ok()?)
-}
+pub use fleuve_proto::time::{instant, timestamp};

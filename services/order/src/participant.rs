@@ -31,6 +31,14 @@ pub struct OrderSaga {
     decided: Arc<Mutex<HashMap<String, pb::Order>>>,
 }
 
+impl crate::Orders {
+    /// The saga consumer feeding `order.placed`, `stock.checked` and `payment.result` to
+    /// this service.
+    pub fn participant(&self) -> OrderSaga {
+        OrderSaga::new(self.clone())
+    }
+}
+
 impl OrderSaga {
     pub fn new(orders: Orders) -> OrderSaga {
         OrderSaga { orders, decided: Arc::default() }

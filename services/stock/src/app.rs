@@ -11,8 +11,8 @@ mod views;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
+use fleuve_store::Database;
 use fleuve_store::event_store::EventMetadata;
-use fleuve_store::{Database, StoreError};
 
 pub use commands::MAX_REFERENCE_LEN;
 pub use queries::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest, ReservationFilter};
@@ -21,7 +21,7 @@ pub use views::{product_to_pb, reservation_to_pb};
 
 use crate::domain::DomainError;
 use crate::domain::product::MAX_ID_LEN;
-use crate::participant::StockParticipant;
+pub use fleuve_aggregate::AppError;
 
 /// The stock service: staff commands, queries and the saga participant over one database.
 #[derive(Debug, Clone)]
@@ -36,11 +36,6 @@ impl Stock {
 
     pub fn database(&self) -> &Database {
         &self.db
-    }
-
-    /// The saga consumer answering `stock.check.request` and `stock.release`.
-    pub fn participant(&self) -> StockParticipant {
-        StockParticipant::new()
     }
 }
 
@@ -80,49 +75,6 @@ impl Caller {
     }
 }
 
-/// Why a command, a query or a saga request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("database: {0}")]
-    Database(#[from] diesel::result::Error),
-    #[error("stored event cannot be decoded: {0}")]
-    Decode(#[from] prost::DecodeError),
-    #[error("stored shortages cannot be decoded: {0}")]
-    Json(#[from] serde_json::Error),
-    /// Stored data or a decision the code never produces (a bug, not a request to refuse).
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<AppError> for ServiceError {
-    fn from(err: AppError) -> Self {
-        match err {
-            AppError::Domain(e) => e.into(),
-            AppError::Store(e) if e.is_conflict() => ServiceError::Conflict(e.conflict_advice().unwrap_or_default()),
-            AppError::Service(e) => e,
-            other => ServiceError::internal(other),
-        }
-    }
-}
-
-impl fleuve_aggregate::IsConflict for AppError {
-    fn is_conflict(&self) -> bool {
-        matches!(self, AppError::Store(e) if e.is_conflict())
-    }
-}
-
-impl From<AppError> for tonic::Status {
-    fn from(err: AppError) -> Self {
-        ServiceError::from(err).into()
-    }
-}
-
 /// Longest order id accepted by the queries (orders are named by UUIDs).
 pub const MAX_ORDER_ID_LEN: usize = 128;
 
@@ -152,6 +104,7 @@ pub(crate) fn now() -> DateTime<Utc> {
 
 #[cfg(test)]
 mod tests {
+    use fleuve_store::StoreError;
     use tonic::Code;
 
     use super::*;

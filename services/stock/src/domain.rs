@@ -11,8 +11,6 @@ pub mod reservation;
 #[cfg(test)]
 mod tests;
 
-use chrono::{DateTime, Utc};
-
 pub use fleuve_aggregate::DomainError;
 pub use product::{Product, ProductCommand};
 pub use reservation::{Reservation, ReservationCommand, ReservationContext, StockDecision, check, release};
@@ -21,8 +19,4 @@ pub use reservation::{Reservation, ReservationCommand, ReservationContext, Stock
 pub const PRODUCT_AGGREGATE: &str = "product";
 pub const RESERVATION_AGGREGATE: &str = "reservation";
 
-/// An instant as a protobuf timestamp.
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    // Sub-second nanoseconds are below one billion, so they fit.
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
-}
+pub use fleuve_proto::time::timestamp;

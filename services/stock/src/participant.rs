@@ -13,12 +13,18 @@ use fleuve_store::DbConnection;
 use crate::app::{AppError, saga};
 use crate::{NAME, topics};
 
-/// The event type naming replies in the record headers.
-pub const REPLY_EVENT_TYPE: &str = "StockChecked";
+pub use crate::app::saga::REPLY_EVENT_TYPE;
 
 /// Consumes the saga's stock requests; stateless, every decision reads the database.
 #[derive(Debug, Clone, Default)]
 pub struct StockParticipant;
+
+impl crate::Stock {
+    /// The saga consumer answering `stock.check.request` and `stock.release`.
+    pub fn participant(&self) -> StockParticipant {
+        StockParticipant::new()
+    }
+}
 
 impl StockParticipant {
     pub fn new() -> StockParticipant {

@@ -222,8 +222,8 @@ fn issue_certificate(
         dossier_id: dossier.id.clone(),
         organisation_id: dossier.organisation_id.clone(),
         equipment: dossier.equipment.clone().unwrap_or_default(),
-        valid_from: approved.valid_from.as_ref().map(crate::time::from_proto).unwrap_or(cx.now),
-        valid_until: approved.valid_until.as_ref().map(crate::time::from_proto).unwrap_or(cx.now),
+        valid_from: approved.valid_from.as_ref().and_then(crate::time::instant).unwrap_or(cx.now),
+        valid_until: approved.valid_until.as_ref().and_then(crate::time::instant).unwrap_or(cx.now),
     };
     let certificate = Loaded::<Certificate>::new(&approved.certificate_number);
     let events = certificate.state.handle(command, &cx.now)?;

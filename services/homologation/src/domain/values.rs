@@ -149,19 +149,7 @@ pub fn add_years(at: DateTime<Utc>, years: u32) -> Result<DateTime<Utc>, DomainE
         .ok_or_else(|| DomainError::Invalid("validity ends beyond the supported calendar".into()))
 }
 
-/// The wire form of an instant.
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        // Always below one billion, so it fits.
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
-
-/// The instant of a wire timestamp; `None` when it is out of range or malformed.
-pub fn datetime(ts: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).ok()?)
-}
+pub use fleuve_proto::time::{instant as datetime, timestamp};
 
 /// The regulator's certificate numbers: `ARPCE-HOM-<year>-<sequence>`, one sequence per year.
 #[derive(Debug, Clone, Copy)]

@@ -24,6 +24,9 @@ use super::streams::{load_products, load_reservation, save_product, save_reserva
 use crate::domain::{self, Product, Reservation, StockDecision};
 use crate::topics;
 
+/// The event type naming replies in the record headers.
+pub const REPLY_EVENT_TYPE: &str = "StockChecked";
+
 /// The order a saga message is about: its step's saga id (empty when it has none).
 pub(crate) fn order_of(step: Option<&SagaStep>) -> &str {
     step.map_or("", |s| s.saga_id.as_str())
@@ -90,7 +93,7 @@ fn record(
     let message = OutgoingMessage {
         topic: topics::STOCK_CHECKED,
         key: order_id,
-        message_type: crate::participant::REPLY_EVENT_TYPE,
+        message_type: REPLY_EVENT_TYPE,
         payload: &reply,
     };
     save_reservation(conn, reservation, &decision.reservation_events, meta, message)?;

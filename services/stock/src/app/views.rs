@@ -120,7 +120,7 @@ pub(super) fn write_reservation(conn: &mut DbConnection, r: &Reservation) -> Res
     let row = ReservationRow {
         order_id: r.order_id.clone(),
         status: r.status as i32,
-        shortages: serde_json::to_string(&shortages)?,
+        shortages: serde_json::to_string(&shortages).map_err(AppError::internal)?,
         release_reason: r.release_reason.clone(),
         version: r.version,
         created_at: naive(r.created_at),
@@ -163,7 +163,8 @@ fn product_of_row(row: ProductRow) -> Product {
 
 /// The view of a reservation row with its lines (in product id order).
 pub(super) fn reservation_from_row(row: ReservationRow, lines: Vec<LineRow>) -> Result<pb::Reservation, AppError> {
-    let shortages: Vec<StoredShortage> = serde_json::from_str(&row.shortages)?;
+    let shortages: Vec<StoredShortage> = serde_json::from_str(&row.shortages)
+        .map_err(|e| AppError::internal(format!("stored shortages cannot be decoded: {e}")))?;
     let lines = lines
         .into_iter()
         .map(|l| {
