@@ -34,4 +34,5 @@ pub const EVENT_STORE_MIGRATIONS: MigrationSet = MigrationSet {
     name: "fleuve-store",
     postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
     sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
+    common: Some(diesel_migrations::embed_migrations!("migrations/common")),
 };

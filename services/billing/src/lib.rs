@@ -29,6 +29,7 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "billing",
     postgres: embed_migrations!("migrations/postgres"),
     sqlite: embed_migrations!("migrations/sqlite"),
+    common: None,
 };
 
 /// The billing service's topics in the order saga.

@@ -18,4 +18,5 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "homologation",
     postgres: embed_migrations!("migrations/postgres"),
     sqlite: embed_migrations!("migrations/sqlite"),
+    common: None,
 };

@@ -21,4 +21,5 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "fleuve-identity",
     postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
     sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
+    common: None,
 };

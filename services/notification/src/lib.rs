@@ -34,4 +34,5 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "fleuve-notification",
     postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
     sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
+    common: None,
 };

@@ -28,4 +28,5 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "order",
     postgres: embed_migrations!("migrations/postgres"),
     sqlite: embed_migrations!("migrations/sqlite"),
+    common: None,
 };

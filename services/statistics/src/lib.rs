@@ -34,6 +34,7 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "statistics",
     postgres: embed_migrations!("migrations/postgres"),
     sqlite: embed_migrations!("migrations/sqlite"),
+    common: None,
 };
 
 /// The projection the consumer runs (writes the live table).

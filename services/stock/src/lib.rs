@@ -28,6 +28,7 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "stock",
     postgres: embed_migrations!("migrations/postgres"),
     sqlite: embed_migrations!("migrations/sqlite"),
+    common: None,
 };
 
 /// The stock service's topics in the order saga.

@@ -11,11 +11,14 @@ use crate::error::StoreError;
 /// One crate's migrations in both dialects.
 ///
 /// Every crate's sets share the `__diesel_schema_migrations` table, so each crate takes its own
-/// range of versions (fleuve-store uses `00000000000100_…`).
+/// range of versions (fleuve-store uses `00000000000100_…`). A migration whose SQL is the same
+/// for both backends lives once, in `common` (`migrations/common`); the others in the
+/// dialect's directory. The two are applied as one list, in version order.
 pub struct MigrationSet {
     pub name: &'static str,
     pub postgres: EmbeddedMigrations,
     pub sqlite: EmbeddedMigrations,
+    pub common: Option<EmbeddedMigrations>,
 }
 
 impl std::fmt::Debug for MigrationSet {
@@ -38,7 +41,7 @@ impl Database {
         match &mut *conn {
             DbConnection::Pg(pg) => {
                 diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(pg)?;
-                let applied = sets.iter().try_for_each(|set| apply(pg, set.name, &set.postgres));
+                let applied = sets.iter().try_for_each(|set| apply(pg, set.name, set.source(&set.postgres)));
                 let unlocked =
                     diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(pg);
                 applied?;
@@ -46,7 +49,7 @@ impl Database {
             }
             DbConnection::Sqlite(sqlite) => {
                 for set in sets {
-                    apply(sqlite, set.name, &set.sqlite)?;
+                    apply(sqlite, set.name, set.source(&set.sqlite))?;
                 }
             }
         }
@@ -63,8 +66,10 @@ impl Database {
         let _writer = self.lock_writes();
         let mut conn = self.pool.get()?;
         let reverted = match &mut *conn {
-            DbConnection::Pg(pg) => pg.revert_last_migration(Borrowed(&set.postgres)).map(|v| v.to_string()),
-            DbConnection::Sqlite(sqlite) => sqlite.revert_last_migration(Borrowed(&set.sqlite)).map(|v| v.to_string()),
+            DbConnection::Pg(pg) => pg.revert_last_migration(set.source(&set.postgres)).map(|v| v.to_string()),
+            DbConnection::Sqlite(sqlite) => {
+                sqlite.revert_last_migration(set.source(&set.sqlite)).map(|v| v.to_string())
+            }
         };
         reverted.map_err(|e| StoreError::Migration(format!("{}: {e}", set.name)))
     }
@@ -85,25 +90,41 @@ impl Database {
     }
 }
 
-fn apply<DB, C>(conn: &mut C, name: &str, migrations: &EmbeddedMigrations) -> Result<(), StoreError>
+fn apply<DB, C>(conn: &mut C, name: &str, migrations: Merged<'_>) -> Result<(), StoreError>
 where
     DB: diesel::backend::Backend,
     C: MigrationHarness<DB>,
 {
     let versions =
-        conn.run_pending_migrations(Borrowed(migrations)).map_err(|e| StoreError::Migration(format!("{name}: {e}")))?;
+        conn.run_pending_migrations(migrations).map_err(|e| StoreError::Migration(format!("{name}: {e}")))?;
     for version in versions {
         tracing::info!(set = name, %version, "applied migration");
     }
     Ok(())
 }
 
-/// `EmbeddedMigrations` is a migration source only by value and is neither `Clone` nor `Copy`;
-/// this lends it without moving it out of the caller's `MigrationSet`.
-struct Borrowed<'a>(&'a EmbeddedMigrations);
+impl MigrationSet {
+    /// The dialect's migrations with the common ones.
+    fn source<'a>(&'a self, dialect: &'a EmbeddedMigrations) -> Merged<'a> {
+        Merged { dialect, common: self.common.as_ref() }
+    }
+}
 
-impl<DB: diesel::backend::Backend> MigrationSource<DB> for Borrowed<'_> {
+/// A dialect's migrations and the common ones as one source, in version order.
+/// (`EmbeddedMigrations` is a migration source only by value and is neither `Clone` nor
+/// `Copy`; this borrows them from the caller's `MigrationSet`.)
+struct Merged<'a> {
+    dialect: &'a EmbeddedMigrations,
+    common: Option<&'a EmbeddedMigrations>,
+}
+
+impl<DB: diesel::backend::Backend> MigrationSource<DB> for Merged<'_> {
     fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<DB>>>> {
-        MigrationSource::<DB>::migrations(self.0)
+        let mut all = MigrationSource::<DB>::migrations(self.dialect)?;
+        if let Some(common) = self.common {
+            all.extend(MigrationSource::<DB>::migrations(common)?);
+        }
+        all.sort_by(|a, b| a.name().version().cmp(&b.name().version()));
+        Ok(all)
     }
 }
