@@ -175,7 +175,7 @@ async fn seed_shop(apps: &node::Apps, demo: &DemoAccounts) -> anyhow::Result<()>
             }
         }
     }
-    let cx = fleuve_billing::CommandContext::system("fleuve-dev-seed");
+    let cx = fleuve_billing::Caller::system("fleuve-dev-seed");
     let principal = &caller.principal;
     for user in [&demo.admin, &demo.reviewer, &demo.applicant, &demo.second_applicant] {
         if apps.billing.get_account(principal, &user.user_id).await.is_err() {

@@ -56,11 +56,13 @@
 //! let shelf = repository::save(conn, shelf, &events, &meta, &[])?.loaded;
 //! ```
 
+mod caller;
 mod error;
 pub mod repository;
 mod snapshot;
 pub mod testing;
 
+pub use caller::Caller;
 pub use error::{AppError, DomainError, IsConflict};
 pub use fleuve_proto::EventType;
 pub use repository::{Loaded, Retries, Saved};

@@ -14,9 +14,7 @@ mod tests;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
 use fleuve_store::Database;
-use fleuve_store::event_store::EventMetadata;
 
 pub use ledger::charge_id;
 pub use queries::{Listing, Page, PageRequest};
@@ -61,44 +59,7 @@ impl Billing {
     }
 }
 
-/// Who runs a command, under which correlation id and trace.
-#[derive(Debug, Clone)]
-pub struct CommandContext {
-    pub principal: Principal,
-    pub correlation_id: String,
-    pub trace_context: Option<String>,
-}
-
-impl CommandContext {
-    /// The context of a gRPC request: the caller must be authenticated.
-    pub fn from_request(request: &RequestContext) -> Result<CommandContext, ServiceError> {
-        Ok(CommandContext {
-            principal: request.principal()?.clone(),
-            correlation_id: request.correlation_id.clone(),
-            trace_context: request.trace_context.clone(),
-        })
-    }
-
-    /// The server acting on its own behalf (seeding `fleuve dev`, operators' tools), as an admin.
-    pub fn system(correlation_id: impl Into<String>) -> CommandContext {
-        let principal =
-            Principal { subject: "system".into(), role: Role::Admin, organisation_id: "system".into(), expires_at: 0 };
-        CommandContext { principal, correlation_id: correlation_id.into(), trace_context: None }
-    }
-
-    fn require_admin(&self) -> Result<(), ServiceError> {
-        self.principal.require(&[Role::Admin])
-    }
-
-    fn metadata(&self) -> EventMetadata {
-        EventMetadata {
-            correlation_id: self.correlation_id.clone(),
-            causation_id: None,
-            actor: self.principal.subject.clone(),
-            trace_context: self.trace_context.clone(),
-        }
-    }
-}
+pub use fleuve_aggregate::Caller;
 
 /// The current time as events and read models keep it: microseconds, the finest both
 /// backends store, so a row and the replayed stream agree to the instant.

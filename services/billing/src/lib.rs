@@ -17,7 +17,7 @@ use diesel_migrations::embed_migrations;
 use fleuve_store::MigrationSet;
 
 pub use adapters::grpc::{BillingGrpc, BillingServiceServer, server};
-pub use app::{AppError, Billing, CommandContext, Page, PageRequest};
+pub use app::{AppError, Billing, Caller, Page, PageRequest};
 pub use participant::BillingParticipant;
 
 /// The saga participant's name: its Kafka consumer group, inbox consumer and dead-letter owner.

@@ -13,7 +13,7 @@ mod watch;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
+use fleuve_mesh::ServiceError;
 use fleuve_proto::order::v1 as pb;
 use fleuve_store::Database;
 use fleuve_store::event_store::EventMetadata;
@@ -124,40 +124,11 @@ impl std::fmt::Debug for Orders {
     }
 }
 
-/// Who calls, under which correlation and trace.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub principal: Principal,
-    pub correlation_id: String,
-    pub trace_context: Option<String>,
-}
+pub use fleuve_aggregate::Caller;
 
-impl Caller {
-    /// The authenticated caller of a request, or `UNAUTHENTICATED`.
-    pub fn of(request: &RequestContext) -> Result<Caller, ServiceError> {
-        Ok(Caller {
-            principal: request.principal()?.clone(),
-            correlation_id: request.correlation_id.clone(),
-            trace_context: request.trace_context.clone(),
-        })
-    }
-
-    fn is_admin(&self) -> bool {
-        self.principal.role == Role::Admin
-    }
-
-    /// Customers see their own orders; admins see every order. Others' orders do not exist.
-    fn can_see(&self, customer_id: &str) -> bool {
-        self.is_admin() || self.principal.subject == customer_id
-    }
-
-    fn metadata(&self) -> EventMetadata {
-        let meta = EventMetadata::new(self.correlation_id.clone(), self.principal.subject.clone());
-        match &self.trace_context {
-            Some(trace) => meta.with_trace_context(trace.clone()),
-            None => meta,
-        }
-    }
+/// Customers see their own orders; admins see every order. Others' orders do not exist.
+fn can_see(caller: &Caller, customer_id: &str) -> bool {
+    caller.is_admin() || caller.principal.subject == customer_id
 }
 
 /// An order as PlaceOrder left it, and whether this call created it.

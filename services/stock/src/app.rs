@@ -10,9 +10,8 @@ mod streams;
 mod views;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
+
 use fleuve_store::Database;
-use fleuve_store::event_store::EventMetadata;
 
 pub use commands::MAX_REFERENCE_LEN;
 pub use queries::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest, ReservationFilter};
@@ -39,41 +38,7 @@ impl Stock {
     }
 }
 
-/// Who runs a command, under which correlation and trace.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub principal: Principal,
-    pub correlation_id: String,
-    pub trace_context: Option<String>,
-}
-
-impl Caller {
-    /// The authenticated caller of a request, or `UNAUTHENTICATED`.
-    pub fn of(request: &RequestContext) -> Result<Caller, ServiceError> {
-        Ok(Caller {
-            principal: request.principal()?.clone(),
-            correlation_id: request.correlation_id.clone(),
-            trace_context: request.trace_context.clone(),
-        })
-    }
-
-    /// Products are managed by staff: the `admin` role.
-    fn require_admin(&self, action: &str) -> Result<(), ServiceError> {
-        if self.principal.role == Role::Admin {
-            Ok(())
-        } else {
-            Err(ServiceError::denied(format!("{action} needs the role admin")))
-        }
-    }
-
-    fn metadata(&self) -> EventMetadata {
-        let meta = EventMetadata::new(self.correlation_id.clone(), self.principal.subject.clone());
-        match &self.trace_context {
-            Some(trace) => meta.with_trace_context(trace.clone()),
-            None => meta,
-        }
-    }
-}
+pub use fleuve_aggregate::Caller;
 
 /// Longest order id accepted by the queries (orders are named by UUIDs).
 pub const MAX_ORDER_ID_LEN: usize = 128;
@@ -104,6 +69,7 @@ pub(crate) fn now() -> DateTime<Utc> {
 
 #[cfg(test)]
 mod tests {
+    use fleuve_mesh::ServiceError;
     use fleuve_store::StoreError;
     use tonic::Code;
 

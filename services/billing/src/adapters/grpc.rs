@@ -6,7 +6,7 @@ use fleuve_proto::billing::v1::{self as pb, billing_service_server::BillingServi
 use fleuve_proto::common::v1::Money;
 use tonic::{Request, Response, Status};
 
-use crate::app::{Billing, CommandContext, Listing, PageRequest};
+use crate::app::{Billing, Caller, Listing, PageRequest};
 
 pub use pb::billing_service_server::BillingServiceServer;
 
@@ -27,8 +27,8 @@ pub fn server(app: Billing) -> BillingServiceServer<BillingGrpc> {
 }
 
 /// Splits a command request into its context (caller, correlation, trace) and message.
-fn command<T>(request: Request<T>) -> Result<(CommandContext, T), Status> {
-    let cx = CommandContext::from_request(&RequestContext::from_request(&request))?;
+fn command<T>(request: Request<T>) -> Result<(Caller, T), Status> {
+    let cx = Caller::of(&RequestContext::from_request(&request))?;
     Ok((cx, request.into_inner()))
 }
 

@@ -4,24 +4,25 @@
 //! is decided again on the new state, a few times, before the caller gets ABORTED.
 
 use fleuve_aggregate::{Aggregate, Retries, repository};
+use fleuve_mesh::Role;
 use fleuve_proto::billing::v1 as pb;
 use fleuve_proto::common::v1::Money;
 
 use super::ledger::{self, Effects};
-use super::{AppError, Billing, CommandContext, now, views};
+use super::{AppError, Billing, Caller, now, views};
 use crate::domain::{self, AccountCommand, DomainError};
 
 impl Billing {
     /// Opens the account of `customer_id` in `currency`.
     pub async fn open_account(
         &self,
-        cx: &CommandContext,
+        cx: &Caller,
         customer_id: &str,
         currency: &str,
         opening_balance: i64,
         credit_limit: i64,
     ) -> Result<pb::Account, AppError> {
-        cx.require_admin()?;
+        cx.principal.require(&[Role::Admin])?;
         let command = AccountCommand::Open {
             customer_id: customer_id.trim().to_owned(),
             currency: currency.to_owned(),
@@ -34,12 +35,12 @@ impl Billing {
     /// Adds `amount` to the balance; `reference` names the top-up or the transfer.
     pub async fn credit_account(
         &self,
-        cx: &CommandContext,
+        cx: &Caller,
         customer_id: &str,
         amount: Money,
         reference: &str,
     ) -> Result<pb::Account, AppError> {
-        cx.require_admin()?;
+        cx.principal.require(&[Role::Admin])?;
         let command = AccountCommand::Credit { amount, reference: reference.to_owned() };
         self.account_command(cx, customer_id, command, false).await
     }
@@ -47,11 +48,11 @@ impl Billing {
     /// How far below zero the balance may go; the same limit again changes nothing.
     pub async fn set_credit_limit(
         &self,
-        cx: &CommandContext,
+        cx: &Caller,
         customer_id: &str,
         credit_limit: i64,
     ) -> Result<pb::Account, AppError> {
-        cx.require_admin()?;
+        cx.principal.require(&[Role::Admin])?;
         self.account_command(cx, customer_id, AccountCommand::SetCreditLimit { credit_limit }, false).await
     }
 
@@ -59,13 +60,13 @@ impl Billing {
     /// per `refund_id`: the same refund again refunds nothing more and returns the charge.
     pub async fn refund(
         &self,
-        cx: &CommandContext,
+        cx: &Caller,
         order_id: &str,
         refund_id: &str,
         amount: Money,
         reason: &str,
     ) -> Result<pb::Charge, AppError> {
-        cx.require_admin()?;
+        cx.principal.require(&[Role::Admin])?;
         let order_id = order_id.trim().to_owned();
         if order_id.is_empty() {
             return Err(DomainError::Invalid("order id is missing".into()).into());
@@ -88,7 +89,7 @@ impl Billing {
 
     async fn account_command(
         &self,
-        cx: &CommandContext,
+        cx: &Caller,
         customer_id: &str,
         command: AccountCommand,
         opening: bool,

@@ -109,7 +109,7 @@ async fn refusals_map_to_their_codes(h: Harness) -> anyhow::Result<()> {
     refused(h.app.refund(&cx, "o-9", "r-1", xaf(1), "").await, Code::NotFound, "no charge for order o-9");
 
     // Staff only.
-    let customer_cx = fleuve_billing::CommandContext { principal: customer("c-1"), ..admin() };
+    let customer_cx = fleuve_billing::Caller { principal: customer("c-1"), ..admin() };
     let denied = "this action needs the role admin (caller is applicant)";
     refused(h.app.open_account(&customer_cx, "c-3", "XAF", 0, 0).await, Code::PermissionDenied, denied);
     refused(h.app.credit_account(&customer_cx, "c-1", xaf(1), "").await, Code::PermissionDenied, denied);

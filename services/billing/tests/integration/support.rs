@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
 use fleuve_aggregate::Aggregate as _;
 use fleuve_billing::domain::{ACCOUNT_AGGREGATE, Account, CHARGE_AGGREGATE, Charge, timestamp};
-use fleuve_billing::{Billing, BillingParticipant, CommandContext, MIGRATIONS, topics};
+use fleuve_billing::{Billing, BillingParticipant, Caller, MIGRATIONS, topics};
 use fleuve_handler::apply_once;
 use fleuve_handler::{ConsumedEvent, HandlerError};
 use fleuve_mesh::{Principal, Role};
@@ -139,8 +139,8 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-pub fn admin() -> CommandContext {
-    CommandContext { principal: staff(), correlation_id: "corr-staff".into(), trace_context: None }
+pub fn admin() -> Caller {
+    Caller { principal: staff(), correlation_id: "corr-staff".into(), trace_context: None }
 }
 
 pub fn staff() -> Principal {

@@ -69,7 +69,7 @@ impl Orders {
         }
         let row = self.db.run(move |conn| views::find(conn, &id)).await?;
         match row {
-            Some(row) if caller.can_see(&row.customer_id) => row.order(),
+            Some(row) if super::can_see(caller, &row.customer_id) => row.order(),
             _ => Err(ServiceError::not_found(format!("order {} not found", order_id.trim())).into()),
         }
     }
