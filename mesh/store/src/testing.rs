@@ -140,3 +140,28 @@ mod tests {
         assert_eq!(with_database("postgresql://u:p@h/db?sslmode=disable", "x"), "postgresql://u:p@h/x?sslmode=disable");
     }
 }
+
+/// Runs each listed `async fn(H) -> anyhow::Result<()>` of the calling module twice: on the
+/// harness `$sqlite().await?` gives (a fresh SQLite file) and on the one `$postgres().await?`
+/// gives (a fresh PostgreSQL database), as `sqlite::name` and `postgres::name` tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($sqlite:path, $postgres:path; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name($sqlite().await?).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name($postgres().await?).await
+                }
+            )*
+        }
+    };
+}

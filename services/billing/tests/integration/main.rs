@@ -6,22 +6,7 @@
 /// fresh SQLite file and on a fresh PostgreSQL database.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() -> anyhow::Result<()> {
-                    super::$name(crate::support::Harness::sqlite().await?).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() -> anyhow::Result<()> {
-                    super::$name(crate::support::Harness::postgres().await?).await
-                }
-            )*
-        }
+        fleuve_store::on_both_backends!(crate::support::Harness::sqlite, crate::support::Harness::postgres; $($name),*);
     };
 }
 

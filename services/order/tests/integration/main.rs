@@ -2,26 +2,11 @@
 //! consumer on real SQLite and PostgreSQL databases, with the replies of stock and billing fed
 //! as the consumer runtime would. One test binary keeps link time down.
 
-/// Runs each listed `async fn(TestDatabase) -> anyhow::Result<()>` of the calling module on a
+/// Runs each listed `async fn(Harness) -> anyhow::Result<()>` of the calling module on a
 /// fresh SQLite file and on a fresh PostgreSQL database.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() -> anyhow::Result<()> {
-                    super::$name(crate::support::sqlite().await?).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() -> anyhow::Result<()> {
-                    super::$name(crate::support::postgres().await?).await
-                }
-            )*
-        }
+        fleuve_store::on_both_backends!(crate::support::sqlite, crate::support::postgres; $($name),*);
     };
 }
 
