@@ -81,25 +81,28 @@ where
     E: From<StoreError> + From<prost::DecodeError>,
 {
     let mut loaded = Loaded::<A>::new(id);
+    let Some(policy) = &A::SNAPSHOTS else {
+        fold_stream::<A, E>(conn, &mut loaded)?;
+        return Ok(loaded);
+    };
+    // One statement: the snapshot of this schema (a snapshot of another is not read) and the
+    // events after it.
     let stream = loaded.stream();
-    if let Some(policy) = &A::SNAPSHOTS
-        && let Some(snapshot) = event_store::load_snapshot(conn, &stream)?
-    {
-        match (snapshot.schema_version == policy.schema_version).then(|| (policy.decode)(&snapshot.state)) {
-            Some(Ok(state)) => {
+    let (snapshot, tail) = event_store::load_snapshot_and_tail(conn, &stream, policy.schema_version)?;
+    if let Some(snapshot) = snapshot {
+        match (policy.decode)(&snapshot.state) {
+            Ok(state) => {
                 loaded.state = state;
                 loaded.version = snapshot.version;
             }
-            Some(Err(error)) => tracing::warn!(stream = %stream.stream_id(), %error, "snapshot unreadable, replaying"),
-            None => tracing::debug!(
-                stream = %stream.stream_id(),
-                found = snapshot.schema_version,
-                wanted = policy.schema_version,
-                "snapshot of another schema, replaying"
-            ),
+            Err(error) => {
+                tracing::warn!(stream = %stream.stream_id(), %error, "snapshot unreadable, replaying");
+                fold_stream::<A, E>(conn, &mut loaded)?;
+                return Ok(loaded);
+            }
         }
     }
-    fold_stream::<A, E>(conn, &mut loaded)?;
+    fold::<A, E>(&mut loaded, tail)?;
     Ok(loaded)
 }
 
@@ -120,7 +123,16 @@ where
     A: Aggregate,
     E: From<StoreError> + From<prost::DecodeError>,
 {
-    for recorded in event_store::read_stream(conn, &loaded.stream(), loaded.version + 1)? {
+    let events = event_store::read_stream(conn, &loaded.stream(), loaded.version + 1)?;
+    fold::<A, E>(loaded, events)
+}
+
+fn fold<A, E>(loaded: &mut Loaded<A>, events: Vec<event_store::RecordedEvent>) -> Result<(), E>
+where
+    A: Aggregate,
+    E: From<prost::DecodeError>,
+{
+    for recorded in events {
         let event = A::Event::decode(recorded.payload.as_slice())?;
         loaded.state.apply(&event);
         loaded.version = recorded.version;

@@ -11,19 +11,19 @@ use crate::schema::events;
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub(super) struct EventRow {
-    position: i64,
-    stream_id: String,
-    aggregate_type: String,
-    aggregate_id: String,
-    version: i64,
-    event_id: String,
-    event_type: String,
-    payload: Vec<u8>,
-    correlation_id: String,
-    causation_id: Option<String>,
-    actor: String,
-    trace_context: Option<String>,
-    recorded_at: NaiveDateTime,
+    pub position: i64,
+    pub stream_id: String,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub version: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub payload: Vec<u8>,
+    pub correlation_id: String,
+    pub causation_id: Option<String>,
+    pub actor: String,
+    pub trace_context: Option<String>,
+    pub recorded_at: NaiveDateTime,
 }
 
 impl TryFrom<EventRow> for RecordedEvent {

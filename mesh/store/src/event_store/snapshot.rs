@@ -1,9 +1,10 @@
 //! The latest snapshot of each stream.
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Binary, Integer, Nullable, Text, Timestamp};
 
-use super::rows::insert_if_absent;
-use super::{StreamRef, now};
+use super::rows::{EventRow, insert_if_absent, recorded};
+use super::{RecordedEvent, StreamRef, now};
 use crate::connection::DbConnection;
 use crate::database::atomically;
 use crate::error::StoreError;
@@ -76,4 +77,104 @@ pub fn load_snapshot(conn: &mut DbConnection, stream: &StreamRef) -> Result<Opti
         .first::<(i64, i32, Vec<u8>)>(conn)
         .optional()?;
     Ok(found.map(|(version, schema_version, state)| Snapshot { version, schema_version, state }))
+}
+
+/// The snapshot of `stream` encoded under `schema_version` (none if there is none, or only one
+/// of another schema) and the events after it (all of them without a snapshot), in one
+/// statement: the load of an aggregate with a snapshot policy is one round trip.
+pub fn load_snapshot_and_tail(
+    conn: &mut DbConnection,
+    stream: &StreamRef,
+    schema_version: i32,
+) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
+    // A one-row source so that the snapshot comes back even when no event follows it.
+    const COLUMNS: &str = "s.version AS snapshot_version, s.schema_version AS snapshot_schema, \
+        s.state AS snapshot_state, e.position, e.stream_id, e.aggregate_type, e.aggregate_id, e.version, \
+        e.event_id, e.event_type, e.payload, e.correlation_id, e.causation_id, e.actor, e.trace_context, \
+        e.recorded_at";
+    const JOINS: &str = "LEFT JOIN snapshots s ON s.stream_id = k.stream_id AND s.schema_version = k.schema_version \
+        LEFT JOIN events e ON e.stream_id = k.stream_id AND e.version > COALESCE(s.version, 0) \
+        ORDER BY e.version";
+    let stream_id = stream.stream_id();
+    let rows: Vec<SnapshotTailRow> = match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(format!(
+            "SELECT {COLUMNS} FROM (SELECT $1::text AS stream_id, $2::integer AS schema_version) k {JOINS}"
+        ))
+        .bind::<Text, _>(&stream_id)
+        .bind::<Integer, _>(schema_version)
+        .load(pg)?,
+        DbConnection::Sqlite(sqlite) => {
+            diesel::sql_query(format!("SELECT {COLUMNS} FROM (SELECT ? AS stream_id, ? AS schema_version) k {JOINS}"))
+                .bind::<Text, _>(&stream_id)
+                .bind::<Integer, _>(schema_version)
+                .load(sqlite)?
+        }
+    };
+    let snapshot = rows.first().and_then(|row| {
+        Some(Snapshot {
+            version: row.snapshot_version?,
+            schema_version: row.snapshot_schema?,
+            state: row.snapshot_state.clone()?,
+        })
+    });
+    let events = recorded(rows.into_iter().filter_map(SnapshotTailRow::event).collect())?;
+    Ok((snapshot, events))
+}
+
+/// A row of [`load_snapshot_and_tail`]: the snapshot's columns (repeated) and one event's.
+#[derive(QueryableByName)]
+struct SnapshotTailRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    snapshot_version: Option<i64>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    snapshot_schema: Option<i32>,
+    #[diesel(sql_type = Nullable<Binary>)]
+    snapshot_state: Option<Vec<u8>>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    position: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    stream_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    aggregate_type: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    aggregate_id: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    version: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    event_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    event_type: Option<String>,
+    #[diesel(sql_type = Nullable<Binary>)]
+    payload: Option<Vec<u8>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    correlation_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    causation_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    actor: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    trace_context: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    recorded_at: Option<chrono::NaiveDateTime>,
+}
+
+impl SnapshotTailRow {
+    /// The event of this row; none on the one row of a stream with no event after its snapshot.
+    fn event(self) -> Option<EventRow> {
+        Some(EventRow {
+            position: self.position?,
+            stream_id: self.stream_id?,
+            aggregate_type: self.aggregate_type?,
+            aggregate_id: self.aggregate_id?,
+            version: self.version?,
+            event_id: self.event_id?,
+            event_type: self.event_type?,
+            payload: self.payload?,
+            correlation_id: self.correlation_id?,
+            causation_id: self.causation_id,
+            actor: self.actor?,
+            trace_context: self.trace_context,
+            recorded_at: self.recorded_at?,
+        })
+    }
 }

@@ -37,6 +37,7 @@ macro_rules! conformance_suite {
                 outbox::a_message_is_queued_with_its_append_or_not_at_all,
                 outbox::outbox_rows_survive_the_move_to_position_keys,
                 snapshot::snapshots_save_replace_load,
+                snapshot::snapshot_and_tail_load_in_one_statement,
                 sequence::sequence_is_gapless_under_concurrency,
                 sequence::rolled_back_sequence_is_given_back,
                 database::migrate_is_idempotent,

@@ -72,7 +72,7 @@ impl Product {
 
 /// A product's stream gets an event from every order that reserves or releases it, so it is
 /// loaded from a snapshot taken every [`PRODUCT_SNAPSHOT_EVERY`] events and the events after.
-pub const PRODUCT_SNAPSHOT_EVERY: i64 = 64;
+pub const PRODUCT_SNAPSHOT_EVERY: i64 = 16;
 
 impl Aggregate for Product {
     const KIND: &'static str = PRODUCT_AGGREGATE;
