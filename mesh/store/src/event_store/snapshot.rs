@@ -1,7 +1,9 @@
 //! The latest snapshot of each stream.
 
+use diesel::backend::Backend;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Binary, Integer, Nullable, Text, Timestamp};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Binary, Integer, Nullable, Text, Timestamp, Untyped};
 
 use super::rows::{EventRow, insert_if_absent, recorded};
 use super::{RecordedEvent, StreamRef, now};
@@ -87,28 +89,11 @@ pub fn load_snapshot_and_tail(
     stream: &StreamRef,
     schema_version: i32,
 ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
-    // A one-row source so that the snapshot comes back even when no event follows it.
-    const COLUMNS: &str = "s.version AS snapshot_version, s.schema_version AS snapshot_schema, \
-        s.state AS snapshot_state, e.position, e.stream_id, e.aggregate_type, e.aggregate_id, e.version, \
-        e.event_id, e.event_type, e.payload, e.correlation_id, e.causation_id, e.actor, e.trace_context, \
-        e.recorded_at";
-    const JOINS: &str = "LEFT JOIN snapshots s ON s.stream_id = k.stream_id AND s.schema_version = k.schema_version \
-        LEFT JOIN events e ON e.stream_id = k.stream_id AND e.version > COALESCE(s.version, 0) \
-        ORDER BY e.version";
     let stream_id = stream.stream_id();
+    let query = SnapshotTailQuery { stream_id: &stream_id, schema_version };
     let rows: Vec<SnapshotTailRow> = match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(format!(
-            "SELECT {COLUMNS} FROM (SELECT $1::text AS stream_id, $2::integer AS schema_version) k {JOINS}"
-        ))
-        .bind::<Text, _>(&stream_id)
-        .bind::<Integer, _>(schema_version)
-        .load(pg)?,
-        DbConnection::Sqlite(sqlite) => {
-            diesel::sql_query(format!("SELECT {COLUMNS} FROM (SELECT ? AS stream_id, ? AS schema_version) k {JOINS}"))
-                .bind::<Text, _>(&stream_id)
-                .bind::<Integer, _>(schema_version)
-                .load(sqlite)?
-        }
+        DbConnection::Pg(pg) => query.load(pg)?,
+        DbConnection::Sqlite(sqlite) => query.load(sqlite)?,
     };
     let snapshot = rows.first().and_then(|row| {
         Some(Snapshot {
@@ -120,6 +105,53 @@ pub fn load_snapshot_and_tail(
     let events = recorded(rows.into_iter().filter_map(SnapshotTailRow::event).collect())?;
     Ok((snapshot, events))
 }
+
+/// The statement of [`load_snapshot_and_tail`]. A one-row source so that the snapshot comes
+/// back even when no event follows it; the snapshot joined only if of the wanted schema.
+/// Its text is static, so each connection prepares it once and caches it (planning the two
+/// joins on every load cost more than running them).
+struct SnapshotTailQuery<'a> {
+    stream_id: &'a str,
+    schema_version: i32,
+}
+
+impl QueryId for SnapshotTailQuery<'_> {
+    type QueryId = SnapshotTailQuery<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for SnapshotTailQuery<'_> {
+    type SqlType = Untyped;
+}
+
+impl<DB> QueryFragment<DB> for SnapshotTailQuery<'_>
+where
+    DB: Backend,
+    str: diesel::serialize::ToSql<Text, DB>,
+    i32: diesel::serialize::ToSql<Integer, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT s.version AS snapshot_version, s.schema_version AS snapshot_schema, \
+             s.state AS snapshot_state, e.position, e.stream_id, e.aggregate_type, e.aggregate_id, \
+             e.version, e.event_id, e.event_type, e.payload, e.correlation_id, e.causation_id, e.actor, \
+             e.trace_context, e.recorded_at FROM (SELECT CAST(",
+        );
+        out.push_bind_param::<Text, _>(self.stream_id)?;
+        out.push_sql(" AS TEXT) AS stream_id, CAST(");
+        out.push_bind_param::<Integer, _>(&self.schema_version)?;
+        out.push_sql(
+            " AS INTEGER) AS schema_version) k \
+             LEFT JOIN snapshots s ON s.stream_id = k.stream_id AND s.schema_version = k.schema_version \
+             LEFT JOIN events e ON e.stream_id = k.stream_id AND e.version > COALESCE(s.version, 0) \
+             ORDER BY e.version",
+        );
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::PgConnection> for SnapshotTailQuery<'_> {}
+impl RunQueryDsl<diesel::SqliteConnection> for SnapshotTailQuery<'_> {}
 
 /// A row of [`load_snapshot_and_tail`]: the snapshot's columns (repeated) and one event's.
 #[derive(QueryableByName)]
