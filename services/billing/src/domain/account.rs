@@ -73,7 +73,7 @@ impl Account {
 
 /// An account's stream gets an event from every payment and refund of its customer, so it is
 /// loaded from a snapshot taken every [`ACCOUNT_SNAPSHOT_EVERY`] events and the events after.
-pub const ACCOUNT_SNAPSHOT_EVERY: i64 = 16;
+pub const ACCOUNT_SNAPSHOT_EVERY: i64 = 4;
 
 impl Aggregate for Account {
     const KIND: &'static str = ACCOUNT_AGGREGATE;
