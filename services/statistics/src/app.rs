@@ -7,7 +7,7 @@ mod snapshot;
 use chrono::{DateTime, Utc};
 use fleuve_mesh::{Principal, Role, ServiceError};
 use fleuve_proto::statistics::v1 as pb;
-use fleuve_store::{Database, StoreError};
+use fleuve_store::Database;
 
 /// The legal deadline for deciding a submitted dossier, when the configuration sets none.
 pub const DEFAULT_LEGAL_DEADLINE_DAYS: u32 = 60;
@@ -125,31 +125,4 @@ impl Statistics {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("database: {0}")]
-    Database(#[from] diesel::result::Error),
-    #[error("stored rejection reasons cannot be decoded: {0}")]
-    Reasons(#[from] serde_json::Error),
-    #[error("stored submission month {0:?} is not YYYY-MM")]
-    Month(String),
-}
-
-impl From<AppError> for ServiceError {
-    fn from(err: AppError) -> Self {
-        match err {
-            AppError::Service(e) => e,
-            other => ServiceError::internal(other),
-        }
-    }
-}
-
-impl From<AppError> for tonic::Status {
-    fn from(err: AppError) -> Self {
-        ServiceError::from(err).into()
-    }
-}
+pub use fleuve_aggregate::AppError;

@@ -60,7 +60,7 @@ fn by_month(months: &[(String, i64)]) -> Result<Vec<pb::MonthCount>, AppError> {
     let mut counts = BTreeMap::new();
     for (month, count) in months {
         let first_day = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
-            .map_err(|_| AppError::Month(month.clone()))?;
+            .map_err(|_| AppError::internal(format!("stored submission month {month:?} is not YYYY-MM")))?;
         *counts.entry((first_day.year(), first_day.month())).or_insert(0) += count;
     }
     let (Some(&first), Some(&last)) = (counts.keys().next(), counts.keys().next_back()) else {
@@ -126,7 +126,9 @@ fn decisions(snapshot: &Snapshot, max_causes: usize) -> Result<pb::Decisions, Ap
 
     let mut causes: HashMap<String, i64> = HashMap::new();
     for reasons in &snapshot.rejection_reasons {
-        for reason in serde_json::from_str::<Vec<String>>(reasons)? {
+        for reason in serde_json::from_str::<Vec<String>>(reasons)
+            .map_err(|e| AppError::internal(format!("stored rejection reasons cannot be decoded: {e}")))?
+        {
             *causes.entry(reason).or_insert(0) += 1;
         }
     }
