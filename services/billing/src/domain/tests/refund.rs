@@ -121,3 +121,46 @@ fn the_saga_refund_of_an_unpaid_order_does_nothing() {
     wrong.step = Some(step("o-1", Payment, 1));
     assert_refused(ledger.saga_refund(&wrong), invalid("expected a SAGA_STEP_KIND_PAYMENT_REFUND step"));
 }
+
+/// The charge aggregate on its own, through the given/when/then framework: a staff refund,
+/// with the paying account in the context.
+mod aggregate {
+    use fleuve_aggregate::testing::given;
+
+    use super::super::super::{ChargeCommand, ChargeContext};
+    use super::*;
+
+    /// The events of an approved charge of `amount`, and the context with the account after it.
+    fn approved(amount: i64) -> (Vec<pb::ChargeEvent>, ChargeContext) {
+        let mut ledger = Ledger::with(&[("c-1", 10_000, 0)]);
+        let decision = ledger.pay(&payment_request("o-1", "c-1", amount, "tok_visa")).unwrap();
+        assert_eq!(ledger.charge("o-1").status, pb::ChargeStatus::Approved);
+        (decision.charge_events, ChargeContext { account: ledger.account("c-1"), now: now() })
+    }
+
+    fn refund(refund_id: &str, amount: i64) -> ChargeCommand {
+        ChargeCommand::Refund { refund_id: refund_id.into(), amount: xaf(amount), reason: " changed mind ".into() }
+    }
+
+    #[test]
+    fn a_refund_of_an_approved_charge_is_recorded_on_it() {
+        let (history, cx) = approved(4_000);
+        let charge = given::<Charge>(&history).when(refund("r-1", 1_500), &cx).then(&[charge_event(Event::Refunded(
+            pb::ChargeRefunded { refund_id: "r-1".into(), amount: Some(xaf(1_500)), reason: "changed mind".into() },
+        ))]);
+        assert_eq!((charge.refunded, charge.status), (1_500, pb::ChargeStatus::Approved));
+    }
+
+    #[test]
+    fn the_same_refund_again_decides_nothing_and_more_than_is_left_is_refused() {
+        let (mut history, cx) = approved(4_000);
+        history.extend(given::<Charge>(&history).when(refund("r-1", 1_500), &cx).into_events());
+        given::<Charge>(&history).when(refund("r-1", 1_500), &cx).then_nothing();
+        given::<Charge>(&history)
+            .when(refund("r-2", 3_000), &cx)
+            .then_err(precondition("refund of 3000 exceeds the 2500 left to refund"));
+        given::<Charge>(&[])
+            .when(refund("r-3", 1), &cx)
+            .then_err(DomainError::NotFound("no charge for this order".into()));
+    }
+}

@@ -289,3 +289,82 @@ fn many_orders_never_oversell_and_releases_make_room_again() {
     assert!(matches!(late.reply.outcome, Some(Outcome::Reserved(_))));
     assert_eq!(w.available("sku-1"), 0);
 }
+
+/// The reservation aggregate on its own, through the given/when/then framework: its share of
+/// a decision, with the products it decides on in the context.
+mod aggregate {
+    use fleuve_aggregate::testing::given;
+
+    use super::super::super::{ReservationCommand, ReservationContext};
+    use super::*;
+
+    fn with_products(products: &[(&str, u64)]) -> ReservationContext {
+        let products = products.iter().map(|(id, quantity)| ((*id).into(), Product::replay(&[created(id, *quantity)])));
+        ReservationContext { products: products.collect(), now: now() }
+    }
+
+    fn made(order_id: &str, lines: Vec<pb::StockLine>) -> pb::ReservationEvent {
+        reservation_event(Event::Made(pb::ReservationMade { order_id: order_id.into(), lines }))
+    }
+
+    #[test]
+    fn a_check_with_enough_stock_makes_the_reservation() {
+        let cx = with_products(&[("sku-1", 5)]);
+        let check = ReservationCommand::Check(check_request("o-1", vec![line("sku-1", 3)]));
+        let reservation = given::<Reservation>(&[]).when(check, &cx).then(&[made("o-1", vec![line("sku-1", 3)])]);
+        assert_eq!((reservation.status, reservation.version), (pb::ReservationStatus::Reserved, 1));
+    }
+
+    #[test]
+    fn a_short_check_records_the_rejection_and_an_unknown_product() {
+        let cx = with_products(&[("sku-1", 1)]);
+        let check = ReservationCommand::Check(check_request("o-1", vec![line("sku-1", 2), line("sku-9", 1)]));
+        let shortages = vec![
+            pb::Shortage { product_id: "sku-1".into(), requested: 2, available: 1, unknown_product: false },
+            pb::Shortage { product_id: "sku-9".into(), requested: 1, available: 0, unknown_product: true },
+        ];
+        given::<Reservation>(&[])
+            .when(check, &cx)
+            .then(&[reservation_event(Event::Rejected(pb::ReservationRejected { order_id: "o-1".into(), shortages }))]);
+    }
+
+    #[test]
+    fn a_decided_reservation_answers_a_replayed_check_with_no_event() {
+        let history = [made("o-1", vec![line("sku-1", 3)])];
+        let check = ReservationCommand::Check(check_request("o-1", vec![line("sku-1", 3)]));
+        given::<Reservation>(&history).when(check, &with_products(&[])).then_nothing();
+    }
+
+    #[test]
+    fn a_release_gives_the_held_lines_back_once() {
+        let history = [made("o-1", vec![line("sku-1", 3)])];
+        let mut cx = with_products(&[("sku-1", 5)]);
+        cx.products.get_mut("sku-1").unwrap().apply(&reserved_event("o-1", 3));
+        let released = reservation_event(Event::Released(pb::ReservationReleased {
+            order_id: "o-1".into(),
+            lines: vec![line("sku-1", 3)],
+            reason: "payment declined".into(),
+        }));
+        let reservation = given::<Reservation>(&history)
+            .when(ReservationCommand::Release(release_request("o-1", 1)), &cx)
+            .then(std::slice::from_ref(&released));
+        assert_eq!(reservation.status, pb::ReservationStatus::Released);
+        given::<Reservation>(&[made("o-1", vec![line("sku-1", 3)]), released])
+            .when(ReservationCommand::Release(release_request("o-1", 2)), &cx)
+            .then_nothing();
+    }
+
+    #[test]
+    fn a_request_of_another_order_or_kind_is_refused() {
+        let history = [made("o-1", vec![line("sku-1", 3)])];
+        let other = ReservationCommand::Check(check_request("o-2", vec![line("sku-1", 1)]));
+        given::<Reservation>(&history)
+            .when(other, &with_products(&[("sku-1", 5)]))
+            .then_err(precondition("reservation of order o-1 cannot answer saga o-2"));
+        let mut wrong_kind = release_request("o-1", 1);
+        wrong_kind.step = Some(step("o-1", StockCheck, 1));
+        given::<Reservation>(&history)
+            .when(ReservationCommand::Release(wrong_kind), &with_products(&[]))
+            .then_err(invalid("expected a SAGA_STEP_KIND_STOCK_RELEASE step"));
+    }
+}
