@@ -208,8 +208,8 @@ impl Retries {
         if expected == 0 { Retries::DEFAULT } else { Retries::None }
     }
 
-    /// Three fresh loads: enough for a stream a few writers share; a hotter stream should not
-    /// be written by a retrying command.
+    /// Three more runs on fresh loads after the first: enough for a stream a few writers
+    /// share; a hotter stream should not be written by a retrying command.
     pub const DEFAULT: Retries = Retries::UpTo(3);
 }
 

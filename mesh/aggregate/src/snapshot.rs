@@ -18,7 +18,7 @@ pub struct Snapshots<A> {
 
 impl<A> Snapshots<A> {
     /// True when an append moving the stream from `before` to `after` crosses a multiple of
-    /// `every` (or creates the stream's first snapshot point).
+    /// `every`.
     pub fn due(&self, before: i64, after: i64) -> bool {
         let every = self.every.max(1);
         before / every != after / every

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 const ENV_PREFIX: &str = "FLEUVE_";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MeshConfig {
     /// Address of the gRPC server.
@@ -31,6 +31,25 @@ pub struct MeshConfig {
     /// The services' sections as loaded, by name; read with [`MeshConfig::section`].
     #[serde(skip)]
     sections: toml::Table,
+}
+
+/// The services' sections by name only: they hold credentials (SMTP password, webhook
+/// secret) that each section's own `Debug` redacts.
+impl std::fmt::Debug for MeshConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeshConfig")
+            .field("listen", &self.listen)
+            .field("database_url", &self.database_url)
+            .field("database_pool_size", &self.database_pool_size)
+            .field("log", &self.log)
+            .field("telemetry", &self.telemetry)
+            .field("auth", &self.auth)
+            .field("limits", &self.limits)
+            .field("bus", &self.bus)
+            .field("cache", &self.cache)
+            .field("sections", &self.sections.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Default for MeshConfig {

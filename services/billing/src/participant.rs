@@ -85,7 +85,7 @@ impl BillingParticipant {
             message_type: PAYMENT_RESULT_TYPE,
             payload,
         });
-        ledger::record(conn, &order_id, (charge, account), effects, &meta, now, message)?;
+        ledger::record(conn, (charge, account), effects, &meta, now, message)?;
         match &reply {
             Some(reply) => {
                 tracing::info!(
@@ -112,7 +112,7 @@ impl BillingParticipant {
         let decision = refund_for_saga(&charge.state, &account.state, &request, now)
             .map_err(|e| permanent(&order_id, "payment refund", e))?;
         let effects = Effects { charge: &decision.charge_events, account: &decision.account_events };
-        ledger::record(conn, &order_id, (charge, account), effects, &caused_by(event, NAME), now, None)?;
+        ledger::record(conn, (charge, account), effects, &caused_by(event, NAME), now, None)?;
         if !decision.charge_events.is_empty() {
             tracing::info!(order_id, refund_id = request.refund_id, "payment refunded");
         }

@@ -125,6 +125,10 @@ impl<DB: diesel::backend::Backend> MigrationSource<DB> for Merged<'_> {
             all.extend(MigrationSource::<DB>::migrations(common)?);
         }
         all.sort_by(|a, b| a.name().version().cmp(&b.name().version()));
+        // diesel keys migrations by version: a version in both directories would run once.
+        if let Some(pair) = all.windows(2).find(|pair| pair[0].name().version() == pair[1].name().version()) {
+            return Err(format!("migration {} is both common and the dialect's", pair[0].name()).into());
+        }
         Ok(all)
     }
 }

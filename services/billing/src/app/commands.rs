@@ -81,7 +81,7 @@ impl Billing {
             let account = ledger::load_account(conn, &charge.state.customer_id)?;
             let decision = domain::refund(&charge.state, &account.state, &refund_id, &amount, &reason, now)?;
             let effects = Effects { charge: &decision.charge_events, account: &decision.account_events };
-            let (charge, _) = ledger::record(conn, &order_id, (charge, account), effects, &meta, now, None)?;
+            let (charge, _) = ledger::record(conn, (charge, account), effects, &meta, now, None)?;
             Ok(views::charge_to_pb(&charge))
         })
         .await

@@ -45,7 +45,6 @@ pub(crate) struct Effects<'a> {
 /// stream changes (a replayed request). Returns the states after the decision.
 pub(crate) fn record(
     conn: &mut DbConnection,
-    order_id: &str,
     (charge, account): (Loaded<Charge>, Loaded<Account>),
     effects: Effects<'_>,
     meta: &EventMetadata,
@@ -54,7 +53,6 @@ pub(crate) fn record(
 ) -> Result<(Charge, Account), AppError> {
     let with_charge = reply.filter(|_| effects.account.is_empty() && !effects.charge.is_empty());
     let with_account = reply.filter(|_| !effects.account.is_empty());
-    debug_assert_eq!(charge.id, order_id);
     let charge = record_charge(conn, charge, effects.charge, meta, now, with_charge)?;
     if !effects.account.is_empty() && !account.state.is_open() {
         return Err(DomainError::Precondition("account events for an account that is not open".into()).into());

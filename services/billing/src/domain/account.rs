@@ -46,7 +46,8 @@ impl Account {
         if self.is_open() { Ok(()) } else { Err(DomainError::NotFound("no such account".into())) }
     }
 
-    /// The account as the API shows it, which is also its snapshot.
+    /// The account as the API shows it, which is also its snapshot: a change of `pb::Account`
+    /// that changes what a snapshot decodes to needs a new snapshot `schema_version`.
     pub fn to_pb(&self) -> pb::Account {
         pb::Account {
             customer_id: self.customer_id.clone(),

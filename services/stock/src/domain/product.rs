@@ -44,7 +44,8 @@ impl Product {
         if self.exists() { Ok(()) } else { Err(DomainError::NotFound("no such product".into())) }
     }
 
-    /// The product as the API shows it, which is also its snapshot.
+    /// The product as the API shows it, which is also its snapshot: a change of `pb::Product`
+    /// that changes what a snapshot decodes to needs a new snapshot `schema_version`.
     pub fn to_pb(&self) -> pb::Product {
         pb::Product {
             product_id: self.id.clone(),
