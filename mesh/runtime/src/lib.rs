@@ -7,6 +7,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod grpc;
+pub mod page;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -5,6 +5,7 @@ use std::fmt;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
+use fleuve_mesh::page::{OverMax, PageSize};
 use fleuve_mesh::{Role, ServiceError};
 use fleuve_store::StoreError;
 
@@ -325,13 +326,13 @@ impl PageRequest {
     /// `page_size` 0 means the default (50); otherwise 1 to 100. The token is opaque to clients
     /// and only valid for the kind of listing that produced it.
     pub(crate) fn parse(listing: Listing, page_size: i32, page_token: &str) -> Result<PageRequest, IdentityError> {
-        let size = match page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n => usize::try_from(n)
-                .ok()
-                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                .ok_or_else(|| IdentityError::invalid("page_size", format!("must be between 1 and {MAX_PAGE_SIZE}")))?,
-        };
+        let policy =
+            PageSize { default: DEFAULT_PAGE_SIZE as i64, max: MAX_PAGE_SIZE as i64, over_max: OverMax::Refuse };
+        let size = policy
+            .parse(page_size)
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| IdentityError::invalid("page_size", format!("must be between 1 and {MAX_PAGE_SIZE}")))?;
         let after = if page_token.is_empty() { None } else { Some(decode_token(listing, page_token)?) };
         Ok(PageRequest { size, after })
     }

@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;
+use fleuve_mesh::page::{OverMax, PageSize};
 use fleuve_mesh::{Principal, Role, ServiceError};
 use fleuve_proto::billing::v1 as pb;
 use fleuve_store::DbConnection;
@@ -14,6 +15,7 @@ use crate::schema::{billing_accounts, billing_charges, billing_refunds};
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 100;
+const PAGE_SIZE: PageSize = PageSize { default: DEFAULT_PAGE_SIZE, max: MAX_PAGE_SIZE, over_max: OverMax::Cap };
 
 /// Which listing a page token belongs to: a token of one is refused by the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +46,7 @@ impl PageRequest {
     /// `page_size` 0 means the default, above the maximum means the maximum; an empty token
     /// is the first page.
     pub fn parse(listing: Listing, page_size: i32, page_token: &str) -> Result<PageRequest, ServiceError> {
-        let size = match i64::from(page_size) {
-            0 => DEFAULT_PAGE_SIZE,
-            n if n < 0 => return Err(ServiceError::invalid(format!("page_size must not be negative, got {n}"))),
-            n => n.min(MAX_PAGE_SIZE),
-        };
+        let size = PAGE_SIZE.parse(page_size)?;
         let before = if page_token.is_empty() { None } else { Some(parse_token(listing, page_token)?) };
         Ok(PageRequest { listing, size, before })
     }
@@ -86,12 +84,7 @@ fn parse_token(listing: Listing, token: &str) -> Result<i64, ServiceError> {
     position.parse::<i64>().ok().filter(|p| *p > 0).ok_or_else(bad)
 }
 
-/// One page of a listing; `next_token` is empty on the last page.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_token: String,
-}
+pub use fleuve_mesh::page::Page;
 
 fn is_admin(principal: &Principal) -> bool {
     principal.role == Role::Admin

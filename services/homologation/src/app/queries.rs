@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use diesel::prelude::*;
+use fleuve_mesh::page::{OverMax, PageSize};
 use fleuve_mesh::{Principal, Role, ServiceError};
 use fleuve_proto::{common::v1 as common, homologation::v1 as pb};
 use fleuve_store::event_store::{self, StreamRef};
@@ -18,8 +19,7 @@ use crate::{
     time,
 };
 
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 100;
+const PAGE_SIZE: PageSize = PageSize { default: 50, max: 100, over_max: OverMax::Refuse };
 
 /// A validated page request: `size` items after the opaque `token` (the last key seen).
 #[derive(Debug, Clone)]
@@ -30,11 +30,7 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn parse(page_size: i32, page_token: &str) -> Result<Self, ServiceError> {
-        let size = match i64::from(page_size) {
-            0 => DEFAULT_PAGE,
-            n if (1..=MAX_PAGE).contains(&n) => n,
-            n => return Err(ServiceError::invalid(format!("page_size must be between 1 and {MAX_PAGE}, got {n}"))),
-        };
+        let size = PAGE_SIZE.parse(page_size)?;
         // Tokens are the last key of a page: a UUID or a certificate number.
         if page_token.len() > 64 || !page_token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(ServiceError::invalid("page_token is not a token this server issued"));
@@ -43,11 +39,7 @@ impl PageRequest {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_token: String,
-}
+pub use fleuve_mesh::page::Page;
 
 fn page_of<R, T>(
     mut rows: Vec<R>,

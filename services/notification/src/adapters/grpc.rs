@@ -3,6 +3,7 @@
 
 use std::pin::Pin;
 
+use fleuve_mesh::page::{OverMax, PageSize};
 use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
 use fleuve_proto::notification::v1 as pb;
 use futures::Stream;
@@ -13,8 +14,7 @@ use crate::app::Notifications;
 use crate::domain::{Channel, Delivery, DeliveryStatus, Notification};
 use crate::time;
 
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 100;
+const PAGE_SIZE: PageSize = PageSize { default: 50, max: 100, over_max: OverMax::Refuse };
 
 /// `NotificationService` over [`Notifications`]; every method needs a token.
 #[derive(Debug, Clone)]
@@ -42,14 +42,6 @@ fn recipient(principal: &Principal, requested: &str) -> Result<String, ServiceEr
         Ok(requested.to_owned())
     } else {
         Err(ServiceError::denied("only an admin may read another user's notifications"))
-    }
-}
-
-fn page_size(value: i32) -> Result<i64, ServiceError> {
-    match i64::from(value) {
-        0 => Ok(DEFAULT_PAGE),
-        n if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        n => Err(ServiceError::invalid(format!("page_size must be between 1 and {MAX_PAGE}, got {n}"))),
     }
 }
 
@@ -110,7 +102,7 @@ impl NotificationService for NotificationGrpc {
         let context = RequestContext::from_request(&request);
         let r = request.into_inner();
         let who = recipient(context.principal()?, &r.recipient_id)?;
-        let size = page_size(r.page_size)?;
+        let size = PAGE_SIZE.parse(r.page_size)?;
         let before = page_token(&r.page_token)?;
         let page = self.app.list(who, before, size).await.map_err(ServiceError::from)?;
         Ok(Response::new(pb::ListNotificationsResponse {

@@ -16,12 +16,7 @@ use crate::time;
 /// The fleuve-store counter notification ids come from.
 const SEQUENCE: &str = "notification";
 
-/// A page of results and the token of the next one (empty on the last page).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_token: String,
-}
+pub use fleuve_mesh::page::Page;
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = notifications)]

@@ -4,14 +4,14 @@
 use chrono::{DateTime, NaiveDateTime};
 use diesel::prelude::*;
 use fleuve_mesh::ServiceError;
+use fleuve_mesh::page::{OverMax, PageSize};
 use fleuve_proto::order::v1 as pb;
 
 use super::views::{self, OrderRow};
 use super::{AppError, Caller, Orders};
 use crate::schema::order_view;
 
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 500;
+const PAGE_SIZE: PageSize = PageSize { default: 50, max: 500, over_max: OverMax::Refuse };
 
 /// A validated page request: `size` orders after the opaque token, newest first.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,11 +23,7 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn parse(page_size: i32, page_token: &str) -> Result<PageRequest, ServiceError> {
-        let size = match i64::from(page_size) {
-            0 => DEFAULT_PAGE,
-            n if (1..=MAX_PAGE).contains(&n) => n,
-            n => return Err(ServiceError::invalid(format!("page_size must be between 1 and {MAX_PAGE}, got {n}"))),
-        };
+        let size = PAGE_SIZE.parse(page_size)?;
         if page_token.is_empty() {
             return Ok(PageRequest { size, after: None });
         }
@@ -46,11 +42,7 @@ impl PageRequest {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_token: String,
-}
+pub use fleuve_mesh::page::Page;
 
 /// What ListOrders filters on.
 #[derive(Debug, Clone, Default, PartialEq)]

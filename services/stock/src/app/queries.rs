@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;
 use fleuve_mesh::ServiceError;
+use fleuve_mesh::page::{OverMax, PageSize};
 use fleuve_proto::stock::v1 as pb;
 
 use super::views::{self, LineRow, ProductRow, ReservationRow};
@@ -13,6 +14,7 @@ use crate::schema::{stock_products, stock_reservation_lines, stock_reservations}
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 500;
+const PAGE_SIZE: PageSize = PageSize { default: DEFAULT_PAGE_SIZE, max: MAX_PAGE_SIZE, over_max: OverMax::Cap };
 
 /// A validated page request: `size` items after the key `after` (the last key of the
 /// previous page, carried by an opaque token).
@@ -26,11 +28,7 @@ impl PageRequest {
     /// `page_size` 0 is the default (50), above 500 is 500, negative is refused; the token
     /// must be one this server issued.
     pub fn parse(page_size: i32, page_token: &str) -> Result<PageRequest, ServiceError> {
-        let size = match i64::from(page_size) {
-            0 => DEFAULT_PAGE_SIZE,
-            n if n < 0 => return Err(ServiceError::invalid(format!("page_size must not be negative, got {n}"))),
-            n => n.min(MAX_PAGE_SIZE),
-        };
+        let size = PAGE_SIZE.parse(page_size)?;
         if page_token.is_empty() {
             return Ok(PageRequest { size, after: None });
         }
@@ -55,12 +53,7 @@ impl Default for PageRequest {
     }
 }
 
-/// One page of items and the token of the next page (empty on the last page).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_token: String,
-}
+pub use fleuve_mesh::page::Page;
 
 /// Which reservations ListReservations returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
