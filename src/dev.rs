@@ -43,13 +43,21 @@ impl DataDir {
         self.0.join(KEY_FILE)
     }
 
-    /// The dev configuration: `config` with the database and signing key of this directory.
+    /// The dev configuration: `config` with the database and signing key of this directory,
+    /// and, unless origins are configured, CORS for pages served from this machine
+    /// (`http://localhost:*`, `http://127.0.0.1:*`, `http://[::1]:*`).
     pub fn configure(&self, mut config: MeshConfig) -> MeshConfig {
         config.database_url = self.database_url();
         config.auth.signing_key_file = self.key_file().display().to_string();
+        if config.cors.allowed_origins.is_empty() {
+            config.cors.allowed_origins = DEV_ORIGINS.iter().map(|o| (*o).to_owned()).collect();
+        }
         config
     }
 }
+
+/// The browser origins `fleuve dev` grants CORS by default: pages on this machine.
+pub const DEV_ORIGINS: [&str; 3] = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
 
 /// A started dev node: its bound addresses, demo accounts and a token issuer.
 pub struct DevNode {
@@ -215,7 +223,12 @@ impl DevNode {
         let d = &self.demo;
         let mut out = String::new();
         out.push_str("fleuve dev is ready\n");
-        out.push_str(&format!("  gRPC         {} (plaintext; reflection and health on)\n", self.addr));
+        out.push_str(&format!(
+            "  gRPC         {} (plaintext, HTTP/2; grpc-web over HTTP/1.1 too; reflection and health on)\n",
+            self.addr
+        ));
+        out.push_str(&format!("  keys         http://{}{}\n", self.addr, fleuve_mesh::grpc::JWKS_PATH));
+        out.push_str(&format!("  browsers     CORS for {}\n", self.config.cors.allowed_origins.join(", ")));
         out.push_str(&format!(
             "  kafka        {} (Kafka API, in-process, memory storage)\n",
             self.broker.bootstrap_servers()

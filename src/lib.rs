@@ -7,5 +7,6 @@ pub mod bench;
 pub mod bench_backbone;
 pub mod bench_saga;
 pub mod dev;
+pub mod edge;
 pub mod node;
 pub mod ops_cli;

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use fleuve::{
     bench,
     dev::{self, DataDir},
+    edge,
     node::{self, ServiceName},
     ops_cli,
 };
@@ -87,11 +88,22 @@ enum Command {
         #[command(subcommand)]
         command: ops_cli::ProjectionsCommand,
     },
+    /// The edge in front of the mesh.
+    Edge {
+        #[command(subcommand)]
+        command: EdgeCommand,
+    },
     /// Load generators that print their figures.
     Bench {
         #[command(subcommand)]
         bench: bench::BenchCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum EdgeCommand {
+    /// Writes Envoy's configuration for a topology (the files of gateway/envoy/ are its presets).
+    Envoy(edge::EnvoyArgs),
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -153,6 +165,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Dlq { command } => ops_cli::dlq(&config, command).await,
         Command::Projections { command } => ops_cli::projections(&config, command).await,
+        Command::Edge { command: EdgeCommand::Envoy(args) } => edge::envoy(&args),
         Command::Bench { bench } => {
             // Quiet by default (the figures are the output); RUST_LOG turns the node's logs on.
             let _telemetry =

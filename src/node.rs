@@ -219,7 +219,7 @@ pub fn operations(
 /// Every service on one server, tokens signed and verified with `key` (`fleuve dev`).
 pub fn all_services(config: &MeshConfig, apps: &Apps, ops: fleuve_bus::ops::Operations) -> anyhow::Result<MeshServer> {
     let verifier = TokenVerifier::new(&config.auth, &apps.identity.issuer().jwks())?;
-    let server = MeshServer::new(&config.limits, verifier);
+    let server = MeshServer::new(&config.limits, &config.cors, verifier);
     let server = with_identity(server, apps.identity.clone());
     let server = with_homologation(server, apps.homologation.clone());
     let server = server.add_service(fleuve_notification::server(apps.notifications.clone()));
@@ -231,11 +231,14 @@ pub fn all_services(config: &MeshConfig, apps: &Apps, ops: fleuve_bus::ops::Oper
     Ok(server.add_service(fleuve_bus::ops::server(ops)))
 }
 
+/// The identity service, its public methods (login, keys) and its keys at
+/// `/.well-known/jwks.json`.
 fn with_identity(mut server: MeshServer, identity: Identity) -> MeshServer {
     for method in fleuve_identity::PUBLIC_METHODS {
         server = server.public(method);
     }
-    server.add_service(fleuve_identity::server(identity))
+    let jwks = identity.issuer().jwks();
+    server.jwks(&jwks).add_service(fleuve_identity::server(identity))
 }
 
 fn with_homologation(mut server: MeshServer, app: Homologation) -> MeshServer {
@@ -308,7 +311,8 @@ pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Datab
             let key = SigningKey::load_or_generate(Path::new(&config.auth.signing_key_file))?;
             let issuer = TokenIssuer::new(key, &config.auth);
             let verifier = TokenVerifier::new(&config.auth, &issuer.jwks())?;
-            let server = with_identity(MeshServer::new(&config.limits, verifier), Identity::new(db, issuer));
+            let server =
+                with_identity(MeshServer::new(&config.limits, &config.cors, verifier), Identity::new(db, issuer));
             Ok(ServedService { server, backbone: None })
         }
         ServiceName::Homologation => {
@@ -376,7 +380,7 @@ async fn with_bus(
     let backbone =
         crate::backbone::start(db.clone(), &settings, &event_topics(), projections.consumers.clone()).await?;
     let ops = operations(db, backbone.consumers(), projections);
-    let server = MeshServer::new(&config.limits, verifier).add_service(fleuve_bus::ops::server(ops));
+    let server = MeshServer::new(&config.limits, &config.cors, verifier).add_service(fleuve_bus::ops::server(ops));
     Ok((server, backbone))
 }
 

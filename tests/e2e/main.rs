@@ -4,8 +4,11 @@
 mod access;
 mod backbone;
 mod bad_input;
+mod browser;
 mod concurrency;
 mod dossier_life;
+mod edge;
+mod grpc_web;
 mod processes;
 mod saga;
 mod support;

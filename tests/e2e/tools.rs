@@ -14,7 +14,7 @@ use crate::support::{fleuve_binary, temp_dir};
 use crate::processes::{Process, free_port, start_infra, wait_for_port};
 
 /// Finds a tool on PATH or in the test script's tool directory.
-fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     let mut dirs: Vec<PathBuf> =
         std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
     if let Some(tools) = std::env::var_os("FLEUVE_TOOLS") {
@@ -28,7 +28,7 @@ fn tool(name: &str) -> PathBuf {
 }
 
 /// Starts `fleuve dev` and reads its banner's `export NAME=value` lines.
-fn start_dev(data_dir: &Path, port: u16) -> (Process, HashMap<String, String>) {
+pub(crate) fn start_dev(data_dir: &Path, port: u16) -> (Process, HashMap<String, String>) {
     start_dev_logging(data_dir, port, None)
 }
 

@@ -2,7 +2,7 @@
 //! variables. Nesting in variable names uses a double underscore: `FLEUVE_AUTH__ISSUER` sets
 //! `auth.issuer`. Empty strings mean "not configured" so every key always exists.
 //!
-//! The mesh's own sections (listen address, database, log, telemetry, auth, limits, bus,
+//! The mesh's own sections (listen address, database, log, telemetry, auth, limits, cors, bus,
 //! cache) are fields of [`MeshConfig`]. A service owns its section (`[order]`,
 //! `[notification]`...): it implements [`Section`], the binary registers it in [`Sections`]
 //! before loading, and the service reads it back with [`MeshConfig::section`]. Unknown keys
@@ -26,6 +26,7 @@ pub struct MeshConfig {
     pub telemetry: TelemetryConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
+    pub cors: CorsConfig,
     pub bus: BusSettings,
     pub cache: CacheSettings,
     /// The services' sections as loaded, by name; read with [`MeshConfig::section`].
@@ -45,6 +46,7 @@ impl std::fmt::Debug for MeshConfig {
             .field("telemetry", &self.telemetry)
             .field("auth", &self.auth)
             .field("limits", &self.limits)
+            .field("cors", &self.cors)
             .field("bus", &self.bus)
             .field("cache", &self.cache)
             .field("sections", &self.sections.keys().collect::<Vec<_>>())
@@ -62,6 +64,7 @@ impl Default for MeshConfig {
             telemetry: TelemetryConfig::default(),
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
+            cors: CorsConfig::default(),
             bus: BusSettings::default(),
             cache: CacheSettings::default(),
             sections: toml::Table::new(),
@@ -151,6 +154,19 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self { max_request_bytes: 4 * 1024 * 1024, max_deadline_seconds: 30 }
     }
+}
+
+/// Which browser origins may call the server (grpc-web and the HTTP routes) from their pages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins granted CORS, exactly as browsers send them (`https://console.example.org`); a
+    /// port of `*` matches any port (`http://localhost:*`). Empty grants none (same-origin
+    /// pages and non-browser clients are not concerned). A variable takes a comma-separated
+    /// list: `FLEUVE_CORS__ALLOWED_ORIGINS=https://a.example,https://b.example`.
+    pub allowed_origins: Vec<String>,
+    /// How long a browser may cache a preflight answer; 0 lets it decide.
+    pub max_age_seconds: u64,
 }
 
 /// The event bus: Kafka, the schema registry, the relay and the consumers.
@@ -373,6 +389,13 @@ fn set_existing(tree: &mut toml::Value, path: &[String], raw: &str) {
             Ok(b) => toml::Value::Boolean(b),
             Err(_) => toml::Value::String(raw.to_owned()),
         },
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        ),
         _ => toml::Value::String(raw.to_owned()),
     };
 }
@@ -410,6 +433,18 @@ mod tests {
         assert_eq!(config.limits.max_deadline_seconds, 7);
         assert_eq!(config.auth.leeway_seconds, 30);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_list_is_set_from_a_comma_separated_variable() {
+        let config = MeshConfig::load_from(
+            None,
+            env(&[("FLEUVE_CORS__ALLOWED_ORIGINS", "https://a.example, http://localhost:*,")]),
+            &Sections::default(),
+        )
+        .unwrap();
+        assert_eq!(config.cors.allowed_origins, ["https://a.example", "http://localhost:*"]);
+        assert!(MeshConfig::default().cors.allowed_origins.is_empty());
     }
 
     #[test]

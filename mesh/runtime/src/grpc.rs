@@ -1,7 +1,10 @@
-//! The one gRPC server builder: every service gets reflection, health, a tracing span, a
-//! deadline (the client's, capped), a request-size limit and JWT authentication, in that order.
+//! The one gRPC server builder: every service gets reflection, health, grpc-web and CORS, a
+//! tracing span, a deadline (the client's, capped), a request-size limit and JWT
+//! authentication, in that order. Public documents (the JWK set) are served over plain HTTP on
+//! the same address.
 
 mod layers;
+pub mod web;
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
 
@@ -12,7 +15,22 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 pub use layers::{AuthLayer, DeadlineLayer, SizeLimitLayer, TraceLayer};
 
-use crate::{auth::TokenVerifier, config::LimitsConfig};
+use crate::{
+    auth::{JwkSet, TokenVerifier},
+    config::{CorsConfig, LimitsConfig},
+};
+
+/// Where a server that signs tokens publishes its keys (RFC 8414 / OpenID discovery's usual
+/// place), for Envoy's `jwt_authn` and other verifiers.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// A document served to anyone at `GET path`.
+#[derive(Debug, Clone)]
+struct Document {
+    path: &'static str,
+    content_type: &'static str,
+    body: bytes::Bytes,
+}
 
 /// Methods (or whole services, by prefix) that need no token.
 const ALWAYS_PUBLIC: &[&str] = &["/grpc.health.v1.Health/", "/grpc.reflection."];
@@ -24,6 +42,8 @@ pub struct MeshServer {
     names: Vec<&'static str>,
     public: Vec<String>,
     limits: LimitsConfig,
+    cors: CorsConfig,
+    documents: Vec<Document>,
     verifier: TokenVerifier,
 }
 
@@ -37,7 +57,8 @@ impl std::fmt::Debug for MeshServer {
 pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
 impl MeshServer {
-    pub fn new(limits: &LimitsConfig, verifier: TokenVerifier) -> Self {
+    /// A server with the given limits and browser origins, verifying tokens with `verifier`.
+    pub fn new(limits: &LimitsConfig, cors: &CorsConfig, verifier: TokenVerifier) -> Self {
         let (health, health_service) = tonic_health::server::health_reporter();
         let mut routes = RoutesBuilder::default();
         routes.add_service(health_service);
@@ -47,8 +68,23 @@ impl MeshServer {
             names: Vec::new(),
             public: ALWAYS_PUBLIC.iter().map(|s| (*s).to_owned()).collect(),
             limits: limits.clone(),
+            cors: cors.clone(),
+            documents: Vec::new(),
             verifier,
         }
+    }
+
+    /// Serves `body` to anyone at `GET path` (HTTP/1.1 or HTTP/2), cacheable for five minutes.
+    pub fn document(mut self, path: &'static str, content_type: &'static str, body: impl Into<bytes::Bytes>) -> Self {
+        self.public.push(path.to_owned());
+        self.documents.push(Document { path, content_type, body: body.into() });
+        self
+    }
+
+    /// Publishes the keys tokens are signed with at [`JWKS_PATH`].
+    pub fn jwks(self, jwks: &JwkSet) -> Self {
+        let body = serde_json::to_vec(jwks).unwrap_or_else(|_| b"{\"keys\":[]}".to_vec());
+        self.document(JWKS_PATH, "application/json", body)
     }
 
     /// Lets calls whose path starts with `prefix` through without a token, e.g.
@@ -95,7 +131,26 @@ impl MeshServer {
         let local: Option<SocketAddr> = listener.local_addr().ok();
         tracing::info!(addr = ?local, services = ?self.names, "grpc server listening");
 
+        let cors = web::cors_layer(&self.cors).map_err(|e| anyhow::anyhow!(e))?;
+        let mut router = self.routes.routes().into_axum_router();
+        for doc in &self.documents {
+            let (content_type, body) = (doc.content_type, doc.body.clone());
+            router = router.route(
+                doc.path,
+                axum::routing::get(move || async move {
+                    (
+                        [
+                            (http::header::CONTENT_TYPE, content_type),
+                            (http::header::CACHE_CONTROL, "public, max-age=300"),
+                        ],
+                        body,
+                    )
+                }),
+            );
+        }
         let layers = tower::ServiceBuilder::new()
+            .layer(cors)
+            .layer(web::GrpcWebOrPlainLayer)
             .layer(TraceLayer)
             .layer(DeadlineLayer::new(Duration::from_secs(self.limits.max_deadline_seconds)))
             .layer(SizeLimitLayer::new(self.limits.max_request_bytes))
@@ -107,16 +162,18 @@ impl MeshServer {
         // listeners tonic binds itself, and with Nagle on, a streamed message (WatchOrder) or
         // a response split over writes waits for the client's delayed ACK (tens of ms).
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let serving = Server::builder().layer(layers).add_routes(self.routes.routes()).serve_with_incoming_shutdown(
-            incoming,
-            async move {
+        // HTTP/1.1 beside HTTP/2: grpc-web from browsers and the documents' plain GETs.
+        let serving = Server::builder()
+            .accept_http1(true)
+            .layer(layers)
+            .add_routes(tonic::service::Routes::from(router))
+            .serve_with_incoming_shutdown(incoming, async move {
                 shutdown.await;
                 for name in names {
                     health.set_service_status(name, ServingStatus::NotServing).await;
                 }
                 let _ = draining.send(());
-            },
-        );
+            });
         tokio::pin!(serving);
         // In-flight calls get DRAIN_GRACE to finish; open server streams (watches) would keep
         // a graceful shutdown waiting for ever, so they are closed after it.

@@ -1,0 +1,201 @@
+//! What browsers need of every server: grpc-web (translated to gRPC by tonic-web before the
+//! common layers see the call, so a grpc-web call is traced, limited and authenticated like any
+//! other), CORS for the configured origins (tower-http), and plain HTTP requests (the public
+//! documents a server serves beside its services, such as the JWK set) passed through as they
+//! are: tonic-web alone would answer them 400.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use http::{HeaderName, HeaderValue, Method, Request, Response, header};
+use tonic::body::Body;
+use tower::{Layer, Service, ServiceExt};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::config::CorsConfig;
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// Request headers a grpc-web or Connect client sends, beside the CORS-safelisted ones.
+const ALLOWED_HEADERS: [&str; 10] = [
+    "content-type",
+    "authorization",
+    "x-grpc-web",
+    "x-user-agent",
+    "grpc-timeout",
+    "x-correlation-id",
+    "traceparent",
+    "tracestate",
+    "connect-protocol-version",
+    "connect-timeout-ms",
+];
+
+/// Response headers a page may read: the call's status and its correlation id.
+const EXPOSED_HEADERS: [&str; 4] = ["grpc-status", "grpc-message", "grpc-status-details-bin", "x-correlation-id"];
+
+/// The configured origins, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedOrigins(Vec<OriginPattern>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OriginPattern {
+    /// `https://console.example.org` or `http://localhost:8080`, compared exactly.
+    Exact(String),
+    /// `http://localhost:*`: this scheme and host, on any port or none.
+    AnyPort(String),
+}
+
+impl AllowedOrigins {
+    /// Parses `cors.allowed_origins`; an entry that is not `http(s)://host[:port|:*]` is refused
+    /// (a path, a wildcard host and a trailing slash are mistakes that would grant nothing).
+    pub fn parse(origins: &[String]) -> Result<AllowedOrigins, String> {
+        let mut patterns = Vec::with_capacity(origins.len());
+        for origin in origins {
+            let bad = |why: &str| format!("cors.allowed_origins: {origin:?} {why}");
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"))
+                .ok_or_else(|| bad("must start with http:// or https://"))?;
+            if rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
+                return Err(bad("must be scheme://host[:port] with no path (browsers send no path)"));
+            }
+            let (host, port) = match rest.rsplit_once(':') {
+                // An IPv6 literal without a port: its colons are not a port separator.
+                Some((host, _)) if !host.ends_with(']') && host.contains(':') => (rest, None),
+                Some((host, port)) => (host, Some(port)),
+                None => (rest, None),
+            };
+            if host.is_empty() || host.contains('*') {
+                return Err(bad("must name one host"));
+            }
+            match port {
+                Some("*") => {
+                    let scheme = &origin[..origin.len() - rest.len()];
+                    patterns.push(OriginPattern::AnyPort(format!("{scheme}{host}")));
+                }
+                Some(port) if port.parse::<u16>().is_ok() => patterns.push(OriginPattern::Exact(origin.clone())),
+                Some(_) => return Err(bad("has a port that is neither a number nor *")),
+                None => patterns.push(OriginPattern::Exact(origin.clone())),
+            }
+        }
+        Ok(AllowedOrigins(patterns))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether a request's `Origin` is granted.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.0.iter().any(|pattern| match pattern {
+            OriginPattern::Exact(exact) => exact == origin,
+            OriginPattern::AnyPort(prefix) => origin.strip_prefix(prefix.as_str()).is_some_and(|rest| {
+                rest.is_empty() || rest.strip_prefix(':').is_some_and(|port| port.parse::<u16>().is_ok())
+            }),
+        })
+    }
+}
+
+/// CORS for grpc-web calls and the HTTP routes from the configured origins: preflights are
+/// answered here; another origin gets no grant (the browser then refuses the page the answer).
+pub fn cors_layer(config: &CorsConfig) -> Result<CorsLayer, String> {
+    let origins = AllowedOrigins::parse(&config.allowed_origins)?;
+    let header_names = |names: &[&'static str]| names.iter().map(|n| HeaderName::from_static(n)).collect::<Vec<_>>();
+    let mut layer = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin.to_str().is_ok_and(|origin| origins.allows(origin))
+        }))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(header_names(&ALLOWED_HEADERS))
+        .expose_headers(header_names(&EXPOSED_HEADERS));
+    if config.max_age_seconds > 0 {
+        layer = layer.max_age(Duration::from_secs(config.max_age_seconds));
+    }
+    Ok(layer)
+}
+
+/// Sends grpc-web calls (binary or text, HTTP/1.1 or HTTP/2) through tonic-web's translation
+/// and every other request (gRPC, the HTTP routes) straight to the inner service.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcWebOrPlainLayer;
+
+impl<S: Clone> Layer<S> for GrpcWebOrPlainLayer {
+    type Service = GrpcWebOrPlain<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcWebOrPlain { web: tonic_web::GrpcWebLayer::new().layer(inner.clone()), plain: inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GrpcWebOrPlain<S> {
+    web: tonic_web::GrpcWebService<S>,
+    plain: S,
+}
+
+fn is_grpc_web(req: &Request<Body>) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc-web"))
+}
+
+impl<S> Service<Request<Body>> for GrpcWebOrPlain<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Each call drives its own clone to readiness (which of the two paths it takes is known
+        // only from the request).
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        if is_grpc_web(&req) {
+            Box::pin(self.web.clone().oneshot(req))
+        } else {
+            Box::pin(self.plain.clone().oneshot(req))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origins(list: &[&str]) -> Result<AllowedOrigins, String> {
+        AllowedOrigins::parse(&list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn exact_origins_and_any_port_patterns() {
+        let allowed = origins(&["https://console.example.org", "http://localhost:*", "http://[::1]:*"]).unwrap();
+        assert!(allowed.allows("https://console.example.org"));
+        assert!(!allowed.allows("https://console.example.org:8443"));
+        assert!(!allowed.allows("http://console.example.org"));
+        assert!(allowed.allows("http://localhost:5173"));
+        assert!(allowed.allows("http://localhost"));
+        assert!(allowed.allows("http://[::1]:8080"));
+        assert!(!allowed.allows("http://localhost.evil.example"));
+        assert!(!allowed.allows("http://localhost:5173.evil.example"));
+        assert!(!allowed.allows("https://localhost:5173"));
+        assert!(!allowed.allows("null"));
+        assert!(origins(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn malformed_origins_are_refused() {
+        for bad in ["localhost:3000", "https://a.example/", "https://*.example", "http://a.example:port", "https://"] {
+            assert!(origins(&[bad]).is_err(), "{bad} should be refused");
+        }
+        assert!(origins(&["http://localhost:8080"]).unwrap().allows("http://localhost:8080"));
+    }
+}

