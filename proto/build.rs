@@ -3,8 +3,6 @@
 
 use std::{env, fs, path::PathBuf};
 
-use prost::Message;
-
 fn proto_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
@@ -93,10 +91,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     proto_files(&root.join("fleuve"), &mut files)?;
     files.sort();
     println!("cargo:rerun-if-changed=fleuve");
+    println!("cargo:rerun-if-changed=google");
 
-    let fds = protox::compile(&files, [&root])?;
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler.include_source_info(true).include_imports(true).open_files(&files)?;
+    let fds = compiler.file_descriptor_set();
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-    fs::write(out_dir.join("fleuve_descriptor.bin"), fds.encode_to_vec())?;
+    // Encoded by protox itself: extension options such as `google.api.http`, which Envoy's
+    // REST transcoder reads, survive (prost's FileDescriptorSet would drop them).
+    fs::write(out_dir.join("fleuve_descriptor.bin"), compiler.encode_file_descriptor_set())?;
 
     // Every source by import path, so a new .proto needs no edit of lib.rs to be registrable.
     let mut sources = String::from("&[\n");

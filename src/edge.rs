@@ -92,6 +92,9 @@ pub struct EnvoyArgs {
     /// Largest request body the edge lets through.
     #[arg(long)]
     pub max_request_bytes: Option<u64>,
+    /// Where Envoy reads the contracts' descriptor set (`fleuve edge descriptor` writes it).
+    #[arg(long)]
+    pub descriptor: Option<String>,
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
@@ -169,6 +172,9 @@ impl EnvoyArgs {
         if let Some(bytes) = self.max_request_bytes {
             edge.limits.max_request_bytes = bytes;
         }
+        if let Some(path) = &self.descriptor {
+            edge.descriptor_path.clone_from(path);
+        }
         Ok(edge)
     }
 }
@@ -197,6 +203,12 @@ pub fn envoy(args: &EnvoyArgs) -> anyhow::Result<()> {
     }
 }
 
+/// `fleuve edge descriptor`: the contracts' descriptor set (with their imports and comments),
+/// for Envoy's JSON transcoder.
+pub fn descriptor(out: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::write(out, fleuve_proto::FILE_DESCRIPTOR_SET).with_context(|| format!("writing {}", out.display()))
+}
+
 /// The shipped file of a preset, as the generator writes it today.
 pub fn shipped(preset: Preset) -> anyhow::Result<String> {
     let how = format!("fleuve edge envoy --topology {}", preset.file_name().trim_end_matches(".yaml"));
@@ -223,6 +235,19 @@ mod tests {
                 path.display()
             );
         }
+    }
+
+    /// The transcoder of the dev preset reads `gateway/envoy/fleuve.binpb`: today's contracts.
+    #[test]
+    fn the_shipped_descriptor_set_is_the_contracts() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway/envoy/fleuve.binpb");
+        let on_disk = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            on_disk == fleuve_proto::FILE_DESCRIPTOR_SET,
+            "{} is not today's contracts: run `fleuve edge descriptor -o {}`",
+            path.display(),
+            path.display()
+        );
     }
 
     #[test]

@@ -104,6 +104,11 @@ enum Command {
 enum EdgeCommand {
     /// Writes Envoy's configuration for a topology (the files of gateway/envoy/ are its presets).
     Envoy(edge::EnvoyArgs),
+    /// Writes the contracts' descriptor set, which Envoy's REST/JSON transcoder reads.
+    Descriptor {
+        #[arg(long, short)]
+        out: PathBuf,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -166,6 +171,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Dlq { command } => ops_cli::dlq(&config, command).await,
         Command::Projections { command } => ops_cli::projections(&config, command).await,
         Command::Edge { command: EdgeCommand::Envoy(args) } => edge::envoy(&args),
+        Command::Edge { command: EdgeCommand::Descriptor { out } } => edge::descriptor(&out),
         Command::Bench { bench } => {
             // Quiet by default (the figures are the output); RUST_LOG turns the node's logs on.
             let _telemetry =

@@ -1,7 +1,8 @@
-//! Envoy's bootstrap for the Fleuve edge: one listener for gRPC, grpc-web and (soon) REST
-//! (HTTP/1.1 and HTTP/2 on one port), the filter chain `cors` → `grpc_web` → `jwt_authn` →
-//! `local_ratelimit` → `buffer` (request size) → `router`, routes by protobuf package to one
-//! cluster per service, and the hardening the production edge needs (see [`Edge::config`]).
+//! Envoy's bootstrap for the Fleuve edge: one listener for gRPC, grpc-web and REST/JSON
+//! (HTTP/1.1 and HTTP/2 on one port), the filter chain `cors` → `grpc_web` →
+//! `grpc_json_transcoder` → `jwt_authn` → `local_ratelimit` → `buffer` (request size) →
+//! `router`, routes by protobuf package to one cluster per service, and the hardening the
+//! production edge needs (see [`Edge::config`]).
 
 use std::{collections::BTreeMap, net::SocketAddr};
 
@@ -99,6 +100,9 @@ pub struct Edge {
     pub health_check_interval_ms: u64,
     /// OTLP/gRPC collector (`host:port`) the edge sends its spans to; none disables tracing.
     pub otlp_collector: Option<String>,
+    /// The contracts' descriptor set (`fleuve edge descriptor`), read by the JSON transcoder;
+    /// a relative path is relative to Envoy's working directory.
+    pub descriptor_path: String,
 }
 
 impl Edge {
@@ -118,6 +122,7 @@ impl Edge {
             limits: Limits::default(),
             health_check_interval_ms: 2000,
             otlp_collector: None,
+            descriptor_path: "gateway/envoy/fleuve.binpb".into(),
         }
     }
 
@@ -130,6 +135,7 @@ impl Edge {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             cors_origins: Vec::new(),
             otlp_collector: Some("otel-collector:4317".into()),
+            descriptor_path: "/etc/envoy/fleuve.binpb".into(),
             ..Edge::dev(public_paths)
         }
     }
@@ -301,7 +307,7 @@ impl Edge {
             "access_log": [access_log()],
             "local_reply_config": local_replies(),
             "route_config": self.route_config(rpcs),
-            "http_filters": self.http_filters(),
+            "http_filters": self.http_filters(rpcs),
         });
         if self.otlp_collector.is_some() {
             hcm["tracing"] = json!({
@@ -318,7 +324,13 @@ impl Edge {
         hcm
     }
 
-    fn http_filters(&self) -> Value {
+    fn http_filters(&self, rpcs: &[Rpc]) -> Value {
+        let mut services: Vec<&str> = rpcs
+            .iter()
+            .filter(|rpc| rpc.service().is_some())
+            .filter_map(|rpc| rpc.path.trim_start_matches('/').split_once('/').map(|(service, _)| service))
+            .collect();
+        services.dedup();
         let provider = json!({
             "issuer": self.issuer,
             "audiences": [self.audience],
@@ -349,6 +361,30 @@ impl Edge {
             {
                 "name": "envoy.filters.http.grpc_web",
                 "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb"},
+            },
+            {
+                // REST/JSON from the `google.api.http` annotations: the call becomes gRPC (and
+                // is routed again by its gRPC path) before authentication and rate limits.
+                "name": "envoy.filters.http.grpc_json_transcoder",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+                    "proto_descriptor": self.descriptor_path,
+                    "services": services,
+                    "print_options": {
+                        "add_whitespace": false,
+                        "always_print_primitive_fields": true,
+                        "always_print_enums_as_ints": false,
+                        "preserve_proto_field_names": false,
+                        // A watch streams one JSON object per line as each status arrives.
+                        "stream_newline_delimited": true,
+                    },
+                    // gRPC errors become HTTP statuses (NOT_FOUND 404, INVALID_ARGUMENT 400, ...)
+                    // with a google.rpc.Status JSON body.
+                    "convert_grpc_status": true,
+                    "request_validation_options": {"reject_unknown_query_parameters": true},
+                    "max_request_body_size": self.limits.max_request_bytes,
+                    "max_response_body_size": self.limits.max_request_bytes,
+                },
             },
             {
                 "name": "envoy.filters.http.jwt_authn",
@@ -420,6 +456,21 @@ impl Edge {
                 routes.push(self.rpc_route(rpc, &cluster));
             }
         }
+        // The CORS filter answers a preflight only on a route with an upstream: a REST path's
+        // preflight (before transcoding) takes this one and never reaches the cluster.
+        routes.push(json!({
+            "name": "rest-preflight",
+            "match": {"prefix": "/v1/", "headers": [{"name": ":method", "string_match": {"exact": "OPTIONS"}}]},
+            "route": {"cluster": self.identity_cluster(), "timeout": "5s"},
+            "typed_per_filter_config": jwt_requirement("public"),
+        }));
+        // Anything else: 404 (UNIMPLEMENTED for gRPC).
+        routes.push(json!({
+            "name": "not-found",
+            "match": {"prefix": "/"},
+            "direct_response": {"status": 404, "body": {"inline_string": "no such route\n"}},
+            "typed_per_filter_config": jwt_requirement("public"),
+        }));
         json!({
             "name": "fleuve",
             "virtual_hosts": [{

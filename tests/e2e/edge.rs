@@ -112,6 +112,56 @@ async fn until_routed(edge: &Envoy, token: &str) {
     }
 }
 
+/// The `fleuve dev` binary with Envoy in front (configuration from `fleuve edge envoy
+/// --topology dev` plus `extra` options), ready to route.
+struct DevBehindEnvoy {
+    edge: Envoy,
+    vars: std::collections::HashMap<String, String>,
+    issuer: TokenIssuer,
+    dir: PathBuf,
+    _node: Process,
+}
+
+impl DevBehindEnvoy {
+    async fn start(name: &str, extra: &[&str]) -> DevBehindEnvoy {
+        let dir = temp_dir(name);
+        let node_port = free_port();
+        let (node, vars) = start_dev(&dir.join("data"), node_port);
+        let (port, admin) = (free_port(), free_port());
+        let descriptor = dir.join("fleuve.binpb");
+        let out = Command::new(fleuve_binary()).args(["edge", "descriptor", "-o"]).arg(&descriptor).output().unwrap();
+        assert!(out.status.success(), "fleuve edge descriptor: {}", String::from_utf8_lossy(&out.stderr));
+        let mut args = vec![
+            "--topology=dev".to_owned(),
+            format!("--node=127.0.0.1:{node_port}"),
+            format!("--listen=127.0.0.1:{port}"),
+            format!("--admin=127.0.0.1:{admin}"),
+            format!("--descriptor={}", descriptor.display()),
+            "--health-check-interval-ms=500".to_owned(),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let config = generate(&dir, &args);
+        let edge = start_envoy(&dir, &config, port, admin);
+        let key = SigningKey::load_or_generate(&DataDir::new(dir.join("data")).key_file()).unwrap();
+        let issuer = TokenIssuer::new(key, &fleuve_mesh::MeshConfig::default().auth);
+        let dev = DevBehindEnvoy { edge, vars, issuer, dir, _node: node };
+        until_routed(&dev.edge, &dev.token_for("warm-up")).await;
+        dev
+    }
+
+    /// An applicant's token for any subject, signed with the node's key.
+    fn token_for(&self, subject: &str) -> String {
+        self.issuer.issue(subject, Role::Applicant, "org-edge").unwrap().0
+    }
+}
+
+impl Drop for DevBehindEnvoy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn claims(subject: &str, exp_in: i64) -> Claims {
     let now = chrono::Utc::now().timestamp();
     let auth = fleuve_mesh::MeshConfig::default().auth;
@@ -150,27 +200,29 @@ fn http() -> reqwest::Client {
 #[test]
 fn envoy_accepts_every_shipped_configuration_and_refuses_a_broken_one() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway/envoy");
-    for file in ["dev.yaml", "split.yaml"] {
-        let (ok, out) = validate(&root.join(file));
-        assert!(ok, "{file} refused by envoy --mode validate:\n{out}");
-    }
-    // The TLS variant with a certificate where the shipped file expects it mounted.
-    let dir = temp_dir("fleuve-edge-tls");
+    let (ok, out) = validate(&root.join("dev.yaml"));
+    assert!(ok, "dev.yaml refused by envoy --mode validate:\n{out}");
+    // The split files expect the descriptor set and the certificate mounted in /etc/envoy.
+    let dir = temp_dir("fleuve-edge-validate");
+    std::fs::create_dir_all(dir.join("tls")).unwrap();
+    std::fs::copy(root.join("fleuve.binpb"), dir.join("fleuve.binpb")).unwrap();
     let made = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
         .args(["-subj", "/CN=edge.fleuve.test", "-keyout"])
-        .arg(dir.join("tls.key"))
+        .arg(dir.join("tls/tls.key"))
         .arg("-out")
-        .arg(dir.join("tls.crt"))
+        .arg(dir.join("tls/tls.crt"))
         .output()
         .expect("run openssl");
     assert!(made.status.success(), "openssl: {}", String::from_utf8_lossy(&made.stderr));
-    let shipped = std::fs::read_to_string(root.join("split-tls.yaml")).unwrap();
-    assert!(shipped.contains("/etc/envoy/tls/tls.crt"));
-    let local = dir.join("split-tls.yaml");
-    std::fs::write(&local, shipped.replace("/etc/envoy/tls/", &format!("{}/", dir.display()))).unwrap();
-    let (ok, out) = validate(&local);
-    assert!(ok, "split-tls.yaml refused:\n{out}");
+    for file in ["split.yaml", "split-tls.yaml"] {
+        let shipped = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(shipped.contains("/etc/envoy/fleuve.binpb"), "{file}");
+        let local = dir.join(file);
+        std::fs::write(&local, shipped.replace("/etc/envoy/", &format!("{}/", dir.display()))).unwrap();
+        let (ok, out) = validate(&local);
+        assert!(ok, "{file} refused by envoy --mode validate:\n{out}");
+    }
 
     // A route to a cluster that does not exist is caught (a misspelt cluster in `remote_jwks`
     // would not be: validation does not resolve it).
@@ -181,6 +233,13 @@ fn envoy_accepts_every_shipped_configuration_and_refuses_a_broken_one() {
     std::fs::write(&path, broken).unwrap();
     let (ok, out) = validate(&path);
     assert!(!ok && out.contains("fleuvee"), "a route to an unknown cluster passed validation:\n{out}");
+
+    // The dev preset's transcoder reads the shipped descriptor set (relative to the clone).
+    assert!(
+        std::fs::read_to_string(root.join("dev.yaml"))
+            .unwrap()
+            .contains("proto_descriptor: gateway/envoy/fleuve.binpb")
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -188,28 +247,13 @@ fn envoy_accepts_every_shipped_configuration_and_refuses_a_broken_one() {
 /// JWT refusals at the edge, public routes, CORS, and the hardening probes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envoy_in_front_of_fleuve_dev() {
-    let dir = temp_dir("fleuve-edge-dev");
-    let node_port = free_port();
-    let (_node, vars) = start_dev(&dir.join("data"), node_port);
-    let (port, admin) = (free_port(), free_port());
-    let config = generate(
-        &dir,
-        &[
-            "--topology=dev",
-            &format!("--node=127.0.0.1:{node_port}"),
-            &format!("--listen=127.0.0.1:{port}"),
-            &format!("--admin=127.0.0.1:{admin}"),
-            "--principal-rate=12/60",
-            "--anonymous-rate=12/60",
-            "--max-request-bytes=65536",
-            "--health-check-interval-ms=500",
-        ],
-    );
-    let edge = start_envoy(&dir, &config, port, admin);
-    let key = SigningKey::load_or_generate(&DataDir::new(dir.join("data")).key_file()).unwrap();
-    let issuer = TokenIssuer::new(key, &fleuve_mesh::MeshConfig::default().auth);
-    let token_for = |subject: &str| issuer.issue(subject, Role::Applicant, "org-edge").unwrap().0;
-    until_routed(&edge, &token_for("warm-up")).await;
+    let dev = DevBehindEnvoy::start(
+        "fleuve-edge-dev",
+        &["--principal-rate=12/60", "--anonymous-rate=12/60", "--max-request-bytes=65536"],
+    )
+    .await;
+    let (edge, vars, port, admin) = (&dev.edge, &dev.vars, dev.edge.port, dev.edge.admin);
+    let token_for = |subject: &str| dev.token_for(subject);
 
     // grpcurl through the edge: reflection is public, a signed-in call passes.
     let target = format!("127.0.0.1:{port}");
@@ -231,7 +275,7 @@ async fn envoy_in_front_of_fleuve_dev() {
     let forged = [
         ("no token", None),
         ("alg none", Some(unsigned_token(&claims("mallory", 600)))),
-        ("expired", Some(issuer.key().sign(&claims("late", -600)).unwrap())),
+        ("expired", Some(dev.issuer.key().sign(&claims("late", -600)).unwrap())),
         ("foreign key", Some(foreign.sign(&claims("mallory", 600)).unwrap())),
     ];
     for (what, token) in &forged {
@@ -395,7 +439,6 @@ async fn envoy_in_front_of_fleuve_dev() {
         .find(|v| v["path"] == "/fleuve.identity.v1.IdentityService/WhoAmI" && v["grpc_status"] == "OK")
         .unwrap_or_else(|| panic!("no JSON access log line for WhoAmI:\n{log}"));
     assert!(line["request_id"].as_str().is_some_and(|id| id.len() >= 16), "{line}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Envoy in front of split `fleuve serve` processes: one killed with SIGKILL fails fast with
@@ -430,8 +473,11 @@ async fn envoy_in_front_of_split_services_routes_around_a_killed_one() {
         wait_for_port(ports[service], Duration::from_secs(60));
     }
     let (port, admin) = (free_port(), free_port());
+    let descriptor = dir.join("fleuve.binpb");
+    std::fs::write(&descriptor, fleuve_proto::FILE_DESCRIPTOR_SET).unwrap();
     let mut args = vec![
         "--topology=split".to_owned(),
+        format!("--descriptor={}", descriptor.display()),
         format!("--listen=127.0.0.1:{port}"),
         format!("--admin=127.0.0.1:{admin}"),
         "--otlp-collector=none".to_owned(),
@@ -491,4 +537,100 @@ async fn envoy_in_front_of_split_services_routes_around_a_killed_one() {
     }
     eprintln!("homologation routed to again {:?} after it listened", listening.elapsed());
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// REST/JSON through the edge: the README's curl walk-through (scripts/rest-walkthrough) ends
+/// in a public verification; errors become HTTP statuses; a watch streams one JSON line per
+/// status; a REST path's preflight is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_through_envoy_in_front_of_fleuve_dev() {
+    let dev = DevBehindEnvoy::start("fleuve-edge-rest", &[]).await;
+    let edge = &dev.edge;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/rest-walkthrough");
+    let out = Command::new(&script).env("EDGE", edge.url()).envs(&dev.vars).output().expect("run the walk-through");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "walk-through failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let verification: serde_json::Value =
+        serde_json::from_str(stdout.lines().rev().find(|l| l.starts_with('{')).expect("the verification"))
+            .expect("JSON");
+    assert_eq!(verification["valid"], true, "{stdout}");
+    assert!(verification["certificate"]["certificateNumber"].as_str().unwrap().starts_with("ARPCE-HOM-"));
+    assert!(stdout.contains("DOSSIER_STATUS_APPROVED"), "{stdout}");
+
+    // gRPC status codes as HTTP statuses, with a google.rpc.Status body.
+    let applicant = &dev.vars["APPLICANT_TOKEN"];
+    let get = |path: String, token: Option<&str>| {
+        let mut request = http().get(format!("{}{path}", edge.url()));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request.send()
+    };
+    let missing = get(format!("/v1/dossiers/{}", uuid::Uuid::now_v7()), Some(applicant)).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["code"], Code::NotFound as i32, "{body}");
+    let invalid = get("/v1/dossiers/not-a-uuid".into(), Some(applicant)).await.unwrap();
+    assert_eq!(invalid.status(), 400);
+    assert_eq!(get("/v1/dossiers".into(), None).await.unwrap().status(), 401);
+    let forbidden = get("/v1/statistics".into(), Some(applicant)).await.unwrap();
+    assert_eq!(forbidden.status(), 403);
+    assert_eq!(get("/v1/nothing-here".into(), None).await.unwrap().status(), 404);
+    let unknown_query = get("/v1/dossiers?colour=red".into(), Some(applicant)).await.unwrap();
+    assert_eq!(unknown_query.status(), 400);
+    // A refused transition (the approved dossier submitted again) is 400 FAILED_PRECONDITION.
+    let dossier = stdout.lines().find_map(|l| l.strip_prefix("dossier ")).expect("the dossier id");
+    let again = http()
+        .post(format!("{}/v1/dossiers/{dossier}:submit", edge.url()))
+        .header("authorization", format!("Bearer {applicant}"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400);
+    let body: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(body["code"], Code::FailedPrecondition as i32, "{body}");
+
+    // An order placed over REST, followed over REST: one JSON object per line.
+    let placed: serde_json::Value = http()
+        .post(format!("{}/v1/orders", edge.url()))
+        .header("authorization", format!("Bearer {applicant}"))
+        .json(&serde_json::json!({
+            "idempotencyKey": "rest-order-1",
+            "lines": [{"productId": "sku-notebook", "quantity": 2, "unitPrice": "1500"}],
+            "currency": "XAF",
+            "paymentToken": "tok_visa",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .expect("PlaceOrder over REST")
+        .json()
+        .await
+        .unwrap();
+    let order_id = placed["order"]["orderId"].as_str().expect("order id").to_owned();
+    let watched = get(format!("/v1/orders/{order_id}:watch"), Some(applicant)).await.unwrap();
+    assert_eq!(watched.status(), 200);
+    let text = watched.text().await.unwrap();
+    let statuses: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("one JSON object per line")["order"]["status"]
+                .to_string()
+        })
+        .collect();
+    assert_eq!(statuses.last().map(String::as_str), Some("\"ORDER_STATUS_CONFIRMED\""), "{text}");
+
+    // A browser page on an allowed origin may call the REST surface.
+    let preflight = http()
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/orders", edge.url()))
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization,content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "http://localhost:3000");
 }
