@@ -89,13 +89,16 @@ pub struct DevListen {
     pub grpc: SocketAddr,
     pub registry: SocketAddr,
     pub kafka: SocketAddr,
+    /// The Envoy edge `fleuve dev` runs in front of the node, if any: the API docs send their
+    /// "try it" calls there (REST is Envoy's).
+    pub edge: Option<SocketAddr>,
 }
 
 impl DevListen {
-    /// Ephemeral ports on the loopback interface (tests).
+    /// Ephemeral ports on the loopback interface (tests), no edge.
     pub fn ephemeral() -> DevListen {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        DevListen { grpc: any, registry: any, kafka: any }
+        DevListen { grpc: any, registry: any, kafka: any, edge: None }
     }
 }
 
@@ -139,7 +142,8 @@ pub async fn prepare_on(
     backbone.add_task(apps.notifications.spawn_scheduler(backbone.stopped()));
     backbone.add_task(apps.orders.spawn_deadline_ticker(backbone.stopped()));
     let ops = node::operations(&db, backbone.consumers(), &projections);
-    let server = node::all_services(&config, &apps, ops)?;
+    let docs_servers = vec![listen.edge.map_or_else(|| "/".to_owned(), |edge| format!("http://{edge}"))];
+    let server = crate::docs::with_docs(node::all_services(&config, &apps, ops)?, &docs_servers);
     let identity = apps.identity;
     let listener = TcpListener::bind(listen.grpc).await.with_context(|| format!("binding {}", listen.grpc))?;
     let addr = listener.local_addr()?;
@@ -218,8 +222,9 @@ impl DevNode {
     }
 
     /// What `fleuve dev` prints: endpoints, demo accounts and ready-to-use tokens, with the
-    /// `export` lines machine-readable.
-    pub fn banner(&self) -> anyhow::Result<String> {
+    /// `export` lines machine-readable. `edge` is the Envoy edge's address if one runs, or why
+    /// none does.
+    pub fn banner(&self, edge: Result<SocketAddr, String>) -> anyhow::Result<String> {
         let d = &self.demo;
         let mut out = String::new();
         out.push_str("fleuve dev is ready\n");
@@ -229,6 +234,13 @@ impl DevNode {
         ));
         out.push_str(&format!("  keys         http://{}{}\n", self.addr, fleuve_mesh::grpc::JWKS_PATH));
         out.push_str(&format!("  browsers     CORS for {}\n", self.config.cors.allowed_origins.join(", ")));
+        match &edge {
+            Ok(addr) => out.push_str(&format!(
+                "  edge         http://{addr} (Envoy: gRPC, grpc-web, REST under /v1/, JWT, rate limits); \
+                 API docs http://{addr}/docs\n"
+            )),
+            Err(why) => out.push_str(&format!("  edge         not running: {why}\n")),
+        }
         out.push_str(&format!(
             "  kafka        {} (Kafka API, in-process, memory storage)\n",
             self.broker.bootstrap_servers()
@@ -253,6 +265,9 @@ impl DevNode {
             self.issuer.ttl_seconds()
         ));
         out.push_str(&format!("export FLEUVE_ADDR={}\n", self.addr));
+        if let Ok(addr) = &edge {
+            out.push_str(&format!("export FLEUVE_EDGE=http://{addr}\n"));
+        }
         out.push_str(&format!("export SCHEMA_REGISTRY_URL=http://{}\n", self.registry_addr));
         out.push_str(&format!("export KAFKA_BOOTSTRAP_SERVERS={}\n", self.broker.bootstrap_servers()));
         out.push_str(&format!("export ADMIN_TOKEN={}\n", self.demo_token(Role::Admin)?));

@@ -7,6 +7,8 @@ pub mod bench;
 pub mod bench_backbone;
 pub mod bench_saga;
 pub mod dev;
+pub mod dev_edge;
+pub mod docs;
 pub mod edge;
 pub mod node;
 pub mod ops_cli;

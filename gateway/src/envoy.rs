@@ -446,6 +446,14 @@ impl Edge {
             "route": {"cluster": self.identity_cluster(), "timeout": "5s"},
             "typed_per_filter_config": jwt_requirement("public"),
         }));
+        // The API docs and the OpenAPI document, which every server serves.
+        for (how, path) in [("path", "/docs"), ("prefix", "/docs/"), ("path", "/openapi.json")] {
+            routes.push(json!({
+                "match": {how: path},
+                "route": {"cluster": self.identity_cluster(), "timeout": "10s"},
+                "typed_per_filter_config": jwt_requirement("public"),
+            }));
+        }
         routes.push(json!({
             "match": {"path": "/.well-known/jwks.json"},
             "route": {"cluster": self.identity_cluster(), "timeout": "5s"},

@@ -9,6 +9,7 @@
 //! regenerates them and fails on any difference.
 
 pub mod envoy;
+pub mod openapi;
 mod yaml;
 
 pub use envoy::{Edge, Limits, Rate, Tls, Topology};
@@ -32,9 +33,14 @@ impl Rpc {
     /// `fleuve.order.v1`), or `None` for what the edge does not expose: the operations API
     /// (`fleuve.ops.v1`, present on every process) stays on the internal network.
     pub fn service(&self) -> Option<&str> {
-        let name = self.package.strip_prefix("fleuve.")?.strip_suffix(".v1")?;
-        (name != "ops").then_some(name)
+        exposed_service(&self.package)
     }
+}
+
+/// The service a package belongs to, if the edge exposes it (not `fleuve.ops.v1`).
+pub fn exposed_service(package: &str) -> Option<&str> {
+    let name = package.strip_prefix("fleuve.")?.strip_suffix(".v1")?;
+    (name != "ops").then_some(name)
 }
 
 /// Every RPC of the contracts, in descriptor order.

@@ -634,3 +634,95 @@ async fn rest_through_envoy_in_front_of_fleuve_dev() {
         .unwrap();
     assert_eq!(preflight.headers()["access-control-allow-origin"], "http://localhost:3000");
 }
+
+/// `fleuve dev` runs its own Envoy edge when Envoy is installed: REST, the API docs (rendered
+/// in Chromium), and an OpenAPI document that openapi-spec-validator accepts, whose "try it"
+/// server is the edge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleuve_dev_runs_its_edge_and_serves_the_api_docs() {
+    let dir = temp_dir("fleuve-dev-edge");
+    let (node_port, edge_port) = (free_port(), free_port());
+    // The child alone gets FLEUVE_ENVOY: the Envoy the suite installed.
+    let envoy = tool("envoy");
+    let edge_listen = format!("127.0.0.1:{edge_port}");
+    let (_node, vars) = crate::tools::start_dev_with_env(
+        &dir.join("data"),
+        node_port,
+        &["--edge-listen", &edge_listen],
+        &[("FLEUVE_ENVOY", envoy.to_str().unwrap())],
+    );
+    let edge = vars.get("FLEUVE_EDGE").cloned().expect("fleuve dev printed its edge");
+    assert_eq!(edge, format!("http://{edge_listen}"));
+
+    // REST through the dev node's own edge (routed once its health check passes).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = http().get(format!("{edge}/v1/certificates:search?brand=tec")).send().await.unwrap();
+        if answer.status() == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "REST never answered through fleuve dev's edge: {}", answer.status());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let me = http()
+        .get(format!("{edge}/v1/auth/me"))
+        .header("authorization", format!("Bearer {}", vars["ADMIN_TOKEN"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+
+    // The docs, through the edge and on the node itself; "try it" goes to the edge.
+    for base in [edge.clone(), format!("http://127.0.0.1:{node_port}")] {
+        let page = http().get(format!("{base}/docs")).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{base}/docs");
+        assert!(page.text().await.unwrap().contains("/docs/scalar.js"));
+        let bundle = http().get(format!("{base}/docs/scalar.js")).send().await.unwrap();
+        assert_eq!(bundle.headers()["content-encoding"], "gzip");
+        let openapi: serde_json::Value =
+            http().get(format!("{base}/openapi.json")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(openapi["servers"][0]["url"], edge.as_str());
+    }
+
+    // The document is valid OpenAPI 3.1 ...
+    let document = dir.join("openapi.json");
+    std::fs::write(&document, reqwest::get(format!("{edge}/openapi.json")).await.unwrap().bytes().await.unwrap())
+        .unwrap();
+    let checked = Command::new(tool("openapi-spec-validator")).arg(&document).output().unwrap();
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
+    // ... and the validator does catch a dangling reference.
+    let broken = std::fs::read_to_string(&document).unwrap().replacen(
+        "#/components/schemas/fleuve.order.v1.Order\"",
+        "#/components/schemas/fleuve.order.v1.Missing\"",
+        1,
+    );
+    std::fs::write(dir.join("broken.json"), broken).unwrap();
+    let refused = Command::new(tool("openapi-spec-validator")).arg(dir.join("broken.json")).output().unwrap();
+    assert!(!refused.status.success(), "a dangling $ref passed the validator");
+
+    // Chromium renders the reference from the bundle Fleuve serves (no CDN: the machine has
+    // no internet): the operations' summaries are in the page.
+    let profile = dir.join("chromium-profile");
+    let dom = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=15000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("{edge}/docs"))
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for expected in ["REST/JSON surface of Fleuve", "DossierService", "OrderService"] {
+        assert!(dom.contains(expected), "{expected} not rendered in /docs:\n{}", &dom[..dom.len().min(2000)]);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

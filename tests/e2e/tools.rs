@@ -34,6 +34,27 @@ pub(crate) fn start_dev(data_dir: &Path, port: u16) -> (Process, HashMap<String,
 
 /// [`start_dev`] with its JSON logs (stderr) written to `log`.
 fn start_dev_logging(data_dir: &Path, port: u16, log: Option<&Path>) -> (Process, HashMap<String, String>) {
+    start_dev_with(data_dir, port, log, &["--no-edge"], &[])
+}
+
+/// `fleuve dev` with `extra` options (`--no-edge`, or `--edge-listen ADDR` to run its Envoy)
+/// and environment variables.
+pub(crate) fn start_dev_with_env(
+    data_dir: &Path,
+    port: u16,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Process, HashMap<String, String>) {
+    start_dev_with(data_dir, port, None, extra, env)
+}
+
+fn start_dev_with(
+    data_dir: &Path,
+    port: u16,
+    log: Option<&Path>,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Process, HashMap<String, String>) {
     let stderr = match log {
         Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
         None => Stdio::null(),
@@ -49,6 +70,8 @@ fn start_dev_logging(data_dir: &Path, port: u16, log: Option<&Path>) -> (Process
             "--kafka-listen",
             "127.0.0.1:0",
         ])
+        .args(extra)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()

@@ -29,6 +29,8 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 struct Document {
     path: &'static str,
     content_type: &'static str,
+    /// `gzip` for a body stored compressed.
+    content_encoding: Option<&'static str>,
     body: bytes::Bytes,
 }
 
@@ -75,9 +77,20 @@ impl MeshServer {
     }
 
     /// Serves `body` to anyone at `GET path` (HTTP/1.1 or HTTP/2), cacheable for five minutes.
-    pub fn document(mut self, path: &'static str, content_type: &'static str, body: impl Into<bytes::Bytes>) -> Self {
+    pub fn document(self, path: &'static str, content_type: &'static str, body: impl Into<bytes::Bytes>) -> Self {
+        self.encoded_document(path, content_type, None, body)
+    }
+
+    /// [`MeshServer::document`] for a body stored compressed (`Content-Encoding: gzip`).
+    pub fn encoded_document(
+        mut self,
+        path: &'static str,
+        content_type: &'static str,
+        content_encoding: Option<&'static str>,
+        body: impl Into<bytes::Bytes>,
+    ) -> Self {
         self.public.push(path.to_owned());
-        self.documents.push(Document { path, content_type, body: body.into() });
+        self.documents.push(Document { path, content_type, content_encoding, body: body.into() });
         self
     }
 
@@ -134,17 +147,18 @@ impl MeshServer {
         let cors = web::cors_layer(&self.cors).map_err(|e| anyhow::anyhow!(e))?;
         let mut router = self.routes.routes().into_axum_router();
         for doc in &self.documents {
-            let (content_type, body) = (doc.content_type, doc.body.clone());
+            let (content_type, encoding, body) = (doc.content_type, doc.content_encoding, doc.body.clone());
             router = router.route(
                 doc.path,
                 axum::routing::get(move || async move {
-                    (
-                        [
-                            (http::header::CONTENT_TYPE, content_type),
-                            (http::header::CACHE_CONTROL, "public, max-age=300"),
-                        ],
-                        body,
-                    )
+                    let mut response = http::Response::new(axum::body::Body::from(body));
+                    let headers = response.headers_mut();
+                    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+                    headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=300"));
+                    if let Some(encoding) = encoding {
+                        headers.insert(http::header::CONTENT_ENCODING, http::HeaderValue::from_static(encoding));
+                    }
+                    response
                 }),
             );
         }
