@@ -69,6 +69,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// What the Envoy edge adds: a query and a command on the node directly and through
+    /// Envoy (gRPC, grpc-web, REST), at each concurrency, in one run.
+    Edge {
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
+        admin_url: String,
+        /// Concurrent clients, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,16")]
+        clients: Vec<usize>,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Certificate lookups per second through the read-through cache beside the database read.
     Cache {
         #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
@@ -97,6 +108,9 @@ pub async fn run(command: BenchCommand, config: &MeshConfig) -> anyhow::Result<(
         }
         BenchCommand::Saga { admin_url, concurrency, seconds } => {
             crate::bench_saga::saga(config, &admin_url, &concurrency, Duration::from_secs(seconds)).await
+        }
+        BenchCommand::Edge { admin_url, clients, seconds } => {
+            crate::bench_edge::edge(&admin_url, &clients, Duration::from_secs(seconds)).await
         }
         BenchCommand::Cache { admin_url, redis_url, certificates, clients, seconds } => {
             crate::bench_backbone::cache(&admin_url, &redis_url, certificates, clients, seconds).await

@@ -40,9 +40,21 @@ pub fn find_envoy() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Writes the descriptor set and the configuration under `data_dir/edge/`, starts `envoy`
-/// and waits (up to 20 s) for its listener on `listen`.
+/// Writes the descriptor set and the configuration of the dev preset under `data_dir/edge/`,
+/// starts `envoy` and waits (up to 20 s) for its listener on `listen`.
 pub fn start(envoy: &Path, data_dir: &Path, node: SocketAddr, listen: SocketAddr) -> anyhow::Result<DevEdge> {
+    start_with(envoy, data_dir, node, listen, crate::edge::Preset::Dev.edge())
+}
+
+/// [`start`] with `edge` as the configuration (its topology, addresses and descriptor path are
+/// set here).
+pub fn start_with(
+    envoy: &Path,
+    data_dir: &Path,
+    node: SocketAddr,
+    listen: SocketAddr,
+    mut edge: fleuve_gateway::Edge,
+) -> anyhow::Result<DevEdge> {
     let dir = data_dir.join("edge");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let descriptor = dir.join("fleuve.binpb");
@@ -51,7 +63,6 @@ pub fn start(envoy: &Path, data_dir: &Path, node: SocketAddr, listen: SocketAddr
         let probe = std::net::TcpListener::bind("127.0.0.1:0").context("choosing the edge's admin port")?;
         probe.local_addr()?
     };
-    let mut edge = crate::edge::Preset::Dev.edge();
     edge.topology = fleuve_gateway::Topology::Dev { address: node.to_string() };
     edge.listen = listen;
     edge.admin = admin;
