@@ -225,6 +225,56 @@ impl DevNode {
     /// `export` lines machine-readable. `edge` is the Envoy edge's address if one runs, or why
     /// none does.
     pub fn banner(&self, edge: Result<SocketAddr, String>) -> anyhow::Result<String> {
+        self.banner_info().render(edge)
+    }
+
+    /// What the banner shows, owned: printed once the node serves (and its edge runs).
+    pub fn banner_info(&self) -> Banner {
+        Banner {
+            addr: self.addr,
+            cors: self.config.cors.allowed_origins.clone(),
+            bootstrap_servers: self.broker.bootstrap_servers(),
+            registry_addr: self.registry_addr,
+            database_url: self.config.database_url.clone(),
+            signing_key_file: self.config.auth.signing_key_file.clone(),
+            demo: self.demo.clone(),
+            issuer: self.issuer.clone(),
+        }
+    }
+}
+
+/// The banner of a dev node (see [`DevNode::banner`]).
+#[derive(Clone)]
+pub struct Banner {
+    addr: SocketAddr,
+    cors: Vec<String>,
+    bootstrap_servers: String,
+    registry_addr: SocketAddr,
+    database_url: String,
+    signing_key_file: String,
+    demo: DemoAccounts,
+    issuer: TokenIssuer,
+}
+
+impl std::fmt::Debug for Banner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Banner").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Banner {
+    fn demo_token(&self, role: Role) -> anyhow::Result<String> {
+        let user = match role {
+            Role::Admin => &self.demo.admin,
+            Role::Reviewer => &self.demo.reviewer,
+            Role::Applicant => &self.demo.applicant,
+        };
+        let (token, _) = self.issuer.issue(&user.user_id, role, &user.organisation_id)?;
+        Ok(token)
+    }
+
+    /// The text, with the edge's address or why none runs.
+    pub fn render(&self, edge: Result<SocketAddr, String>) -> anyhow::Result<String> {
         let d = &self.demo;
         let mut out = String::new();
         out.push_str("fleuve dev is ready\n");
@@ -233,7 +283,7 @@ impl DevNode {
             self.addr
         ));
         out.push_str(&format!("  keys         http://{}{}\n", self.addr, fleuve_mesh::grpc::JWKS_PATH));
-        out.push_str(&format!("  browsers     CORS for {}\n", self.config.cors.allowed_origins.join(", ")));
+        out.push_str(&format!("  browsers     CORS for {}\n", self.cors.join(", ")));
         match &edge {
             Ok(addr) => out.push_str(&format!(
                 "  edge         http://{addr} (Envoy: gRPC, grpc-web, REST under /v1/, JWT, rate limits); \
@@ -241,13 +291,10 @@ impl DevNode {
             )),
             Err(why) => out.push_str(&format!("  edge         not running: {why}\n")),
         }
-        out.push_str(&format!(
-            "  kafka        {} (Kafka API, in-process, memory storage)\n",
-            self.broker.bootstrap_servers()
-        ));
+        out.push_str(&format!("  kafka        {} (Kafka API, in-process, memory storage)\n", self.bootstrap_servers));
         out.push_str(&format!("  registry     http://{} (Confluent Schema Registry API)\n", self.registry_addr));
-        out.push_str(&format!("  database     {}\n", self.config.database_url));
-        out.push_str(&format!("  signing key  {}\n", self.config.auth.signing_key_file));
+        out.push_str(&format!("  database     {}\n", self.database_url));
+        out.push_str(&format!("  signing key  {}\n", self.signing_key_file));
         out.push_str(&format!("  try          grpcurl -plaintext {} list\n", self.addr));
         out.push_str(
             "  consumers    certificate-registry, statistics, notification, order-saga, stock, billing; `fleuve projections list`, `fleuve dlq list`\n",
@@ -269,7 +316,7 @@ impl DevNode {
             out.push_str(&format!("export FLEUVE_EDGE=http://{addr}\n"));
         }
         out.push_str(&format!("export SCHEMA_REGISTRY_URL=http://{}\n", self.registry_addr));
-        out.push_str(&format!("export KAFKA_BOOTSTRAP_SERVERS={}\n", self.broker.bootstrap_servers()));
+        out.push_str(&format!("export KAFKA_BOOTSTRAP_SERVERS={}\n", self.bootstrap_servers));
         out.push_str(&format!("export ADMIN_TOKEN={}\n", self.demo_token(Role::Admin)?));
         out.push_str(&format!("export REVIEWER_TOKEN={}\n", self.demo_token(Role::Reviewer)?));
         out.push_str(&format!("export APPLICANT_TOKEN={}\n", self.demo_token(Role::Applicant)?));

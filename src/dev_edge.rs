@@ -40,10 +40,25 @@ pub fn find_envoy() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Writes the descriptor set and the configuration of the dev preset under `data_dir/edge/`,
-/// starts `envoy` and waits (up to 20 s) for its listener on `listen`.
-pub fn start(envoy: &Path, data_dir: &Path, node: SocketAddr, listen: SocketAddr) -> anyhow::Result<DevEdge> {
-    start_with(envoy, data_dir, node, listen, crate::edge::Preset::Dev.edge())
+/// Writes the descriptor set and the configuration of the dev preset (with the node's token
+/// issuer, audience, CORS origins and request limits) under `data_dir/edge/`, starts `envoy`
+/// and waits (up to 20 s) until it is ready.
+pub fn start(
+    envoy: &Path,
+    data_dir: &Path,
+    config: &fleuve_mesh::MeshConfig,
+    node: SocketAddr,
+    listen: SocketAddr,
+) -> anyhow::Result<DevEdge> {
+    let mut edge = crate::edge::Preset::Dev.edge();
+    edge.issuer.clone_from(&config.auth.issuer);
+    edge.audience.clone_from(&config.auth.audience);
+    if !config.cors.allowed_origins.is_empty() {
+        edge.cors_origins.clone_from(&config.cors.allowed_origins);
+    }
+    edge.limits.max_request_bytes = u64::try_from(config.limits.max_request_bytes).unwrap_or(u64::MAX);
+    edge.limits.max_deadline_seconds = config.limits.max_deadline_seconds;
+    start_with(envoy, data_dir, node, listen, edge)
 }
 
 /// [`start`] with `edge` as the configuration (its topology, addresses and descriptor path are
@@ -82,15 +97,34 @@ pub fn start_with(
         .spawn()
         .with_context(|| format!("starting {}", envoy.display()))?;
     let mut edge = DevEdge { child, addr: listen, admin, dir };
+    // Ready when its own admin interface says LIVE (not when something answers on `listen`: a
+    // stale process could), and still running.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_err() {
+    loop {
         if let Some(status) = edge.child.try_wait()? {
             let log = std::fs::read_to_string(edge.dir.join("envoy.log")).unwrap_or_default();
             let last: Vec<&str> = log.lines().rev().take(5).collect();
             anyhow::bail!("envoy exited ({status}): {}", last.into_iter().rev().collect::<Vec<_>>().join("\n"));
         }
-        anyhow::ensure!(Instant::now() < deadline, "envoy did not listen on {listen} within 20 s");
+        if admin_ready(admin) {
+            return Ok(edge);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "envoy was not ready within 20 s (see {})", edge.dir.display());
         std::thread::sleep(Duration::from_millis(100));
     }
-    Ok(edge)
+}
+
+/// `GET /ready` on Envoy's admin interface answers 200 `LIVE`.
+fn admin_ready(admin: SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&admin, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    if stream.write_all(b"GET /ready HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer.starts_with(b"HTTP/1.1 200")
 }

@@ -147,6 +147,7 @@ impl EnvoyArgs {
             edge.tls = Some(Tls { certificate_chain: cert.clone(), private_key: key.clone() });
         }
         if !self.cors_origins.is_empty() {
+            fleuve_mesh::grpc::web::AllowedOrigins::parse(&self.cors_origins).map_err(|e| anyhow::anyhow!(e))?;
             edge.cors_origins.clone_from(&self.cors_origins);
         }
         if let Some(hops) = self.trusted_hops {

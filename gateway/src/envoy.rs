@@ -114,7 +114,7 @@ impl Edge {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin: SocketAddr::from(([127, 0, 0, 1], 9901)),
             tls: None,
-            cors_origins: vec!["http://localhost:*".into(), "http://127.0.0.1:*".into()],
+            cors_origins: vec!["http://localhost:*".into(), "http://127.0.0.1:*".into(), "http://[::1]:*".into()],
             trusted_hops: 0,
             public_paths,
             issuer: "fleuve-identity".into(),
@@ -172,7 +172,7 @@ impl Edge {
     }
 
     fn is_public(&self, path: &str) -> bool {
-        self.public_paths.iter().any(|p| path.starts_with(p.as_str()))
+        crate::is_public(&self.public_paths, path)
     }
 
     /// Checks what Envoy would accept but is a mistake: an admin interface reachable from
@@ -273,6 +273,8 @@ impl Edge {
             "name": "edge",
             "address": socket_address(&self.listen.ip().to_string(), self.listen.port()),
             "per_connection_buffer_limit_bytes": 32768,
+            // A second Envoy on the same port fails to start instead of sharing it.
+            "enable_reuse_port": false,
             "filter_chains": [chain],
         })
     }
@@ -348,6 +350,9 @@ impl Edge {
                     "retry_back_off": {"base_interval": "0.5s", "max_interval": "5s"},
                 },
             },
+            // Only `Authorization: Bearer ...` (not the default `access_token` query parameter,
+            // which the services ignore).
+            "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
             // The services verify the token again (defence in depth) and read its claims.
             "forward": true,
             "payload_in_metadata": "jwt_payload",
@@ -468,7 +473,11 @@ impl Edge {
         // preflight (before transcoding) takes this one and never reaches the cluster.
         routes.push(json!({
             "name": "rest-preflight",
-            "match": {"prefix": "/v1/", "headers": [{"name": ":method", "string_match": {"exact": "OPTIONS"}}]},
+            "match": {"prefix": "/v1/", "headers": [
+                {"name": ":method", "string_match": {"exact": "OPTIONS"}},
+                {"name": "origin", "present_match": true},
+                {"name": "access-control-request-method", "present_match": true},
+            ]},
             "route": {"cluster": self.identity_cluster(), "timeout": "5s"},
             "typed_per_filter_config": jwt_requirement("public"),
         }));
@@ -492,15 +501,25 @@ impl Edge {
                         "descriptor_key": "principal",
                         "metadata_key": {"key": "envoy.filters.http.jwt_authn", "path": [{"key": "jwt_payload"}, {"key": "sub"}]},
                     }}]},
+                    // `caller` is the verified subject, or "anonymous" when the edge verified no
+                    // token (whatever headers the client sent): only the latter has a bucket.
                     {"actions": [
-                        {"header_value_match": {
+                        {"metadata": {
                             "descriptor_key": "caller",
-                            "descriptor_value": "anonymous",
-                            "expect_match": false,
-                            "headers": [{"name": "authorization", "present_match": true}],
+                            "metadata_key": {"key": "envoy.filters.http.jwt_authn", "path": [{"key": "jwt_payload"}, {"key": "sub"}]},
+                            "default_value": "anonymous",
                         }},
                         {"remote_address": {}},
                     ]},
+                ],
+                // The edge's CORS policy is the only one: a node's own grants are dropped.
+                "response_headers_to_remove": [
+                    "access-control-allow-origin",
+                    "access-control-allow-credentials",
+                    "access-control-allow-methods",
+                    "access-control-allow-headers",
+                    "access-control-expose-headers",
+                    "access-control-max-age",
                 ],
                 "typed_per_filter_config": {
                     "envoy.filters.http.cors": self.cors_policy(),
@@ -635,9 +654,17 @@ impl Edge {
                 "healthy_threshold": 1,
                 "grpc_health_check": {},
             }],
+            // Ejection on connection failures only: a gRPC error is an answer (Envoy would
+            // count UNIMPLEMENTED or DEADLINE_EXCEEDED as 5xx, and a few calls anyone can
+            // make would take the service out of rotation).
             "outlier_detection": {
-                "consecutive_5xx": 5,
-                "consecutive_gateway_failure": 3,
+                "split_external_local_origin_errors": true,
+                "consecutive_local_origin_failure": 5,
+                "enforcing_consecutive_local_origin_failure": 100,
+                "enforcing_consecutive_5xx": 0,
+                "enforcing_consecutive_gateway_failure": 0,
+                "enforcing_success_rate": 0,
+                "enforcing_failure_percentage": 0,
                 "interval": "5s",
                 "base_ejection_time": "10s",
                 "max_ejection_percent": 100,
@@ -647,7 +674,8 @@ impl Edge {
             "circuit_breakers": {"thresholds": [{
                 "max_connections": 1024,
                 "max_pending_requests": 1024,
-                "max_requests": 1024,
+                // Open watches count as requests: room for many beside the unary calls.
+                "max_requests": 8192,
                 "max_retries": 16,
             }]},
         })

@@ -37,6 +37,12 @@ impl Rpc {
     }
 }
 
+/// Whether `path` is public by `public`: an entry ending in `/` covers a whole service, any
+/// other one method (the servers' rule).
+pub fn is_public(public: &[String], path: &str) -> bool {
+    public.iter().any(|p| if p.ends_with('/') { path.starts_with(p.as_str()) } else { path == p })
+}
+
 /// The service a package belongs to, if the edge exposes it (not `fleuve.ops.v1`).
 pub fn exposed_service(package: &str) -> Option<&str> {
     let name = package.strip_prefix("fleuve.")?.strip_suffix(".v1")?;

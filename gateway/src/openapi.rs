@@ -237,7 +237,7 @@ pub fn document(options: &Options) -> Value {
         for method in service.methods() {
             let Some(route) = http_route(&pool, &method) else { continue };
             let grpc_path = format!("/{}/{}", service.full_name(), method.name());
-            let public = options.public_paths.iter().any(|p| grpc_path.starts_with(p.as_str()));
+            let public = crate::is_public(&options.public_paths, &grpc_path);
             let input = method.input();
             let bound = path_parameters(&route.template);
             let mut parameters = Vec::new();
@@ -250,17 +250,30 @@ pub fn document(options: &Options) -> Value {
                 }));
             }
             if route.body.is_empty() {
+                // Scalars (and well-known types) as `name=value`; a message's own (one level)
+                // as `name.sub=value`, as the transcoder reads them (GetStatistics' `period`).
+                let simple = |f: &FieldDescriptor| match f.kind() {
+                    Kind::Message(m) => well_known(m.full_name()).is_some() && !f.is_list(),
+                    _ => !f.is_map(),
+                };
+                let mut query: Vec<(String, FieldDescriptor)> = Vec::new();
                 for field in input.fields() {
-                    if bound.iter().any(|b| b == field.name())
-                        || matches!(field.kind(), Kind::Message(_))
-                        || field.is_map()
-                    {
+                    if bound.iter().any(|b| b == field.name()) {
                         continue;
                     }
+                    if simple(&field) {
+                        query.push((field.json_name().to_owned(), field.clone()));
+                    } else if let (Kind::Message(m), false) = (field.kind(), field.is_list() || field.is_map()) {
+                        for sub in m.fields().filter(|sub| simple(sub)) {
+                            query.push((format!("{}.{}", field.json_name(), sub.json_name()), sub));
+                        }
+                    }
+                }
+                for (name, field) in query {
                     let mut schema = builder.field_schema(&field);
                     let description = schema.as_object_mut().and_then(|o| o.remove("description")).unwrap_or(json!(""));
                     parameters.push(json!({
-                        "name": field.json_name(), "in": "query", "required": false, "schema": schema,
+                        "name": name, "in": "query", "required": false, "schema": schema,
                         "description": description,
                     }));
                 }
@@ -410,5 +423,8 @@ mod tests {
             }
         }
         assert_eq!(path_parameters("/v1/a/{x}/b/{y=*}:go"), ["x", "y"]);
+        let statistics = &doc["paths"]["/v1/statistics"]["get"]["parameters"];
+        let names: Vec<&str> = statistics.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert!(names.contains(&"period.startTime") && names.contains(&"maxRejectionCauses"), "{names:?}");
     }
 }

@@ -389,6 +389,23 @@ async fn envoy_in_front_of_fleuve_dev() {
     .await;
     assert_eq!(huge_web.http_status, 413, "{huge_web:?}");
 
+    // gRPC errors are answers, not failures of the upstream: a run of them (UNIMPLEMENTED here,
+    // which Envoy counts as a 501) ejects nothing, and the next call is served.
+    for _ in 0..8 {
+        let odd = grpc_web::call(
+            &http(),
+            &edge.url(),
+            "/docs/x",
+            &identity::WhoAmIRequest {},
+            Some(&token_for("odd-caller")),
+            Format::Binary,
+            &[],
+        )
+        .await;
+        assert_eq!(odd.grpc_status(), Some(Code::Unimplemented as i32), "{odd:?}");
+    }
+    who_am_i(edge.channel(), Some(&token_for("after-errors"))).await.expect("still routed after a run of errors");
+
     // Per principal: past its limit a principal gets RESOURCE_EXHAUSTED, another still passes.
     let (busy, other) = (token_for("busy-principal"), token_for("other-principal"));
     let mut limited = None;
@@ -645,12 +662,13 @@ async fn fleuve_dev_runs_its_edge_and_serves_the_api_docs() {
     // The child alone gets FLEUVE_ENVOY: the Envoy the suite installed.
     let envoy = tool("envoy");
     let edge_listen = format!("127.0.0.1:{edge_port}");
-    let (_node, vars) = crate::tools::start_dev_with_env(
+    let (node, vars) = crate::tools::start_dev_with_env(
         &dir.join("data"),
         node_port,
         &["--edge-listen", &edge_listen],
         &[("FLEUVE_ENVOY", envoy.to_str().unwrap())],
     );
+    let _node = crate::processes::Graceful(node);
     let edge = vars.get("FLEUVE_EDGE").cloned().expect("fleuve dev printed its edge");
     assert_eq!(edge, format!("http://{edge_listen}"));
 
@@ -742,7 +760,7 @@ fn node_scripts() -> (PathBuf, PathBuf) {
     (run, root.join("gen"))
 }
 
-fn node(dir: &Path, script: &str, env: &[(&str, &str)]) -> serde_json::Value {
+fn run_node(dir: &Path, script: &str, env: &[(&str, &str)]) -> serde_json::Value {
     let out = Command::new("node").arg(script).current_dir(dir).envs(env.iter().copied()).output().expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "node {script}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -760,16 +778,17 @@ async fn browser_clients_through_fleuve_devs_edge() {
     let (node_port, edge_port) = (free_port(), free_port());
     let envoy = tool("envoy");
     let edge_listen = format!("127.0.0.1:{edge_port}");
-    let (_node, vars) = crate::tools::start_dev_with_env(
+    let (node, vars) = crate::tools::start_dev_with_env(
         &dir.join("data"),
         node_port,
         &["--edge-listen", &edge_listen],
         &[("FLEUVE_ENVOY", envoy.to_str().unwrap()), ("FLEUVE_ORDER__PAYMENT_TIMEOUT_SECONDS", "30")],
     );
+    let _node = crate::processes::Graceful(node);
     let edge = vars["FLEUVE_EDGE"].clone();
     until_routed_at(&edge, &vars["APPLICANT_TOKEN"]).await;
 
-    let watched = node(
+    let watched = run_node(
         &scripts,
         "watch-order.mjs",
         &[("EDGE", &edge), ("TOKEN", &vars["APPLICANT_TOKEN"]), ("GEN", generated.to_str().unwrap())],
@@ -780,7 +799,7 @@ async fn browser_clients_through_fleuve_devs_edge() {
     let open_ms = watched["openMs"].as_u64().unwrap();
     assert!(open_ms >= 29_000, "the watch closed after {open_ms} ms, before the payment deadline");
 
-    let tried = node(&scripts, "docs-try-it.mjs", &[("DOCS", &format!("{edge}/docs"))]);
+    let tried = run_node(&scripts, "docs-try-it.mjs", &[("DOCS", &format!("{edge}/docs"))]);
     assert_eq!(tried["url"], format!("{edge}/v1/certificates:search"));
     // The service's own answer (no brand or model given), through the edge.
     assert_eq!((tried["status"].as_u64(), tried["body"]["code"].as_u64()), (Some(400), Some(3)), "{tried}");

@@ -28,6 +28,24 @@ impl Drop for Process {
     }
 }
 
+/// A process stopped with SIGTERM on drop (SIGKILL after 15 s): a graceful stop, so what it
+/// started itself (`fleuve dev`'s Envoy) stops with it.
+pub struct Graceful(pub Process);
+
+impl Drop for Graceful {
+    fn drop(&mut self) {
+        let child = &mut (self.0).0;
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -35,7 +35,8 @@ struct Document {
 }
 
 /// Methods (or whole services, by prefix) that need no token.
-const ALWAYS_PUBLIC: &[&str] = &["/grpc.health.v1.Health/", "/grpc.reflection."];
+const ALWAYS_PUBLIC: &[&str] =
+    &["/grpc.health.v1.Health/", "/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v1alpha.ServerReflection/"];
 
 /// Assembles services into one server wrapped in the common layers.
 pub struct MeshServer {
@@ -100,10 +101,11 @@ impl MeshServer {
         self.document(JWKS_PATH, "application/json", body)
     }
 
-    /// Lets calls whose path starts with `prefix` through without a token, e.g.
-    /// `/fleuve.identity.v1.IdentityService/Login`. A token they do carry is still verified.
-    pub fn public(mut self, prefix: &str) -> Self {
-        self.public.push(prefix.to_owned());
+    /// Lets calls of `path` through without a token: a method
+    /// (`/fleuve.identity.v1.IdentityService/Login`), or every method of a service when it
+    /// ends in `/`. A token they do carry is still verified.
+    pub fn public(mut self, path: &str) -> Self {
+        self.public.push(path.to_owned());
         self
     }
 
@@ -186,6 +188,8 @@ impl MeshServer {
                 for name in names {
                     health.set_service_status(name, ServingStatus::NotServing).await;
                 }
+                // The whole server too: what Envoy's health check (service "") asks.
+                health.set_service_status("", ServingStatus::NotServing).await;
                 let _ = draining.send(());
             });
         tokio::pin!(serving);

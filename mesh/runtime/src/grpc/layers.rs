@@ -345,7 +345,9 @@ where
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let path = req.uri().path();
-        let public = self.public.iter().any(|p| path.starts_with(p.as_str()));
+        // An entry ending in `/` is a prefix (a whole service), any other an exact path.
+        let public =
+            self.public.iter().any(|p| if p.ends_with('/') { path.starts_with(p.as_str()) } else { path == p });
         let header = req.headers().get(http::header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| ()));
         let outcome = match header {
             None => Err(AuthError::Missing),
