@@ -264,8 +264,9 @@ pub async fn edge(admin_url: &str, clients: &[usize], duration: Duration) -> any
     }
 
     println!(
-        "edge: each call on the node directly and through Envoy (dev preset, 1 worker thread) on this machine; \
-         {} s per cell",
+        "edge: each call on the node directly and through Envoy (dev preset, {} worker thread(s), \
+         FLEUVE_ENVOY_WORKERS) on this machine; {} s per cell",
+        std::env::var("FLEUVE_ENVOY_WORKERS").unwrap_or_else(|_| "1".into()),
         duration.as_secs()
     );
     println!(

@@ -28,6 +28,12 @@ impl Drop for DevEdge {
     }
 }
 
+/// Envoy's worker threads: `FLEUVE_ENVOY_WORKERS`, 1 by default (a development machine's edge
+/// leaves the cores to the node).
+fn workers() -> usize {
+    std::env::var("FLEUVE_ENVOY_WORKERS").ok().and_then(|w| w.parse().ok()).filter(|w| *w > 0).unwrap_or(1)
+}
+
 /// The Envoy binary: `FLEUVE_ENVOY`, or `envoy` on `PATH`.
 pub fn find_envoy() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("FLEUVE_ENVOY") {
@@ -87,7 +93,7 @@ pub fn start_with(
         .with_context(|| format!("writing {}", config.display()))?;
     let access_log = std::fs::File::create(dir.join("access.log")).context("creating the edge's access log")?;
     let child = Command::new(envoy)
-        .args(["--concurrency", "1", "--use-dynamic-base-id", "-l", "warning", "--log-path"])
+        .args(["--concurrency", &workers().to_string(), "--use-dynamic-base-id", "-l", "warning", "--log-path"])
         .arg(dir.join("envoy.log"))
         .arg("-c")
         .arg(&config)
