@@ -821,3 +821,129 @@ async fn until_routed_at(url: &str, token: &str) {
         }
     }
 }
+
+/// Envoy in front of the split topology: identity and homologation on one database, order,
+/// stock, billing and notification on one each, the broker and registry of `fleuve infra`, each
+/// service its own `fleuve serve` process. Through the edge only: grpcurl, the REST dossier
+/// walk-through with curl, and the Node grpc-web client following a 30 s watch to the
+/// compensated failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envoy_in_front_of_the_split_processes() {
+    let (scripts, generated) = node_scripts();
+    let dir = temp_dir("fleuve-edge-split-all");
+    let key = dir.join("signing-key.pem");
+    let issuer =
+        TokenIssuer::new(SigningKey::load_or_generate(&key).unwrap(), &fleuve_mesh::MeshConfig::default().auth);
+    let mut databases = std::collections::BTreeMap::new();
+    for name in ["main", "order", "stock", "billing", "notification"] {
+        databases.insert(name, fleuve_store::testing::TestDatabase::postgres(&fleuve::node::MIGRATIONS).await.unwrap());
+    }
+    // The homologation context shares one database; each saga service owns its own.
+    let database_of = |service: &'static str| match service {
+        "identity" | "homologation" | "statistics" => "main",
+        saga => saga,
+    };
+    let (_infra, bus) = tokio::task::block_in_place(start_infra);
+    let ports: std::collections::BTreeMap<&str, u16> =
+        fleuve_gateway::envoy::SERVICES.iter().map(|s| (*s, free_port())).collect();
+    let serve = |service: &'static str| {
+        let log = std::fs::File::create(dir.join(format!("{service}.log"))).unwrap();
+        let mut cmd = Command::new(fleuve_binary());
+        cmd.args(["serve", service])
+            .env("FLEUVE_LISTEN", format!("127.0.0.1:{}", ports[service]))
+            .env("FLEUVE_DATABASE_URL", databases[database_of(service)].url())
+            .env("FLEUVE_AUTH__SIGNING_KEY_FILE", &key)
+            .env("FLEUVE_AUTH__JWKS_ENDPOINT", format!("http://127.0.0.1:{}", ports["identity"]))
+            .env("FLEUVE_BUS__BOOTSTRAP_SERVERS", &bus["FLEUVE_BUS__BOOTSTRAP_SERVERS"])
+            .env("FLEUVE_BUS__SCHEMA_REGISTRY_URL", &bus["FLEUVE_BUS__SCHEMA_REGISTRY_URL"])
+            .env("FLEUVE_BUS__INSTANCE_ID", format!("{service}-0"))
+            .env("FLEUVE_ORDER__PAYMENT_TIMEOUT_SECONDS", "30")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        Process(cmd.spawn().expect("fleuve serve"))
+    };
+    let _identity = serve("identity");
+    wait_for_port(ports["identity"], Duration::from_secs(30));
+    let running = ["homologation", "order", "stock", "billing", "notification"];
+    let _processes: Vec<Process> = running.iter().map(|&service| serve(service)).collect();
+    for service in running {
+        wait_for_port(ports[service], Duration::from_secs(60));
+    }
+
+    let (port, admin) = (free_port(), free_port());
+    let descriptor = dir.join("fleuve.binpb");
+    std::fs::write(&descriptor, fleuve_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let mut args = vec![
+        "--topology=split".to_owned(),
+        format!("--descriptor={}", descriptor.display()),
+        format!("--listen=127.0.0.1:{port}"),
+        format!("--admin=127.0.0.1:{admin}"),
+        "--otlp-collector=none".to_owned(),
+        "--health-check-interval-ms=500".to_owned(),
+    ];
+    args.extend(ports.iter().map(|(service, p)| format!("--upstream={service}=127.0.0.1:{p}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let config = generate(&dir, &args);
+    let edge = start_envoy(&dir, &config, port, admin);
+
+    // The demo users, as fleuve dev seeds them, on identity's database.
+    let database = fleuve_store::Database::connect(databases["main"].url(), 2).unwrap();
+    let demo = fleuve_identity::Identity::new(database, issuer.clone()).seed_demo().await.unwrap();
+    let token =
+        |user: &fleuve_identity::User, role: Role| issuer.issue(&user.user_id, role, &user.organisation_id).unwrap().0;
+    let (admin_token, applicant_token) = (token(&demo.admin, Role::Admin), token(&demo.applicant, Role::Applicant));
+    until_routed(&edge, &applicant_token).await;
+
+    // grpcurl through the edge: the contracts by reflection, a signed-in call.
+    let target = format!("127.0.0.1:{port}");
+    let listed =
+        Command::new(tool("grpcurl")).args(["-plaintext", "-max-time", "20", &target, "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("fleuve.billing.v1.BillingService"));
+    let header = format!("authorization: Bearer {applicant_token}");
+    let out = Command::new(tool("grpcurl"))
+        .args(["-plaintext", "-max-time", "20", "-H", &header, &target, "fleuve.identity.v1.IdentityService/WhoAmI"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&demo.applicant.user_id), "{out:?}");
+
+    // The REST walk-through: identity's tokens, homologation's commands, a public verification.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/rest-walkthrough");
+    let out = Command::new(&script)
+        .env("EDGE", edge.url())
+        .env("APPLICANT_TOKEN", &applicant_token)
+        .env("ADMIN_TOKEN", &admin_token)
+        .env("REVIEWER_TOKEN", token(&demo.reviewer, Role::Reviewer))
+        .env("REVIEWER_ID", &demo.reviewer.user_id)
+        .output()
+        .expect("run the walk-through");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "walk-through failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.lines().last().is_some_and(|l| l.contains("\"valid\":true")), "{stdout}");
+
+    // The shop through the edge (stock and billing processes), then the Node grpc-web watch.
+    let mut stock = fleuve_proto::stock::v1::stock_service_client::StockServiceClient::new(edge.channel());
+    let product = fleuve_proto::stock::v1::CreateProductRequest {
+        product_id: "sku-pen".into(),
+        name: "Ballpoint pen".into(),
+        quantity: 100,
+    };
+    stock.create_product(authed(product, &admin_token)).await.expect("CreateProduct through the edge");
+    let mut billing = fleuve_proto::billing::v1::billing_service_client::BillingServiceClient::new(edge.channel());
+    let account = fleuve_proto::billing::v1::OpenAccountRequest {
+        customer_id: demo.applicant.user_id.clone(),
+        currency: "XAF".into(),
+        credit_limit: 0,
+        opening_balance: 1_000_000,
+    };
+    billing.open_account(authed(account, &admin_token)).await.expect("OpenAccount through the edge");
+    let watched = run_node(
+        &scripts,
+        "watch-order.mjs",
+        &[("EDGE", &edge.url()), ("TOKEN", &applicant_token), ("GEN", generated.to_str().unwrap())],
+    );
+    let statuses: Vec<&str> = watched["statuses"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert!(statuses.ends_with(&["AWAITING_PAYMENT", "COMPENSATING", "FAILED"]), "{statuses:?}");
+    assert!(watched["openMs"].as_u64().unwrap() >= 29_000, "{watched}");
+    let _ = std::fs::remove_dir_all(scripts);
+    let _ = std::fs::remove_dir_all(dir);
+}
