@@ -356,6 +356,9 @@ impl Edge {
             // The services verify the token again (defence in depth) and read its claims.
             "forward": true,
             "payload_in_metadata": "jwt_payload",
+            // A token seen before skips the ES256 verification (its expiry is still checked):
+            // measured, this nearly doubles the edge's calls per second for a cheap query.
+            "jwt_cache_config": {"jwt_cache_size": 10000},
             "clock_skew_seconds": 30,
         });
         json!([
