@@ -96,6 +96,26 @@ fn start_envoy(dir: &Path, config: &Path, port: u16, admin: u16) -> Envoy {
     Envoy { _process: process, port, admin, access_log }
 }
 
+/// Envoy with the split preset in front of the services at `ports` (127.0.0.1), health
+/// checks every 500 ms, no tracing.
+fn split_edge(dir: &Path, ports: &std::collections::BTreeMap<&str, u16>) -> Envoy {
+    let (port, admin) = (free_port(), free_port());
+    let descriptor = dir.join("fleuve.binpb");
+    std::fs::write(&descriptor, fleuve_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let mut args = vec![
+        "--topology=split".to_owned(),
+        format!("--descriptor={}", descriptor.display()),
+        format!("--listen=127.0.0.1:{port}"),
+        format!("--admin=127.0.0.1:{admin}"),
+        "--otlp-collector=none".to_owned(),
+        "--health-check-interval-ms=500".to_owned(),
+    ];
+    args.extend(ports.iter().map(|(service, p)| format!("--upstream={service}=127.0.0.1:{p}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let config = generate(dir, &args);
+    start_envoy(dir, &config, port, admin)
+}
+
 /// Waits until a call through the edge succeeds (upstream healthy, JWKS fetched).
 async fn until_routed(edge: &Envoy, token: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -489,21 +509,7 @@ async fn envoy_in_front_of_split_services_routes_around_a_killed_one() {
     for service in ["homologation", "stock"] {
         wait_for_port(ports[service], Duration::from_secs(60));
     }
-    let (port, admin) = (free_port(), free_port());
-    let descriptor = dir.join("fleuve.binpb");
-    std::fs::write(&descriptor, fleuve_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let mut args = vec![
-        "--topology=split".to_owned(),
-        format!("--descriptor={}", descriptor.display()),
-        format!("--listen=127.0.0.1:{port}"),
-        format!("--admin=127.0.0.1:{admin}"),
-        "--otlp-collector=none".to_owned(),
-        "--health-check-interval-ms=500".to_owned(),
-    ];
-    args.extend(ports.iter().map(|(service, p)| format!("--upstream={service}=127.0.0.1:{p}")));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let config = generate(&dir, &args);
-    let edge = start_envoy(&dir, &config, port, admin);
+    let edge = split_edge(&dir, &ports);
     let signing = SigningKey::load_or_generate(&key).unwrap();
     let issuer = TokenIssuer::new(signing, &fleuve_mesh::MeshConfig::default().auth);
     let token = issuer.issue("split-user", Role::Applicant, "org-edge").unwrap().0;
@@ -870,21 +876,7 @@ async fn envoy_in_front_of_the_split_processes() {
         wait_for_port(ports[service], Duration::from_secs(60));
     }
 
-    let (port, admin) = (free_port(), free_port());
-    let descriptor = dir.join("fleuve.binpb");
-    std::fs::write(&descriptor, fleuve_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let mut args = vec![
-        "--topology=split".to_owned(),
-        format!("--descriptor={}", descriptor.display()),
-        format!("--listen=127.0.0.1:{port}"),
-        format!("--admin=127.0.0.1:{admin}"),
-        "--otlp-collector=none".to_owned(),
-        "--health-check-interval-ms=500".to_owned(),
-    ];
-    args.extend(ports.iter().map(|(service, p)| format!("--upstream={service}=127.0.0.1:{p}")));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let config = generate(&dir, &args);
-    let edge = start_envoy(&dir, &config, port, admin);
+    let edge = split_edge(&dir, &ports);
 
     // The demo users, as fleuve dev seeds them, on identity's database.
     let database = fleuve_store::Database::connect(databases["main"].url(), 2).unwrap();
