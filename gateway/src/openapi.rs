@@ -306,8 +306,19 @@ pub fn document(options: &Options) -> Value {
                 },
             });
             if !route.body.is_empty() {
-                let body_schema = if route.body == "*" {
+                let body_schema = if route.body == "*" && bound.is_empty() {
                     builder.reference(&input)
+                } else if route.body == "*" {
+                    // The request without the fields the path carries.
+                    let mut schema = builder.message_schema(&input);
+                    if let Some(properties) = schema["properties"].as_object_mut() {
+                        for name in &bound {
+                            if let Some(field) = input.get_field_by_name(name) {
+                                properties.remove(field.json_name());
+                            }
+                        }
+                    }
+                    schema
                 } else {
                     input
                         .get_field_by_name(&route.body)
@@ -393,6 +404,10 @@ mod tests {
             create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/fleuve.homologation.v1.CreateDossierRequest"
         );
+        let submit = &doc["paths"]["/v1/dossiers/{dossier_id}:submit"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"];
+        assert!(submit["properties"].get("dossierId").is_none(), "the path carries it: {submit}");
+        assert!(submit["properties"].get("expectedVersion").is_some(), "{submit}");
         let watch = &doc["paths"]["/v1/orders/{order_id}:watch"]["get"];
         assert!(watch["description"].as_str().unwrap().contains("one JSON object per line"));
         let operations: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();

@@ -887,7 +887,7 @@ async fn envoy_in_front_of_the_split_processes() {
     until_routed(&edge, &applicant_token).await;
 
     // grpcurl through the edge: the contracts by reflection, a signed-in call.
-    let target = format!("127.0.0.1:{port}");
+    let target = format!("127.0.0.1:{}", edge.port);
     let listed =
         Command::new(tool("grpcurl")).args(["-plaintext", "-max-time", "20", &target, "list"]).output().unwrap();
     assert!(String::from_utf8_lossy(&listed.stdout).contains("fleuve.billing.v1.BillingService"));
