@@ -118,18 +118,7 @@ fn split_edge(dir: &Path, ports: &std::collections::BTreeMap<&str, u16>) -> Envo
 
 /// Waits until a call through the edge succeeds (upstream healthy, JWKS fetched).
 async fn until_routed(edge: &Envoy, token: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut client = identity::identity_service_client::IdentityServiceClient::new(edge.channel());
-    loop {
-        match client.who_am_i(authed(identity::WhoAmIRequest {}, token)).await {
-            Ok(_) => return,
-            Err(status) if Instant::now() < deadline => {
-                let _ = status;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(status) => panic!("the edge never routed a call: {status}"),
-        }
-    }
+    until_routed_at(&edge.url(), token).await;
 }
 
 /// The `fleuve dev` binary with Envoy in front (configuration from `fleuve edge envoy
