@@ -46,8 +46,18 @@ impl Drop for Graceful {
     }
 }
 
+/// A port nothing listens on, never handed out twice in this test binary: tests run in
+/// parallel, and the kernel may give a port just released by one test to the next `bind(0)`.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 pub fn wait_for_port(port: u16, within: Duration) {
