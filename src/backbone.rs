@@ -20,6 +20,8 @@ pub struct BackboneSettings {
     /// Run the outbox relay of this database (one relay per database).
     pub relay: bool,
     pub consumer: ConsumerSettings,
+    /// How often the outbox and dead-letter gauges are read from the database.
+    pub sample_interval: std::time::Duration,
 }
 
 impl BackboneSettings {
@@ -28,6 +30,7 @@ impl BackboneSettings {
     pub fn from_config(config: &fleuve_mesh::MeshConfig, bootstrap_servers: &str, registry_url: &str) -> Self {
         let mut bus = BusConfig::new(bootstrap_servers);
         bus.security = config.bus.security.clone();
+        let sample_interval = std::time::Duration::from_secs(config.admin.sample_interval_seconds.max(1));
         BackboneSettings {
             bus,
             registry_url: registry_url.to_owned(),
@@ -39,8 +42,10 @@ impl BackboneSettings {
                 instance_id: Some(config.bus.instance_id.clone()).filter(|i| !i.is_empty()),
                 max_concurrency: config.bus.consumer_concurrency.max(1),
                 max_transactions: config.bus.consumer_transactions.max(1),
+                lag_interval: sample_interval,
                 ..ConsumerSettings::default()
             },
+            sample_interval,
         }
     }
 }
@@ -119,7 +124,60 @@ pub async fn start(
         });
         consumers.push((consumer, task));
     }
-    Ok(Backbone { stop, relay, consumers, tasks: Vec::new() })
+    let names: Vec<String> = consumers.iter().map(|(c, _)| c.name().to_owned()).collect();
+    let sampler = tokio::spawn(sample(db, settings.relay, names, settings.sample_interval, stopped(stop.subscribe())));
+    Ok(Backbone { stop, relay, consumers, tasks: vec![sampler] })
+}
+
+/// Reads the gauges that describe stored state every `interval` until `stopped`: the outbox
+/// backlog (when this process relays it) and the parked dead letters of `consumers`.
+async fn sample(
+    db: Database,
+    relay: bool,
+    consumers: Vec<String>,
+    interval: std::time::Duration,
+    stopped: impl std::future::Future<Output = ()>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            () = &mut stopped => return,
+            _ = tick.tick() => {}
+        }
+        let names = consumers.clone();
+        let read = db
+            .run(move |conn| {
+                let backlog = if relay { Some(fleuve_store::event_store::outbox_backlog(conn)?) } else { None };
+                let parked = names
+                    .into_iter()
+                    .map(|name| {
+                        let n = fleuve_store::consumer::dead_letter_count(
+                            conn,
+                            &name,
+                            fleuve_store::consumer::DeadLetterStatus::Parked,
+                        )?;
+                        Ok((name, n))
+                    })
+                    .collect::<Result<Vec<_>, fleuve_store::StoreError>>()?;
+                Ok::<_, fleuve_store::StoreError>((backlog, parked))
+            })
+            .await;
+        let metrics = fleuve_metrics::metrics();
+        match read {
+            Ok((backlog, parked)) => {
+                if let Some((pending, oldest)) = backlog {
+                    let age = oldest.map_or(0.0, |t| (chrono::Utc::now() - t).num_milliseconds() as f64 / 1000.0);
+                    metrics.outbox_backlog(pending, age);
+                }
+                for (name, n) in parked {
+                    metrics.dead_letters_parked(&name, n);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "reading the outbox and dead-letter gauges failed"),
+        }
+    }
 }
 
 impl Backbone {

@@ -93,6 +93,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// What a scrape costs: rendering /metrics with this many series, in both formats, beside
+    /// formatting as many lines directly.
+    Metrics {
+        #[arg(long, default_value_t = 10_000)]
+        series: usize,
+        #[arg(long, default_value_t = 50)]
+        renders: usize,
+    },
 }
 
 pub async fn run(command: BenchCommand, config: &MeshConfig) -> anyhow::Result<()> {
@@ -115,6 +123,7 @@ pub async fn run(command: BenchCommand, config: &MeshConfig) -> anyhow::Result<(
         BenchCommand::Cache { admin_url, redis_url, certificates, clients, seconds } => {
             crate::bench_backbone::cache(&admin_url, &redis_url, certificates, clients, seconds).await
         }
+        BenchCommand::Metrics { series, renders } => crate::bench_metrics::scrape(series, renders),
     }
 }
 

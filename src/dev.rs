@@ -141,6 +141,11 @@ pub async fn prepare_on(
     backbone.add_task(apps.notifications.spawn_delivery_worker(directory, backbone.stopped())?);
     backbone.add_task(apps.notifications.spawn_scheduler(backbone.stopped()));
     backbone.add_task(apps.orders.spawn_deadline_ticker(backbone.stopped()));
+    backbone.add_task(crate::observe::spawn_order_sampler(
+        apps.orders.clone(),
+        settings.sample_interval,
+        backbone.stopped(),
+    ));
     let ops = node::operations(&db, backbone.consumers(), &projections);
     let docs_servers = vec![listen.edge.map_or_else(|| "/".to_owned(), |edge| format!("http://{edge}"))];
     let server = crate::docs::with_docs(node::all_services(&config, &apps, ops)?, &docs_servers);
@@ -239,7 +244,13 @@ impl DevNode {
             signing_key_file: self.config.auth.signing_key_file.clone(),
             demo: self.demo.clone(),
             issuer: self.issuer.clone(),
+            admin: None,
         }
+    }
+
+    /// The bus this node runs on (its embedded broker) and its registry's URL.
+    pub fn bus(&self) -> (fleuve_bus::BusConfig, String) {
+        (fleuve_bus::BusConfig::new(self.broker.bootstrap_servers()), format!("http://{}", self.registry_addr))
     }
 }
 
@@ -254,6 +265,7 @@ pub struct Banner {
     signing_key_file: String,
     demo: DemoAccounts,
     issuer: TokenIssuer,
+    admin: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Banner {
@@ -263,6 +275,12 @@ impl std::fmt::Debug for Banner {
 }
 
 impl Banner {
+    /// Shows the admin server's address (`/metrics`, `/healthz`, `/readyz`).
+    pub fn with_admin(mut self, addr: SocketAddr) -> Banner {
+        self.admin = Some(addr);
+        self
+    }
+
     fn demo_token(&self, role: Role) -> anyhow::Result<String> {
         let user = match role {
             Role::Admin => &self.demo.admin,
@@ -291,6 +309,11 @@ impl Banner {
             )),
             Err(why) => out.push_str(&format!("  edge         not running: {why}\n")),
         }
+        if let Some(admin) = self.admin {
+            out.push_str(&format!(
+                "  admin        http://{admin}/metrics (Prometheus, OpenMetrics), /healthz, /readyz\n"
+            ));
+        }
         out.push_str(&format!("  kafka        {} (Kafka API, in-process, memory storage)\n", self.bootstrap_servers));
         out.push_str(&format!("  registry     http://{} (Confluent Schema Registry API)\n", self.registry_addr));
         out.push_str(&format!("  database     {}\n", self.database_url));
@@ -314,6 +337,9 @@ impl Banner {
         out.push_str(&format!("export FLEUVE_ADDR={}\n", self.addr));
         if let Ok(addr) = &edge {
             out.push_str(&format!("export FLEUVE_EDGE=http://{addr}\n"));
+        }
+        if let Some(admin) = self.admin {
+            out.push_str(&format!("export FLEUVE_METRICS=http://{admin}/metrics\n"));
         }
         out.push_str(&format!("export SCHEMA_REGISTRY_URL=http://{}\n", self.registry_addr));
         out.push_str(&format!("export KAFKA_BOOTSTRAP_SERVERS={}\n", self.bootstrap_servers));

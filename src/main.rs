@@ -9,6 +9,7 @@ use fleuve::{
     dev::{self, DataDir},
     edge,
     node::{self, ServiceName},
+    observe::Admin,
     ops_cli,
 };
 use fleuve_mesh::{MeshConfig, Role, shutdown, telemetry};
@@ -52,6 +53,10 @@ enum Command {
         /// Run no Envoy edge, even if Envoy is installed.
         #[arg(long)]
         no_edge: bool,
+        /// Address of the admin server (/metrics, /healthz, /readyz); `admin.listen` of the
+        /// configuration (127.0.0.1:9464) by default.
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
     },
     /// The embedded Kafka-API broker and schema registry on their own, for running `fleuve
     /// serve` processes locally without a Kafka cluster. Prints `export` lines.
@@ -60,6 +65,9 @@ enum Command {
         kafka_listen: SocketAddr,
         #[arg(long, default_value = "127.0.0.1:8081")]
         registry_listen: SocketAddr,
+        /// Address of the admin server; `admin.listen` by default.
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
     },
     /// One service against the configured database (PostgreSQL in production).
     Serve {
@@ -126,6 +134,15 @@ enum EdgeCommand {
     },
 }
 
+/// The shutdown signal, after which `/readyz` says "not ready" while the servers drain.
+fn draining(admin: &Admin) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let readiness = admin.readiness.clone();
+    async move {
+        shutdown::signal().await;
+        readiness.stopping();
+    }
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: applicant, reviewer or admin"))
 }
@@ -135,17 +152,22 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = MeshConfig::load(cli.config.as_deref(), &fleuve::node::sections())?;
     match cli.command {
-        Command::Dev { data_dir, listen, registry_listen, kafka_listen, edge_listen, no_edge } => {
+        Command::Dev { data_dir, listen, registry_listen, kafka_listen, edge_listen, no_edge, admin_listen } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
+            let admin = Admin::start(admin_listen.unwrap_or(config.admin.listen), true).await?;
             let envoy = if no_edge { None } else { fleuve::dev_edge::find_envoy() };
             let edge = envoy.as_ref().map(|_| edge_listen);
             let listen = dev::DevListen { grpc: listen, registry: registry_listen, kafka: kafka_listen, edge };
             let data = DataDir::new(data_dir);
             let node = dev::prepare(config, &data, listen).await?;
-            let (banner, node_addr, node_config) = (node.banner_info(), node.addr, node.config.clone());
+            admin.migrations.set();
+            let (bus, registry_url) = node.bus();
+            admin.bus_ready(&bus, &registry_url)?;
+            let banner = node.banner_info().with_admin(admin.addr);
+            let (node_addr, node_config) = (node.addr, node.config.clone());
             // The node serves before its edge starts: Envoy's first key fetch and health checks
             // get answers at once.
-            let serving = tokio::spawn(node.run(shutdown::signal()));
+            let serving = tokio::spawn(node.run(draining(&admin)));
             // Killed with the node (dropped at the end of this arm).
             let (_edge, edge_status) = match envoy {
                 None if no_edge => (None, Err("--no-edge".to_owned())),
@@ -174,8 +196,11 @@ async fn main() -> anyhow::Result<()> {
             std::io::stdout().flush()?;
             serving.await?
         }
-        Command::Infra { kafka_listen, registry_listen } => {
+        Command::Infra { kafka_listen, registry_listen, admin_listen } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
+            let readiness = fleuve_mesh::admin::Readiness::default();
+            let admin_addr =
+                fleuve_mesh::admin::start(admin_listen.unwrap_or(config.admin.listen), readiness.clone()).await?;
             let broker = fleuve_bus::EmbeddedBroker::start(kafka_listen)
                 .await
                 .with_context(|| format!("starting the Kafka-API broker on {kafka_listen}"))?;
@@ -183,24 +208,39 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding the schema registry on {registry_listen}"))?;
             println!("fleuve infra is ready (in-process broker with memory storage, in-memory registry)");
+            println!("# admin: http://{admin_addr}/metrics, /healthz, /readyz");
             println!("export FLEUVE_BUS__BOOTSTRAP_SERVERS={}", broker.bootstrap_servers());
+            fleuve::observe::watch_bus(
+                &readiness,
+                &fleuve_bus::BusConfig::new(broker.bootstrap_servers()),
+                &format!("http://{registry_addr}"),
+            )?;
+            // The exports come last: scripts read up to them and may close the pipe.
             println!("export FLEUVE_BUS__SCHEMA_REGISTRY_URL=http://{registry_addr}");
             use std::io::Write as _;
             std::io::stdout().flush()?;
             shutdown::signal().await;
+            readiness.stopping();
             registry.shutdown().await?;
             broker.shutdown().await;
             Ok(())
         }
         Command::Serve { service } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
+            let admin = Admin::start(config.admin.listen, service != ServiceName::Identity).await?;
             let db = node::open_database(&config).await?;
+            admin.migrations.set();
             let mut served = node::single_service(&config, service, db).await?;
+            if served.backbone.is_some() {
+                let (servers, registry) = (&config.bus.bootstrap_servers, &config.bus.schema_registry_url);
+                let settings = fleuve::backbone::BackboneSettings::from_config(&config, servers, registry);
+                admin.bus_ready(&settings.bus, registry)?;
+            }
             served.server = fleuve::docs::with_docs(served.server, &["/".to_owned()]);
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
-            served.run(listener, shutdown::signal()).await
+            served.run(listener, draining(&admin)).await
         }
         Command::Migrate { database_url } => {
             let mut config = config;

@@ -349,6 +349,8 @@ pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Datab
             let projections = Projections::consuming(std::sync::Arc::new(app.participant()));
             let (server, mut backbone) = with_bus(config, &db, &projections, true).await?;
             backbone.add_task(app.spawn_deadline_ticker(backbone.stopped()));
+            let interval = Duration::from_secs(config.admin.sample_interval_seconds.max(1));
+            backbone.add_task(crate::observe::spawn_order_sampler(app.clone(), interval, backbone.stopped()));
             Ok(ServedService { server: server.add_service(fleuve_order::server(app)), backbone: Some(backbone) })
         }
         ServiceName::Stock => {

@@ -2,12 +2,11 @@
 //! gRPC and the `fleuve` CLI, rebuilds while queries go on, trace context into consumer spans.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::support::{Backend, TestNode, authed, fleuve_binary, ready_for_decision, submitted_dossier, verified_when};
+use crate::support::{Backend, TestNode, authed, fleuve_command, ready_for_decision, submitted_dossier, verified_when};
 use diesel::prelude::*;
 use fleuve_mesh::Role;
 use fleuve_proto::homologation::v1 as pb;
@@ -97,7 +96,7 @@ async fn dead_letters(node: &TestNode, consumer: &str, status: ops::DeadLetterSt
 }
 
 fn fleuve_cli(node: &TestNode, args: &[&str]) -> (bool, String) {
-    let out = Command::new(fleuve_binary())
+    let out = fleuve_command()
         .args(args)
         .args(["--addr", &node.addr.to_string(), "--token", &node.token(Role::Admin)])
         .output()

@@ -18,7 +18,7 @@ use tonic::{Code, transport::Channel};
 
 use crate::grpc_web::{self, Format};
 use crate::processes::{Process, free_port, start_infra, wait_for_port};
-use crate::support::{authed, fleuve_binary, temp_dir};
+use crate::support::{authed, fleuve_command, temp_dir};
 use crate::tools::{start_dev, tool};
 
 /// A running Envoy: its public and admin ports and its access log (stdout).
@@ -58,7 +58,7 @@ fn regex_escape(s: &str) -> String {
 /// Runs `fleuve edge envoy` with `args` into `dir/envoy.yaml`.
 fn generate(dir: &Path, args: &[&str]) -> PathBuf {
     let path = dir.join("envoy.yaml");
-    let out = Command::new(fleuve_binary())
+    let out = fleuve_command()
         .args(["edge", "envoy"])
         .args(args)
         .arg("-o")
@@ -138,7 +138,7 @@ impl DevBehindEnvoy {
         let (node, vars) = start_dev(&dir.join("data"), node_port);
         let (port, admin) = (free_port(), free_port());
         let descriptor = dir.join("fleuve.binpb");
-        let out = Command::new(fleuve_binary()).args(["edge", "descriptor", "-o"]).arg(&descriptor).output().unwrap();
+        let out = fleuve_command().args(["edge", "descriptor", "-o"]).arg(&descriptor).output().unwrap();
         assert!(out.status.success(), "fleuve edge descriptor: {}", String::from_utf8_lossy(&out.stderr));
         let mut args = vec![
             "--topology=dev".to_owned(),
@@ -478,7 +478,7 @@ async fn envoy_in_front_of_split_services_routes_around_a_killed_one() {
     let ports: std::collections::BTreeMap<&str, u16> =
         fleuve_gateway::envoy::SERVICES.iter().map(|s| (*s, free_port())).collect();
     let serve = |service: &str| {
-        let mut cmd = Command::new(fleuve_binary());
+        let mut cmd = fleuve_command();
         cmd.args(["serve", service])
             .env("FLEUVE_LISTEN", format!("127.0.0.1:{}", ports[service]))
             .env("FLEUVE_DATABASE_URL", db.url())
@@ -843,7 +843,7 @@ async fn envoy_in_front_of_the_split_processes() {
         fleuve_gateway::envoy::SERVICES.iter().map(|s| (*s, free_port())).collect();
     let serve = |service: &'static str| {
         let log = std::fs::File::create(dir.join(format!("{service}.log"))).unwrap();
-        let mut cmd = Command::new(fleuve_binary());
+        let mut cmd = fleuve_command();
         cmd.args(["serve", service])
             .env("FLEUVE_LISTEN", format!("127.0.0.1:{}", ports[service]))
             .env("FLEUVE_DATABASE_URL", databases[database_of(service)].url())

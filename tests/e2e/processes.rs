@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::support::fleuve_binary;
+use crate::support::fleuve_command;
 
 /// A child process killed (SIGKILL) on drop.
 pub struct Process(pub Child);
@@ -46,16 +46,30 @@ impl Drop for Graceful {
     }
 }
 
-/// A port nothing listens on, never handed out twice in this test binary: tests run in
-/// parallel, and the kernel may give a port just released by one test to the next `bind(0)`.
+/// A port nothing listens on, never handed out twice in this test binary, and taken below the
+/// kernel's ephemeral range: a port from `bind(0)` is one the kernel hands out again, to the
+/// next `bind(0)` of any process (an admin server on port 0, an embedded broker) or to an
+/// outgoing connection, before the test's process binds it. Below the range, only tests
+/// bind.
 pub fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    static NEXT: std::sync::Mutex<Option<u16>> = std::sync::Mutex::new(None);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next().and_then(|low| low.parse::<u16>().ok()))
+        .unwrap_or(32768);
+    let (low, high) = (ephemeral_low.saturating_sub(12_000).max(1024), ephemeral_low);
+    let mut next = NEXT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Start where another run of this binary (another pid) is unlikely to be.
+    let mut port = next.unwrap_or_else(|| low + (std::process::id() % 97) as u16 * 100);
     loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
+        if port >= high {
+            port = low;
+        }
+        let candidate = port;
+        port += 1;
+        if TcpListener::bind(("127.0.0.1", candidate)).is_ok() {
+            *next = Some(port);
+            return candidate;
         }
     }
 }
@@ -70,7 +84,7 @@ pub fn wait_for_port(port: u16, within: Duration) {
 
 /// Starts `fleuve infra` (broker and registry on their own) and reads its `export` lines.
 pub fn start_infra() -> (Process, HashMap<String, String>) {
-    let mut child = Command::new(fleuve_binary())
+    let mut child = fleuve_command()
         .args(["infra", "--kafka-listen", "127.0.0.1:0", "--registry-listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

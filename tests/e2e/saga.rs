@@ -6,11 +6,11 @@
 use std::{
     collections::{BTreeMap, HashMap},
     path::PathBuf,
-    process::{Command, Stdio},
+    process::Stdio,
     time::{Duration, Instant},
 };
 
-use crate::support::{authed, fleuve_binary, temp_dir};
+use crate::support::{authed, fleuve_command, temp_dir};
 use fleuve_mesh::{
     MeshConfig, Role,
     auth::{SigningKey, TokenIssuer},
@@ -48,7 +48,7 @@ impl Cluster {
     async fn start() -> Cluster {
         let dir = temp_dir("fleuve-saga");
         let migrate_all = |url: &str| {
-            let out = Command::new(fleuve_binary()).args(["migrate", "--database-url", url]).output().unwrap();
+            let out = fleuve_command().args(["migrate", "--database-url", url]).output().unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         };
         let mut databases = BTreeMap::new();
@@ -77,7 +77,7 @@ impl Cluster {
     fn spawn(&mut self, service: &'static str) {
         self.starts += 1;
         let log = std::fs::File::create(self.dir.join(format!("{service}-{}.log", self.starts))).unwrap();
-        let mut cmd = Command::new(fleuve_binary());
+        let mut cmd = fleuve_command();
         cmd.args(["serve", service])
             .env("FLEUVE_LISTEN", format!("127.0.0.1:{}", self.ports[service]))
             .env("FLEUVE_DATABASE_URL", self.databases[service].url())
@@ -221,11 +221,11 @@ impl Drop for Cluster {
     }
 }
 
-fn line(product: &str, quantity: u32, unit_price: i64) -> order::OrderLine {
+pub(crate) fn line(product: &str, quantity: u32, unit_price: i64) -> order::OrderLine {
     order::OrderLine { product_id: product.into(), quantity, unit_price }
 }
 
-fn place(key: &str, lines: Vec<order::OrderLine>, token: &str) -> order::PlaceOrderRequest {
+pub(crate) fn place(key: &str, lines: Vec<order::OrderLine>, token: &str) -> order::PlaceOrderRequest {
     order::PlaceOrderRequest {
         idempotency_key: key.into(),
         customer_id: String::new(),

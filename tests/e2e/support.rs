@@ -269,9 +269,54 @@ pub const MANDATORY: [pb::DocumentKind; 4] = [
 ];
 
 /// Creates a dossier as the demo applicant, attaches the mandatory documents and submits it.
-pub async fn submitted_dossier(node: &TestNode, brand: &str, model: &str) -> String {
+/// Who takes part in a dossier's life, and where: an in-process [`TestNode`], or a `fleuve
+/// dev` process reached through its banner ([`RemoteParties`]).
+pub trait Parties {
+    fn token(&self, role: Role) -> String;
+    fn channel(&self) -> Channel;
+    /// The demo reviewer's user id (dossiers are assigned to them).
+    fn reviewer_id(&self) -> String;
+}
+
+impl Parties for TestNode {
+    fn token(&self, role: Role) -> String {
+        TestNode::token(self, role)
+    }
+    fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+    fn reviewer_id(&self) -> String {
+        self.demo.reviewer.user_id.clone()
+    }
+}
+
+/// The demo users of a `fleuve dev` process, from its banner's `export` lines.
+#[derive(Debug, Clone)]
+pub struct RemoteParties {
+    pub channel: Channel,
+    pub vars: std::collections::HashMap<String, String>,
+}
+
+impl Parties for RemoteParties {
+    fn token(&self, role: Role) -> String {
+        let name = match role {
+            Role::Admin => "ADMIN_TOKEN",
+            Role::Reviewer => "REVIEWER_TOKEN",
+            Role::Applicant => "APPLICANT_TOKEN",
+        };
+        self.vars[name].clone()
+    }
+    fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+    fn reviewer_id(&self) -> String {
+        self.vars["REVIEWER_ID"].clone()
+    }
+}
+
+pub async fn submitted_dossier(node: &impl Parties, brand: &str, model: &str) -> String {
     let applicant = node.token(Role::Applicant);
-    let mut dossiers = node.dossiers();
+    let mut dossiers = pb::dossier_service_client::DossierServiceClient::new(node.channel());
     let id = dossiers
         .create_dossier(authed(pb::CreateDossierRequest { equipment: Some(equipment(brand, model)) }, &applicant))
         .await
@@ -290,9 +335,9 @@ pub async fn submitted_dossier(node: &TestNode, brand: &str, model: &str) -> Str
 
 /// Takes a submitted dossier to the point where only the decision is missing: invoiced, paid,
 /// reviewer assigned, CE certificate recognised, favourable opinion.
-pub async fn ready_for_decision(node: &TestNode, id: &str) {
+pub async fn ready_for_decision(node: &impl Parties, id: &str) {
     let (admin, reviewer) = (node.token(Role::Admin), node.token(Role::Reviewer));
-    let mut dossiers = node.dossiers();
+    let mut dossiers = pb::dossier_service_client::DossierServiceClient::new(node.channel());
     let invoice = dossiers
         .invoice_fee(authed(pb::InvoiceFeeRequest { dossier_id: id.into(), expected_version: 0 }, &admin))
         .await
@@ -314,11 +359,7 @@ pub async fn ready_for_decision(node: &TestNode, id: &str) {
         .expect("payment");
     dossiers
         .assign_reviewer(authed(
-            pb::AssignReviewerRequest {
-                dossier_id: id.into(),
-                expected_version: 0,
-                reviewer_id: node.demo.reviewer.user_id.clone(),
-            },
+            pb::AssignReviewerRequest { dossier_id: id.into(), expected_version: 0, reviewer_id: node.reviewer_id() },
             &admin,
         ))
         .await
@@ -353,6 +394,14 @@ pub async fn ready_for_decision(node: &TestNode, id: &str) {
 /// The `fleuve` binary Cargo built for these tests.
 pub fn fleuve_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_fleuve"))
+}
+
+/// A command running the `fleuve` binary, its admin server on an ephemeral port (tests run
+/// many processes at once; one that scrapes its metrics sets `FLEUVE_ADMIN__LISTEN`).
+pub fn fleuve_command() -> std::process::Command {
+    let mut command = std::process::Command::new(fleuve_binary());
+    command.env("FLEUVE_ADMIN__LISTEN", "127.0.0.1:0");
+    command
 }
 
 /// Public verification of `number` once the certificate-registry projection shows what

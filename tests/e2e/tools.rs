@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::support::{fleuve_binary, temp_dir};
+use crate::support::{fleuve_command, temp_dir};
 
 use crate::processes::{Process, free_port, start_infra, wait_for_port};
 
@@ -59,7 +59,7 @@ fn start_dev_with(
         Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
         None => Stdio::null(),
     };
-    let mut child = Command::new(fleuve_binary())
+    let mut child = fleuve_command()
         .args(["dev", "--data-dir"])
         .arg(data_dir)
         .args([
@@ -158,8 +158,7 @@ fn grpcurl_lists_describes_and_calls_fleuve_dev() {
     assert!(!ok && err.contains("NotFound"), "{err}");
 
     // `fleuve token` mints a token that this data directory's dev server accepts.
-    let token =
-        Command::new(fleuve_binary()).args(["token", "--role", "admin", "--data-dir"]).arg(&dir).output().unwrap();
+    let token = fleuve_command().args(["token", "--role", "admin", "--data-dir"]).arg(&dir).output().unwrap();
     assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
     let token = String::from_utf8(token.stdout).unwrap();
     let auth = format!("authorization: Bearer {}", token.trim());
@@ -198,14 +197,14 @@ async fn services_run_as_separate_processes_on_postgres() {
     let db = fleuve_store::testing::TestDatabase::postgres(&[]).await.expect("postgres");
     let dir = temp_dir("fleuve-serve");
     let key = dir.join("signing-key.pem");
-    let migrate = Command::new(fleuve_binary()).args(["migrate", "--database-url", db.url()]).output().unwrap();
+    let migrate = fleuve_command().args(["migrate", "--database-url", db.url()]).output().unwrap();
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
     let (_infra, bus) = tokio::task::block_in_place(start_infra);
 
     let ports = [free_port(), free_port(), free_port(), free_port()];
     let [identity_port, homologation_port, statistics_port, notification_port] = ports;
     let serve = |service: &str, port: u16| {
-        let mut cmd = Command::new(fleuve_binary());
+        let mut cmd = fleuve_command();
         cmd.args(["serve", service])
             .env("FLEUVE_LISTEN", format!("127.0.0.1:{port}"))
             .env("FLEUVE_DATABASE_URL", db.url())
@@ -457,7 +456,7 @@ async fn killing_the_relay_mid_flight_loses_nothing_and_applies_once() {
     let db = fleuve_store::testing::TestDatabase::postgres(&[]).await.expect("postgres");
     let dir = temp_dir("fleuve-kill");
     let key = dir.join("signing-key.pem");
-    let migrate = Command::new(fleuve_binary()).args(["migrate", "--database-url", db.url()]).output().unwrap();
+    let migrate = fleuve_command().args(["migrate", "--database-url", db.url()]).output().unwrap();
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
     let (_infra, bus) = tokio::task::block_in_place(start_infra);
     let (homologation_port, statistics_port) = (free_port(), free_port());
@@ -468,7 +467,7 @@ async fn killing_the_relay_mid_flight_loses_nothing_and_applies_once() {
     };
     std::fs::write(&jwks, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
     let serve = |service: &str, port: u16| {
-        let mut cmd = Command::new(fleuve_binary());
+        let mut cmd = fleuve_command();
         cmd.args(["serve", service])
             .env("FLEUVE_LISTEN", format!("127.0.0.1:{port}"))
             .env("FLEUVE_DATABASE_URL", db.url())

@@ -50,3 +50,35 @@ pub async fn ensure_topics(
     }
     Ok(())
 }
+
+/// Asks the brokers for their metadata, for a readiness probe: one client kept for the
+/// process's life (its connections stay open, as the relay's and consumers' do).
+#[derive(Clone)]
+pub struct BrokerProbe {
+    admin: std::sync::Arc<AdminClient<DefaultClientContext>>,
+}
+
+impl std::fmt::Debug for BrokerProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerProbe").finish_non_exhaustive()
+    }
+}
+
+impl BrokerProbe {
+    pub fn new(config: &BusConfig) -> Result<BrokerProbe, BusError> {
+        Ok(BrokerProbe { admin: std::sync::Arc::new(config.client_config().create()?) })
+    }
+
+    /// `Ok` when a broker answered a metadata request within `timeout`.
+    pub async fn check(&self, timeout: Duration) -> Result<(), String> {
+        let admin = self.admin.clone();
+        let metadata = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
+            .await
+            .map_err(|e| format!("probe task failed: {e}"))?;
+        match metadata {
+            Ok(metadata) if !metadata.brokers().is_empty() => Ok(()),
+            Ok(_) => Err("the cluster reported no broker".to_owned()),
+            Err(error) => Err(format!("no metadata from the brokers: {error}")),
+        }
+    }
+}

@@ -53,6 +53,7 @@ use tracing::{Instrument as _, field};
 use crate::projection::{ConsumedEvent, HandlerError, Projection};
 use crate::schema::{ResolveError, SchemaResolver, decode_confluent};
 use crate::{BusConfig, BusError};
+use fleuve_metrics::RecordOutcome;
 
 /// Conflicts in a row retried at once before they count as failed attempts (a key that keeps
 /// losing races is then backed off like any transient failure).
@@ -83,6 +84,9 @@ pub struct ConsumerSettings {
     /// applied together in the next one (group commit: one BEGIN/COMMIT and one WAL flush for
     /// the lot), within [`Projection::concurrency`]. Raise it when the database is far away.
     pub max_transactions: usize,
+    /// How often librdkafka reports the consumer's statistics, from which the lag of each
+    /// assigned partition (high watermark - committed offset) is published as a gauge.
+    pub lag_interval: Duration,
 }
 
 impl Default for ConsumerSettings {
@@ -96,6 +100,7 @@ impl Default for ConsumerSettings {
             instance_id: None,
             max_concurrency: 8,
             max_transactions: 2,
+            lag_interval: Duration::from_secs(5),
         }
     }
 }
@@ -333,7 +338,8 @@ impl ProjectionConsumer {
         if let Some(instance) = self.settings.instance_id.as_deref().filter(|i| !i.is_empty()) {
             config.set("group.instance.id", instance);
         }
-        let consumer: StreamConsumer = config.create()?;
+        config.set("statistics.interval.ms", self.settings.lag_interval.as_millis().max(100).to_string());
+        let consumer: StreamConsumer<LagReporter> = config.create_with_context(LagReporter { group: group.clone() })?;
         let topics = self.topics();
         let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&refs)?;
@@ -491,9 +497,11 @@ impl ProjectionConsumer {
                     self.stats.together.fetch_add(together.len() as u64, Ordering::Relaxed);
                     for ((_, event, span), claim) in together.iter().zip(claims) {
                         if claim == InboxClaim::Claimed {
+                            self.observe_applied(event);
                             span.in_scope(|| tracing::info!(lag_ms = lag_ms(event), "event applied"));
                             self.projection.applied(event).instrument(span.clone()).await;
                         } else {
+                            fleuve_metrics::metrics().consumer_record(self.name(), RecordOutcome::applied);
                             span.in_scope(|| tracing::info!("duplicate event skipped"));
                         }
                     }
@@ -506,6 +514,16 @@ impl ProjectionConsumer {
         }
         alone.extend(together.iter().map(|(record, _, _)| *record));
         futures::future::join_all(alone.into_iter().map(|record| self.process(record))).await;
+    }
+
+    /// Counts an applied event and how long after being recorded it was applied, with its
+    /// trace as the exemplar.
+    fn observe_applied(&self, event: &ConsumedEvent) {
+        let metrics = fleuve_metrics::metrics();
+        metrics.consumer_record(self.name(), RecordOutcome::applied);
+        let trace_id = event.traceparent.as_deref().and_then(|t| t.split('-').nth(1));
+        let lag = (Utc::now() - event.recorded_at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
+        metrics.projection_lag(self.name(), lag, trace_id);
     }
 
     /// What this consumer settled so far.
@@ -536,10 +554,14 @@ impl ProjectionConsumer {
                 Ok(disposition) => {
                     match &disposition {
                         Disposition::Applied => {
+                            self.observe_applied(&event);
                             self.projection.applied(&event).await;
                             tracing::info!(lag_ms = lag_ms(&event), "event applied");
                         }
-                        Disposition::Duplicate => tracing::info!("duplicate event skipped"),
+                        Disposition::Duplicate => {
+                            fleuve_metrics::metrics().consumer_record(self.name(), RecordOutcome::applied);
+                            tracing::info!("duplicate event skipped");
+                        }
                         Disposition::Parked { id, reason } => {
                             tracing::warn!(dead_letter = id, %reason, "record parked")
                         }
@@ -563,6 +585,7 @@ impl ProjectionConsumer {
                         .await;
                 }
                 Err(HandlerError::Conflict(reason) | HandlerError::Transient(reason)) => {
+                    fleuve_metrics::metrics().consumer_record(self.name(), RecordOutcome::retried);
                     tracing::warn!(attempt = attempts, %reason, retry_in = ?backoff, "event not applied, retrying");
                     backoff = self.pause(backoff).await;
                 }
@@ -684,6 +707,7 @@ impl ProjectionConsumer {
                 }
             }
         };
+        fleuve_metrics::metrics().consumer_record(self.name(), RecordOutcome::parked);
         tracing::warn!(dead_letter = id, %reason, "record parked");
         self.copy_to_dlq_topic(record, id, &reason).await;
         Disposition::Parked { id, reason }
@@ -817,6 +841,34 @@ impl ProjectionConsumer {
 pub use fleuve_handler::apply_once;
 
 /// Milliseconds from the event's recording to now.
+/// Publishes each assigned partition's lag from librdkafka's periodic statistics (computed
+/// from the fetch responses' high watermarks and the group's committed offsets, without a
+/// request of its own).
+struct LagReporter {
+    group: String,
+}
+
+impl rdkafka::ClientContext for LagReporter {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let metrics = fleuve_metrics::metrics();
+        for (topic, stats) in &statistics.topics {
+            for (partition, p) in &stats.partitions {
+                // -1 is librdkafka's internal "unassigned" partition; a lag of -1 is unknown.
+                if *partition < 0 {
+                    continue;
+                }
+                if p.consumer_lag >= 0 {
+                    metrics.consumer_lag(&self.group, topic, *partition, p.consumer_lag);
+                } else if p.fetch_state == "none" || p.fetch_state == "stopped" {
+                    metrics.forget_consumer_lag(&self.group, topic, *partition);
+                }
+            }
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for LagReporter {}
+
 fn lag_ms(event: &ConsumedEvent) -> i64 {
     (Utc::now() - event.recorded_at).num_milliseconds()
 }

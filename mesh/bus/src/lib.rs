@@ -45,7 +45,7 @@ pub mod relay;
 pub mod saga;
 pub mod schema;
 
-pub use admin::ensure_topics;
+pub use admin::{BrokerProbe, ensure_topics};
 pub use broker::{CLUSTER_ID, EmbeddedBroker, NODE_ID};
 pub use config::BusConfig;
 pub use consumer::{ConsumerSettings, ConsumerStats, Disposition, ProjectionConsumer, RawRecord, RedriveOutcome};

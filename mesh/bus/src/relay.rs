@@ -57,6 +57,8 @@ struct Produced {
     /// (outbox position, topic, aggregate id) per row, in batch order.
     rows: Vec<(i64, String, String)>,
     deliveries: Vec<Result<DeliveryFuture, String>>,
+    /// When the rows were handed to the producer (the publish latency's start).
+    enqueued: std::time::Instant,
 }
 
 /// Publishes the outbox of one database to Kafka.
@@ -162,8 +164,11 @@ impl OutboxRelay {
     /// Enqueues every row of `batch` (pipelined, ordered per partition by the idempotent
     /// producer) without awaiting anything; the schemas must be registered.
     fn enqueue(&self, batch: &[OutboxEntry]) -> Produced {
-        let mut produced =
-            Produced { rows: Vec::with_capacity(batch.len()), deliveries: Vec::with_capacity(batch.len()) };
+        let mut produced = Produced {
+            rows: Vec::with_capacity(batch.len()),
+            deliveries: Vec::with_capacity(batch.len()),
+            enqueued: std::time::Instant::now(),
+        };
         for (row, event) in batch {
             produced.rows.push((row.position, row.topic.clone(), event.aggregate_id.clone()));
             let Some(schema) = self.registered.get(&row.topic) else {
@@ -197,12 +202,19 @@ impl OutboxRelay {
                     Err(_) => Err("producer dropped the delivery".to_owned()),
                 },
             };
-            outcomes.push(outcome);
+            // Deliveries complete in order per partition, so the time this one is seen is
+            // close to its acknowledgement.
+            outcomes.push((outcome, produced.enqueued.elapsed().as_secs_f64()));
         }
         self.replace_producer_after_fatal_error()?;
 
         let mut report = PublishReport::default();
-        for ((position, topic, aggregate_id), outcome) in produced.rows.into_iter().zip(outcomes) {
+        let metrics = fleuve_metrics::metrics();
+        for ((position, topic, aggregate_id), (outcome, seconds)) in produced.rows.into_iter().zip(outcomes) {
+            match &outcome {
+                Ok(()) => metrics.relay_published(&topic, seconds),
+                Err(_) => metrics.relay_failed(&topic),
+            }
             let key = (topic, aggregate_id);
             match outcome {
                 Err(error) => {

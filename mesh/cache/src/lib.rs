@@ -77,6 +77,8 @@ struct Inner {
     /// may hold a stale value, so it is not written back.
     epoch: AtomicU64,
     last_error_log: Mutex<Option<Instant>>,
+    /// Reports the counters to the metrics while the cache lives.
+    _metrics: fleuve_metrics::Registration,
 }
 
 impl Cache {
@@ -95,16 +97,34 @@ impl Cache {
     }
 
     fn with_store(store: Store, config: &CacheConfig) -> Cache {
-        Cache {
-            inner: Arc::new(Inner {
+        let backend = match store {
+            Store::Redis(_) => "redis",
+            Store::Memory(_) => "memory",
+        };
+        let inner = Arc::new_cyclic(|me: &std::sync::Weak<Inner>| {
+            let me = me.clone();
+            // Read at scrape time while the cache lives; the registration goes with it.
+            let metrics = fleuve_metrics::register_cache(config.key_prefix.clone(), backend, move || {
+                me.upgrade().map(|inner| inner.counters.snapshot()).map_or_else(Default::default, |stats| {
+                    fleuve_metrics::CacheCounts {
+                        near_hits: stats.near_hits,
+                        backend_hits: stats.hits.saturating_sub(stats.near_hits),
+                        misses: stats.misses,
+                        errors: stats.errors,
+                    }
+                })
+            });
+            Inner {
                 store,
                 prefix: config.key_prefix.clone(),
                 default_ttl: config.ttl(),
                 counters: Counters::default(),
                 epoch: AtomicU64::new(0),
                 last_error_log: Mutex::new(None),
-            }),
-        }
+                _metrics: metrics,
+            }
+        });
+        Cache { inner }
     }
 
     pub fn backend(&self) -> CacheBackend {

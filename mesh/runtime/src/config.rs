@@ -22,6 +22,7 @@ pub struct MeshConfig {
     /// `postgres://user@host/db` or `sqlite://path/to/file.db`.
     pub database_url: String,
     pub database_pool_size: u32,
+    pub admin: AdminConfig,
     pub log: LogConfig,
     pub telemetry: TelemetryConfig,
     pub auth: AuthConfig,
@@ -42,6 +43,7 @@ impl std::fmt::Debug for MeshConfig {
             .field("listen", &self.listen)
             .field("database_url", &self.database_url)
             .field("database_pool_size", &self.database_pool_size)
+            .field("admin", &self.admin)
             .field("log", &self.log)
             .field("telemetry", &self.telemetry)
             .field("auth", &self.auth)
@@ -60,6 +62,7 @@ impl Default for MeshConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             database_url: "sqlite://.fleuve/fleuve.db".into(),
             database_pool_size: 16,
+            admin: AdminConfig::default(),
             log: LogConfig::default(),
             telemetry: TelemetryConfig::default(),
             auth: AuthConfig::default(),
@@ -69,6 +72,27 @@ impl Default for MeshConfig {
             cache: CacheSettings::default(),
             sections: toml::Table::new(),
         }
+    }
+}
+
+/// The admin HTTP server: `/metrics`, `/healthz`, `/readyz`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Where the admin server listens; bind `0.0.0.0:9464` in a container so Prometheus and
+    /// the kubelet reach it.
+    pub listen: SocketAddr,
+    /// How often the gauges read from the database (outbox backlog, dead letters, orders by
+    /// state) and from Kafka (consumer lag) are refreshed.
+    pub sample_interval_seconds: u64,
+}
+
+/// The admin port: the one OpenTelemetry's Prometheus exporter uses by default.
+pub const DEFAULT_ADMIN_PORT: u16 = 9464;
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_ADMIN_PORT)), sample_interval_seconds: 5 }
     }
 }
 

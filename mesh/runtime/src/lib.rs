@@ -2,6 +2,7 @@
 //! traces, JWT authentication, the one mapping from errors to gRPC status codes, and the one
 //! gRPC server builder that wraps every service in the same layers.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod context;

@@ -46,6 +46,8 @@ pub struct Database {
     /// Signalled after each committed transaction of this process, so that the outbox relay
     /// sharing the database handle looks at once instead of at its next poll.
     committed: Arc<tokio::sync::Notify>,
+    /// Reports the pool's connections to the metrics while a clone of the database lives.
+    _metrics: Arc<fleuve_metrics::Registration>,
 }
 
 impl Database {
@@ -68,6 +70,7 @@ impl Database {
             Target::SqliteFile(_) | Target::SqliteMemory => Backend::Sqlite,
         };
         let memory = target == Target::SqliteMemory;
+        let label = target.label();
         let manager = DbConnectionManager::new(target);
         // r2d2 would retry a failing URL until its timeout and then report a generic error.
         r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::Connect(e.to_string()))?;
@@ -84,7 +87,26 @@ impl Database {
         }
         let pool = builder.build(manager)?;
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Database { pool, backend, write_lock, committed: Arc::new(tokio::sync::Notify::new()) })
+        let probed = pool.clone();
+        let backend_name = match backend {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        };
+        let registration = fleuve_metrics::register_pool(label, backend_name, move || {
+            let state = probed.state();
+            fleuve_metrics::PoolState {
+                connections: state.connections,
+                idle: state.idle_connections,
+                max: probed.max_size(),
+            }
+        });
+        Ok(Database {
+            pool,
+            backend,
+            write_lock,
+            committed: Arc::new(tokio::sync::Notify::new()),
+            _metrics: Arc::new(registration),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -131,7 +153,7 @@ impl Database {
         E: From<StoreError> + From<diesel::result::Error>,
     {
         let _writer = self.lock_writes();
-        let mut conn = self.pool.get().map_err(StoreError::from)?;
+        let mut conn = self.checkout()?;
         take_outbox_written();
         let result = in_transaction(&mut conn, f);
         if take_outbox_written() && result.is_ok() {
@@ -155,7 +177,7 @@ impl Database {
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<StoreError>,
     {
-        let mut conn = self.pool.get().map_err(StoreError::from)?;
+        let mut conn = self.checkout()?;
         take_outbox_written();
         let result = f(&mut conn);
         // Outside a transaction an append commits on its own, whatever `f` returns after it.
@@ -163,6 +185,16 @@ impl Database {
             self.committed.notify_one();
         }
         result
+    }
+
+    /// A connection from the pool, timed for the metrics (a checkout that found no idle
+    /// connection counts as a wait).
+    fn checkout(&self) -> Result<r2d2::PooledConnection<DbConnectionManager>, StoreError> {
+        let waited = self.pool.state().idle_connections == 0;
+        let started = std::time::Instant::now();
+        let conn = self.pool.get().map_err(StoreError::from)?;
+        fleuve_metrics::metrics().pool_checkout(started.elapsed().as_secs_f64(), waited);
+        Ok(conn)
     }
 
     fn lock_writes(&self) -> Option<MutexGuard<'_, ()>> {

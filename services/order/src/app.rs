@@ -21,7 +21,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 pub use queries::{ListFilter, Page, PageRequest};
-pub use step::{Advanced, advance};
+pub use step::{Advanced, Finished, advance};
 pub use views::order_to_pb;
 
 use fleuve_aggregate::{Aggregate as _, Retries, repository};
@@ -265,11 +265,15 @@ impl Orders {
     ) -> Result<Advanced, AppError> {
         let orchestrator = self.orchestrator.clone();
         let id = order_id.clone();
+        let trace_context = meta.trace_context.clone();
         let advanced = repository::transact(&self.db, retries, move |conn| {
             step::advance(conn, &orchestrator, &id, input.clone(), &meta, now)
         })
         .await?;
         if advanced.changed() {
+            if let Some(finished) = &advanced.finished {
+                finished.report(trace_context.as_deref());
+            }
             self.changed(&order_id, Some(order_to_pb(&advanced.order)));
         }
         Ok(advanced)

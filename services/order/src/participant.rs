@@ -14,7 +14,7 @@ use fleuve_proto::order::v1 as pb;
 use fleuve_proto::stock::v1 as stock;
 use fleuve_store::DbConnection;
 
-use crate::app::{Orders, advance, order_to_pb};
+use crate::app::{Finished, Orders, advance, order_to_pb};
 use crate::domain::SagaInput;
 use crate::topics;
 
@@ -22,13 +22,17 @@ use crate::topics;
 /// watches read the order instead).
 const DECIDED: usize = 1024;
 
+/// What a transaction made of an order: the order for the watches, and the saga's end if it
+/// ended (reported to the metrics once committed).
+type Decided = (pb::Order, Option<Finished>);
+
 /// The saga consumer of the order service.
 #[derive(Debug, Clone)]
 pub struct OrderSaga {
     orders: Orders,
     /// Event id → the order its transaction made, handed to the watches once the runtime
     /// reports the transaction committed ([`Projection::applied`]).
-    decided: Arc<Mutex<HashMap<String, pb::Order>>>,
+    decided: Arc<Mutex<HashMap<String, Decided>>>,
 }
 
 impl crate::Orders {
@@ -93,7 +97,7 @@ impl SagaParticipant for OrderSaga {
             if decided.len() >= DECIDED {
                 decided.clear();
             }
-            decided.insert(event.event_id.clone(), order_to_pb(&advanced.order));
+            decided.insert(event.event_id.clone(), (order_to_pb(&advanced.order), advanced.finished));
         } else {
             decided.remove(&event.event_id);
         }
@@ -103,8 +107,11 @@ impl SagaParticipant for OrderSaga {
     fn handled<'a>(&'a self, event: &'a ConsumedEvent) -> fleuve_handler::HookFuture<'a> {
         Box::pin(async move {
             if let Ok((order_id, _)) = OrderSaga::input(event) {
-                let order = self.decided.lock().unwrap_or_else(PoisonError::into_inner).remove(&event.event_id);
-                self.orders.changed(&order_id, order);
+                let decided = self.decided.lock().unwrap_or_else(PoisonError::into_inner).remove(&event.event_id);
+                if let Some((_, Some(finished))) = &decided {
+                    finished.report(event.traceparent.as_deref());
+                }
+                self.orders.changed(&order_id, decided.map(|(order, _)| order));
             }
         })
     }

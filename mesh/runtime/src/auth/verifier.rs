@@ -36,6 +36,30 @@ pub enum AuthError {
     Config(String),
 }
 
+impl AuthError {
+    /// A short, stable name of the refusal for the metrics (`fleuve_jwt_refusals_total`).
+    pub fn reason(&self) -> &'static str {
+        use jsonwebtoken::errors::ErrorKind;
+        match self {
+            AuthError::Missing => "missing",
+            AuthError::Malformed => "malformed",
+            AuthError::NoKeyId => "no_key_id",
+            AuthError::UnknownKey(_) => "unknown_key",
+            AuthError::Algorithm(_) => "algorithm",
+            AuthError::Invalid(error) => match error.kind() {
+                ErrorKind::ExpiredSignature => "expired",
+                ErrorKind::ImmatureSignature => "not_yet_valid",
+                ErrorKind::InvalidSignature => "bad_signature",
+                ErrorKind::InvalidIssuer => "issuer",
+                ErrorKind::InvalidAudience => "audience",
+                ErrorKind::MissingRequiredClaim(_) => "missing_claim",
+                _ => "invalid",
+            },
+            AuthError::Config(_) => "config",
+        }
+    }
+}
+
 /// Verified tokens remembered at most; past it, expired entries go, then all of them.
 const REMEMBERED: usize = 4096;
 

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use opentelemetry::{propagation::Extractor, trace::TraceContextExt};
-use tonic::{Status, body::Body};
+use tonic::{Code, Status, body::Body};
 use tower::{Layer, Service};
 use tracing::{Instrument, field};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -121,15 +121,31 @@ where
 
         let mut inner = take_ready(&mut self.inner);
         let started = Instant::now();
+        let recorder = CallRecorder {
+            service: service.to_owned(),
+            method: method.to_owned(),
+            started,
+            trace_id: span_context.is_valid().then(|| span_context.trace_id().to_string()),
+        };
         Box::pin(
             async move {
                 let mut response = inner.call(req).await?;
-                let code = response
+                let status = response
                     .headers()
                     .get("grpc-status")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<i32>().ok())
-                    .unwrap_or(0);
+                    .and_then(|v| v.parse::<i32>().ok());
+                // A status in the headers ends the call (trailers-only); otherwise it comes in
+                // the trailers, at the end of the body (streams: when the stream ends).
+                let code = status.unwrap_or(0);
+                response = match status {
+                    Some(code) => {
+                        recorder.record(code);
+                        response
+                    }
+                    None if is_grpc(&response) => response.map(|body| Body::new(ObservedBody::new(body, recorder))),
+                    None => response,
+                };
                 let span = tracing::Span::current();
                 span.record("grpc.code", code);
                 let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -146,6 +162,103 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics of each call
+
+fn is_grpc(response: &Response<Body>) -> bool {
+    response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc"))
+}
+
+/// Records one call in `fleuve_grpc_server_handled_total` and its latency histogram.
+struct CallRecorder {
+    service: String,
+    method: String,
+    started: Instant,
+    trace_id: Option<String>,
+}
+
+impl CallRecorder {
+    fn record(&self, code: i32) {
+        fleuve_metrics::metrics().grpc_handled(
+            &self.service,
+            &self.method,
+            code,
+            self.started.elapsed().as_secs_f64(),
+            self.trace_id.as_deref(),
+        );
+    }
+}
+
+/// A response body that records its call when the trailers carrying `grpc-status` pass; a
+/// body dropped before them (the client went away) counts as `CANCELLED`, one that ends
+/// without them as `UNKNOWN`.
+struct ObservedBody {
+    inner: Body,
+    recorder: Option<CallRecorder>,
+}
+
+impl ObservedBody {
+    fn new(inner: Body, recorder: CallRecorder) -> ObservedBody {
+        ObservedBody { inner, recorder: Some(recorder) }
+    }
+
+    fn finish(&mut self, code: i32) {
+        if let Some(recorder) = self.recorder.take() {
+            recorder.record(code);
+        }
+    }
+}
+
+impl Drop for ObservedBody {
+    fn drop(&mut self) {
+        self.finish(Code::Cancelled as i32);
+    }
+}
+
+impl http_body::Body for ObservedBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(code) = frame
+                    .trailers_ref()
+                    .and_then(|t| t.get("grpc-status"))
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                {
+                    self.finish(code);
+                }
+            }
+            Poll::Ready(Some(Err(status))) => {
+                let code = status.code() as i32;
+                self.finish(code);
+            }
+            // Ended without trailers: not a well-formed gRPC answer.
+            Poll::Ready(None) => self.finish(Code::Unknown as i32),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -360,6 +473,7 @@ where
             }
             Err(AuthError::Missing) if public => {}
             Err(err) => {
+                fleuve_metrics::metrics().jwt_refused(err.reason());
                 tracing::info!(reason = %err, "request refused: unauthenticated");
                 return Box::pin(async move { Ok(status_response(Status::unauthenticated(err.to_string()))) });
             }

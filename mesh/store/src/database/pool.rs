@@ -17,6 +17,25 @@ pub(crate) enum Target {
 }
 
 impl Target {
+    /// The database's name for the metrics: the PostgreSQL database or the SQLite file's stem,
+    /// never credentials or hosts.
+    pub(crate) fn label(&self) -> String {
+        match self {
+            Target::Postgres(url) => {
+                let path = url.split('?').next().unwrap_or(url);
+                path.rsplit('/')
+                    .next()
+                    .filter(|name| !name.is_empty() && !name.contains('@'))
+                    .unwrap_or("postgres")
+                    .to_owned()
+            }
+            Target::SqliteFile(path) => {
+                path.file_stem().map_or_else(|| "sqlite".to_owned(), |stem| stem.to_string_lossy().into_owned())
+            }
+            Target::SqliteMemory => "memory".to_owned(),
+        }
+    }
+
     /// Accepts `postgres://`, `postgresql://`, `sqlite://<path>`, `sqlite:<path>` and `sqlite::memory:`.
     pub(crate) fn parse(url: &str) -> Result<Target, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -27,6 +27,38 @@ pub fn append(
     meta: &EventMetadata,
     outbox_topic: Option<&str>,
 ) -> Result<AppendOutcome, StoreError> {
+    observed(stream, events.len(), || append_unobserved(conn, stream, expected, events, meta, outbox_topic))
+}
+
+/// Runs an append and records it: its latency and event count when it succeeds, a conflict
+/// when the stream had moved. Empty appends (version checks) are not counted.
+pub(super) fn observed<T>(
+    stream: &StreamRef,
+    events: usize,
+    append: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    if events == 0 {
+        return append();
+    }
+    let started = std::time::Instant::now();
+    let result = append();
+    let metrics = fleuve_metrics::metrics();
+    match &result {
+        Ok(_) => metrics.appended(&stream.aggregate_type, events, started.elapsed().as_secs_f64()),
+        Err(StoreError::Conflict { .. }) => metrics.append_conflict(&stream.aggregate_type),
+        Err(_) => {}
+    }
+    result
+}
+
+fn append_unobserved(
+    conn: &mut DbConnection,
+    stream: &StreamRef,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+    meta: &EventMetadata,
+    outbox_topic: Option<&str>,
+) -> Result<AppendOutcome, StoreError> {
     let stream_id = stream.stream_id();
     if events.is_empty() {
         let current = read::version_of(conn, &stream_id)?;

@@ -63,8 +63,9 @@ pub fn append_with_messages(
             event_type: message.message_type,
             payload: message.payload,
         };
-        let (outcome, position) =
-            super::append_pg::append(conn, stream, expected, events, meta, outbox_topic, Some(&part))?;
+        let (outcome, position) = super::append::observed(stream, events.len(), || {
+            super::append_pg::append(conn, stream, expected, events, meta, outbox_topic, Some(&part))
+        })?;
         return Ok((outcome, vec![position.expect("the message is written with the append")]));
     }
     crate::database::atomically(conn, |conn| {

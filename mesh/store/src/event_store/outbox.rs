@@ -86,3 +86,12 @@ pub fn outbox_record_failure(conn: &mut DbConnection, position: i64, error: &str
         .execute(conn)?;
     Ok(())
 }
+
+/// The rows waiting to be published and when the oldest was queued (`None` when none waits),
+/// for the outbox gauges.
+pub fn outbox_backlog(conn: &mut DbConnection) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+    use diesel::dsl::{count_star, min};
+    let (pending, oldest) =
+        outbox::table.select((count_star(), min(outbox::created_at))).first::<(i64, Option<NaiveDateTime>)>(conn)?;
+    Ok((pending, oldest.map(|t| t.and_utc())))
+}

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use fleuve_metrics::DeliveryOutcome;
 use fleuve_store::{Database, DbConnection};
 use tokio::task::JoinHandle;
 
@@ -83,6 +84,19 @@ impl DeliveryWorker {
         let taken = self.db.transaction(move |conn| take_due(conn, now, lease_until, limit)).await?;
         let count = taken.len();
         let outcomes = futures::future::join_all(taken.into_iter().map(|t| self.send(t))).await;
+        let observed: Vec<(&'static str, DeliveryOutcome)> = outcomes
+            .iter()
+            .map(|(taken, outcome)| {
+                let result = match outcome {
+                    Ok(()) => DeliveryOutcome::delivered,
+                    Err(SendError::Transient(_)) if taken.attempt < self.settings.max_attempts as i32 => {
+                        DeliveryOutcome::retried
+                    }
+                    Err(_) => DeliveryOutcome::failed,
+                };
+                (taken.channel.as_str(), result)
+            })
+            .collect();
         let settings = self.settings.clone();
         self.db
             .transaction(move |conn| {
@@ -101,6 +115,10 @@ impl DeliveryWorker {
                 Ok::<_, NotificationError>(())
             })
             .await?;
+        let metrics = fleuve_metrics::metrics();
+        for (channel, outcome) in observed {
+            metrics.notification_delivery(channel, outcome);
+        }
         Ok(count)
     }
 

@@ -75,6 +75,7 @@ impl Orders {
             };
             match self.advance(order_id.clone(), input, meta, now).await {
                 Ok(advanced) if advanced.changed() => {
+                    fleuve_metrics::metrics().saga_deadline_fired();
                     tracing::info!(order_id, step_kind = kind, attempt, "saga step missed its deadline");
                     changed += 1;
                 }

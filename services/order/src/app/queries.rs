@@ -112,3 +112,48 @@ impl Orders {
         Ok(Page { items, next_token })
     }
 }
+
+impl Orders {
+    /// How many orders are in each saga state (every state, zeros included), for the
+    /// `fleuve_saga_orders` gauge.
+    pub async fn count_by_state(&self) -> Result<Vec<(&'static str, i64)>, AppError> {
+        let counts: Vec<(i32, i64)> = self
+            .db
+            .run(|conn| -> Result<_, AppError> {
+                Ok(order_view::table
+                    .group_by(order_view::status)
+                    .select((order_view::status, diesel::dsl::count_star()))
+                    .load::<(i32, i64)>(conn)?)
+            })
+            .await?;
+        let states = [
+            (pb::OrderStatus::Pending, "pending"),
+            (pb::OrderStatus::AwaitingStock, "awaiting_stock"),
+            (pb::OrderStatus::AwaitingPayment, "awaiting_payment"),
+            (pb::OrderStatus::Compensating, "compensating"),
+            (pb::OrderStatus::Confirmed, "confirmed"),
+            (pb::OrderStatus::Failed, "failed"),
+            (pb::OrderStatus::Cancelled, "cancelled"),
+        ];
+        Ok(states
+            .into_iter()
+            .map(|(state, name)| (name, counts.iter().filter(|(s, _)| *s == state as i32).map(|(_, n)| *n).sum()))
+            .collect())
+    }
+}
+
+impl Orders {
+    /// Orders whose saga deadline passed before `now` and is still set (the ticker fires and
+    /// clears a deadline within its interval), for the `fleuve_saga_overdue_orders` gauge.
+    pub async fn count_overdue(&self, now: chrono::DateTime<chrono::Utc>) -> Result<i64, AppError> {
+        let now = now.naive_utc();
+        self.db
+            .run(move |conn| -> Result<_, AppError> {
+                Ok(order_view::table
+                    .filter(order_view::due_at.lt(now))
+                    .select(diesel::dsl::count_star())
+                    .first::<i64>(conn)?)
+            })
+            .await
+    }
+}

@@ -15,6 +15,44 @@ use crate::domain::{Deadline, Orchestrator, Order, OrderCommand, OrderContext, O
 pub struct Advanced {
     pub order: Order,
     pub events: Vec<pb::OrderEvent>,
+    /// Set when this input ended the saga: report it once the transaction commits.
+    pub finished: Option<Finished>,
+}
+
+/// How and how fast a saga ended, for the metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished {
+    pub outcome: fleuve_metrics::SagaOutcome,
+    /// From the order being placed to this step.
+    pub seconds: f64,
+}
+
+impl Finished {
+    /// The saga's end if `after` is final and `before` was not: confirmed; failed straight
+    /// away (nothing held); or compensated (its reserved stock given back first).
+    pub fn of(before: &Order, after: &Order, now: DateTime<Utc>) -> Option<Finished> {
+        use fleuve_metrics::SagaOutcome;
+        let closed = |status| {
+            matches!(status, pb::OrderStatus::Confirmed | pb::OrderStatus::Failed | pb::OrderStatus::Cancelled)
+        };
+        if closed(before.status) || !closed(after.status) {
+            return None;
+        }
+        let outcome = match (before.status, after.status) {
+            (_, pb::OrderStatus::Confirmed) => SagaOutcome::confirmed,
+            (pb::OrderStatus::Compensating, _) => SagaOutcome::compensated,
+            _ => SagaOutcome::failed,
+        };
+        let placed = after.placed_at.as_ref().and_then(|t| DateTime::<Utc>::from_timestamp(t.seconds, t.nanos as u32));
+        let seconds = placed.map_or(0.0, |placed| (now - placed).num_microseconds().unwrap_or(0) as f64 / 1e6);
+        Some(Finished { outcome, seconds })
+    }
+
+    /// Counts the saga's end; `trace_context` is the step's `traceparent` (the exemplar).
+    pub fn report(&self, trace_context: Option<&str>) {
+        let trace_id = trace_context.and_then(|t| t.split('-').nth(1));
+        fleuve_metrics::metrics().saga_finished(self.outcome, self.seconds, trace_id);
+    }
 }
 
 impl Advanced {
@@ -47,10 +85,12 @@ pub fn advance(
         if from_deadline && order.exists() {
             deadlines::write(conn, order_id, order.state.deadline().as_ref())?;
         }
-        return Ok(Advanced { order: order.state, events });
+        return Ok(Advanced { order: order.state, events, finished: None });
     }
+    let before = order.state.clone();
     let order = commit(conn, order, &events, meta, None, None)?;
-    Ok(Advanced { order, events })
+    let finished = Finished::of(&before, &order, now);
+    Ok(Advanced { order, events, finished })
 }
 
 /// Appends `events` to the order's stream at its current version, queues every saga message
