@@ -9,6 +9,7 @@ mod concurrency;
 mod dossier_life;
 mod edge;
 mod grpc_web;
+mod observability;
 mod processes;
 mod saga;
 mod support;
