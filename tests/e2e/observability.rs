@@ -354,3 +354,209 @@ async fn prometheus_scrapes_fleuve_dev_through_a_dossier_a_saga_and_a_dead_lette
     assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
     assert!(open.ends_with("# EOF\n") && open.contains("trace_id="), "exemplars in OpenMetrics");
 }
+
+/// A span as the OTLP receiver (`tests/otlp/receiver.py`) wrote it.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct ReceivedSpan {
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    name: String,
+    attributes: std::collections::HashMap<String, Value>,
+}
+
+impl ReceivedSpan {
+    fn attribute(&self, key: &str) -> &str {
+        self.attributes.get(key).and_then(Value::as_str).unwrap_or_default()
+    }
+}
+
+fn received(file: &Path) -> Vec<ReceivedSpan> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// The chain from `span` up to its trace's root: each span's name, the root last.
+fn ancestry<'a>(spans: &'a [ReceivedSpan], span: &'a ReceivedSpan) -> Vec<&'a ReceivedSpan> {
+    let mut chain = vec![span];
+    let mut current = span;
+    while !current.parent_span_id.is_empty() && current.parent_span_id != "0000000000000000" {
+        match spans.iter().find(|s| s.span_id == current.parent_span_id && s.trace_id == current.trace_id) {
+            Some(parent) => {
+                chain.push(parent);
+                current = parent;
+            }
+            None => break,
+        }
+    }
+    chain
+}
+
+/// Waits until `found` picks a span out of what the receiver got.
+async fn span_where(file: &Path, what: &str, found: impl Fn(&[ReceivedSpan]) -> Option<ReceivedSpan>) -> ReceivedSpan {
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        if let Some(span) = found(&received(file)) {
+            return span;
+        }
+        assert!(Instant::now() < deadline, "no {what} among the spans received");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_trace_follows_an_order_and_an_approval_across_every_kafka_hop() {
+    let dir = temp_dir("fleuve-otlp");
+    let spans_file = dir.join("spans.jsonl");
+    let receiver_port = free_port();
+    let receiver = Process(
+        Command::new(tool("python3"))
+            .arg(repo().join("tests/otlp/receiver.py"))
+            .arg(receiver_port.to_string())
+            .arg(&spans_file)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the OTLP receiver (scripts/test installs opentelemetry-proto and grpcio)"),
+    );
+    wait_for_port(receiver_port, Duration::from_secs(30));
+    let port = free_port();
+    let endpoint = format!("http://127.0.0.1:{receiver_port}");
+    let (_dev, vars) = tokio::task::block_in_place(|| {
+        start_dev_with_env(
+            &dir,
+            port,
+            &["--no-edge"],
+            &[("FLEUVE_TELEMETRY__OTLP_ENDPOINT", endpoint.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "200")],
+        )
+    });
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to fleuve dev");
+    let parties = RemoteParties { channel: channel.clone(), vars };
+
+    // One order through the saga, to its confirmation notice.
+    let customer = parties.token(Role::Applicant);
+    let mut orders = order::order_service_client::OrderServiceClient::new(channel.clone());
+    let order_id = orders
+        .place_order(authed(place("traced", vec![line("sku-pen", 1, 100)], "tok_visa"), &customer))
+        .await
+        .expect("place")
+        .into_inner()
+        .order
+        .expect("order")
+        .order_id;
+    let notified = span_where(&spans_file, "notification of the confirmed order", |spans| {
+        spans
+            .iter()
+            .find(|s| {
+                s.attribute("messaging.destination.name") == "order.confirmed"
+                    && s.attribute("messaging.operation") == "process"
+                    && s.attribute("consumer") == "notification"
+            })
+            .cloned()
+    })
+    .await;
+    let spans = received(&spans_file);
+    let chain = ancestry(&spans, &notified);
+    let names: Vec<&str> = chain.iter().rev().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "fleuve.order.v1.OrderService/PlaceOrder",
+            "order.placed publish",
+            "order.placed process",
+            "stock.check.request publish",
+            "stock.check.request process",
+            "stock.checked publish",
+            "stock.checked process",
+            "payment.request publish",
+            "payment.request process",
+            "payment.result publish",
+            "payment.result process",
+            "order.confirmed publish",
+            "order.confirmed process",
+        ],
+        "one trace, each Kafka hop a publish span and a process span under the one before"
+    );
+    let root = chain.last().unwrap();
+    let correlation_id = root.attribute("correlation_id");
+    assert!(!correlation_id.is_empty());
+    for hop in &chain[..chain.len() - 1] {
+        assert_eq!(hop.trace_id, root.trace_id);
+        assert_eq!(hop.attribute("messaging.system"), "kafka", "{hop:?}");
+        let (topic, operation) = hop.name.rsplit_once(' ').unwrap();
+        assert_eq!(hop.attribute("messaging.destination.name"), topic, "{hop:?}");
+        assert_eq!(hop.attribute("messaging.operation"), operation, "{hop:?}");
+        assert!(!hop.attribute("messaging.message.id").is_empty(), "{hop:?}");
+        assert_eq!(hop.attribute("correlation_id"), correlation_id, "{hop:?}");
+    }
+    // Stock and billing did their part in their own consumer spans.
+    let consumers: Vec<&str> = chain.iter().map(|s| s.attribute("consumer")).filter(|c| !c.is_empty()).collect();
+    assert_eq!(consumers, ["notification", "order-saga", "billing", "order-saga", "stock", "order-saga"]);
+
+    // A dossier's approval reaches the registry, statistics and notification projections in
+    // the approval's trace.
+    let id = submitted_dossier(&parties, "Itel", "A70").await;
+    ready_for_decision(&parties, &id).await;
+    pb::dossier_service_client::DossierServiceClient::new(channel.clone())
+        .approve_dossier(authed(
+            pb::ApproveDossierRequest { dossier_id: id.clone(), expected_version: 0, validity_years: 0 },
+            &parties.token(Role::Admin),
+        ))
+        .await
+        .expect("approve");
+    let approval = span_where(&spans_file, "the approval's server span", |spans| {
+        spans.iter().find(|s| s.name == "fleuve.homologation.v1.DossierService/ApproveDossier").cloned()
+    })
+    .await;
+    for consumer in ["certificate-registry", "statistics", "notification"] {
+        let applied = span_where(&spans_file, &format!("{consumer} applying the approval"), |spans| {
+            spans
+                .iter()
+                .find(|s| {
+                    s.trace_id == approval.trace_id
+                        && s.attribute("consumer") == consumer
+                        && s.attribute("messaging.operation") == "process"
+                })
+                .cloned()
+        })
+        .await;
+        let spans = received(&spans_file);
+        let chain = ancestry(&spans, &applied);
+        assert_eq!(chain.len(), 3, "{consumer}: process → publish → ApproveDossier: {chain:?}");
+        assert!(chain[1].name.ends_with(" publish"), "{chain:?}");
+        assert_eq!(chain[2].span_id, approval.span_id, "{chain:?}");
+    }
+
+    // Spans leave in batches, off the request path: with the collector gone, calls still
+    // succeed, no slower than before beyond the noise.
+    let timed = |label: &'static str| {
+        let (mut orders, customer, order_id) = (orders.clone(), customer.clone(), order_id.clone());
+        async move {
+            let mut times = Vec::new();
+            for _ in 0..60 {
+                let started = Instant::now();
+                orders
+                    .get_order(authed(order::GetOrderRequest { order_id: order_id.clone() }, &customer))
+                    .await
+                    .unwrap_or_else(|e| panic!("GetOrder {label}: {e}"));
+                times.push(started.elapsed());
+            }
+            times.sort();
+            times[times.len() / 2]
+        }
+    };
+    let with_collector = timed("with the collector").await;
+    drop(receiver);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let without = timed("without the collector").await;
+    assert!(
+        without <= with_collector * 3 / 2 + Duration::from_millis(2),
+        "median GetOrder {without:?} without the collector, {with_collector:?} with it"
+    );
+}

@@ -441,7 +441,10 @@ impl ProjectionConsumer {
             otel.name = %format!("{} process", record.topic),
             otel.kind = "consumer",
             messaging.system = "kafka",
-            messaging.destination = %record.topic,
+            messaging.destination.name = %record.topic,
+            messaging.operation = "process",
+            messaging.message.id = record.header("event_id").unwrap_or(""),
+            messaging.consumer.group.name = %self.name(),
             messaging.kafka.partition = record.partition,
             messaging.kafka.offset = record.offset,
             consumer = %self.name(),
@@ -464,7 +467,10 @@ impl ProjectionConsumer {
         let mut alone = Vec::new();
         for record in records {
             match self.decode(record).await {
-                Ok(event) => together.push((record, event, self.span(record))),
+                Ok(event) => {
+                    let span = self.span(record);
+                    together.push((record, hand_on_trace(event, &span), span));
+                }
                 Err(_) => alone.push(record),
             }
         }
@@ -541,7 +547,7 @@ impl ProjectionConsumer {
         let mut conflicts = 0u32;
         loop {
             let event = match self.decode(record).await {
-                Ok(event) => event,
+                Ok(event) => hand_on_trace(event, &tracing::Span::current()),
                 Err(Refusal::Poison(reason)) => return self.park(record, reason, 1).await,
                 Err(Refusal::Unavailable(reason)) => {
                     tracing::warn!(%reason, retry_in = ?backoff, "cannot decode the record yet");
@@ -841,6 +847,16 @@ impl ProjectionConsumer {
 pub use fleuve_handler::apply_once;
 
 /// Milliseconds from the event's recording to now.
+/// What the handler records while applying `event` continues the trace from the consume
+/// span, so each Kafka hop is a child of the one before (request → publish → process →
+/// publish → process...), not a sibling under the request.
+fn hand_on_trace(mut event: ConsumedEvent, span: &tracing::Span) -> ConsumedEvent {
+    if let Some(traceparent) = fleuve_mesh::telemetry::traceparent(span) {
+        event.traceparent = Some(traceparent);
+    }
+    event
+}
+
 /// Publishes each assigned partition's lag from librdkafka's periodic statistics (computed
 /// from the fetch responses' high watermarks and the group's committed offsets, without a
 /// request of its own).

@@ -57,6 +57,8 @@ struct Produced {
     /// (outbox position, topic, aggregate id) per row, in batch order.
     rows: Vec<(i64, String, String)>,
     deliveries: Vec<Result<DeliveryFuture, String>>,
+    /// The publish span of each row, ended when its delivery is settled.
+    spans: Vec<tracing::Span>,
     /// When the rows were handed to the producer (the publish latency's start).
     enqueued: std::time::Instant,
 }
@@ -167,10 +169,14 @@ impl OutboxRelay {
         let mut produced = Produced {
             rows: Vec::with_capacity(batch.len()),
             deliveries: Vec::with_capacity(batch.len()),
+            spans: Vec::with_capacity(batch.len()),
             enqueued: std::time::Instant::now(),
         };
         for (row, event) in batch {
             produced.rows.push((row.position, row.topic.clone(), event.aggregate_id.clone()));
+            let span = publish_span(&row.topic, event);
+            let traceparent = fleuve_mesh::telemetry::traceparent(&span);
+            produced.spans.push(span);
             let Some(schema) = self.registered.get(&row.topic) else {
                 let error = format!("no schema registered for topic {}", row.topic);
                 tracing::error!(outbox_position = row.position, topic = %row.topic, event_id = %event.event_id, "{error}");
@@ -178,7 +184,10 @@ impl OutboxRelay {
                 continue;
             };
             let value = schema.frame(&event.payload);
-            let record = FutureRecord::to(&row.topic).key(&event.aggregate_id).payload(&value).headers(headers(event));
+            // The consumer continues the trace from this publish span, itself a child of the
+            // request that recorded the event.
+            let headers = headers(event, traceparent.as_deref().or(event.trace_context.as_deref()));
+            let record = FutureRecord::to(&row.topic).key(&event.aggregate_id).payload(&value).headers(headers);
             produced.deliveries.push(self.producer.send_result(record).map_err(|(error, _)| error.to_string()));
         }
         produced
@@ -193,6 +202,7 @@ impl OutboxRelay {
         broken: &mut HashSet<(String, String)>,
     ) -> Result<PublishReport, BusError> {
         let mut outcomes = Vec::with_capacity(produced.deliveries.len());
+        let mut spans = produced.spans.into_iter();
         for delivery in produced.deliveries {
             let outcome = match delivery {
                 Err(error) => Err(error),
@@ -203,7 +213,11 @@ impl OutboxRelay {
                 },
             };
             // Deliveries complete in order per partition, so the time this one is seen is
-            // close to its acknowledgement.
+            // close to its acknowledgement; so does its span end.
+            if let (Some(span), Err(error)) = (spans.next(), &outcome) {
+                span.record("otel.status_code", "ERROR");
+                span.record("error", error.as_str());
+            }
             outcomes.push((outcome, produced.enqueued.elapsed().as_secs_f64()));
         }
         self.replace_producer_after_fatal_error()?;
@@ -421,7 +435,29 @@ fn create_producer(bus: &BusConfig) -> Result<FutureProducer, BusError> {
 }
 
 /// The record headers of an event (ARCHITECTURE.md, Contracts).
-fn headers(event: &RecordedEvent) -> OwnedHeaders {
+/// The producer span of one outbox row, parented on the trace of the request that recorded
+/// the event, with OpenTelemetry's messaging attributes.
+fn publish_span(topic: &str, event: &RecordedEvent) -> tracing::Span {
+    let span = tracing::info_span!(
+        parent: None,
+        "kafka.publish",
+        otel.name = %format!("{topic} publish"),
+        otel.kind = "producer",
+        otel.status_code = tracing::field::Empty,
+        messaging.system = "kafka",
+        messaging.destination.name = %topic,
+        messaging.operation = "publish",
+        messaging.message.id = %event.event_id,
+        messaging.kafka.message.key = %event.aggregate_id,
+        event_type = %event.event_type,
+        correlation_id = %event.correlation_id,
+        error = tracing::field::Empty,
+    );
+    fleuve_mesh::telemetry::continue_trace(&span, event.trace_context.as_deref());
+    span
+}
+
+fn headers(event: &RecordedEvent, traceparent: Option<&str>) -> OwnedHeaders {
     let event_id = event.event_id.to_string();
     let version = event.version.to_string();
     let recorded_at = event.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -437,8 +473,8 @@ fn headers(event: &RecordedEvent) -> OwnedHeaders {
         headers = headers.insert(Header { key: "causation_id", value: Some(causation_id.as_str()) });
     }
     headers = headers.insert(Header { key: "actor", value: Some(event.actor.as_str()) });
-    if let Some(traceparent) = &event.trace_context {
-        headers = headers.insert(Header { key: "traceparent", value: Some(traceparent.as_str()) });
+    if let Some(traceparent) = traceparent {
+        headers = headers.insert(Header { key: "traceparent", value: Some(traceparent) });
     }
     headers
 }

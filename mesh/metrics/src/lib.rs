@@ -315,7 +315,7 @@ impl Metrics {
         let labels = AggregateLabel { aggregate_type: aggregate_type.to_owned() };
         // A stream kind that appends can conflict: its conflict series exists from its first
         // append (at 0), so rates and dashboards see it before the first conflict.
-        self.append_conflicts.get_or_create(&labels);
+        let _ = self.append_conflicts.get_or_create(&labels);
         self.appends.get_or_create(&labels).inc();
         self.appended_events.get_or_create(&labels).inc_by(events as u64);
         self.append_seconds.get_or_create(&labels).observe(seconds);
@@ -337,7 +337,7 @@ impl Metrics {
     /// A record acknowledged by Kafka after `seconds`.
     pub fn relay_published(&self, topic: &str, seconds: f64) {
         let labels = TopicLabel { topic: topic.to_owned() };
-        self.relay_errors.get_or_create(&labels);
+        let _ = self.relay_errors.get_or_create(&labels);
         self.relay_published.get_or_create(&labels).inc();
         self.relay_seconds.get_or_create(&labels).observe(seconds);
     }
@@ -345,7 +345,7 @@ impl Metrics {
     /// A record Kafka refused or did not acknowledge (it stays in the outbox).
     pub fn relay_failed(&self, topic: &str) {
         let labels = TopicLabel { topic: topic.to_owned() };
-        self.relay_published.get_or_create(&labels);
+        let _ = self.relay_published.get_or_create(&labels);
         self.relay_errors.get_or_create(&labels).inc();
     }
 

@@ -58,9 +58,29 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        // Fleuve's own spans only: the embedded broker traces every frame it serves (hundreds
+        // of spans a second), which no trace reader wants in a collector.
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(tracing_subscriber::filter::filter_fn(|metadata| metadata.target().starts_with("fleuve"))),
+        )
         .try_init();
     Ok(TelemetryGuard { provider: Some(provider) })
+}
+
+/// The W3C `traceparent` naming `span` itself (its trace and span ids), to hand to the next
+/// hop: a Kafka header, the trace context of the events a handler records. `None` when the
+/// span has no OpenTelemetry context (no subscriber installed).
+pub fn traceparent(span: &tracing::Span) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    span_context.is_valid().then(|| {
+        format!("00-{}-{}-{:02x}", span_context.trace_id(), span_context.span_id(), span_context.trace_flags().to_u8())
+    })
 }
 
 /// Makes `span` continue the trace of a W3C `traceparent` (a Kafka header, a stored event's
