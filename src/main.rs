@@ -226,7 +226,13 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { service } => {
-            let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
+            // Logs and traces name the service (`fleuve-order`...) unless configured otherwise.
+            let mut telemetry_config = config.telemetry.clone();
+            if telemetry_config.service_name == fleuve_mesh::config::TelemetryConfig::default().service_name {
+                let name = clap::ValueEnum::to_possible_value(&service).map(|v| v.get_name().to_owned());
+                telemetry_config.service_name = format!("fleuve-{}", name.unwrap_or_default());
+            }
+            let _telemetry = telemetry::init(&config.log, &telemetry_config)?;
             let admin = Admin::start(config.admin.listen, service != ServiceName::Identity).await?;
             let db = node::open_database(&config).await?;
             admin.migrations.set();

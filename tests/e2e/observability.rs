@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::processes::{Process, free_port, wait_for_port};
 use crate::saga::{line, place};
 use crate::support::{Parties, RemoteParties, authed, ready_for_decision, submitted_dossier, temp_dir};
-use crate::tools::{start_dev_with_env, tool};
+use crate::tools::{start_dev_logging, start_dev_with_env, tool};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -559,4 +559,64 @@ async fn one_trace_follows_an_order_and_an_approval_across_every_kafka_hop() {
         without <= with_collector * 3 / 2 + Duration::from_millis(2),
         "median GetOrder {without:?} without the collector, {with_collector:?} with it"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_log_line_of_a_saga_run_is_one_json_object_with_its_ids() {
+    let dir = temp_dir("fleuve-logs");
+    let log = dir.join("fleuve.log");
+    let port = free_port();
+    let (_dev, vars) = tokio::task::block_in_place(|| start_dev_logging(&dir, port, Some(&log)));
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to fleuve dev");
+    let customer = vars["APPLICANT_TOKEN"].clone();
+    let mut orders = order::order_service_client::OrderServiceClient::new(channel);
+    let placed = orders
+        .place_order(authed(place("logged", vec![line("sku-pen", 1, 100)], "tok_visa"), &customer))
+        .await
+        .expect("place");
+    let correlation_id =
+        placed.metadata().get("x-correlation-id").and_then(|v| v.to_str().ok()).expect("correlation id").to_owned();
+    // Until the notification consumer has applied the confirmation.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let lines: Vec<Value> = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object ({e}): {l}")))
+            .collect();
+        let notified = lines.iter().any(|l| {
+            l["message"] == "event applied"
+                && l["consumer"] == "notification"
+                && l["messaging.destination.name"] == "order.confirmed"
+        });
+        if notified {
+            break lines;
+        }
+        assert!(Instant::now() < deadline, "the confirmation was not applied by the notification consumer");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let hex =
+        |v: &Value, len: usize| v.as_str().is_some_and(|s| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit()));
+    for line in &lines {
+        for field in ["timestamp", "level", "service", "target", "message"] {
+            assert!(line[field].is_string(), "{field} missing: {line}");
+        }
+        assert_eq!(line["service"], "fleuve", "{line}");
+    }
+    // Inside a request or a record: the trace, the span and the correlation id.
+    let saga: Vec<&Value> = lines.iter().filter(|l| l["correlation_id"] == correlation_id.as_str()).collect();
+    let call = saga
+        .iter()
+        .find(|l| l["message"] == "grpc call" && l["rpc.method"] == "PlaceOrder")
+        .unwrap_or_else(|| panic!("no PlaceOrder call line among {saga:?}"));
+    let applied: Vec<&&Value> = saga.iter().filter(|l| l["message"] == "event applied").collect();
+    assert!(applied.len() >= 6, "the saga's six records applied under its correlation id: {applied:?}");
+    for line in applied.iter().map(|l| **l).chain([*call]) {
+        assert!(hex(&line["trace_id"], 32) && hex(&line["span_id"], 16), "ids: {line}");
+        assert_eq!(line["trace_id"], call["trace_id"], "one trace: {line}");
+    }
 }

@@ -33,7 +33,7 @@ pub(crate) fn start_dev(data_dir: &Path, port: u16) -> (Process, HashMap<String,
 }
 
 /// [`start_dev`] with its JSON logs (stderr) written to `log`.
-fn start_dev_logging(data_dir: &Path, port: u16, log: Option<&Path>) -> (Process, HashMap<String, String>) {
+pub(crate) fn start_dev_logging(data_dir: &Path, port: u16, log: Option<&Path>) -> (Process, HashMap<String, String>) {
     start_dev_with(data_dir, port, log, &["--no-edge"], &[])
 }
 
@@ -415,14 +415,14 @@ async fn fleuve_dev_publishes_command_events_to_kafka_decodable_by_schema_id() {
         let applied: Vec<serde_json::Value> = logs
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|l| l["message"] == "event applied" && l["span"]["event_id"].is_string())
-            .filter(|l| l["span"]["correlation_id"] == "e2e-backbone-0001")
+            .filter(|l| l["message"] == "event applied" && l["event_id"].is_string())
+            .filter(|l| l["correlation_id"] == "e2e-backbone-0001")
             .collect();
         let consumers: std::collections::BTreeSet<String> =
-            applied.iter().filter_map(|l| l["span"]["consumer"].as_str().map(str::to_owned)).collect();
+            applied.iter().filter_map(|l| l["consumer"].as_str().map(str::to_owned)).collect();
         if consumers.contains("statistics") && consumers.contains("notification") {
             for line in &applied {
-                assert_eq!(line["span"]["trace_id"], trace_id, "consumer span in the caller's trace: {line}");
+                assert_eq!(line["trace_id"], trace_id, "consumer span in the caller's trace: {line}");
             }
             break;
         }

@@ -8,6 +8,10 @@ use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::Subscribe
 
 use crate::config::{LogConfig, TelemetryConfig};
 
+mod lines;
+
+pub use lines::JsonLines;
+
 /// Keeps the tracer provider alive; dropping it flushes pending spans.
 #[derive(Debug)]
 pub struct TelemetryGuard {
@@ -48,10 +52,8 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
         "pretty" => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true).boxed(),
         "json" => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(lines::JsonLines::new(telemetry.service_name.clone()))
             .boxed(),
         other => anyhow::bail!("unknown log format {other:?} (expected json or pretty)"),
     };
