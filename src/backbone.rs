@@ -138,46 +138,42 @@ async fn sample(
     interval: std::time::Duration,
     stopped: impl std::future::Future<Output = ()>,
 ) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            () = &mut stopped => return,
-            _ = tick.tick() => {}
-        }
-        let names = consumers.clone();
-        let read = db
-            .run(move |conn| {
-                let backlog = if relay { Some(fleuve_store::event_store::outbox_backlog(conn)?) } else { None };
-                let parked = names
-                    .into_iter()
-                    .map(|name| {
-                        let n = fleuve_store::consumer::dead_letter_count(
-                            conn,
-                            &name,
-                            fleuve_store::consumer::DeadLetterStatus::Parked,
-                        )?;
-                        Ok((name, n))
-                    })
-                    .collect::<Result<Vec<_>, fleuve_store::StoreError>>()?;
-                Ok::<_, fleuve_store::StoreError>((backlog, parked))
-            })
-            .await;
-        let metrics = fleuve_metrics::metrics();
-        match read {
-            Ok((backlog, parked)) => {
-                if let Some((pending, oldest)) = backlog {
-                    let age = oldest.map_or(0.0, |t| (chrono::Utc::now() - t).num_milliseconds() as f64 / 1000.0);
-                    metrics.outbox_backlog(pending, age);
+    crate::observe::every(interval, stopped, || {
+        let (db, names) = (db.clone(), consumers.clone());
+        async move {
+            let read = db
+                .run(move |conn| {
+                    let backlog = if relay { Some(fleuve_store::event_store::outbox_backlog(conn)?) } else { None };
+                    let parked = names
+                        .into_iter()
+                        .map(|name| {
+                            let n = fleuve_store::consumer::dead_letter_count(
+                                conn,
+                                &name,
+                                fleuve_store::consumer::DeadLetterStatus::Parked,
+                            )?;
+                            Ok((name, n))
+                        })
+                        .collect::<Result<Vec<_>, fleuve_store::StoreError>>()?;
+                    Ok::<_, fleuve_store::StoreError>((backlog, parked))
+                })
+                .await;
+            let metrics = fleuve_metrics::metrics();
+            match read {
+                Ok((backlog, parked)) => {
+                    if let Some((pending, oldest)) = backlog {
+                        let age = oldest.map_or(0.0, |t| (chrono::Utc::now() - t).num_milliseconds() as f64 / 1000.0);
+                        metrics.outbox_backlog(pending, age);
+                    }
+                    for (name, n) in parked {
+                        metrics.dead_letters_parked(&name, n);
+                    }
                 }
-                for (name, n) in parked {
-                    metrics.dead_letters_parked(&name, n);
-                }
+                Err(error) => tracing::warn!(%error, "reading the outbox and dead-letter gauges failed"),
             }
-            Err(error) => tracing::warn!(%error, "reading the outbox and dead-letter gauges failed"),
         }
-    }
+    })
+    .await;
 }
 
 impl Backbone {

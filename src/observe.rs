@@ -67,21 +67,33 @@ pub fn watch_bus(readiness: &Readiness, bus: &fleuve_bus::BusConfig, registry_ur
     Ok(())
 }
 
+/// Runs `sample` every `interval` (the first at once) until `stopped`; a slow sample delays
+/// the next instead of bunching them.
+pub async fn every<F, Fut>(interval: Duration, stopped: impl std::future::Future<Output = ()>, mut sample: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            () = &mut stopped => return,
+            _ = tick.tick() => sample().await,
+        }
+    }
+}
+
 /// Reads how many orders are in each saga state every `interval` until `stopped`.
 pub fn spawn_order_sampler(
     orders: fleuve_order::Orders,
     interval: Duration,
     stopped: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(stopped);
-        loop {
-            tokio::select! {
-                () = &mut stopped => return,
-                _ = tick.tick() => {}
-            }
+    tokio::spawn(every(interval, stopped, move || {
+        let orders = orders.clone();
+        async move {
             // A deadline is overdue once the ticker had a full interval to fire it.
             let overdue_before = chrono::Utc::now() - chrono::Duration::from_std(interval).unwrap_or_default();
             match tokio::try_join!(orders.count_by_state(), orders.count_overdue(overdue_before)) {
@@ -95,5 +107,5 @@ pub fn spawn_order_sampler(
                 Err(error) => tracing::warn!(%error, "reading the orders by saga state failed"),
             }
         }
-    })
+    }))
 }

@@ -11,14 +11,13 @@ use std::{
 };
 
 use fleuve_mesh::Role;
-use fleuve_proto::homologation::v1 as pb;
 use fleuve_proto::order::v1 as order;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
 
 use crate::processes::{Process, free_port, wait_for_port};
 use crate::saga::{line, place};
-use crate::support::{Parties, RemoteParties, authed, ready_for_decision, submitted_dossier, temp_dir};
+use crate::support::{Parties, RemoteParties, approved_dossier, authed, temp_dir};
 use crate::tools::{start_dev_logging, start_dev_with_env, tool};
 
 fn repo() -> PathBuf {
@@ -212,15 +211,7 @@ async fn prometheus_scrapes_fleuve_dev_through_a_dossier_a_saga_and_a_dead_lette
     let parties = RemoteParties { channel: channel.clone(), vars: vars.clone() };
 
     // A dossier's life: created, submitted, reviewed, approved.
-    let id = submitted_dossier(&parties, "Tecno", "Camon 30").await;
-    ready_for_decision(&parties, &id).await;
-    pb::dossier_service_client::DossierServiceClient::new(channel.clone())
-        .approve_dossier(authed(
-            pb::ApproveDossierRequest { dossier_id: id.clone(), expected_version: 0, validity_years: 0 },
-            &parties.token(Role::Admin),
-        ))
-        .await
-        .expect("approve");
+    approved_dossier(&parties, "Tecno", "Camon 30").await;
 
     // Three orders confirmed, one declined after its stock was reserved (compensated).
     let customer = parties.token(Role::Applicant);
@@ -501,15 +492,7 @@ async fn one_trace_follows_an_order_and_an_approval_across_every_kafka_hop() {
 
     // A dossier's approval reaches the registry, statistics and notification projections in
     // the approval's trace.
-    let id = submitted_dossier(&parties, "Itel", "A70").await;
-    ready_for_decision(&parties, &id).await;
-    pb::dossier_service_client::DossierServiceClient::new(channel.clone())
-        .approve_dossier(authed(
-            pb::ApproveDossierRequest { dossier_id: id.clone(), expected_version: 0, validity_years: 0 },
-            &parties.token(Role::Admin),
-        ))
-        .await
-        .expect("approve");
+    approved_dossier(&parties, "Itel", "A70").await;
     let approval = span_where(&spans_file, "the approval's server span", |spans| {
         spans.iter().find(|s| s.name == "fleuve.homologation.v1.DossierService/ApproveDossier").cloned()
     })

@@ -333,6 +333,20 @@ pub async fn submitted_dossier(node: &impl Parties, brand: &str, model: &str) ->
     id
 }
 
+/// A dossier filed, reviewed and approved (a certificate issued); returns its id.
+pub async fn approved_dossier(node: &impl Parties, brand: &str, model: &str) -> String {
+    let id = submitted_dossier(node, brand, model).await;
+    ready_for_decision(node, &id).await;
+    pb::dossier_service_client::DossierServiceClient::new(node.channel())
+        .approve_dossier(authed(
+            pb::ApproveDossierRequest { dossier_id: id.clone(), expected_version: 0, validity_years: 0 },
+            &node.token(Role::Admin),
+        ))
+        .await
+        .expect("approve");
+    id
+}
+
 /// Takes a submitted dossier to the point where only the decision is missing: invoiced, paid,
 /// reviewer assigned, CE certificate recognised, favourable opinion.
 pub async fn ready_for_decision(node: &impl Parties, id: &str) {
