@@ -93,6 +93,23 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// What observability costs the saga: `fleuve dev` with OTLP export and a scrape every
+    /// second against neither, in alternated runs (scripts/bench-telemetry starts a receiver).
+    Telemetry {
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
+        admin_url: String,
+        /// The OTLP/gRPC receiver the "on" runs export to.
+        #[arg(long)]
+        otlp_endpoint: String,
+        /// Orders in flight.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Off/on pairs; the figure is the median of their ratios.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// What a scrape costs: rendering /metrics with this many series, in both formats, beside
     /// formatting as many lines directly.
     Metrics {
@@ -122,6 +139,16 @@ pub async fn run(command: BenchCommand, config: &MeshConfig) -> anyhow::Result<(
         }
         BenchCommand::Cache { admin_url, redis_url, certificates, clients, seconds } => {
             crate::bench_backbone::cache(&admin_url, &redis_url, certificates, clients, seconds).await
+        }
+        BenchCommand::Telemetry { admin_url, otlp_endpoint, concurrency, seconds, rounds } => {
+            crate::bench_telemetry::telemetry(
+                &admin_url,
+                &otlp_endpoint,
+                concurrency,
+                Duration::from_secs(seconds),
+                rounds,
+            )
+            .await
         }
         BenchCommand::Metrics { series, renders } => crate::bench_metrics::scrape(series, renders),
     }

@@ -32,20 +32,20 @@ fn authed<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
 /// One worker's customer: a token, a product and an account of its own, so that workers do
 /// not contend on one stream (contention is not what is measured).
 #[derive(Clone)]
-struct Customer {
+pub(crate) struct Customer {
     id: String,
     token: String,
     product: String,
 }
 
-struct Clients {
-    orders: order::order_service_client::OrderServiceClient<Channel>,
+pub(crate) struct Clients {
+    pub(crate) orders: order::order_service_client::OrderServiceClient<Channel>,
     stock: stock::stock_service_client::StockServiceClient<Channel>,
     billing: billing::billing_service_client::BillingServiceClient<Channel>,
 }
 
 impl Clients {
-    async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Clients> {
+    pub(crate) async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Clients> {
         let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
         Ok(Clients {
             orders: order::order_service_client::OrderServiceClient::new(channel.clone()),
@@ -56,7 +56,12 @@ impl Clients {
 }
 
 /// Products and accounts for `n` customers, created through the gRPC API as an admin would.
-async fn seed(clients: &mut Clients, issuer: &TokenIssuer, admin: &str, n: usize) -> anyhow::Result<Vec<Customer>> {
+pub(crate) async fn seed(
+    clients: &mut Clients,
+    issuer: &TokenIssuer,
+    admin: &str,
+    n: usize,
+) -> anyhow::Result<Vec<Customer>> {
     let mut customers = Vec::with_capacity(n);
     for i in 0..n {
         let id = format!("bench-customer-{i}-{}", Uuid::new_v4().simple());
@@ -96,7 +101,7 @@ fn is_terminal(status: order::OrderStatus) -> bool {
 }
 
 /// One saga: PlaceOrder, then WatchOrder until it ends. `Ok(true)` when confirmed.
-async fn one_saga(
+pub(crate) async fn one_saga(
     orders: &mut order::order_service_client::OrderServiceClient<Channel>,
     customer: &Customer,
 ) -> anyhow::Result<bool> {
@@ -134,19 +139,19 @@ async fn one_chain(clients: &mut Clients, customer: &Customer, admin: &str) -> a
 }
 
 #[derive(Debug)]
-struct Run {
-    completed: usize,
-    failed: usize,
-    per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+pub(crate) struct Run {
+    pub(crate) completed: usize,
+    pub(crate) failed: usize,
+    pub(crate) per_second: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
     /// Machine CPU time (all processes: node, PostgreSQL, broker) per completed job, and the
     /// share of time the hypervisor took away, when `/proc/stat` is readable.
-    cpu: Option<crate::bench::CpuUse>,
+    pub(crate) cpu: Option<crate::bench::CpuUse>,
 }
 
 /// `customers.len()` workers, each running `job` back to back for `duration`.
-async fn run<F, Fut>(customers: &[Customer], duration: Duration, job: F) -> anyhow::Result<Run>
+pub(crate) async fn run<F, Fut>(customers: &[Customer], duration: Duration, job: F) -> anyhow::Result<Run>
 where
     F: Fn(Customer) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<bool>> + Send,

@@ -148,7 +148,8 @@ pub async fn prepare_on(
     ));
     let ops = node::operations(&db, backbone.consumers(), &projections);
     let docs_servers = vec![listen.edge.map_or_else(|| "/".to_owned(), |edge| format!("http://{edge}"))];
-    let server = crate::docs::with_docs(node::all_services(&config, &apps, ops)?, &docs_servers);
+    let server =
+        crate::console::with_console(crate::docs::with_docs(node::all_services(&config, &apps, ops)?, &docs_servers));
     let identity = apps.identity;
     let listener = TcpListener::bind(listen.grpc).await.with_context(|| format!("binding {}", listen.grpc))?;
     let addr = listener.local_addr()?;
@@ -240,7 +241,7 @@ impl DevNode {
             cors: self.config.cors.allowed_origins.clone(),
             bootstrap_servers: self.broker.bootstrap_servers(),
             registry_addr: self.registry_addr,
-            database_url: self.config.database_url.clone(),
+            database_url: node::redact(&self.config.database_url),
             signing_key_file: self.config.auth.signing_key_file.clone(),
             demo: self.demo.clone(),
             issuer: self.issuer.clone(),
@@ -299,6 +300,11 @@ impl Banner {
         out.push_str(&format!(
             "  gRPC         {} (plaintext, HTTP/2; grpc-web over HTTP/1.1 too; reflection and health on)\n",
             self.addr
+        ));
+        out.push_str(&format!(
+            "  console      http://{}{}/ (the web console; sign in with a demo user below)\n",
+            self.addr,
+            crate::console::CONSOLE_PATH
         ));
         out.push_str(&format!("  keys         http://{}{}\n", self.addr, fleuve_mesh::grpc::JWKS_PATH));
         out.push_str(&format!("  browsers     CORS for {}\n", self.cors.join(", ")));

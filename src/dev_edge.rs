@@ -64,6 +64,9 @@ pub fn start(
     }
     edge.limits.max_request_bytes = u64::try_from(config.limits.max_request_bytes).unwrap_or(u64::MAX);
     edge.limits.max_deadline_seconds = config.limits.max_deadline_seconds;
+    let uploads = config.section::<fleuve_homologation::Settings>().max_upload_bytes
+        + fleuve_homologation::app::UPLOAD_OVERHEAD_BYTES;
+    edge.limits.max_upload_request_bytes = u64::try_from(uploads).unwrap_or(u64::MAX);
     start_with(envoy, data_dir, node, listen, edge)
 }
 

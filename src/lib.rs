@@ -8,6 +8,8 @@ pub mod bench_backbone;
 pub mod bench_edge;
 pub mod bench_metrics;
 pub mod bench_saga;
+pub mod bench_telemetry;
+pub mod console;
 pub mod dev;
 pub mod dev_edge;
 pub mod docs;

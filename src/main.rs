@@ -57,6 +57,9 @@ enum Command {
         /// configuration (127.0.0.1:9464) by default.
         #[arg(long)]
         admin_listen: Option<SocketAddr>,
+        /// A PostgreSQL database (`postgres://...`) instead of the data directory's SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// The embedded Kafka-API broker and schema registry on their own, for running `fleuve
     /// serve` processes locally without a Kafka cluster. Prints `export` lines.
@@ -152,14 +155,23 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = MeshConfig::load(cli.config.as_deref(), &fleuve::node::sections())?;
     match cli.command {
-        Command::Dev { data_dir, listen, registry_listen, kafka_listen, edge_listen, no_edge, admin_listen } => {
+        Command::Dev {
+            data_dir,
+            listen,
+            registry_listen,
+            kafka_listen,
+            edge_listen,
+            no_edge,
+            admin_listen,
+            database_url,
+        } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
             let admin = Admin::start(admin_listen.unwrap_or(config.admin.listen), true).await?;
             let envoy = if no_edge { None } else { fleuve::dev_edge::find_envoy() };
             let edge = envoy.as_ref().map(|_| edge_listen);
             let listen = dev::DevListen { grpc: listen, registry: registry_listen, kafka: kafka_listen, edge };
             let data = DataDir::new(data_dir);
-            let node = dev::prepare(config, &data, listen).await?;
+            let node = dev::prepare_on(config, &data, listen, database_url).await?;
             admin.migrations.set();
             let (bus, registry_url) = node.bus();
             admin.bus_ready(&bus, &registry_url)?;
@@ -242,7 +254,7 @@ async fn main() -> anyhow::Result<()> {
                 let settings = fleuve::backbone::BackboneSettings::from_config(&config, servers, registry);
                 admin.bus_ready(&settings.bus, registry)?;
             }
-            served.server = fleuve::docs::with_docs(served.server, &["/".to_owned()]);
+            served.server = fleuve::console::with_console(fleuve::docs::with_docs(served.server, &["/".to_owned()]));
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;

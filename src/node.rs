@@ -245,8 +245,10 @@ fn with_homologation(mut server: MeshServer, app: Homologation) -> MeshServer {
     for method in fleuve_homologation::adapters::grpc::PUBLIC_METHODS {
         server = server.public(method);
     }
+    let upload_limit = app.settings().max_upload_bytes + fleuve_homologation::app::UPLOAD_OVERHEAD_BYTES;
     let services = fleuve_homologation::adapters::grpc::services(app);
     server
+        .allow_larger_requests(fleuve_homologation::adapters::grpc::UPLOAD_METHOD, upload_limit)
         .add_service(services.dossiers)
         .add_service(services.certificates)
         .add_service(services.queries)

@@ -39,6 +39,9 @@ pub struct Limits {
     /// Largest request body (a gRPC message with its frame, a grpc-web or JSON body); 413 /
     /// `RESOURCE_EXHAUSTED`-like refusal before a service sees it.
     pub max_request_bytes: u64,
+    /// Largest request of an upload method ([`crate::UPLOAD_RPCS`]: a document with its file);
+    /// the homologation service's `max_upload_bytes` plus room for the other fields.
+    pub max_upload_request_bytes: u64,
     /// Cap on a unary call's deadline (`grpc-timeout`) and its route timeout.
     pub max_deadline_seconds: u64,
     /// Per signed-in principal (the token's subject), whatever address it calls from.
@@ -57,6 +60,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_request_bytes: 4 * 1024 * 1024,
+            max_upload_request_bytes: 16 * 1024 * 1024 + 64 * 1024,
             max_deadline_seconds: 30,
             per_principal: Rate { requests: 200, per_seconds: 1 },
             per_anonymous_address: Rate { requests: 50, per_seconds: 1 },
@@ -390,8 +394,11 @@ impl Edge {
                     // with a google.rpc.Status JSON body.
                     "convert_grpc_status": true,
                     "request_validation_options": {"reject_unknown_query_parameters": true},
-                    "max_request_body_size": self.limits.max_request_bytes,
-                    "max_response_body_size": self.limits.max_request_bytes,
+                    // The buffer filter holds every other route to max_request_bytes; an
+                    // upload's JSON carries its file in base64 (4/3 of its size), and so does
+                    // a document's content in the answer.
+                    "max_request_body_size": self.limits.max_upload_request_bytes * 4 / 3,
+                    "max_response_body_size": self.limits.max_upload_request_bytes * 4 / 3,
                 },
             },
             {
@@ -454,8 +461,16 @@ impl Edge {
             "route": {"cluster": self.identity_cluster(), "timeout": "5s"},
             "typed_per_filter_config": jwt_requirement("public"),
         }));
-        // The API docs and the OpenAPI document, which every server serves.
-        for (how, path) in [("path", "/docs"), ("prefix", "/docs/"), ("path", "/openapi.json")] {
+        // The API docs, the OpenAPI document and the web console (with `/`, which redirects to
+        // it), which every server serves.
+        for (how, path) in [
+            ("path", "/docs"),
+            ("prefix", "/docs/"),
+            ("path", "/openapi.json"),
+            ("path", "/console"),
+            ("prefix", "/console/"),
+            ("path", "/"),
+        ] {
             routes.push(json!({
                 "match": {how: path},
                 "route": {"cluster": self.identity_cluster(), "timeout": "10s"},
@@ -554,6 +569,12 @@ impl Edge {
         if rpc.path.ends_with("/Login") {
             per_filter["envoy.filters.http.local_ratelimit"] = self.login_rate_limit();
             action["rate_limits"] = json!([{"actions": [{"remote_address": {}}]}]);
+        }
+        if crate::UPLOAD_RPCS.contains(&rpc.path.as_str()) {
+            per_filter["envoy.filters.http.buffer"] = json!({
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute",
+                "buffer": {"max_request_bytes": self.limits.max_upload_request_bytes},
+            });
         }
         json!({
             "match": {"path": rpc.path},

@@ -15,6 +15,9 @@ mod yaml;
 pub use envoy::{Edge, Limits, Rate, Tls, Topology};
 pub use yaml::to_yaml;
 
+/// Methods whose request carries a whole file: allowed `Limits::max_upload_request_bytes`.
+pub const UPLOAD_RPCS: &[&str] = &["/fleuve.homologation.v1.DossierService/UploadDocument"];
+
 /// One RPC of the contracts, as the edge routes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rpc {

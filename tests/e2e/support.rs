@@ -154,6 +154,25 @@ impl TestNode {
         self.issuer.issue(&user.user_id, role, &user.organisation_id).expect("token").0
     }
 
+    /// How many rows `table` holds in the node's database.
+    pub async fn count_rows(&self, table: &'static str) -> i64 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        self.database
+            .run(move |conn| {
+                diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+                    .get_result::<Count>(conn)
+                    .map(|c| c.n)
+                    .map_err(anyhow::Error::from)
+            })
+            .await
+            .expect("count rows")
+    }
+
     /// A token for the applicant of the second demo organisation.
     pub fn other_applicant_token(&self) -> String {
         let user = &self.demo.second_applicant;

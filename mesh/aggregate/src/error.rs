@@ -9,6 +9,11 @@ pub enum DomainError {
     /// message that cannot be valid is parked).
     #[error("{0}")]
     Invalid(String),
+    /// [`DomainError::Invalid`] for named fields of the request (`equipment.brand`), every
+    /// one refused at once: the caller is told which field says what (a `google.rpc.BadRequest`
+    /// detail), so a form can mark them all.
+    #[error("{}", .0.iter().map(|v| v.description.as_str()).collect::<Vec<_>>().join("; "))]
+    InvalidFields(Vec<fleuve_mesh::FieldViolation>),
     /// The aggregate's current state refuses the command (FAILED_PRECONDITION).
     #[error("{0}")]
     Precondition(String),
@@ -18,6 +23,48 @@ pub enum DomainError {
     /// The caller may not issue this command on this aggregate (PERMISSION_DENIED).
     #[error("{0}")]
     Forbidden(String),
+}
+
+impl DomainError {
+    /// One field refused: `message` about the request field at `field`.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> DomainError {
+        DomainError::InvalidFields(vec![fleuve_mesh::FieldViolation {
+            field: field.into(),
+            description: message.into(),
+        }])
+    }
+}
+
+/// Collects every refused field of a request, so all of them are reported in one answer:
+/// [`Violations::check`] each value, then [`Violations::finish`].
+#[derive(Debug, Default)]
+pub struct Violations(Vec<fleuve_mesh::FieldViolation>);
+
+impl Violations {
+    /// The value, or `None` with the refusal recorded against `field`.
+    pub fn check<T>(&mut self, field: impl Into<String>, result: Result<T, DomainError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(DomainError::InvalidFields(violations)) => {
+                self.0.extend(violations);
+                None
+            }
+            Err(error) => {
+                self.add(field, error.to_string());
+                None
+            }
+        }
+    }
+
+    /// Records `message` against `field`.
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(fleuve_mesh::FieldViolation { field: field.into(), description: message.into() });
+    }
+
+    /// `Ok` when nothing was refused, else every refusal in one error.
+    pub fn finish(self) -> Result<(), DomainError> {
+        if self.0.is_empty() { Ok(()) } else { Err(DomainError::InvalidFields(self.0)) }
+    }
 }
 
 /// An error that may be an optimistic concurrency conflict, which [`crate::repository::transact`]
@@ -38,6 +85,7 @@ impl From<DomainError> for fleuve_mesh::ServiceError {
         use fleuve_mesh::ServiceError;
         match error {
             DomainError::Invalid(m) => ServiceError::InvalidArgument(m),
+            DomainError::InvalidFields(violations) => ServiceError::InvalidFields(violations),
             DomainError::Precondition(m) => ServiceError::FailedPrecondition(m),
             DomainError::NotFound(m) => ServiceError::NotFound(m),
             DomainError::Forbidden(m) => ServiceError::PermissionDenied(m),

@@ -34,6 +34,56 @@ struct Document {
     body: bytes::Bytes,
 }
 
+/// A browser application served under a path prefix (`/console`): its files by path, and its
+/// `index.html` for every other path below the prefix, which are the application's own routes.
+/// Bodies are stored gzipped.
+#[derive(Debug, Clone)]
+struct Site {
+    prefix: &'static str,
+    /// Path below the prefix (`assets/index-1a2b.js`) → content type and gzipped body.
+    files: std::sync::Arc<std::collections::HashMap<String, (&'static str, bytes::Bytes)>>,
+}
+
+impl Site {
+    /// Hashed build output never changes under its name: cached for a year. Anything else
+    /// (the index) is revalidated, so a new release is picked up at once.
+    fn respond(&self, path: &str) -> http::Response<axum::body::Body> {
+        let (name, cache) = match self.files.get(path) {
+            Some(_) if path.starts_with("assets/") => (path, "public, max-age=31536000, immutable"),
+            Some(_) => (path, "no-cache"),
+            // A build file that is not there (an old release's chunk): a real 404, not the index.
+            None if path.starts_with("assets/") => {
+                let mut response = http::Response::new(axum::body::Body::from("not found"));
+                *response.status_mut() = http::StatusCode::NOT_FOUND;
+                return response;
+            }
+            None => ("index.html", "no-cache"),
+        };
+        let Some((content_type, body)) = self.files.get(name) else {
+            let mut response = http::Response::new(axum::body::Body::from("not found"));
+            *response.status_mut() = http::StatusCode::NOT_FOUND;
+            return response;
+        };
+        let mut response = http::Response::new(axum::body::Body::from(body.clone()));
+        let headers = response.headers_mut();
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+        headers.insert(http::header::CONTENT_ENCODING, http::HeaderValue::from_static("gzip"));
+        headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static(cache));
+        headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, http::HeaderValue::from_static("nosniff"));
+        headers.insert(http::header::REFERRER_POLICY, http::HeaderValue::from_static("same-origin"));
+        // The application talks only to the origin that served it (grpc-web), loads nothing from
+        // elsewhere and is framed by nobody.
+        headers.insert(
+            http::header::CONTENT_SECURITY_POLICY,
+            http::HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; \
+                 base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
+            ),
+        );
+        response
+    }
+}
+
 /// Methods (or whole services, by prefix) that need no token.
 const ALWAYS_PUBLIC: &[&str] =
     &["/grpc.health.v1.Health/", "/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v1alpha.ServerReflection/"];
@@ -47,6 +97,9 @@ pub struct MeshServer {
     limits: LimitsConfig,
     cors: CorsConfig,
     documents: Vec<Document>,
+    sites: Vec<Site>,
+    /// Methods allowed larger requests than `limits.max_request_bytes`.
+    larger: Vec<(String, usize)>,
     verifier: TokenVerifier,
 }
 
@@ -73,6 +126,8 @@ impl MeshServer {
             limits: limits.clone(),
             cors: cors.clone(),
             documents: Vec::new(),
+            sites: Vec::new(),
+            larger: Vec::new(),
             verifier,
         }
     }
@@ -92,6 +147,28 @@ impl MeshServer {
     ) -> Self {
         self.public.push(path.to_owned());
         self.documents.push(Document { path, content_type, content_encoding, body: body.into() });
+        self
+    }
+
+    /// Serves a browser application under `prefix` (`/console`): `files` are its paths below
+    /// the prefix with their content type and gzipped body; every other path below the prefix
+    /// gets `index.html` (the application's client-side routes), `prefix` itself and `/`
+    /// redirect to `prefix/`. Public: the application signs its users in itself.
+    pub fn site(
+        mut self,
+        prefix: &'static str,
+        files: impl IntoIterator<Item = (String, &'static str, bytes::Bytes)>,
+    ) -> Self {
+        let files = files.into_iter().map(|(path, content_type, body)| (path, (content_type, body))).collect();
+        self.public.extend([prefix.to_owned(), format!("{prefix}/"), "/".to_owned()]);
+        self.sites.push(Site { prefix, files: std::sync::Arc::new(files) });
+        self
+    }
+
+    /// Lets requests of the method `path` carry messages of up to `max_bytes` (an upload
+    /// carrying its file) instead of `limits.max_request_bytes`.
+    pub fn allow_larger_requests(mut self, path: &str, max_bytes: usize) -> Self {
+        self.larger.push((path.to_owned(), max_bytes));
         self
     }
 
@@ -164,12 +241,36 @@ impl MeshServer {
                 }),
             );
         }
+        for (i, site) in self.sites.iter().enumerate() {
+            let target = format!("{}/", site.prefix);
+            let redirect = move || {
+                let target = target.clone();
+                async move { axum::response::Redirect::permanent(&target) }
+            };
+            let (index, files) = (site.clone(), site.clone());
+            if i == 0 {
+                router = router.route("/", axum::routing::get(redirect.clone()));
+            }
+            router = router
+                .route(site.prefix, axum::routing::get(redirect))
+                .route(&format!("{}/", site.prefix), axum::routing::get(move || async move { index.respond("") }))
+                .route(
+                    &format!("{}/{{*path}}", site.prefix),
+                    axum::routing::get(move |axum::extract::Path(path): axum::extract::Path<String>| async move {
+                        files.respond(&path)
+                    }),
+                );
+        }
         let layers = tower::ServiceBuilder::new()
             .layer(cors)
             .layer(web::GrpcWebOrPlainLayer)
             .layer(TraceLayer)
             .layer(DeadlineLayer::new(Duration::from_secs(self.limits.max_deadline_seconds)))
-            .layer(SizeLimitLayer::new(self.limits.max_request_bytes))
+            .layer(
+                self.larger.iter().fold(SizeLimitLayer::new(self.limits.max_request_bytes), |layer, (path, max)| {
+                    layer.allow(path, *max)
+                }),
+            )
             .layer(AuthLayer::new(self.verifier.clone(), self.public.clone()));
         let health = self.health.clone();
         let names = self.names.clone();

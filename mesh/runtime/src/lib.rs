@@ -15,4 +15,4 @@ pub mod telemetry;
 pub use auth::{Principal, Role};
 pub use config::MeshConfig;
 pub use context::RequestContext;
-pub use error::ServiceError;
+pub use error::{FieldViolation, ServiceError};

@@ -28,11 +28,17 @@ pub use fleuve_proto::topics::{CERTIFICATE as CERTIFICATE_TOPIC, DOSSIER as DOSS
 pub struct Settings {
     /// Validity of a certificate when an approval names none.
     pub certificate_validity_years: u32,
+    /// Largest file UploadDocument accepts (the request may be this plus
+    /// [`UPLOAD_OVERHEAD_BYTES`]); larger ones get RESOURCE_EXHAUSTED.
+    pub max_upload_bytes: usize,
 }
+
+/// Room for an upload's other fields beside its file.
+pub const UPLOAD_OVERHEAD_BYTES: usize = 64 * 1024;
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { certificate_validity_years: 5 }
+        Settings { certificate_validity_years: 5, max_upload_bytes: 16 * 1024 * 1024 }
     }
 }
 
@@ -52,6 +58,10 @@ pub struct Homologation {
 impl Homologation {
     /// With an in-process registry cache (namespace [`registry::REGISTRY_CACHE_PREFIX`]); use
     /// [`Homologation::with_registry_cache`] for Redis.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     pub fn new(db: Database, settings: Settings) -> Self {
         let registry_cache = Cache::in_process(&CacheConfig::in_process(registry::REGISTRY_CACHE_PREFIX));
         Homologation { db, settings, registry_cache }

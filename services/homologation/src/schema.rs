@@ -62,3 +62,16 @@ macro_rules! public_certificate_table {
 }
 
 public_certificate_table!(public_certificates, public_certificates_rebuild);
+
+diesel::table! {
+    /// Uploaded documents' files, one row per document.
+    document_files (document_id) {
+        document_id -> Text,
+        dossier_id -> Text,
+        media_type -> Text,
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        content -> Binary,
+        stored_at -> Timestamp,
+    }
+}

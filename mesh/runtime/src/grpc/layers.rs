@@ -346,22 +346,30 @@ where
 /// Paths whose request is a stream of messages that must not be buffered.
 const CLIENT_STREAMING: &[&str] = &["/grpc.reflection."];
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SizeLimitLayer {
     max_bytes: usize,
+    /// Methods allowed larger requests (an upload carrying its file), with their limit.
+    larger: Arc<Vec<(String, usize)>>,
 }
 
 impl SizeLimitLayer {
     pub fn new(max_message_bytes: usize) -> Self {
         // gRPC frames a message with a 5-byte prefix.
-        SizeLimitLayer { max_bytes: max_message_bytes + 5 }
+        SizeLimitLayer { max_bytes: max_message_bytes + 5, larger: Arc::new(Vec::new()) }
+    }
+
+    /// `path` (a method) may carry messages up to `max_message_bytes`.
+    pub fn allow(mut self, path: &str, max_message_bytes: usize) -> Self {
+        Arc::make_mut(&mut self.larger).push((path.to_owned(), max_message_bytes + 5));
+        self
     }
 }
 
 impl<S> Layer<S> for SizeLimitLayer {
     type Service = SizeLimitService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        SizeLimitService { inner, max_bytes: self.max_bytes }
+        SizeLimitService { inner, max_bytes: self.max_bytes, larger: self.larger.clone() }
     }
 }
 
@@ -369,6 +377,7 @@ impl<S> Layer<S> for SizeLimitLayer {
 pub struct SizeLimitService<S> {
     inner: S,
     max_bytes: usize,
+    larger: Arc<Vec<(String, usize)>>,
 }
 
 impl<S> Service<Request<Body>> for SizeLimitService<S>
@@ -390,7 +399,8 @@ where
         if CLIENT_STREAMING.iter().any(|p| req.uri().path().starts_with(p)) {
             return Box::pin(inner.call(req));
         }
-        let max_bytes = self.max_bytes;
+        let path = req.uri().path();
+        let max_bytes = self.larger.iter().find(|(p, _)| p == path).map_or(self.max_bytes, |(_, max)| *max);
         Box::pin(async move {
             let (parts, body) = req.into_parts();
             let bytes: Bytes = match Limited::new(body, max_bytes).collect().await {

@@ -16,6 +16,9 @@ pub use queries::{QueryGrpc, RegistryGrpc};
 pub const PUBLIC_METHODS: &[&str] = &["/fleuve.homologation.v1.CertificateRegistryService/"];
 
 /// The four gRPC services of the homologation context.
+/// The method whose requests carry a whole file (allowed `max_upload_bytes` plus overhead).
+pub const UPLOAD_METHOD: &str = "/fleuve.homologation.v1.DossierService/UploadDocument";
+
 #[derive(Debug, Clone)]
 pub struct Services {
     pub dossiers: fleuve_proto::homologation::v1::dossier_service_server::DossierServiceServer<DossierGrpc>,
@@ -35,7 +38,9 @@ pub fn services(app: Homologation) -> Services {
         homologation_query_service_server::HomologationQueryServiceServer,
     };
     Services {
-        dossiers: DossierServiceServer::new(DossierGrpc { app: app.clone() }),
+        // An upload is one message carrying its file.
+        dossiers: DossierServiceServer::new(DossierGrpc { app: app.clone() })
+            .max_decoding_message_size(app.settings().max_upload_bytes + crate::app::UPLOAD_OVERHEAD_BYTES),
         certificates: CertificateServiceServer::new(CertificateGrpc { app: app.clone() }),
         queries: HomologationQueryServiceServer::new(QueryGrpc { app: app.clone() }),
         registry: CertificateRegistryServiceServer::new(RegistryGrpc { app }),

@@ -80,6 +80,43 @@ impl Homologation {
             .await
     }
 
+    /// Uploads a file and attaches it as `document` in one transaction: the event and the stored
+    /// file commit together, or neither does. `document` carries what [`values::uploaded_file`]
+    /// verified (its size and digest are the content's).
+    pub async fn upload_document(
+        &self,
+        cx: CommandContext,
+        dossier_id: String,
+        expected_version: i64,
+        document: pb::Document,
+        content: bytes::Bytes,
+    ) -> Result<DossierOutcome, AppError> {
+        use crate::schema::document_files;
+        use diesel::{ExpressionMethods, RunQueryDsl};
+        let retries = Retries::unless_expected(expected_version);
+        repository::transact(&self.db, retries, move |conn| {
+            let command = DossierCommand::AttachDocument { document: document.clone() };
+            let out = run_dossier_command(conn, &cx, &dossier_id, expected_version, false, &move |_, _, _| {
+                Ok(command.clone())
+            })?;
+            let attached = out.dossier.documents.iter().find(|d| d.document_id == document.document_id);
+            let attached = attached.ok_or_else(|| AppError::internal("the uploaded document was not attached"))?;
+            diesel::insert_into(document_files::table)
+                .values((
+                    document_files::document_id.eq(&attached.document_id),
+                    document_files::dossier_id.eq(&dossier_id),
+                    document_files::media_type.eq(&attached.media_type),
+                    document_files::sha256.eq(&attached.sha256),
+                    document_files::size_bytes.eq(content.len() as i64),
+                    document_files::content.eq(content.as_ref()),
+                    document_files::stored_at.eq(cx.now.naive_utc()),
+                ))
+                .execute(conn)?;
+            Ok(out)
+        })
+        .await
+    }
+
     /// Invoices the fee with the next gapless invoice number of the year.
     pub async fn invoice_fee(
         &self,

@@ -96,6 +96,38 @@ impl Homologation {
             .await
     }
 
+    /// An uploaded document's file: the dossier must be visible to the caller (NOT_FOUND
+    /// otherwise, as for the dossier) and the document one of its uploads.
+    pub async fn document_content(
+        &self,
+        principal: Principal,
+        dossier_id: String,
+        document_id: String,
+    ) -> Result<pb::GetDocumentContentResponse, AppError> {
+        use crate::schema::document_files;
+        let dossier = self.get_dossier(principal, dossier_id.clone()).await?;
+        let Some(document) = dossier.documents.into_iter().find(|d| d.document_id == document_id) else {
+            return Err(ServiceError::not_found(format!("document {document_id} not found")).into());
+        };
+        self.db
+            .run(move |conn| {
+                let file: Option<(String, String, Vec<u8>)> = document_files::table
+                    .find(&document_id)
+                    .filter(document_files::dossier_id.eq(&dossier_id))
+                    .select((document_files::media_type, document_files::sha256, document_files::content))
+                    .first(conn)
+                    .optional()?;
+                let Some((media_type, sha256, content)) = file else {
+                    return Err(ServiceError::not_found(format!(
+                        "document {document_id} has no stored file (it was registered with a storage uri)"
+                    ))
+                    .into());
+                };
+                Ok(pb::GetDocumentContentResponse { file_name: document.file_name, media_type, sha256, content })
+            })
+            .await
+    }
+
     pub async fn list_dossiers(
         &self,
         principal: Principal,

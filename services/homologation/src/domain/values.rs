@@ -5,6 +5,7 @@ use chrono::{DateTime, Months, Utc};
 use fleuve_proto::homologation::v1 as pb;
 
 use super::DomainError;
+use fleuve_aggregate::Violations;
 
 pub const MAX_FREQUENCY_BANDS: usize = 16;
 pub const MAX_CHARACTERISTICS: usize = 64;
@@ -41,42 +42,55 @@ pub fn optional_text(field: &str, value: &str, max_chars: usize) -> Result<Strin
     Ok(value.to_owned())
 }
 
-/// A validated, trimmed copy of an equipment description.
+/// A validated, trimmed copy of an equipment description. Every refused field is reported at
+/// once, named by its path in `CreateDossierRequest` (`equipment.brand`,
+/// `equipment.frequency_bands[1]`, `equipment.characteristics[0].name`).
 pub fn equipment(e: &pb::Equipment) -> Result<pb::Equipment, DomainError> {
-    let brand = text("equipment brand", &e.brand, 100)?;
-    let model = text("equipment model", &e.model, 100)?;
-    let category = equipment_category(e.category)?;
+    let mut refused = Violations::default();
+    let brand = refused.check("equipment.brand", text("equipment brand", &e.brand, 100));
+    let model = refused.check("equipment.model", text("equipment model", &e.model, 100));
+    let category = refused.check("equipment.category", equipment_category(e.category));
     if e.frequency_bands.is_empty() {
-        return Err(DomainError::Invalid("equipment needs at least one frequency band".into()));
+        refused.add("equipment.frequency_bands", "equipment needs at least one frequency band");
+    } else if e.frequency_bands.len() > MAX_FREQUENCY_BANDS {
+        refused
+            .add("equipment.frequency_bands", format!("equipment has at most {MAX_FREQUENCY_BANDS} frequency bands"));
     }
-    if e.frequency_bands.len() > MAX_FREQUENCY_BANDS {
-        return Err(DomainError::Invalid(format!("equipment has at most {MAX_FREQUENCY_BANDS} frequency bands")));
-    }
-    for (index, band) in e.frequency_bands.iter().enumerate() {
+    for (index, band) in e.frequency_bands.iter().enumerate().take(MAX_FREQUENCY_BANDS) {
         if band.lower_khz == 0 || band.lower_khz >= band.upper_khz {
-            return Err(DomainError::Invalid(format!(
-                "frequency band {} must satisfy 0 < lower_khz < upper_khz",
-                index + 1
-            )));
+            refused.add(
+                format!("equipment.frequency_bands[{index}]"),
+                format!("frequency band {} must satisfy 0 < lower_khz < upper_khz", index + 1),
+            );
         }
     }
     if e.characteristics.len() > MAX_CHARACTERISTICS {
-        return Err(DomainError::Invalid(format!("equipment has at most {MAX_CHARACTERISTICS} characteristics")));
+        refused
+            .add("equipment.characteristics", format!("equipment has at most {MAX_CHARACTERISTICS} characteristics"));
     }
-    let characteristics = e
+    let characteristics: Vec<_> = e
         .characteristics
         .iter()
-        .map(|c| {
-            Ok(pb::Characteristic {
-                name: text("characteristic name", &c.name, 100)?,
-                value: optional_text("characteristic value", &c.value, 500)?,
-            })
+        .take(MAX_CHARACTERISTICS)
+        .enumerate()
+        .map(|(index, c)| pb::Characteristic {
+            name: refused
+                .check(format!("equipment.characteristics[{index}].name"), text("characteristic name", &c.name, 100))
+                .unwrap_or_default(),
+            value: refused
+                .check(
+                    format!("equipment.characteristics[{index}].value"),
+                    optional_text("characteristic value", &c.value, 500),
+                )
+                .unwrap_or_default(),
         })
-        .collect::<Result<Vec<_>, DomainError>>()?;
+        .collect();
+    refused.finish()?;
+    // Nothing was refused: every checked value is there.
     Ok(pb::Equipment {
-        brand,
-        model,
-        category: category as i32,
+        brand: brand.unwrap_or_default(),
+        model: model.unwrap_or_default(),
+        category: category.map_or(0, |c| c as i32),
         frequency_bands: e.frequency_bands.clone(),
         characteristics,
     })
@@ -127,6 +141,51 @@ pub fn sha256_hex(value: &str) -> Result<String, DomainError> {
         return Err(DomainError::Invalid("sha256 must be 64 hexadecimal characters".into()));
     }
     Ok(value.to_ascii_lowercase())
+}
+
+/// The media types an uploaded file may have, with the first bytes its content must start with
+/// (WebP: "RIFF", four size bytes, then "WEBP", checked apart).
+const UPLOAD_TYPES: [(&str, &[u8]); 4] = [
+    ("application/pdf", b"%PDF-"),
+    ("image/png", b"\x89PNG\r\n\x1a\n"),
+    ("image/jpeg", b"\xff\xd8\xff"),
+    ("image/webp", b"RIFF"),
+];
+
+/// An uploaded file checked against what its uploader says of it: the declared SHA-256 must be
+/// the content's, the media type one of [`UPLOAD_TYPES`] and the content's first bytes that
+/// type's signature, the content 1 to `max_bytes` bytes. Returns the digest (lower-case hex);
+/// each refusal names its field of `UploadDocumentRequest`.
+pub fn uploaded_file(
+    media_type: &str,
+    declared_sha256: &str,
+    content: &[u8],
+    max_bytes: usize,
+) -> Result<String, DomainError> {
+    use sha2::{Digest, Sha256};
+    let mut refused = Violations::default();
+    let declared = refused.check("sha256", sha256_hex(declared_sha256));
+    if content.is_empty() {
+        refused.add("content", "the file is empty");
+    } else if content.len() > max_bytes {
+        refused.add("content", format!("a file may be at most {max_bytes} bytes"));
+    }
+    let media_type = media_type.trim().to_ascii_lowercase();
+    match UPLOAD_TYPES.iter().find(|(name, _)| *name == media_type) {
+        None => refused.add("media_type", "only PDF, PNG, JPEG and WebP files are accepted"),
+        Some((name, magic)) => {
+            let webp = *name != "image/webp" || content.get(8..12) == Some(b"WEBP".as_slice());
+            if !content.is_empty() && !(content.starts_with(magic) && webp) {
+                refused.add("content", format!("the file's content is not {name}"));
+            }
+        }
+    }
+    let actual = hex::encode(Sha256::digest(content));
+    if declared.as_ref().is_some_and(|d| *d != actual) {
+        refused.add("sha256", "sha256 does not match the uploaded file");
+    }
+    refused.finish()?;
+    Ok(actual)
 }
 
 /// A certificate validity in whole years, 1 to 10.

@@ -34,7 +34,10 @@ impl TestDb {
     }
 
     fn with(test: TestDatabase) -> TestDb {
-        let app = Homologation::new(test.database().clone(), Settings { certificate_validity_years: 5 });
+        let app = Homologation::new(
+            test.database().clone(),
+            Settings { certificate_validity_years: 5, ..Settings::default() },
+        );
         TestDb { test, app }
     }
 

@@ -69,6 +69,36 @@ impl DossierService for DossierGrpc {
         Ok(Response::new(pb::AttachDocumentResponse { document_id, version: out.version() }))
     }
 
+    async fn upload_document(
+        &self,
+        request: Request<pb::UploadDocumentRequest>,
+    ) -> Result<Response<pb::UploadDocumentResponse>, Status> {
+        let (cx, r) = command(request)?;
+        let dossier_id = uuid_field("dossier_id", &r.dossier_id)?;
+        let max = self.app.settings().max_upload_bytes;
+        if r.content.len() > max {
+            return Err(ServiceError::ResourceExhausted(format!("a file may be at most {max} bytes")).into());
+        }
+        let sha256 = values::uploaded_file(&r.media_type, &r.sha256, &r.content, max).map_err(ServiceError::from)?;
+        let document_id = uuid::Uuid::now_v7().to_string();
+        let document = pb::Document {
+            document_id: document_id.clone(),
+            kind: r.kind,
+            file_name: r.file_name,
+            media_type: r.media_type.trim().to_ascii_lowercase(),
+            size_bytes: r.content.len() as u64,
+            sha256,
+            // Where the file is served: the REST form of GetDocumentContent.
+            storage_uri: format!("/v1/dossiers/{dossier_id}/documents/{document_id}/content"),
+            laboratory: r.laboratory,
+            standards: r.standards,
+            attached_at: Some(time::to_proto(cx.now)),
+        };
+        let out = self.app.upload_document(cx, dossier_id, r.expected_version, document, r.content.into()).await?;
+        let document = out.dossier.documents.iter().find(|d| d.document_id == document_id).cloned();
+        Ok(Response::new(pb::UploadDocumentResponse { document, version: out.version() }))
+    }
+
     async fn submit_dossier(
         &self,
         request: Request<pb::SubmitDossierRequest>,

@@ -72,6 +72,16 @@ impl HomologationQueryService for QueryGrpc {
         Ok(Response::new(pb::GetReviewerQueueResponse { dossiers: page.items, next_page_token: page.next_token }))
     }
 
+    async fn get_document_content(
+        &self,
+        request: Request<pb::GetDocumentContentRequest>,
+    ) -> Result<Response<pb::GetDocumentContentResponse>, Status> {
+        let who = principal(&request)?;
+        let dossier_id = uuid_field("dossier_id", &request.get_ref().dossier_id)?;
+        let document_id = uuid_field("document_id", &request.get_ref().document_id)?;
+        Ok(Response::new(self.app.document_content(who, dossier_id, document_id).await?))
+    }
+
     async fn get_dossier_history(
         &self,
         request: Request<pb::GetDossierHistoryRequest>,

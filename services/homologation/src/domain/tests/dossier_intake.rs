@@ -50,7 +50,7 @@ fn create_refuses_invalid_equipment() {
     bad.category = pb::EquipmentCategory::Unspecified as i32;
     given(&[])
         .when(C::Create { dossier_id: DOSSIER_ID.into(), equipment: bad }, &applicant())
-        .then_err(invalid("equipment category is required"));
+        .then_err(DomainError::invalid_field("equipment.category", "equipment category is required"));
 }
 
 #[test]

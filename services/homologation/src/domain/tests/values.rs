@@ -23,30 +23,68 @@ fn equipment_is_validated_and_trimmed() {
     e.model = " Spark 20 ".into();
     assert_eq!(values::equipment(&e), Ok(equipment()));
 
-    let cases: [Spoil<pb::Equipment>; 10] = [
-        (|e| e.brand.clear(), "equipment brand is required"),
-        (|e| e.model = "m".repeat(101), "equipment model must be at most 100 characters"),
-        (|e| e.category = 0, "equipment category is required"),
-        (|e| e.category = 42, "equipment category 42 is unknown"),
-        (|e| e.frequency_bands.clear(), "at least one frequency band"),
+    // Each refusal names the request field it is about, for the form that shows it.
+    type Case = (fn(&mut pb::Equipment), &'static str, &'static str);
+    let cases: [Case; 10] = [
+        (|e| e.brand.clear(), "equipment.brand", "equipment brand is required"),
+        (|e| e.model = "m".repeat(101), "equipment.model", "equipment model must be at most 100 characters"),
+        (|e| e.category = 0, "equipment.category", "equipment category is required"),
+        (|e| e.category = 42, "equipment.category", "equipment category 42 is unknown"),
+        (|e| e.frequency_bands.clear(), "equipment.frequency_bands", "at least one frequency band"),
         (
             |e| e.frequency_bands = vec![pb::FrequencyBand { lower_khz: 1, upper_khz: 2 }; 17],
+            "equipment.frequency_bands",
             "at most 16 frequency bands",
         ),
-        (|e| e.frequency_bands[0].lower_khz = 0, "frequency band 1 must satisfy 0 < lower_khz < upper_khz"),
-        (|e| e.frequency_bands[0].upper_khz = e.frequency_bands[0].lower_khz, "frequency band 1 must satisfy"),
-        (|e| e.characteristics[0].name = " ".into(), "characteristic name is required"),
-        (|e| e.characteristics[0].value = "v".repeat(501), "characteristic value must be at most 500"),
+        (
+            |e| e.frequency_bands[0].lower_khz = 0,
+            "equipment.frequency_bands[0]",
+            "frequency band 1 must satisfy 0 < lower_khz < upper_khz",
+        ),
+        (
+            |e| e.frequency_bands[0].upper_khz = e.frequency_bands[0].lower_khz,
+            "equipment.frequency_bands[0]",
+            "frequency band 1 must satisfy",
+        ),
+        (
+            |e| e.characteristics[0].name = " ".into(),
+            "equipment.characteristics[0].name",
+            "characteristic name is required",
+        ),
+        (
+            |e| e.characteristics[0].value = "v".repeat(501),
+            "equipment.characteristics[0].value",
+            "characteristic value must be at most 500",
+        ),
     ];
-    for (spoil, message) in cases {
+    for (spoil, path, message) in cases {
         let mut e = equipment();
         spoil(&mut e);
         let error = values::equipment(&e).expect_err(message);
-        assert!(matches!(&error, DomainError::Invalid(m) if m.contains(message)), "{error:?} for {message}");
+        assert!(
+            matches!(&error, DomainError::InvalidFields(v) if v.len() == 1 && v[0].field == path && v[0].description.contains(message)),
+            "{error:?} for {message}"
+        );
     }
     let mut many = equipment();
     many.characteristics = vec![pb::Characteristic { name: "n".into(), value: String::new() }; 65];
-    assert_eq!(values::equipment(&many), Err(invalid("equipment has at most 64 characteristics")));
+    assert_eq!(
+        values::equipment(&many),
+        Err(DomainError::invalid_field("equipment.characteristics", "equipment has at most 64 characteristics"))
+    );
+
+    // Every refused field at once, each under its path.
+    let mut bad = equipment();
+    bad.brand.clear();
+    bad.category = 0;
+    bad.frequency_bands[0].lower_khz = 0;
+    bad.characteristics[0].name.clear();
+    let Err(DomainError::InvalidFields(violations)) = values::equipment(&bad) else { panic!("refused") };
+    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["equipment.brand", "equipment.category", "equipment.frequency_bands[0]", "equipment.characteristics[0].name"]
+    );
 }
 
 #[test]
@@ -116,4 +154,38 @@ fn timestamps_round_trip() {
     assert_eq!(values::datetime(&ts), Some(now()));
     let broken = prost_types::Timestamp { seconds: 0, nanos: -1 };
     assert_eq!(values::datetime(&broken), None);
+}
+
+#[test]
+fn uploaded_files_must_match_their_digest_type_and_size() {
+    use sha2::{Digest, Sha256};
+    let pdf = b"%PDF-1.7\n%%EOF\n".to_vec();
+    let digest = hex::encode(Sha256::digest(&pdf));
+    assert_eq!(values::uploaded_file("application/pdf", &digest.to_uppercase(), &pdf, 1024), Ok(digest.clone()));
+    let webp = b"RIFF\x10\x00\x00\x00WEBPVP8 ".to_vec();
+    let webp_digest = hex::encode(Sha256::digest(&webp));
+    assert_eq!(values::uploaded_file("image/webp", &webp_digest, &webp, 1024), Ok(webp_digest));
+
+    let refused = |media_type: &str, sha256: &str, content: &[u8], max: usize| -> Vec<(String, String)> {
+        match values::uploaded_file(media_type, sha256, content, max) {
+            Err(DomainError::InvalidFields(v)) => v.into_iter().map(|v| (v.field, v.description)).collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let other = hex::encode(Sha256::digest(b"other"));
+    assert_eq!(
+        refused("application/pdf", &other, &pdf, 1024),
+        [("sha256".to_owned(), "sha256 does not match the uploaded file".to_owned())]
+    );
+    assert_eq!(
+        refused("image/png", &digest, &pdf, 1024),
+        [("content".to_owned(), "the file's content is not image/png".to_owned())]
+    );
+    assert_eq!(
+        refused("text/html", &digest, &pdf, 1024),
+        [("media_type".to_owned(), "only PDF, PNG, JPEG and WebP files are accepted".to_owned())]
+    );
+    assert_eq!(refused("application/pdf", &digest, &pdf, 4)[0].1, "a file may be at most 4 bytes");
+    assert_eq!(refused("application/pdf", "abc", b"", 4).len(), 2, "a bad digest and an empty file, both reported");
+    assert_eq!(refused("image/webp", &digest, b"RIFF\x10\x00\x00\x00AVI ", 1024)[0].0, "content");
 }

@@ -1,0 +1,184 @@
+//! The web console in a real browser: Debian's Chromium, driven by playwright-core from
+//! `web/tests/*.mjs`, against a started `fleuve dev` serving the embedded build at /console/.
+//! Screenshots of the main pages land in `$CARGO_TARGET_DIR/console-artifacts` (or the temp
+//! directory).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use fleuve_proto::homologation::v1 as pb;
+
+use crate::processes::Graceful;
+use crate::processes::free_port;
+use crate::support::temp_dir;
+use crate::tools::start_dev_with_env;
+
+const APPLICANT: &str = "applicant@congomobile.cg";
+const OTHER_APPLICANT: &str = "applicant@brazzaradio.cg";
+
+fn web() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
+}
+
+/// Where screenshots go: kept after the run for people to look at.
+fn artifacts() -> PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let dir = base.join("console-artifacts");
+    std::fs::create_dir_all(&dir).expect("artifacts directory");
+    dir
+}
+
+/// Runs `web/tests/<script>` with node (its packages from web/node_modules, which
+/// scripts/build-web links); each line it prints as `ACT {json}` is handed to `act`, and the
+/// script resumes when `act` returns. Returns the script's last stdout line as JSON.
+fn run_browser(script: &str, env: &[(&str, &str)], mut act: impl FnMut(&serde_json::Value)) -> serde_json::Value {
+    use std::io::{BufRead, Write};
+    assert!(
+        web().join("node_modules/playwright-core").is_dir(),
+        "web/node_modules is missing: scripts/build-web (run by scripts/test) installs the console's packages"
+    );
+    let mut child = Command::new("node")
+        .arg(format!("tests/{script}"))
+        .current_dir(web())
+        .env("ARTIFACTS", artifacts())
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run node");
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut last = String::new();
+    for line in stdout.lines() {
+        let line = line.expect("node's output");
+        if let Some(action) = line.strip_prefix("ACT ") {
+            act(&serde_json::from_str(action).expect("an action"));
+            writeln!(stdin, "done").expect("answer node");
+        } else if !line.trim().is_empty() {
+            last = line;
+        }
+    }
+    let out = child.wait_with_output().expect("node ends");
+    assert!(out.status.success(), "node {script}: {last}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&last).unwrap_or_else(|e| panic!("one JSON line ({e}): {last}"))
+}
+
+/// An applicant's first steps in the console: public landing page, sign-in, a new dossier
+/// refused field by field (the server's BadRequest details, each shown by its field) then
+/// created, the paginated list with its status filter, four documents uploaded (the browser's
+/// SHA-256 verified by the server; a PNG that is a PDF refused) and one downloaded byte for
+/// byte, submission, a reviewer's "incomplete" shown live on the open page (notification
+/// stream) with an unread count, completion, withdrawal, English, sign-out, another
+/// organisation's applicant denied the dossier's URL, a wrong password refused; axe-core finds
+/// no serious or critical violation on any page.
+#[test]
+fn an_applicant_files_a_dossier_in_the_browser() {
+    let dir = temp_dir("fleuve-console");
+    let port = free_port();
+    let (dev, vars) = start_dev_with_env(&dir.join("data"), port, &["--no-edge"], &[]);
+    let _dev = Graceful(dev);
+    let console = format!("http://127.0.0.1:{port}/console/");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let reviewer = vars["REVIEWER_TOKEN"].clone();
+
+    let seen = run_browser(
+        "applicant.mjs",
+        &[
+            ("CONSOLE", &console),
+            ("APPLICANT_EMAIL", APPLICANT),
+            ("OTHER_APPLICANT_EMAIL", OTHER_APPLICANT),
+            ("PASSWORD", fleuve_identity::DEMO_PASSWORD),
+        ],
+        |action| {
+            assert_eq!(action["action"], "declare-incomplete", "{action}");
+            // The reviewer, elsewhere, while the applicant looks at the dossier.
+            runtime.block_on(async {
+                let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+                pb::dossier_service_client::DossierServiceClient::new(channel)
+                    .declare_incomplete(crate::support::authed(
+                        pb::DeclareIncompleteRequest {
+                            dossier_id: action["dossierId"].as_str().unwrap().to_owned(),
+                            expected_version: 0,
+                            reason: "photos en meilleure résolution".into(),
+                            missing_documents: vec![pb::DocumentKind::Photos as i32],
+                        },
+                        &reviewer,
+                    ))
+                    .await
+                    .expect("declare incomplete");
+            });
+        },
+    );
+    assert_eq!(seen["fieldErrors"]["brand"], "equipment brand is required", "{seen}");
+    assert_eq!(seen["fieldErrors"]["model"], "equipment model is required", "{seen}");
+    assert_eq!(seen["fieldErrors"]["category"], "equipment category is required", "{seen}");
+    assert_eq!(seen["fieldErrors"]["band"], "frequency band 1 must satisfy 0 < lower_khz < upper_khz", "{seen}");
+    assert_eq!(seen["status"], "Brouillon", "{seen}");
+    let dossier_id = seen["dossierId"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(dossier_id).is_ok(), "{seen}");
+    assert!(seen["otherOrganisation"].as_str().unwrap().contains("not found"), "{seen}");
+    assert!(!seen["otherOrganisation"].as_str().unwrap().contains("Tecno"), "{seen}");
+    assert!(seen["wrongPassword"].as_str().unwrap().contains("invalid"), "{seen}");
+    assert_eq!(seen["documents"], 4, "{seen}");
+    assert_eq!(seen["refusedUpload"], "the file's content is not image/png", "{seen}");
+    assert_eq!(seen["downloadMatches"], true, "{seen}");
+    assert_eq!(seen["downloadName"], "fiche-technique.pdf", "{seen}");
+    assert_eq!(seen["finalStatus"], "Retiré", "{seen}");
+    assert!(seen["notification"].as_str().unwrap().contains("incomplete"), "{seen}");
+    // The reviewer's action reached the open page through the notification stream.
+    assert!(seen["liveUpdateMs"].as_u64().unwrap() < 10_000, "{seen}");
+    assert_eq!(seen["problems"], serde_json::json!([]), "{seen}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What the server answers for the console's paths: the embedded files with their types,
+/// gzipped and cacheable by name, the index for the application's own routes, a 404 for a
+/// missing build file, redirects to /console/, and no token needed for any of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_is_served_by_the_node() {
+    let node = crate::support::TestNode::start(crate::support::Backend::Sqlite).await;
+    let base = format!("http://{}", node.addr);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+
+    for path in ["/", "/console"] {
+        let r = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 308, "{path}");
+        assert_eq!(r.headers()["location"], "/console/", "{path}");
+    }
+    let index = client.get(format!("{base}/console/")).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    assert_eq!(index.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(index.headers()["content-encoding"], "gzip");
+    assert_eq!(index.headers()["cache-control"], "no-cache");
+    assert!(index.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+    let html = gunzip(&index.bytes().await.unwrap());
+    let script = html.split("src=\"/console/").nth(1).and_then(|s| s.split('"').next()).expect("a script").to_owned();
+
+    // A client-side route gets the same index.
+    let deep =
+        client.get(format!("{base}/console/dossiers/0193a8c0-0000-7000-8000-000000000000")).send().await.unwrap();
+    assert_eq!(deep.status(), 200);
+    assert_eq!(gunzip(&deep.bytes().await.unwrap()), html);
+
+    let js = client.get(format!("{base}/console/{script}")).send().await.unwrap();
+    assert_eq!(js.status(), 200);
+    assert_eq!(js.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(js.headers()["cache-control"], "public, max-age=31536000, immutable");
+    let body = gunzip(&js.bytes().await.unwrap());
+    assert!(body.contains("application/grpc-web"), "the bundle holds the grpc-web transport");
+
+    let missing = client.get(format!("{base}/console/assets/index-old.js")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(bytes).read_to_string(&mut out).expect("gzip");
+    out
+}

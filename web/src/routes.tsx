@@ -1,0 +1,74 @@
+import { createBrowserRouter, Navigate, useLocation, type RouteObject } from "react-router";
+import type { ReactNode } from "react";
+import { Layout } from "./pages/Layout";
+import { SignIn } from "./pages/SignIn";
+import { Dossiers } from "./pages/Dossiers";
+import { NewDossier } from "./pages/NewDossier";
+import { DossierPage } from "./pages/DossierPage";
+import { Verify } from "./pages/Verify";
+import { NotFound } from "./pages/NotFound";
+import { Notifications } from "./pages/Notifications";
+import { Role, useSession } from "./session";
+
+/** Children for a signed-in user with one of `roles` (any role when empty), else the sign-in page. */
+function RequireSession({ roles = [], children }: { roles?: Role[]; children: ReactNode }) {
+  const { session } = useSession();
+  const location = useLocation();
+  if (!session) {
+    const next = encodeURIComponent(location.pathname + location.search);
+    return <Navigate to={`/sign-in?next=${next}`} replace />;
+  }
+  if (roles.length > 0 && !roles.includes(session.role)) return <NotFound />;
+  return <>{children}</>;
+}
+
+function Home() {
+  const { session } = useSession();
+  return <Navigate to={session ? "/dossiers" : "/verify"} replace />;
+}
+
+export const routes: RouteObject[] = [
+  {
+    element: <Layout />,
+    children: [
+      { index: true, element: <Home /> },
+      { path: "sign-in", element: <SignIn /> },
+      { path: "verify", element: <Verify /> },
+      {
+        path: "dossiers",
+        element: (
+          <RequireSession>
+            <Dossiers />
+          </RequireSession>
+        ),
+      },
+      {
+        path: "dossiers/new",
+        element: (
+          <RequireSession roles={[Role.APPLICANT]}>
+            <NewDossier />
+          </RequireSession>
+        ),
+      },
+      {
+        path: "dossiers/:dossierId",
+        element: (
+          <RequireSession>
+            <DossierPage />
+          </RequireSession>
+        ),
+      },
+      {
+        path: "notifications",
+        element: (
+          <RequireSession>
+            <Notifications />
+          </RequireSession>
+        ),
+      },
+      { path: "*", element: <NotFound /> },
+    ],
+  },
+];
+
+export const router = createBrowserRouter(routes, { basename: "/console" });
