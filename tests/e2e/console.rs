@@ -15,6 +15,8 @@ use crate::tools::start_dev_with_env;
 
 const APPLICANT: &str = "applicant@congomobile.cg";
 const OTHER_APPLICANT: &str = "applicant@brazzaradio.cg";
+const ADMIN: &str = "admin@arpce.cg";
+const REVIEWER: &str = "reviewer@arpce.cg";
 
 fn web() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
@@ -132,6 +134,60 @@ fn an_applicant_files_a_dossier_in_the_browser() {
     assert!(seen["notification"].as_str().unwrap().contains("incomplete"), "{seen}");
     // The reviewer's action reached the open page through the notification stream.
     assert!(seen["liveUpdateMs"].as_u64().unwrap() < 10_000, "{seen}");
+    assert_eq!(seen["problems"], serde_json::json!([]), "{seen}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A dossier's whole life in the browser, each party in its own tab session: filed with four
+/// uploaded documents and submitted; invoiced, paid and assigned by the admin; a CE
+/// certificate recognised and a favourable opinion given by the reviewer from the queue;
+/// approved; verified valid by a signed-out visitor; the applicant's page following live and
+/// a document downloaded byte for byte.
+#[test]
+fn a_dossier_goes_from_filing_to_public_verification_in_the_browser() {
+    let dir = temp_dir("fleuve-console-life");
+    let port = free_port();
+    let (dev, _vars) = start_dev_with_env(&dir.join("data"), port, &["--no-edge"], &[]);
+    let _dev = Graceful(dev);
+    let console = format!("http://127.0.0.1:{port}/console/");
+    let seen = run_browser(
+        "dossier-life.mjs",
+        &[
+            ("CONSOLE", &console),
+            ("APPLICANT_EMAIL", APPLICANT),
+            ("ADMIN_EMAIL", ADMIN),
+            ("REVIEWER_EMAIL", REVIEWER),
+            ("PASSWORD", fleuve_identity::DEMO_PASSWORD),
+        ],
+        |action| panic!("unexpected {action}"),
+    );
+    assert!(
+        seen["invoice"].as_str().unwrap().ends_with("250 000 XAF") || seen["invoice"].as_str().unwrap().contains("250"),
+        "{seen}"
+    );
+    let number = seen["certificateNumber"].as_str().unwrap();
+    assert!(number.starts_with("ARPCE-HOM-") && number.ends_with("-000001"), "{seen}");
+    assert_eq!(seen["verified"], true, "{seen}");
+    assert_eq!(seen["downloadMatches"], true, "{seen}");
+    let timeline: Vec<&str> = seen["timeline"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert_eq!(
+        timeline,
+        [
+            "created",
+            "documentAttached",
+            "documentAttached",
+            "documentAttached",
+            "documentAttached",
+            "submitted",
+            "feeInvoiced",
+            "paymentRecorded",
+            "reviewerAssigned",
+            "foreignCertificateRecognized",
+            "technicalOpinionGiven",
+            "approved"
+        ],
+        "{seen}"
+    );
     assert_eq!(seen["problems"], serde_json::json!([]), "{seen}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,6 +8,7 @@ import { DossierPage } from "./pages/DossierPage";
 import { Verify } from "./pages/Verify";
 import { NotFound } from "./pages/NotFound";
 import { Notifications } from "./pages/Notifications";
+import { Queue } from "./pages/Queue";
 import { Role, useSession } from "./session";
 
 /** Children for a signed-in user with one of `roles` (any role when empty), else the sign-in page. */
@@ -55,6 +56,14 @@ export const routes: RouteObject[] = [
         element: (
           <RequireSession>
             <DossierPage />
+          </RequireSession>
+        ),
+      },
+      {
+        path: "queue",
+        element: (
+          <RequireSession roles={[Role.REVIEWER, Role.ADMIN]}>
+            <Queue />
           </RequireSession>
         ),
       },

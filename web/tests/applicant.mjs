@@ -6,26 +6,10 @@
 //
 // Env: CONSOLE, APPLICANT_EMAIL, OTHER_APPLICANT_EMAIL, PASSWORD, ARTIFACTS (optional dir).
 import { readFile } from "node:fs/promises";
-import { accessible, ask, check, doneAsking, launch, newPage, screenshot } from "./browser.mjs";
-
-/** A small PDF whose text is `title` (the server checks the %PDF- signature and the digest). */
-function pdf(title) {
-  return Buffer.from(`%PDF-1.7\n1 0 obj << /Title (${title}) >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n`);
-}
-const PNG = Buffer.from(
-  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
-  "base64",
-);
+import { accessible, ask, check, doneAsking, launch, newPage, PNG, pdf, screenshot, signIn } from "./browser.mjs";
 
 const CONSOLE = process.env.CONSOLE.replace(/\/$/, "");
-const PASSWORD = process.env.PASSWORD;
 const out = { axe: {} };
-
-async function signIn(page, email, password = PASSWORD) {
-  await page.getByLabel("Adresse e-mail").fill(email);
-  await page.getByLabel("Mot de passe").fill(password);
-  await page.getByRole("button", { name: "Se connecter" }).click();
-}
 
 const browser = await launch();
 try {

@@ -77,3 +77,39 @@ export function ask(action) {
 export function doneAsking() {
   input?.close();
 }
+
+/** Signs in on the console's sign-in page (French labels). */
+export async function signIn(page, email, password = process.env.PASSWORD) {
+  await page.getByLabel("Adresse e-mail").fill(email);
+  await page.getByLabel("Mot de passe").fill(password);
+  await page.getByRole("button", { name: "Se connecter" }).click();
+}
+
+/** A small PDF whose text is `title` (the server checks the %PDF- signature and the digest). */
+export function pdf(title) {
+  return Buffer.from(`%PDF-1.7\n1 0 obj << /Title (${title}) >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n`);
+}
+
+/** A 1×1 PNG. */
+export const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+  "base64",
+);
+
+/** The four mandatory documents, as the upload form takes them. */
+export function mandatoryDocuments(prefix) {
+  return [
+    ["Fiche technique", { name: `${prefix}-fiche-technique.pdf`, mimeType: "application/pdf", buffer: pdf(`${prefix} fiche technique`) }],
+    ["Déclaration de conformité", { name: `${prefix}-declaration.pdf`, mimeType: "application/pdf", buffer: pdf(`${prefix} déclaration`) }],
+    ["Extrait du RCCM", { name: `${prefix}-rccm.pdf`, mimeType: "application/pdf", buffer: pdf(`${prefix} RCCM`) }],
+    ["Photos", { name: `${prefix}-photo.png`, mimeType: "image/png", buffer: PNG }],
+  ];
+}
+
+/** Uploads `file` as a document of `kind` on the open dossier page and waits for its row. */
+export async function uploadDocument(page, kind, file) {
+  await page.getByLabel("Type de document").selectOption({ label: kind });
+  await page.getByLabel("Fichier", { exact: true }).setInputFiles(file);
+  await page.getByRole("button", { name: "Envoyer" }).click();
+  await page.getByRole("cell", { name: file.name }).first().waitFor();
+}

@@ -4,7 +4,9 @@ import { useTranslation } from "react-i18next";
 import { homologation } from "../api";
 import { DossierStatus, PaymentStatus } from "../gen/fleuve/homologation/v1/types_pb";
 import { formatKhz } from "../format";
-import { Role, useSession } from "../session";
+import { isStaff, Role, useSession } from "../session";
+import { History } from "./History";
+import { StaffActions } from "./StaffActions";
 import { ApplicantActions } from "./DossierActions";
 import { Documents } from "./Documents";
 import { ErrorNotice } from "./ErrorNotice";
@@ -94,13 +96,17 @@ export function DossierPage() {
           {d.certificateNumber && (
             <>
               <h2>{t("dossier.certificate")}</h2>
-              <p>{d.certificateNumber}</p>
+              <p>
+                <Link to={`/verify?number=${encodeURIComponent(d.certificateNumber)}`}>{d.certificateNumber}</Link>
+              </p>
             </>
           )}
         </div>
       </div>
       <Documents dossier={d} editable={mayEdit} />
       {session?.role === Role.APPLICANT && <ApplicantActions dossier={d} />}
+      {isStaff(session?.role) && <StaffActions dossier={d} />}
+      <History dossierId={d.dossierId} />
     </section>
   );
 }

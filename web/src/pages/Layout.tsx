@@ -82,6 +82,11 @@ export function Layout() {
                 <NavLink to="/dossiers/new">{t("nav.newDossier")}</NavLink>
               </li>
             )}
+            {(session?.role === Role.REVIEWER || session?.role === Role.ADMIN) && (
+              <li>
+                <NavLink to="/queue">{t("nav.queue")}</NavLink>
+              </li>
+            )}
             {session && (
               <li>
                 <NavLink to="/notifications" aria-label={t("nav.notificationsUnread", { count: unread })}>

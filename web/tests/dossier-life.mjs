@@ -1,0 +1,105 @@
+// A dossier's whole life in the console, each party in its own browser context (its own tab
+// session), against a running `fleuve dev`: the applicant files a dossier with four uploaded
+// documents and submits; the admin invoices, records the payment and assigns the reviewer;
+// the reviewer finds it in the queue, recognises a CE certificate and gives a favourable
+// opinion; the admin approves; the public verification page (signed out) shows the
+// certificate valid; the applicant, whose page followed live, downloads a document and gets
+// the same bytes. Prints one JSON line.
+//
+// Env: CONSOLE, APPLICANT_EMAIL, ADMIN_EMAIL, REVIEWER_EMAIL, PASSWORD, ARTIFACTS (optional).
+import { readFile } from "node:fs/promises";
+import { accessible, launch, mandatoryDocuments, newPage, screenshot, signIn, uploadDocument } from "./browser.mjs";
+
+const CONSOLE = process.env.CONSOLE.replace(/\/$/, "");
+const out = { axe: {} };
+const status = (page) => page.getByTestId("dossier-status");
+
+const browser = await launch();
+try {
+  // The applicant files and submits.
+  const applicant = await newPage(browser);
+  await applicant.goto(`${CONSOLE}/dossiers/new`);
+  await signIn(applicant, process.env.APPLICANT_EMAIL);
+  await applicant.getByRole("heading", { name: "Nouveau dossier" }).waitFor();
+  await applicant.getByLabel("Marque", { exact: true }).fill("Itel");
+  await applicant.getByLabel("Modèle", { exact: true }).fill("A80");
+  await applicant.getByLabel("Catégorie", { exact: true }).selectOption({ label: "Terminal mobile" });
+  await applicant.getByLabel("Fréquence basse (kHz)").fill("1710000");
+  await applicant.getByLabel("Fréquence haute (kHz)").fill("1785000");
+  await applicant.getByRole("button", { name: "Créer le dossier" }).click();
+  await applicant.getByRole("heading", { name: "Itel A80" }).waitFor();
+  const dossierUrl = applicant.url();
+  out.dossierId = dossierUrl.split("/").pop();
+  const documents = mandatoryDocuments("itel");
+  for (const [kind, file] of documents) await uploadDocument(applicant, kind, file);
+  await applicant.getByRole("button", { name: "Soumettre le dossier" }).click();
+  await status(applicant).filter({ hasText: "Soumis" }).waitFor();
+
+  // The admin invoices, records the payment, assigns the reviewer.
+  const admin = await newPage(browser);
+  await admin.goto(dossierUrl);
+  await signIn(admin, process.env.ADMIN_EMAIL);
+  await admin.getByRole("heading", { name: "Itel A80" }).waitFor();
+  await admin.getByRole("button", { name: "Émettre la facture" }).click();
+  await admin.getByText(/^Facture ARPCE-INV-/).waitFor();
+  out.invoice = (await admin.getByText(/^Facture ARPCE-INV-/).textContent()).trim();
+  await admin.getByLabel("Référence du paiement").fill("MOMO-778899");
+  await admin.getByRole("button", { name: "Enregistrer le paiement" }).click();
+  await admin.getByText("Payé", { exact: true }).waitFor();
+  await admin.getByLabel("Instructeur", { exact: true }).selectOption({ label: `ARPCE Reviewer (${process.env.REVIEWER_EMAIL})` });
+  await admin.getByRole("button", { name: "Affecter", exact: true }).click();
+  await status(admin).filter({ hasText: "En instruction" }).waitFor();
+  out.axe.adminDossier = await accessible(admin, "admin's dossier page");
+  await screenshot(admin, "admin-dossier");
+
+  // The reviewer finds it in the queue, recognises the CE certificate, gives the opinion.
+  const reviewer = await newPage(browser);
+  await reviewer.goto(`${CONSOLE}/queue`);
+  await signIn(reviewer, process.env.REVIEWER_EMAIL);
+  await reviewer.getByRole("heading", { name: "Ma file d'instruction" }).waitFor();
+  out.axe.queue = await accessible(reviewer, "queue");
+  await screenshot(reviewer, "queue");
+  await reviewer.getByRole("link", { name: "Itel" }).first().click();
+  await reviewer.getByRole("heading", { name: "Itel A80" }).waitFor();
+  await reviewer.getByLabel("Référentiel").selectOption({ label: "CE" });
+  await reviewer.getByLabel("Référence", { exact: true }).fill("CE-RED-2026-0042");
+  await reviewer.getByLabel("Organisme émetteur").fill("TÜV Rheinland");
+  await reviewer.getByRole("button", { name: "Reconnaître", exact: true }).click();
+  await reviewer.locator('[data-event="foreignCertificateRecognized"]').waitFor();
+  await reviewer.getByLabel("Favorable", { exact: true }).check();
+  await reviewer.getByLabel("Commentaires").fill("conforme aux exigences essentielles");
+  await reviewer.getByRole("button", { name: "Donner l'avis" }).click();
+  await reviewer.locator('[data-event="technicalOpinionGiven"]').waitFor();
+
+  // The admin approves: the certificate is issued.
+  await admin.reload();
+  await admin.getByRole("button", { name: "Homologuer et délivrer le certificat" }).click();
+  await status(admin).filter({ hasText: "Homologué" }).waitFor();
+  const certificate = admin.getByRole("link", { name: /^ARPCE-HOM-/ });
+  out.certificateNumber = (await certificate.textContent()).trim();
+  out.timeline = await admin.locator("ol.timeline li").evaluateAll((items) => items.map((li) => li.dataset.event));
+  out.axe.approved = await accessible(admin, "approved dossier");
+  await screenshot(admin, "approved-dossier");
+
+  // Anyone, signed out, verifies the certificate.
+  const visitor = await newPage(browser);
+  await visitor.goto(`${CONSOLE}/verify`);
+  await visitor.getByLabel("Numéro du certificat").fill(out.certificateNumber);
+  await visitor.getByRole("button", { name: "Vérifier" }).click();
+  await visitor.getByRole("heading", { name: "Certificat valide" }).waitFor();
+  out.verified = (await visitor.getByRole("status").textContent()).includes("Itel");
+  out.axe.verified = await accessible(visitor, "verification");
+  await screenshot(visitor, "verified");
+
+  // The applicant's open page followed the decision; a download gives the uploaded bytes.
+  await status(applicant).filter({ hasText: "Homologué" }).waitFor();
+  const downloading = applicant.waitForEvent("download");
+  await applicant.getByRole("button", { name: `Télécharger ${documents[1][1].name}` }).click();
+  const downloaded = await downloading;
+  out.downloadMatches = Buffer.compare(await readFile(await downloaded.path()), documents[1][1].buffer) === 0;
+
+  out.problems = [...applicant.problems, ...admin.problems, ...reviewer.problems, ...visitor.problems];
+  console.log(JSON.stringify(out));
+} finally {
+  await browser.close();
+}
