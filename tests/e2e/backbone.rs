@@ -15,7 +15,7 @@ use prost::Message as _;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tonic::transport::Channel;
 
-fn operations(node: &TestNode) -> ops::operations_service_client::OperationsServiceClient<Channel> {
+pub(crate) fn operations(node: &TestNode) -> ops::operations_service_client::OperationsServiceClient<Channel> {
     ops::operations_service_client::OperationsServiceClient::new(node.channel.clone())
 }
 
@@ -43,7 +43,7 @@ async fn schema_id(node: &TestNode, topic: &str) -> u32 {
 }
 
 /// Produces one event record the way the outbox relay does (Confluent frame and headers).
-async fn produce_event(
+pub(crate) async fn produce_event(
     node: &TestNode,
     topic: &str,
     message: &str,
@@ -83,7 +83,11 @@ async fn send(node: &TestNode, record: FutureRecord<'_, str, Vec<u8>>) {
     tokio::task::block_in_place(move || drop(producer));
 }
 
-async fn dead_letters(node: &TestNode, consumer: &str, status: ops::DeadLetterStatus) -> Vec<ops::DeadLetter> {
+pub(crate) async fn dead_letters(
+    node: &TestNode,
+    consumer: &str,
+    status: ops::DeadLetterStatus,
+) -> Vec<ops::DeadLetter> {
     let admin = node.token(Role::Admin);
     let request =
         ops::ListDeadLettersRequest { consumer: consumer.into(), status: status as i32, ..Default::default() };

@@ -192,6 +192,105 @@ fn a_dossier_goes_from_filing_to_public_verification_in_the_browser() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An operator in the browser: a certificate event the notification consumer could not
+/// apply (its dossier unknown there) is listed as a dead letter with its error; redriven too
+/// early it stays parked and the page says why; once the cause is fixed (the dossier's event
+/// arrives) a redrive applies it; the public registry is rebuilt from the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operator_redrives_a_dead_letter_in_the_browser() {
+    use fleuve_proto::homologation::v1 as pb;
+    use fleuve_proto::ops::v1 as ops;
+    use prost::Message;
+    let mut config = fleuve_mesh::MeshConfig::default();
+    config.bus.max_attempts = 2;
+    let node = crate::support::TestNode::start_with(crate::support::Backend::Sqlite, config).await;
+    let (number, dossier) = ("ARPCE-HOM-2026-900002", "dossier-arrives-later");
+    let now = prost_types::Timestamp { seconds: chrono::Utc::now().timestamp(), nanos: 0 };
+    let until = prost_types::Timestamp { seconds: now.seconds + 5 * 365 * 86_400, nanos: 0 };
+    let organisation_id = node.demo.applicant_organisation.organisation_id.clone();
+    let issued = pb::CertificateEvent {
+        occurred_at: Some(now),
+        event: Some(pb::certificate_event::Event::Issued(pb::CertificateIssued {
+            certificate_number: number.into(),
+            dossier_id: dossier.into(),
+            organisation_id: organisation_id.clone(),
+            equipment: Some(crate::support::equipment("Itel", "A90")),
+            valid_from: Some(now),
+            valid_until: Some(until),
+        })),
+    };
+    crate::backbone::produce_event(
+        &node,
+        "homologation.certificate.v1",
+        "fleuve.homologation.v1.CertificateEvent",
+        ("certificate", number, 1),
+        "CertificateIssued",
+        issued.encode_to_vec(),
+    )
+    .await;
+    node.eventually("the certificate event parked by the notification consumer", || async {
+        !crate::backbone::dead_letters(&node, "notification", ops::DeadLetterStatus::Parked).await.is_empty()
+    })
+    .await;
+
+    let console = format!("http://{}/console/", node.addr);
+    let admin_email = node.demo.admin.email.clone();
+    let handle = tokio::runtime::Handle::current();
+    let seen = tokio::task::block_in_place(|| {
+        run_browser(
+            "operations.mjs",
+            &[("CONSOLE", &console), ("ADMIN_EMAIL", &admin_email), ("PASSWORD", fleuve_identity::DEMO_PASSWORD)],
+            |action| {
+                assert_eq!(action["action"], "fix-cause", "{action}");
+                handle.block_on(async {
+                    let created = pb::DossierEvent {
+                        occurred_at: Some(now),
+                        event: Some(pb::dossier_event::Event::Created(pb::DossierCreated {
+                            dossier_id: dossier.into(),
+                            organisation_id: organisation_id.clone(),
+                            applicant_id: node.demo.applicant.user_id.clone(),
+                            equipment: Some(crate::support::equipment("Itel", "A90")),
+                        })),
+                    };
+                    crate::backbone::produce_event(
+                        &node,
+                        "homologation.dossier.v1",
+                        "fleuve.homologation.v1.DossierEvent",
+                        ("dossier", dossier, 1),
+                        "DossierCreated",
+                        created.encode_to_vec(),
+                    )
+                    .await;
+                    node.eventually("the dossier known to the notification service", || async {
+                        use diesel::prelude::*;
+                        use fleuve_notification::schema::notification_dossiers as d;
+                        node.database
+                            .run(move |conn| {
+                                d::table
+                                    .filter(d::dossier_id.eq(dossier))
+                                    .count()
+                                    .get_result::<i64>(conn)
+                                    .map_err(Into::into)
+                            })
+                            .await
+                            .map_err(|e: fleuve_store::StoreError| e)
+                            .unwrap()
+                            == 1
+                    })
+                    .await;
+                });
+            },
+        )
+    });
+    assert!(seen["error"].as_str().unwrap().contains("not known yet"), "{seen}");
+    assert!(seen["early"].as_str().unwrap().contains("not known yet"), "{seen}");
+    assert!(seen["rebuilt"].as_str().unwrap().contains("événements rejoués"), "{seen}");
+    let redriven = crate::backbone::dead_letters(&node, "notification", ops::DeadLetterStatus::Redriven).await;
+    assert_eq!(redriven.len(), 1, "{redriven:?}");
+    assert_eq!(redriven[0].id.to_string(), seen["letterId"].as_str().unwrap());
+    assert_eq!(seen["problems"], serde_json::json!([]), "{seen}");
+}
+
 /// What the server answers for the console's paths: the embedded files with their types,
 /// gzipped and cacheable by name, the index for the application's own routes, a 404 for a
 /// missing build file, redirects to /console/, and no token needed for any of it.

@@ -9,6 +9,8 @@ import { HomologationQueryService } from "./gen/fleuve/homologation/v1/query_ser
 import { CertificateRegistryService } from "./gen/fleuve/homologation/v1/registry_service_pb";
 import { CertificateService } from "./gen/fleuve/homologation/v1/certificate_service_pb";
 import { NotificationService } from "./gen/fleuve/notification/v1/notification_pb";
+import { OperationsService } from "./gen/fleuve/ops/v1/operations_pb";
+import { OrderService } from "./gen/fleuve/order/v1/order_service_pb";
 import { currentToken } from "./session";
 
 const withToken: Interceptor = (next) => async (request) => {
@@ -29,6 +31,8 @@ export const homologation = createClient(HomologationQueryService, transport);
 export const registry = createClient(CertificateRegistryService, transport);
 export const certificates = createClient(CertificateService, transport);
 export const notifications = createClient(NotificationService, transport);
+export const operations = createClient(OperationsService, transport);
+export const orders = createClient(OrderService, transport);
 
 /** The server's per-field messages of an INVALID_ARGUMENT answer, by field path. */
 export function fieldErrors(error: unknown): Record<string, string> {

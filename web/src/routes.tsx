@@ -9,6 +9,7 @@ import { Verify } from "./pages/Verify";
 import { NotFound } from "./pages/NotFound";
 import { Notifications } from "./pages/Notifications";
 import { Queue } from "./pages/Queue";
+import { Operations } from "./pages/Operations";
 import { Role, useSession } from "./session";
 
 /** Children for a signed-in user with one of `roles` (any role when empty), else the sign-in page. */
@@ -64,6 +65,14 @@ export const routes: RouteObject[] = [
         element: (
           <RequireSession roles={[Role.REVIEWER, Role.ADMIN]}>
             <Queue />
+          </RequireSession>
+        ),
+      },
+      {
+        path: "operations",
+        element: (
+          <RequireSession roles={[Role.ADMIN]}>
+            <Operations />
           </RequireSession>
         ),
       },

@@ -87,6 +87,11 @@ export function Layout() {
                 <NavLink to="/queue">{t("nav.queue")}</NavLink>
               </li>
             )}
+            {session?.role === Role.ADMIN && (
+              <li>
+                <NavLink to="/operations">{t("nav.operations")}</NavLink>
+              </li>
+            )}
             {session && (
               <li>
                 <NavLink to="/notifications" aria-label={t("nav.notificationsUnread", { count: unread })}>
