@@ -141,7 +141,7 @@ fn an_applicant_files_a_dossier_in_the_browser() {
 /// A dossier's whole life in the browser, each party in its own tab session: filed with four
 /// uploaded documents and submitted; invoiced, paid and assigned by the admin; a CE
 /// certificate recognised and a favourable opinion given by the reviewer from the queue;
-/// approved; verified valid by a signed-out visitor; the applicant's page following live and
+/// approved; counted on the statistics dashboard; verified valid by a signed-out visitor; the applicant's page following live and
 /// a document downloaded byte for byte.
 #[test]
 fn a_dossier_goes_from_filing_to_public_verification_in_the_browser() {
@@ -169,6 +169,9 @@ fn a_dossier_goes_from_filing_to_public_verification_in_the_browser() {
     assert!(number.starts_with("ARPCE-HOM-") && number.ends_with("-000001"), "{seen}");
     assert_eq!(seen["verified"], true, "{seen}");
     assert_eq!(seen["downloadMatches"], true, "{seen}");
+    // The dashboard's decisions, as its data table gives them.
+    assert_eq!(seen["statistics"][0], serde_json::json!(["Homologué", "1"]), "{seen}");
+    assert_eq!(seen["statistics"][3], serde_json::json!(["Taux d'homologation", "100 %"]), "{seen}");
     let timeline: Vec<&str> = seen["timeline"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
     assert_eq!(
         timeline,

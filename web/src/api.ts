@@ -11,6 +11,7 @@ import { CertificateService } from "./gen/fleuve/homologation/v1/certificate_ser
 import { NotificationService } from "./gen/fleuve/notification/v1/notification_pb";
 import { OperationsService } from "./gen/fleuve/ops/v1/operations_pb";
 import { OrderService } from "./gen/fleuve/order/v1/order_service_pb";
+import { StatisticsService } from "./gen/fleuve/statistics/v1/statistics_pb";
 import { currentToken } from "./session";
 
 const withToken: Interceptor = (next) => async (request) => {
@@ -33,6 +34,7 @@ export const certificates = createClient(CertificateService, transport);
 export const notifications = createClient(NotificationService, transport);
 export const operations = createClient(OperationsService, transport);
 export const orders = createClient(OrderService, transport);
+export const statistics = createClient(StatisticsService, transport);
 
 /** The server's per-field messages of an INVALID_ARGUMENT answer, by field path. */
 export function fieldErrors(error: unknown): Record<string, string> {

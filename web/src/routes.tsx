@@ -1,5 +1,5 @@
 import { createBrowserRouter, Navigate, useLocation, type RouteObject } from "react-router";
-import type { ReactNode } from "react";
+import { lazy, Suspense, type ReactNode } from "react";
 import { Layout } from "./pages/Layout";
 import { SignIn } from "./pages/SignIn";
 import { Dossiers } from "./pages/Dossiers";
@@ -11,6 +11,9 @@ import { Notifications } from "./pages/Notifications";
 import { Queue } from "./pages/Queue";
 import { Operations } from "./pages/Operations";
 import { Role, useSession } from "./session";
+
+// Charts are heavy and only staff need them: the page and Chart.js load when first visited.
+const Statistics = lazy(() => import("./pages/Statistics"));
 
 /** Children for a signed-in user with one of `roles` (any role when empty), else the sign-in page. */
 function RequireSession({ roles = [], children }: { roles?: Role[]; children: ReactNode }) {
@@ -65,6 +68,16 @@ export const routes: RouteObject[] = [
         element: (
           <RequireSession roles={[Role.REVIEWER, Role.ADMIN]}>
             <Queue />
+          </RequireSession>
+        ),
+      },
+      {
+        path: "statistics",
+        element: (
+          <RequireSession roles={[Role.REVIEWER, Role.ADMIN]}>
+            <Suspense fallback={<p aria-live="polite">…</p>}>
+              <Statistics />
+            </Suspense>
           </RequireSession>
         ),
       },

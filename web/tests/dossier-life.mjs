@@ -81,6 +81,23 @@ try {
   out.axe.approved = await accessible(admin, "approved dossier");
   await screenshot(admin, "approved-dossier");
 
+  // The dashboard counts the approval once the statistics projection has it.
+  await admin.getByRole("link", { name: "Statistiques" }).click();
+  await admin.getByRole("heading", { name: "Statistiques", level: 1 }).waitFor();
+  for (let attempt = 0; ; attempt++) {
+    await admin.getByTestId("by-status").waitFor({ state: "attached" });
+    const approved = await admin.getByTestId("by-status").locator("tr", { hasText: "Homologué" }).count();
+    if (approved === 1) break;
+    if (attempt === 40) throw new Error("the approval never reached the statistics");
+    await admin.waitForTimeout(250);
+    await admin.reload();
+  }
+  out.statistics = await admin.getByTestId("decisions").locator("tr").evaluateAll((rows) =>
+    rows.map((r) => [r.querySelector("th").textContent, r.querySelector("td").textContent]),
+  );
+  out.axe.statistics = await accessible(admin, "statistics");
+  await screenshot(admin, "statistics");
+
   // Anyone, signed out, verifies the certificate.
   const visitor = await newPage(browser);
   await visitor.goto(`${CONSOLE}/verify`);

@@ -87,6 +87,11 @@ export function Layout() {
                 <NavLink to="/queue">{t("nav.queue")}</NavLink>
               </li>
             )}
+            {(session?.role === Role.REVIEWER || session?.role === Role.ADMIN) && (
+              <li>
+                <NavLink to="/statistics">{t("nav.statistics")}</NavLink>
+              </li>
+            )}
             {session?.role === Role.ADMIN && (
               <li>
                 <NavLink to="/operations">{t("nav.operations")}</NavLink>
