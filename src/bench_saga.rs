@@ -66,8 +66,12 @@ pub(crate) async fn seed(
     for i in 0..n {
         let id = format!("bench-customer-{i}-{}", Uuid::new_v4().simple());
         let product = format!("bench-sku-{i}");
-        let create =
-            stock::CreateProductRequest { product_id: product.clone(), name: product.clone(), quantity: 1 << 40 };
+        let create = stock::CreateProductRequest {
+            product_id: product.clone(),
+            name: product.clone(),
+            quantity: 1 << 40,
+            price: None,
+        };
         match clients.stock.create_product(authed(create, admin)?).await {
             Ok(_) => {}
             Err(status) if status.code() == tonic::Code::AlreadyExists => {}

@@ -171,8 +171,12 @@ pub async fn prepare_on(
 
 /// The demo shop of the commerce saga: a few products, and a billing account (1 000 000 XAF)
 /// for each demo user, so an order can be placed right away. Seeding again changes nothing.
-pub const DEMO_PRODUCTS: [(&str, &str, u64); 3] =
-    [("sku-pen", "Ballpoint pen", 1_000), ("sku-notebook", "A5 notebook", 200), ("sku-ink", "Ink bottle", 3)];
+/// Id, name, units on hand, unit price in XAF.
+pub const DEMO_PRODUCTS: [(&str, &str, u64, i64); 3] = [
+    ("sku-pen", "Ballpoint pen", 1_000, 250),
+    ("sku-notebook", "A5 notebook", 200, 1_500),
+    ("sku-ink", "Ink bottle", 3, 4_000),
+];
 
 async fn seed_shop(apps: &node::Apps, demo: &DemoAccounts) -> anyhow::Result<()> {
     let caller = fleuve_stock::Caller {
@@ -185,11 +189,12 @@ async fn seed_shop(apps: &node::Apps, demo: &DemoAccounts) -> anyhow::Result<()>
         correlation_id: "fleuve-dev-seed".into(),
         trace_context: None,
     };
-    for (id, name, quantity) in DEMO_PRODUCTS {
+    for (id, name, quantity, price) in DEMO_PRODUCTS {
         match apps.stock.get_product(id).await {
             Ok(_) => {}
             Err(_) => {
-                apps.stock.create_product(&caller, id, name, quantity).await?;
+                let price = fleuve_proto::common::v1::Money { currency: "XAF".into(), amount: price };
+                apps.stock.create_product(&caller, id, name, quantity, Some(price)).await?;
             }
         }
     }
@@ -333,7 +338,7 @@ impl Banner {
             d.admin.email, d.reviewer.email, d.applicant.email, d.second_applicant.email, d.password
         ));
         out.push_str(
-            "  shop         products sku-pen (1000), sku-notebook (200), sku-ink (3); every demo user has a \
+            "  shop         products sku-pen (1000 at 250 XAF), sku-notebook (200 at 1500), sku-ink (3 at 4000); every demo user has a \
              1 000 000 XAF account; payment tokens tok_flagged*, tok_insufficient*, tok_timeout* fail\n",
         );
         out.push_str(&format!(

@@ -294,6 +294,51 @@ async fn an_operator_redrives_a_dead_letter_in_the_browser() {
     assert_eq!(seen["problems"], serde_json::json!([]), "{seen}");
 }
 
+/// A shopper in the browser: an order confirmed with its saga steps shown live, one over the
+/// stock failing with the reason, a declined card showing the compensation; the orders,
+/// account balance and payments; and the delay from a step's commit to the page showing it
+/// over a few more orders (`scripts/bench-console` measures 50).
+#[test]
+fn a_shopper_follows_the_saga_live_in_the_browser() {
+    let dir = temp_dir("fleuve-console-shop");
+    let port = free_port();
+    let (dev, _vars) = start_dev_with_env(&dir.join("data"), port, &["--no-edge"], &[]);
+    let _dev = Graceful(dev);
+    let console = format!("http://127.0.0.1:{port}/console/");
+    let seen = run_browser(
+        "shop.mjs",
+        &[
+            ("CONSOLE", &console),
+            ("APPLICANT_EMAIL", APPLICANT),
+            ("PASSWORD", fleuve_identity::DEMO_PASSWORD),
+            ("MEASURE_ORDERS", "5"),
+        ],
+        |action| panic!("unexpected {action}"),
+    );
+    let steps = |run: &str| -> Vec<String> {
+        seen[run]["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(steps("confirmed"), ["PENDING", "AWAITING_STOCK", "AWAITING_PAYMENT", "CONFIRMED"], "{seen}");
+    assert_eq!(steps("outOfStock").last().map(String::as_str), Some("FAILED"), "{seen}");
+    let shortage = seen["outOfStock"]["failure"].as_str().unwrap();
+    assert!(shortage.contains("Stock insuffisant") && shortage.contains("sku-ink"), "{seen}");
+    assert_eq!(steps("declined").last().map(String::as_str), Some("FAILED"), "{seen}");
+    assert!(steps("declined").contains(&"COMPENSATING".to_owned()), "{seen}");
+    assert!(seen["declined"]["failure"].as_str().unwrap().contains("Paiement refusé"), "{seen}");
+    assert!(seen["orders"].as_u64().unwrap() >= 3, "{seen}");
+    // 1 000 000 XAF, less the confirmed order's two pens at 250 XAF (the declined card paid
+    // nothing, the order over the stock never asked).
+    assert_eq!(seen["balance"], "999500XAF", "{seen}");
+    assert!(!seen["delays"].as_array().unwrap().is_empty(), "{seen}");
+    println!(
+        "saga step to browser, p95 over {} steps: {} ms",
+        seen["delays"].as_array().unwrap().len(),
+        seen["delayP95Ms"]
+    );
+    assert_eq!(seen["problems"], serde_json::json!([]), "{seen}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// What the server answers for the console's paths: the embedded files with their types,
 /// gzipped and cacheable by name, the index for the application's own routes, a 404 for a
 /// missing build file, redirects to /console/, and no token needed for any of it.

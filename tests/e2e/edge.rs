@@ -907,6 +907,7 @@ async fn envoy_in_front_of_the_split_processes() {
         product_id: "sku-pen".into(),
         name: "Ballpoint pen".into(),
         quantity: 100,
+        price: None,
     };
     stock.create_product(authed(product, &admin_token)).await.expect("CreateProduct through the edge");
     let mut billing = fleuve_proto::billing::v1::billing_service_client::BillingServiceClient::new(edge.channel());

@@ -144,7 +144,8 @@ impl Cluster {
     }
 
     async fn create_product(&self, id: &str, quantity: u64) {
-        let request = stock::CreateProductRequest { product_id: id.into(), name: format!("Product {id}"), quantity };
+        let request =
+            stock::CreateProductRequest { product_id: id.into(), name: format!("Product {id}"), quantity, price: None };
         self.stock().await.create_product(authed(request, &self.admin())).await.expect("create product");
     }
 

@@ -12,6 +12,8 @@ import { NotificationService } from "./gen/fleuve/notification/v1/notification_p
 import { OperationsService } from "./gen/fleuve/ops/v1/operations_pb";
 import { OrderService } from "./gen/fleuve/order/v1/order_service_pb";
 import { StatisticsService } from "./gen/fleuve/statistics/v1/statistics_pb";
+import { StockService } from "./gen/fleuve/stock/v1/stock_service_pb";
+import { BillingService } from "./gen/fleuve/billing/v1/billing_service_pb";
 import { currentToken } from "./session";
 
 const withToken: Interceptor = (next) => async (request) => {
@@ -35,6 +37,8 @@ export const notifications = createClient(NotificationService, transport);
 export const operations = createClient(OperationsService, transport);
 export const orders = createClient(OrderService, transport);
 export const statistics = createClient(StatisticsService, transport);
+export const stock = createClient(StockService, transport);
+export const billing = createClient(BillingService, transport);
 
 /** The server's per-field messages of an INVALID_ARGUMENT answer, by field path. */
 export function fieldErrors(error: unknown): Record<string, string> {

@@ -10,6 +10,9 @@ import { NotFound } from "./pages/NotFound";
 import { Notifications } from "./pages/Notifications";
 import { Queue } from "./pages/Queue";
 import { Operations } from "./pages/Operations";
+import { Shop } from "./pages/Shop";
+import { Orders } from "./pages/Orders";
+import { OrderPage } from "./pages/OrderPage";
 import { Role, useSession } from "./session";
 
 // Charts are heavy and only staff need them: the page and Chart.js load when first visited.
@@ -68,6 +71,30 @@ export const routes: RouteObject[] = [
         element: (
           <RequireSession roles={[Role.REVIEWER, Role.ADMIN]}>
             <Queue />
+          </RequireSession>
+        ),
+      },
+      {
+        path: "shop",
+        element: (
+          <RequireSession>
+            <Shop />
+          </RequireSession>
+        ),
+      },
+      {
+        path: "orders",
+        element: (
+          <RequireSession>
+            <Orders />
+          </RequireSession>
+        ),
+      },
+      {
+        path: "orders/:orderId",
+        element: (
+          <RequireSession>
+            <OrderPage />
           </RequireSession>
         ),
       },

@@ -9,6 +9,8 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        price_amount -> Nullable<BigInt>,
+        price_currency -> Nullable<Text>,
     }
 }
 

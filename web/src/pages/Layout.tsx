@@ -87,6 +87,18 @@ export function Layout() {
                 <NavLink to="/queue">{t("nav.queue")}</NavLink>
               </li>
             )}
+            {session && (
+              <li>
+                <NavLink to="/shop">{t("nav.shop")}</NavLink>
+              </li>
+            )}
+            {session && (
+              <li>
+                <NavLink to="/orders" end>
+                  {t("nav.orders")}
+                </NavLink>
+              </li>
+            )}
             {(session?.role === Role.REVIEWER || session?.role === Role.ADMIN) && (
               <li>
                 <NavLink to="/statistics">{t("nav.statistics")}</NavLink>
@@ -99,12 +111,15 @@ export function Layout() {
             )}
             {session && (
               <li>
-                <NavLink to="/notifications" aria-label={t("nav.notificationsUnread", { count: unread })}>
+                <NavLink to="/notifications">
                   {t("nav.notifications")}
                   {unread > 0 && (
-                    <span className="badge" data-testid="unread">
-                      {unread}
-                    </span>
+                    <>
+                      <span className="badge" data-testid="unread" aria-hidden="true">
+                        {unread}
+                      </span>
+                      <span className="visually-hidden">{t("nav.notificationsUnread", { count: unread })}</span>
+                    </>
                   )}
                 </NavLink>
               </li>

@@ -40,7 +40,7 @@ impl StockService for StockGrpc {
     ) -> Result<Response<pb::CreateProductResponse>, Status> {
         let caller = Caller::of(&RequestContext::from_request(&request))?;
         let r = request.into_inner();
-        let product = self.app.create_product(&caller, &r.product_id, &r.name, r.quantity).await?;
+        let product = self.app.create_product(&caller, &r.product_id, &r.name, r.quantity, r.price).await?;
         Ok(Response::new(pb::CreateProductResponse { product: Some(product) }))
     }
 

@@ -23,13 +23,14 @@ impl Stock {
         product_id: &str,
         name: &str,
         quantity: u64,
+        price: Option<fleuve_proto::common::v1::Money>,
     ) -> Result<pb::Product, AppError> {
         caller.require_admin("creating a product")?;
         let id = self::product_id(product_id)?;
         if quantity > MAX_QUANTITY {
             return Err(DomainError::Invalid(format!("quantity must be at most {MAX_QUANTITY}")).into());
         }
-        let command = ProductCommand::Create { product_id: id.clone(), name: name.to_owned(), quantity };
+        let command = ProductCommand::Create { product_id: id.clone(), name: name.to_owned(), quantity, price };
         let (meta, at) = (caller.metadata(), now());
         let exists = |id: &str| ServiceError::AlreadyExists(format!("product {id} already exists"));
         let wanted = id.clone();

@@ -22,6 +22,8 @@ pub(super) struct ProductRow {
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub price_amount: Option<i64>,
+    pub price_currency: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable, AsChangeset, Queryable, Selectable)]
@@ -97,6 +99,8 @@ pub(super) fn write_product(conn: &mut DbConnection, p: &Product) -> Result<(), 
         version: p.version,
         created_at: naive(p.created_at),
         updated_at: naive(p.updated_at),
+        price_amount: p.price.as_ref().map(|m| m.amount),
+        price_currency: p.price.as_ref().map(|m| m.currency.clone()),
     };
     let updated = diesel::update(stock_products::table.find(&row.product_id)).set(&row).execute(conn)?;
     if updated == 0 {
@@ -158,6 +162,10 @@ fn product_of_row(row: ProductRow) -> Product {
         created_at: timestamp(row.created_at),
         updated_at: timestamp(row.updated_at),
         version: row.version,
+        price: row
+            .price_amount
+            .zip(row.price_currency)
+            .map(|(amount, currency)| fleuve_proto::common::v1::Money { currency, amount }),
     }
 }
 

@@ -26,12 +26,14 @@ pub struct Product {
     pub updated_at: Option<prost_types::Timestamp>,
     /// The number of events applied.
     pub version: i64,
+    /// The catalogue's unit price, when the product was created with one.
+    pub price: Option<fleuve_proto::common::v1::Money>,
 }
 
 /// What staff ask of a product. Reservations go through [`super::reservation`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProductCommand {
-    Create { product_id: String, name: String, quantity: u64 },
+    Create { product_id: String, name: String, quantity: u64, price: Option<fleuve_proto::common::v1::Money> },
     Restock { quantity: u64, reference: String },
 }
 
@@ -55,6 +57,7 @@ impl Product {
             created_at: self.created_at,
             updated_at: self.updated_at,
             version: self.version,
+            price: self.price.clone(),
         }
     }
 
@@ -67,6 +70,7 @@ impl Product {
             created_at: p.created_at,
             updated_at: p.updated_at,
             version: p.version,
+            price: p.price,
         }
     }
 }
@@ -95,7 +99,7 @@ impl Aggregate for Product {
     fn handle(&self, command: ProductCommand, now: &DateTime<Utc>) -> Result<Vec<pb::ProductEvent>, DomainError> {
         let now = *now;
         let event = match command {
-            ProductCommand::Create { product_id, name, quantity } => {
+            ProductCommand::Create { product_id, name, quantity, price } => {
                 if self.exists() {
                     return Err(DomainError::Precondition(format!("product {} already exists", self.id)));
                 }
@@ -107,7 +111,8 @@ impl Aggregate for Product {
                 if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
                     return Err(DomainError::Invalid(format!("product name must have 1 to {MAX_NAME_LEN} characters")));
                 }
-                Event::Created(pb::ProductCreated { product_id: product_id.into(), name: name.into(), quantity })
+                let price = price.map(unit_price).transpose()?;
+                Event::Created(pb::ProductCreated { product_id: product_id.into(), name: name.into(), quantity, price })
             }
             ProductCommand::Restock { quantity, reference } => {
                 self.ensure_exists()?;
@@ -134,6 +139,7 @@ impl Aggregate for Product {
                 self.id.clone_from(&e.product_id);
                 self.name.clone_from(&e.name);
                 self.available = e.quantity;
+                self.price.clone_from(&e.price);
                 self.created_at = self.updated_at;
             }
             Event::Restocked(e) => self.available = self.available.saturating_add(e.quantity),
@@ -147,6 +153,18 @@ impl Aggregate for Product {
             }
         }
     }
+}
+
+/// A catalogue price: a positive amount in a three-letter currency (upper-cased).
+fn unit_price(price: fleuve_proto::common::v1::Money) -> Result<fleuve_proto::common::v1::Money, DomainError> {
+    let currency = price.currency.trim().to_ascii_uppercase();
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(DomainError::Invalid("price currency must be a three-letter code".into()));
+    }
+    if price.amount <= 0 {
+        return Err(DomainError::Invalid("price amount must be positive".into()));
+    }
+    Ok(fleuve_proto::common::v1::Money { currency, amount: price.amount })
 }
 
 pub(super) fn event_at(event: Event, now: DateTime<Utc>) -> pb::ProductEvent {

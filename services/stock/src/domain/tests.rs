@@ -36,6 +36,7 @@ pub fn created(id: &str, quantity: u64) -> pb::ProductEvent {
         product_id: id.into(),
         name: format!("product {id}"),
         quantity,
+        price: None,
     }))
 }
 

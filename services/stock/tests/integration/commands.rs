@@ -28,7 +28,7 @@ fn code<T: std::fmt::Debug>(result: Result<T, AppError>) -> Code {
 }
 
 async fn create_and_restock(h: Harness) -> anyhow::Result<()> {
-    let created = h.stock.create_product(&admin(), "  sku-1 ", "  Blue widget ", 5).await?;
+    let created = h.stock.create_product(&admin(), "  sku-1 ", "  Blue widget ", 5, None).await?;
     assert_eq!((created.product_id.as_str(), created.name.as_str()), ("sku-1", "Blue widget"));
     assert_eq!((created.available, created.reserved, created.version), (5, 0, 1));
     assert!(created.created_at.is_some());
@@ -51,15 +51,15 @@ async fn create_and_restock(h: Harness) -> anyhow::Result<()> {
 }
 
 async fn a_product_is_created_once(h: Harness) -> anyhow::Result<()> {
-    h.stock.create_product(&admin(), "sku-1", "Widget", 5).await?;
-    assert_eq!(code(h.stock.create_product(&admin(), "sku-1", "Widget", 5).await), Code::AlreadyExists);
-    assert_eq!(code(h.stock.create_product(&admin(), " sku-1", "Other", 1).await), Code::AlreadyExists);
+    h.stock.create_product(&admin(), "sku-1", "Widget", 5, None).await?;
+    assert_eq!(code(h.stock.create_product(&admin(), "sku-1", "Widget", 5, None).await), Code::AlreadyExists);
+    assert_eq!(code(h.stock.create_product(&admin(), " sku-1", "Other", 1, None).await), Code::AlreadyExists);
     assert_eq!(quantities(&h.stock, "sku-1").await?, (5, 0, 1));
     Ok(())
 }
 
 async fn restock_honours_the_expected_version(h: Harness) -> anyhow::Result<()> {
-    h.stock.create_product(&admin(), "sku-1", "Widget", 5).await?;
+    h.stock.create_product(&admin(), "sku-1", "Widget", 5, None).await?;
     // A reservation moves the product to version 2 behind the caller's back.
     h.deliver(&check_request("order-1", &[("sku-1", 2)])).await?;
     let stale = h.stock.restock(&admin(), "sku-1", 10, "", 1).await;
@@ -75,18 +75,24 @@ async fn restock_honours_the_expected_version(h: Harness) -> anyhow::Result<()> 
 
 async fn refused_commands_change_nothing(h: Harness) -> anyhow::Result<()> {
     let s = &h.stock;
-    s.create_product(&admin(), "sku-1", "Widget", 5).await?;
+    s.create_product(&admin(), "sku-1", "Widget", 5, None).await?;
     let long = "x".repeat(65);
     let events = h.event_count().await?;
 
-    assert_eq!(code(s.create_product(&caller(Role::Reviewer), "sku-2", "Widget", 5).await), Code::PermissionDenied);
-    assert_eq!(code(s.create_product(&caller(Role::Applicant), "sku-2", "Widget", 5).await), Code::PermissionDenied);
+    assert_eq!(
+        code(s.create_product(&caller(Role::Reviewer), "sku-2", "Widget", 5, None).await),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        code(s.create_product(&caller(Role::Applicant), "sku-2", "Widget", 5, None).await),
+        Code::PermissionDenied
+    );
     assert_eq!(code(s.restock(&caller(Role::Applicant), "sku-1", 5, "", 0).await), Code::PermissionDenied);
-    assert_eq!(code(s.create_product(&admin(), "  ", "Widget", 5).await), Code::InvalidArgument);
-    assert_eq!(code(s.create_product(&admin(), &long, "Widget", 5).await), Code::InvalidArgument);
-    assert_eq!(code(s.create_product(&admin(), "sku-2", " ", 5).await), Code::InvalidArgument);
-    assert_eq!(code(s.create_product(&admin(), "sku-2", &"n".repeat(201), 5).await), Code::InvalidArgument);
-    assert_eq!(code(s.create_product(&admin(), "sku-2", "Widget", u64::MAX).await), Code::InvalidArgument);
+    assert_eq!(code(s.create_product(&admin(), "  ", "Widget", 5, None).await), Code::InvalidArgument);
+    assert_eq!(code(s.create_product(&admin(), &long, "Widget", 5, None).await), Code::InvalidArgument);
+    assert_eq!(code(s.create_product(&admin(), "sku-2", " ", 5, None).await), Code::InvalidArgument);
+    assert_eq!(code(s.create_product(&admin(), "sku-2", &"n".repeat(201), 5, None).await), Code::InvalidArgument);
+    assert_eq!(code(s.create_product(&admin(), "sku-2", "Widget", u64::MAX, None).await), Code::InvalidArgument);
     assert_eq!(code(s.restock(&admin(), "sku-1", 0, "", 0).await), Code::InvalidArgument);
     assert_eq!(code(s.restock(&admin(), "sku-1", i64::MAX as u64, "", 0).await), Code::InvalidArgument);
     assert_eq!(code(s.restock(&admin(), "sku-1", 1, "", -1).await), Code::InvalidArgument);

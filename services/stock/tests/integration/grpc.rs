@@ -24,7 +24,7 @@ fn request<T>(role: Option<Role>, message: T) -> Request<T> {
 }
 
 fn create(id: &str, name: &str, quantity: u64) -> pb::CreateProductRequest {
-    pb::CreateProductRequest { product_id: id.into(), name: name.into(), quantity }
+    pb::CreateProductRequest { product_id: id.into(), name: name.into(), quantity, price: None }
 }
 
 fn restock(id: &str, quantity: u64, expected_version: i64) -> pb::RestockProductRequest {

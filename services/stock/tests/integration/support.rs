@@ -42,7 +42,7 @@ impl Harness {
     /// Creates products as staff would.
     pub async fn products(&self, products: &[(&str, u64)]) -> anyhow::Result<()> {
         for (id, quantity) in products {
-            self.stock.create_product(&admin(), id, &format!("product {id}"), *quantity).await?;
+            self.stock.create_product(&admin(), id, &format!("product {id}"), *quantity, None).await?;
         }
         Ok(())
     }

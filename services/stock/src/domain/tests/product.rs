@@ -8,7 +8,7 @@ use super::super::{DomainError, Product, ProductCommand};
 use super::*;
 
 fn create(id: &str, name: &str, quantity: u64) -> ProductCommand {
-    ProductCommand::Create { product_id: id.into(), name: name.into(), quantity }
+    ProductCommand::Create { product_id: id.into(), name: name.into(), quantity, price: None }
 }
 
 fn restock(quantity: u64) -> ProductCommand {
@@ -18,10 +18,35 @@ fn restock(quantity: u64) -> ProductCommand {
 #[test]
 fn a_new_product_is_created_with_its_quantity() {
     let product = given::<Product>(&[]).when(create(" sku-1 ", " Tecno Spark ", 12), &now()).then(&[product_event(
-        Event::Created(pb::ProductCreated { product_id: "sku-1".into(), name: "Tecno Spark".into(), quantity: 12 }),
+        Event::Created(pb::ProductCreated {
+            product_id: "sku-1".into(),
+            name: "Tecno Spark".into(),
+            quantity: 12,
+            price: None,
+        }),
     )]);
     assert_eq!((product.id.as_str(), product.available, product.reserved, product.version), ("sku-1", 12, 0, 1));
     assert_eq!(product.created_at, ts());
+}
+
+#[test]
+fn a_catalogue_price_is_kept_upper_cased_and_must_be_positive() {
+    use fleuve_proto::common::v1::Money;
+    let priced = |currency: &str, amount: i64| ProductCommand::Create {
+        product_id: "sku-1".into(),
+        name: "Pen".into(),
+        quantity: 1,
+        price: Some(Money { currency: currency.into(), amount }),
+    };
+    let product = given::<Product>(&[]).when(priced(" xaf ", 250), &now()).then_count(1);
+    assert_eq!(product.price, Some(Money { currency: "XAF".into(), amount: 250 }));
+    assert_eq!(product.to_pb().price, product.price, "the view and the snapshot carry it");
+    given::<Product>(&[])
+        .when(priced("XAF", 0), &now())
+        .then_err(DomainError::Invalid("price amount must be positive".into()));
+    given::<Product>(&[])
+        .when(priced("francs", 10), &now())
+        .then_err(DomainError::Invalid("price currency must be a three-letter code".into()));
 }
 
 #[test]

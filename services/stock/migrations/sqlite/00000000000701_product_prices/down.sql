@@ -1,0 +1,2 @@
+ALTER TABLE stock_products DROP COLUMN price_currency;
+ALTER TABLE stock_products DROP COLUMN price_amount;
