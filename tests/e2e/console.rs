@@ -141,7 +141,8 @@ fn an_applicant_files_a_dossier_in_the_browser() {
 /// A dossier's whole life in the browser, each party in its own tab session: filed with four
 /// uploaded documents and submitted; invoiced, paid and assigned by the admin; a CE
 /// certificate recognised and a favourable opinion given by the reviewer from the queue;
-/// approved; counted on the statistics dashboard; verified valid by a signed-out visitor; the applicant's page following live and
+/// approved; counted on the statistics dashboard; verified valid by a signed-out visitor,
+/// not valid once the admin suspends the certificate, valid again once reinstated; the applicant's page following live and
 /// a document downloaded byte for byte.
 #[test]
 fn a_dossier_goes_from_filing_to_public_verification_in_the_browser() {
@@ -168,6 +169,11 @@ fn a_dossier_goes_from_filing_to_public_verification_in_the_browser() {
     let number = seen["certificateNumber"].as_str().unwrap();
     assert!(number.starts_with("ARPCE-HOM-") && number.ends_with("-000001"), "{seen}");
     assert_eq!(seen["verified"], true, "{seen}");
+    assert_eq!(
+        (&seen["suspendedShown"], &seen["reinstatedShown"]),
+        (&serde_json::json!(true), &serde_json::json!(true)),
+        "{seen}"
+    );
     assert_eq!(seen["downloadMatches"], true, "{seen}");
     // The dashboard's decisions, as its data table gives them.
     assert_eq!(seen["statistics"][0], serde_json::json!(["Homologué", "1"]), "{seen}");

@@ -13,6 +13,7 @@ import { Operations } from "./pages/Operations";
 import { Shop } from "./pages/Shop";
 import { Orders } from "./pages/Orders";
 import { OrderPage } from "./pages/OrderPage";
+import { CertificatePage } from "./pages/CertificatePage";
 import { Role, useSession } from "./session";
 
 // Charts are heavy and only staff need them: the page and Chart.js load when first visited.
@@ -71,6 +72,14 @@ export const routes: RouteObject[] = [
         element: (
           <RequireSession roles={[Role.REVIEWER, Role.ADMIN]}>
             <Queue />
+          </RequireSession>
+        ),
+      },
+      {
+        path: "certificates/:number",
+        element: (
+          <RequireSession>
+            <CertificatePage />
           </RequireSession>
         ),
       },

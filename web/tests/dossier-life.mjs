@@ -108,6 +108,35 @@ try {
   out.axe.verified = await accessible(visitor, "verification");
   await screenshot(visitor, "verified");
 
+  // The admin suspends the certificate: the public page says it is not valid (once the
+  // registry projection has it); reinstated, it is valid again.
+  await admin.goto(`${CONSOLE}/certificates/${out.certificateNumber}`);
+  await admin.getByTestId("certificate-status").filter({ hasText: "Valide" }).waitFor();
+  await admin.getByRole("button", { name: "Suspendre" }).click();
+  await admin.getByLabel("Motif").fill("non-conformité constatée sur le marché");
+  await admin.getByRole("button", { name: "Confirmer" }).click();
+  await admin.getByTestId("certificate-status").filter({ hasText: "Suspendu" }).waitFor();
+  out.axe.certificate = await accessible(admin, "certificate");
+  await screenshot(admin, "certificate-suspended");
+  const verdict = async (expected) => {
+    for (let attempt = 0; ; attempt++) {
+      await visitor.goto(`${CONSOLE}/verify?number=${out.certificateNumber}`);
+      const heading = visitor.getByRole("status").getByRole("heading");
+      await heading.waitFor();
+      if ((await heading.textContent()).trim() === expected) return;
+      if (attempt === 40) throw new Error(`the public page never said ${expected}`);
+      await visitor.waitForTimeout(250);
+    }
+  };
+  await verdict("Ce certificat n'est pas valide");
+  out.suspendedShown = true;
+  await admin.getByRole("button", { name: "Rétablir" }).click();
+  await admin.getByLabel("Note").fill("mise en conformité vérifiée");
+  await admin.getByRole("button", { name: "Confirmer" }).click();
+  await admin.getByTestId("certificate-status").filter({ hasText: "Valide" }).waitFor();
+  await verdict("Certificat valide");
+  out.reinstatedShown = true;
+
   // The applicant's open page followed the decision; a download gives the uploaded bytes.
   await status(applicant).filter({ hasText: "Homologué" }).waitFor();
   const downloading = applicant.waitForEvent("download");

@@ -319,6 +319,18 @@ export const en: Messages = {
     },
     charge: { APPROVED: "Approved", DECLINED: "Declined", TIMED_OUT: "No answer", REFUNDED: "Refunded" },
   },
+  certificate: {
+    title: "Certificate {{number}}",
+    dossier: "Dossier",
+    publicCheck: "Public verification page",
+    actions: "Certificate management",
+    suspend: "Suspend",
+    reinstate: "Reinstate",
+    revoke: "Revoke for good",
+    renew: "Renew",
+    note: "Note",
+    confirm: "Confirm",
+  },
   payment: { NOT_INVOICED: "Not invoiced", INVOICED: "Invoiced", PAID: "Paid" },
   verify: {
     title: "Verify a type-approval certificate",

@@ -318,6 +318,18 @@ export const fr = {
     },
     charge: { APPROVED: "Accepté", DECLINED: "Refusé", TIMED_OUT: "Sans réponse", REFUNDED: "Remboursé" },
   },
+  certificate: {
+    title: "Certificat {{number}}",
+    dossier: "Dossier",
+    publicCheck: "Page de vérification publique",
+    actions: "Gestion du certificat",
+    suspend: "Suspendre",
+    reinstate: "Rétablir",
+    revoke: "Retirer définitivement",
+    renew: "Renouveler",
+    note: "Note",
+    confirm: "Confirmer",
+  },
   payment: { NOT_INVOICED: "Non facturé", INVOICED: "Facturé", PAID: "Payé" },
   verify: {
     title: "Vérifier un certificat d'homologation",

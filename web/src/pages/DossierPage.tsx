@@ -97,7 +97,7 @@ export function DossierPage() {
             <>
               <h2>{t("dossier.certificate")}</h2>
               <p>
-                <Link to={`/verify?number=${encodeURIComponent(d.certificateNumber)}`}>{d.certificateNumber}</Link>
+                <Link to={`/certificates/${encodeURIComponent(d.certificateNumber)}`}>{d.certificateNumber}</Link>
               </p>
             </>
           )}
