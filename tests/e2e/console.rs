@@ -345,6 +345,26 @@ fn a_shopper_follows_the_saga_live_in_the_browser() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An admin adds an organisation and a user in the browser, the server's refusals shown by
+/// their fields; the new user signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_an_organisation_and_its_user_in_the_browser() {
+    let node = crate::support::TestNode::start(crate::support::Backend::Sqlite).await;
+    let console = format!("http://{}/console/", node.addr);
+    let admin_email = node.demo.admin.email.clone();
+    let seen = tokio::task::block_in_place(|| {
+        run_browser(
+            "organisations.mjs",
+            &[("CONSOLE", &console), ("ADMIN_EMAIL", &admin_email), ("PASSWORD", fleuve_identity::DEMO_PASSWORD)],
+            |action| panic!("unexpected {action}"),
+        )
+    });
+    assert_eq!(seen["orgError"], "name is required", "{seen}");
+    assert!(seen["emailError"].as_str().unwrap().starts_with("email "), "{seen}");
+    assert_eq!(seen["newcomerSignedIn"], true, "{seen}");
+    assert_eq!(seen["problems"], serde_json::json!([]), "{seen}");
+}
+
 /// What the server answers for the console's paths: the embedded files with their types,
 /// gzipped and cacheable by name, the index for the application's own routes, a 404 for a
 /// missing build file, redirects to /console/, and no token needed for any of it.

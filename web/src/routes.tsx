@@ -14,6 +14,7 @@ import { Shop } from "./pages/Shop";
 import { Orders } from "./pages/Orders";
 import { OrderPage } from "./pages/OrderPage";
 import { CertificatePage } from "./pages/CertificatePage";
+import { Organisations } from "./pages/Organisations";
 import { Role, useSession } from "./session";
 
 // Charts are heavy and only staff need them: the page and Chart.js load when first visited.
@@ -80,6 +81,14 @@ export const routes: RouteObject[] = [
         element: (
           <RequireSession>
             <CertificatePage />
+          </RequireSession>
+        ),
+      },
+      {
+        path: "organisations",
+        element: (
+          <RequireSession roles={[Role.ADMIN]}>
+            <Organisations />
           </RequireSession>
         ),
       },

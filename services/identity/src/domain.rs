@@ -60,7 +60,13 @@ impl From<IdentityError> for ServiceError {
     fn from(err: IdentityError) -> Self {
         use IdentityError as E;
         match err {
-            E::Required { .. } | E::Invalid { .. } => ServiceError::InvalidArgument(err.to_string()),
+            // The field is the request's: a form shows the message by it (BadRequest details).
+            E::Required { field } | E::Invalid { field, .. } => {
+                ServiceError::InvalidFields(vec![fleuve_mesh::FieldViolation {
+                    field: field.to_owned(),
+                    description: err.to_string(),
+                }])
+            }
             E::UnknownOrganisation(_) => ServiceError::NotFound(err.to_string()),
             E::EmailTaken(_) | E::RegistrationNumberTaken(_) => ServiceError::AlreadyExists(err.to_string()),
             E::InvalidCredentials => ServiceError::Unauthenticated(err.to_string()),

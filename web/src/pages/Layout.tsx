@@ -106,6 +106,11 @@ export function Layout() {
             )}
             {session?.role === Role.ADMIN && (
               <li>
+                <NavLink to="/organisations">{t("nav.organisations")}</NavLink>
+              </li>
+            )}
+            {session?.role === Role.ADMIN && (
+              <li>
                 <NavLink to="/operations">{t("nav.operations")}</NavLink>
               </li>
             )}
