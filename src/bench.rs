@@ -110,6 +110,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// What a console user waits for, in Chromium: the dossier list with many dossiers, and a
+    /// saga step from its commit to the order page (needs a checkout with scripts/build-web run).
+    Console {
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
+        admin_url: String,
+        /// Dossiers of the applicant's organisation.
+        #[arg(long, default_value_t = 1_000)]
+        dossiers: usize,
+        /// Orders followed live.
+        #[arg(long, default_value_t = 50)]
+        orders: usize,
+        /// Loads of the dossier list.
+        #[arg(long, default_value_t = 5)]
+        loads: usize,
+    },
     /// What a scrape costs: rendering /metrics with this many series, in both formats, beside
     /// formatting as many lines directly.
     Metrics {
@@ -149,6 +164,9 @@ pub async fn run(command: BenchCommand, config: &MeshConfig) -> anyhow::Result<(
                 rounds,
             )
             .await
+        }
+        BenchCommand::Console { admin_url, dossiers, orders, loads } => {
+            crate::bench_console::console(&admin_url, dossiers, orders, loads).await
         }
         BenchCommand::Metrics { series, renders } => crate::bench_metrics::scrape(series, renders),
     }

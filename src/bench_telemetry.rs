@@ -44,7 +44,7 @@ struct Measured {
 }
 
 /// A `fleuve dev` child, killed when dropped.
-struct DevProcess(Child);
+pub(crate) struct DevProcess(pub(crate) Child);
 
 impl Drop for DevProcess {
     fn drop(&mut self) {
@@ -71,7 +71,7 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// Starts `fleuve dev` on `database_url` and waits for its banner; returns the process, its gRPC
 /// and admin addresses.
-fn start_dev(
+pub(crate) fn start_dev(
     dir: &DataDir,
     database_url: &str,
     otlp: Option<&str>,

@@ -5,6 +5,7 @@
 pub mod backbone;
 pub mod bench;
 pub mod bench_backbone;
+pub mod bench_console;
 pub mod bench_edge;
 pub mod bench_metrics;
 pub mod bench_saga;

@@ -113,3 +113,31 @@ export async function uploadDocument(page, kind, file) {
   await page.getByRole("button", { name: "Envoyer" }).click();
   await page.getByRole("cell", { name: file.name }).first().waitFor();
 }
+
+/** Places an order in the shop (French labels) and waits for its page. */
+export async function placeOrder(page, consoleUrl, product, quantity, card) {
+  await page.goto(`${consoleUrl}/shop`);
+  await page.getByRole("heading", { name: "Boutique" }).waitFor();
+  await page.getByLabel(`Quantité de ${product}`).fill(String(quantity));
+  await page.getByLabel("Carte de paiement").selectOption({ label: card });
+  await page.getByRole("button", { name: "Commander" }).click();
+  await page.getByTestId("order-status").waitFor();
+}
+
+/** Waits for the open order page to show `status`; returns its steps (with the delay from
+ * each step's commit to the page, for the steps seen live) and the failure text. */
+export async function orderEnded(page, status) {
+  await page.getByTestId("order-status").filter({ hasText: status }).waitFor({ timeout: 60_000 });
+  const steps = await page.locator("[data-step]").evaluateAll((items) =>
+    items.map((li) => ({ step: li.dataset.step, delayMs: li.dataset.delayMs === undefined ? null : Number(li.dataset.delayMs) })),
+  );
+  const failure = (await page.getByTestId("order-failure").count())
+    ? (await page.getByTestId("order-failure").textContent()).trim()
+    : "";
+  return { url: page.url(), steps, failure };
+}
+
+export function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)] : null;
+}

@@ -5,28 +5,10 @@
 // updated_at) to the page showing it. Prints one JSON line.
 //
 // Env: CONSOLE, APPLICANT_EMAIL, PASSWORD, MEASURE_ORDERS (default 0), ARTIFACTS (optional).
-import { accessible, launch, newPage, screenshot, signIn } from "./browser.mjs";
+import { accessible, launch, newPage, orderEnded, percentile, placeOrder, screenshot, signIn } from "./browser.mjs";
 
 const CONSOLE = process.env.CONSOLE.replace(/\/$/, "");
 const out = { axe: {} };
-
-async function order(page, product, quantity, card) {
-  await page.goto(`${CONSOLE}/shop`);
-  await page.getByRole("heading", { name: "Boutique" }).waitFor();
-  await page.getByLabel(`Quantité de ${product}`).fill(String(quantity));
-  await page.getByLabel("Carte de paiement").selectOption({ label: card });
-  await page.getByRole("button", { name: "Commander" }).click();
-  await page.getByTestId("order-status").waitFor();
-}
-
-async function ended(page, status) {
-  await page.getByTestId("order-status").filter({ hasText: status }).waitFor({ timeout: 60_000 });
-  const steps = await page.locator("[data-step]").evaluateAll((items) =>
-    items.map((li) => ({ step: li.dataset.step, delayMs: li.dataset.delayMs === undefined ? null : Number(li.dataset.delayMs) })),
-  );
-  const failure = await page.getByTestId("order-failure").count() ? (await page.getByTestId("order-failure").textContent()).trim() : "";
-  return { url: page.url(), steps, failure };
-}
 
 const browser = await launch();
 try {
@@ -38,17 +20,17 @@ try {
   out.axe.shop = await accessible(page, "shop");
   await screenshot(page, "shop");
 
-  await order(page, "Ballpoint pen", 2, "Carte valide (tok_visa_4242)");
-  out.confirmed = await ended(page, "Confirmée");
+  await placeOrder(page, CONSOLE, "Ballpoint pen", 2, "Carte valide (tok_visa_4242)");
+  out.confirmed = await orderEnded(page, "Confirmée");
   out.axe.order = await accessible(page, "order");
   await screenshot(page, "order-confirmed");
 
-  await order(page, "Ink bottle", 5, "Carte valide (tok_visa_4242)");
-  out.outOfStock = await ended(page, "Échouée");
+  await placeOrder(page, CONSOLE, "Ink bottle", 5, "Carte valide (tok_visa_4242)");
+  out.outOfStock = await orderEnded(page, "Échouée");
   await screenshot(page, "order-out-of-stock");
 
-  await order(page, "Ballpoint pen", 1, "Carte signalée, refusée (tok_flagged_0002)");
-  out.declined = await ended(page, "Échouée");
+  await placeOrder(page, CONSOLE, "Ballpoint pen", 1, "Carte signalée, refusée (tok_flagged_0002)");
+  out.declined = await orderEnded(page, "Échouée");
   await page.getByText("Compensation effectuée").waitFor();
   await screenshot(page, "order-declined");
 
@@ -63,12 +45,11 @@ try {
   // The live delay, over more confirmed orders.
   out.delays = out.confirmed.steps.map((s) => s.delayMs).filter((d) => d !== null);
   for (let i = 0; i < Number(process.env.MEASURE_ORDERS ?? 0); i++) {
-    await order(page, "Ballpoint pen", 1, "Carte valide (tok_visa_4242)");
-    const seen = await ended(page, "Confirmée");
+    await placeOrder(page, CONSOLE, "Ballpoint pen", 1, "Carte valide (tok_visa_4242)");
+    const seen = await orderEnded(page, "Confirmée");
     out.delays.push(...seen.steps.map((s) => s.delayMs).filter((d) => d !== null));
   }
-  const sorted = [...out.delays].sort((a, b) => a - b);
-  out.delayP95Ms = sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.95) - 1)] : null;
+  out.delayP95Ms = percentile(out.delays, 0.95);
   out.problems = page.problems;
   console.log(JSON.stringify(out));
 } finally {

@@ -16,14 +16,31 @@ interface Seen {
   delayMs: number | null;
 }
 
-/** The steps an order goes through before `status`, on the way every saga starts. */
+/** The steps an order has necessarily gone through before reaching its current state: shown
+ * (without a time) when the page opens after they happened. */
 const PATH = [OrderStatus.PENDING, OrderStatus.AWAITING_STOCK, OrderStatus.AWAITING_PAYMENT];
 
-function before(status: OrderStatus): OrderStatus[] {
-  const index = PATH.indexOf(status);
+function before(order: Order): OrderStatus[] {
+  const index = PATH.indexOf(order.status);
   if (index >= 0) return PATH.slice(0, index);
-  // Compensation follows a payment request; the other ends follow at least the placement.
-  return status === OrderStatus.COMPENSATING ? PATH : [OrderStatus.PENDING];
+  switch (order.status) {
+    case OrderStatus.CONFIRMED:
+    case OrderStatus.COMPENSATING:
+      return PATH;
+    case OrderStatus.FAILED:
+      switch (order.failure?.code) {
+        case FailureCode.OUT_OF_STOCK:
+        case FailureCode.STOCK_CHECK_TIMED_OUT:
+          return PATH.slice(0, 2);
+        case FailureCode.PAYMENT_DECLINED:
+        case FailureCode.PAYMENT_TIMED_OUT:
+          return [...PATH, OrderStatus.COMPENSATING];
+        default:
+          return [OrderStatus.PENDING];
+      }
+    default:
+      return [OrderStatus.PENDING];
+  }
 }
 
 const TERMINAL = [OrderStatus.CONFIRMED, OrderStatus.FAILED, OrderStatus.CANCELLED];
@@ -53,7 +70,7 @@ export function OrderPage() {
             const step = { status: next.status, at, delayMs: committed === null ? null : at.getTime() - committed };
             if (seen.length > 0) return [...seen, step];
             // Steps passed before the stream opened, shown without a time.
-            return [...before(next.status).map((status) => ({ status, at: null, delayMs: null })), step];
+            return [...before(next).map((status) => ({ status, at: null, delayMs: null })), step];
           });
           if (TERMINAL.includes(next.status)) {
             void queryClient.invalidateQueries({ queryKey: ["orders"] });
