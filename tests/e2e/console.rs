@@ -330,7 +330,11 @@ fn a_shopper_follows_the_saga_live_in_the_browser() {
     assert_eq!(steps("outOfStock"), ["PENDING", "AWAITING_STOCK", "FAILED"], "{seen}");
     let shortage = seen["outOfStock"]["failure"].as_str().unwrap();
     assert!(shortage.contains("Stock insuffisant") && shortage.contains("sku-ink"), "{seen}");
-    assert_eq!(steps("declined"), ["PENDING", "AWAITING_STOCK", "AWAITING_PAYMENT", "COMPENSATING", "FAILED"], "{seen}");
+    assert_eq!(
+        steps("declined"),
+        ["PENDING", "AWAITING_STOCK", "AWAITING_PAYMENT", "COMPENSATING", "FAILED"],
+        "{seen}"
+    );
     assert!(seen["declined"]["failure"].as_str().unwrap().contains("Paiement refusé"), "{seen}");
     assert!(seen["orders"].as_u64().unwrap() >= 3, "{seen}");
     // 1 000 000 XAF, less the confirmed order's two pens at 250 XAF (the declined card paid

@@ -5,6 +5,7 @@ mod access;
 mod backbone;
 mod bad_input;
 mod browser;
+mod clients;
 mod concurrency;
 mod console;
 mod dossier_life;
