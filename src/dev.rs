@@ -56,6 +56,10 @@ impl DataDir {
     }
 }
 
+/// The key certificate seals are signed with, in the data directory (unless
+/// `homologation.seal_key_file` names another).
+pub const SEAL_KEY_FILE: &str = "seal-key.pem";
+
 /// The browser origins `fleuve dev` grants CORS by default: pages on this machine.
 pub const DEV_ORIGINS: [&str; 3] = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
 
@@ -131,7 +135,12 @@ pub async fn prepare_on(
         .with_context(|| format!("starting the Kafka-API broker on {}", listen.kafka))?;
     let registry_url = format!("http://{registry_addr}");
     let settings = BackboneSettings::from_config(&config, &broker.bootstrap_servers(), &registry_url);
-    let apps = node::Apps::new(&config, &db, TokenIssuer::new(key, &config.auth))?;
+    let mut apps = node::Apps::new(&config, &db, TokenIssuer::new(key, &config.auth))?;
+    // Certificates are sealed with a key of the data directory unless one is configured.
+    if config.section::<fleuve_homologation::Settings>().seal_key_file.is_empty() {
+        let seal = SigningKey::load_or_generate(&data_dir.path().join(SEAL_KEY_FILE))?;
+        apps.homologation = apps.homologation.clone().with_seal_key(seal);
+    }
     let demo = apps.identity.seed_demo().await.context("seeding demo accounts")?;
     seed_shop(&apps, &demo).await.context("seeding the demo shop")?;
     let projections = apps.projections();

@@ -164,11 +164,22 @@ impl std::fmt::Debug for Apps {
     }
 }
 
+/// The homologation service from `[homologation]`: its registry cache, and its seal key when
+/// `seal_key_file` is set.
+pub fn homologation(config: &MeshConfig, db: &Database) -> anyhow::Result<Homologation> {
+    let settings = config.section::<Settings>();
+    let seal_key = settings.seal_key_file.clone();
+    let mut app = Homologation::new(db.clone(), settings).with_registry_cache(registry_cache(config)?);
+    if !seal_key.is_empty() {
+        app = app.with_seal_key(fleuve_mesh::auth::SigningKey::load_or_generate(std::path::Path::new(&seal_key))?);
+    }
+    Ok(app)
+}
+
 impl Apps {
     /// Every application service of `fleuve dev`; tokens signed with `issuer`.
     pub fn new(config: &MeshConfig, db: &Database, issuer: TokenIssuer) -> anyhow::Result<Apps> {
-        let homologation =
-            Homologation::new(db.clone(), config.section::<Settings>()).with_registry_cache(registry_cache(config)?);
+        let homologation = homologation(config, db)?;
         Ok(Apps {
             identity: Identity::new(db.clone(), issuer),
             homologation,
@@ -318,8 +329,7 @@ pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Datab
             Ok(ServedService { server, backbone: None })
         }
         ServiceName::Homologation => {
-            let app = Homologation::new(db.clone(), config.section::<Settings>())
-                .with_registry_cache(registry_cache(config)?);
+            let app = homologation(config, &db)?;
             let projections = Projections {
                 consumers: vec![std::sync::Arc::new(app.certificate_registry_projection())],
                 rebuilds: vec![std::sync::Arc::new(app.certificate_registry_rebuild())],

@@ -142,7 +142,8 @@ fn an_applicant_files_a_dossier_in_the_browser() {
 /// uploaded documents and submitted; invoiced, paid and assigned by the admin; a CE
 /// certificate recognised and a favourable opinion given by the reviewer from the queue;
 /// approved; counted on the statistics dashboard; verified valid by a signed-out visitor,
-/// not valid once the admin suspends the certificate, valid again once reinstated; the applicant's page following live and
+/// not valid once the admin suspends the certificate, valid again once reinstated; the
+/// printable certificate's QR seal verified authentic, and forged once its brand is altered; the applicant's page following live and
 /// a document downloaded byte for byte.
 #[test]
 fn a_dossier_goes_from_filing_to_public_verification_in_the_browser() {
@@ -175,6 +176,8 @@ fn a_dossier_goes_from_filing_to_public_verification_in_the_browser() {
         "{seen}"
     );
     assert_eq!(seen["downloadMatches"], true, "{seen}");
+    assert!(seen["sealSays"].as_str().unwrap().contains(number), "{seen}");
+    assert!(seen["forged"].as_str().unwrap().contains("modifié"), "{seen}");
     // The dashboard's decisions, as its data table gives them.
     assert_eq!(seen["statistics"][0], serde_json::json!(["Homologué", "1"]), "{seen}");
     assert_eq!(seen["statistics"][3], serde_json::json!(["Taux d'homologation", "100 %"]), "{seen}");

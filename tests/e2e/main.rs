@@ -14,6 +14,7 @@ mod grpc_web;
 mod observability;
 mod processes;
 mod saga;
+mod seals;
 mod support;
 mod tokens;
 mod tools;

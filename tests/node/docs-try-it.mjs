@@ -15,8 +15,20 @@ try {
   const answered = page.waitForResponse((r) => r.url().includes("/v1/certificates:search"), { timeout: 60_000 });
   await page.goto(`${process.env.DOCS}#tag/certificateregistryservice`);
   await page.getByText("SearchCertificates").first().waitFor({ timeout: 60_000 });
-  // The section's operations in order: VerifyCertificate, then SearchCertificates.
-  await page.getByRole("button", { name: /Test Request/ }).nth(1).click();
+  // The section's "Test Request" buttons, each under its operation's heading: SearchCertificates'.
+  const buttons = page.getByRole("button", { name: /Test Request/ });
+  const operations = await buttons.evaluateAll((all) =>
+    all.map((button) => {
+      for (let e = button.parentElement; e; e = e.parentElement) {
+        const heading = e.querySelector("h3, h2");
+        if (heading) return heading.textContent.trim();
+      }
+      return "";
+    }),
+  );
+  const search = operations.indexOf("SearchCertificates");
+  if (search < 0) throw new Error(`no Test Request for SearchCertificates among ${JSON.stringify(operations)}`);
+  await buttons.nth(search).click();
   await page.getByRole("button", { name: /^Send/ }).first().click();
   const response = await answered;
   const body = await response.json();

@@ -19,6 +19,8 @@ import { Role, useSession } from "./session";
 
 // Charts are heavy and only staff need them: the page and Chart.js load when first visited.
 const Statistics = lazy(() => import("./pages/Statistics"));
+// So is the QR code generator, for the printable certificate.
+const CertificatePrint = lazy(() => import("./pages/CertificatePrint"));
 
 /** Children for a signed-in user with one of `roles` (any role when empty), else the sign-in page. */
 function RequireSession({ roles = [], children }: { roles?: Role[]; children: ReactNode }) {
@@ -81,6 +83,16 @@ export const routes: RouteObject[] = [
         element: (
           <RequireSession>
             <CertificatePage />
+          </RequireSession>
+        ),
+      },
+      {
+        path: "certificates/:number/print",
+        element: (
+          <RequireSession>
+            <Suspense fallback={<p aria-live="polite">…</p>}>
+              <CertificatePrint />
+            </Suspense>
           </RequireSession>
         ),
       },

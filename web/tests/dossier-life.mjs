@@ -137,6 +137,31 @@ try {
   await verdict("Certificat valide");
   out.reinstatedShown = true;
 
+  // The printable certificate carries the regulator's seal in its QR code: opened signed out,
+  // the seal is authentic and the registry says valid; the same seal with its brand altered
+  // is shown as forged.
+  await admin.goto(`${CONSOLE}/certificates/${out.certificateNumber}/print`);
+  await admin.getByRole("img", { name: "QR code du sceau de l'ARPCE" }).waitFor();
+  const sealUrl = await admin.getByTestId("seal-link").getAttribute("href");
+  out.axe.print = await accessible(admin, "printable certificate");
+  await screenshot(admin, "certificate-print");
+  await visitor.goto(sealUrl);
+  await visitor.getByTestId("seal").getByRole("heading", { name: "Sceau authentique de l'ARPCE" }).waitFor();
+  await visitor.getByRole("heading", { name: "Certificat valide" }).waitFor();
+  out.sealSays = (await visitor.getByTestId("seal").textContent()).trim();
+  await screenshot(visitor, "seal-authentic");
+  const seal = new URL(sealUrl).searchParams.get("seal");
+  const [head, body, signature] = seal.split(".");
+  const claims = JSON.parse(Buffer.from(body, "base64url").toString());
+  claims.brand = "Itel Pro";
+  const forged = `${head}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${signature}`;
+  await visitor.goto(`${CONSOLE}/verify?seal=${forged}`);
+  const verdictOfForged = visitor.getByTestId("seal");
+  await verdictOfForged.getByRole("heading", { name: /^Sceau falsifié/ }).waitFor();
+  out.forged = (await verdictOfForged.textContent()).trim();
+  out.axe.forged = await accessible(visitor, "forged seal");
+  await screenshot(visitor, "seal-forged");
+
   // The applicant's open page followed the decision; a download gives the uploaded bytes.
   await status(applicant).filter({ hasText: "Homologué" }).waitFor();
   const downloading = applicant.waitForEvent("download");

@@ -28,6 +28,9 @@ pub use fleuve_proto::topics::{CERTIFICATE as CERTIFICATE_TOPIC, DOSSIER as DOSS
 pub struct Settings {
     /// Validity of a certificate when an approval names none.
     pub certificate_validity_years: u32,
+    /// The regulator's key for certificate seals (PKCS#8 PEM; generated there if missing).
+    /// Empty: no seals (`fleuve dev` uses `seal-key.pem` in its data directory).
+    pub seal_key_file: String,
     /// Largest file UploadDocument accepts (the request may be this plus
     /// [`UPLOAD_OVERHEAD_BYTES`]); larger ones get RESOURCE_EXHAUSTED.
     pub max_upload_bytes: usize,
@@ -38,7 +41,7 @@ pub const UPLOAD_OVERHEAD_BYTES: usize = 64 * 1024;
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { certificate_validity_years: 5, max_upload_bytes: 16 * 1024 * 1024 }
+        Settings { certificate_validity_years: 5, seal_key_file: String::new(), max_upload_bytes: 16 * 1024 * 1024 }
     }
 }
 
@@ -53,6 +56,8 @@ pub struct Homologation {
     db: Database,
     settings: Settings,
     registry_cache: Cache,
+    /// The key certificate seals are signed with, when one is configured.
+    seal: Option<std::sync::Arc<fleuve_mesh::auth::SigningKey>>,
 }
 
 impl Homologation {
@@ -64,7 +69,18 @@ impl Homologation {
 
     pub fn new(db: Database, settings: Settings) -> Self {
         let registry_cache = Cache::in_process(&CacheConfig::in_process(registry::REGISTRY_CACHE_PREFIX));
-        Homologation { db, settings, registry_cache }
+        Homologation { db, settings, registry_cache, seal: None }
+    }
+
+    /// Seals certificates with `key` (GetCertificateSeal), publishing its public half.
+    pub fn with_seal_key(mut self, key: fleuve_mesh::auth::SigningKey) -> Self {
+        self.seal = Some(std::sync::Arc::new(key));
+        self
+    }
+
+    /// The public keys that verify seals: the configured one, or none.
+    pub fn seal_keys(&self) -> Vec<fleuve_proto::identity::v1::Jwk> {
+        self.seal.iter().map(|key| key.jwk().to_proto()).collect()
     }
 
     /// Reads the public registry through `cache`. The projection that invalidates it must hold

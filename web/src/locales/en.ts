@@ -331,6 +331,7 @@ export const en: Messages = {
     renew: "Renew",
     note: "Note",
     confirm: "Confirm",
+    print: "Printable version",
   },
   orgs: {
     title: "Organisations and users",
@@ -346,6 +347,15 @@ export const en: Messages = {
     addUser: "Add a user",
     createUser: "Create the user",
   },
+  print: {
+    title: "Type-approval certificate",
+    issuer: "Regulatory authority for posts and electronic communications (ARPCE), Republic of the Congo",
+    back: "Back to the certificate",
+    print: "Print",
+    qrAlt: "QR code of the ARPCE seal",
+    scan: "Scan the QR code to verify this certificate, or",
+    open: "open the verification page",
+  },
   payment: { NOT_INVOICED: "Not invoiced", INVOICED: "Invoiced", PAID: "Paid" },
   verify: {
     title: "Verify a type-approval certificate",
@@ -359,6 +369,17 @@ export const en: Messages = {
     status: "Status",
     validFrom: "Valid from",
     validUntil: "Valid until",
+    seal: {
+      authentic: "Authentic ARPCE seal",
+      forged: "Forged seal: this QR code was not issued by the ARPCE",
+      unverifiable: "The seal cannot be verified on an insecure page (HTTPS needed)",
+      says: "It attests certificate {{number}}: {{brand}} {{model}}, valid until {{until}}.",
+      why: {
+        malformed: "The QR code's content is not a seal.",
+        "unknown-key": "It is signed by no key the ARPCE publishes.",
+        "bad-signature": "Its signature does not match its content: it was altered.",
+      },
+    },
   },
   notFound: { title: "Page not found", home: "Back to the home page" },
   error: { title: "Error:", retry: "Try again" },

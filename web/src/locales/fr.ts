@@ -330,6 +330,7 @@ export const fr = {
     renew: "Renouveler",
     note: "Note",
     confirm: "Confirmer",
+    print: "Version imprimable",
   },
   orgs: {
     title: "Organisations et utilisateurs",
@@ -345,6 +346,15 @@ export const fr = {
     addUser: "Ajouter un utilisateur",
     createUser: "Créer l'utilisateur",
   },
+  print: {
+    title: "Certificat d'homologation",
+    issuer: "Autorité de régulation des postes et des communications électroniques (ARPCE), République du Congo",
+    back: "Retour au certificat",
+    print: "Imprimer",
+    qrAlt: "QR code du sceau de l'ARPCE",
+    scan: "Scannez le QR code pour vérifier ce certificat, ou",
+    open: "ouvrez la page de vérification",
+  },
   payment: { NOT_INVOICED: "Non facturé", INVOICED: "Facturé", PAID: "Payé" },
   verify: {
     title: "Vérifier un certificat d'homologation",
@@ -358,6 +368,17 @@ export const fr = {
     status: "Statut",
     validFrom: "Valide du",
     validUntil: "Valide jusqu'au",
+    seal: {
+      authentic: "Sceau authentique de l'ARPCE",
+      forged: "Sceau falsifié : ce QR code n'a pas été émis par l'ARPCE",
+      unverifiable: "Le sceau ne peut être vérifié sur une page non sécurisée (HTTPS requis)",
+      says: "Il atteste le certificat {{number}} : {{brand}} {{model}}, valable jusqu'au {{until}}.",
+      why: {
+        malformed: "Le contenu du QR code n'est pas un sceau.",
+        "unknown-key": "Il n'est signé par aucune clé publiée par l'ARPCE.",
+        "bad-signature": "Sa signature ne correspond pas à son contenu : il a été modifié.",
+      },
+    },
   },
   notFound: { title: "Page introuvable", home: "Retour à l'accueil" },
   error: { title: "Erreur :", retry: "Réessayer" },

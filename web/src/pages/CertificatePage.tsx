@@ -90,6 +90,8 @@ export function CertificatePage() {
       </dl>
       <p>
         <Link to={`/verify?number=${encodeURIComponent(number)}`}>{t("certificate.publicCheck")}</Link>
+        {" · "}
+        <Link to={`/certificates/${encodeURIComponent(number)}/print`}>{t("certificate.print")}</Link>
       </p>
       {admin && allowed.length > 0 && (
         <section className="actions" aria-labelledby="certificate-actions">

@@ -6,13 +6,18 @@ import { useTranslation } from "react-i18next";
 import { registry } from "../api";
 import { CertificateStatus } from "../gen/fleuve/homologation/v1/types_pb";
 import { formatDate } from "../format";
+import { checkSeal } from "../seal";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ErrorNotice } from "./ErrorNotice";
 
 /** Public: anyone checks a certificate by its number (no sign-in). */
 export function Verify() {
   const { t } = useTranslation();
   const [params, setParams] = useSearchParams();
-  const number = params.get("number") ?? "";
+  const seal = params.get("seal") ?? "";
+  const sealCheck = useQuery({ queryKey: ["seal", seal], queryFn: () => checkSeal(seal), enabled: seal !== "", retry: false });
+  const sealed = sealCheck.data?.kind === "authentic" ? sealCheck.data.payload : null;
+  const number = params.get("number") ?? sealed?.sub ?? "";
   const [typed, setTyped] = useState(number);
   const query = useQuery({
     queryKey: ["verify", number],
@@ -43,6 +48,27 @@ export function Verify() {
         </div>
         <button type="submit">{t("verify.submit")}</button>
       </form>
+      {seal && sealCheck.data && (
+        <div
+          className={sealCheck.data.kind === "authentic" ? "verdict valid" : "verdict invalid"}
+          role="status"
+          data-testid="seal"
+        >
+          <h2>{t(`verify.seal.${sealCheck.data.kind}`)}</h2>
+          {sealCheck.data.kind === "forged" && <p>{t(`verify.seal.why.${sealCheck.data.reason}`)}</p>}
+          {sealed && (
+            <p>
+              {t("verify.seal.says", {
+                number: sealed.sub,
+                brand: sealed.brand,
+                model: sealed.model,
+                until: formatDate(timestampFromDate(new Date(sealed.valid_until * 1000))),
+              })}
+            </p>
+          )}
+        </div>
+      )}
+      {sealCheck.isError && <ErrorNotice error={sealCheck.error} />}
       {notFound && (
         <p className="error" role="alert">
           {t("verify.notFound")}

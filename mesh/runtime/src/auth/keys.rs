@@ -134,6 +134,19 @@ impl SigningKey {
         &self.jwk.kid
     }
 
+    /// Any JSON payload as a compact JWS (ES256, with this key's id and the given `typ`): what
+    /// a seal carries, for verifiers holding the published keys.
+    pub fn sign_payload<T: serde::Serialize>(
+        &self,
+        payload: &T,
+        typ: &str,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.jwk.kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, payload, &self.encoding)
+    }
+
     pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.jwk.kid.clone());

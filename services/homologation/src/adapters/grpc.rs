@@ -15,10 +15,10 @@ pub use queries::{QueryGrpc, RegistryGrpc};
 /// Methods callable without a token: the public certificate registry.
 pub const PUBLIC_METHODS: &[&str] = &["/fleuve.homologation.v1.CertificateRegistryService/"];
 
-/// The four gRPC services of the homologation context.
 /// The method whose requests carry a whole file (allowed `max_upload_bytes` plus overhead).
 pub const UPLOAD_METHOD: &str = "/fleuve.homologation.v1.DossierService/UploadDocument";
 
+/// The four gRPC services of the homologation context.
 #[derive(Debug, Clone)]
 pub struct Services {
     pub dossiers: fleuve_proto::homologation::v1::dossier_service_server::DossierServiceServer<DossierGrpc>,

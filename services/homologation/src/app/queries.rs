@@ -19,6 +19,24 @@ use crate::{
     time,
 };
 
+/// Who seals certificates, and the JWS `typ` of a seal.
+pub const SEAL_ISSUER: &str = "ARPCE";
+pub const SEAL_TYPE: &str = "fleuve-seal+jwt";
+
+/// What a certificate's seal asserts (the JWS payload); times in seconds since the epoch.
+#[derive(Debug, serde::Serialize)]
+struct Seal {
+    iss: &'static str,
+    sub: String,
+    brand: String,
+    model: String,
+    category: String,
+    holder: String,
+    valid_from: i64,
+    valid_until: i64,
+    iat: i64,
+}
+
 const PAGE_SIZE: PageSize = PageSize { default: 50, max: 100, over_max: OverMax::Refuse };
 
 /// A validated page request: `size` items after the opaque `token` (the last key seen).
@@ -215,6 +233,32 @@ impl Homologation {
             Some(c) if can_see(&principal.organisation_id, principal.role, &c.organisation_id) => Ok(c),
             _ => Err(ServiceError::not_found(format!("certificate {number} not found")).into()),
         }
+    }
+
+    /// The regulator's seal of a certificate, with GetCertificate's visibility: a compact JWS
+    /// of its essentials, and the id of the signing key.
+    pub async fn certificate_seal(&self, principal: Principal, number: String) -> Result<(String, String), AppError> {
+        let Some(key) = self.seal.clone() else {
+            return Err(ServiceError::precondition("no seal key is configured (homologation.seal_key_file)").into());
+        };
+        let c = self.get_certificate(principal, number).await?;
+        let equipment = c.equipment.unwrap_or_default();
+        let seconds = |t: Option<prost_types::Timestamp>| t.map_or(0, |t| t.seconds);
+        let payload = Seal {
+            iss: SEAL_ISSUER,
+            sub: c.certificate_number,
+            brand: equipment.brand,
+            model: equipment.model,
+            category: pb::EquipmentCategory::try_from(equipment.category)
+                .map(|c| c.as_str_name().to_owned())
+                .unwrap_or_default(),
+            holder: c.organisation_id,
+            valid_from: seconds(c.valid_from),
+            valid_until: seconds(c.valid_until),
+            iat: Utc::now().timestamp(),
+        };
+        let seal = key.sign_payload(&payload, SEAL_TYPE).map_err(AppError::internal)?;
+        Ok((seal, key.kid().to_owned()))
     }
 
     /// The public check: the certificate and whether it is valid right now. Read from the

@@ -92,6 +92,17 @@ impl HomologationQueryService for QueryGrpc {
         Ok(Response::new(pb::GetDossierHistoryResponse { entries }))
     }
 
+    async fn get_certificate_seal(
+        &self,
+        request: Request<pb::GetCertificateSealRequest>,
+    ) -> Result<Response<pb::GetCertificateSealResponse>, Status> {
+        let who = principal(&request)?;
+        let number = CertificateNumber::parse(request.get_ref().certificate_number.trim())
+            .map_err(|e| ServiceError::invalid(e.to_string()))?;
+        let (seal, key_id) = self.app.certificate_seal(who, number).await?;
+        Ok(Response::new(pb::GetCertificateSealResponse { seal, key_id }))
+    }
+
     async fn get_certificate(
         &self,
         request: Request<pb::GetCertificateRequest>,
@@ -114,6 +125,13 @@ impl CertificateRegistryService for RegistryGrpc {
             .map_err(|e| ServiceError::invalid(e.to_string()))?;
         let (certificate, valid) = self.app.verify_certificate(number).await?;
         Ok(Response::new(pb::VerifyCertificateResponse { certificate: Some(certificate), valid }))
+    }
+
+    async fn get_seal_keys(
+        &self,
+        _request: Request<pb::GetSealKeysRequest>,
+    ) -> Result<Response<pb::GetSealKeysResponse>, Status> {
+        Ok(Response::new(pb::GetSealKeysResponse { keys: self.app.seal_keys() }))
     }
 
     async fn search_certificates(

@@ -105,6 +105,20 @@ class GetDocumentContentResponse(_message.Message):
     content: bytes
     def __init__(self, file_name: _Optional[str] = ..., media_type: _Optional[str] = ..., sha256: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
 
+class GetCertificateSealRequest(_message.Message):
+    __slots__ = ("certificate_number",)
+    CERTIFICATE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    certificate_number: str
+    def __init__(self, certificate_number: _Optional[str] = ...) -> None: ...
+
+class GetCertificateSealResponse(_message.Message):
+    __slots__ = ("seal", "key_id")
+    SEAL_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    seal: str
+    key_id: str
+    def __init__(self, seal: _Optional[str] = ..., key_id: _Optional[str] = ...) -> None: ...
+
 class GetDossierResponse(_message.Message):
     __slots__ = ("dossier",)
     DOSSIER_FIELD_NUMBER: _ClassVar[int]

@@ -63,6 +63,11 @@ class HomologationQueryServiceStub:
                 request_serializer=fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetDocumentContentRequest.SerializeToString,
                 response_deserializer=fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetDocumentContentResponse.FromString,
                 _registered_method=True)
+        self.GetCertificateSeal = channel.unary_unary(
+                '/fleuve.homologation.v1.HomologationQueryService/GetCertificateSeal',
+                request_serializer=fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetCertificateSealRequest.SerializeToString,
+                response_deserializer=fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetCertificateSealResponse.FromString,
+                _registered_method=True)
         self.GetCertificate = channel.unary_unary(
                 '/fleuve.homologation.v1.HomologationQueryService/GetCertificate',
                 request_serializer=fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetCertificateRequest.SerializeToString,
@@ -120,6 +125,17 @@ class HomologationQueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCertificateSeal(self, request, context):
+        """The regulator's seal of a certificate, for its QR code: a compact JWS (ES256, header `kid`
+        and `typ` "fleuve-seal+jwt") whose payload holds the certificate's essentials (`sub` the
+        number, brand, model, category, holder, validity). Anyone verifies it against
+        CertificateRegistryService.GetSealKeys, then asks VerifyCertificate for the current
+        status. Visibility as GetCertificate; FAILED_PRECONDITION without a seal key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetCertificate(self, request, context):
         """Any role: a certificate's full view. An applicant sees only its organisation's certificates
         (NOT_FOUND otherwise); INVALID_ARGUMENT for a malformed number.
@@ -155,6 +171,11 @@ def add_HomologationQueryServiceServicer_to_server(servicer, server):
                     servicer.GetDocumentContent,
                     request_deserializer=fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetDocumentContentRequest.FromString,
                     response_serializer=fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetDocumentContentResponse.SerializeToString,
+            ),
+            'GetCertificateSeal': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCertificateSeal,
+                    request_deserializer=fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetCertificateSealRequest.FromString,
+                    response_serializer=fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetCertificateSealResponse.SerializeToString,
             ),
             'GetCertificate': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCertificate,
@@ -301,6 +322,33 @@ class HomologationQueryService:
             '/fleuve.homologation.v1.HomologationQueryService/GetDocumentContent',
             fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetDocumentContentRequest.SerializeToString,
             fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetDocumentContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCertificateSeal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleuve.homologation.v1.HomologationQueryService/GetCertificateSeal',
+            fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetCertificateSealRequest.SerializeToString,
+            fleuve_dot_homologation_dot_v1_dot_query__service__pb2.GetCertificateSealResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,11 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from fleuve.homologation.v1 import types_pb2 as fleuve_dot_homologation_dot_v1_dot_types__pb2
+from fleuve.identity.v1 import identity_pb2 as fleuve_dot_identity_dot_v1_dot_identity__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-fleuve/homologation/v1/registry_service.proto\x12\x16\x66leuve.homologation.v1\x1a\"fleuve/homologation/v1/types.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\x02\n\x11PublicCertificate\x12\x1a\n\x12\x63\x65rtificate_number\x18\x01 \x01(\t\x12\r\n\x05\x62rand\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12;\n\x08\x63\x61tegory\x18\x04 \x01(\x0e\x32).fleuve.homologation.v1.EquipmentCategory\x12\x39\n\x06status\x18\x05 \x01(\x0e\x32).fleuve.homologation.v1.CertificateStatus\x12.\n\nvalid_from\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16holder_organisation_id\x18\x08 \x01(\t\"6\n\x18VerifyCertificateRequest\x12\x1a\n\x12\x63\x65rtificate_number\x18\x01 \x01(\t\"j\n\x19VerifyCertificateResponse\x12>\n\x0b\x63\x65rtificate\x18\x01 \x01(\x0b\x32).fleuve.homologation.v1.PublicCertificate\x12\r\n\x05valid\x18\x02 \x01(\x08\"`\n\x19SearchCertificatesRequest\x12\r\n\x05\x62rand\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"v\n\x1aSearchCertificatesResponse\x12?\n\x0c\x63\x65rtificates\x18\x01 \x03(\x0b\x32).fleuve.homologation.v1.PublicCertificate\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf2\x02\n\x1a\x43\x65rtificateRegistryService\x12\xb1\x01\n\x11VerifyCertificate\x12\x30.fleuve.homologation.v1.VerifyCertificateRequest\x1a\x31.fleuve.homologation.v1.VerifyCertificateResponse\"7\x90\x02\x01\x82\xd3\xe4\x93\x02.\x12,/v1/certificates/{certificate_number}:verify\x12\x9f\x01\n\x12SearchCertificates\x12\x31.fleuve.homologation.v1.SearchCertificatesRequest\x1a\x32.fleuve.homologation.v1.SearchCertificatesResponse\"\"\x90\x02\x01\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/certificates:searchb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-fleuve/homologation/v1/registry_service.proto\x12\x16\x66leuve.homologation.v1\x1a\"fleuve/homologation/v1/types.proto\x1a!fleuve/identity/v1/identity.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x14\n\x12GetSealKeysRequest\"<\n\x13GetSealKeysResponse\x12%\n\x04keys\x18\x01 \x03(\x0b\x32\x17.fleuve.identity.v1.Jwk\"\xc6\x02\n\x11PublicCertificate\x12\x1a\n\x12\x63\x65rtificate_number\x18\x01 \x01(\t\x12\r\n\x05\x62rand\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12;\n\x08\x63\x61tegory\x18\x04 \x01(\x0e\x32).fleuve.homologation.v1.EquipmentCategory\x12\x39\n\x06status\x18\x05 \x01(\x0e\x32).fleuve.homologation.v1.CertificateStatus\x12.\n\nvalid_from\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16holder_organisation_id\x18\x08 \x01(\t\"6\n\x18VerifyCertificateRequest\x12\x1a\n\x12\x63\x65rtificate_number\x18\x01 \x01(\t\"j\n\x19VerifyCertificateResponse\x12>\n\x0b\x63\x65rtificate\x18\x01 \x01(\x0b\x32).fleuve.homologation.v1.PublicCertificate\x12\r\n\x05valid\x18\x02 \x01(\x08\"`\n\x19SearchCertificatesRequest\x12\r\n\x05\x62rand\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"v\n\x1aSearchCertificatesResponse\x12?\n\x0c\x63\x65rtificates\x18\x01 \x03(\x0b\x32).fleuve.homologation.v1.PublicCertificate\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x82\x04\n\x1a\x43\x65rtificateRegistryService\x12\xb1\x01\n\x11VerifyCertificate\x12\x30.fleuve.homologation.v1.VerifyCertificateRequest\x1a\x31.fleuve.homologation.v1.VerifyCertificateResponse\"7\x90\x02\x01\x82\xd3\xe4\x93\x02.\x12,/v1/certificates/{certificate_number}:verify\x12\x9f\x01\n\x12SearchCertificates\x12\x31.fleuve.homologation.v1.SearchCertificatesRequest\x1a\x32.fleuve.homologation.v1.SearchCertificatesResponse\"\"\x90\x02\x01\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/certificates:search\x12\x8d\x01\n\x0bGetSealKeys\x12*.fleuve.homologation.v1.GetSealKeysRequest\x1a+.fleuve.homologation.v1.GetSealKeysResponse\"%\x90\x02\x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/certificates/seal-keysb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,16 +39,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CERTIFICATEREGISTRYSERVICE'].methods_by_name['VerifyCertificate']._serialized_options = b'\220\002\001\202\323\344\223\002.\022,/v1/certificates/{certificate_number}:verify'
   _globals['_CERTIFICATEREGISTRYSERVICE'].methods_by_name['SearchCertificates']._loaded_options = None
   _globals['_CERTIFICATEREGISTRYSERVICE'].methods_by_name['SearchCertificates']._serialized_options = b'\220\002\001\202\323\344\223\002\031\022\027/v1/certificates:search'
-  _globals['_PUBLICCERTIFICATE']._serialized_start=173
-  _globals['_PUBLICCERTIFICATE']._serialized_end=499
-  _globals['_VERIFYCERTIFICATEREQUEST']._serialized_start=501
-  _globals['_VERIFYCERTIFICATEREQUEST']._serialized_end=555
-  _globals['_VERIFYCERTIFICATERESPONSE']._serialized_start=557
-  _globals['_VERIFYCERTIFICATERESPONSE']._serialized_end=663
-  _globals['_SEARCHCERTIFICATESREQUEST']._serialized_start=665
-  _globals['_SEARCHCERTIFICATESREQUEST']._serialized_end=761
-  _globals['_SEARCHCERTIFICATESRESPONSE']._serialized_start=763
-  _globals['_SEARCHCERTIFICATESRESPONSE']._serialized_end=881
-  _globals['_CERTIFICATEREGISTRYSERVICE']._serialized_start=884
-  _globals['_CERTIFICATEREGISTRYSERVICE']._serialized_end=1254
+  _globals['_CERTIFICATEREGISTRYSERVICE'].methods_by_name['GetSealKeys']._loaded_options = None
+  _globals['_CERTIFICATEREGISTRYSERVICE'].methods_by_name['GetSealKeys']._serialized_options = b'\220\002\001\202\323\344\223\002\034\022\032/v1/certificates/seal-keys'
+  _globals['_GETSEALKEYSREQUEST']._serialized_start=207
+  _globals['_GETSEALKEYSREQUEST']._serialized_end=227
+  _globals['_GETSEALKEYSRESPONSE']._serialized_start=229
+  _globals['_GETSEALKEYSRESPONSE']._serialized_end=289
+  _globals['_PUBLICCERTIFICATE']._serialized_start=292
+  _globals['_PUBLICCERTIFICATE']._serialized_end=618
+  _globals['_VERIFYCERTIFICATEREQUEST']._serialized_start=620
+  _globals['_VERIFYCERTIFICATEREQUEST']._serialized_end=674
+  _globals['_VERIFYCERTIFICATERESPONSE']._serialized_start=676
+  _globals['_VERIFYCERTIFICATERESPONSE']._serialized_end=782
+  _globals['_SEARCHCERTIFICATESREQUEST']._serialized_start=784
+  _globals['_SEARCHCERTIFICATESREQUEST']._serialized_end=880
+  _globals['_SEARCHCERTIFICATESRESPONSE']._serialized_start=882
+  _globals['_SEARCHCERTIFICATESRESPONSE']._serialized_end=1000
+  _globals['_CERTIFICATEREGISTRYSERVICE']._serialized_start=1003
+  _globals['_CERTIFICATEREGISTRYSERVICE']._serialized_end=1517
 # @@protoc_insertion_point(module_scope)

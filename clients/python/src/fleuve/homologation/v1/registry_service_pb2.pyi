@@ -1,6 +1,7 @@
 import datetime
 
 from fleuve.homologation.v1 import types_pb2 as _types_pb2
+from fleuve.identity.v1 import identity_pb2 as _identity_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -10,6 +11,16 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetSealKeysRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetSealKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[_identity_pb2.Jwk]
+    def __init__(self, keys: _Optional[_Iterable[_Union[_identity_pb2.Jwk, _Mapping]]] = ...) -> None: ...
 
 class PublicCertificate(_message.Message):
     __slots__ = ("certificate_number", "brand", "model", "category", "status", "valid_from", "valid_until", "holder_organisation_id")

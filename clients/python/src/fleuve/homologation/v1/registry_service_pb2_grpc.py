@@ -47,6 +47,11 @@ class CertificateRegistryServiceStub:
                 request_serializer=fleuve_dot_homologation_dot_v1_dot_registry__service__pb2.SearchCertificatesRequest.SerializeToString,
                 response_deserializer=fleuve_dot_homologation_dot_v1_dot_registry__service__pb2.SearchCertificatesResponse.FromString,
                 _registered_method=True)
+        self.GetSealKeys = channel.unary_unary(
+                '/fleuve.homologation.v1.CertificateRegistryService/GetSealKeys',
+                request_serializer=fleuve_dot_homologation_dot_v1_dot_registry__service__pb2.GetSealKeysRequest.SerializeToString,
+                response_deserializer=fleuve_dot_homologation_dot_v1_dot_registry__service__pb2.GetSealKeysResponse.FromString,
+                _registered_method=True)
 
 
 class CertificateRegistryServiceServicer:
@@ -72,6 +77,14 @@ class CertificateRegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSealKeys(self, request, context):
+        """Public: the keys that verify certificate seals (GetCertificateSeal), as a JWK set; a
+        seal's `kid` names its key. Empty when the service has no seal key configured.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CertificateRegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -84,6 +97,11 @@ def add_CertificateRegistryServiceServicer_to_server(servicer, server):
                     servicer.SearchCertificates,
                     request_deserializer=fleuve_dot_homologation_dot_v1_dot_registry__service__pb2.SearchCertificatesRequest.FromString,
                     response_serializer=fleuve_dot_homologation_dot_v1_dot_registry__service__pb2.SearchCertificatesResponse.SerializeToString,
+            ),
+            'GetSealKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSealKeys,
+                    request_deserializer=fleuve_dot_homologation_dot_v1_dot_registry__service__pb2.GetSealKeysRequest.FromString,
+                    response_serializer=fleuve_dot_homologation_dot_v1_dot_registry__service__pb2.GetSealKeysResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -143,6 +161,33 @@ class CertificateRegistryService:
             '/fleuve.homologation.v1.CertificateRegistryService/SearchCertificates',
             fleuve_dot_homologation_dot_v1_dot_registry__service__pb2.SearchCertificatesRequest.SerializeToString,
             fleuve_dot_homologation_dot_v1_dot_registry__service__pb2.SearchCertificatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSealKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fleuve.homologation.v1.CertificateRegistryService/GetSealKeys',
+            fleuve_dot_homologation_dot_v1_dot_registry__service__pb2.GetSealKeysRequest.SerializeToString,
+            fleuve_dot_homologation_dot_v1_dot_registry__service__pb2.GetSealKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,
