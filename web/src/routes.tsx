@@ -6,6 +6,7 @@ import { Dossiers } from "./pages/Dossiers";
 import { NewDossier } from "./pages/NewDossier";
 import { DossierPage } from "./pages/DossierPage";
 import { Verify } from "./pages/Verify";
+import { Search } from "./pages/Search";
 import { NotFound } from "./pages/NotFound";
 import { Notifications } from "./pages/Notifications";
 import { Queue } from "./pages/Queue";
@@ -46,6 +47,7 @@ export const routes: RouteObject[] = [
       { index: true, element: <Home /> },
       { path: "sign-in", element: <SignIn /> },
       { path: "verify", element: <Verify /> },
+      { path: "search", element: <Search /> },
       {
         path: "dossiers",
         element: (

@@ -108,6 +108,14 @@ try {
   out.axe.verified = await accessible(visitor, "verification");
   await screenshot(visitor, "verified");
 
+  // ... and finds it by brand and model prefix.
+  await visitor.getByRole("link", { name: "Rechercher" }).click();
+  await visitor.getByLabel("Marque").fill("itel");
+  await visitor.getByLabel("Modèle").fill("A8");
+  await visitor.getByRole("button", { name: "Rechercher" }).click();
+  await visitor.getByTestId("search-results").getByRole("link", { name: out.certificateNumber }).waitFor();
+  out.axe.search = await accessible(visitor, "search");
+
   // The admin suspends the certificate: the public page says it is not valid (once the
   // registry projection has it); reinstated, it is valid again.
   await admin.goto(`${CONSOLE}/certificates/${out.certificateNumber}`);

@@ -15,6 +15,7 @@ export const en: Messages = {
     shop: "Shop",
     orders: "My orders",
     organisations: "Organisations",
+    search: "Search",
     verify: "Verify a certificate",
     signIn: "Sign in",
     signOut: "Sign out",
@@ -356,6 +357,7 @@ export const en: Messages = {
     scan: "Scan the QR code to verify this certificate, or",
     open: "open the verification page",
   },
+  search: { title: "Search type-approved equipment", submit: "Search", none: "No certificate found." },
   payment: { NOT_INVOICED: "Not invoiced", INVOICED: "Invoiced", PAID: "Paid" },
   verify: {
     title: "Verify a type-approval certificate",

@@ -14,6 +14,7 @@ export const fr = {
     shop: "Boutique",
     orders: "Mes commandes",
     organisations: "Organisations",
+    search: "Rechercher",
     verify: "Vérifier un certificat",
     signIn: "Se connecter",
     signOut: "Se déconnecter",
@@ -355,6 +356,7 @@ export const fr = {
     scan: "Scannez le QR code pour vérifier ce certificat, ou",
     open: "ouvrez la page de vérification",
   },
+  search: { title: "Rechercher un équipement homologué", submit: "Rechercher", none: "Aucun certificat trouvé." },
   payment: { NOT_INVOICED: "Non facturé", INVOICED: "Facturé", PAID: "Payé" },
   verify: {
     title: "Vérifier un certificat d'homologation",

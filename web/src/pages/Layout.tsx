@@ -132,6 +132,9 @@ export function Layout() {
             <li>
               <NavLink to="/verify">{t("nav.verify")}</NavLink>
             </li>
+            <li>
+              <NavLink to="/search">{t("nav.search")}</NavLink>
+            </li>
           </ul>
         </nav>
         <div className="account">
