@@ -455,3 +455,39 @@ async fn a_watch_streams_notifications_past_the_deadline_cap() {
     assert!(started.elapsed() < Duration::from_secs(15), "stopping took {:?}", started.elapsed());
     drop(stream);
 }
+
+/// A streamed rebuild reports its start (with the store's last position), its batches, then
+/// its result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_rebuild_reports_its_progress() {
+    let node = TestNode::start(Backend::Sqlite).await;
+    crate::support::approved_dossier(&node, "Itel", "S25").await;
+    let mut stream = operations(&node)
+        .stream_rebuild_projection(authed(
+            ops::StreamRebuildProjectionRequest { name: "certificate-registry".into() },
+            &node.token(Role::Admin),
+        ))
+        .await
+        .expect("stream")
+        .into_inner();
+    let mut steps = Vec::new();
+    while let Some(step) = stream.message().await.expect("a step") {
+        steps.push(step);
+    }
+    let first = steps.first().expect("a first step");
+    assert_eq!((first.replayed_events, first.position), (0, 0));
+    assert!(first.last_position > 0, "{steps:?}");
+    let done = steps.last().and_then(|s| s.done.clone()).expect("the result last");
+    assert_eq!(done.name, "certificate-registry");
+    assert!(done.replayed_events >= 1, "the certificate's events: {steps:?}");
+    assert!(steps.len() >= 3, "start, a batch, the result: {steps:?}");
+    let refused = operations(&node)
+        .stream_rebuild_projection(authed(
+            ops::StreamRebuildProjectionRequest { name: "nope".into() },
+            &node.token(Role::Admin),
+        ))
+        .await
+        .err()
+        .expect("unknown model");
+    assert_eq!(refused.code(), tonic::Code::NotFound);
+}

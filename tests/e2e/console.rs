@@ -297,6 +297,8 @@ async fn an_operator_redrives_a_dead_letter_in_the_browser() {
     assert!(seen["error"].as_str().unwrap().contains("not known yet"), "{seen}");
     assert!(seen["early"].as_str().unwrap().contains("not known yet"), "{seen}");
     assert!(seen["rebuilt"].as_str().unwrap().contains("événements rejoués"), "{seen}");
+    // The rebuild streamed its progress (its start, then the result at least).
+    assert!(seen["progressUpdates"].as_u64().unwrap() >= 2, "{seen}");
     let redriven = crate::backbone::dead_letters(&node, "notification", ops::DeadLetterStatus::Redriven).await;
     assert_eq!(redriven.len(), 1, "{redriven:?}");
     assert_eq!(redriven[0].id.to_string(), seen["letterId"].as_str().unwrap());

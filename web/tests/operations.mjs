@@ -41,6 +41,7 @@ try {
   const rebuilt = page.getByText(/^certificate-registry reconstruite/);
   await rebuilt.waitFor({ timeout: 60_000 });
   out.rebuilt = (await rebuilt.textContent()).trim();
+  out.progressUpdates = Number(await rebuilt.getAttribute("data-progress-updates"));
   await screenshot(page, "operations-after");
   out.problems = page.problems;
   console.log(JSON.stringify(out));

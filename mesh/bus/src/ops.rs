@@ -201,12 +201,25 @@ impl Operations {
         Ok(pb::ListProjectionsResponse { projections })
     }
 
-    pub async fn rebuild(&self, name: &str) -> Result<pb::RebuildProjectionResponse, ServiceError> {
-        let model = self.rebuilds.iter().find(|r| r.name() == name).cloned().ok_or_else(|| {
+    fn rebuildable(&self, name: &str) -> Result<Arc<dyn Rebuild>, ServiceError> {
+        self.rebuilds.iter().find(|r| r.name() == name).cloned().ok_or_else(|| {
             let known: Vec<&str> = self.rebuilds.iter().map(|r| r.name()).collect();
             ServiceError::not_found(format!("no rebuildable read model {name:?} (known: {})", known.join(", ")))
-        })?;
-        let report = rebuild::rebuild(self.db()?, model).await.map_err(internal)?;
+        })
+    }
+
+    pub async fn rebuild(&self, name: &str) -> Result<pb::RebuildProjectionResponse, ServiceError> {
+        self.rebuild_reporting(name, |_| {}).await
+    }
+
+    /// [`Operations::rebuild`], calling `progress` after every replayed batch.
+    pub async fn rebuild_reporting(
+        &self,
+        name: &str,
+        progress: impl Fn(rebuild::RebuildProgress) + Send + Sync,
+    ) -> Result<pb::RebuildProjectionResponse, ServiceError> {
+        let model = self.rebuildable(name)?;
+        let report = rebuild::rebuild_reporting(self.db()?, model, progress).await.map_err(internal)?;
         Ok(pb::RebuildProjectionResponse {
             name: name.to_owned(),
             replayed_events: report.replayed,
@@ -286,6 +299,48 @@ impl pb::operations_service_server::OperationsService for Operations {
     ) -> Result<Response<pb::ListProjectionsResponse>, Status> {
         admin(&request)?;
         Ok(Response::new(self.projections().await?))
+    }
+
+    type StreamRebuildProjectionStream =
+        std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::StreamRebuildProjectionResponse, Status>> + Send>>;
+
+    async fn stream_rebuild_projection(
+        &self,
+        request: Request<pb::StreamRebuildProjectionRequest>,
+    ) -> Result<Response<Self::StreamRebuildProjectionStream>, Status> {
+        admin(&request)?;
+        let name = request.into_inner().name;
+        if name.is_empty() {
+            return Err(ServiceError::invalid("name is required").into());
+        }
+        // Refused before the stream starts when the model is unknown.
+        self.rebuildable(&name)?;
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let operations = self.clone();
+        tokio::spawn(async move {
+            let progress = sender.clone();
+            let result = operations
+                .rebuild_reporting(&name, move |p| {
+                    let _ = progress.send(Ok(pb::StreamRebuildProjectionResponse {
+                        replayed_events: p.replayed,
+                        position: p.position,
+                        last_position: p.last_position,
+                        done: None,
+                    }));
+                })
+                .await;
+            let last = match result {
+                Ok(done) => Ok(pb::StreamRebuildProjectionResponse {
+                    replayed_events: done.replayed_events,
+                    position: 0,
+                    last_position: 0,
+                    done: Some(done),
+                }),
+                Err(error) => Err(Status::from(error)),
+            };
+            let _ = sender.send(last);
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::UnboundedReceiverStream::new(receiver))))
     }
 
     async fn rebuild_projection(

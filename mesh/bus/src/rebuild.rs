@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fleuve_store::consumer::inbox_record;
-use fleuve_store::event_store::read_all;
+use fleuve_store::event_store::{last_position, read_all};
 use fleuve_store::{Database, DbConnection};
 
 use crate::BusError;
@@ -36,8 +36,29 @@ pub struct RebuildReport {
     pub elapsed_seconds: f64,
 }
 
+/// How far a rebuild's replay has gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildProgress {
+    /// Events of the model's sources replayed into the shadow table so far.
+    pub replayed: i64,
+    /// The event store position reached.
+    pub position: i64,
+    /// The store's last position when the rebuild started: where the replay ends (the swap
+    /// then applies what came after).
+    pub last_position: i64,
+}
+
 /// Rebuilds `model` (see the module documentation).
 pub async fn rebuild(db: &Database, model: Arc<dyn Rebuild>) -> Result<RebuildReport, BusError> {
+    rebuild_reporting(db, model, |_| {}).await
+}
+
+/// [`rebuild`], calling `progress` after every replayed batch.
+pub async fn rebuild_reporting(
+    db: &Database,
+    model: Arc<dyn Rebuild>,
+    progress: impl Fn(RebuildProgress) + Send + Sync,
+) -> Result<RebuildReport, BusError> {
     let started = Instant::now();
     let sources: HashMap<String, TopicSchema> =
         model.sources().into_iter().map(|s| (s.aggregate_type, s.schema)).collect();
@@ -45,7 +66,13 @@ pub async fn rebuild(db: &Database, model: Arc<dyn Rebuild>) -> Result<RebuildRe
     tracing::info!(model = model.name(), "rebuild started");
 
     let clearing = model.clone();
-    db.transaction::<_, BusError, _>(move |conn| Ok(clearing.clear_shadow(conn)?)).await?;
+    let end = db
+        .transaction::<_, BusError, _>(move |conn| {
+            clearing.clear_shadow(conn)?;
+            Ok(last_position(conn)?)
+        })
+        .await?;
+    progress(RebuildProgress { replayed: 0, position: 0, last_position: end });
 
     let mut position = 0i64;
     let mut replayed = 0i64;
@@ -64,6 +91,7 @@ pub async fn rebuild(db: &Database, model: Arc<dyn Rebuild>) -> Result<RebuildRe
             Some(last) => position = last,
             None => break,
         }
+        progress(RebuildProgress { replayed, position: position.min(end), last_position: end });
     }
 
     let (swapping, swap_sources) = (model.clone(), sources.clone());

@@ -21,7 +21,7 @@ pub use message::{OutgoingMessage, append_with_messages, enqueue_message};
 pub use outbox::{
     OutboxRow, outbox_backlog, outbox_mark_published, outbox_pending, outbox_pending_after, outbox_record_failure,
 };
-pub use read::{read_all, read_by_type, read_stream, stream_version};
+pub use read::{last_position, read_all, read_by_type, read_stream, stream_version};
 pub use sequence::next_sequence;
 pub use snapshot::{Snapshot, load_snapshot, load_snapshot_and_tail, save_snapshot};
 

@@ -2,7 +2,11 @@ import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
 import { operations, orders } from "../api";
-import { DeadLetterStatus, type DeadLetter } from "../gen/fleuve/ops/v1/operations_pb";
+import {
+  DeadLetterStatus,
+  type DeadLetter,
+  type RebuildProjectionResponse,
+} from "../gen/fleuve/ops/v1/operations_pb";
 import { OrderStatus } from "../gen/fleuve/order/v1/types_pb";
 import { formatDateTime } from "../format";
 import { ErrorNotice } from "./ErrorNotice";
@@ -180,31 +184,61 @@ function DeadLetters() {
   );
 }
 
+interface Progress {
+  name: string;
+  replayed: bigint;
+  position: bigint;
+  lastPosition: bigint;
+  updates: number;
+  done: RebuildProjectionResponse | null;
+}
+
+/** The node's projections; a rebuild streams its progress (StreamRebuildProjection). */
 function Projections() {
   const { t } = useTranslation();
   const queryClient = useQueryClient();
   const projections = useQuery({ queryKey: ["projections"], queryFn: () => operations.listProjections({}) });
+  const [progress, setProgress] = useState<Progress | null>(null);
   const rebuild = useMutation({
-    mutationFn: (name: string) => operations.rebuildProjection({ name }),
+    mutationFn: async (name: string) => {
+      setProgress({ name, replayed: 0n, position: 0n, lastPosition: 0n, updates: 0, done: null });
+      for await (const step of operations.streamRebuildProjection({ name })) {
+        setProgress((p) => ({
+          name,
+          replayed: step.replayedEvents,
+          position: step.done ? (p?.lastPosition ?? 0n) : step.position,
+          lastPosition: step.done ? (p?.lastPosition ?? 0n) : step.lastPosition,
+          updates: (p?.updates ?? 0) + 1,
+          done: step.done ?? null,
+        }));
+      }
+    },
     onSettled: () => queryClient.invalidateQueries({ queryKey: ["projections"] }),
   });
+  const p = progress;
   return (
     <section aria-labelledby="projections-title">
       <h2 id="projections-title">{t("ops.projections")}</h2>
       {projections.isError && <ErrorNotice error={projections.error} />}
       {rebuild.isError && <ErrorNotice error={rebuild.error} />}
-      {rebuild.isPending && (
-        <p role="status" aria-live="polite">
-          {t("ops.rebuilding", { name: rebuild.variables })}
-        </p>
+      {p && !p.done && (
+        <div role="status" aria-live="polite" className="rebuild-progress">
+          <label htmlFor="rebuild-progress">{t("ops.rebuilding", { name: p.name })}</label>
+          <progress
+            id="rebuild-progress"
+            max={Number(p.lastPosition) || 1}
+            value={Number(p.position)}
+          />
+          <span>{t("ops.replayedSoFar", { replayed: p.replayed.toString() })}</span>
+        </div>
       )}
-      {rebuild.data && (
-        <p role="status" className="ok">
+      {p?.done && (
+        <p role="status" className="ok" data-progress-updates={p.updates}>
           {t("ops.rebuilt", {
-            name: rebuild.data.name,
-            replayed: rebuild.data.replayedEvents.toString(),
-            rows: rebuild.data.rows.toString(),
-            seconds: rebuild.data.elapsedSeconds.toFixed(2),
+            name: p.done.name,
+            replayed: p.done.replayedEvents.toString(),
+            caughtUp: p.done.caughtUpEvents.toString(),
+            seconds: p.done.elapsedSeconds.toFixed(2),
           })}
         </p>
       )}
@@ -221,20 +255,20 @@ function Projections() {
           </tr>
         </thead>
         <tbody>
-          {projections.data?.projections.map((p) => (
-            <tr key={p.name}>
-              <td>{p.name}</td>
-              <td>{p.topics.join(", ")}</td>
-              <td>{p.appliedEvents.toString()}</td>
-              <td>{p.parkedDeadLetters.toString()}</td>
+          {projections.data?.projections.map((row) => (
+            <tr key={row.name}>
+              <td>{row.name}</td>
+              <td>{row.topics.join(", ")}</td>
+              <td>{row.appliedEvents.toString()}</td>
+              <td>{row.parkedDeadLetters.toString()}</td>
               <td>
-                {p.rebuildable && (
+                {row.rebuildable && (
                   <button
                     type="button"
                     className="secondary"
                     disabled={rebuild.isPending}
-                    onClick={() => rebuild.mutate(p.name)}
-                    aria-label={t("ops.rebuildNamed", { name: p.name })}
+                    onClick={() => rebuild.mutate(row.name)}
+                    aria-label={t("ops.rebuildNamed", { name: row.name })}
                   >
                     {t("ops.rebuild")}
                   </button>

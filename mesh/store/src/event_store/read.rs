@@ -49,6 +49,13 @@ pub fn read_all(conn: &mut DbConnection, after_position: i64, limit: i64) -> Res
     recorded(rows)
 }
 
+/// The position of the last stored event (0 for an empty store): how far a replay from the
+/// start has to go, as of now.
+pub fn last_position(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    let last: Option<i64> = events::table.select(diesel::dsl::max(events::position)).first(conn)?;
+    Ok(last.unwrap_or(0))
+}
+
 /// `read_all` restricted to one aggregate type, for rebuilding that type's projections. There
 /// is no index by type (it would cost every append an index entry): this walks the log in
 /// position order and filters.

@@ -165,3 +165,21 @@ class RebuildProjectionResponse(_message.Message):
     rows: int
     elapsed_seconds: float
     def __init__(self, name: _Optional[str] = ..., replayed_events: _Optional[int] = ..., caught_up_events: _Optional[int] = ..., rows: _Optional[int] = ..., elapsed_seconds: _Optional[float] = ...) -> None: ...
+
+class StreamRebuildProjectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class StreamRebuildProjectionResponse(_message.Message):
+    __slots__ = ("replayed_events", "position", "last_position", "done")
+    REPLAYED_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    LAST_POSITION_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    replayed_events: int
+    position: int
+    last_position: int
+    done: RebuildProjectionResponse
+    def __init__(self, replayed_events: _Optional[int] = ..., position: _Optional[int] = ..., last_position: _Optional[int] = ..., done: _Optional[_Union[RebuildProjectionResponse, _Mapping]] = ...) -> None: ...

@@ -61,6 +61,11 @@ class OperationsServiceStub:
                 request_serializer=fleuve_dot_ops_dot_v1_dot_operations__pb2.RebuildProjectionRequest.SerializeToString,
                 response_deserializer=fleuve_dot_ops_dot_v1_dot_operations__pb2.RebuildProjectionResponse.FromString,
                 _registered_method=True)
+        self.StreamRebuildProjection = channel.unary_stream(
+                '/fleuve.ops.v1.OperationsService/StreamRebuildProjection',
+                request_serializer=fleuve_dot_ops_dot_v1_dot_operations__pb2.StreamRebuildProjectionRequest.SerializeToString,
+                response_deserializer=fleuve_dot_ops_dot_v1_dot_operations__pb2.StreamRebuildProjectionResponse.FromString,
+                _registered_method=True)
 
 
 class OperationsServiceServicer:
@@ -108,6 +113,15 @@ class OperationsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamRebuildProjection(self, request, context):
+        """RebuildProjection, streaming its progress: a message after every replayed batch, then
+        one with the result once the swap is committed. Cancelling the call does not stop the
+        rebuild.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OperationsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -135,6 +149,11 @@ def add_OperationsServiceServicer_to_server(servicer, server):
                     servicer.RebuildProjection,
                     request_deserializer=fleuve_dot_ops_dot_v1_dot_operations__pb2.RebuildProjectionRequest.FromString,
                     response_serializer=fleuve_dot_ops_dot_v1_dot_operations__pb2.RebuildProjectionResponse.SerializeToString,
+            ),
+            'StreamRebuildProjection': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamRebuildProjection,
+                    request_deserializer=fleuve_dot_ops_dot_v1_dot_operations__pb2.StreamRebuildProjectionRequest.FromString,
+                    response_serializer=fleuve_dot_ops_dot_v1_dot_operations__pb2.StreamRebuildProjectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -274,6 +293,33 @@ class OperationsService:
             '/fleuve.ops.v1.OperationsService/RebuildProjection',
             fleuve_dot_ops_dot_v1_dot_operations__pb2.RebuildProjectionRequest.SerializeToString,
             fleuve_dot_ops_dot_v1_dot_operations__pb2.RebuildProjectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamRebuildProjection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fleuve.ops.v1.OperationsService/StreamRebuildProjection',
+            fleuve_dot_ops_dot_v1_dot_operations__pb2.StreamRebuildProjectionRequest.SerializeToString,
+            fleuve_dot_ops_dot_v1_dot_operations__pb2.StreamRebuildProjectionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -497,6 +497,67 @@ export declare type RebuildProjectionResponse = Message<"fleuve.ops.v1.RebuildPr
 export declare const RebuildProjectionResponseSchema: GenMessage<RebuildProjectionResponse>;
 
 /**
+ * Rebuilds a read model, reporting as it goes.
+ *
+ * @generated from message fleuve.ops.v1.StreamRebuildProjectionRequest
+ */
+export declare type StreamRebuildProjectionRequest = Message<"fleuve.ops.v1.StreamRebuildProjectionRequest"> & {
+  /**
+   * The read model's name, as ListProjections lists it.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message fleuve.ops.v1.StreamRebuildProjectionRequest.
+ * Use `create(StreamRebuildProjectionRequestSchema)` to create a new message.
+ */
+export declare const StreamRebuildProjectionRequestSchema: GenMessage<StreamRebuildProjectionRequest>;
+
+/**
+ * One step of a streamed rebuild.
+ *
+ * @generated from message fleuve.ops.v1.StreamRebuildProjectionResponse
+ */
+export declare type StreamRebuildProjectionResponse = Message<"fleuve.ops.v1.StreamRebuildProjectionResponse"> & {
+  /**
+   * Events of the model's sources replayed into the fresh table so far.
+   *
+   * @generated from field: int64 replayed_events = 1;
+   */
+  replayedEvents: bigint;
+
+  /**
+   * The event store position reached.
+   *
+   * @generated from field: int64 position = 2;
+   */
+  position: bigint;
+
+  /**
+   * The store's last position when the rebuild started: where the replay ends.
+   *
+   * @generated from field: int64 last_position = 3;
+   */
+  lastPosition: bigint;
+
+  /**
+   * Set on the last message only: the rebuild's result.
+   *
+   * @generated from field: fleuve.ops.v1.RebuildProjectionResponse done = 4;
+   */
+  done?: RebuildProjectionResponse | undefined;
+};
+
+/**
+ * Describes the message fleuve.ops.v1.StreamRebuildProjectionResponse.
+ * Use `create(StreamRebuildProjectionResponseSchema)` to create a new message.
+ */
+export declare const StreamRebuildProjectionResponseSchema: GenMessage<StreamRebuildProjectionResponse>;
+
+/**
  * The state of a dead letter.
  *
  * @generated from enum fleuve.ops.v1.DeadLetterStatus
@@ -597,6 +658,18 @@ export declare const OperationsService: GenService<{
     methodKind: "unary";
     input: typeof RebuildProjectionRequestSchema;
     output: typeof RebuildProjectionResponseSchema;
+  },
+  /**
+   * RebuildProjection, streaming its progress: a message after every replayed batch, then
+   * one with the result once the swap is committed. Cancelling the call does not stop the
+   * rebuild.
+   *
+   * @generated from rpc fleuve.ops.v1.OperationsService.StreamRebuildProjection
+   */
+  streamRebuildProjection: {
+    methodKind: "server_streaming";
+    input: typeof StreamRebuildProjectionRequestSchema;
+    output: typeof StreamRebuildProjectionResponseSchema;
   },
 }>;
 
