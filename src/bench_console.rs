@@ -15,15 +15,10 @@ use fleuve_proto::identity::v1 as identity;
 use uuid::Uuid;
 
 use crate::bench::ScratchDatabase;
+use crate::bench_saga::authed;
 use crate::dev::DataDir;
 
 const APPLICANT: &str = "applicant@congomobile.cg";
-
-fn authed<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(request)
-}
 
 pub async fn console(admin_url: &str, dossiers: usize, orders: usize, loads: usize) -> anyhow::Result<()> {
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");

@@ -23,7 +23,7 @@ use crate::node;
 
 const UNIT_PRICE: i64 = 100;
 
-fn authed<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
+pub(crate) fn authed<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
     let mut request = tonic::Request::new(message);
     request.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
     Ok(request)

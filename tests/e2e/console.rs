@@ -129,7 +129,7 @@ fn an_applicant_files_a_dossier_in_the_browser() {
     assert_eq!(seen["documents"], 4, "{seen}");
     assert_eq!(seen["refusedUpload"], "the file's content is not image/png", "{seen}");
     assert_eq!(seen["downloadMatches"], true, "{seen}");
-    assert_eq!(seen["downloadName"], "fiche-technique.pdf", "{seen}");
+    assert_eq!(seen["downloadName"], "tecno-fiche-technique.pdf", "{seen}");
     assert_eq!(seen["finalStatus"], "Retiré", "{seen}");
     assert!(seen["notification"].as_str().unwrap().contains("incomplete"), "{seen}");
     // The reviewer's action reached the open page through the notification stream.

@@ -6,7 +6,20 @@
 //
 // Env: CONSOLE, APPLICANT_EMAIL, OTHER_APPLICANT_EMAIL, PASSWORD, ARTIFACTS (optional dir).
 import { readFile } from "node:fs/promises";
-import { accessible, ask, check, doneAsking, launch, newPage, PNG, pdf, screenshot, signIn } from "./browser.mjs";
+import {
+  accessible,
+  ask,
+  check,
+  doneAsking,
+  launch,
+  mandatoryDocuments,
+  newPage,
+  PNG,
+  pdf,
+  screenshot,
+  signIn,
+  uploadDocument,
+} from "./browser.mjs";
 
 const CONSOLE = process.env.CONSOLE.replace(/\/$/, "");
 const out = { axe: {} };
@@ -85,18 +98,8 @@ try {
   await page.getByLabel("Statut").selectOption({ label: "Tous" });
   await page.getByRole("link", { name: "Tecno" }).first().click();
   await page.getByRole("heading", { name: "Tecno Spark 30" }).waitFor();
-  const uploads = [
-    ["Fiche technique", { name: "fiche-technique.pdf", mimeType: "application/pdf", buffer: pdf("fiche technique") }],
-    ["Déclaration de conformité", { name: "declaration.pdf", mimeType: "application/pdf", buffer: pdf("déclaration") }],
-    ["Extrait du RCCM", { name: "rccm.pdf", mimeType: "application/pdf", buffer: pdf("RCCM") }],
-    ["Photos", { name: "photo.png", mimeType: "image/png", buffer: PNG }],
-  ];
-  for (const [kind, file] of uploads) {
-    await page.getByLabel("Type de document").selectOption({ label: kind });
-    await page.getByLabel("Fichier", { exact: true }).setInputFiles(file);
-    await page.getByRole("button", { name: "Envoyer" }).click();
-    await page.getByRole("cell", { name: file.name }).first().waitFor();
-  }
+  const uploads = mandatoryDocuments("tecno");
+  for (const [kind, file] of uploads) await uploadDocument(page, kind, file);
   await page.getByLabel("Type de document").selectOption({ label: "Photos" });
   await page.getByLabel("Fichier", { exact: true }).setInputFiles({ name: "fake.png", mimeType: "image/png", buffer: pdf("not a png") });
   await page.getByRole("button", { name: "Envoyer" }).click();
@@ -109,7 +112,7 @@ try {
 
   // A download gives back the very bytes uploaded.
   const downloading = page.waitForEvent("download");
-  await page.getByRole("button", { name: "Télécharger fiche-technique.pdf" }).click();
+  await page.getByRole("button", { name: `Télécharger ${uploads[0][1].name}` }).click();
   const downloaded = await downloading;
   const bytes = await readFile(await downloaded.path());
   out.downloadMatches = Buffer.compare(bytes, uploads[0][1].buffer) === 0;
@@ -134,10 +137,7 @@ try {
   await screenshot(page, "notifications");
   await page.getByRole("link", { name: "Voir le dossier" }).first().click();
   await page.getByLabel("Note pour l'instructeur").fill("photos ajoutées");
-  await page.getByLabel("Type de document").selectOption({ label: "Photos" });
-  await page.getByLabel("Fichier", { exact: true }).setInputFiles({ name: "photo-hd.png", mimeType: "image/png", buffer: PNG });
-  await page.getByRole("button", { name: "Envoyer" }).click();
-  await page.getByRole("cell", { name: "photo-hd.png" }).first().waitFor();
+  await uploadDocument(page, "Photos", { name: "photo-hd.png", mimeType: "image/png", buffer: PNG });
   await page.getByRole("button", { name: "Compléter le dossier" }).click();
   await page.getByTestId("dossier-status").filter({ hasText: "Soumis" }).waitFor();
 

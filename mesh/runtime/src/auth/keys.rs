@@ -147,10 +147,9 @@ impl SigningKey {
         jsonwebtoken::encode(&header, payload, &self.encoding)
     }
 
+    /// An access token: `claims` as a JWT (`typ` "JWT").
     pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.jwk.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
+        self.sign_payload(claims, "JWT")
     }
 }
 
