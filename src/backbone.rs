@@ -30,6 +30,7 @@ impl BackboneSettings {
     pub fn from_config(config: &fleuve_mesh::MeshConfig, bootstrap_servers: &str, registry_url: &str) -> Self {
         let mut bus = BusConfig::new(bootstrap_servers);
         bus.security = config.bus.security.clone();
+        bus.registry = registry_access(config);
         let sample_interval = std::time::Duration::from_secs(config.admin.sample_interval_seconds.max(1));
         BackboneSettings {
             bus,
@@ -47,6 +48,15 @@ impl BackboneSettings {
             },
             sample_interval,
         }
+    }
+}
+
+/// The schema registry's credentials and CA from `bus.schema_registry_*`.
+pub fn registry_access(config: &fleuve_mesh::MeshConfig) -> fleuve_bus::RegistryAccess {
+    fleuve_bus::RegistryAccess {
+        username: config.bus.schema_registry_username.clone(),
+        password: config.bus.schema_registry_password.clone(),
+        ca_file: config.bus.schema_registry_ca_file.clone(),
     }
 }
 

@@ -69,6 +69,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// The services as separate processes, configured as the Helm chart configures them: the
+    /// binary's size, each one's start-up to ready and resident memory, idle and under the
+    /// saga workload.
+    Deploy {
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
+        admin_url: String,
+        /// Concurrent orders in flight.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// What the Envoy edge adds: a query and a command on the node directly and through
     /// Envoy (gRPC, grpc-web, REST), at each concurrency, in one run.
     Edge {
@@ -148,6 +160,9 @@ pub async fn run(command: BenchCommand, config: &MeshConfig) -> anyhow::Result<(
         }
         BenchCommand::Saga { admin_url, concurrency, seconds } => {
             crate::bench_saga::saga(config, &admin_url, &concurrency, Duration::from_secs(seconds)).await
+        }
+        BenchCommand::Deploy { admin_url, concurrency, seconds } => {
+            crate::bench_deploy::deploy(&admin_url, concurrency, seconds).await
         }
         BenchCommand::Edge { admin_url, clients, seconds } => {
             crate::bench_edge::edge(&admin_url, &clients, Duration::from_secs(seconds)).await

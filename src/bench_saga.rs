@@ -45,6 +45,16 @@ pub(crate) struct Clients {
 }
 
 impl Clients {
+    /// Clients of three services on their own servers (a split deployment).
+    pub(crate) async fn split(order: &str, stock: &str, billing: &str) -> anyhow::Result<Clients> {
+        let connect = |addr: &str| Channel::from_shared(format!("http://{addr}")).map(|e| e.connect_lazy());
+        Ok(Clients {
+            orders: order::order_service_client::OrderServiceClient::new(connect(order)?),
+            stock: stock::stock_service_client::StockServiceClient::new(connect(stock)?),
+            billing: billing::billing_service_client::BillingServiceClient::new(connect(billing)?),
+        })
+    }
+
     pub(crate) async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Clients> {
         let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
         Ok(Clients {

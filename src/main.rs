@@ -77,6 +77,19 @@ enum Command {
         #[arg(value_enum)]
         service: ServiceName,
     },
+    /// Asks a server's gRPC health service (grpc.health.v1) whether it serves: exit status 0
+    /// if it does, 1 otherwise. The container image's health check.
+    Health {
+        /// The server's gRPC address.
+        #[arg(long, env = "FLEUVE_HEALTH_ADDR", default_value = "127.0.0.1:50051")]
+        addr: String,
+        /// One service's status (`fleuve.order.v1.OrderService`); the server's by default.
+        #[arg(long, default_value = "")]
+        service: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
     /// Prepares the configured database: applies every pending migration.
     Migrate {
         /// Overrides `database_url`.
@@ -260,6 +273,7 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("binding {}", config.listen))?;
             served.run(listener, draining(&admin)).await
         }
+        Command::Health { addr, service, timeout } => fleuve::health::check(&addr, &service, timeout).await,
         Command::Migrate { database_url } => {
             let mut config = config;
             if let Some(url) = database_url {

@@ -38,17 +38,51 @@ pub enum ServiceName {
     Billing,
 }
 
-/// Connects to the configured database and applies every pending migration.
+/// Connects to the configured database and applies every pending migration; with
+/// `apply_migrations` off, waits instead until another process (`fleuve migrate`) has applied
+/// them, checking every [`SCHEMA_POLL`].
 pub async fn open_database(config: &MeshConfig) -> anyhow::Result<Database> {
     let url = config.database_url.clone();
     let size = config.database_pool_size;
+    let apply = config.apply_migrations;
     let db = tokio::task::spawn_blocking(move || -> anyhow::Result<Database> {
         let db = Database::connect(&url, size).with_context(|| format!("connecting to {}", redact(&url)))?;
-        db.migrate(&MIGRATIONS).context("running migrations")?;
+        if apply {
+            db.migrate(&MIGRATIONS).context("running migrations")?;
+        }
         Ok(db)
     })
     .await??;
+    if !apply {
+        wait_for_schema(&db).await?;
+    }
     Ok(db)
+}
+
+/// How often a process that does not migrate checks whether the schema is current.
+pub const SCHEMA_POLL: Duration = Duration::from_secs(2);
+
+/// Returns once every migration of the binary is applied to `db`.
+async fn wait_for_schema(db: &Database) -> anyhow::Result<()> {
+    let mut reported = usize::MAX;
+    loop {
+        let checked = db.clone();
+        let pending = tokio::task::spawn_blocking(move || checked.pending_migrations(&MIGRATIONS))
+            .await?
+            .context("reading the applied migrations")?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if pending.len() != reported {
+            reported = pending.len();
+            tracing::warn!(
+                pending = pending.len(),
+                first = %pending[0],
+                "the database schema is behind this binary: not ready until `fleuve migrate` has run"
+            );
+        }
+        tokio::time::sleep(SCHEMA_POLL).await;
+    }
 }
 
 /// Hides a password in a database URL before it is logged or printed.

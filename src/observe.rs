@@ -52,7 +52,7 @@ pub fn watch_bus(readiness: &Readiness, bus: &fleuve_bus::BusConfig, registry_ur
         let broker = broker.clone();
         Box::pin(async move { broker.check(admin::PROBE_TIMEOUT).await })
     });
-    let client = reqwest::Client::builder().timeout(admin::PROBE_TIMEOUT).build()?;
+    let client = bus.registry.http_client(Some(admin::PROBE_TIMEOUT))?;
     let subjects = format!("{}/subjects", registry_url.trim_end_matches('/'));
     readiness.probe("registry", move || {
         let (client, subjects) = (client.clone(), subjects.clone());

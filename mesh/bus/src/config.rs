@@ -10,7 +10,7 @@ use rdkafka::ClientConfig;
 /// `sasl.mechanism`, `sasl.username`, `ssl.ca.location`, ... into [`BusConfig::security`].
 /// TLS and SASL/SCRAM need librdkafka built with SSL (the `ssl` feature of this crate);
 /// the default build (embedded broker, plaintext) leaves it out.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct BusConfig {
     /// Comma-separated `host:port` list (librdkafka `bootstrap.servers`).
     pub bootstrap_servers: String,
@@ -18,12 +18,31 @@ pub struct BusConfig {
     /// them). Meant for `security.protocol`, `sasl.*` and `ssl.*`.
     #[serde(default)]
     pub security: BTreeMap<String, String>,
+    /// Credentials and certificate authority of the schema registry.
+    #[serde(default)]
+    pub registry: crate::schema::RegistryAccess,
+}
+
+/// The properties that carry secrets (`sasl.password`, `ssl.key.password`...) are redacted.
+impl std::fmt::Debug for BusConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let security: BTreeMap<&str, &str> = self
+            .security
+            .iter()
+            .map(|(k, v)| (k.as_str(), if k.contains("password") || k.contains("secret") { "***" } else { v }))
+            .collect();
+        f.debug_struct("BusConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("security", &security)
+            .field("registry", &self.registry)
+            .finish()
+    }
 }
 
 impl BusConfig {
     /// A plaintext configuration for the given bootstrap servers.
     pub fn new(bootstrap_servers: impl Into<String>) -> Self {
-        Self { bootstrap_servers: bootstrap_servers.into(), security: BTreeMap::new() }
+        Self { bootstrap_servers: bootstrap_servers.into(), ..Self::default() }
     }
 
     /// Adds one extra librdkafka property (builder style).
@@ -113,5 +132,21 @@ mod tests {
         assert_eq!(consumer.get("auto.offset.reset"), Some("earliest"));
         assert_eq!(consumer.get("fetch.wait.max.ms"), Some("100"));
         assert_eq!(consumer.get("security.protocol"), None);
+    }
+
+    /// The `ssl` feature (on in the `fleuve` binary) gives librdkafka OpenSSL and SASL/SCRAM:
+    /// a client for a SASL_SSL cluster is created (it connects lazily). Without it librdkafka
+    /// refuses the property ("OpenSSL not available at build time").
+    #[cfg(feature = "ssl")]
+    #[test]
+    fn a_sasl_ssl_client_can_be_configured() {
+        let config = BusConfig::new("kafka.example:9093")
+            .with_property("security.protocol", "SASL_SSL")
+            .with_property("sasl.mechanism", "SCRAM-SHA-512")
+            .with_property("sasl.username", "fleuve")
+            .with_property("sasl.password", "secret");
+        let producer: Result<rdkafka::producer::BaseProducer, _> = config.producer_config().create();
+        assert!(producer.is_ok(), "{:?}", producer.err());
+        assert!(!format!("{config:?}").contains("secret"));
     }
 }

@@ -296,7 +296,7 @@ impl ProjectionConsumer {
             projection,
             db,
             bus: bus.clone(),
-            resolver: SchemaResolver::new(registry_url)?,
+            resolver: SchemaResolver::with_access(registry_url, &bus.registry)?,
             dlq,
             settings,
             expected,

@@ -53,6 +53,6 @@ pub use error::BusError;
 pub use projection::{ConsumedEvent, HandlerError, Projection, Rebuild, ReplaySource};
 pub use relay::{OutboxEntry, OutboxRelay, PublishReport};
 pub use schema::{
-    RegisteredSchema, ResolveError, SchemaRegistryClient, SchemaResolver, TopicSchema, decode_confluent,
-    encode_confluent,
+    RegisteredSchema, RegistryAccess, ResolveError, SchemaRegistryClient, SchemaResolver, TopicSchema,
+    decode_confluent, encode_confluent,
 };

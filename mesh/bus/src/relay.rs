@@ -96,7 +96,7 @@ impl OutboxRelay {
         registry_url: &str,
         topics: Vec<TopicSchema>,
     ) -> Result<OutboxRelay, BusError> {
-        let registry = SchemaRegistryClient::new(registry_url, ProtoCatalog::fleuve()?)?;
+        let registry = SchemaRegistryClient::with_access(registry_url, ProtoCatalog::fleuve()?, &bus.registry)?;
         OutboxRelay::with_registry(db, bus, registry, topics)
     }
 

@@ -22,6 +22,54 @@ const REGISTRY_CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
 pub use fleuve_handler::TopicSchema;
 
+/// How to reach a registry that asks for credentials or has its own certificate authority.
+#[derive(Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct RegistryAccess {
+    /// HTTP basic credentials (Confluent's `basic.auth.user.info`); empty sends none.
+    pub username: String,
+    pub password: String,
+    /// PEM file of a certificate authority trusted on top of the system's roots.
+    pub ca_file: String,
+}
+
+impl std::fmt::Debug for RegistryAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAccess")
+            .field("username", &self.username)
+            .field("password", &if self.password.is_empty() { "" } else { "***" })
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+impl RegistryAccess {
+    /// An HTTP client sending the credentials with every request and trusting the CA file.
+    pub fn http_client(&self, timeout: Option<std::time::Duration>) -> Result<reqwest::Client, BusError> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| BusError::Registry(format!("{what}: {e}"));
+        let mut builder = reqwest::Client::builder();
+        if let Some(timeout) = timeout {
+            builder = builder.timeout(timeout);
+        }
+        if !self.username.is_empty() {
+            use base64::Engine as _;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.username, self.password));
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Basic {token}"))
+                .map_err(|e| fail("registry credentials", &e))?;
+            value.set_sensitive(true);
+            builder = builder.default_headers([(reqwest::header::AUTHORIZATION, value)].into_iter().collect());
+        }
+        if !self.ca_file.is_empty() {
+            let pem = std::fs::read(&self.ca_file).map_err(|e| fail(&format!("reading {}", self.ca_file), &e))?;
+            let certificate =
+                reqwest::Certificate::from_pem(&pem).map_err(|e| fail(&format!("parsing {}", self.ca_file), &e))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        builder.build().map_err(|e| fail("registry http client", &e))
+    }
+}
+
 /// A topic's registered schema: the id the registry gave it and the ready-made frame prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisteredSchema {
@@ -229,11 +277,20 @@ pub struct SchemaRegistryClient {
 impl SchemaRegistryClient {
     /// A client of the registry at `url` (e.g. `http://127.0.0.1:8081`) for `catalog`'s files.
     pub fn new(url: &str, catalog: ProtoCatalog) -> Result<SchemaRegistryClient, BusError> {
+        SchemaRegistryClient::with_access(url, catalog, &RegistryAccess::default())
+    }
+
+    /// A client of the registry at `url` reached with `access`'s credentials and CA.
+    pub fn with_access(
+        url: &str,
+        catalog: ProtoCatalog,
+        access: &RegistryAccess,
+    ) -> Result<SchemaRegistryClient, BusError> {
         let base = Url::parse(url).map_err(|e| BusError::Registry(format!("invalid registry url {url}: {e}")))?;
         if base.cannot_be_a_base() {
             return Err(BusError::Registry(format!("registry url {url} cannot be a base")));
         }
-        Ok(SchemaRegistryClient { base, http: reqwest::Client::new(), catalog })
+        Ok(SchemaRegistryClient { base, http: access.http_client(None)?, catalog })
     }
 
     pub fn catalog(&self) -> &ProtoCatalog {
@@ -339,14 +396,16 @@ pub struct SchemaResolver {
 
 impl SchemaResolver {
     pub fn new(url: &str) -> Result<SchemaResolver, BusError> {
+        SchemaResolver::with_access(url, &RegistryAccess::default())
+    }
+
+    /// A resolver asking the registry at `url` with `access`'s credentials and CA.
+    pub fn with_access(url: &str, access: &RegistryAccess) -> Result<SchemaResolver, BusError> {
         let base = Url::parse(url).map_err(|e| BusError::Registry(format!("invalid registry url {url}: {e}")))?;
         if base.cannot_be_a_base() {
             return Err(BusError::Registry(format!("registry url {url} cannot be a base")));
         }
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(5))
-            .build()
-            .map_err(|e| BusError::Registry(format!("http client: {e}")))?;
+        let http = access.http_client(Some(std::time::Duration::from_secs(5)))?;
         Ok(SchemaResolver { base, http, names: Default::default() })
     }
 

@@ -14,6 +14,39 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 const ENV_PREFIX: &str = "FLEUVE_";
 
+/// The `FLEUVE_*` variables that are not configuration keys: read by the command line, the
+/// tools and the scripts around the binary. Any other `FLEUVE_*` variable must name a key, so
+/// that a mistyped one (`FLEUVE_LISTN`) is an error instead of a setting silently ignored.
+pub const OTHER_VARIABLES: [&str; 19] = [
+    // the configuration file (`--config`)
+    "FLEUVE_CONFIG",
+    // the operations commands (`fleuve dlq`, `fleuve projections`): node address and token
+    "FLEUVE_ADDR",
+    "FLEUVE_TOKEN",
+    // `fleuve dev`'s Envoy binary and its worker threads
+    "FLEUVE_ENVOY",
+    "FLEUVE_ENVOY_WORKERS",
+    // printed by `fleuve dev`'s banner for the shell (`eval`): edge and metrics addresses
+    "FLEUVE_EDGE",
+    "FLEUVE_METRICS",
+    // the benchmarks' PostgreSQL and Redis, and scripts/bench-telemetry's binary
+    "FLEUVE_BENCH_PG_URL",
+    "FLEUVE_BENCH_REDIS_URL",
+    "FLEUVE_BIN",
+    // scripts/test: the tools' cache, the Node test clients, the tests' PostgreSQL and Redis
+    "FLEUVE_TOOLS",
+    "FLEUVE_NODE_TESTS",
+    "FLEUVE_TEST_PG_URL",
+    "FLEUVE_TEST_REDIS_URL",
+    // the console's Vite dev server (web/vite.config.ts) and the client examples
+    "FLEUVE_DEV_URL",
+    "FLEUVE_EMAIL",
+    "FLEUVE_PASSWORD",
+    "FLEUVE_DEMO_PASSWORD",
+    // the health check of the container image (`fleuve health`)
+    "FLEUVE_HEALTH_ADDR",
+];
+
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MeshConfig {
@@ -22,6 +55,10 @@ pub struct MeshConfig {
     /// `postgres://user@host/db` or `sqlite://path/to/file.db`.
     pub database_url: String,
     pub database_pool_size: u32,
+    /// Whether `fleuve serve` applies pending migrations when it starts. Off where a separate
+    /// step migrates (`fleuve migrate` as a Helm hook or a compose one-shot service): the
+    /// process then waits, not ready, until the schema is current, instead of racing it.
+    pub apply_migrations: bool,
     pub admin: AdminConfig,
     pub log: LogConfig,
     pub telemetry: TelemetryConfig,
@@ -43,6 +80,7 @@ impl std::fmt::Debug for MeshConfig {
             .field("listen", &self.listen)
             .field("database_url", &self.database_url)
             .field("database_pool_size", &self.database_pool_size)
+            .field("apply_migrations", &self.apply_migrations)
             .field("admin", &self.admin)
             .field("log", &self.log)
             .field("telemetry", &self.telemetry)
@@ -62,6 +100,7 @@ impl Default for MeshConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             database_url: "sqlite://.fleuve/fleuve.db".into(),
             database_pool_size: 16,
+            apply_migrations: true,
             admin: AdminConfig::default(),
             log: LogConfig::default(),
             telemetry: TelemetryConfig::default(),
@@ -194,7 +233,7 @@ pub struct CorsConfig {
 }
 
 /// The event bus: Kafka, the schema registry, the relay and the consumers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusSettings {
     /// Kafka `bootstrap.servers`; empty in `fleuve dev` (the embedded broker is used).
@@ -202,7 +241,15 @@ pub struct BusSettings {
     /// Extra librdkafka properties (`security.protocol`, `sasl.*`, `ssl.*`).
     pub security: std::collections::BTreeMap<String, String>,
     /// Confluent Schema Registry URL; empty in `fleuve dev` (the embedded registry is used).
+    /// `https://` works with the system's trusted roots, or with `schema_registry_ca_file`.
     pub schema_registry_url: String,
+    /// HTTP basic credentials of the registry (Confluent's `basic.auth.user.info`); empty
+    /// sends none.
+    pub schema_registry_username: String,
+    pub schema_registry_password: String,
+    /// PEM file of the certificate authority that signed the registry's certificate, trusted
+    /// on top of the system's roots.
+    pub schema_registry_ca_file: String,
     /// Partitions and replication factor of the topics a node creates.
     pub partitions: i32,
     pub replication: i32,
@@ -228,6 +275,9 @@ impl Default for BusSettings {
             bootstrap_servers: String::new(),
             security: Default::default(),
             schema_registry_url: String::new(),
+            schema_registry_username: String::new(),
+            schema_registry_password: String::new(),
+            schema_registry_ca_file: String::new(),
             partitions: 3,
             replication: 1,
             max_attempts: 5,
@@ -236,6 +286,33 @@ impl Default for BusSettings {
             consumer_concurrency: 8,
             consumer_transactions: 2,
         }
+    }
+}
+
+/// Credentials redacted: the registry's password, and the Kafka properties that carry secrets
+/// (`sasl.password`, `ssl.key.password`...).
+impl std::fmt::Debug for BusSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let security: std::collections::BTreeMap<&str, &str> = self
+            .security
+            .iter()
+            .map(|(k, v)| (k.as_str(), if k.contains("password") || k.contains("secret") { "***" } else { v }))
+            .collect();
+        f.debug_struct("BusSettings")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("security", &security)
+            .field("schema_registry_url", &self.schema_registry_url)
+            .field("schema_registry_username", &self.schema_registry_username)
+            .field("schema_registry_password", &if self.schema_registry_password.is_empty() { "" } else { "***" })
+            .field("schema_registry_ca_file", &self.schema_registry_ca_file)
+            .field("partitions", &self.partitions)
+            .field("replication", &self.replication)
+            .field("max_attempts", &self.max_attempts)
+            .field("relay", &self.relay)
+            .field("instance_id", &self.instance_id)
+            .field("consumer_concurrency", &self.consumer_concurrency)
+            .field("consumer_transactions", &self.consumer_transactions)
+            .finish()
     }
 }
 
@@ -346,6 +423,7 @@ impl MeshConfig {
                 table.insert(entry.name.to_owned(), (entry.defaults)().map_err(|e| invalid(&e))?);
             }
         }
+        let known = Known::of(&tree);
         if let Some(path) = file {
             let shown = path.display().to_string();
             let text =
@@ -354,10 +432,25 @@ impl MeshConfig {
                 toml::from_str(&text).map_err(|source| ConfigError::Parse { path: shown, source })?;
             merge(&mut tree, layer);
         }
+        let mut env: Vec<(String, String)> = env.into_iter().collect();
+        env.sort();
         for (key, value) in env {
-            if let Some(path) = key.strip_prefix(ENV_PREFIX) {
-                let path: Vec<String> = path.split("__").map(str::to_lowercase).collect();
-                set_existing(&mut tree, &path, &value);
+            let Some(name) = key.strip_prefix(ENV_PREFIX) else { continue };
+            if OTHER_VARIABLES.contains(&key.as_str()) {
+                continue;
+            }
+            let mut path: Vec<String> = name.split("__").map(str::to_lowercase).collect();
+            if let Some(map) = known.maps.iter().find(|map| path.len() == map.len() + 1 && path.starts_with(map)) {
+                // A key of an open table (`bus.security`): librdkafka's names have dots,
+                // which variable names cannot: `FLEUVE_BUS__SECURITY__SASL_MECHANISM`.
+                let key = path[map.len()].replace('_', ".");
+                path[map.len()] = key;
+                insert_string(&mut tree, &path, &value);
+            } else if !set_existing(&mut tree, &path, &value) {
+                return Err(ConfigError::Invalid(format!(
+                    "unknown variable {key} (did you mean {}?)",
+                    known.closest(&key).unwrap_or("FLEUVE_LISTEN")
+                )));
             }
         }
         let mut loaded = toml::Table::new();
@@ -391,9 +484,59 @@ fn merge(base: &mut toml::Value, layer: toml::Value) {
     }
 }
 
-/// Sets a key that the defaults define, parsing the value as the type already there; variables
-/// naming no known key (e.g. `FLEUVE_CONFIG`) are left alone.
-fn set_existing(tree: &mut toml::Value, path: &[String], raw: &str) {
+/// What the variables can name: every key of the defaults (as `FLEUVE_A__B`), and the open
+/// tables (empty in the defaults, e.g. `bus.security`) whose keys are free.
+struct Known {
+    variables: Vec<String>,
+    maps: Vec<Vec<String>>,
+}
+
+impl Known {
+    fn of(tree: &toml::Value) -> Known {
+        fn walk(value: &toml::Value, path: &mut Vec<String>, known: &mut Known) {
+            match value {
+                toml::Value::Table(table) if table.is_empty() && !path.is_empty() => known.maps.push(path.clone()),
+                toml::Value::Table(table) => {
+                    for (key, child) in table {
+                        path.push(key.clone());
+                        walk(child, path, known);
+                        path.pop();
+                    }
+                }
+                _ => known.variables.push(format!("{ENV_PREFIX}{}", path.join("__").to_uppercase())),
+            }
+        }
+        let mut known = Known { variables: Vec::new(), maps: Vec::new() };
+        walk(tree, &mut Vec::new(), &mut known);
+        known
+    }
+
+    /// The valid name closest to `name` (edit distance).
+    fn closest(&self, name: &str) -> Option<&str> {
+        self.variables
+            .iter()
+            .map(String::as_str)
+            .chain(OTHER_VARIABLES)
+            .min_by_key(|candidate| edit_distance(name, candidate))
+    }
+}
+
+/// Levenshtein distance over bytes (variable names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            current[j + 1] = (previous[j] + usize::from(x != y)).min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// Sets `path` (whose parent is an open table) to a string.
+fn insert_string(tree: &mut toml::Value, path: &[String], raw: &str) {
     let Some((last, parents)) = path.split_last() else { return };
     let mut node = tree;
     for key in parents {
@@ -402,7 +545,26 @@ fn set_existing(tree: &mut toml::Value, path: &[String], raw: &str) {
             None => return,
         }
     }
-    let Some(slot) = node.get_mut(last) else { return };
+    if let toml::Value::Table(table) = node {
+        table.insert(last.clone(), toml::Value::String(raw.to_owned()));
+    }
+}
+
+/// Sets a key that the defaults define, parsing the value as the type already there; false
+/// when no such key exists.
+fn set_existing(tree: &mut toml::Value, path: &[String], raw: &str) -> bool {
+    let Some((last, parents)) = path.split_last() else { return false };
+    let mut node = tree;
+    for key in parents {
+        match node.get_mut(key) {
+            Some(child) => node = child,
+            None => return false,
+        }
+    }
+    let Some(slot) = node.get_mut(last) else { return false };
+    if slot.is_table() {
+        return false;
+    }
     *slot = match slot {
         toml::Value::String(_) => toml::Value::String(raw.to_owned()),
         toml::Value::Integer(_) => match raw.parse() {
@@ -422,6 +584,7 @@ fn set_existing(tree: &mut toml::Value, path: &[String], raw: &str) {
         ),
         _ => toml::Value::String(raw.to_owned()),
     };
+    true
 }
 
 #[cfg(test)]
@@ -477,6 +640,51 @@ mod tests {
             MeshConfig::load_from(None, env(&[("FLEUVE_LIMITS__MAX_DEADLINE_SECONDS", "soon")]), &Sections::default())
                 .unwrap_err();
         assert!(err.to_string().contains("max_deadline_seconds"), "{err}");
+    }
+
+    #[test]
+    fn a_mistyped_variable_is_refused_with_the_closest_name() {
+        let err = MeshConfig::load_from(None, env(&[("FLEUVE_LISTN", "0.0.0.0:50051")]), &Sections::default())
+            .err()
+            .expect("refused");
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: unknown variable FLEUVE_LISTN (did you mean FLEUVE_LISTEN?)"
+        );
+        let err =
+            MeshConfig::load_from(None, env(&[("FLEUVE_BUS__BOOTSTRAP_SERVER", "kafka:9092")]), &Sections::default())
+                .err()
+                .expect("refused");
+        assert!(err.to_string().contains("did you mean FLEUVE_BUS__BOOTSTRAP_SERVERS?"), "{err}");
+        // A section variable is known only when the binary registered the section.
+        let sections = Sections::default().with::<Saga>();
+        let err =
+            MeshConfig::load_from(None, env(&[("FLEUVE_SAGA__TIMEOUT_SECS", "5")]), &sections).err().expect("refused");
+        assert!(err.to_string().contains("did you mean FLEUVE_SAGA__TIMEOUT_SECONDS?"), "{err}");
+        // A table is not a value.
+        assert!(MeshConfig::load_from(None, env(&[("FLEUVE_AUTH", "x")]), &Sections::default()).is_err());
+        // The tools' own variables are not configuration keys and pass.
+        let tools =
+            env(&[("FLEUVE_TOOLS", "/x"), ("FLEUVE_ADDR", "127.0.0.1:1"), ("FLEUVE_TEST_PG_URL", "postgres://")]);
+        assert!(MeshConfig::load_from(None, tools, &Sections::default()).is_ok());
+    }
+
+    #[test]
+    fn kafka_properties_are_set_from_variables() {
+        let config = MeshConfig::load_from(
+            None,
+            env(&[
+                ("FLEUVE_BUS__SECURITY__SECURITY_PROTOCOL", "SASL_SSL"),
+                ("FLEUVE_BUS__SECURITY__SASL_PASSWORD", "s3cret"),
+                ("FLEUVE_BUS__SCHEMA_REGISTRY_PASSWORD", "r3gistry"),
+            ]),
+            &Sections::default(),
+        )
+        .unwrap();
+        assert_eq!(config.bus.security["security.protocol"], "SASL_SSL");
+        assert_eq!(config.bus.security["sasl.password"], "s3cret");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret") && !shown.contains("r3gistry"), "{shown}");
     }
 
     #[test]

@@ -91,8 +91,14 @@ impl SigningKey {
         Self::from_secret(&secret).expect("a freshly generated key encodes")
     }
 
+    /// A P-256 key in PKCS#8 PEM (`BEGIN PRIVATE KEY`, what Fleuve writes) or SEC1 PEM
+    /// (`BEGIN EC PRIVATE KEY`: `openssl ecparam -genkey`, Helm's `genPrivateKey "ecdsa"`).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        let secret = SecretKey::from_pkcs8_pem(pem).map_err(|e| KeyError::Invalid(e.to_string()))?;
+        let secret = if pem.contains("BEGIN EC PRIVATE KEY") {
+            SecretKey::from_sec1_pem(pem).map_err(|e| KeyError::Invalid(format!("SEC1 key: {e}")))?
+        } else {
+            SecretKey::from_pkcs8_pem(pem).map_err(|e| KeyError::Invalid(e.to_string()))?
+        };
         Self::from_secret(&secret)
     }
 
@@ -163,4 +169,20 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sec1_key_is_the_same_key_as_its_pkcs8_form() {
+        let secret = SecretKey::random(&mut rand::rngs::OsRng);
+        let sec1 = secret.to_sec1_pem(LineEnding::LF).unwrap();
+        assert!(sec1.contains("BEGIN EC PRIVATE KEY"));
+        let pkcs8 = secret.to_pkcs8_pem(LineEnding::LF).unwrap();
+        let (a, b) = (SigningKey::from_pem(&sec1).unwrap(), SigningKey::from_pem(&pkcs8).unwrap());
+        assert_eq!(a.jwk.kid, b.jwk.kid);
+        assert!(SigningKey::from_pem("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n").is_err());
+    }
 }

@@ -57,6 +57,32 @@ impl Database {
     }
 }
 
+impl Database {
+    /// The versions of `sets` not yet applied to this database (`set/version`), in order:
+    /// empty once the schema is current. Takes no lock and changes nothing.
+    pub fn pending_migrations(&self, sets: &[MigrationSet]) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.get()?;
+        let mut pending = Vec::new();
+        for set in sets {
+            let versions = match &mut *conn {
+                DbConnection::Pg(pg) => pending_of(pg, set.source(&set.postgres)),
+                DbConnection::Sqlite(sqlite) => pending_of(sqlite, set.source(&set.sqlite)),
+            }
+            .map_err(|e| StoreError::Migration(format!("{}: {e}", set.name)))?;
+            pending.extend(versions.into_iter().map(|v| format!("{}/{v}", set.name)));
+        }
+        Ok(pending)
+    }
+}
+
+fn pending_of<DB, C>(conn: &mut C, migrations: Merged<'_>) -> diesel::migration::Result<Vec<String>>
+where
+    DB: diesel::backend::Backend,
+    C: MigrationHarness<DB>,
+{
+    Ok(conn.pending_migrations(migrations)?.iter().map(|m| m.name().version().to_string()).collect())
+}
+
 #[cfg(feature = "testing")]
 impl Database {
     /// Reverts the most recently applied migration of `set` (runs its `down.sql`) and returns
