@@ -8,6 +8,7 @@ mod browser;
 mod clients;
 mod concurrency;
 mod console;
+mod deploy;
 mod dossier_life;
 mod edge;
 mod grpc_web;

@@ -1,0 +1,768 @@
+//! The deployment files — `Dockerfile`, `docker-compose.yml`, `helm/fleuve` — checked by the
+//! real tools that run here (Helm's Go SDK, kubernetes-validate, checkov, hadolint, the compose
+//! spec, promtool), and their configuration exercised: every `fleuve` container the chart and
+//! the compose file define is started as a local `fleuve serve` (or `fleuve migrate`) process
+//! with exactly that container's arguments and environment, its service host names mapped to
+//! this machine's PostgreSQL and Redis and a `fleuve infra`, behind an Envoy running the edge
+//! configuration the same file gives; then a dossier's life and an order go through the edge.
+//! A wrong key, a missing variable or a mistyped host name fails here.
+//!
+//! The tools are PyPI packages in `$FLEUVE_TOOLS/deploy-venv` (scripts/test installs them);
+//! `tests/deploy/deploy.py` renders the chart and reads the compose file.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fleuve_mesh::Role;
+use fleuve_proto::{
+    billing::v1 as billing, homologation::v1 as pb, identity::v1 as id, order::v1 as order, stock::v1 as stock,
+};
+use tonic::transport::Channel;
+
+use crate::processes::{Process, free_port, start_infra, wait_for_port};
+use crate::support::{Parties, authed, fleuve_binary, temp_dir};
+use crate::tools::tool;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A program of the deployment tools' virtualenv.
+fn deploy_tool(name: &str) -> PathBuf {
+    let tools = std::env::var_os("FLEUVE_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/fleuve/tools"));
+    let path = tools.join("deploy-venv/bin").join(name);
+    assert!(path.is_file(), "{} is not installed: scripts/test installs the deployment tools", path.display());
+    path
+}
+
+/// Runs a command; its status and its output (stdout then stderr) without Helm's notes about
+/// the chart's symbolic links. checkov is kept from asking its vendor's API for guidelines
+/// (there is no internet here).
+fn run(command: &mut Command) -> (bool, String) {
+    let out = command.env("BC_SKIP_MAPPING", "TRUE").output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text: Vec<&str> = text.lines().filter(|l| !l.contains("found symbolic link in path")).collect();
+    (out.status.success(), text.join("\n"))
+}
+
+/// `tests/deploy/deploy.py ARGS`: its standard output; a failure panics with its errors.
+fn deploy_py(args: &[&str]) -> String {
+    let out = Command::new(deploy_tool("python"))
+        .arg(root().join("tests/deploy/deploy.py"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run deploy.py");
+    let errors: Vec<String> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.contains("found symbolic link in path"))
+        .map(str::to_owned)
+        .collect();
+    assert!(out.status.success(), "deploy.py {args:?} failed:\n{}", errors.join("\n"));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The values files the chart is checked with: its defaults, and the two of `ci/`.
+const VALUES: [(&str, &str); 3] = [
+    ("default", "-"),
+    ("minimal", "helm/fleuve/ci/minimal-values.yaml"),
+    ("production", "helm/fleuve/ci/production-values.yaml"),
+];
+
+fn render_all(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    VALUES
+        .iter()
+        .map(|(name, values)| {
+            let path = dir.join(format!("{name}.yaml"));
+            std::fs::write(&path, deploy_py(&["render", values])).unwrap();
+            (*name, path)
+        })
+        .collect()
+}
+
+/// `helm lint --strict`, then each render against the Kubernetes schemas of two versions with
+/// `kubernetes-validate --strict`; a misspelt field is caught, and values.schema.json refuses
+/// values of the wrong type.
+#[test]
+fn the_chart_lints_and_its_renders_meet_two_kubernetes_versions() {
+    let dir = temp_dir("fleuve-helm");
+    deploy_py(&["lint"]);
+    for (name, rendered) in render_all(&dir) {
+        for version in ["1.31.0", "1.34.0"] {
+            let (ok, out) =
+                run(Command::new(deploy_tool("kubernetes-validate")).args(["--strict", "-k", version]).arg(&rendered));
+            assert!(ok && !out.contains("ERROR"), "{name} on Kubernetes {version}:\n{out}");
+        }
+    }
+    // The validator is not asleep: a misspelt field fails it.
+    let text = std::fs::read_to_string(dir.join("default.yaml")).unwrap();
+    let broken = dir.join("broken.yaml");
+    std::fs::write(&broken, text.replacen("containerPort:", "containerPorts:", 1)).unwrap();
+    let (ok, out) =
+        run(Command::new(deploy_tool("kubernetes-validate")).args(["--strict", "-k", "1.31.0"]).arg(&broken));
+    assert!(!ok && out.contains("did not validate for resource deployment"), "a misspelt field passed:\n{out}");
+
+    let refused = deploy_py(&["schema-rejects"]);
+    assert_eq!(refused.lines().filter(|l| l.starts_with("refused")).count(), 6, "{refused}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// checkov on every render (the accepted exceptions, each with its reason, are
+/// helm/fleuve/checkov.yaml) and on the Dockerfile; hadolint on the Dockerfile (its one
+/// accepted rule is in .hadolint.yaml). The production values pin every image by digest.
+#[test]
+fn checkov_and_hadolint_accept_the_chart_and_the_image() {
+    let dir = temp_dir("fleuve-checkov");
+    let config = root().join("helm/fleuve/checkov.yaml");
+    for (name, rendered) in render_all(&dir) {
+        let (ok, out) =
+            run(Command::new(deploy_tool("checkov")).arg("--config-file").arg(&config).arg("-f").arg(&rendered));
+        assert!(ok && out.contains("Failed checks: 0"), "checkov on the {name} render:\n{out}");
+        if name == "production" {
+            let text = std::fs::read_to_string(&rendered).unwrap();
+            let images: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("image:")).collect();
+            assert!(!images.is_empty() && images.iter().all(|l| l.contains("@sha256:")), "{images:?}");
+        }
+    }
+    // Without the chart's security settings, checkov fails: the exceptions are not a blanket.
+    let insecure = dir.join("insecure-values.yaml");
+    std::fs::write(
+        &insecure,
+        "podSecurityContext: {runAsNonRoot: false, runAsUser: 0}\n\
+         securityContext: {allowPrivilegeEscalation: true, readOnlyRootFilesystem: false}\n",
+    )
+    .unwrap();
+    let rendered = dir.join("insecure.yaml");
+    std::fs::write(&rendered, deploy_py(&["render", insecure.to_str().unwrap()])).unwrap();
+    let (ok, out) =
+        run(Command::new(deploy_tool("checkov")).arg("--config-file").arg(&config).arg("-f").arg(&rendered));
+    for check in ["CKV_K8S_20", "CKV_K8S_22", "CKV_K8S_23"] {
+        assert!(!ok && out.contains(check), "checkov passed a chart without its security context ({check}):\n{out}");
+    }
+
+    let dockerfile = root().join("Dockerfile");
+    let (ok, out) = run(Command::new(deploy_tool("checkov"))
+        .args(["--framework", "dockerfile", "--compact", "--quiet", "-f"])
+        .arg(&dockerfile));
+    assert!(ok, "checkov on the Dockerfile:\n{out}");
+    let (ok, out) =
+        run(Command::new(deploy_tool("hadolint")).arg("--config").arg(root().join(".hadolint.yaml")).arg(&dockerfile));
+    assert!(ok, "hadolint:\n{out}");
+    // Without the exception, DL3008 and nothing else (hadolint would find .hadolint.yaml in
+    // the working directory: it is given a configuration that ignores nothing).
+    let strict = dir.join("hadolint-strict.yaml");
+    std::fs::write(&strict, "ignored: []\n").unwrap();
+    let (ok, out) =
+        run(Command::new(deploy_tool("hadolint")).arg("--no-color").arg("--config").arg(&strict).arg(&dockerfile));
+    assert!(!ok && out.contains("DL3008") && out.lines().all(|l| l.contains("DL3008")), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The compose file against the compose specification (check-jsonschema's and PyPI
+/// compose-spec's), its dependencies, health checks, secrets and mounts, and what it mounts:
+/// Prometheus's configuration and rules (promtool), the collector's pipelines and Grafana's
+/// provisioning, each naming services the compose file defines.
+#[test]
+fn the_compose_file_and_what_it_mounts_validate() {
+    let compose = root().join("docker-compose.yml");
+    let env = root().join(".env.example");
+    let (ok, out) = run(Command::new(deploy_tool("check-jsonschema"))
+        .args(["--builtin-schema", "vendor.compose-spec"])
+        .arg(&compose)
+        .env("POSTGRES_PASSWORD", "x"));
+    assert!(ok, "check-jsonschema:\n{out}");
+    let checked = deploy_py(&["compose-validate", env.to_str().unwrap()]);
+    assert!(checked.contains("services: compose spec valid"), "{checked}");
+    deploy_py(&["compose-files", env.to_str().unwrap()]);
+    let (ok, out) = run(Command::new(tool("promtool"))
+        .args(["check", "config"])
+        .arg(root().join("deploy/prometheus/prometheus.yml")));
+    assert!(ok, "promtool check config:\n{out}");
+}
+
+/// Where the deployment's host names lead on this machine.
+struct Hosts {
+    /// `(host, port)` of the deployment → a port on 127.0.0.1.
+    table: HashMap<(String, u16), u16>,
+    /// Database name of the deployment → this test's database URL.
+    databases: HashMap<String, String>,
+    /// The PostgreSQL host of the deployment.
+    postgres: (String, u16),
+    /// A path inside a container → the local file holding its content.
+    files: HashMap<String, PathBuf>,
+}
+
+impl Hosts {
+    /// `host:port` of the deployment on this machine: a listen address (0.0.0.0) becomes the
+    /// container's own port in `own`; any other host must be one the deployment defines.
+    fn endpoint(&self, host: &str, port: u16, own: &HashMap<u16, u16>, what: &str) -> u16 {
+        if matches!(host, "0.0.0.0" | "::" | "[::]" | "127.0.0.1") {
+            return *own.get(&port).unwrap_or_else(|| panic!("{what}: nothing to listen on for port {port}"));
+        }
+        *self
+            .table
+            .get(&(host.to_owned(), port))
+            .unwrap_or_else(|| panic!("{what}: {host}:{port} is no host of the deployment (a mistyped name?)"))
+    }
+
+    /// One variable's value with its hosts and paths mapped.
+    fn value(&self, key: &str, value: &str, own: &HashMap<u16, u16>) -> String {
+        if let Some(local) = self.files.get(value) {
+            return local.display().to_string();
+        }
+        if key == "FLEUVE_DATABASE_URL" {
+            let rest = value.strip_prefix("postgres://").unwrap_or_else(|| panic!("{key}={value}: not postgres://"));
+            let (authority, path) = rest.split_once('/').unwrap_or_else(|| panic!("{key}={value}: no database"));
+            let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
+            assert_eq!(
+                (host.to_owned(), port.parse::<u16>().unwrap()),
+                self.postgres,
+                "{key}={value}: not the database host"
+            );
+            let (name, query) = path.split_once('?').map_or((path, String::new()), |(n, q)| (n, format!("?{q}")));
+            let local = self.databases.get(name).unwrap_or_else(|| panic!("{key}={value}: no database {name} here"));
+            // The deployment's user: this machine's trust authentication takes the test's.
+            return format!("{local}{query}");
+        }
+        value
+            .split(',')
+            .map(|token| {
+                let (scheme, rest) = token.split_once("://").map_or(("", token), |(s, r)| (s, r));
+                let (userinfo, rest) = rest.rsplit_once('@').map_or(("", rest), |(u, r)| (u, r));
+                let end = rest.find('/').unwrap_or(rest.len());
+                let (authority, tail) = rest.split_at(end);
+                match authority.rsplit_once(':') {
+                    Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() && !host.contains(' ') => {
+                        let local = self.endpoint(host, port.parse().unwrap(), own, &format!("{key}={value}"));
+                        let scheme = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+                        let userinfo = if userinfo.is_empty() { String::new() } else { format!("{userinfo}@") };
+                        format!("{scheme}{userinfo}127.0.0.1:{local}{tail}")
+                    }
+                    _ => token.to_owned(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// A `fleuve` container of the deployment as tests/deploy/deploy.py reads it.
+#[derive(Debug, serde::Deserialize)]
+struct Container {
+    name: String,
+    kind: String,
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+    files: BTreeMap<String, serde_json::Value>,
+}
+
+/// Writes a mounted file's content (`{"from_file"}`, `{"from_env"}`, `{"base64"}` or the text)
+/// under `dir`.
+fn materialize(dir: &Path, path: &str, content: &serde_json::Value, env: &HashMap<String, String>) -> PathBuf {
+    let local = dir.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(local.parent().unwrap()).unwrap();
+    let bytes = match content {
+        serde_json::Value::String(text) => text.clone().into_bytes(),
+        serde_json::Value::Object(o) if o.contains_key("from_file") => {
+            let source = o["from_file"].as_str().unwrap();
+            std::fs::read(source).unwrap_or_else(|e| panic!("{path} is mounted from {source}: {e}"))
+        }
+        serde_json::Value::Object(o) if o.contains_key("from_env") => {
+            env[o["from_env"].as_str().unwrap()].clone().into_bytes()
+        }
+        serde_json::Value::Object(o) if o.contains_key("base64") => {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.decode(o["base64"].as_str().unwrap()).unwrap()
+        }
+        other => panic!("{path}: unknown content {other}"),
+    };
+    std::fs::write(&local, bytes).unwrap();
+    local
+}
+
+/// The demo users, signed in through the edge.
+struct Deployed {
+    channel: Channel,
+    tokens: HashMap<Role, String>,
+    reviewer_id: String,
+}
+
+impl Parties for Deployed {
+    fn token(&self, role: Role) -> String {
+        self.tokens[&role].clone()
+    }
+    fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+    fn reviewer_id(&self) -> String {
+        self.reviewer_id.clone()
+    }
+}
+
+/// Waits for `/readyz` of the admin server on `port`; the time since `started`. A process that
+/// exits fails at once, with its log.
+async fn ready_after(name: &str, process: &mut Process, port: u16, started: Instant, log: &Path) -> Duration {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+    loop {
+        if let Some(status) = process.0.try_wait().unwrap() {
+            panic!("{name} exited ({status}); its log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+        }
+        if let Ok(answer) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await
+            && answer.status().is_success()
+        {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "{name} never became ready; its log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Starts the deployment of `source` (`helm:VALUES` or `compose:ENVFILE`) on this machine and
+/// runs a dossier's life and an order through its edge. `infra_hosts` are the host names the
+/// deployment gives PostgreSQL, Kafka, the registry and Redis; `elsewhere` the hosts it names
+/// that have no server here (the collector, the SMTP relay): they get a port nothing listens
+/// on, as in an install without them.
+async fn run_deployment(
+    source: &str,
+    postgres: (&str, u16),
+    kafka: (&str, u16),
+    registry: (&str, u16),
+    redis: (&str, u16),
+    elsewhere: &[(&str, u16)],
+) {
+    let dir = temp_dir("fleuve-deployed");
+    let containers: Vec<Container> = serde_json::from_str(&deploy_py(&["containers", source])).unwrap();
+    let edge: serde_json::Value = serde_json::from_str(&deploy_py(&["edge", source])).unwrap();
+    let (_infra, bus) = tokio::task::block_in_place(start_infra);
+    let local_port = |address: &str| address.rsplit(':').next().unwrap().trim_end_matches('/').parse::<u16>().unwrap();
+
+    // One scratch database per database the migration jobs name.
+    let mut databases = HashMap::new();
+    let mut scratch = Vec::new();
+    for job in containers.iter().filter(|c| c.kind == "Job") {
+        let url = &job.env["FLEUVE_DATABASE_URL"];
+        let name = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+        let db = fleuve_store::testing::TestDatabase::postgres(&[]).await.expect("postgres");
+        databases.insert(name, db.url().to_owned());
+        scratch.push(db);
+    }
+    let mut hosts = Hosts {
+        table: HashMap::new(),
+        databases,
+        postgres: (postgres.0.to_owned(), postgres.1),
+        files: HashMap::new(),
+    };
+    hosts.table.insert((postgres.0.into(), postgres.1), 5432);
+    hosts.table.insert((kafka.0.into(), kafka.1), local_port(&bus["FLEUVE_BUS__BOOTSTRAP_SERVERS"]));
+    hosts.table.insert((registry.0.into(), registry.1), local_port(&bus["FLEUVE_BUS__SCHEMA_REGISTRY_URL"]));
+    hosts.table.insert((redis.0.into(), redis.1), 6379);
+    for (host, port) in elsewhere {
+        hosts.table.insert(((*host).into(), *port), free_port());
+    }
+    // Each container's own ports: gRPC 50051 and admin 9464 inside it (a job listens on
+    // neither, but its image sets them).
+    let mut own: HashMap<String, HashMap<u16, u16>> = HashMap::new();
+    for container in &containers {
+        let ports = HashMap::from([(50051, free_port()), (9464, free_port())]);
+        if container.kind == "Deployment" {
+            for (port, local) in &ports {
+                hosts.table.insert((container.name.clone(), *port), *local);
+            }
+        }
+        own.insert(container.name.clone(), ports);
+    }
+    let process_env: HashMap<String, String> = std::env::vars().collect();
+    for container in &containers {
+        for (path, content) in &container.files {
+            let local = materialize(&dir.join("files").join(&container.name), path, content, &process_env);
+            hosts.files.insert(path.clone(), local);
+        }
+    }
+
+    // A container's process: its arguments, and its environment mapped and nothing else.
+    let spawn = |container: &Container| -> (Command, PathBuf) {
+        let ports = own.get(&container.name).cloned().unwrap_or_default();
+        let mut command = Command::new(fleuve_binary());
+        command.args(&container.args).env_clear();
+        for (key, value) in &container.env {
+            command.env(key, hosts.value(key, value, &ports));
+        }
+        let log = dir.join(format!("{}.log", container.name));
+        command.stdout(Stdio::null()).stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
+        (command, log)
+    };
+
+    // The migration jobs, then the services: identity first (the others fetch its keys).
+    for job in containers.iter().filter(|c| c.kind == "Job") {
+        let (mut command, log) = spawn(job);
+        let status = command.status().unwrap();
+        assert!(status.success(), "{}: {}", job.name, std::fs::read_to_string(log).unwrap_or_default());
+    }
+    let mut services: Vec<&Container> = containers.iter().filter(|c| c.kind == "Deployment").collect();
+    services.sort_by_key(|c| !c.args.iter().any(|a| a == "identity"));
+    let mut running = Vec::new();
+    let mut ready = Vec::new();
+    for service in &services {
+        let (mut command, log) = spawn(service);
+        let started = Instant::now();
+        let mut process = Process(command.spawn().unwrap());
+        let admin = own[&service.name][&9464];
+        ready.push((service.name.clone(), ready_after(&service.name, &mut process, admin, started, &log).await));
+        running.push(process);
+    }
+    for (name, elapsed) in &ready {
+        println!("start-up to ready: {name} {} ms", elapsed.as_millis());
+    }
+
+    // The edge: the deployment's own Envoy configuration, hosts and mounted files mapped.
+    let mut config = edge["config"].clone();
+    let mut edge_files = HashMap::new();
+    for (path, content) in edge["files"].as_object().unwrap() {
+        edge_files.insert(path.clone(), materialize(&dir.join("files/edge"), path, content, &process_env));
+    }
+    let mut edge_own = HashMap::new();
+    let (listen, admin) = (free_port(), free_port());
+    edge_own.insert(8080, listen);
+    edge_own.insert(9901, admin);
+    map_envoy(&mut config, &hosts, &edge_own, &edge_files);
+    let config_path = dir.join("envoy.json");
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    let envoy = Command::new(tool("envoy"))
+        .args(["--concurrency", "1", "--use-dynamic-base-id", "-l", "warning", "--log-path"])
+        .arg(dir.join("envoy.log"))
+        .arg("-c")
+        .arg(&config_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start envoy");
+    let _envoy = Process(envoy);
+    wait_for_port(listen, Duration::from_secs(30));
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{listen}")).unwrap().connect_lazy();
+
+    // The demo users on the identity service's database, signed in through the edge.
+    let identity = services.iter().find(|c| c.args.iter().any(|a| a == "identity")).unwrap();
+    let database = hosts.value("FLEUVE_DATABASE_URL", &identity.env["FLEUVE_DATABASE_URL"], &HashMap::new());
+    let key = hosts.files[&identity.env["FLEUVE_AUTH__SIGNING_KEY_FILE"]].clone();
+    let issuer = fleuve_mesh::auth::TokenIssuer::new(
+        fleuve_mesh::auth::SigningKey::load_or_generate(&key).expect("the deployment's signing key"),
+        &fleuve_mesh::MeshConfig::default().auth,
+    );
+    let demo = fleuve_identity::Identity::new(fleuve_store::Database::connect(&database, 2).unwrap(), issuer)
+        .seed_demo()
+        .await
+        .unwrap();
+    let mut tokens = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (role, user) in
+        [(Role::Applicant, &demo.applicant), (Role::Reviewer, &demo.reviewer), (Role::Admin, &demo.admin)]
+    {
+        let token = loop {
+            let login = id::identity_service_client::IdentityServiceClient::new(channel.clone())
+                .login(id::LoginRequest { email: user.email.clone(), password: demo.password.into() })
+                .await;
+            match login {
+                Ok(answer) => break answer.into_inner().access_token,
+                Err(status) => {
+                    assert!(Instant::now() < deadline, "no login through the edge: {status}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
+        tokens.insert(role, token);
+    }
+    let parties = Deployed { channel: channel.clone(), tokens, reviewer_id: demo.reviewer.user_id.clone() };
+    until_every_service_routes(&parties).await;
+
+    // A dossier's life: filed, reviewed, approved; its certificate verified by anyone once the
+    // registry projection (Kafka) has it, through the Redis cache.
+    let dossier_id = crate::support::approved_dossier(&parties, "Tecno", "Spark 20").await;
+    let dossier = pb::homologation_query_service_client::HomologationQueryServiceClient::new(channel.clone())
+        .get_dossier(authed(pb::GetDossierRequest { dossier_id }, &parties.token(Role::Applicant)))
+        .await
+        .expect("the approved dossier")
+        .into_inner()
+        .dossier
+        .unwrap();
+    assert_eq!(dossier.status, pb::DossierStatus::Approved as i32);
+    let mut registry = pb::certificate_registry_service_client::CertificateRegistryServiceClient::new(channel.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = registry
+            .verify_certificate(pb::VerifyCertificateRequest { certificate_number: dossier.certificate_number.clone() })
+            .await;
+        if answer.as_ref().is_ok_and(|a| a.get_ref().valid) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "certificate {} never verified: {answer:?}", dossier.certificate_number);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // An order: stock reserved, payment charged, the saga confirms it.
+    let admin = parties.token(Role::Admin);
+    stock::stock_service_client::StockServiceClient::new(channel.clone())
+        .create_product(authed(
+            stock::CreateProductRequest {
+                product_id: "sku-sim".into(),
+                name: "SIM card".into(),
+                quantity: 10,
+                price: None,
+            },
+            &admin,
+        ))
+        .await
+        .expect("CreateProduct");
+    billing::billing_service_client::BillingServiceClient::new(channel.clone())
+        .open_account(authed(
+            billing::OpenAccountRequest {
+                customer_id: demo.applicant.user_id.clone(),
+                currency: "XAF".into(),
+                credit_limit: 0,
+                opening_balance: 100_000,
+            },
+            &admin,
+        ))
+        .await
+        .expect("OpenAccount");
+    let applicant = parties.token(Role::Applicant);
+    let mut orders = order::order_service_client::OrderServiceClient::new(channel.clone());
+    let placed = orders
+        .place_order(authed(
+            order::PlaceOrderRequest {
+                idempotency_key: "deployed-order-1".into(),
+                customer_id: String::new(),
+                lines: vec![order::OrderLine { product_id: "sku-sim".into(), quantity: 2, unit_price: 1500 }],
+                currency: "XAF".into(),
+                payment_token: "tok_visa".into(),
+            },
+            &applicant,
+        ))
+        .await
+        .expect("PlaceOrder")
+        .into_inner()
+        .order
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let current = orders
+            .get_order(authed(order::GetOrderRequest { order_id: placed.order_id.clone() }, &applicant))
+            .await
+            .expect("GetOrder")
+            .into_inner()
+            .order
+            .unwrap();
+        if current.status() == order::OrderStatus::Confirmed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && current.status() != order::OrderStatus::Failed,
+            "the order never confirmed: {current:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(running);
+    drop(scratch);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Maps every `socket_address` of an Envoy configuration (listeners, admin, clusters) and every
+/// path of a mounted file to this machine.
+fn map_envoy(value: &mut serde_json::Value, hosts: &Hosts, own: &HashMap<u16, u16>, files: &HashMap<String, PathBuf>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(address) = map.get_mut("socket_address") {
+                let host = address["address"].as_str().unwrap().to_owned();
+                let port = address["port_value"].as_u64().unwrap() as u16;
+                let local = hosts.endpoint(&host, port, own, "the edge's configuration");
+                address["address"] = "127.0.0.1".into();
+                address["port_value"] = local.into();
+            }
+            for child in map.values_mut() {
+                map_envoy(child, hosts, own, files);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|item| map_envoy(item, hosts, own, files)),
+        serde_json::Value::String(text) => {
+            if let Some(local) = files.get(text.as_str()) {
+                *text = local.display().to_string();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Waits until the edge routes a signed-in call to each service (its health checks passed).
+async fn until_every_service_routes(parties: &Deployed) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let admin = parties.token(Role::Admin);
+    loop {
+        let channel = parties.channel();
+        let calls = [
+            stock::stock_service_client::StockServiceClient::new(channel.clone())
+                .list_products(authed(stock::ListProductsRequest::default(), &admin))
+                .await
+                .err(),
+            order::order_service_client::OrderServiceClient::new(channel.clone())
+                .list_orders(authed(order::ListOrdersRequest::default(), &admin))
+                .await
+                .err(),
+            pb::homologation_query_service_client::HomologationQueryServiceClient::new(channel.clone())
+                .list_dossiers(authed(pb::ListDossiersRequest::default(), &admin))
+                .await
+                .err(),
+        ];
+        let failed: Vec<_> = calls.into_iter().flatten().collect();
+        if failed.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the edge does not route to every service: {failed:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The chart's configuration (ci/minimal-values.yaml: one broker, so replication 1), run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_s_configuration_runs_a_dossier_and_an_order() {
+    let values = root().join("helm/fleuve/ci/minimal-values.yaml");
+    run_deployment(
+        &format!("helm:{}", values.display()),
+        ("postgresql", 5432),
+        ("kafka", 9092),
+        ("schema-registry", 8081),
+        ("redis", 6379),
+        // The edge's tracer names a collector the chart does not install.
+        &[("otel-collector", 4317)],
+    )
+    .await;
+}
+
+/// The compose file's configuration (with .env.example and keys made as its header says), run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_configuration_runs_a_dossier_and_an_order() {
+    let dir = temp_dir("fleuve-compose-env");
+    let mut env = std::fs::read_to_string(root().join(".env.example")).unwrap();
+    for key in ["signing-key.pem", "seal-key.pem"] {
+        let path = dir.join(key);
+        let out = Command::new("openssl")
+            .args(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out"])
+            .arg(&path)
+            .output()
+            .expect("openssl");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let variable = if key.starts_with("signing") { "STACK_SIGNING_KEY_FILE" } else { "STACK_SEAL_KEY_FILE" };
+        env = env
+            .lines()
+            .map(|l| {
+                if l.starts_with(&format!("{variable}=")) {
+                    format!("{variable}={}", path.display())
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    let env_file = dir.join(".env");
+    std::fs::write(&env_file, env).unwrap();
+    run_deployment(
+        &format!("compose:{}", env_file.display()),
+        ("postgres", 5432),
+        ("kafka", 9092),
+        ("schema-registry", 8081),
+        ("redis", 6379),
+        &[("otel-collector", 4317), ("mailpit", 1025)],
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// What the chart relies on for upgrades: a `fleuve serve` that does not migrate
+/// (`FLEUVE_APPLY_MIGRATIONS=false`, as the chart and the compose file set it) on a database
+/// whose schema is behind stays not ready — `/readyz` says why, the gRPC port is closed, `fleuve
+/// health` fails — and does not exit; once `fleuve migrate` has run, it becomes ready and
+/// `fleuve health` answers SERVING.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_waits_not_ready_until_the_schema_is_migrated() {
+    let db = fleuve_store::testing::TestDatabase::postgres(&[]).await.expect("postgres");
+    let dir = temp_dir("fleuve-schema-wait");
+    let (_infra, bus) = tokio::task::block_in_place(start_infra);
+    let (grpc, admin) = (free_port(), free_port());
+    let log = dir.join("billing.log");
+    let mut command = Command::new(fleuve_binary());
+    command
+        .args(["serve", "billing"])
+        .env("FLEUVE_LISTEN", format!("127.0.0.1:{grpc}"))
+        .env("FLEUVE_ADMIN__LISTEN", format!("127.0.0.1:{admin}"))
+        .env("FLEUVE_APPLY_MIGRATIONS", "false")
+        .env("FLEUVE_DATABASE_URL", db.url())
+        .env("FLEUVE_AUTH__JWKS_FILE", write_jwks(&dir))
+        .env("FLEUVE_BUS__BOOTSTRAP_SERVERS", &bus["FLEUVE_BUS__BOOTSTRAP_SERVERS"])
+        .env("FLEUVE_BUS__SCHEMA_REGISTRY_URL", &bus["FLEUVE_BUS__SCHEMA_REGISTRY_URL"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
+    let mut service = Process(command.spawn().unwrap());
+    wait_for_port(admin, Duration::from_secs(30));
+    let health = |addr: String| {
+        let mut command = Command::new(fleuve_binary());
+        command.args(["health", "--timeout", "2", "--addr", &addr]).env_clear();
+        run(&mut command)
+    };
+    let readyz = || async move {
+        let answer = reqwest::get(format!("http://127.0.0.1:{admin}/readyz")).await.unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    };
+    // Several checks of the schema later, still waiting.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(service.0.try_wait().unwrap().is_none(), "the service exited: {}", std::fs::read_to_string(&log).unwrap());
+    let (status, body) = readyz().await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("migrations"), "{body}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", grpc)).is_err(), "gRPC served on a schema behind");
+    let (ok, out) = health(format!("127.0.0.1:{grpc}"));
+    assert!(!ok && out.contains("connecting to"), "{out}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("not ready until `fleuve migrate` has run"), "{logged}");
+
+    let migrate = Command::new(fleuve_binary())
+        .args(["migrate", "--database-url", db.url()])
+        .env("FLEUVE_ADMIN__LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    let migrated = Instant::now();
+    loop {
+        let (status, body) = readyz().await;
+        if status == 200 {
+            break;
+        }
+        assert!(migrated.elapsed() < Duration::from_secs(30), "never ready after the migration: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("ready {} ms after the migration", migrated.elapsed().as_millis());
+    let (ok, out) = health(format!("127.0.0.1:{grpc}"));
+    assert!(ok && out.contains("SERVING"), "{out}");
+    let (ok, out) = health(format!("http://127.0.0.1:{grpc}"));
+    assert!(ok, "{out}");
+    service.kill();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A JWK set file with one fresh key (a service that verifies tokens needs one).
+fn write_jwks(dir: &Path) -> PathBuf {
+    let key = fleuve_mesh::auth::SigningKey::generate();
+    let path = dir.join("jwks.json");
+    let jwks = fleuve_mesh::auth::JwkSet { keys: vec![key.jwk().clone()] };
+    std::fs::write(&path, serde_json::to_vec(&jwks).unwrap()).unwrap();
+    path
+}
