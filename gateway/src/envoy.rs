@@ -23,6 +23,13 @@ pub enum Topology {
 /// The service names of the split topology, in the order their clusters are written.
 pub const SERVICES: [&str; 7] = ["identity", "homologation", "notification", "statistics", "order", "stock", "billing"];
 
+/// The services that run the operations API (every process on the bus: identity is not).
+pub const OPERATED: [&str; 6] = ["homologation", "notification", "statistics", "order", "stock", "billing"];
+
+/// The request header naming which service's operations API a call is for (split topology):
+/// each service has its own consumers, dead letters and read models.
+pub const NODE_HEADER: &str = "x-fleuve-node";
+
 /// The single cluster of the dev topology.
 const DEV_CLUSTER: &str = "fleuve";
 
@@ -487,6 +494,23 @@ impl Edge {
                 routes.push(self.rpc_route(rpc, &cluster));
             }
         }
+        // The operations API (admins only: the servers check the role) of the service the
+        // `x-fleuve-node` header names; without it, the homologation service's (split) or the
+        // node's (dev).
+        for rpc in rpcs.iter().filter(|rpc| rpc.package == "fleuve.ops.v1") {
+            if let Topology::Split { .. } = &self.topology {
+                for node in OPERATED {
+                    let mut route = self.rpc_route(rpc, node);
+                    route["match"]["headers"] = json!([{"name": NODE_HEADER, "string_match": {"exact": node}}]);
+                    routes.push(route);
+                }
+            }
+            let default = match &self.topology {
+                Topology::Dev { .. } => DEV_CLUSTER,
+                Topology::Split { .. } => "homologation",
+            };
+            routes.push(self.rpc_route(rpc, default));
+        }
         // The CORS filter answers a preflight only on a route with an upstream: a REST path's
         // preflight (before transcoding) takes this one and never reaches the cluster.
         routes.push(json!({
@@ -596,7 +620,7 @@ impl Edge {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
             "allow_origin_string_match": origins,
             "allow_methods": "GET, POST, OPTIONS",
-            "allow_headers": "authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, x-correlation-id, traceparent, tracestate, connect-protocol-version, connect-timeout-ms",
+            "allow_headers": "authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, x-correlation-id, traceparent, tracestate, connect-protocol-version, connect-timeout-ms, x-fleuve-node",
             "expose_headers": "grpc-status, grpc-message, grpc-status-details-bin, x-correlation-id, x-request-id",
             "max_age": "600",
         })

@@ -33,8 +33,9 @@ pub struct Rpc {
 
 impl Rpc {
     /// The upstream service that answers this RPC in the split topology (`order` for
-    /// `fleuve.order.v1`), or `None` for what the edge does not expose: the operations API
-    /// (`fleuve.ops.v1`, present on every process) stays on the internal network.
+    /// `fleuve.order.v1`), or `None` for the operations API (`fleuve.ops.v1`, present on every
+    /// process on the bus): the edge routes it by the `x-fleuve-node` header instead, and keeps
+    /// it off the REST surface.
     pub fn service(&self) -> Option<&str> {
         exposed_service(&self.package)
     }

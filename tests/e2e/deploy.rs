@@ -571,6 +571,29 @@ async fn run_deployment(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The operations API of each service through the edge (grpc-web, as the console's
+    // operations page calls it), chosen by the x-fleuve-node header: each answers with its own
+    // consumers.
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let edge_url = format!("http://127.0.0.1:{listen}");
+    let consumers = [("order", "order-saga"), ("stock", "stock"), ("billing", "billing"), ("statistics", "statistics")];
+    for (node, consumer) in consumers {
+        let reply = crate::grpc_web::call(
+            &http,
+            &edge_url,
+            "/fleuve.ops.v1.OperationsService/ListProjections",
+            &fleuve_proto::ops::v1::ListProjectionsRequest {},
+            Some(&admin),
+            crate::grpc_web::Format::Binary,
+            &[(fleuve_gateway::envoy::NODE_HEADER, node)],
+        )
+        .await;
+        assert_eq!(reply.grpc_status(), Some(0), "{node}: {reply:?}");
+        let listed: fleuve_proto::ops::v1::ListProjectionsResponse = reply.message(0);
+        let names: Vec<&str> = listed.projections.iter().map(|p| p.name.as_str()).collect();
+        let others = consumers.iter().filter(|(n, _)| *n != node).any(|(_, c)| names.contains(c));
+        assert!(names.contains(&consumer) && !others, "{node} answered with {names:?}");
+    }
     drop(running);
     drop(scratch);
     let _ = std::fs::remove_dir_all(dir);

@@ -15,6 +15,8 @@ try {
   await page.goto(`${CONSOLE}/operations`);
   await signIn(page, process.env.ADMIN_EMAIL);
   await page.getByRole("heading", { name: "Exploitation", level: 1 }).waitFor();
+  // The notification service's operations (one node here: it answers for every service).
+  await page.getByLabel("Service").selectOption("notification");
   await page.getByLabel("Consommateur").selectOption({ label: "notification" });
   const row = page.locator("tr", { hasText: "CertificateIssued" });
   await row.waitFor();

@@ -202,7 +202,9 @@ export const en: Messages = {
   queue: { title: "My review queue", empty: "No dossier is assigned to you." },
   ops: {
     title: "Operations",
-    scope: "These figures are those of the Fleuve node serving the console.",
+    scope: "With one process per service (behind the edge), choose the service: each has its own consumers, dead letters and read models. With a single node (fleuve dev), every choice shows that node.",
+    node: "Service",
+    defaultNode: "This node",
     deadLetters: "Dead letters",
     consumer: "Consumer",
     allConsumers: "All",

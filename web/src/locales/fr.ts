@@ -201,7 +201,9 @@ export const fr = {
   queue: { title: "Ma file d'instruction", empty: "Aucun dossier ne vous est affecté." },
   ops: {
     title: "Exploitation",
-    scope: "Ces informations concernent le nœud Fleuve qui sert la console.",
+    scope: "Avec un processus par service (derrière la passerelle), choisissez le service : chacun a ses consommateurs, ses lettres mortes et ses modèles de lecture. Avec un seul nœud (fleuve dev), chaque choix montre ce nœud.",
+    node: "Service",
+    defaultNode: "Ce nœud",
     deadLetters: "Lettres mortes",
     consumer: "Consommateur",
     allConsumers: "Tous",

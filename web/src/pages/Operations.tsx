@@ -14,31 +14,57 @@ import { ErrorNotice } from "./ErrorNotice";
 const STATUSES = [DeadLetterStatus.PARKED, DeadLetterStatus.REDRIVEN, DeadLetterStatus.DISCARDED];
 const RUNNING = [OrderStatus.PENDING, OrderStatus.AWAITING_STOCK, OrderStatus.AWAITING_PAYMENT, OrderStatus.COMPENSATING];
 
-/** Operations of the node serving the console (admin): dead letters, projections, sagas. */
+/** The services that run the operations API, as the edge routes them (`x-fleuve-node`). */
+const NODES = ["homologation", "statistics", "notification", "order", "stock", "billing"];
+
+/** Call options sending a service's operations calls to it through the edge. */
+function onNode(node: string) {
+  return node ? { headers: { "x-fleuve-node": node } } : {};
+}
+
+/** Operations (admin): dead letters, projections, sagas; of the service chosen when each
+ * service runs on its own (behind the edge), of the one node otherwise. */
 export function Operations() {
   const { t } = useTranslation();
+  const [node, setNode] = useState("");
   return (
     <section>
       <h1>{t("ops.title")}</h1>
-      <DeadLetters />
-      <Projections />
-      <Sagas />
+      <div className="toolbar">
+        <label>
+          {t("ops.node")}{" "}
+          <select value={node} onChange={(e) => setNode(e.target.value)}>
+            <option value="">{t("ops.defaultNode")}</option>
+            {NODES.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
       <p className="hint">{t("ops.scope")}</p>
+      <DeadLetters node={node} />
+      <Projections node={node} />
+      <Sagas />
     </section>
   );
 }
 
-function DeadLetters() {
+function DeadLetters({ node }: { node: string }) {
   const { t } = useTranslation();
   const queryClient = useQueryClient();
   const [consumer, setConsumer] = useState("");
   const [status, setStatus] = useState<DeadLetterStatus>(DeadLetterStatus.PARKED);
   const [discarding, setDiscarding] = useState<bigint | null>(null);
   const [reason, setReason] = useState("");
-  const projections = useQuery({ queryKey: ["projections"], queryFn: () => operations.listProjections({}) });
+  const projections = useQuery({
+    queryKey: ["projections", node],
+    queryFn: () => operations.listProjections({}, onNode(node)),
+  });
   const letters = useQuery({
-    queryKey: ["dead-letters", consumer, status],
-    queryFn: () => operations.listDeadLetters({ consumer, status, pageSize: 100 }),
+    queryKey: ["dead-letters", node, consumer, status],
+    queryFn: () => operations.listDeadLetters({ consumer, status, pageSize: 100 }, onNode(node)),
   });
   const refresh = () =>
     Promise.all([
@@ -46,11 +72,11 @@ function DeadLetters() {
       queryClient.invalidateQueries({ queryKey: ["projections"] }),
     ]);
   const redrive = useMutation({
-    mutationFn: (id: bigint) => operations.redriveDeadLetters({ target: { case: "id", value: id } }),
+    mutationFn: (id: bigint) => operations.redriveDeadLetters({ target: { case: "id", value: id } }, onNode(node)),
     onSettled: refresh,
   });
   const discard = useMutation({
-    mutationFn: (id: bigint) => operations.discardDeadLetter({ id, reason }),
+    mutationFn: (id: bigint) => operations.discardDeadLetter({ id, reason }, onNode(node)),
     onSuccess: async () => {
       setDiscarding(null);
       setReason("");
@@ -194,15 +220,18 @@ interface Progress {
 }
 
 /** The node's projections; a rebuild streams its progress (StreamRebuildProjection). */
-function Projections() {
+function Projections({ node }: { node: string }) {
   const { t } = useTranslation();
   const queryClient = useQueryClient();
-  const projections = useQuery({ queryKey: ["projections"], queryFn: () => operations.listProjections({}) });
+  const projections = useQuery({
+    queryKey: ["projections", node],
+    queryFn: () => operations.listProjections({}, onNode(node)),
+  });
   const [progress, setProgress] = useState<Progress | null>(null);
   const rebuild = useMutation({
     mutationFn: async (name: string) => {
       setProgress({ name, replayed: 0n, position: 0n, lastPosition: 0n, updates: 0, done: null });
-      for await (const step of operations.streamRebuildProjection({ name })) {
+      for await (const step of operations.streamRebuildProjection({ name }, onNode(node))) {
         setProgress((p) => ({
           name,
           replayed: step.replayedEvents,

@@ -20,7 +20,7 @@ use crate::config::CorsConfig;
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 /// Request headers a grpc-web or Connect client sends, beside the CORS-safelisted ones.
-const ALLOWED_HEADERS: [&str; 10] = [
+const ALLOWED_HEADERS: [&str; 11] = [
     "content-type",
     "authorization",
     "x-grpc-web",
@@ -31,6 +31,8 @@ const ALLOWED_HEADERS: [&str; 10] = [
     "tracestate",
     "connect-protocol-version",
     "connect-timeout-ms",
+    // Which service's operations API a call through the edge is for (the console's operations page).
+    "x-fleuve-node",
 ];
 
 /// Response headers a page may read: the call's status and its correlation id.
