@@ -4,6 +4,8 @@
   deploy.py render VALUES...          the chart rendered with each values file ("-" = defaults)
   deploy.py lint                      helm lint --strict of the chart
   deploy.py schema-rejects            values.schema.json refuses values of the wrong type
+  deploy.py hooks VALUES              the pre-install hooks use only what exists before them: no
+                                      object of the release that is not an earlier hook
   deploy.py compose-config ENVFILE    docker-compose.yml interpolated with ENVFILE, anchors merged
   deploy.py compose-validate ENVFILE  the compose spec's checks, and every depends_on target exists
   deploy.py compose-files ENVFILE     the files compose mounts name its services: Prometheus's
@@ -392,6 +394,55 @@ def compose_files(env_path):
     print("prometheus targets, collector pipelines and grafana sources name services of docker-compose.yml")
 
 
+def hooks(values_path):
+    """On install, Helm creates the pre-install hooks (by weight) before any other object of
+    the release and waits for them: a hook that names a ServiceAccount, Secret or ConfigMap
+    of the release that is not an earlier hook never starts."""
+    _, docs = render(values_path)
+
+    def hook_weight(doc):
+        annotations = doc["metadata"].get("annotations") or {}
+        if "pre-install" not in annotations.get("helm.sh/hook", ""):
+            return None
+        return int(annotations.get("helm.sh/hook-weight", "0"))
+
+    owned = {(d["kind"], d["metadata"]["name"]): hook_weight(d) for d in docs}
+    problems = []
+    for doc in docs:
+        weight = hook_weight(doc)
+        if weight is None or doc["kind"] != "Job":
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        wanted = []
+        if pod.get("serviceAccountName"):
+            wanted.append(("ServiceAccount", pod["serviceAccountName"]))
+        for volume in pod.get("volumes", []):
+            if "secret" in volume:
+                wanted.append(("Secret", volume["secret"]["secretName"]))
+            if "configMap" in volume:
+                wanted.append(("ConfigMap", volume["configMap"]["name"]))
+        for container in pod["containers"] + pod.get("initContainers", []):
+            for source in container.get("envFrom", []):
+                for kind, key in (("Secret", "secretRef"), ("ConfigMap", "configMapRef")):
+                    if key in source:
+                        wanted.append((kind, source[key]["name"]))
+            for entry in container.get("env", []):
+                ref = entry.get("valueFrom", {})
+                if "secretKeyRef" in ref:
+                    wanted.append(("Secret", ref["secretKeyRef"]["name"]))
+                if "configMapKeyRef" in ref:
+                    wanted.append(("ConfigMap", ref["configMapKeyRef"]["name"]))
+        for kind, name in wanted:
+            if (kind, name) not in owned:
+                continue  # not the release's: it exists before the install
+            before = owned[(kind, name)]
+            if before is None or before >= weight:
+                problems.append(f"hook {doc['metadata']['name']} needs {kind} {name}, created after it on install")
+    if problems:
+        fail("\n".join(problems))
+    print(f"{sum(1 for d in docs if hook_weight(d) is not None)} pre-install hooks, each using only earlier hooks or outside objects")
+
+
 def schema_rejects():
     """Wrong value types are refused by values.schema.json at render time."""
     import helm_python
@@ -432,6 +483,9 @@ def main(argv):
             print(f"{message['severity']} {message['path']}: {message['error']}")
         if result.get("errors"):
             fail("helm lint --strict: " + "; ".join(str(e) for e in result["errors"]))
+    elif command == "hooks":
+        for path in args:
+            hooks(path)
     elif command == "schema-rejects":
         schema_rejects()
     elif command == "compose-config":

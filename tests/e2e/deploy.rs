@@ -87,8 +87,8 @@ fn render_all(dir: &Path) -> Vec<(&'static str, PathBuf)> {
 }
 
 /// `helm lint --strict`, then each render against the Kubernetes schemas of two versions with
-/// `kubernetes-validate --strict`; a misspelt field is caught, and values.schema.json refuses
-/// values of the wrong type.
+/// `kubernetes-validate --strict`; a misspelt field is caught; the install hooks use nothing
+/// created after them; values.schema.json refuses values of the wrong type.
 #[test]
 fn the_chart_lints_and_its_renders_meet_two_kubernetes_versions() {
     let dir = temp_dir("fleuve-helm");
@@ -107,6 +107,13 @@ fn the_chart_lints_and_its_renders_meet_two_kubernetes_versions() {
     let (ok, out) =
         run(Command::new(deploy_tool("kubernetes-validate")).args(["--strict", "-k", "1.31.0"]).arg(&broken));
     assert!(!ok && out.contains("did not validate for resource deployment"), "a misspelt field passed:\n{out}");
+
+    // On install the migration hooks run before the release's other objects exist: they may
+    // use only earlier hooks (the chart's first version named its ServiceAccount and would
+    // have waited for ever).
+    let values: Vec<&str> = VALUES.iter().map(|(_, v)| *v).collect();
+    let checked = deploy_py(&[&["hooks"], values.as_slice()].concat());
+    assert_eq!(checked.lines().filter(|l| l.contains("pre-install hooks")).count(), 3, "{checked}");
 
     let refused = deploy_py(&["schema-rejects"]);
     assert_eq!(refused.lines().filter(|l| l.starts_with("refused")).count(), 6, "{refused}");
