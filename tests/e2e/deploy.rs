@@ -339,7 +339,8 @@ async fn ready_after(name: &str, process: &mut Process, port: u16, started: Inst
 /// runs a dossier's life and an order through its edge. `infra_hosts` are the host names the
 /// deployment gives PostgreSQL, Kafka, the registry and Redis; `elsewhere` the hosts it names
 /// that have no server here (the collector, the SMTP relay): they get a port nothing listens
-/// on, as in an install without them.
+/// on, as in an install without them. Returns how many services logged in CLEF, each line
+/// checked as Seq's GELF input reads it.
 async fn run_deployment(
     source: &str,
     postgres: (&str, u16),
@@ -347,7 +348,7 @@ async fn run_deployment(
     registry: (&str, u16),
     redis: (&str, u16),
     elsewhere: &[(&str, u16)],
-) {
+) -> usize {
     let dir = temp_dir("fleuve-deployed");
     let containers: Vec<Container> = serde_json::from_str(&deploy_py(&["containers", source])).unwrap();
     let edge: serde_json::Value = serde_json::from_str(&deploy_py(&["edge", source])).unwrap();
@@ -603,7 +604,33 @@ async fn run_deployment(
     }
     drop(running);
     drop(scratch);
+    // What the services wrote, as the deployment ships it.
+    let mut clef = 0;
+    for service in &services {
+        let lines = std::fs::read_to_string(dir.join(format!("{}.log", service.name))).unwrap();
+        assert!(!lines.is_empty(), "{} logged nothing", service.name);
+        if service.env.get("FLEUVE_LOG__FORMAT").map(String::as_str) == Some("clef") {
+            for line in lines.lines() {
+                assert_seq_reads_as_clef(&service.name, line);
+            }
+            clef += 1;
+        }
+    }
     let _ = std::fs::remove_dir_all(dir);
+    clef
+}
+
+/// A line as Seq's GELF input (datalust/seq-input-gelf) takes a message: a JSON object is a CLEF
+/// event whose `@t` must be RFC 3339; Seq shows `@l` as the level and `@m` as the text.
+fn assert_seq_reads_as_clef(service: &str, line: &str) {
+    assert!(line.starts_with('{'), "{service}: not a JSON object: {line}");
+    let event: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{service}: {e}: {line}"));
+    let time = event["@t"].as_str().unwrap_or_else(|| panic!("{service}: no @t: {line}"));
+    assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok() && time.ends_with('Z'), "{service}: @t {time}");
+    let level = event["@l"].as_str().unwrap_or_default();
+    assert!(["Verbose", "Debug", "Information", "Warning", "Error"].contains(&level), "{service}: @l {level}: {line}");
+    assert!(event["@m"].is_string(), "{service}: no @m: {line}");
+    assert!(event.get("timestamp").is_none() && event.get("level").is_none(), "{service}: {line}");
 }
 
 /// Maps every `socket_address` of an Envoy configuration (listeners, admin, clusters) and every
@@ -705,7 +732,7 @@ async fn the_compose_configuration_runs_a_dossier_and_an_order() {
     }
     let env_file = dir.join(".env");
     std::fs::write(&env_file, env).unwrap();
-    run_deployment(
+    let clef = run_deployment(
         &format!("compose:{}", env_file.display()),
         ("postgres", 5432),
         ("kafka", 9092),
@@ -714,6 +741,7 @@ async fn the_compose_configuration_runs_a_dossier_and_an_order() {
         &[("otel-collector", 4317), ("mailpit", 1025)],
     )
     .await;
+    assert_eq!(clef, 7, "the compose services log in CLEF for Seq");
     let _ = std::fs::remove_dir_all(dir);
 }
 

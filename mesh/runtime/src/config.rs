@@ -140,7 +140,7 @@ impl Default for AdminConfig {
 pub struct LogConfig {
     /// An `EnvFilter` directive, e.g. `info,fleuve_store=debug`; `RUST_LOG` wins when set.
     pub level: String,
-    /// `json` (one object per line) or `pretty`.
+    /// `json` (one object per line), `clef` (the same in Seq's CLEF keys) or `pretty`.
     pub format: String,
 }
 

@@ -55,7 +55,12 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .event_format(lines::JsonLines::new(telemetry.service_name.clone()))
             .boxed(),
-        other => anyhow::bail!("unknown log format {other:?} (expected json or pretty)"),
+        "clef" => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(lines::JsonLines::clef(telemetry.service_name.clone()))
+            .boxed(),
+        other => anyhow::bail!("unknown log format {other:?} (expected json, clef or pretty)"),
     };
     let _ = tracing_subscriber::registry()
         .with(filter)
