@@ -276,6 +276,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Health { addr, service, timeout } => fleuve::health::check(&addr, &service, timeout).await,
         Command::Migrate { database_url } => {
             let mut config = config;
+            // Whatever the environment says (a service's, with apply_migrations off): this
+            // command is the one that applies them.
+            config.apply_migrations = true;
             if let Some(url) = database_url {
                 config.database_url = url;
             }

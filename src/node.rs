@@ -87,16 +87,7 @@ async fn wait_for_schema(db: &Database) -> anyhow::Result<()> {
 
 /// Hides a password in a database URL before it is logged or printed.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
+    fleuve_mesh::config::redact_url(url)
 }
 
 /// Every topic the node's services publish to and the message each carries: the

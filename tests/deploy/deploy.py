@@ -205,9 +205,54 @@ def env_list(entries, configmaps, secrets, pod):
     return env
 
 
+def service_links(services):
+    """The variables the kubelet gives a container for each Service of its namespace (when the
+    pod does not set enableServiceLinks: false); headless Services give none."""
+    env = {}
+    for service in services:
+        spec = service["spec"]
+        if spec.get("clusterIP") == "None":
+            continue
+        name = service["metadata"]["name"].upper().replace("-", "_")
+        ip = "10.96.0.10"
+        ports = spec.get("ports", [])
+        env[f"{name}_SERVICE_HOST"] = ip
+        if ports:
+            env[f"{name}_SERVICE_PORT"] = str(ports[0]["port"])
+            env[f"{name}_PORT"] = f"tcp://{ip}:{ports[0]['port']}"
+        for port in ports:
+            if "name" in port:
+                env[f"{name}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}"] = str(port["port"])
+            prefix = f"{name}_PORT_{port['port']}_TCP"
+            env[prefix] = f"tcp://{ip}:{port['port']}"
+            env[f"{prefix}_PROTO"] = "tcp"
+            env[f"{prefix}_PORT"] = str(port["port"])
+            env[f"{prefix}_ADDR"] = ip
+    return env
+
+
+def selected_by(services, labels, container):
+    """The (Service, port) pairs that lead to this container: selector within the pod's labels,
+    target port resolved against the container's ports."""
+    by_name = {p["name"]: p["containerPort"] for p in container.get("ports", []) if "name" in p}
+    found = []
+    for service in services:
+        selector = service["spec"].get("selector") or {}
+        if not selector or any(labels.get(k) != v for k, v in selector.items()):
+            continue
+        for port in service["spec"].get("ports", []):
+            target = port.get("targetPort", port["port"])
+            target = by_name.get(target) if isinstance(target, str) else target
+            if target is None:
+                fail(f"service {service['metadata']['name']}: target port {port.get('targetPort')} is not a port of {container['name']}")
+            found.append({"name": service["metadata"]["name"], "port": port["port"], "target": target})
+    return found
+
+
 def helm_containers(values_path):
     _, docs = render(values_path)
     configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    services = [d for d in docs if d["kind"] == "Service"]
     secrets = {}
     for d in docs:
         if d["kind"] == "Secret":
@@ -218,16 +263,20 @@ def helm_containers(values_path):
     for d in docs:
         if d["kind"] not in ("Deployment", "Job"):
             continue
-        pod = d["spec"]["template"]["spec"]
+        template = d["spec"]["template"]
+        pod = template["spec"]
+        labels = template["metadata"].get("labels", {})
         volumes = {v["name"]: v for v in pod.get("volumes", [])}
         for c in pod["containers"]:
             if c["name"] == "envoy":
                 continue
             env = image_env()
+            if pod.get("enableServiceLinks", True):
+                env.update(service_links(services))
             for source in c.get("envFrom", []):
                 env.update(configmaps[source["configMapRef"]["name"]])
-            pod = f"{d['metadata']['name']}-5d8f9c7b6-x2k4q"
-            env.update(env_list(c.get("env", []), configmaps, secrets, pod))
+            pod_name = f"{d['metadata']['name']}-5d8f9c7b6-x2k4q"
+            env.update(env_list(c.get("env", []), configmaps, secrets, pod_name))
             files = {}
             for mount in c.get("volumeMounts", []):
                 volume = volumes[mount["name"]]
@@ -243,6 +292,7 @@ def helm_containers(values_path):
                 "args": c.get("args", []),
                 "env": env,
                 "files": files,
+                "services": selected_by(services, labels, c) if d["kind"] == "Deployment" else [],
                 "probes": {k: c[k] for k in ("startupProbe", "readinessProbe", "livenessProbe") if k in c},
             })
     return containers
@@ -267,12 +317,15 @@ def compose_containers(env_path):
                 files[path] = {"from_file": os.path.normpath(os.path.join(ROOT, spec["file"]))}
             else:
                 files[path] = {"from_env": spec["environment"]}
+        one_shot = service.get("restart") == "no"
         containers.append({
             "name": name,
-            "kind": "Job" if service.get("restart") == "no" else "Deployment",
+            "kind": "Job" if one_shot else "Deployment",
             "args": service.get("command", []),
             "env": env,
             "files": files,
+            # On compose's network the service name reaches the container on any port.
+            "services": [] if one_shot else [{"name": name, "port": p, "target": p} for p in (50051, 9464)],
             "depends_on": sorted((service.get("depends_on") or {}).keys()),
             "healthcheck": service.get("healthcheck", {}).get("test"),
         })
@@ -288,7 +341,8 @@ def helm_edge(values_path):
     files = {os.path.join(mount, k): {"base64": v} for k, v in (configmap.get("binaryData") or {}).items()}
     config_path = container["args"][container["args"].index("-c") + 1]
     text = configmap["data"][os.path.relpath(config_path, mount)]
-    return {"config": yaml.safe_load(text), "files": files, "image": container["image"]}
+    probes = {k: container[k] for k in ("startupProbe", "readinessProbe", "livenessProbe") if k in container}
+    return {"config": yaml.safe_load(text), "files": files, "image": container["image"], "probes": probes}
 
 
 def compose_edge(env_path):
@@ -306,7 +360,7 @@ def compose_edge(env_path):
             files[target] = {"from_file": local}
     if config is None:
         fail(f"the edge's configuration {config_path} is not mounted")
-    return {"config": config, "files": files, "image": service["image"]}
+    return {"config": config, "files": files, "image": service["image"], "healthcheck": service["healthcheck"]["test"]}
 
 
 def host_port(url):
@@ -440,7 +494,8 @@ def hooks(values_path):
                 problems.append(f"hook {doc['metadata']['name']} needs {kind} {name}, created after it on install")
     if problems:
         fail("\n".join(problems))
-    print(f"{sum(1 for d in docs if hook_weight(d) is not None)} pre-install hooks, each using only earlier hooks or outside objects")
+    jobs = sum(1 for d in docs if hook_weight(d) is not None and d["kind"] == "Job")
+    print(f"{jobs} pre-install hook jobs, each using only earlier hooks or outside objects")
 
 
 def schema_rejects():

@@ -113,7 +113,12 @@ fn the_chart_lints_and_its_renders_meet_two_kubernetes_versions() {
     // have waited for ever).
     let values: Vec<&str> = VALUES.iter().map(|(_, v)| *v).collect();
     let checked = deploy_py(&[&["hooks"], values.as_slice()].concat());
-    assert_eq!(checked.lines().filter(|l| l.contains("pre-install hooks")).count(), 3, "{checked}");
+    let jobs: Vec<usize> = checked
+        .lines()
+        .filter(|l| l.contains("pre-install hook jobs"))
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(jobs, [4, 4, 4], "one migration hook per database in each render: {checked}");
 
     let refused = deploy_py(&["schema-rejects"]);
     assert_eq!(refused.lines().filter(|l| l.starts_with("refused")).count(), 6, "{refused}");
@@ -268,6 +273,23 @@ struct Container {
     args: Vec<String>,
     env: BTreeMap<String, String>,
     files: BTreeMap<String, serde_json::Value>,
+    /// The host names and ports that lead to it (the Services selecting its pod; the compose
+    /// service's name), with the container port each reaches.
+    #[serde(default)]
+    services: Vec<ServicePort>,
+    /// Kubernetes' probes (the chart).
+    #[serde(default)]
+    probes: serde_json::Map<String, serde_json::Value>,
+    /// Docker's health check (the compose file).
+    #[serde(default)]
+    healthcheck: Option<Vec<String>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ServicePort {
+    name: String,
+    port: u16,
+    target: u16,
 }
 
 /// Writes a mounted file's content (`{"from_file"}`, `{"from_env"}`, `{"base64"}` or the text)
@@ -383,10 +405,14 @@ async fn run_deployment(
     let mut own: HashMap<String, HashMap<u16, u16>> = HashMap::new();
     for container in &containers {
         let ports = HashMap::from([(50051, free_port()), (9464, free_port())]);
-        if container.kind == "Deployment" {
-            for (port, local) in &ports {
-                hosts.table.insert((container.name.clone(), *port), *local);
-            }
+        for service in &container.services {
+            let local = *ports.get(&service.target).unwrap_or_else(|| {
+                panic!(
+                    "{} reaches {} on port {}, which it does not serve",
+                    service.name, container.name, service.target
+                )
+            });
+            hosts.table.insert((service.name.clone(), service.port), local);
         }
         own.insert(container.name.clone(), ports);
     }
@@ -458,6 +484,15 @@ async fn run_deployment(
     let _envoy = Process(envoy);
     wait_for_port(listen, Duration::from_secs(30));
     let channel = Channel::from_shared(format!("http://127.0.0.1:{listen}")).unwrap().connect_lazy();
+
+    // Each container's health check as its orchestrator runs it: Docker's command (compose),
+    // the kubelet's gRPC and HTTP probes (the chart), against the running processes.
+    for service in &services {
+        check_health(&service.name, service.healthcheck.as_deref(), &service.probes, &hosts, &own[&service.name]).await;
+    }
+    let edge_probes = edge["probes"].as_object().cloned().unwrap_or_default();
+    let edge_check: Option<Vec<String>> = serde_json::from_value(edge["healthcheck"].clone()).unwrap_or(None);
+    check_health("edge", edge_check.as_deref(), &edge_probes, &hosts, &edge_own).await;
 
     // The demo users on the identity service's database, signed in through the edge.
     let identity = services.iter().find(|c| c.args.iter().any(|a| a == "identity")).unwrap();
@@ -631,6 +666,64 @@ fn assert_seq_reads_as_clef(service: &str, line: &str) {
     assert!(["Verbose", "Debug", "Information", "Warning", "Error"].contains(&level), "{service}: @l {level}: {line}");
     assert!(event["@m"].is_string(), "{service}: no @m: {line}");
     assert!(event.get("timestamp").is_none() && event.get("level").is_none(), "{service}: {line}");
+}
+
+/// Runs a container's health check: a Docker `CMD` (the `fleuve` binary, or `bash -c` with
+/// its loopback address mapped), or the kubelet's probes (gRPC health as `fleuve health`
+/// asks it, HTTP GET). Each must pass against the running process.
+async fn check_health(
+    name: &str,
+    docker: Option<&[String]>,
+    probes: &serde_json::Map<String, serde_json::Value>,
+    hosts: &Hosts,
+    own: &HashMap<u16, u16>,
+) {
+    let mut checked = 0;
+    if let Some(test) = docker {
+        assert_eq!(test.first().map(String::as_str), Some("CMD"), "{name}: health check {test:?}");
+        let mut command = match test[1].as_str() {
+            "/usr/local/bin/fleuve" => {
+                let mut command = Command::new(fleuve_binary());
+                command.env_clear().args(test[2..].iter().map(|a| hosts.value("healthcheck", a, own)));
+                command
+            }
+            "bash" => {
+                let mut script = test[3].clone();
+                for (port, local) in own {
+                    script = script.replace(&format!("127.0.0.1/{port}"), &format!("127.0.0.1/{local}"));
+                }
+                let mut command = Command::new("bash");
+                command.args(["-c", &script]);
+                command
+            }
+            other => panic!("{name}: a health check with {other}, which this test does not run"),
+        };
+        let (ok, out) = tokio::task::block_in_place(|| run(&mut command));
+        assert!(ok, "{name}: health check {test:?} failed: {out}");
+        checked += 1;
+    }
+    for (kind, probe) in probes {
+        if let Some(grpc) = probe.get("grpc") {
+            let port = own[&(grpc["port"].as_u64().unwrap() as u16)];
+            let mut command = Command::new(fleuve_binary());
+            command.env_clear().args(["health", "--addr", &format!("127.0.0.1:{port}")]);
+            let (ok, out) = tokio::task::block_in_place(|| run(&mut command));
+            assert!(ok, "{name}: {kind} (gRPC) failed: {out}");
+        } else if let Some(http) = probe.get("httpGet") {
+            let port = match &http["port"] {
+                serde_json::Value::Number(n) => own[&(n.as_u64().unwrap() as u16)],
+                // The edge's only named port: `http`, its listener.
+                _ => own[&8080],
+            };
+            let url = format!("http://127.0.0.1:{port}{}", http["path"].as_str().unwrap());
+            let status = reqwest::get(&url).await.map(|r| r.status().as_u16());
+            assert!(matches!(status, Ok(200..=399)), "{name}: {kind} {url}: {status:?}");
+        } else {
+            panic!("{name}: {kind} {probe}: a probe this test does not run");
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "{name} has no health check");
 }
 
 /// Maps every `socket_address` of an Envoy configuration (listeners, admin, clusters) and every

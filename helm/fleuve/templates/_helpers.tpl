@@ -107,3 +107,15 @@ homologation
       key: {{ .key }}
       optional: {{ .optional | default false }}
 {{- end -}}
+
+{{/* The credentials Secret's data (its checksum rolls the pods when one changes). */}}
+{{- define "fleuve.credentials" -}}
+postgres-password: {{ .Values.postgresql.password | quote }}
+{{- $r := .Values.redis }}
+{{- $auth := ternary (printf ":%s@" ($r.password | urlquery)) "" (ne $r.password "") }}
+redis-url: {{ printf "%s://%s%s:%v/%v" (ternary "rediss" "redis" $r.tls) $auth $r.host $r.port $r.db | quote }}
+schema-registry-password: {{ .Values.schemaRegistry.password | quote }}
+sasl-password: {{ .Values.kafka.saslPassword | quote }}
+smtp-password: {{ .Values.notification.smtp.password | quote }}
+webhook-secret: {{ .Values.notification.webhookSecret | quote }}
+{{- end -}}

@@ -78,7 +78,7 @@ impl std::fmt::Debug for MeshConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MeshConfig")
             .field("listen", &self.listen)
-            .field("database_url", &self.database_url)
+            .field("database_url", &redact_url(&self.database_url))
             .field("database_pool_size", &self.database_pool_size)
             .field("apply_migrations", &self.apply_migrations)
             .field("admin", &self.admin)
@@ -289,15 +289,11 @@ impl Default for BusSettings {
     }
 }
 
-/// Credentials redacted: the registry's password, and the Kafka properties that carry secrets
-/// (`sasl.password`, `ssl.key.password`...).
+/// Credentials redacted: the registry's password, and the Kafka properties' values (any of
+/// them may carry a secret: `sasl.password`, `ssl.key.pem`, `sasl.oauthbearer.config`...).
 impl std::fmt::Debug for BusSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let security: std::collections::BTreeMap<&str, &str> = self
-            .security
-            .iter()
-            .map(|(k, v)| (k.as_str(), if k.contains("password") || k.contains("secret") { "***" } else { v }))
-            .collect();
+        let security: Vec<&str> = self.security.keys().map(String::as_str).collect();
         f.debug_struct("BusSettings")
             .field("bootstrap_servers", &self.bootstrap_servers)
             .field("security", &security)
@@ -316,8 +312,19 @@ impl std::fmt::Debug for BusSettings {
     }
 }
 
+/// A URL with the password of its user information hidden (`postgres://u:***@host/db`).
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
 /// The read-through cache of hot queries.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheSettings {
     /// `redis://host:6379/0`; empty means an in-process cache.
@@ -341,6 +348,19 @@ impl Default for CacheSettings {
             key_prefix: "fleuve".into(),
             near_cache: true,
         }
+    }
+}
+
+/// The Redis URL's password hidden.
+impl std::fmt::Debug for CacheSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheSettings")
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("ttl_seconds", &self.ttl_seconds)
+            .field("max_entries", &self.max_entries)
+            .field("key_prefix", &self.key_prefix)
+            .field("near_cache", &self.near_cache)
+            .finish()
     }
 }
 
@@ -436,7 +456,7 @@ impl MeshConfig {
         env.sort();
         for (key, value) in env {
             let Some(name) = key.strip_prefix(ENV_PREFIX) else { continue };
-            if OTHER_VARIABLES.contains(&key.as_str()) {
+            if OTHER_VARIABLES.contains(&key.as_str()) || is_service_link(&key) {
                 continue;
             }
             let mut path: Vec<String> = name.split("__").map(str::to_lowercase).collect();
@@ -482,6 +502,25 @@ fn merge(base: &mut toml::Value, layer: toml::Value) {
         }
         (base, layer) => *base = layer,
     }
+}
+
+/// Whether `name` is one of the variables Kubernetes (and Docker links) give a container for
+/// each Service of its namespace: `<SVC>_SERVICE_HOST`, `<SVC>_SERVICE_PORT[_<PORT>]`,
+/// `<SVC>_PORT`, `<SVC>_PORT_<N>_<PROTO>[_PROTO|_PORT|_ADDR]`. A Service named `fleuve-...`
+/// gives `FLEUVE_..._SERVICE_HOST`; no configuration key has these shapes.
+fn is_service_link(name: &str) -> bool {
+    if name.ends_with("_SERVICE_HOST") || name.ends_with("_SERVICE_PORT") || name.contains("_SERVICE_PORT_") {
+        return true;
+    }
+    let Some((_, tail)) = name.rsplit_once("_PORT") else { return false };
+    if tail.is_empty() {
+        return true;
+    }
+    let mut parts = tail.trim_start_matches('_').split('_');
+    let number = parts.next().is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let protocol = parts.next().is_some_and(|p| matches!(p, "TCP" | "UDP" | "SCTP"));
+    let rest: Vec<&str> = parts.collect();
+    number && protocol && (rest.is_empty() || (rest.len() == 1 && matches!(rest[0], "PROTO" | "PORT" | "ADDR")))
 }
 
 /// What the variables can name: every key of the defaults (as `FLEUVE_A__B`), and the open
@@ -663,6 +702,19 @@ mod tests {
         assert!(err.to_string().contains("did you mean FLEUVE_SAGA__TIMEOUT_SECONDS?"), "{err}");
         // A table is not a value.
         assert!(MeshConfig::load_from(None, env(&[("FLEUVE_AUTH", "x")]), &Sections::default()).is_err());
+        // Kubernetes' variables for a Service named fleuve-order are not settings either.
+        let links = env(&[
+            ("FLEUVE_ORDER_SERVICE_HOST", "10.0.0.7"),
+            ("FLEUVE_ORDER_SERVICE_PORT", "50051"),
+            ("FLEUVE_ORDER_SERVICE_PORT_GRPC", "50051"),
+            ("FLEUVE_ORDER_PORT", "tcp://10.0.0.7:50051"),
+            ("FLEUVE_ORDER_PORT_50051_TCP", "tcp://10.0.0.7:50051"),
+            ("FLEUVE_ORDER_PORT_50051_TCP_PROTO", "tcp"),
+            ("FLEUVE_ORDER_PORT_50051_TCP_PORT", "50051"),
+            ("FLEUVE_ORDER_PORT_50051_TCP_ADDR", "10.0.0.7"),
+        ]);
+        assert!(MeshConfig::load_from(None, links, &Sections::default()).is_ok());
+        assert!(MeshConfig::load_from(None, env(&[("FLEUVE_ORDER_PORTS", "1")]), &Sections::default()).is_err());
         // The tools' own variables are not configuration keys and pass.
         let tools =
             env(&[("FLEUVE_TOOLS", "/x"), ("FLEUVE_ADDR", "127.0.0.1:1"), ("FLEUVE_TEST_PG_URL", "postgres://")]);
@@ -677,6 +729,9 @@ mod tests {
                 ("FLEUVE_BUS__SECURITY__SECURITY_PROTOCOL", "SASL_SSL"),
                 ("FLEUVE_BUS__SECURITY__SASL_PASSWORD", "s3cret"),
                 ("FLEUVE_BUS__SCHEMA_REGISTRY_PASSWORD", "r3gistry"),
+                ("FLEUVE_BUS__SECURITY__SSL_KEY_PEM", "-----BEGIN PRIVATE KEY-----k3y"),
+                ("FLEUVE_DATABASE_URL", "postgres://fleuve:pgs3cret@db:5432/fleuve"),
+                ("FLEUVE_CACHE__REDIS_URL", "redis://:r3dis@redis:6379/0"),
             ]),
             &Sections::default(),
         )
@@ -684,7 +739,10 @@ mod tests {
         assert_eq!(config.bus.security["security.protocol"], "SASL_SSL");
         assert_eq!(config.bus.security["sasl.password"], "s3cret");
         let shown = format!("{config:?}");
-        assert!(!shown.contains("s3cret") && !shown.contains("r3gistry"), "{shown}");
+        for secret in ["s3cret", "r3gistry", "k3y", "pgs3cret", "r3dis"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("postgres://fleuve:***@db:5432/fleuve") && shown.contains("sasl.password"), "{shown}");
     }
 
     #[test]

@@ -59,28 +59,66 @@ impl Database {
 
 impl Database {
     /// The versions of `sets` not yet applied to this database (`set/version`), in order:
-    /// empty once the schema is current. Takes no lock and changes nothing.
+    /// empty once the schema is current. Reads only: diesel's own `pending_migrations` would
+    /// first create its bookkeeping table, which a process that does not migrate must not do
+    /// (nor may need the right to).
     pub fn pending_migrations(&self, sets: &[MigrationSet]) -> Result<Vec<String>, StoreError> {
         let mut conn = self.pool.get()?;
+        let applied = match &mut *conn {
+            DbConnection::Pg(pg) => {
+                applied_versions(pg, "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS present")
+            }
+            DbConnection::Sqlite(sqlite) => applied_versions(
+                sqlite,
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' \
+                 AND name = '__diesel_schema_migrations') AS present",
+            ),
+        }?;
         let mut pending = Vec::new();
         for set in sets {
-            let versions = match &mut *conn {
-                DbConnection::Pg(pg) => pending_of(pg, set.source(&set.postgres)),
-                DbConnection::Sqlite(sqlite) => pending_of(sqlite, set.source(&set.sqlite)),
+            let source = match &*conn {
+                DbConnection::Pg(_) => versions_of::<diesel::pg::Pg>(set.source(&set.postgres)),
+                DbConnection::Sqlite(_) => versions_of::<diesel::sqlite::Sqlite>(set.source(&set.sqlite)),
             }
             .map_err(|e| StoreError::Migration(format!("{}: {e}", set.name)))?;
-            pending.extend(versions.into_iter().map(|v| format!("{}/{v}", set.name)));
+            pending.extend(source.into_iter().filter(|v| !applied.contains(v)).map(|v| format!("{}/{v}", set.name)));
         }
         Ok(pending)
     }
 }
 
-fn pending_of<DB, C>(conn: &mut C, migrations: Merged<'_>) -> diesel::migration::Result<Vec<String>>
+#[derive(diesel::QueryableByName)]
+struct Present {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    present: bool,
+}
+
+#[derive(diesel::QueryableByName)]
+struct AppliedVersion {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+/// The versions recorded in diesel's table; none when the table does not exist yet.
+fn applied_versions<C>(conn: &mut C, exists: &str) -> Result<std::collections::HashSet<String>, StoreError>
 where
-    DB: diesel::backend::Backend,
-    C: MigrationHarness<DB>,
+    C: diesel::Connection,
+    Present: diesel::deserialize::QueryableByName<C::Backend>,
+    AppliedVersion: diesel::deserialize::QueryableByName<C::Backend>,
+    diesel::query_builder::SqlQuery:
+        diesel::query_dsl::LoadQuery<'static, C, Present> + diesel::query_dsl::LoadQuery<'static, C, AppliedVersion>,
 {
-    Ok(conn.pending_migrations(migrations)?.iter().map(|m| m.name().version().to_string()).collect())
+    let present: Vec<Present> = diesel::sql_query(exists).load(conn)?;
+    if !present.first().is_some_and(|p| p.present) {
+        return Ok(Default::default());
+    }
+    let rows: Vec<AppliedVersion> = diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load(conn)?;
+    Ok(rows.into_iter().map(|r| r.version).collect())
+}
+
+/// The versions a migration source holds, as diesel records them.
+fn versions_of<DB: diesel::backend::Backend>(migrations: Merged<'_>) -> diesel::migration::Result<Vec<String>> {
+    Ok(MigrationSource::<DB>::migrations(&migrations)?.iter().map(|m| m.name().version().to_string()).collect())
 }
 
 #[cfg(feature = "testing")]
