@@ -506,6 +506,42 @@ fn message_at(file: &prost_reflect::FileDescriptor, indexes: &[i32]) -> Option<S
 mod tests {
     use super::*;
 
+    /// A registry that asks for credentials: the resolver sends them, as HTTP basic
+    /// authentication, on every request (here a schema lookup the server answers with 401).
+    #[tokio::test]
+    async fn registry_credentials_are_sent_as_basic_authentication() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..n]);
+            }
+            let body = r#"{"error_code":40101,"message":"Unauthorized"}"#;
+            let answer = format!(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        let access = RegistryAccess { username: "fleuve".into(), password: "s3cret".into(), ca_file: String::new() };
+        let resolver = SchemaResolver::with_access(&url, &access).unwrap();
+        assert!(resolver.message_name(1, &[0]).await.is_err(), "a 401 is an error");
+        let request = server.await.unwrap().to_lowercase();
+        // base64("fleuve:s3cret")
+        assert!(request.contains("authorization: basic zmxldxzlonmzy3jlda=="), "{request}");
+        assert!(!format!("{access:?}").contains("s3cret"));
+
+        let missing = RegistryAccess { ca_file: "/nonexistent/ca.pem".into(), ..RegistryAccess::default() };
+        let error = SchemaResolver::with_access(&url, &missing).unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/ca.pem"), "{error}");
+    }
+
     #[test]
     fn first_message_is_a_single_zero_byte() {
         let framed = encode_confluent(7, &[0], b"xy");
