@@ -33,7 +33,11 @@ fn artifacts() -> PathBuf {
 /// Runs `web/tests/<script>` with node (its packages from web/node_modules, which
 /// scripts/build-web links); each line it prints as `ACT {json}` is handed to `act`, and the
 /// script resumes when `act` returns. Returns the script's last stdout line as JSON.
-fn run_browser(script: &str, env: &[(&str, &str)], mut act: impl FnMut(&serde_json::Value)) -> serde_json::Value {
+pub(crate) fn run_browser(
+    script: &str,
+    env: &[(&str, &str)],
+    mut act: impl FnMut(&serde_json::Value),
+) -> serde_json::Value {
     use std::io::{BufRead, Write};
     assert!(
         web().join("node_modules/playwright-core").is_dir(),

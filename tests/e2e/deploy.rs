@@ -361,8 +361,9 @@ async fn ready_after(name: &str, process: &mut Process, port: u16, started: Inst
 /// runs a dossier's life and an order through its edge. `infra_hosts` are the host names the
 /// deployment gives PostgreSQL, Kafka, the registry and Redis; `elsewhere` the hosts it names
 /// that have no server here (the collector, the SMTP relay): they get a port nothing listens
-/// on, as in an install without them. Returns how many services logged in CLEF, each line
-/// checked as Seq's GELF input reads it.
+/// on, as in an install without them. With `browser`, an admin also uses the console's
+/// operations page through that edge in Chromium. Returns how many services logged in CLEF,
+/// each line checked as Seq's GELF input reads it.
 async fn run_deployment(
     source: &str,
     postgres: (&str, u16),
@@ -370,6 +371,7 @@ async fn run_deployment(
     registry: (&str, u16),
     redis: (&str, u16),
     elsewhere: &[(&str, u16)],
+    browser: bool,
 ) -> usize {
     let dir = temp_dir("fleuve-deployed");
     let containers: Vec<Container> = serde_json::from_str(&deploy_py(&["containers", source])).unwrap();
@@ -637,6 +639,24 @@ async fn run_deployment(
         let others = consumers.iter().filter(|(n, _)| *n != node).any(|(_, c)| names.contains(c));
         assert!(names.contains(&consumer) && !others, "{node} answered with {names:?}");
     }
+    if browser {
+        // The console through this edge: an admin's operations page, service by service.
+        let console = format!("{edge_url}/console/");
+        let seen = tokio::task::block_in_place(|| {
+            crate::console::run_browser(
+                "operations-edge.mjs",
+                &[("CONSOLE", &console), ("ADMIN_EMAIL", &demo.admin.email), ("PASSWORD", demo.password)],
+                |action| panic!("unexpected {action}"),
+            )
+        });
+        for (node, consumer) in consumers {
+            let shown: Vec<&str> = seen["nodes"][node].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+            let others = consumers.iter().filter(|(n, _)| *n != node).any(|(_, c)| shown.contains(c));
+            assert!(shown.contains(&consumer) && !others, "the page for {node} showed {shown:?}");
+        }
+        // (axe-core's serious and critical violations fail the script itself.)
+        assert_eq!(seen["problems"], serde_json::json!([]), "the page's errors: {seen}");
+    }
     drop(running);
     drop(scratch);
     // What the services wrote, as the deployment ships it.
@@ -793,6 +813,7 @@ async fn the_chart_s_configuration_runs_a_dossier_and_an_order() {
         ("redis", 6379),
         // The edge's tracer names a collector the chart does not install.
         &[("otel-collector", 4317)],
+        true,
     )
     .await;
 }
@@ -832,6 +853,7 @@ async fn the_compose_configuration_runs_a_dossier_and_an_order() {
         ("schema-registry", 8081),
         ("redis", 6379),
         &[("otel-collector", 4317), ("mailpit", 1025)],
+        false,
     )
     .await;
     assert_eq!(clef, 7, "the compose services log in CLEF for Seq");
