@@ -939,3 +939,118 @@ fn write_jwks(dir: &Path) -> PathBuf {
     std::fs::write(&path, serde_json::to_vec(&jwks).unwrap()).unwrap();
     path
 }
+
+/// The schema registry over TLS with a private CA and basic authentication, as the production
+/// values configure it (`bus.schema_registry_ca_file`, `_username`, `_password`): a real HTTPS
+/// server (Python's `http.server` with a certificate signed by a CA made here with openssl)
+/// answers Fleuve's registry client when it trusts that CA, and refuses the handshake when it
+/// does not; the credentials arrive as `Authorization: Basic`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_client_trusts_the_configured_ca_and_sends_its_credentials() {
+    let dir = temp_dir("fleuve-registry-tls");
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(&dir).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=Fleuve test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=registry",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
+    let port = free_port();
+    let server = r#"
+import http.server, ssl, sys
+class Registry(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        print(self.headers.get("Authorization", ""), flush=True)
+        body = b'["homologation.dossier.v1-value"]'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+httpd = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Registry)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain("server.pem", "server.key")
+httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+httpd.serve_forever()
+"#;
+    let child = Command::new("python3")
+        .args(["-c", server, &port.to_string()])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let mut server = Process(child);
+    wait_for_port(port, Duration::from_secs(10));
+    let url = format!("https://127.0.0.1:{port}/subjects");
+
+    let trusted = fleuve_bus::RegistryAccess {
+        username: "fleuve".into(),
+        password: "s3cret".into(),
+        ca_file: dir.join("ca.pem").display().to_string(),
+    };
+    let client = trusted.http_client(Some(Duration::from_secs(5))).unwrap();
+    let answer = client.get(&url).send().await.expect("the registry trusted through the configured CA");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), r#"["homologation.dossier.v1-value"]"#);
+
+    let untrusted = fleuve_bus::RegistryAccess { ca_file: String::new(), ..trusted.clone() };
+    let refused = untrusted.http_client(Some(Duration::from_secs(5))).unwrap().get(&url).send().await;
+    assert!(refused.is_err(), "a certificate from an unknown CA was accepted");
+
+    server.kill();
+    let mut seen = String::new();
+    use std::io::Read as _;
+    server.0.stdout.take().unwrap().read_to_string(&mut seen).unwrap();
+    // base64("fleuve:s3cret")
+    assert_eq!(seen.lines().next(), Some("Basic ZmxldXZlOnMzY3JldA=="), "{seen}");
+    let _ = std::fs::remove_dir_all(dir);
+}
