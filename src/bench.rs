@@ -453,3 +453,18 @@ mod tests {
         );
     }
 }
+
+/// A child process (`fleuve dev`, `infra`, `serve`) killed when dropped.
+pub(crate) struct KilledOnDrop(pub(crate) std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port nothing listens on now.
+pub(crate) fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

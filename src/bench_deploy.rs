@@ -9,14 +9,14 @@
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use fleuve_mesh::{MeshConfig, Role, auth::SigningKey, auth::TokenIssuer};
 use uuid::Uuid;
 
-use crate::bench::ScratchDatabase;
+use crate::bench::{KilledOnDrop, ScratchDatabase, free_port};
 use crate::bench_saga::{Clients, one_saga, run, seed};
 
 /// The services in start order (identity first: the others fetch its keys), and the database
@@ -31,20 +31,6 @@ const SERVICES: [(&str, &str); 7] = [
     ("billing", "billing"),
 ];
 
-/// A child process killed when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// A `/proc/<pid>/status` figure in MiB (`VmRSS`, `VmHWM`).
 fn memory_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -55,7 +41,7 @@ fn memory_mib(pid: u32, field: &str) -> Option<f64> {
 
 struct Served {
     name: &'static str,
-    process: Killed,
+    process: KilledOnDrop,
     grpc: String,
     ready_ms: u128,
     idle_mib: f64,
@@ -77,7 +63,7 @@ pub async fn deploy(admin_url: &str, concurrency: usize, seconds: u64) -> anyhow
         .spawn()
         .context("starting fleuve infra")?;
     let stdout = infra.stdout.take().context("infra's output")?;
-    let _infra = Killed(infra);
+    let _infra = KilledOnDrop(infra);
     let mut bus = BTreeMap::new();
     for line in std::io::BufReader::new(stdout).lines() {
         let line = line?;
@@ -124,7 +110,7 @@ pub async fn deploy(admin_url: &str, concurrency: usize, seconds: u64) -> anyhow
             command.env("FLEUVE_AUTH__SIGNING_KEY_FILE", &key_file);
         }
         let started = Instant::now();
-        let mut process = Killed(command.spawn().with_context(|| format!("starting {name}"))?);
+        let mut process = KilledOnDrop(command.spawn().with_context(|| format!("starting {name}"))?);
         loop {
             if let Some(status) = process.0.try_wait()? {
                 anyhow::bail!("{name} exited ({status}): see {}", dir.join(format!("{name}.log")).display());

@@ -8,14 +8,14 @@
 //! "off" means nothing reads them and no span leaves the process.
 
 use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Context;
 use fleuve_mesh::{MeshConfig, Role, auth::SigningKey, auth::TokenIssuer};
 use uuid::Uuid;
 
-use crate::bench::ScratchDatabase;
+use crate::bench::{KilledOnDrop, ScratchDatabase, free_port};
 use crate::bench_saga::{Clients, Run, one_saga, run, seed};
 use crate::dev::DataDir;
 
@@ -43,16 +43,6 @@ struct Measured {
     scrapes: usize,
 }
 
-/// A `fleuve dev` child, killed when dropped.
-pub(crate) struct DevProcess(pub(crate) Child);
-
-impl Drop for DevProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// User + system CPU time of a process in milliseconds (`/proc/<pid>/stat`, USER_HZ = 100).
 fn process_cpu_ms(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -65,17 +55,13 @@ fn process_cpu_ms(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 * 10.0)
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// Starts `fleuve dev` on `database_url` and waits for its banner; returns the process, its gRPC
 /// and admin addresses.
 pub(crate) fn start_dev(
     dir: &DataDir,
     database_url: &str,
     otlp: Option<&str>,
-) -> anyhow::Result<(DevProcess, std::net::SocketAddr, std::net::SocketAddr)> {
+) -> anyhow::Result<(KilledOnDrop, std::net::SocketAddr, std::net::SocketAddr)> {
     let [grpc, registry, kafka, admin] = [free_port()?, free_port()?, free_port()?, free_port()?];
     let local = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut command = Command::new(std::env::current_exe()?);
@@ -99,7 +85,7 @@ pub(crate) fn start_dev(
     }
     let mut child = command.spawn().context("starting fleuve dev")?;
     let stdout = child.stdout.take().context("fleuve dev's stdout")?;
-    let process = DevProcess(child);
+    let process = KilledOnDrop(child);
     let mut lines = std::io::BufReader::new(stdout).lines();
     loop {
         match lines.next() {

@@ -456,7 +456,7 @@ impl MeshConfig {
         env.sort();
         for (key, value) in env {
             let Some(name) = key.strip_prefix(ENV_PREFIX) else { continue };
-            if OTHER_VARIABLES.contains(&key.as_str()) || is_service_link(&key) {
+            if OTHER_VARIABLES.contains(&key.as_str()) || is_service_link(&key, &value) {
                 continue;
             }
             let mut path: Vec<String> = name.split("__").map(str::to_lowercase).collect();
@@ -504,23 +504,38 @@ fn merge(base: &mut toml::Value, layer: toml::Value) {
     }
 }
 
-/// Whether `name` is one of the variables Kubernetes (and Docker links) give a container for
-/// each Service of its namespace: `<SVC>_SERVICE_HOST`, `<SVC>_SERVICE_PORT[_<PORT>]`,
-/// `<SVC>_PORT`, `<SVC>_PORT_<N>_<PROTO>[_PROTO|_PORT|_ADDR]`. A Service named `fleuve-...`
-/// gives `FLEUVE_..._SERVICE_HOST`; no configuration key has these shapes.
-fn is_service_link(name: &str) -> bool {
-    if name.ends_with("_SERVICE_HOST") || name.ends_with("_SERVICE_PORT") || name.contains("_SERVICE_PORT_") {
-        return true;
+/// Whether `name=value` is one of the variables Kubernetes (and Docker links) give a container
+/// for each Service of its namespace — a Service named `fleuve-order` gives
+/// `FLEUVE_ORDER_SERVICE_HOST` — judged by name and value together, so that a mistyped setting
+/// (`FLEUVE_LISTEN_PORT=50051`) is still refused: `<SVC>_SERVICE_HOST` = an IP address,
+/// `<SVC>_SERVICE_PORT[_<NAME>]` = a port number, `<SVC>_PORT` and `<SVC>_PORT_<N>_<PROTO>` =
+/// `tcp://…` (or udp, sctp), and their `_PROTO`, `_PORT`, `_ADDR` parts.
+fn is_service_link(name: &str, value: &str) -> bool {
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let address = |s: &str| s.parse::<std::net::IpAddr>().is_ok();
+    let url = |s: &str| ["tcp://", "udp://", "sctp://"].iter().any(|p| s.starts_with(p));
+    if name.ends_with("_SERVICE_HOST") {
+        return address(value);
     }
-    let Some((_, tail)) = name.rsplit_once("_PORT") else { return false };
-    if tail.is_empty() {
-        return true;
+    if name.ends_with("_SERVICE_PORT") || name.contains("_SERVICE_PORT_") {
+        return number(value);
     }
-    let mut parts = tail.trim_start_matches('_').split('_');
-    let number = parts.next().is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    let protocol = parts.next().is_some_and(|p| matches!(p, "TCP" | "UDP" | "SCTP"));
-    let rest: Vec<&str> = parts.collect();
-    number && protocol && (rest.is_empty() || (rest.len() == 1 && matches!(rest[0], "PROTO" | "PORT" | "ADDR")))
+    // `_PORT` may also occur in the Service's name and as the last part: try each place.
+    name.match_indices("_PORT").any(|(at, _)| {
+        let tail = &name[at + "_PORT".len()..];
+        if tail.is_empty() {
+            return url(value);
+        }
+        let Some(tail) = tail.strip_prefix('_') else { return false };
+        let parts: Vec<&str> = tail.split('_').collect();
+        match parts.as_slice() {
+            [port, "TCP" | "UDP" | "SCTP"] => number(port) && url(value),
+            [port, "TCP" | "UDP" | "SCTP", "PROTO"] => number(port) && matches!(value, "tcp" | "udp" | "sctp"),
+            [port, "TCP" | "UDP" | "SCTP", "PORT"] => number(port) && number(value),
+            [port, "TCP" | "UDP" | "SCTP", "ADDR"] => number(port) && address(value),
+            _ => false,
+        }
+    })
 }
 
 /// What the variables can name: every key of the defaults (as `FLEUVE_A__B`), and the open
@@ -714,7 +729,11 @@ mod tests {
             ("FLEUVE_ORDER_PORT_50051_TCP_ADDR", "10.0.0.7"),
         ]);
         assert!(MeshConfig::load_from(None, links, &Sections::default()).is_ok());
-        assert!(MeshConfig::load_from(None, env(&[("FLEUVE_ORDER_PORTS", "1")]), &Sections::default()).is_err());
+        // A setting mistyped into the same shape is still refused: the value gives it away.
+        for typo in [("FLEUVE_ORDER_PORTS", "1"), ("FLEUVE_LISTEN_PORT", "50051"), ("FLEUVE_ADMIN_PORT", "9464")] {
+            let err = MeshConfig::load_from(None, env(&[typo]), &Sections::default()).unwrap_err();
+            assert!(err.to_string().contains("unknown variable"), "{typo:?}: {err}");
+        }
         // The tools' own variables are not configuration keys and pass.
         let tools =
             env(&[("FLEUVE_TOOLS", "/x"), ("FLEUVE_ADDR", "127.0.0.1:1"), ("FLEUVE_TEST_PG_URL", "postgres://")]);
