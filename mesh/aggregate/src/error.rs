@@ -23,6 +23,14 @@ pub enum DomainError {
     /// The caller may not issue this command on this aggregate (PERMISSION_DENIED).
     #[error("{0}")]
     Forbidden(String),
+    /// What the command would create exists already: a unique name, email or number taken
+    /// (ALREADY_EXISTS).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The credentials a command presents do not prove who the caller is: identity's login
+    /// (UNAUTHENTICATED).
+    #[error("{0}")]
+    Unauthenticated(String),
 }
 
 impl DomainError {
@@ -67,6 +75,26 @@ impl Violations {
     }
 }
 
+/// The saga step a participant's command carries, checked: present, with a saga id, and of the
+/// `kind` the command answers (a request of another step can never apply).
+pub fn saga_step(
+    step: Option<&fleuve_proto::common::v1::SagaStep>,
+    kind: fleuve_proto::common::v1::SagaStepKind,
+) -> Result<fleuve_proto::common::v1::SagaStep, DomainError> {
+    let step = step.ok_or_else(|| DomainError::Invalid("saga step is missing".into()))?;
+    if step.saga_id.trim().is_empty() {
+        return Err(DomainError::Invalid("saga id is missing".into()));
+    }
+    if step.kind() != kind {
+        return Err(DomainError::Invalid(format!(
+            "expected a {} step, got {}",
+            kind.as_str_name(),
+            step.kind().as_str_name()
+        )));
+    }
+    Ok(step.clone())
+}
+
 /// An error that may be an optimistic concurrency conflict, which [`crate::repository::transact`]
 /// answers by running the transaction again on a fresh load.
 pub trait IsConflict {
@@ -89,6 +117,8 @@ impl From<DomainError> for fleuve_mesh::ServiceError {
             DomainError::Precondition(m) => ServiceError::FailedPrecondition(m),
             DomainError::NotFound(m) => ServiceError::NotFound(m),
             DomainError::Forbidden(m) => ServiceError::PermissionDenied(m),
+            DomainError::AlreadyExists(m) => ServiceError::AlreadyExists(m),
+            DomainError::Unauthenticated(m) => ServiceError::Unauthenticated(m),
         }
     }
 }

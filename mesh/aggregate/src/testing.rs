@@ -12,7 +12,35 @@
 use std::fmt::Debug;
 use std::mem::discriminant;
 
-use crate::Aggregate;
+use crate::{Aggregate, DomainError};
+
+/// The refusal [`DomainError::Invalid`] with `message`, to compare with [`assert_refused`] or
+/// [`Then::then_err`].
+pub fn invalid(message: &str) -> DomainError {
+    DomainError::Invalid(message.into())
+}
+
+/// The refusal [`DomainError::Precondition`] with `message`.
+pub fn precondition(message: &str) -> DomainError {
+    DomainError::Precondition(message.into())
+}
+
+/// Asserts a refusal: the same variant, and a message that contains the expected one.
+#[track_caller]
+pub fn assert_refused<T: Debug, E: Debug + std::fmt::Display>(result: Result<T, E>, expected: E) {
+    match result {
+        Ok(value) => panic!("expected error {expected:?}, got {value:?}"),
+        Err(actual) => {
+            assert_eq!(discriminant(&actual), discriminant(&expected), "expected {expected:?}, got {actual:?}");
+            assert!(
+                actual.to_string().contains(&expected.to_string()),
+                "expected a message containing {:?}, got {:?}",
+                expected.to_string(),
+                actual.to_string()
+            );
+        }
+    }
+}
 
 /// The state `events` lead to, ready for a command.
 #[derive(Debug)]
@@ -121,18 +149,7 @@ where
     /// Asserts the refusal: the same variant, and a message that contains the expected one.
     #[track_caller]
     pub fn then_err(self, expected: A::Error) {
-        match self.result {
-            Ok(events) => panic!("expected error {expected:?}, got events {events:?}"),
-            Err(actual) => {
-                assert_eq!(discriminant(&actual), discriminant(&expected), "expected {expected:?}, got {actual:?}");
-                assert!(
-                    actual.to_string().contains(&expected.to_string()),
-                    "expected a message containing {:?}, got {:?}",
-                    expected.to_string(),
-                    actual.to_string()
-                );
-            }
-        }
+        assert_refused(self.result, expected);
     }
 }
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use fleuve_mesh::page::PageSize;
 use fleuve_mesh::{RequestContext, Role, ServiceError};
 use fleuve_proto::ops::v1 as pb;
 use fleuve_store::Database;
@@ -13,8 +14,8 @@ use tonic::{Request, Response, Status};
 use crate::projection::Rebuild;
 use crate::{ProjectionConsumer, rebuild};
 
-const DEFAULT_PAGE: i32 = 50;
-const MAX_PAGE: i32 = 500;
+/// Dead letters per page.
+const PAGE_SIZE: PageSize = PageSize { default: 50, max: 500 };
 
 /// The consumers and rebuildable read models of one node.
 #[derive(Clone, Default)]
@@ -59,11 +60,7 @@ impl Operations {
 
     /// Lists dead letters (see the proto for paging).
     pub async fn list(&self, request: pb::ListDeadLettersRequest) -> Result<pb::ListDeadLettersResponse, ServiceError> {
-        let size = match request.page_size {
-            0 => DEFAULT_PAGE,
-            n if (1..=MAX_PAGE).contains(&n) => n,
-            n => return Err(ServiceError::invalid(format!("page_size {n} is outside 1..={MAX_PAGE}"))),
-        };
+        let size = PAGE_SIZE.parse(request.page_size)?;
         let after_id = match request.page_token.as_str() {
             "" => None,
             token => {

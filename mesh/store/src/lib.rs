@@ -32,7 +32,7 @@ pub use error::StoreError;
 /// This crate's tables: streams, events, snapshots, outbox and sequences; inbox and dead letters.
 pub const EVENT_STORE_MIGRATIONS: MigrationSet = MigrationSet {
     name: "fleuve-store",
-    postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
-    sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
+    postgres: Some(diesel_migrations::embed_migrations!("migrations/postgres")),
+    sqlite: Some(diesel_migrations::embed_migrations!("migrations/sqlite")),
     common: Some(diesel_migrations::embed_migrations!("migrations/common")),
 };

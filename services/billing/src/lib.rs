@@ -13,7 +13,6 @@ pub mod domain;
 pub mod participant;
 mod schema;
 
-use diesel_migrations::embed_migrations;
 use fleuve_store::MigrationSet;
 
 pub use adapters::grpc::{BillingGrpc, BillingServiceServer, server};
@@ -27,9 +26,9 @@ pub const NAME: &str = "billing";
 /// store has its own set).
 pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "billing",
-    postgres: embed_migrations!("migrations/postgres"),
-    sqlite: embed_migrations!("migrations/sqlite"),
-    common: None,
+    postgres: None,
+    sqlite: None,
+    common: Some(diesel_migrations::embed_migrations!("migrations/common")),
 };
 
 /// The billing service's topics in the order saga.

@@ -16,7 +16,7 @@ pub use app::{Homologation, Settings};
 /// The read-model tables of this service (the event store has its own set).
 pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "homologation",
-    postgres: embed_migrations!("migrations/postgres"),
-    sqlite: embed_migrations!("migrations/sqlite"),
+    postgres: Some(embed_migrations!("migrations/postgres")),
+    sqlite: Some(embed_migrations!("migrations/sqlite")),
     common: None,
 };

@@ -14,9 +14,12 @@ use fleuve_mesh::{
 };
 use fleuve_store::{Database, DbConnection};
 
+use fleuve_aggregate::{AppError, DomainError};
+
 use crate::domain::{
-    Country, DisplayName, Email, IdentityError, Listing, NewOrganisation, NewUser, Organisation, OrganisationName,
-    Page, PageRequest, Password, RegistrationNumber, User, encode_token,
+    Country, DisplayName, Email, Listing, NewOrganisation, NewUser, Organisation, OrganisationName, Page, PageRequest,
+    Password, RegistrationNumber, User, email_taken, encode_token, invalid, invalid_credentials,
+    registration_number_taken, required, unknown_organisation,
 };
 use crate::schema::{organisations, users};
 
@@ -147,10 +150,9 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn into_domain(self) -> Result<User, IdentityError> {
-        let role = Role::parse(&self.role).ok_or_else(|| IdentityError::Corrupt {
-            what: "user role",
-            detail: format!("user {} has role {:?}", self.user_id, self.role),
+    fn into_domain(self) -> Result<User, AppError> {
+        let role = Role::parse(&self.role).ok_or_else(|| {
+            AppError::internal(format!("stored user role is corrupt: user {} has role {:?}", self.user_id, self.role))
         })?;
         Ok(User {
             user_id: self.user_id,
@@ -202,15 +204,11 @@ impl Identity {
     }
 
     /// Mints an access token for `user` without a password (for `fleuve dev` and tests).
-    pub fn token_for(&self, user: &User) -> Result<(String, Claims), IdentityError> {
-        self.issuer.issue(&user.user_id, user.role, &user.organisation_id).map_err(IdentityError::Token)
+    pub fn token_for(&self, user: &User) -> Result<(String, Claims), AppError> {
+        self.issuer.issue(&user.user_id, user.role, &user.organisation_id).map_err(AppError::Service)
     }
 
-    pub async fn create_organisation(
-        &self,
-        actor: &Principal,
-        new: NewOrganisation,
-    ) -> Result<Organisation, IdentityError> {
+    pub async fn create_organisation(&self, actor: &Principal, new: NewOrganisation) -> Result<Organisation, AppError> {
         require_admin(actor, "creating an organisation")?;
         let row = organisation_row(&new);
         let created = self.db.transaction(move |conn| insert_organisation(conn, row)).await?;
@@ -222,7 +220,7 @@ impl Identity {
         &self,
         actor: &Principal,
         page: PageRequest,
-    ) -> Result<Page<Organisation>, IdentityError> {
+    ) -> Result<Page<Organisation>, AppError> {
         require_admin(actor, "listing organisations")?;
         let after = page.after.unwrap_or_default();
         let rows: Vec<OrganisationRow> = self
@@ -235,31 +233,27 @@ impl Identity {
                     .limit(fetch_limit(page.size))
                     .select(OrganisationRow::as_select())
                     .load(conn)
-                    .map_err(IdentityError::from)
+                    .map_err(AppError::from)
             })
             .await?;
         let (rows, next) = paginate(rows, page.size, Listing::Organisations, |r| &r.organisation_id);
         Ok(Page { items: rows.into_iter().map(OrganisationRow::into_domain).collect(), next_page_token: next })
     }
 
-    pub async fn create_user(&self, actor: &Principal, new: NewUser) -> Result<User, IdentityError> {
+    pub async fn create_user(&self, actor: &Principal, new: NewUser) -> Result<User, AppError> {
         require_admin(actor, "creating a user")?;
         let organisation_id = match (new.organisation_id, new.role.is_staff()) {
             // The admin is regulator staff, so its organisation is the regulator's.
             (None, true) => actor.organisation_id.clone(),
             (None, false) => {
-                return Err(IdentityError::Invalid {
-                    field: "organisation_id",
-                    reason: "is required for applicants".into(),
-                });
+                return Err(invalid("organisation_id", "is required for applicants").into());
             }
             // Staff roles grant regulator powers everywhere; they must not sit in an
             // applicant's organisation.
             (Some(id), true) if id != actor.organisation_id => {
-                return Err(IdentityError::Invalid {
-                    field: "organisation_id",
-                    reason: "of reviewers and admins must be the regulator's organisation".into(),
-                });
+                return Err(
+                    invalid("organisation_id", "of reviewers and admins must be the regulator's organisation").into()
+                );
             }
             (Some(id), _) => id,
         };
@@ -304,16 +298,17 @@ impl Identity {
         actor: &Principal,
         organisation_id: Option<String>,
         page: PageRequest,
-    ) -> Result<Page<User>, IdentityError> {
+    ) -> Result<Page<User>, AppError> {
         let filter = match (actor.role, organisation_id) {
             (Role::Admin, requested) => requested,
             (_, None) => Some(actor.organisation_id.clone()),
             (_, Some(id)) if id == actor.organisation_id => Some(id),
             (role, Some(_)) => {
-                return Err(IdentityError::Forbidden(format!(
+                return Err(DomainError::Forbidden(format!(
                     "a {} may only list the users of its own organisation",
                     role.as_str()
-                )));
+                ))
+                .into());
             }
         };
         let after = page.after.unwrap_or_default();
@@ -330,7 +325,7 @@ impl Identity {
                     ensure_organisation_exists(conn, &organisation_id)?;
                     query = query.filter(users::organisation_id.eq(organisation_id));
                 }
-                query.load(conn).map_err(IdentityError::from)
+                query.load(conn).map_err(AppError::from)
             })
             .await?;
         let (rows, next) = paginate(rows, page.size, Listing::Users, |r| &r.user_id);
@@ -340,18 +335,18 @@ impl Identity {
 
     /// The email address of a user (for services that write to users, e.g. notifications);
     /// `None` for an unknown user.
-    pub async fn user_email(&self, user_id: &str) -> Result<Option<String>, IdentityError> {
+    pub async fn user_email(&self, user_id: &str) -> Result<Option<String>, AppError> {
         user_email(&self.db, user_id).await
     }
 
     /// Exchanges an email and password for an access token. Every failure after the required
     /// fields are present is `InvalidCredentials` and costs one argon2 verification.
-    pub async fn login(&self, email: &str, password: &str) -> Result<LoginOutcome, IdentityError> {
+    pub async fn login(&self, email: &str, password: &str) -> Result<LoginOutcome, AppError> {
         if email.trim().is_empty() {
-            return Err(IdentityError::Required { field: "email" });
+            return Err(required("email").into());
         }
         if password.is_empty() {
-            return Err(IdentityError::Required { field: "password" });
+            return Err(required("password").into());
         }
         let found = match Email::parse(email) {
             Ok(email) => {
@@ -362,7 +357,7 @@ impl Identity {
                             .select((UserRow::as_select(), users::password_hash))
                             .first::<(UserRow, String)>(conn)
                             .optional()
-                            .map_err(IdentityError::from)
+                            .map_err(AppError::from)
                     })
                     .await?
             }
@@ -374,7 +369,7 @@ impl Identity {
         let verified = blocking(move || verify_password(&password, &hash)).await??;
         let Some((row, _)) = found.filter(|_| verified) else {
             tracing::info!("login refused");
-            return Err(IdentityError::InvalidCredentials);
+            return Err(invalid_credentials().into());
         };
         let user = row.into_domain()?;
         let (access_token, claims) = self.token_for(&user)?;
@@ -390,7 +385,7 @@ impl Identity {
 
     /// Creates the demo organisations and users that do not exist yet and returns all of them
     /// as stored. Safe to call on every start and from several processes at once.
-    pub async fn seed_demo(&self) -> Result<DemoAccounts, IdentityError> {
+    pub async fn seed_demo(&self) -> Result<DemoAccounts, AppError> {
         // Hash outside the write transaction so a first start does not hold the SQLite write
         // lock through four argon2 runs; a user that disappears in between is hashed inline.
         let missing: Vec<&'static str> = self
@@ -399,7 +394,7 @@ impl Identity {
                 let emails: Vec<&str> = DEMO_USERS.iter().map(|u| u.email).collect();
                 let existing: Vec<String> =
                     users::table.filter(users::email.eq_any(&emails)).select(users::email).load(conn)?;
-                Ok::<_, IdentityError>(
+                Ok::<_, AppError>(
                     DEMO_USERS.iter().map(|u| u.email).filter(|email| !existing.iter().any(|e| e == email)).collect(),
                 )
             })
@@ -408,7 +403,7 @@ impl Identity {
             missing
                 .into_iter()
                 .map(|email| Ok((email, hash_password(&demo_password()?)?)))
-                .collect::<Result<_, IdentityError>>()
+                .collect::<Result<_, AppError>>()
         })
         .await??;
 
@@ -418,7 +413,7 @@ impl Identity {
             let hashes = hashes.clone();
             match self.db.transaction(move |conn| seed_in(conn, &hashes)).await {
                 // Another process seeded the same rows concurrently; the next attempt finds them.
-                Err(IdentityError::EmailTaken(_) | IdentityError::RegistrationNumberTaken(_)) if attempt < ATTEMPTS => {
+                Err(AppError::Domain(DomainError::AlreadyExists(_))) if attempt < ATTEMPTS => {
                     attempt += 1;
                 }
                 other => return other,
@@ -427,11 +422,11 @@ impl Identity {
     }
 }
 
-fn demo_password() -> Result<Password, IdentityError> {
-    Password::parse(DEMO_PASSWORD)
+fn demo_password() -> Result<Password, AppError> {
+    Ok(Password::parse(DEMO_PASSWORD)?)
 }
 
-fn seed_in(conn: &mut DbConnection, hashes: &[(&'static str, String)]) -> Result<DemoAccounts, IdentityError> {
+fn seed_in(conn: &mut DbConnection, hashes: &[(&'static str, String)]) -> Result<DemoAccounts, AppError> {
     let mut organisations = Vec::with_capacity(DEMO_ORGANISATIONS.len());
     for demo in &DEMO_ORGANISATIONS {
         let new = NewOrganisation {
@@ -480,7 +475,7 @@ fn seed_in(conn: &mut DbConnection, hashes: &[(&'static str, String)]) -> Result
 
     let mut organisations = organisations.into_iter();
     let mut seeded = seeded.into_iter();
-    let missing = || IdentityError::Corrupt { what: "demo seed", detail: "a demo record is missing".into() };
+    let missing = || AppError::internal("stored demo seed is corrupt: a demo record is missing");
     Ok(DemoAccounts {
         password: DEMO_PASSWORD,
         regulator: organisations.next().ok_or_else(missing)?,
@@ -493,11 +488,11 @@ fn seed_in(conn: &mut DbConnection, hashes: &[(&'static str, String)]) -> Result
     })
 }
 
-fn require_admin(actor: &Principal, action: &str) -> Result<(), IdentityError> {
+fn require_admin(actor: &Principal, action: &str) -> Result<(), AppError> {
     if actor.role == Role::Admin {
         Ok(())
     } else {
-        Err(IdentityError::Forbidden(format!("{action} needs the role admin (caller is {})", actor.role.as_str())))
+        Err(DomainError::Forbidden(format!("{action} needs the role admin (caller is {})", actor.role.as_str())).into())
     }
 }
 
@@ -517,7 +512,7 @@ fn organisation_row(new: &NewOrganisation) -> OrganisationRow {
     }
 }
 
-fn insert_organisation(conn: &mut DbConnection, row: OrganisationRow) -> Result<OrganisationRow, IdentityError> {
+fn insert_organisation(conn: &mut DbConnection, row: OrganisationRow) -> Result<OrganisationRow, AppError> {
     match diesel::insert_into(organisations::table).values(&row).execute(conn) {
         Ok(_) => Ok(row),
         Err(e)
@@ -527,43 +522,41 @@ fn insert_organisation(conn: &mut DbConnection, row: OrganisationRow) -> Result<
                 "organisations.registration_number",
             ) =>
         {
-            Err(IdentityError::RegistrationNumberTaken(row.registration_number))
+            Err(registration_number_taken(&row.registration_number).into())
         }
         Err(e) => Err(e.into()),
     }
 }
 
-fn insert_user(conn: &mut DbConnection, row: &NewUserRow) -> Result<User, IdentityError> {
+fn insert_user(conn: &mut DbConnection, row: &NewUserRow) -> Result<User, AppError> {
     match diesel::insert_into(users::table).values(row).execute(conn) {
         Ok(_) => Ok(User {
             user_id: row.user_id.clone(),
             email: row.email.clone(),
             display_name: row.display_name.clone(),
             role: Role::parse(row.role)
-                .ok_or_else(|| IdentityError::Corrupt { what: "user role", detail: row.role.to_owned() })?,
+                .ok_or_else(|| AppError::internal(format!("stored user role is corrupt: {}", row.role)))?,
             organisation_id: row.organisation_id.clone(),
             created_at: row.created_at.and_utc(),
         }),
-        Err(e) if is_unique_violation(&e, "users_email_key", "users.email") => {
-            Err(IdentityError::EmailTaken(row.email.clone()))
-        }
+        Err(e) if is_unique_violation(&e, "users_email_key", "users.email") => Err(email_taken(&row.email).into()),
         Err(e) => Err(e.into()),
     }
 }
 
-fn ensure_organisation_exists(conn: &mut DbConnection, organisation_id: &str) -> Result<(), IdentityError> {
+fn ensure_organisation_exists(conn: &mut DbConnection, organisation_id: &str) -> Result<(), AppError> {
     let found: i64 =
         organisations::table.filter(organisations::organisation_id.eq(organisation_id)).count().get_result(conn)?;
     if found == 0 {
-        return Err(IdentityError::UnknownOrganisation(organisation_id.to_owned()));
+        return Err(unknown_organisation(organisation_id).into());
     }
     Ok(())
 }
 
-fn ensure_email_free(conn: &mut DbConnection, email: &str) -> Result<(), IdentityError> {
+fn ensure_email_free(conn: &mut DbConnection, email: &str) -> Result<(), AppError> {
     let found: i64 = users::table.filter(users::email.eq(email)).count().get_result(conn)?;
     if found > 0 {
-        return Err(IdentityError::EmailTaken(email.to_owned()));
+        return Err(email_taken(email).into());
     }
     Ok(())
 }
@@ -598,31 +591,31 @@ fn paginate<T>(
 }
 
 /// Runs CPU-heavy work (argon2) off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, IdentityError> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(value) => Ok(value),
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(IdentityError::Task(e.to_string())),
+        Err(e) => Err(AppError::internal(format!("blocking task failed: {e}"))),
     }
 }
 
 /// An Argon2id PHC string with the crate's default parameters and a fresh random salt.
-fn hash_password(password: &Password) -> Result<String, IdentityError> {
+fn hash_password(password: &Password) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::default()
         .hash_password(password.expose().as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|e| IdentityError::Hashing(e.to_string()))
+        .map_err(|e| AppError::internal(format!("password hashing failed: {e}")))
 }
 
 /// Verifies with the parameters recorded in `phc`, so hashes survive a change of defaults.
-fn verify_password(password: &str, phc: &str) -> Result<bool, IdentityError> {
+fn verify_password(password: &str, phc: &str) -> Result<bool, AppError> {
     let parsed =
-        PasswordHash::new(phc).map_err(|e| IdentityError::Corrupt { what: "password hash", detail: e.to_string() })?;
+        PasswordHash::new(phc).map_err(|e| AppError::internal(format!("stored password hash is corrupt: {e}")))?;
     match Argon2::default().verify_password(password.as_bytes(), &parsed) {
         Ok(()) => Ok(true),
         Err(password_hash::Error::Password) => Ok(false),
-        Err(e) => Err(IdentityError::Hashing(e.to_string())),
+        Err(e) => Err(AppError::internal(format!("password hashing failed: {e}"))),
     }
 }
 
@@ -653,7 +646,7 @@ mod tests {
 
 /// The email address of a user, read from the identity tables of `db`; `None` for an unknown
 /// user. For services sharing the database that write to users (notifications).
-pub async fn user_email(db: &Database, user_id: &str) -> Result<Option<String>, IdentityError> {
+pub async fn user_email(db: &Database, user_id: &str) -> Result<Option<String>, AppError> {
     let user_id = user_id.to_owned();
     db.run(move |conn| {
         users::table
@@ -661,7 +654,7 @@ pub async fn user_email(db: &Database, user_id: &str) -> Result<Option<String>, 
             .select(users::email)
             .first::<String>(conn)
             .optional()
-            .map_err(IdentityError::from)
+            .map_err(AppError::from)
     })
     .await
 }

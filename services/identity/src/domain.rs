@@ -1,13 +1,13 @@
 //! Identity's vocabulary: validated values built by parsing, the records the service hands
-//! out, and `IdentityError` with its single conversion to `ServiceError`.
+//! out. Refusals are the mesh's one [`DomainError`], mapped to gRPC status codes in one place.
 
 use std::fmt;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use fleuve_mesh::page::{OverMax, PageSize};
-use fleuve_mesh::{Role, ServiceError};
-use fleuve_store::StoreError;
+use fleuve_aggregate::{DomainError, Violations};
+use fleuve_mesh::Role;
+use fleuve_mesh::page::PageSize;
 
 pub const EMAIL_MAX_CHARS: usize = 254;
 pub const NAME_MAX_CHARS: usize = 200;
@@ -17,85 +17,47 @@ pub const REGISTRATION_NUMBER_MAX_CHARS: usize = 64;
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 100;
 
-/// Everything identity can fail with; `From<IdentityError> for ServiceError` is the only place
-/// these become status codes.
-#[derive(Debug, thiserror::Error)]
-pub enum IdentityError {
-    #[error("{field} is required")]
-    Required { field: &'static str },
-    #[error("{field} {reason}")]
-    Invalid { field: &'static str, reason: String },
-    #[error("unknown organisation {0}")]
-    UnknownOrganisation(String),
-    #[error("a user with email {0} already exists")]
-    EmailTaken(String),
-    #[error("an organisation with registration number {0} already exists")]
-    RegistrationNumberTaken(String),
-    /// Deliberately the same for an unknown email and a wrong password.
-    #[error("invalid email or password")]
-    InvalidCredentials,
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("password hashing failed: {0}")]
-    Hashing(String),
-    #[error("stored {what} is corrupt: {detail}")]
-    Corrupt { what: &'static str, detail: String },
-    #[error("cannot issue a token: {0}")]
-    Token(#[source] ServiceError),
-    #[error("blocking task failed: {0}")]
-    Task(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
+/// A required field left empty: refused against the request field `field`.
+pub(crate) fn required(field: &str) -> DomainError {
+    DomainError::invalid_field(field, format!("{field} is required"))
 }
 
-impl IdentityError {
-    fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        IdentityError::Invalid { field, reason: reason.into() }
-    }
+/// A malformed field: `"{field} {reason}"` against the request field `field`.
+pub(crate) fn invalid(field: &str, reason: impl fmt::Display) -> DomainError {
+    DomainError::invalid_field(field, format!("{field} {reason}"))
 }
 
-impl From<IdentityError> for ServiceError {
-    fn from(err: IdentityError) -> Self {
-        use IdentityError as E;
-        match err {
-            // The field is the request's: a form shows the message by it (BadRequest details).
-            E::Required { field } | E::Invalid { field, .. } => {
-                ServiceError::InvalidFields(vec![fleuve_mesh::FieldViolation {
-                    field: field.to_owned(),
-                    description: err.to_string(),
-                }])
-            }
-            E::UnknownOrganisation(_) => ServiceError::NotFound(err.to_string()),
-            E::EmailTaken(_) | E::RegistrationNumberTaken(_) => ServiceError::AlreadyExists(err.to_string()),
-            E::InvalidCredentials => ServiceError::Unauthenticated(err.to_string()),
-            E::Forbidden(_) => ServiceError::PermissionDenied(err.to_string()),
-            E::Token(inner) => inner,
-            E::Hashing(_) | E::Corrupt { .. } | E::Task(_) | E::Store(_) | E::Database(_) => {
-                ServiceError::Internal(anyhow::Error::new(err))
-            }
-        }
-    }
+/// The organisation a request names does not exist (NOT_FOUND).
+pub(crate) fn unknown_organisation(organisation_id: &str) -> DomainError {
+    DomainError::NotFound(format!("unknown organisation {organisation_id}"))
 }
 
-impl From<IdentityError> for tonic::Status {
-    fn from(err: IdentityError) -> Self {
-        ServiceError::from(err).into()
-    }
+/// Emails are unique (ALREADY_EXISTS).
+pub(crate) fn email_taken(email: &str) -> DomainError {
+    DomainError::AlreadyExists(format!("a user with email {email} already exists"))
+}
+
+/// Registration numbers are unique (ALREADY_EXISTS).
+pub(crate) fn registration_number_taken(number: &str) -> DomainError {
+    DomainError::AlreadyExists(format!("an organisation with registration number {number} already exists"))
+}
+
+/// Deliberately the same for an unknown email and a wrong password (UNAUTHENTICATED).
+pub fn invalid_credentials() -> DomainError {
+    DomainError::Unauthenticated("invalid email or password".into())
 }
 
 /// Trims `raw` and refuses empty, over-long and control-character input.
-fn text(field: &'static str, raw: &str, max: usize) -> Result<String, IdentityError> {
+fn text(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
     let value = raw.trim();
     if value.is_empty() {
-        return Err(IdentityError::Required { field });
+        return Err(required(field));
     }
     if value.chars().count() > max {
-        return Err(IdentityError::invalid(field, format!("must be at most {max} characters")));
+        return Err(invalid(field, format!("must be at most {max} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(IdentityError::invalid(field, "must not contain control characters"));
+        return Err(invalid(field, "must not contain control characters"));
     }
     Ok(value.to_owned())
 }
@@ -105,10 +67,10 @@ fn text(field: &'static str, raw: &str, max: usize) -> Result<String, IdentityEr
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(raw: &str) -> Result<Email, IdentityError> {
+    pub fn parse(raw: &str) -> Result<Email, DomainError> {
         const FIELD: &str = "email";
         let value = text(FIELD, raw, EMAIL_MAX_CHARS)?.to_lowercase();
-        let bad = || IdentityError::invalid(FIELD, "is not a valid email address");
+        let bad = || invalid(FIELD, "is not a valid email address");
         let (local, domain) = value.split_once('@').ok_or_else(bad)?;
         // Quoted local parts and address literals are legal but never seen in practice; refusing
         // them keeps the stored form unambiguous.
@@ -148,7 +110,7 @@ impl fmt::Display for Email {
 pub struct DisplayName(String);
 
 impl DisplayName {
-    pub fn parse(raw: &str) -> Result<DisplayName, IdentityError> {
+    pub fn parse(raw: &str) -> Result<DisplayName, DomainError> {
         text("display_name", raw, NAME_MAX_CHARS).map(DisplayName)
     }
 
@@ -162,14 +124,14 @@ impl DisplayName {
 pub struct Password(String);
 
 impl Password {
-    pub fn parse(raw: &str) -> Result<Password, IdentityError> {
+    pub fn parse(raw: &str) -> Result<Password, DomainError> {
         const FIELD: &str = "password";
         if raw.is_empty() {
-            return Err(IdentityError::Required { field: FIELD });
+            return Err(required(FIELD));
         }
         let chars = raw.chars().count();
         if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&chars) {
-            return Err(IdentityError::invalid(
+            return Err(invalid(
                 FIELD,
                 format!("must be between {PASSWORD_MIN_CHARS} and {PASSWORD_MAX_CHARS} characters"),
             ));
@@ -194,7 +156,7 @@ impl fmt::Debug for Password {
 pub struct OrganisationName(String);
 
 impl OrganisationName {
-    pub fn parse(raw: &str) -> Result<OrganisationName, IdentityError> {
+    pub fn parse(raw: &str) -> Result<OrganisationName, DomainError> {
         text("name", raw, NAME_MAX_CHARS).map(OrganisationName)
     }
 
@@ -209,11 +171,11 @@ impl OrganisationName {
 pub struct RegistrationNumber(String);
 
 impl RegistrationNumber {
-    pub fn parse(raw: &str) -> Result<RegistrationNumber, IdentityError> {
+    pub fn parse(raw: &str) -> Result<RegistrationNumber, DomainError> {
         const FIELD: &str = "registration_number";
         let value = text(FIELD, raw, REGISTRATION_NUMBER_MAX_CHARS)?.to_ascii_uppercase();
         if !value.chars().all(|c| c.is_ascii_alphanumeric() || "-/. ".contains(c)) {
-            return Err(IdentityError::invalid(FIELD, "may only contain letters, digits, '-', '/', '.' and spaces"));
+            return Err(invalid(FIELD, "may only contain letters, digits, '-', '/', '.' and spaces"));
         }
         Ok(RegistrationNumber(value))
     }
@@ -244,12 +206,12 @@ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
 pub struct Country([u8; 2]);
 
 impl Country {
-    pub fn parse(raw: &str) -> Result<Country, IdentityError> {
+    pub fn parse(raw: &str) -> Result<Country, DomainError> {
         const FIELD: &str = "country";
         let value = text(FIELD, raw, 2)?.to_ascii_uppercase();
         let bytes = value.as_bytes();
         if bytes.len() != 2 || !ISO_3166_ALPHA2.split(' ').any(|code| code == value) {
-            return Err(IdentityError::invalid(FIELD, "must be an ISO 3166-1 alpha-2 code such as CG"));
+            return Err(invalid(FIELD, "must be an ISO 3166-1 alpha-2 code such as CG"));
         }
         Ok(Country([bytes[0], bytes[1]]))
     }
@@ -268,6 +230,23 @@ pub struct NewOrganisation {
     pub country: Country,
 }
 
+impl NewOrganisation {
+    /// Every refused field is reported at once, so a form can mark them all.
+    pub fn parse(name: &str, registration_number: &str, country: &str) -> Result<NewOrganisation, DomainError> {
+        let mut refused = Violations::default();
+        let name = refused.check("name", OrganisationName::parse(name));
+        let registration_number = refused.check("registration_number", RegistrationNumber::parse(registration_number));
+        let country = refused.check("country", Country::parse(country));
+        match (name, registration_number, country) {
+            (Some(name), Some(registration_number), Some(country)) => {
+                Ok(NewOrganisation { name, registration_number, country })
+            }
+            // A value is missing only when it was refused.
+            _ => refused.finish().and(Err(DomainError::Invalid("the organisation was refused".into()))),
+        }
+    }
+}
+
 /// A validated user to create. Staff may leave `organisation_id` out: they join the
 /// regulator's organisation, i.e. the creating admin's.
 #[derive(Debug, Clone)]
@@ -277,6 +256,32 @@ pub struct NewUser {
     pub password: Password,
     pub role: Role,
     pub organisation_id: Option<String>,
+}
+
+impl NewUser {
+    /// Every refused field is reported at once; `role` is the wire's enum value.
+    pub fn parse(
+        email: &str,
+        display_name: &str,
+        password: &str,
+        role: i32,
+        organisation_id: Option<String>,
+    ) -> Result<NewUser, DomainError> {
+        let mut refused = Violations::default();
+        let email = refused.check("email", Email::parse(email));
+        let display_name = refused.check("display_name", DisplayName::parse(display_name));
+        let password = refused.check("password", Password::parse(password));
+        let role = refused.check(
+            "role",
+            Role::from_proto(role).ok_or_else(|| invalid("role", "must be applicant, reviewer or admin")),
+        );
+        match (email, display_name, password, role) {
+            (Some(email), Some(display_name), Some(password), Some(role)) => {
+                Ok(NewUser { email, display_name, password, role, organisation_id })
+            }
+            _ => refused.finish().and(Err(DomainError::Invalid("the user was refused".into()))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -331,29 +336,28 @@ impl Default for PageRequest {
 impl PageRequest {
     /// `page_size` 0 means the default (50); otherwise 1 to 100. The token is opaque to clients
     /// and only valid for the kind of listing that produced it.
-    pub(crate) fn parse(listing: Listing, page_size: i32, page_token: &str) -> Result<PageRequest, IdentityError> {
-        let policy =
-            PageSize { default: DEFAULT_PAGE_SIZE as i64, max: MAX_PAGE_SIZE as i64, over_max: OverMax::Refuse };
+    pub(crate) fn parse(listing: Listing, page_size: i32, page_token: &str) -> Result<PageRequest, DomainError> {
+        let policy = PageSize { default: DEFAULT_PAGE_SIZE as i64, max: MAX_PAGE_SIZE as i64 };
         let size = policy
             .parse(page_size)
             .ok()
             .and_then(|n| usize::try_from(n).ok())
-            .ok_or_else(|| IdentityError::invalid("page_size", format!("must be between 1 and {MAX_PAGE_SIZE}")))?;
+            .ok_or_else(|| invalid("page_size", format!("must be between 1 and {MAX_PAGE_SIZE}")))?;
         let after = if page_token.is_empty() { None } else { Some(decode_token(listing, page_token)?) };
         Ok(PageRequest { size, after })
     }
 
-    pub fn for_organisations(page_size: i32, page_token: &str) -> Result<PageRequest, IdentityError> {
+    pub fn for_organisations(page_size: i32, page_token: &str) -> Result<PageRequest, DomainError> {
         Self::parse(Listing::Organisations, page_size, page_token)
     }
 
-    pub fn for_users(page_size: i32, page_token: &str) -> Result<PageRequest, IdentityError> {
+    pub fn for_users(page_size: i32, page_token: &str) -> Result<PageRequest, DomainError> {
         Self::parse(Listing::Users, page_size, page_token)
     }
 }
 
-fn decode_token(listing: Listing, token: &str) -> Result<String, IdentityError> {
-    let bad = || IdentityError::invalid("page_token", "is not a token this listing returned");
+fn decode_token(listing: Listing, token: &str) -> Result<String, DomainError> {
+    let bad = || invalid("page_token", "is not a token this listing returned");
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let id = text.strip_prefix(listing.prefix()).ok_or_else(bad)?;
@@ -384,7 +388,7 @@ mod tests {
         {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
-        assert!(matches!(Email::parse(""), Err(IdentityError::Required { field: "email" })));
+        assert_eq!(Email::parse(""), Err(required("email")));
         let long = format!("{}@arpce.cg", "a".repeat(250));
         assert!(Email::parse(&long).is_err());
     }
@@ -433,13 +437,14 @@ mod tests {
     #[test]
     fn errors_map_to_the_documented_codes() {
         use tonic::Code;
-        let code = |e: IdentityError| tonic::Status::from(e).code();
-        assert_eq!(code(IdentityError::Required { field: "email" }), Code::InvalidArgument);
-        assert_eq!(code(IdentityError::UnknownOrganisation("x".into())), Code::NotFound);
-        assert_eq!(code(IdentityError::EmailTaken("x".into())), Code::AlreadyExists);
-        assert_eq!(code(IdentityError::RegistrationNumberTaken("x".into())), Code::AlreadyExists);
-        assert_eq!(code(IdentityError::InvalidCredentials), Code::Unauthenticated);
-        assert_eq!(code(IdentityError::Forbidden("x".into())), Code::PermissionDenied);
-        assert_eq!(code(IdentityError::Hashing("x".into())), Code::Internal);
+        let code = |e: DomainError| tonic::Status::from(e).code();
+        assert_eq!(code(required("email")), Code::InvalidArgument);
+        assert_eq!(code(unknown_organisation("x")), Code::NotFound);
+        assert_eq!(code(email_taken("x")), Code::AlreadyExists);
+        assert_eq!(code(registration_number_taken("x")), Code::AlreadyExists);
+        assert_eq!(code(invalid_credentials()), Code::Unauthenticated);
+        assert_eq!(code(DomainError::Forbidden("x".into())), Code::PermissionDenied);
+        let internal = fleuve_aggregate::AppError::internal("password hashing failed: x");
+        assert_eq!(tonic::Status::from(internal).code(), Code::Internal);
     }
 }

@@ -7,10 +7,7 @@ use pb::identity_service_server::{IdentityService, IdentityServiceServer};
 use tonic::{Request, Response, Status};
 
 use crate::app::Identity;
-use crate::domain::{
-    Country, DisplayName, Email, IdentityError, NewOrganisation, NewUser, Organisation, OrganisationName, PageRequest,
-    Password, RegistrationNumber, User,
-};
+use crate::domain::{NewOrganisation, NewUser, Organisation, PageRequest, User};
 
 /// Methods the auth layer must let through without a token.
 pub const PUBLIC_METHODS: &[&str] =
@@ -61,11 +58,6 @@ fn optional_id(id: &str) -> Option<String> {
     (!id.is_empty()).then(|| id.to_owned())
 }
 
-fn role_from_proto(value: i32) -> Result<Role, IdentityError> {
-    Role::from_proto(value)
-        .ok_or(IdentityError::Invalid { field: "role", reason: "must be applicant, reviewer or admin".into() })
-}
-
 fn status(err: impl Into<ServiceError>) -> Status {
     err.into().into()
 }
@@ -108,14 +100,7 @@ impl IdentityService for IdentityGrpc {
         // Refuse before validating so that non-admins learn nothing about the input rules.
         principal.require(&[Role::Admin]).map_err(status)?;
         let req = request.get_ref();
-        let new = (|| {
-            Ok::<_, IdentityError>(NewOrganisation {
-                name: OrganisationName::parse(&req.name)?,
-                registration_number: RegistrationNumber::parse(&req.registration_number)?,
-                country: Country::parse(&req.country)?,
-            })
-        })()
-        .map_err(status)?;
+        let new = NewOrganisation::parse(&req.name, &req.registration_number, &req.country).map_err(status)?;
         let organisation = self.identity.create_organisation(principal, new).await.map_err(status)?;
         Ok(Response::new(pb::CreateOrganisationResponse { organisation: Some(organisation_to_proto(organisation)) }))
     }
@@ -144,16 +129,9 @@ impl IdentityService for IdentityGrpc {
         let principal = ctx.principal().map_err(status)?;
         principal.require(&[Role::Admin]).map_err(status)?;
         let req = request.get_ref();
-        let new = (|| {
-            Ok::<_, IdentityError>(NewUser {
-                email: Email::parse(&req.email)?,
-                display_name: DisplayName::parse(&req.display_name)?,
-                password: Password::parse(&req.password)?,
-                role: role_from_proto(req.role)?,
-                organisation_id: optional_id(&req.organisation_id),
-            })
-        })()
-        .map_err(status)?;
+        let new =
+            NewUser::parse(&req.email, &req.display_name, &req.password, req.role, optional_id(&req.organisation_id))
+                .map_err(status)?;
         let user = self.identity.create_user(principal, new).await.map_err(status)?;
         Ok(Response::new(pb::CreateUserResponse { user: Some(user_to_proto(user)) }))
     }

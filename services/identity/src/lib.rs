@@ -10,8 +10,8 @@ use fleuve_store::MigrationSet;
 
 pub use app::{DEMO_PASSWORD, DemoAccounts, Identity, LoginOutcome, user_email};
 pub use domain::{
-    Country, DisplayName, Email, IdentityError, NewOrganisation, NewUser, Organisation, OrganisationName, Page,
-    PageRequest, Password, RegistrationNumber, User,
+    Country, DisplayName, Email, NewOrganisation, NewUser, Organisation, OrganisationName, Page, PageRequest, Password,
+    RegistrationNumber, User, invalid_credentials,
 };
 pub use grpc::{IdentityGrpc, PUBLIC_METHODS, server};
 
@@ -19,7 +19,7 @@ pub use grpc::{IdentityGrpc, PUBLIC_METHODS, server};
 /// migrations table.
 pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "fleuve-identity",
-    postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
-    sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
+    postgres: Some(diesel_migrations::embed_migrations!("migrations/postgres")),
+    sqlite: Some(diesel_migrations::embed_migrations!("migrations/sqlite")),
     common: None,
 };

@@ -2,9 +2,10 @@
 
 use argon2::PasswordHash;
 use diesel::prelude::*;
+use fleuve_aggregate::{AppError, DomainError};
 use fleuve_identity::{
-    DEMO_PASSWORD, DemoAccounts, DisplayName, Email, Identity, IdentityError, IdentityGrpc, MIGRATIONS, NewUser,
-    PageRequest, Password, User,
+    DEMO_PASSWORD, DemoAccounts, DisplayName, Email, Identity, IdentityGrpc, MIGRATIONS, NewUser, PageRequest,
+    Password, User,
 };
 use fleuve_mesh::{
     Principal, Role,
@@ -163,7 +164,7 @@ async fn wrong_password_and_unknown_email_look_the_same(h: Harness) {
     // The app layer says the same.
     assert!(matches!(
         h.identity.login("admin@arpce.cg", "not-the-password").await,
-        Err(IdentityError::InvalidCredentials)
+        Err(AppError::Domain(e)) if e == fleuve_identity::invalid_credentials()
     ));
 }
 
@@ -222,7 +223,7 @@ async fn only_admins_manage(h: Harness) {
             role: Role::Admin,
             organisation_id: Some(org_id.clone()),
         };
-        assert!(matches!(h.identity.create_user(&caller, new).await, Err(IdentityError::Forbidden(_))));
+        assert!(matches!(h.identity.create_user(&caller, new).await, Err(AppError::Domain(DomainError::Forbidden(_)))));
     }
     assert_eq!(h.count("users"), 4);
 

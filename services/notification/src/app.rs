@@ -11,7 +11,8 @@ mod watch;
 
 use std::sync::Arc;
 
-use fleuve_store::{Database, StoreError};
+use fleuve_aggregate::AppError;
+use fleuve_store::Database;
 use tokio::sync::watch as signal;
 
 pub use delivery::DeliveryWorker;
@@ -22,32 +23,10 @@ pub use store::Page;
 use crate::domain::{NewNotification, Notification};
 use crate::settings::Settings;
 
-/// Why a notification operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum NotificationError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("database: {0}")]
-    Database(#[from] diesel::result::Error),
-    #[error("stored notification {id} cannot be read: {reason}")]
-    Corrupt { id: i64, reason: String },
-    #[error("another worker got there first: {0}")]
-    Contended(String),
-}
-
-impl From<NotificationError> for fleuve_mesh::ServiceError {
-    fn from(error: NotificationError) -> Self {
-        fleuve_mesh::ServiceError::internal(error)
-    }
-}
-
-impl From<NotificationError> for fleuve_handler::HandlerError {
-    fn from(error: NotificationError) -> Self {
-        match error {
-            NotificationError::Corrupt { .. } => fleuve_handler::HandlerError::Permanent(error.to_string()),
-            other => fleuve_handler::HandlerError::Transient(other.to_string()),
-        }
-    }
+/// A stored notification or delivery the code cannot read: logged, never shown to a caller,
+/// and a consumed event that meets one is parked (the mesh's one [`AppError`] mapping).
+pub(crate) fn corrupt(notification_id: i64, reason: impl std::fmt::Display) -> AppError {
+    AppError::internal(format!("stored notification {notification_id} cannot be read: {reason}"))
 }
 
 /// Wakes whoever waits for new notifications in this process (watch streams, the delivery
@@ -101,7 +80,7 @@ impl Notifications {
     /// Records a notification from another source than the homologation events (e.g. an order
     /// outcome), with a delivery per configured channel. `None` when `(source_id, kind)` was
     /// recorded before.
-    pub async fn notify(&self, new: NewNotification) -> Result<Option<i64>, NotificationError> {
+    pub async fn notify(&self, new: NewNotification) -> Result<Option<i64>, AppError> {
         let channels = self.settings.channels();
         let now = chrono::Utc::now();
         let id = self.db.transaction(move |conn| store::record(conn, &new, &channels, now)).await?;
@@ -112,7 +91,7 @@ impl Notifications {
     }
 
     /// Fires the reminders due at `now` (see [`fire_due`]) and wakes this instance's watchers.
-    pub async fn fire_due(&self, now: chrono::DateTime<chrono::Utc>) -> Result<FiredReminders, NotificationError> {
+    pub async fn fire_due(&self, now: chrono::DateTime<chrono::Utc>) -> Result<FiredReminders, AppError> {
         let fired = fire_due(&self.db, &self.settings.channels(), now).await?;
         if !fired.notifications.is_empty() {
             self.hub.wake();
@@ -126,12 +105,12 @@ impl Notifications {
         recipient: String,
         before: Option<i64>,
         size: i64,
-    ) -> Result<Page<Notification>, NotificationError> {
+    ) -> Result<Page<Notification>, AppError> {
         self.db.run(move |conn| store::page(conn, &recipient, before, size)).await
     }
 
     /// One notification with its deliveries.
-    pub async fn get(&self, id: i64) -> Result<Option<Notification>, NotificationError> {
+    pub async fn get(&self, id: i64) -> Result<Option<Notification>, AppError> {
         self.db.run(move |conn| store::get(conn, id)).await
     }
 }

@@ -20,7 +20,7 @@ mod time;
 use fleuve_store::MigrationSet;
 
 pub use adapters::grpc::{NotificationGrpc, server};
-pub use app::{DeliveryWorker, FiredReminders, NotificationError, NotificationProjection, Notifications, fire_due};
+pub use app::{DeliveryWorker, FiredReminders, NotificationProjection, Notifications, fire_due};
 pub use channels::{ChannelConfigError, SIGNATURE_HEADER, signature};
 pub use directory::{Directory, DirectoryError, DirectoryFuture, StaticDirectory};
 pub use settings::{BadSmtpServer, NotificationConfig, Settings, SmtpSettings, WebhookSettings};
@@ -32,7 +32,7 @@ pub const NAME: &str = "notification";
 /// the event store's set (notification ids come from its `sequences`).
 pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "fleuve-notification",
-    postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
-    sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
-    common: None,
+    postgres: None,
+    sqlite: None,
+    common: Some(diesel_migrations::embed_migrations!("migrations/common")),
 };

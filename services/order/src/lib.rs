@@ -26,7 +26,7 @@ pub const NAME: &str = "order-saga";
 /// The read model (`order_view`), which also holds each open saga's deadline.
 pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "order",
-    postgres: embed_migrations!("migrations/postgres"),
-    sqlite: embed_migrations!("migrations/sqlite"),
+    postgres: Some(embed_migrations!("migrations/postgres")),
+    sqlite: Some(embed_migrations!("migrations/sqlite")),
     common: None,
 };

@@ -10,7 +10,6 @@ pub mod projection;
 pub mod rebuild;
 mod schema;
 
-use diesel_migrations::embed_migrations;
 use fleuve_store::MigrationSet;
 
 pub use adapters::grpc::{StatisticsGrpc, StatisticsServiceServer, server};
@@ -32,9 +31,9 @@ pub const DOSSIER_EVENT_FILE: &str = "fleuve/homologation/v1/events.proto";
 /// The read-model tables: `stats_dossiers` and its shadow `stats_dossiers_rebuild`.
 pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "statistics",
-    postgres: embed_migrations!("migrations/postgres"),
-    sqlite: embed_migrations!("migrations/sqlite"),
-    common: None,
+    postgres: None,
+    sqlite: None,
+    common: Some(diesel_migrations::embed_migrations!("migrations/common")),
 };
 
 /// The projection the consumer runs (writes the live table).

@@ -11,7 +11,6 @@ pub mod domain;
 pub mod participant;
 mod schema;
 
-use diesel_migrations::embed_migrations;
 use fleuve_store::MigrationSet;
 
 pub use adapters::grpc::{StockGrpc, StockServiceServer, server};
@@ -26,9 +25,9 @@ pub const NAME: &str = "stock";
 /// store has its own set).
 pub const MIGRATIONS: MigrationSet = MigrationSet {
     name: "stock",
-    postgres: embed_migrations!("migrations/postgres"),
-    sqlite: embed_migrations!("migrations/sqlite"),
-    common: None,
+    postgres: None,
+    sqlite: None,
+    common: Some(diesel_migrations::embed_migrations!("migrations/common")),
 };
 
 /// The stock service's topics in the order saga.

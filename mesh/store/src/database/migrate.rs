@@ -13,11 +13,12 @@ use crate::error::StoreError;
 /// Every crate's sets share the `__diesel_schema_migrations` table, so each crate takes its own
 /// range of versions (fleuve-store uses `00000000000100_…`). A migration whose SQL is the same
 /// for both backends lives once, in `common` (`migrations/common`); the others in the
-/// dialect's directory. The two are applied as one list, in version order.
+/// dialect's directory. The two are applied as one list, in version order. A crate whose SQL
+/// is all common has no dialect directories (`None`).
 pub struct MigrationSet {
     pub name: &'static str,
-    pub postgres: EmbeddedMigrations,
-    pub sqlite: EmbeddedMigrations,
+    pub postgres: Option<EmbeddedMigrations>,
+    pub sqlite: Option<EmbeddedMigrations>,
     pub common: Option<EmbeddedMigrations>,
 }
 
@@ -169,8 +170,8 @@ where
 
 impl MigrationSet {
     /// The dialect's migrations with the common ones.
-    fn source<'a>(&'a self, dialect: &'a EmbeddedMigrations) -> Merged<'a> {
-        Merged { dialect, common: self.common.as_ref() }
+    fn source<'a>(&'a self, dialect: &'a Option<EmbeddedMigrations>) -> Merged<'a> {
+        Merged { dialect: dialect.as_ref(), common: self.common.as_ref() }
     }
 }
 
@@ -178,15 +179,15 @@ impl MigrationSet {
 /// (`EmbeddedMigrations` is a migration source only by value and is neither `Clone` nor
 /// `Copy`; this borrows them from the caller's `MigrationSet`.)
 struct Merged<'a> {
-    dialect: &'a EmbeddedMigrations,
+    dialect: Option<&'a EmbeddedMigrations>,
     common: Option<&'a EmbeddedMigrations>,
 }
 
 impl<DB: diesel::backend::Backend> MigrationSource<DB> for Merged<'_> {
     fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<DB>>>> {
-        let mut all = MigrationSource::<DB>::migrations(self.dialect)?;
-        if let Some(common) = self.common {
-            all.extend(MigrationSource::<DB>::migrations(common)?);
+        let mut all = Vec::new();
+        for source in [self.dialect, self.common].into_iter().flatten() {
+            all.extend(MigrationSource::<DB>::migrations(source)?);
         }
         all.sort_by(|a, b| a.name().version().cmp(&b.name().version()));
         // diesel keys migrations by version: a version in both directories would run once.

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;
-use fleuve_mesh::page::{OverMax, PageSize};
+use fleuve_mesh::page::PageSize;
 use fleuve_mesh::{Principal, Role, ServiceError};
 use fleuve_proto::billing::v1 as pb;
 use fleuve_store::DbConnection;
@@ -15,7 +15,7 @@ use crate::schema::{billing_accounts, billing_charges, billing_refunds};
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 100;
-const PAGE_SIZE: PageSize = PageSize { default: DEFAULT_PAGE_SIZE, max: MAX_PAGE_SIZE, over_max: OverMax::Cap };
+const PAGE_SIZE: PageSize = PageSize { default: DEFAULT_PAGE_SIZE, max: MAX_PAGE_SIZE };
 
 /// Which listing a page token belongs to: a token of one is refused by the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +43,8 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// `page_size` 0 means the default, above the maximum means the maximum; an empty token
-    /// is the first page.
+    /// `page_size` 0 means the default, 1 to the maximum is served, anything else is refused;
+    /// an empty token is the first page.
     pub fn parse(listing: Listing, page_size: i32, page_token: &str) -> Result<PageRequest, ServiceError> {
         let size = PAGE_SIZE.parse(page_size)?;
         let before = if page_token.is_empty() { None } else { Some(parse_token(listing, page_token)?) };

@@ -85,14 +85,17 @@ fn only_lost_races_are_conflicts() {
 }
 
 #[test]
-fn page_sizes_default_cap_and_refuse_negatives() {
+fn page_sizes_default_fit_and_are_refused_past_the_maximum_or_negative() {
     let size = |n| PageRequest::parse(Listing::Charges, n, "").map(|p| p.size);
     assert_eq!(size(0).unwrap(), DEFAULT_PAGE_SIZE);
     assert_eq!(size(7).unwrap(), 7);
-    assert_eq!(size(1_000).unwrap(), MAX_PAGE_SIZE);
+    assert_eq!(size(100).unwrap(), MAX_PAGE_SIZE);
+    let refused = size(1_000).unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(refused.to_string(), "page_size must be between 1 and 100, got 1000");
     let refused = size(-1).unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(refused.to_string(), "page_size must not be negative, got -1");
+    assert_eq!(refused.to_string(), "page_size must be between 1 and 100, got -1");
 }
 
 #[test]

@@ -8,7 +8,6 @@ use fleuve_proto::common::v1::{Money, SagaStepKind};
 use pb::charge_event::Event;
 
 use super::account::{Account, account_event};
-use super::payment::valid_step;
 use super::{CHARGE_AGGREGATE, DomainError, timestamp};
 
 /// A refund as recorded on its charge.
@@ -214,7 +213,7 @@ pub fn refund_for_saga(
     request: &pb::PaymentRefund,
     now: DateTime<Utc>,
 ) -> Result<RefundDecision, DomainError> {
-    let step = valid_step(request.step.as_ref(), SagaStepKind::PaymentRefund)?;
+    let step = fleuve_aggregate::saga_step(request.step.as_ref(), SagaStepKind::PaymentRefund)?;
     if charge.is_decided() && charge.order_id != step.saga_id {
         return Err(DomainError::Precondition(format!(
             "charge of order {} cannot answer saga {}",

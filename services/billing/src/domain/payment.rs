@@ -46,7 +46,7 @@ pub fn precheck(
     charge_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Precheck, DomainError> {
-    let step = valid_step(request.step.as_ref(), SagaStepKind::Payment)?;
+    let step = fleuve_aggregate::saga_step(request.step.as_ref(), SagaStepKind::Payment)?;
     if charge.is_decided() {
         if charge.order_id != step.saga_id {
             return Err(DomainError::Precondition(format!(
@@ -107,7 +107,7 @@ pub fn settle(
     outcome: ProviderOutcome,
     now: DateTime<Utc>,
 ) -> Result<PaymentDecision, DomainError> {
-    let step = valid_step(request.step.as_ref(), SagaStepKind::Payment)?;
+    let step = fleuve_aggregate::saga_step(request.step.as_ref(), SagaStepKind::Payment)?;
     let Authorization { charge_id, order_id, customer_id, amount, .. } = authorization.clone();
     let at = Some(timestamp(now));
     let charge_event = |event| pb::ChargeEvent { occurred_at: at, event: Some(event) };
@@ -176,21 +176,6 @@ pub fn pay(
             settle(request, &authorization, outcome, now)
         }
     }
-}
-
-pub(super) fn valid_step(step: Option<&SagaStep>, kind: SagaStepKind) -> Result<SagaStep, DomainError> {
-    let step = step.ok_or_else(|| DomainError::Invalid("saga step is missing".into()))?;
-    if step.saga_id.trim().is_empty() {
-        return Err(DomainError::Invalid("saga id is missing".into()));
-    }
-    if step.kind() != kind {
-        return Err(DomainError::Invalid(format!(
-            "expected a {} step, got {}",
-            kind.as_str_name(),
-            step.kind().as_str_name()
-        )));
-    }
-    Ok(step.clone())
 }
 
 fn reply(step: &SagaStep, outcome: pb::payment_result::Outcome, now: DateTime<Utc>) -> pb::PaymentResult {

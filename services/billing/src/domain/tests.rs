@@ -70,24 +70,7 @@ pub fn charge_id(order_id: &str) -> String {
 /// A way to spoil a valid value, and the refusal it must cause.
 pub type Spoil<T> = (fn(&mut T), &'static str);
 
-pub fn invalid(message: &str) -> DomainError {
-    DomainError::Invalid(message.into())
-}
-
-pub fn precondition(message: &str) -> DomainError {
-    DomainError::Precondition(message.into())
-}
-
-#[track_caller]
-pub fn assert_refused<T: std::fmt::Debug>(result: Result<T, DomainError>, expected: DomainError) {
-    match result {
-        Ok(value) => panic!("expected {expected:?}, got {value:?}"),
-        Err(actual) => {
-            assert_eq!(std::mem::discriminant(&actual), std::mem::discriminant(&expected), "got {actual:?}");
-            assert!(actual.to_string().contains(&expected.to_string()), "expected {expected:?}, got {actual:?}");
-        }
-    }
-}
+pub use fleuve_aggregate::testing::{assert_refused, invalid, precondition};
 
 /// The simulator, counting how often it is asked.
 #[derive(Default)]

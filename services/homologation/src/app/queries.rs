@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use diesel::prelude::*;
-use fleuve_mesh::page::{OverMax, PageSize};
+use fleuve_mesh::page::PageSize;
 use fleuve_mesh::{Principal, Role, ServiceError};
 use fleuve_proto::{common::v1 as common, homologation::v1 as pb};
 use fleuve_store::event_store::{self, StreamRef};
@@ -37,7 +37,7 @@ struct Seal {
     iat: i64,
 }
 
-const PAGE_SIZE: PageSize = PageSize { default: 50, max: 100, over_max: OverMax::Refuse };
+const PAGE_SIZE: PageSize = PageSize { default: 50, max: 100 };
 
 /// A validated page request: `size` items after the opaque `token` (the last key seen).
 #[derive(Debug, Clone)]

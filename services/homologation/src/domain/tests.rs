@@ -61,13 +61,7 @@ impl Given<Certificate> {
 /// A way to spoil a valid value, and the refusal it must cause.
 pub type Spoil<T> = (fn(&mut T), &'static str);
 
-pub fn invalid(message: &str) -> DomainError {
-    DomainError::Invalid(message.into())
-}
-
-pub fn precondition(message: &str) -> DomainError {
-    DomainError::Precondition(message.into())
-}
+pub use fleuve_aggregate::testing::{invalid, precondition};
 
 pub fn forbidden(message: &str) -> DomainError {
     DomainError::Forbidden(message.into())

@@ -3,7 +3,7 @@
 
 use std::pin::Pin;
 
-use fleuve_mesh::page::{OverMax, PageSize};
+use fleuve_mesh::page::PageSize;
 use fleuve_mesh::{Principal, RequestContext, Role, ServiceError};
 use fleuve_proto::notification::v1 as pb;
 use futures::Stream;
@@ -14,7 +14,7 @@ use crate::app::Notifications;
 use crate::domain::{Channel, Delivery, DeliveryStatus, Notification};
 use crate::time;
 
-const PAGE_SIZE: PageSize = PageSize { default: 50, max: 100, over_max: OverMax::Refuse };
+const PAGE_SIZE: PageSize = PageSize { default: 50, max: 100 };
 
 /// `NotificationService` over [`Notifications`]; every method needs a token.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 //! so two workers never send the same delivery at once, and a worker that dies mid-send leaves
 //! it to be tried again once the lease has passed (at-least-once).
 
+use fleuve_aggregate::AppError;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use fleuve_metrics::DeliveryOutcome;
 use fleuve_store::{Database, DbConnection};
 use tokio::task::JoinHandle;
 
-use super::{Hub, NotificationError, Notifications, store};
+use super::{Hub, Notifications, store};
 use crate::channels::{ChannelConfigError, LogChannel, SendError, Sender, SmtpChannel, WebhookChannel};
 use crate::directory::Directory;
 use crate::domain::{Channel, DeliveryStatus, Notification, retry_delay};
@@ -78,7 +79,7 @@ impl Notifications {
 impl DeliveryWorker {
     /// Sends one batch of the deliveries due at `now` and records the outcomes; returns how
     /// many were attempted.
-    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, NotificationError> {
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, AppError> {
         let limit = i64::from(self.settings.batch_size.max(1));
         let lease_until = now + time::from_std(self.settings.claim_lease);
         let taken = self.db.transaction(move |conn| take_due(conn, now, lease_until, limit)).await?;
@@ -112,7 +113,7 @@ impl DeliveryWorker {
                 for ((channel, attempt), ids) in &sent {
                     record_sent(conn, *channel, *attempt, ids, now)?;
                 }
-                Ok::<_, NotificationError>(())
+                Ok::<_, AppError>(())
             })
             .await?;
         let metrics = fleuve_metrics::metrics();
@@ -180,7 +181,7 @@ fn take_due(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
-) -> Result<Vec<Taken>, NotificationError> {
+) -> Result<Vec<Taken>, AppError> {
     let at = time::naive(now);
     let due = store::due_deliveries(conn, at, limit)?;
     let mut by_channel: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
@@ -203,18 +204,17 @@ fn take_due(
         // The rows are locked (PostgreSQL) or the database has one writer (SQLite), so they
         // are all still due; if not, this round takes nothing and the next one reads again.
         if won != ids.len() {
-            return Err(NotificationError::Contended(format!(
+            // Another worker got there first.
+            return Err(AppError::Service(fleuve_mesh::ServiceError::Conflict(format!(
                 "{won} of {} {channel} deliveries still due when taken",
                 ids.len()
-            )));
+            ))));
         }
     }
     due.into_iter()
         .map(|(id, channel_name, attempts, notification)| {
-            let channel = Channel::parse(&channel_name).ok_or_else(|| NotificationError::Corrupt {
-                id,
-                reason: format!("unknown channel {channel_name:?}"),
-            })?;
+            let channel = Channel::parse(&channel_name)
+                .ok_or_else(|| super::corrupt(id, format!("unknown channel {channel_name:?}")))?;
             Ok(Taken { notification, channel, attempt: attempts + 1 })
         })
         .collect()
@@ -228,7 +228,7 @@ fn record_sent(
     attempt: i32,
     ids: &[i64],
     now: DateTime<Utc>,
-) -> Result<(), NotificationError> {
+) -> Result<(), AppError> {
     let at = time::naive(now);
     let none: Option<NaiveDateTime> = None;
     let rows = deliveries::table
@@ -255,7 +255,7 @@ fn record_outcome(
     outcome: &Result<(), SendError>,
     now: DateTime<Utc>,
     settings: &Settings,
-) -> Result<(), NotificationError> {
+) -> Result<(), AppError> {
     let at = time::naive(now);
     let row = deliveries::table
         .find((taken.notification.id, taken.channel.as_str()))
@@ -286,7 +286,7 @@ fn record_outcome(
 }
 
 /// When the earliest pending delivery falls due.
-fn next_due(conn: &mut DbConnection) -> Result<Option<NaiveDateTime>, NotificationError> {
+fn next_due(conn: &mut DbConnection) -> Result<Option<NaiveDateTime>, AppError> {
     Ok(deliveries::table
         .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
         .select(diesel::dsl::min(deliveries::next_attempt_at))

@@ -3,15 +3,15 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use fleuve_aggregate::AppError;
 use fleuve_store::DbConnection;
 
-use super::NotificationError;
 use crate::domain::messages::{CertificateParty, DossierParty};
 use crate::schema::{notification_certificates as certificates, notification_dossiers as dossiers};
 use crate::time;
 
 /// Records a dossier's party unless known (a replayed DossierCreated changes nothing).
-pub(crate) fn record_dossier(conn: &mut DbConnection, party: &DossierParty) -> Result<(), NotificationError> {
+pub(crate) fn record_dossier(conn: &mut DbConnection, party: &DossierParty) -> Result<(), AppError> {
     if find_dossier(conn, &party.dossier_id)?.is_none() {
         diesel::insert_into(dossiers::table)
             .values((
@@ -25,10 +25,7 @@ pub(crate) fn record_dossier(conn: &mut DbConnection, party: &DossierParty) -> R
     Ok(())
 }
 
-pub(crate) fn find_dossier(
-    conn: &mut DbConnection,
-    dossier_id: &str,
-) -> Result<Option<DossierParty>, NotificationError> {
+pub(crate) fn find_dossier(conn: &mut DbConnection, dossier_id: &str) -> Result<Option<DossierParty>, AppError> {
     let row = dossiers::table
         .find(dossier_id)
         .select((dossiers::dossier_id, dossiers::applicant_id, dossiers::organisation_id, dossiers::equipment))
@@ -43,7 +40,7 @@ pub(crate) fn find_dossier(
 }
 
 /// Records a certificate's party unless known; `true` when it was new.
-pub(crate) fn record_certificate(conn: &mut DbConnection, party: &CertificateParty) -> Result<bool, NotificationError> {
+pub(crate) fn record_certificate(conn: &mut DbConnection, party: &CertificateParty) -> Result<bool, AppError> {
     if find_certificate(conn, &party.certificate_number)?.is_some() {
         return Ok(false);
     }
@@ -64,7 +61,7 @@ pub(crate) fn set_valid_until(
     conn: &mut DbConnection,
     certificate_number: &str,
     valid_until: DateTime<Utc>,
-) -> Result<(), NotificationError> {
+) -> Result<(), AppError> {
     diesel::update(certificates::table.find(certificate_number))
         .set(certificates::valid_until.eq(time::naive(valid_until)))
         .execute(conn)?;
@@ -74,7 +71,7 @@ pub(crate) fn set_valid_until(
 pub(crate) fn find_certificate(
     conn: &mut DbConnection,
     certificate_number: &str,
-) -> Result<Option<CertificateParty>, NotificationError> {
+) -> Result<Option<CertificateParty>, AppError> {
     let row = certificates::table
         .find(certificate_number)
         .select((

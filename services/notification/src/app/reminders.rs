@@ -2,6 +2,7 @@
 //! projection and fired by a periodic task. Nothing is held in memory, so a restart forgets
 //! nothing: a reminder that fell due while the service was down fires at the next round.
 
+use fleuve_aggregate::AppError;
 use std::future::Future;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -9,7 +10,7 @@ use diesel::prelude::*;
 use fleuve_store::{Database, DbConnection};
 use tokio::task::JoinHandle;
 
-use super::{NotificationError, Notifications, parties, store};
+use super::{Notifications, parties, store};
 use crate::domain::{Channel, Reminder, messages};
 use crate::schema::notification_reminders as reminders;
 use crate::time;
@@ -33,7 +34,7 @@ pub(crate) fn schedule(
     conn: &mut DbConnection,
     certificate_number: &str,
     valid_until: DateTime<Utc>,
-) -> Result<(), NotificationError> {
+) -> Result<(), AppError> {
     let until = time::naive(valid_until);
     for reminder in Reminder::ALL {
         let exists =
@@ -59,7 +60,7 @@ pub(crate) fn cancel_open(
     certificate_number: &str,
     keep: Option<DateTime<Utc>>,
     at: DateTime<Utc>,
-) -> Result<usize, NotificationError> {
+) -> Result<usize, AppError> {
     let open = reminders::table
         .filter(reminders::certificate_number.eq(certificate_number))
         .filter(reminders::fired_at.is_null())
@@ -77,11 +78,7 @@ pub(crate) fn cancel_open(
 /// ONE transaction records the notification, its deliveries through `channels`, and marks the
 /// reminder fired. A second call at the same time fires nothing; two schedulers racing on
 /// the same database fire each reminder once (the fired mark is a conditional update).
-pub async fn fire_due(
-    db: &Database,
-    channels: &[Channel],
-    now: DateTime<Utc>,
-) -> Result<FiredReminders, NotificationError> {
+pub async fn fire_due(db: &Database, channels: &[Channel], now: DateTime<Utc>) -> Result<FiredReminders, AppError> {
     let mut total = FiredReminders::default();
     loop {
         let channels = channels.to_vec();
@@ -100,7 +97,7 @@ fn fire_batch(
     conn: &mut DbConnection,
     channels: &[Channel],
     now: DateTime<Utc>,
-) -> Result<(FiredReminders, usize), NotificationError> {
+) -> Result<(FiredReminders, usize), AppError> {
     let at = time::naive(now);
     let due: Vec<ReminderKey> = reminders::table
         .filter(reminders::due_at.le(at))

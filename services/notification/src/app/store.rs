@@ -1,6 +1,7 @@
 //! Notification and delivery rows: recording a notification once per (source, kind) and reading
 //! them back with their deliveries.
 
+use fleuve_aggregate::AppError;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -8,7 +9,6 @@ use diesel::prelude::*;
 use fleuve_store::DbConnection;
 use fleuve_store::event_store::next_sequence;
 
-use super::NotificationError;
 use crate::domain::{Channel, Delivery, DeliveryStatus, NewNotification, Notification};
 use crate::schema::{notification_deliveries as deliveries, notifications};
 use crate::time;
@@ -53,7 +53,7 @@ pub(crate) fn record(
     new: &NewNotification,
     channels: &[Channel],
     at: DateTime<Utc>,
-) -> Result<Option<i64>, NotificationError> {
+) -> Result<Option<i64>, AppError> {
     let existing = notifications::table
         .filter(notifications::source_id.eq(&new.source_id))
         .filter(notifications::kind.eq(&new.kind))
@@ -99,7 +99,7 @@ pub(crate) fn page(
     recipient: &str,
     before: Option<i64>,
     size: i64,
-) -> Result<Page<Notification>, NotificationError> {
+) -> Result<Page<Notification>, AppError> {
     let mut query = notifications::table
         .filter(notifications::recipient_id.eq(recipient))
         .order(notifications::notification_id.desc())
@@ -126,7 +126,7 @@ pub(crate) fn after(
     recipient: &str,
     after: i64,
     limit: i64,
-) -> Result<Vec<Notification>, NotificationError> {
+) -> Result<Vec<Notification>, AppError> {
     let rows = notifications::table
         .filter(notifications::recipient_id.eq(recipient))
         .filter(notifications::notification_id.gt(after))
@@ -137,7 +137,7 @@ pub(crate) fn after(
     with_deliveries(conn, rows)
 }
 
-pub(crate) fn get(conn: &mut DbConnection, id: i64) -> Result<Option<Notification>, NotificationError> {
+pub(crate) fn get(conn: &mut DbConnection, id: i64) -> Result<Option<Notification>, AppError> {
     let rows = notifications::table.find(id).select(NotificationRow::as_select()).load(conn)?;
     Ok(with_deliveries(conn, rows)?.pop())
 }
@@ -153,7 +153,7 @@ pub(crate) fn due_deliveries(
     conn: &mut DbConnection,
     at: NaiveDateTime,
     limit: i64,
-) -> Result<Vec<DueDelivery>, NotificationError> {
+) -> Result<Vec<DueDelivery>, AppError> {
     macro_rules! due {
         () => {
             deliveries::table
@@ -177,10 +177,7 @@ pub(crate) fn due_deliveries(
         .collect()
 }
 
-fn with_deliveries(
-    conn: &mut DbConnection,
-    rows: Vec<NotificationRow>,
-) -> Result<Vec<Notification>, NotificationError> {
+fn with_deliveries(conn: &mut DbConnection, rows: Vec<NotificationRow>) -> Result<Vec<Notification>, AppError> {
     let ids: Vec<i64> = rows.iter().map(|r| r.notification_id).collect();
     let mut by_id: HashMap<i64, Vec<Delivery>> = HashMap::new();
     if !ids.is_empty() {
@@ -202,9 +199,9 @@ fn with_deliveries(
         .collect()
 }
 
-fn notification(row: NotificationRow, deliveries: Vec<Delivery>) -> Result<Notification, NotificationError> {
+fn notification(row: NotificationRow, deliveries: Vec<Delivery>) -> Result<Notification, AppError> {
     let references: BTreeMap<String, String> = serde_json::from_str(&row.refs)
-        .map_err(|e| NotificationError::Corrupt { id: row.notification_id, reason: format!("references: {e}") })?;
+        .map_err(|e| super::corrupt(row.notification_id, format_args!("references: {e}")))?;
     Ok(Notification {
         id: row.notification_id,
         source_id: row.source_id,
@@ -218,8 +215,8 @@ fn notification(row: NotificationRow, deliveries: Vec<Delivery>) -> Result<Notif
     })
 }
 
-fn delivery(row: DeliveryRow) -> Result<Delivery, NotificationError> {
-    let corrupt = |reason: String| NotificationError::Corrupt { id: row.notification_id, reason };
+fn delivery(row: DeliveryRow) -> Result<Delivery, AppError> {
+    let corrupt = |reason: String| super::corrupt(row.notification_id, reason);
     Ok(Delivery {
         channel: Channel::parse(&row.channel).ok_or_else(|| corrupt(format!("unknown channel {:?}", row.channel)))?,
         status: DeliveryStatus::parse(&row.status)

@@ -1,9 +1,10 @@
 //! WatchNotifications: a recipient's notifications after a cursor, then each new one as it is
 //! committed, until the receiver goes away.
 
+use fleuve_aggregate::AppError;
 use tokio::sync::mpsc;
 
-use super::{NotificationError, Notifications, store};
+use super::{Notifications, store};
 use crate::domain::Notification;
 
 /// Notifications read per query; also the stream's buffer.
@@ -15,7 +16,7 @@ impl Notifications {
     /// every `watch_poll` for notifications written by other processes. Ids are handed out in
     /// commit order, so the cursor never skips a notification committed late. The stream ends
     /// when the receiver is dropped, or after an error it carries.
-    pub fn watch(&self, recipient: String, after_id: i64) -> mpsc::Receiver<Result<Notification, NotificationError>> {
+    pub fn watch(&self, recipient: String, after_id: i64) -> mpsc::Receiver<Result<Notification, AppError>> {
         let (sender, receiver) = mpsc::channel(CHUNK as usize);
         let app = self.clone();
         tokio::spawn(async move {

@@ -4,14 +4,14 @@
 use chrono::{DateTime, NaiveDateTime};
 use diesel::prelude::*;
 use fleuve_mesh::ServiceError;
-use fleuve_mesh::page::{OverMax, PageSize};
+use fleuve_mesh::page::PageSize;
 use fleuve_proto::order::v1 as pb;
 
 use super::views::{self, OrderRow};
 use super::{AppError, Caller, Orders};
 use crate::schema::order_view;
 
-const PAGE_SIZE: PageSize = PageSize { default: 50, max: 500, over_max: OverMax::Refuse };
+const PAGE_SIZE: PageSize = PageSize { default: 50, max: 500 };
 
 /// A validated page request: `size` orders after the opaque token, newest first.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;
 use fleuve_mesh::ServiceError;
-use fleuve_mesh::page::{OverMax, PageSize};
+use fleuve_mesh::page::PageSize;
 use fleuve_proto::stock::v1 as pb;
 
 use super::views::{self, LineRow, ProductRow, ReservationRow};
@@ -14,7 +14,7 @@ use crate::schema::{stock_products, stock_reservation_lines, stock_reservations}
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 500;
-const PAGE_SIZE: PageSize = PageSize { default: DEFAULT_PAGE_SIZE, max: MAX_PAGE_SIZE, over_max: OverMax::Cap };
+const PAGE_SIZE: PageSize = PageSize { default: DEFAULT_PAGE_SIZE, max: MAX_PAGE_SIZE };
 
 /// A validated page request: `size` items after the key `after` (the last key of the
 /// previous page, carried by an opaque token).
@@ -25,8 +25,8 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// `page_size` 0 is the default (50), above 500 is 500, negative is refused; the token
-    /// must be one this server issued.
+    /// `page_size` 0 is the default (50), 1 to 500 is served, anything else is refused; the
+    /// token must be one this server issued.
     pub fn parse(page_size: i32, page_token: &str) -> Result<PageRequest, ServiceError> {
         let size = PAGE_SIZE.parse(page_size)?;
         if page_token.is_empty() {

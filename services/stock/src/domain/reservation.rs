@@ -140,7 +140,7 @@ pub fn check(
     request: &pb::StockCheckRequest,
     now: DateTime<Utc>,
 ) -> Result<StockDecision, DomainError> {
-    let step = valid_step(request.step.as_ref(), SagaStepKind::StockCheck)?;
+    let step = fleuve_aggregate::saga_step(request.step.as_ref(), SagaStepKind::StockCheck)?;
     ensure_same_order(reservation, &step)?;
     let wanted = merge_lines(&request.lines)?;
     if let Some(outcome) = reservation.recorded_outcome() {
@@ -199,7 +199,7 @@ pub fn release(
     request: &pb::StockRelease,
     now: DateTime<Utc>,
 ) -> Result<StockDecision, DomainError> {
-    let step = valid_step(request.step.as_ref(), SagaStepKind::StockRelease)?;
+    let step = fleuve_aggregate::saga_step(request.step.as_ref(), SagaStepKind::StockRelease)?;
     ensure_same_order(reservation, &step)?;
     let order_id = step.saga_id.clone();
     let reason = request.reason.trim().to_owned();
@@ -255,21 +255,6 @@ impl StockDecision {
     fn replay(step: SagaStep, outcome: Outcome, now: DateTime<Utc>) -> StockDecision {
         StockDecision { reservation_events: Vec::new(), product_events: Vec::new(), reply: reply(step, outcome, now) }
     }
-}
-
-fn valid_step(step: Option<&SagaStep>, kind: SagaStepKind) -> Result<SagaStep, DomainError> {
-    let step = step.ok_or_else(|| DomainError::Invalid("saga step is missing".into()))?;
-    if step.saga_id.trim().is_empty() {
-        return Err(DomainError::Invalid("saga id is missing".into()));
-    }
-    if step.kind() != kind {
-        return Err(DomainError::Invalid(format!(
-            "expected a {} step, got {}",
-            kind.as_str_name(),
-            step.kind().as_str_name()
-        )));
-    }
-    Ok(step.clone())
 }
 
 fn ensure_same_order(reservation: &Reservation, step: &SagaStep) -> Result<(), DomainError> {

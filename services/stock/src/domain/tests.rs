@@ -73,25 +73,7 @@ pub fn reply(step: SagaStep, outcome: pb::stock_checked::Outcome) -> pb::StockCh
 /// A way to spoil a valid value, and the refusal it must cause.
 pub type Spoil<T> = (fn(&mut T), &'static str);
 
-pub fn invalid(message: &str) -> DomainError {
-    DomainError::Invalid(message.into())
-}
-
-pub fn precondition(message: &str) -> DomainError {
-    DomainError::Precondition(message.into())
-}
-
-/// Asserts a refusal: same variant, message containing the expected one.
-#[track_caller]
-pub fn assert_refused<T: std::fmt::Debug>(result: Result<T, DomainError>, expected: DomainError) {
-    match result {
-        Ok(value) => panic!("expected {expected:?}, got {value:?}"),
-        Err(actual) => {
-            assert_eq!(std::mem::discriminant(&actual), std::mem::discriminant(&expected), "got {actual:?}");
-            assert!(actual.to_string().contains(&expected.to_string()), "expected {expected:?}, got {actual:?}");
-        }
-    }
-}
+pub use fleuve_aggregate::testing::{assert_refused, invalid, precondition};
 
 /// Products and reservations as the store would hold them: decisions are applied to both, as
 /// the service's transaction will.

@@ -488,7 +488,7 @@ export declare type ListChargesRequest = Message<"fleuve.billing.v1.ListChargesR
   status: ChargeStatus;
 
   /**
-   * Charges per page: 0 means 50, above 100 means 100; negative is INVALID_ARGUMENT.
+   * Charges per page: 0 means 50; otherwise 1 to 100, else INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 3;
    */
@@ -551,7 +551,7 @@ export declare type ListRefundsRequest = Message<"fleuve.billing.v1.ListRefundsR
   customerId: string;
 
   /**
-   * Refunds per page: 0 means 50, above 100 means 100; negative is INVALID_ARGUMENT.
+   * Refunds per page: 0 means 50; otherwise 1 to 100, else INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 2;
    */

@@ -423,7 +423,7 @@ export declare type ListDossiersRequest = Message<"fleuve.homologation.v1.ListDo
   organisationId: string;
 
   /**
-   * Dossiers per page: 0 means 50; at most 100 (INVALID_ARGUMENT beyond, or if negative).
+   * Dossiers per page: 0 means 50; otherwise 1 to 100, else INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 3;
    */
@@ -478,7 +478,7 @@ export declare const ListDossiersResponseSchema: GenMessage<ListDossiersResponse
  */
 export declare type GetReviewerQueueRequest = Message<"fleuve.homologation.v1.GetReviewerQueueRequest"> & {
   /**
-   * Dossiers per page: 0 means 50; at most 100 (INVALID_ARGUMENT beyond, or if negative).
+   * Dossiers per page: 0 means 50; otherwise 1 to 100, else INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 1;
    */

@@ -188,7 +188,7 @@ export declare type SearchCertificatesRequest = Message<"fleuve.homologation.v1.
   model: string;
 
   /**
-   * Certificates per page: 0 means 50; at most 100 (INVALID_ARGUMENT beyond, or if negative).
+   * Certificates per page: 0 means 50; otherwise 1 to 100, else INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 3;
    */

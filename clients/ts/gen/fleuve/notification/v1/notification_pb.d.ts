@@ -162,7 +162,7 @@ export declare type ListNotificationsRequest = Message<"fleuve.notification.v1.L
   recipientId: string;
 
   /**
-   * Notifications per page: 0 means 50, at most 100 (more is INVALID_ARGUMENT).
+   * Notifications per page: 0 means 50; otherwise 1 to 100, else INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 2;
    */

@@ -153,7 +153,7 @@ export declare type ListDeadLettersRequest = Message<"fleuve.ops.v1.ListDeadLett
   status: DeadLetterStatus;
 
   /**
-   * 1..500, 50 when zero; any other value is INVALID_ARGUMENT.
+   * Dead letters per page: 0 means 50; otherwise 1 to 500, else INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 3;
    */

@@ -252,7 +252,7 @@ export declare type ListOrdersRequest = Message<"fleuve.order.v1.ListOrdersReque
   customerId: string;
 
   /**
-   * Orders per page: 0 means 50, at most 500 (more is INVALID_ARGUMENT).
+   * Orders per page: 0 means 50; otherwise 1 to 500, else INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 3;
    */

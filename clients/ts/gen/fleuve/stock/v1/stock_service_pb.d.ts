@@ -318,7 +318,7 @@ export declare const GetProductResponseSchema: GenMessage<GetProductResponse>;
  */
 export declare type ListProductsRequest = Message<"fleuve.stock.v1.ListProductsRequest"> & {
   /**
-   * Products per page: 0 means 50; above 500 serves 500; negative is INVALID_ARGUMENT.
+   * Products per page: 0 means 50; otherwise 1 to 500, else INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 1;
    */
@@ -426,7 +426,7 @@ export declare type ListReservationsRequest = Message<"fleuve.stock.v1.ListReser
   productId: string;
 
   /**
-   * Reservations per page: 0 means 50; above 500 serves 500; negative is INVALID_ARGUMENT.
+   * Reservations per page: 0 means 50; otherwise 1 to 500, else INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 3;
    */

@@ -1,4 +1,4 @@
--- Tables of the notification service (SQLite dialect; keep in step with ../../postgres).
+-- Tables of the notification service (the same SQL for PostgreSQL and SQLite).
 
 -- Who hears about a dossier, learned from DossierCreated.
 CREATE TABLE notification_dossiers (

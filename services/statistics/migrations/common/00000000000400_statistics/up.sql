@@ -1,4 +1,4 @@
--- The statistics read model (sqlite dialect; keep in step with ../../postgres): one row per
+-- The statistics read model (one SQL for PostgreSQL and SQLite): one row per
 -- dossier, folded from the dossier events. stats_dossiers_rebuild is its shadow, filled by a
 -- rebuild from the event store and copied over the live table with INSERT ... SELECT *, so
 -- both tables must keep the same columns in the same order.

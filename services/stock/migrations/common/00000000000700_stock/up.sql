@@ -1,4 +1,4 @@
--- The stock read models (sqlite dialect; keep in step with ../../postgres). Every row is
+-- The stock read models (one SQL for both backends). Every row is
 -- rewritten from the aggregate's state in the transaction that appends to its stream, so a
 -- query reads what the last commit decided. Quantities are BIGINT: the service refuses
 -- quantities a signed 64-bit column cannot hold.

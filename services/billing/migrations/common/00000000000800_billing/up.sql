@@ -1,4 +1,4 @@
--- The billing read models (postgres dialect; keep in step with ../../sqlite), written in the
+-- The billing read models (the same SQL for PostgreSQL and SQLite), written in the
 -- transaction of every append to the account and charge streams, so queries read their own
 -- writes. The streams stay the record: each row can be rebuilt by replaying them.
 

@@ -1,3 +1,0 @@
-DROP TABLE billing_refunds;
-DROP TABLE billing_charges;
-DROP TABLE billing_accounts;

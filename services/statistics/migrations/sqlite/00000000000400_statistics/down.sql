@@ -1,2 +1,0 @@
-DROP TABLE stats_dossiers_rebuild;
-DROP TABLE stats_dossiers;

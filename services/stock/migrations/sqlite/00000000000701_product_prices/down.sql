@@ -1,2 +1,0 @@
-ALTER TABLE stock_products DROP COLUMN price_currency;
-ALTER TABLE stock_products DROP COLUMN price_amount;
