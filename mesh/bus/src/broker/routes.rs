@@ -39,7 +39,7 @@ use super::log::{RecordLog, Slice};
 
 /// What one connection of the broker runs.
 pub(super) type ConnectionService =
-    TcpContextService<TcpBytesService<BytesFrameService<FrameRouteService<(), BrokerError>>, ()>>;
+    TcpContextService<TcpBytesService<BytesFrameService<KafkaDefaults<FrameRouteService<(), BrokerError>>>, ()>>;
 
 /// Largest response a fetch builds, as in tansu (and Kafka's `fetch.max.bytes` default is 50 MiB).
 const MAX_FETCH_BYTES: usize = 5 * 1024 * 1024;
@@ -111,13 +111,55 @@ pub(super) fn connection_service(
             .boxed(),
     )?;
     let builder = coordinator::services(builder, groups.clone())?;
-    let route = auth::services(builder)?.build()?;
+    let route = KafkaDefaults { inner: auth::services(builder)?.build()? };
     Ok((
         TcpContextLayer::new(TcpContext::default().cluster_id(Some(cluster_id.to_owned()))),
         TcpBytesLayer::default(),
         BytesFrameLayer::default().with_sasl_config(None),
     )
         .into_layer(route))
+}
+
+/// Responses as a Kafka broker writes them: tansu 0.6.0 sets the tagged fields of its
+/// ApiVersions response (supported and finalized features, their epoch, the ZooKeeper
+/// migration flag) to their default values, and so writes them, where Kafka leaves a tagged
+/// field at its default out. Valid, but librdkafka before 2.1 (Debian's kcat is 2.0.2) reads a
+/// tagged field's length one byte short and fails the handshake ("read buffer underflow for
+/// ApiVersion v3"); with the defaults left out the response is byte for byte what Kafka sends.
+#[derive(Clone, Debug)]
+pub(super) struct KafkaDefaults<S> {
+    inner: S,
+}
+
+impl<S> Service<(), tansu_sans_io::Frame> for KafkaDefaults<S>
+where
+    S: Service<(), tansu_sans_io::Frame, Response = tansu_sans_io::Frame, Error = BrokerError>,
+{
+    type Response = tansu_sans_io::Frame;
+    type Error = BrokerError;
+
+    async fn serve(
+        &self,
+        ctx: Context<()>,
+        request: tansu_sans_io::Frame,
+    ) -> Result<tansu_sans_io::Frame, BrokerError> {
+        let mut response = self.inner.serve(ctx, request).await?;
+        if let tansu_sans_io::Body::ApiVersionsResponse(versions) = &mut response.body {
+            if versions.supported_features.as_ref().is_some_and(Vec::is_empty) {
+                versions.supported_features = None;
+            }
+            if versions.finalized_features_epoch == Some(-1) {
+                versions.finalized_features_epoch = None;
+            }
+            if versions.finalized_features.as_ref().is_some_and(Vec::is_empty) {
+                versions.finalized_features = None;
+            }
+            if versions.zk_migration_ready == Some(false) {
+                versions.zk_migration_ready = None;
+            }
+        }
+        Ok(response)
+    }
 }
 
 /// tansu's produce that also indexes every batch the storage accepted.
