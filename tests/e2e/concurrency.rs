@@ -1,7 +1,11 @@
 //! Concurrency through the API: certificate numbers stay unique and gapless under concurrent
-//! approvals, and concurrent commands at one expected version let exactly one through.
+//! approvals, concurrent commands at one expected version let exactly one through, and a
+//! dossier approved and rejected at the same moment gets exactly one decision.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use futures::StreamExt as _;
 
 use crate::support::{Backend, TestNode, authed, ready_for_decision, submitted_dossier};
 use fleuve_mesh::Role;
@@ -102,5 +106,122 @@ async fn concurrent_commands_at_one_expected_version_let_exactly_one_through() {
         .into_inner()
         .entries;
     assert_eq!(history.len() as i64, version + 1);
+    node.stop().await;
+}
+
+/// Dossiers decided twice at once in `two_decisions_at_once_leave_exactly_one`; the issue's
+/// full size is the default, `FLEUVE_DECISION_DOSSIERS` changes it.
+fn decision_dossiers() -> usize {
+    std::env::var("FLEUVE_DECISION_DOSSIERS").ok().and_then(|n| n.parse().ok()).unwrap_or(100)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_decisions_at_once_leave_exactly_one() {
+    let node = TestNode::start(Backend::Postgres).await;
+    let (admin, applicant) = (node.token(Role::Admin), node.token(Role::Applicant));
+    let count = decision_dossiers();
+    let node_ref = &node;
+    let ready: Vec<String> = futures::stream::iter(0..count)
+        .map(|i| async move {
+            let id = submitted_dossier(node_ref, "Tecno", &format!("Spark {i}")).await;
+            ready_for_decision(node_ref, &id).await;
+            id
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+
+    // Per dossier, an approval and a rejection released together by one barrier, both at
+    // expected version 0 (no check): only the aggregate's state can tell them apart.
+    let barrier = Arc::new(tokio::sync::Barrier::new(2 * count));
+    let mut calls = Vec::new();
+    for id in &ready {
+        let (mut approver, mut rejecter) = (node.dossiers(), node.dossiers());
+        let approve = authed(
+            pb::ApproveDossierRequest { dossier_id: id.clone(), expected_version: 0, validity_years: 0 },
+            &admin,
+        );
+        let reject = authed(
+            pb::RejectDossierRequest {
+                dossier_id: id.clone(),
+                expected_version: 0,
+                reasons: vec!["rapport de test non conforme".into()],
+            },
+            &admin,
+        );
+        let (a, r) = (barrier.clone(), barrier.clone());
+        let approval = tokio::spawn(async move {
+            a.wait().await;
+            approver.approve_dossier(approve).await.map(|r| r.into_inner().certificate_number)
+        });
+        let rejection = tokio::spawn(async move {
+            r.wait().await;
+            rejecter.reject_dossier(reject).await.map(|_| ())
+        });
+        calls.push((id.clone(), approval, rejection));
+    }
+
+    let mut numbers = BTreeSet::new();
+    let (mut approved, mut rejected) = (BTreeSet::new(), BTreeSet::new());
+    for (id, approval, rejection) in calls {
+        let (approval, rejection) = (approval.await.unwrap(), rejection.await.unwrap());
+        match (approval, rejection) {
+            (Ok(number), Err(status)) => {
+                assert!(
+                    matches!(status.code(), Code::FailedPrecondition | Code::Aborted),
+                    "{id}: the losing rejection got {status:?}"
+                );
+                assert!(numbers.insert(number), "{id}: a certificate number given twice");
+                approved.insert(id);
+            }
+            (Err(status), Ok(())) => {
+                assert!(
+                    matches!(status.code(), Code::FailedPrecondition | Code::Aborted),
+                    "{id}: the losing approval got {status:?}"
+                );
+                rejected.insert(id);
+            }
+            (approval, rejection) => panic!("{id}: both or neither decided: {approval:?} / {rejection:?}"),
+        }
+    }
+    assert_eq!(approved.len() + rejected.len(), count);
+    println!("{count} dossiers decided twice at once: {} approved, {} rejected", approved.len(), rejected.len());
+
+    // The stored truth agrees: one decision event per dossier, the status it leads to, and a
+    // certificate for approved dossiers only.
+    let mut queries = node.queries();
+    for id in &ready {
+        let dossier = queries
+            .get_dossier(authed(pb::GetDossierRequest { dossier_id: id.clone() }, &applicant))
+            .await
+            .unwrap()
+            .into_inner()
+            .dossier
+            .unwrap();
+        let history = queries
+            .get_dossier_history(authed(pb::GetDossierHistoryRequest { dossier_id: id.clone() }, &applicant))
+            .await
+            .unwrap()
+            .into_inner()
+            .entries;
+        use pb::dossier_event::Event;
+        let decisions: Vec<&Event> = history
+            .iter()
+            .filter_map(|e| e.event.as_ref()?.event.as_ref())
+            .filter(|e| matches!(e, Event::Approved(_) | Event::Rejected(_)))
+            .collect();
+        assert_eq!(decisions.len(), 1, "{id}: decisions {decisions:?}");
+        if approved.contains(id) {
+            assert_eq!(dossier.status(), pb::DossierStatus::Approved, "{id}");
+            assert!(numbers.contains(&dossier.certificate_number), "{id}: {}", dossier.certificate_number);
+        } else {
+            assert_eq!(dossier.status(), pb::DossierStatus::Rejected, "{id}");
+            assert_eq!(dossier.certificate_number, "", "{id}: a rejected dossier has a certificate");
+        }
+    }
+    // Gapless: the approved dossiers hold exactly the numbers 1..=approved.
+    let year = chrono::Utc::now().format("%Y");
+    let expected: BTreeSet<String> = (1..=approved.len()).map(|n| format!("ARPCE-HOM-{year}-{n:06}")).collect();
+    assert_eq!(numbers, expected, "{} approved of {count}", approved.len());
     node.stop().await;
 }
