@@ -185,7 +185,7 @@ impl Cluster {
         let mut charges = Vec::new();
         let mut token = String::new();
         loop {
-            let request = billing::ListChargesRequest { page_size: 200, page_token: token, ..Default::default() };
+            let request = billing::ListChargesRequest { page_size: 100, page_token: token, ..Default::default() };
             let page = client.list_charges(authed(request, &self.admin())).await.expect("charges").into_inner();
             charges.extend(page.charges);
             if page.next_page_token.is_empty() {
