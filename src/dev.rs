@@ -135,7 +135,8 @@ pub async fn prepare_on(
         .with_context(|| format!("starting the Kafka-API broker on {}", listen.kafka))?;
     let registry_url = format!("http://{registry_addr}");
     let settings = BackboneSettings::from_config(&config, &broker.bootstrap_servers(), &registry_url);
-    let mut apps = node::Apps::new(&config, &db, TokenIssuer::new(key, &config.auth))?;
+    let issuer = TokenIssuer::new(key, &config.auth).with_retired_key_files(&config.auth.retired_key_files)?;
+    let mut apps = node::Apps::new(&config, &db, issuer)?;
     // Certificates are sealed with a key of the data directory unless one is configured.
     if config.section::<fleuve_homologation::Settings>().seal_key_file.is_empty() {
         let seal = SigningKey::load_or_generate(&data_dir.path().join(SEAL_KEY_FILE))?;

@@ -8,7 +8,7 @@ use fleuve_homologation::{Homologation, Settings};
 use fleuve_identity::Identity;
 use fleuve_mesh::{
     MeshConfig,
-    auth::{Jwk, JwkSet, SigningKey, TokenIssuer, TokenVerifier},
+    auth::{Jwk, JwkSet, JwksFetch, KeyRefresh, SigningKey, TokenIssuer, TokenVerifier},
     grpc::MeshServer,
 };
 use fleuve_proto::identity::v1::{GetJwksRequest, identity_service_client::IdentityServiceClient};
@@ -347,7 +347,7 @@ pub async fn single_service(config: &MeshConfig, service: ServiceName, db: Datab
                 "the identity service signs tokens: set auth.signing_key_file (FLEUVE_AUTH__SIGNING_KEY_FILE)"
             );
             let key = SigningKey::load_or_generate(Path::new(&config.auth.signing_key_file))?;
-            let issuer = TokenIssuer::new(key, &config.auth);
+            let issuer = TokenIssuer::new(key, &config.auth).with_retired_key_files(&config.auth.retired_key_files)?;
             let verifier = TokenVerifier::new(&config.auth, &issuer.jwks())?;
             let server =
                 with_identity(MeshServer::new(&config.limits, &config.cors, verifier), Identity::new(db, issuer));
@@ -424,7 +424,8 @@ async fn with_bus(
 }
 
 /// A verifier for a service that does not sign: keys from a JWK set file, or fetched from the
-/// identity service and refreshed every five minutes (key rotation).
+/// identity service, refreshed every five minutes and when a token names an unknown key (key
+/// rotation).
 async fn remote_verifier(config: &MeshConfig) -> anyhow::Result<TokenVerifier> {
     if !config.auth.jwks_file.is_empty() {
         let text = std::fs::read_to_string(&config.auth.jwks_file)
@@ -449,7 +450,17 @@ async fn remote_verifier(config: &MeshConfig) -> anyhow::Result<TokenVerifier> {
             Err(err) => return Err(err.context("fetching the JWK set")),
         }
     };
-    let verifier = TokenVerifier::new(&config.auth, &jwks)?;
+    // A token signed with a key not seen yet (the identity service rotated) makes the
+    // verifier fetch the set again, at most once per KeyRefresh::MIN_INTERVAL.
+    let fetch: JwksFetch = {
+        let endpoint = endpoint.clone();
+        std::sync::Arc::new(move || {
+            let endpoint = endpoint.clone();
+            Box::pin(async move { fetch_jwks(&endpoint).await.map_err(|e| format!("{e:#}")) })
+        })
+    };
+    let verifier =
+        TokenVerifier::new(&config.auth, &jwks)?.with_refresh(KeyRefresh::new(fetch, KeyRefresh::MIN_INTERVAL));
     let refreshed = verifier.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));

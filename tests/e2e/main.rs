@@ -14,6 +14,7 @@ mod edge;
 mod grpc_web;
 mod observability;
 mod processes;
+mod rotation;
 mod saga;
 mod seals;
 mod support;

@@ -6,7 +6,7 @@ mod verifier;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{Jwk, JwkSet, KeyError, SigningKey};
-pub use verifier::{AuthError, TokenVerifier};
+pub use verifier::{AuthError, JwksFetch, KeyRefresh, TokenVerifier};
 
 use crate::error::ServiceError;
 
@@ -110,6 +110,8 @@ impl From<Claims> for Principal {
 #[derive(Debug, Clone)]
 pub struct TokenIssuer {
     key: SigningKey,
+    /// Public keys of earlier signing keys, still published (key rotation).
+    retired: Vec<Jwk>,
     issuer: String,
     audience: String,
     ttl_seconds: i64,
@@ -119,6 +121,7 @@ impl TokenIssuer {
     pub fn new(key: SigningKey, config: &crate::config::AuthConfig) -> Self {
         TokenIssuer {
             key,
+            retired: Vec::new(),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             ttl_seconds: i64::try_from(config.token_ttl_seconds).unwrap_or(i64::MAX),
@@ -129,8 +132,23 @@ impl TokenIssuer {
         &self.key
     }
 
+    /// Publishes, beside the signing key, the public keys of the PEM files `files` (keys that
+    /// signed before a rotation), so the tokens they signed verify until they expire.
+    pub fn with_retired_key_files(mut self, files: &[String]) -> Result<Self, KeyError> {
+        for file in files.iter().filter(|f| !f.trim().is_empty()) {
+            let pem = std::fs::read_to_string(file.trim())
+                .map_err(|source| KeyError::Io { path: file.trim().to_owned(), source })?;
+            let jwk = keys::public_jwk(&pem)?;
+            if jwk.kid != self.key.kid() && !self.retired.iter().any(|r| r.kid == jwk.kid) {
+                self.retired.push(jwk);
+            }
+        }
+        Ok(self)
+    }
+
+    /// The signing key's public key first, then the retired ones.
     pub fn jwks(&self) -> JwkSet {
-        JwkSet { keys: vec![self.key.jwk().clone()] }
+        JwkSet { keys: std::iter::once(self.key.jwk().clone()).chain(self.retired.iter().cloned()).collect() }
     }
 
     pub fn ttl_seconds(&self) -> i64 {

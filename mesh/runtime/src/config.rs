@@ -187,6 +187,10 @@ pub struct AuthConfig {
     pub jwks_file: String,
     /// gRPC address of the identity service to fetch the JWK set from, e.g. `http://identity:50051`.
     pub jwks_endpoint: String,
+    /// Keys that signed before a rotation and sign no more (PEM, public or private): the
+    /// identity service keeps publishing them so the tokens they signed verify until they
+    /// expire. From the environment, comma-separated.
+    pub retired_key_files: Vec<String>,
 }
 
 impl Default for AuthConfig {
@@ -200,6 +204,7 @@ impl Default for AuthConfig {
             signing_key_file: String::new(),
             jwks_file: String::new(),
             jwks_endpoint: String::new(),
+            retired_key_files: Vec::new(),
         }
     }
 }

@@ -7,8 +7,8 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::{
-    SecretKey,
-    pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding},
+    PublicKey, SecretKey,
+    pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, LineEnding},
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -103,15 +103,9 @@ impl SigningKey {
     }
 
     fn from_secret(secret: &SecretKey) -> Result<Self, KeyError> {
+        let jwk = jwk_of(&secret.public_key())?;
         let pem = secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| KeyError::Invalid(e.to_string()))?;
         let encoding = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| KeyError::Invalid(e.to_string()))?;
-        let point = secret.public_key().to_encoded_point(false);
-        let x = URL_SAFE_NO_PAD.encode(point.x().ok_or_else(|| KeyError::Invalid("no x".into()))?);
-        let y = URL_SAFE_NO_PAD.encode(point.y().ok_or_else(|| KeyError::Invalid("no y".into()))?);
-        // RFC 7638: the thumbprint of the required members in lexicographic order.
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
-        let jwk = Jwk { kty: "EC".into(), crv: "P-256".into(), x, y, kid, alg: "ES256".into(), use_: "sig".into() };
         Ok(SigningKey { encoding, jwk, pem: pem.to_string() })
     }
 
@@ -157,6 +151,27 @@ impl SigningKey {
     pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         self.sign_payload(claims, "JWT")
     }
+}
+
+/// The public JWK (RFC 7638 thumbprint `kid`) of a P-256 key.
+fn jwk_of(public: &PublicKey) -> Result<Jwk, KeyError> {
+    let point = public.to_encoded_point(false);
+    let x = URL_SAFE_NO_PAD.encode(point.x().ok_or_else(|| KeyError::Invalid("no x".into()))?);
+    let y = URL_SAFE_NO_PAD.encode(point.y().ok_or_else(|| KeyError::Invalid("no y".into()))?);
+    // RFC 7638: the thumbprint of the required members in lexicographic order.
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+    Ok(Jwk { kty: "EC".into(), crv: "P-256".into(), x, y, kid, alg: "ES256".into(), use_: "sig".into() })
+}
+
+/// The public JWK of a P-256 key in PEM: a public key (`BEGIN PUBLIC KEY`) or a private one in
+/// either form [`SigningKey::from_pem`] reads. A retired key needs only its public half.
+pub(crate) fn public_jwk(pem: &str) -> Result<Jwk, KeyError> {
+    if pem.contains("BEGIN PUBLIC KEY") {
+        let public = PublicKey::from_public_key_pem(pem).map_err(|e| KeyError::Invalid(format!("public key: {e}")))?;
+        return jwk_of(&public);
+    }
+    Ok(SigningKey::from_pem(pem)?.jwk)
 }
 
 #[cfg(unix)]

@@ -6,12 +6,21 @@
 //! the same token checks its expiry (and that its key is still in the set) without checking the
 //! signature again. Only tokens that passed every check are remembered; a key set that drops or
 //! changes a key forgets them all.
+//!
+//! Keys rotate: a verifier given a [`KeyRefresh`] fetches the key set again when a token names a
+//! key it does not know, and checks the token once more. At most one fetch runs at a time (the
+//! other callers wait for it) and at most one starts per [`KeyRefresh::min_interval`], so a
+//! flood of tokens with made-up `kid`s costs the identity service one fetch per interval.
 
 use std::sync::PoisonError;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, RwLock},
 };
+
+use futures::future::BoxFuture;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
@@ -70,6 +79,60 @@ struct Verified {
     principal: Principal,
 }
 
+/// Fetches the current key set (from the identity service).
+pub type JwksFetch = Arc<dyn Fn() -> BoxFuture<'static, Result<JwkSet, String>> + Send + Sync>;
+
+/// Where a verifier fetches its key set again when a token names an unknown key.
+pub struct KeyRefresh {
+    fetch: JwksFetch,
+    min_interval: Duration,
+    /// When the last fetch started; held across the fetch, so callers queue behind it.
+    last: tokio::sync::Mutex<Option<Instant>>,
+    fetches: AtomicU64,
+}
+
+impl KeyRefresh {
+    /// The shortest time between two fetches caused by unknown keys.
+    pub const MIN_INTERVAL: Duration = Duration::from_secs(30);
+
+    pub fn new(fetch: JwksFetch, min_interval: Duration) -> KeyRefresh {
+        KeyRefresh { fetch, min_interval, last: tokio::sync::Mutex::new(None), fetches: AtomicU64::new(0) }
+    }
+
+    pub fn min_interval(&self) -> Duration {
+        self.min_interval
+    }
+
+    /// How many fetches unknown keys have caused.
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Fetches the key set into `verifier` unless a fetch started less than the interval ago
+    /// (a caller that waited behind one gets its keys); false when the fetch failed.
+    async fn refresh(&self, verifier: &TokenVerifier) -> bool {
+        let mut last = self.last.lock().await;
+        if last.is_some_and(|at| at.elapsed() < self.min_interval) {
+            return true;
+        }
+        *last = Some(Instant::now());
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        match (self.fetch)().await {
+            Ok(jwks) => match verifier.replace_keys(&jwks) {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::warn!(%error, "fetched JWK set refused");
+                    false
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "JWK set fetch for an unknown key failed");
+                false
+            }
+        }
+    }
+}
+
 /// Verifies access tokens against a JWK set that can be replaced while serving.
 #[derive(Clone)]
 pub struct TokenVerifier {
@@ -77,6 +140,7 @@ pub struct TokenVerifier {
     validation: Arc<Validation>,
     leeway: i64,
     verified: Arc<Mutex<HashMap<Box<str>, Verified>>>,
+    refresh: Option<Arc<KeyRefresh>>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -103,9 +167,22 @@ impl TokenVerifier {
             validation: Arc::new(validation),
             leeway: i64::try_from(config.leeway_seconds).unwrap_or(i64::MAX),
             verified: Arc::default(),
+            refresh: None,
         };
         verifier.replace_keys(jwks)?;
         Ok(verifier)
+    }
+
+    /// Fetches the key set with `refresh` when a token names an unknown key
+    /// ([`verify_header_fresh`](Self::verify_header_fresh)).
+    pub fn with_refresh(mut self, refresh: KeyRefresh) -> TokenVerifier {
+        self.refresh = Some(Arc::new(refresh));
+        self
+    }
+
+    /// The refresh on unknown keys, if any.
+    pub fn refresh(&self) -> Option<&KeyRefresh> {
+        self.refresh.as_deref()
     }
 
     /// Swaps in a new key set (key rotation); keys that do not parse are an error. When a
@@ -149,7 +226,7 @@ impl TokenVerifier {
         let key = self
             .keys
             .read()
-            .expect("key set lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .get(&kid)
             .map(|(_, key)| key.clone())
             .ok_or(AuthError::UnknownKey(kid.clone()))?;
@@ -182,11 +259,31 @@ impl TokenVerifier {
 
     /// Verifies the value of an `authorization` header (`Bearer <token>`).
     pub fn verify_header(&self, value: Option<&str>) -> Result<Principal, AuthError> {
-        let value = value.ok_or(AuthError::Missing)?;
-        let token =
-            value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(AuthError::Malformed)?;
-        self.verify(token.trim())
+        self.verify(bearer(value)?)
     }
+
+    /// [`verify_header`](Self::verify_header); a token signed with an unknown key makes the
+    /// verifier fetch the key set (see [`KeyRefresh`]) and check it once more.
+    pub async fn verify_header_fresh(&self, value: Option<&str>) -> Result<Principal, AuthError> {
+        let token = bearer(value)?;
+        match (self.verify(token), &self.refresh) {
+            (Err(AuthError::UnknownKey(kid)), Some(refresh)) => {
+                if refresh.refresh(self).await {
+                    self.verify(token)
+                } else {
+                    Err(AuthError::UnknownKey(kid))
+                }
+            }
+            (outcome, _) => outcome,
+        }
+    }
+}
+
+/// The token of an `authorization` header value.
+fn bearer(value: Option<&str>) -> Result<&str, AuthError> {
+    let value = value.ok_or(AuthError::Missing)?;
+    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(AuthError::Malformed)?;
+    Ok(token.trim())
 }
 
 #[cfg(test)]
@@ -242,5 +339,89 @@ mod tests {
         verifier.replace_keys(&JwkSet { keys: vec![other.jwk().clone()] }).unwrap();
         assert_eq!(verifier.remembered(), 0);
         assert!(matches!(verifier.verify(&token), Err(AuthError::UnknownKey(_))));
+    }
+
+    /// `token` with its header's `kid` replaced: the signature no longer matches, but a
+    /// verifier looks the key up first.
+    fn with_kid(token: &str, kid: &str) -> String {
+        use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+        let (_, rest) = token.split_once('.').unwrap();
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"ES256","typ":"JWT","kid":"{kid}"}}"#));
+        format!("{header}.{rest}")
+    }
+
+    /// A key set source that counts its fetches.
+    fn source(published: Arc<Mutex<JwkSet>>, fetched: Arc<AtomicU64>) -> JwksFetch {
+        Arc::new(move || {
+            fetched.fetch_add(1, Ordering::SeqCst);
+            let jwks = published.lock().unwrap().clone();
+            Box::pin(async move { Ok(jwks) })
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unknown_key_is_fetched_once_and_a_flood_of_made_up_keys_costs_one_fetch_per_interval() {
+        let (config, old, _) = setup();
+        let published = Arc::new(Mutex::new(JwkSet { keys: vec![old.jwk().clone()] }));
+        let fetched = Arc::new(AtomicU64::new(0));
+        let verifier = TokenVerifier::new(&config, &published.lock().unwrap().clone())
+            .unwrap()
+            .with_refresh(KeyRefresh::new(source(published.clone(), fetched.clone()), Duration::from_secs(30)));
+        let (old_token, _) = TokenIssuer::new(old.clone(), &config).issue("alice", Role::Admin, "org-a").unwrap();
+
+        // The identity service rotates: a new signing key, the old one still published.
+        let new = SigningKey::generate();
+        *published.lock().unwrap() = JwkSet { keys: vec![new.jwk().clone(), old.jwk().clone()] };
+        let (new_token, _) = TokenIssuer::new(new, &config).issue("bob", Role::Reviewer, "org-b").unwrap();
+        assert!(matches!(verifier.verify(&new_token), Err(AuthError::UnknownKey(_))), "not fetched yet");
+        let header = format!("Bearer {new_token}");
+        assert_eq!(verifier.verify_header_fresh(Some(&header)).await.unwrap().subject, "bob");
+        assert_eq!(fetched.load(Ordering::SeqCst), 1, "one fetch for the new key");
+        let header = format!("Bearer {old_token}");
+        assert_eq!(verifier.verify_header_fresh(Some(&header)).await.unwrap().subject, "alice", "old key kept");
+
+        // 200 tokens naming made-up keys, 50 at a time: all refused, no fetch inside the interval.
+        let mut calls = Vec::new();
+        for n in 0..200 {
+            let verifier = verifier.clone();
+            let header = format!("Bearer {}", with_kid(&old_token, &format!("made-up-{n}")));
+            calls.push(tokio::spawn(async move { verifier.verify_header_fresh(Some(&header)).await }));
+        }
+        for call in calls {
+            assert!(matches!(call.await.unwrap(), Err(AuthError::UnknownKey(_))));
+        }
+        assert_eq!(fetched.load(Ordering::SeqCst), 1, "the flood fetched nothing more");
+        assert_eq!(verifier.refresh().unwrap().fetches(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_unknown_keys_share_one_fetch() {
+        let (config, key, _) = setup();
+        let published = Arc::new(Mutex::new(JwkSet { keys: vec![key.jwk().clone()] }));
+        let fetched = Arc::new(AtomicU64::new(0));
+        let verifier = TokenVerifier::new(&config, &published.lock().unwrap().clone())
+            .unwrap()
+            .with_refresh(KeyRefresh::new(source(published.clone(), fetched.clone()), Duration::from_millis(300)));
+        let (token, _) = TokenIssuer::new(key, &config).issue("alice", Role::Admin, "org-a").unwrap();
+        for round in 0..3 {
+            let calls: Vec<_> = (0..50)
+                .map(|n| {
+                    let verifier = verifier.clone();
+                    let header = format!("Bearer {}", with_kid(&token, &format!("r{round}-{n}")));
+                    tokio::spawn(async move { verifier.verify_header_fresh(Some(&header)).await })
+                })
+                .collect();
+            for call in calls {
+                assert!(call.await.unwrap().is_err());
+            }
+            assert_eq!(fetched.load(Ordering::SeqCst), round + 1, "one fetch per interval, round {round}");
+            tokio::time::sleep(Duration::from_millis(350)).await;
+        }
+        // A fetch that fails leaves the keys as they were.
+        let failing: JwksFetch = Arc::new(|| Box::pin(async { Err("identity unreachable".to_owned()) }));
+        let verifier = verifier.with_refresh(KeyRefresh::new(failing, Duration::ZERO));
+        let header = format!("Bearer {}", with_kid(&token, "unknown"));
+        assert!(matches!(verifier.verify_header_fresh(Some(&header)).await, Err(AuthError::UnknownKey(_))));
+        assert!(verifier.verify_header_fresh(Some(&format!("Bearer {token}"))).await.is_ok());
     }
 }

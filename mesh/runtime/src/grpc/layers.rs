@@ -477,20 +477,40 @@ where
             Some(Err(())) => Err(AuthError::Malformed),
             Some(Ok(value)) => self.verifier.verify_header(Some(value)),
         };
+        let mut inner = take_ready(&mut self.inner);
         match outcome {
+            // A key this process does not know yet (rotation): fetch the key set, then decide.
+            Err(AuthError::UnknownKey(_)) if self.verifier.refresh().is_some() => {
+                let verifier = self.verifier.clone();
+                Box::pin(async move {
+                    let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+                    match verifier.verify_header_fresh(header).await {
+                        Ok(principal) => {
+                            req.extensions_mut().insert(principal);
+                            inner.call(req).await
+                        }
+                        Err(err) => Ok(refuse(&err)),
+                    }
+                })
+            }
             Ok(principal) => {
                 req.extensions_mut().insert(principal);
+                Box::pin(inner.call(req))
             }
-            Err(AuthError::Missing) if public => {}
+            Err(AuthError::Missing) if public => Box::pin(inner.call(req)),
             Err(err) => {
-                fleuve_metrics::metrics().jwt_refused(err.reason());
-                tracing::info!(reason = %err, "request refused: unauthenticated");
-                return Box::pin(async move { Ok(status_response(Status::unauthenticated(err.to_string()))) });
+                let response = refuse(&err);
+                Box::pin(async move { Ok(response) })
             }
         }
-        let mut inner = take_ready(&mut self.inner);
-        Box::pin(inner.call(req))
     }
+}
+
+/// UNAUTHENTICATED for a refused token, counted and logged.
+fn refuse(err: &AuthError) -> Response<Body> {
+    fleuve_metrics::metrics().jwt_refused(err.reason());
+    tracing::info!(reason = %err, "request refused: unauthenticated");
+    status_response(Status::unauthenticated(err.to_string()))
 }
 
 #[cfg(test)]
