@@ -11,6 +11,7 @@ mod console;
 mod deploy;
 mod dossier_life;
 mod edge;
+mod faults;
 mod grpc_web;
 mod observability;
 mod processes;

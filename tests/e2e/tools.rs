@@ -37,6 +37,16 @@ pub(crate) fn start_dev_logging(data_dir: &Path, port: u16, log: Option<&Path>) 
     start_dev_with(data_dir, port, log, &["--no-edge"], &[])
 }
 
+/// [`start_dev`] with `extra` options and its logs written to `log`.
+pub(crate) fn start_dev_with_log(
+    data_dir: &Path,
+    port: u16,
+    log: &Path,
+    extra: &[&str],
+) -> (Process, HashMap<String, String>) {
+    start_dev_with(data_dir, port, Some(log), extra, &[])
+}
+
 /// `fleuve dev` with `extra` options (`--no-edge`, or `--edge-listen ADDR` to run its Envoy)
 /// and environment variables.
 pub(crate) fn start_dev_with_env(

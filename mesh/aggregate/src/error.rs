@@ -174,6 +174,12 @@ impl IsConflict for AppError {
     }
 }
 
+/// UNAVAILABLE for a database that cannot be reached; the cause is logged, not sent.
+fn unavailable(cause: &dyn std::fmt::Display) -> fleuve_mesh::ServiceError {
+    tracing::warn!(error = %cause, "request failed: database unavailable");
+    fleuve_mesh::ServiceError::Unavailable("the database is unavailable; retry".into())
+}
+
 impl From<AppError> for fleuve_mesh::ServiceError {
     fn from(error: AppError) -> Self {
         use fleuve_mesh::ServiceError;
@@ -183,6 +189,9 @@ impl From<AppError> for fleuve_mesh::ServiceError {
             AppError::Database(e) if is_unique_violation(&e) => {
                 ServiceError::Conflict("a concurrent request wrote the same record; retry".into())
             }
+            // The database is down or restarting: worth retrying, not a bug.
+            AppError::Store(e) if e.is_unavailable() => unavailable(&e),
+            AppError::Database(e) if fleuve_store::is_connection_lost(&e) => unavailable(&e),
             AppError::Service(e) => e,
             other => ServiceError::internal(other),
         }
@@ -197,13 +206,13 @@ impl From<AppError> for tonic::Status {
 
 impl From<AppError> for fleuve_handler::HandlerError {
     /// In a consumer: a lost race is retried at once on fresh state, database trouble with
-    /// backoff; a message the domain refuses, or data that cannot be read, can never apply and
+    /// backoff (for as long as it lasts when the database is unreachable); a message the domain refuses, or data that cannot be read, can never apply and
     /// is parked.
     fn from(error: AppError) -> Self {
         use fleuve_handler::HandlerError;
         match error {
             AppError::Store(e) => e.into(),
-            AppError::Database(e) => HandlerError::Transient(e.to_string()),
+            AppError::Database(e) => e.into(),
             refused => HandlerError::Permanent(refused.to_string()),
         }
     }

@@ -17,6 +17,8 @@
 //!   is retried at once on fresh state;
 //! - transient ([`HandlerError::Transient`], a database error) are retried with exponential
 //!   backoff, up to [`ConsumerSettings::max_attempts`], then parked;
+//! - an unreachable database ([`HandlerError::Unavailable`]) is waited out with backoff,
+//!   however long it lasts, without counting an attempt: the record is never parked for it;
 //! - poison records (not a Confluent frame, unknown schema id, a message the projection does
 //!   not expect, [`HandlerError::Permanent`]) are parked at once.
 //!
@@ -575,6 +577,13 @@ impl ProjectionConsumer {
                     return disposition;
                 }
                 Err(HandlerError::Permanent(reason)) => return self.park(record, reason, attempts as i32).await,
+                Err(HandlerError::Unavailable(reason)) => {
+                    // The database is down: no fault of the record, and no attempt counted.
+                    attempts -= 1;
+                    fleuve_metrics::metrics().consumer_record(self.name(), RecordOutcome::retried);
+                    tracing::warn!(%reason, retry_in = ?backoff, "database unavailable, retrying");
+                    backoff = self.pause(backoff).await;
+                }
                 Err(HandlerError::Conflict(reason)) if conflicts < FREE_CONFLICTS => {
                     // Another record (or process) changed a stream this one read: what it
                     // decided may no longer hold, so decide again at once on fresh state.

@@ -133,14 +133,15 @@ fn replay(
             inbox_record(conn, &event.inbox_entry(projection.name()))?;
         }
         projection.apply(conn, &event).map_err(|error| match error {
-            HandlerError::Transient(reason) | HandlerError::Permanent(reason) | HandlerError::Conflict(reason) => {
-                BusError::Rebuild(format!(
-                    "{} at position {} ({}): {reason}",
-                    projection.name(),
-                    stored.position,
-                    stored.event_type
-                ))
-            }
+            HandlerError::Transient(reason)
+            | HandlerError::Permanent(reason)
+            | HandlerError::Conflict(reason)
+            | HandlerError::Unavailable(reason) => BusError::Rebuild(format!(
+                "{} at position {} ({}): {reason}",
+                projection.name(),
+                stored.position,
+                stored.event_type
+            )),
         })?;
         applied += 1;
     }

@@ -128,6 +128,11 @@ pub enum HandlerError {
     /// once on fresh state, and not counted as a failed attempt until it keeps recurring.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The database cannot be reached (down, restarting, no connection free in time): the
+    /// record is not at fault, so it is retried with backoff for as long as the outage lasts,
+    /// never counted as a failed attempt and never parked.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl HandlerError {
@@ -136,8 +141,24 @@ impl HandlerError {
         Self::of_store(error, format!("{context}: {error}"))
     }
 
+    /// The error of a diesel statement: the database unreachable, or else transient.
+    pub fn from_diesel(error: &diesel::result::Error, context: impl std::fmt::Display) -> HandlerError {
+        let reason = format!("{context}: {error}");
+        if fleuve_store::is_connection_lost(error) {
+            HandlerError::Unavailable(reason)
+        } else {
+            HandlerError::Transient(reason)
+        }
+    }
+
     fn of_store(error: &StoreError, reason: String) -> HandlerError {
-        if error.is_conflict() { HandlerError::Conflict(reason) } else { HandlerError::Transient(reason) }
+        if error.is_conflict() {
+            HandlerError::Conflict(reason)
+        } else if error.is_unavailable() {
+            HandlerError::Unavailable(reason)
+        } else {
+            HandlerError::Transient(reason)
+        }
     }
 }
 
@@ -149,7 +170,11 @@ impl From<StoreError> for HandlerError {
 
 impl From<diesel::result::Error> for HandlerError {
     fn from(error: diesel::result::Error) -> HandlerError {
-        HandlerError::Transient(error.to_string())
+        if fleuve_store::is_connection_lost(&error) {
+            HandlerError::Unavailable(error.to_string())
+        } else {
+            HandlerError::Transient(error.to_string())
+        }
     }
 }
 

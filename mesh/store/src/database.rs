@@ -15,6 +15,9 @@ pub use migrate::MigrationSet;
 pub use pool::DbConnectionManager;
 use pool::Target;
 
+/// The longest a transaction waits for a pooled connection before it fails (unavailable).
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The connection pool behind a `Database`.
 pub type Pool = r2d2::Pool<DbConnectionManager>;
 
@@ -78,7 +81,9 @@ impl Database {
         let mut builder = r2d2::Pool::builder()
             .max_size(max_connections.max(1))
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(30))
+            // How long a transaction waits for a connection: when the database is down, the
+            // caller learns it (UNAVAILABLE) within this, not at its own deadline.
+            .connection_timeout(CHECKOUT_TIMEOUT)
             // A ping per checkout is a round trip per transaction; broken connections are
             // caught by `has_broken` and by the query that fails on them instead.
             .test_on_check_out(false);

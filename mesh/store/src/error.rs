@@ -29,6 +29,17 @@ impl StoreError {
         matches!(self, StoreError::Conflict { .. })
     }
 
+    /// True when the database cannot be reached or dropped the connection (PostgreSQL
+    /// restarting, a network cut, no connection free within the pool's timeout): the same
+    /// request may succeed later. Callers are told UNAVAILABLE; consumers retry.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Pool(_) | StoreError::Connect(_) => true,
+            StoreError::Database(error) => is_connection_lost(error),
+            _ => false,
+        }
+    }
+
     /// What a client is told of a conflict (gRPC `ABORTED`); `None` for other errors, which
     /// are internal and not shown.
     pub fn conflict_advice(&self) -> Option<String> {
@@ -38,6 +49,36 @@ impl StoreError {
             )),
             _ => None,
         }
+    }
+}
+
+/// What libpq and PostgreSQL say when the connection is gone or the server cannot serve yet
+/// (diesel reports most of them as `DatabaseErrorKind::Unknown`).
+const CONNECTION_LOST: &[&str] = &[
+    "server closed the connection unexpectedly",
+    "terminating connection due to administrator command",
+    "terminating connection due to crash of another server process",
+    "no connection to the server",
+    "could not connect to server",
+    "connection to server",
+    "could not receive data from server",
+    "could not send data to server",
+    "SSL connection has been closed unexpectedly",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "Connection refused",
+];
+
+/// True when `error` means the connection to the database is gone or the server cannot
+/// serve yet, rather than a refused statement.
+pub fn is_connection_lost(error: &DieselError) -> bool {
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            CONNECTION_LOST.iter().any(|phrase| info.message().contains(phrase))
+        }
+        _ => false,
     }
 }
 
@@ -55,5 +96,37 @@ pub(crate) fn is_event_id_violation(error: &DieselError) -> bool {
             info.constraint_name() == Some("events_event_id_key") || info.message().contains("events.event_id")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_and_a_refused_statement_is_not() {
+        let lost = [
+            db_error(DatabaseErrorKind::ClosedConnection, "connection closed"),
+            db_error(DatabaseErrorKind::Unknown, "server closed the connection unexpectedly"),
+            db_error(DatabaseErrorKind::Unknown, "FATAL: terminating connection due to administrator command"),
+            db_error(DatabaseErrorKind::Unknown, "FATAL: the database system is starting up"),
+        ];
+        for error in lost {
+            assert!(is_connection_lost(&error), "{error}");
+            assert!(StoreError::Database(error).is_unavailable());
+        }
+        for error in [
+            db_error(DatabaseErrorKind::UniqueViolation, "duplicate key value"),
+            db_error(DatabaseErrorKind::Unknown, "syntax error at or near \"SELEC\""),
+            DieselError::NotFound,
+        ] {
+            assert!(!is_connection_lost(&error), "{error}");
+        }
+        assert!(StoreError::Connect("refused".into()).is_unavailable());
+        assert!(!StoreError::Conflict { stream_id: "s".into(), expected: 1, actual: 2 }.is_unavailable());
     }
 }

@@ -27,7 +27,7 @@ pub mod testing;
 
 pub use connection::DbConnection;
 pub use database::{Backend, Database, DbConnectionManager, MigrationSet, Pool};
-pub use error::StoreError;
+pub use error::{StoreError, is_connection_lost};
 
 /// This crate's tables: streams, events, snapshots, outbox and sequences; inbox and dead letters.
 pub const EVENT_STORE_MIGRATIONS: MigrationSet = MigrationSet {

@@ -72,7 +72,7 @@ fn handler_error(topic: &str, order_id: &str, error: AppError) -> HandlerError {
     let order = if order_id.is_empty() { "without an order id".to_owned() } else { format!("for order {order_id}") };
     match error {
         AppError::Store(e) => HandlerError::from_store(&e, format_args!("{topic} {order}")),
-        AppError::Database(e) => HandlerError::Transient(format!("{topic} {order}: {e}")),
+        AppError::Database(e) => HandlerError::from_diesel(&e, format_args!("{topic} {order}")),
         refused => HandlerError::Permanent(format!("{topic} {order} refused: {refused}")),
     }
 }

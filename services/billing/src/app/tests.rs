@@ -38,7 +38,8 @@ fn each_error_maps_to_one_grpc_code_with_its_message() {
         (AppError::Service(ServiceError::denied("this action needs the role admin")), Code::PermissionDenied),
         (AppError::Service(ServiceError::invalid("page_token is bad")), Code::InvalidArgument),
         (AppError::Database(diesel::result::Error::NotFound), Code::Internal),
-        (AppError::Store(StoreError::Connect("refused".into())), Code::Internal),
+        // The database unreachable: worth a retry, not a bug.
+        (AppError::Store(StoreError::Connect("refused".into())), Code::Unavailable),
     ];
     for (error, expected) in cases {
         let shown = error.to_string();
@@ -46,6 +47,8 @@ fn each_error_maps_to_one_grpc_code_with_its_message() {
         assert_eq!(actual, expected, "{shown}");
         if expected == Code::Internal {
             assert_eq!(message, "internal error", "causes are logged, not sent");
+        } else if expected == Code::Unavailable {
+            assert_eq!(message, "the database is unavailable; retry", "causes are logged, not sent");
         } else if expected != Code::Aborted {
             assert_eq!(message, shown);
         }
@@ -70,10 +73,10 @@ fn refusals_are_parked_and_races_retried_by_the_saga_consumer() {
     // A lost race is retried at once on fresh state; other database trouble with backoff.
     let conflict = AppError::Store(StoreError::Conflict { stream_id: "charge-o-1".into(), expected: 0, actual: 1 });
     assert!(matches!(HandlerError::from(conflict), HandlerError::Conflict(_)));
-    let transient = [AppError::Database(unique_violation()), AppError::Store(StoreError::Connect("refused".into()))];
-    for error in transient {
-        assert!(matches!(HandlerError::from(error), HandlerError::Transient(_)));
-    }
+    assert!(matches!(HandlerError::from(AppError::Database(unique_violation())), HandlerError::Transient(_)));
+    // An unreachable database is waited out, never held against the record.
+    let unavailable = AppError::Store(StoreError::Connect("refused".into()));
+    assert!(matches!(HandlerError::from(unavailable), HandlerError::Unavailable(_)));
 }
 
 #[test]
