@@ -763,6 +763,9 @@ async fn undecodable_messages_are_refused_without_a_write() {
             ("a length beyond the message", vec![0x0a, 0x7f, 0x0a]),
             // equipment { brand: <0xff> }: a string field that is not UTF-8.
             ("a brand that is not UTF-8", vec![0x0a, 0x03, 0x0a, 0x01, 0xff]),
+            // An unknown field 99 as 200 nested groups, each closed: well-formed protobuf that
+            // nests past the decoder's recursion limit (100).
+            ("groups nested 200 deep", [[0x9b, 0x06].repeat(200), [0x9c, 0x06].repeat(200)].concat()),
         ];
         for (what, body) in cases {
             // tonic answers an undecodable request with INTERNAL ("failed to decode Protobuf
@@ -770,10 +773,15 @@ async fn undecodable_messages_are_refused_without_a_write() {
             // matters here is that it is refused and writes nothing.
             match raw_call(&node, CREATE, body, &applicant).await {
                 Ok(reply) => panic!("{backend:?}: CreateDossier with {what} succeeded: {reply:?}"),
-                Err(status) => assert!(
-                    matches!(status.code(), Code::Internal | Code::InvalidArgument),
-                    "{backend:?}: CreateDossier with {what}: {status:?}"
-                ),
+                Err(status) => {
+                    assert!(
+                        matches!(status.code(), Code::Internal | Code::InvalidArgument),
+                        "{backend:?}: CreateDossier with {what}: {status:?}"
+                    );
+                    if what.starts_with("groups") {
+                        assert!(status.message().contains("recursion limit"), "{backend:?}: {status:?}");
+                    }
+                }
             }
         }
         assert_eq!(snapshot(&node, None).await, before, "{backend:?}: an undecodable request wrote something");

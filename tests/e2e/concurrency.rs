@@ -225,3 +225,87 @@ async fn two_decisions_at_once_leave_exactly_one() {
     assert_eq!(numbers, expected, "{} approved of {count}", approved.len());
     node.stop().await;
 }
+
+/// One caller opening 1 000 WatchOrder streams at once (over ten connections, as a browser
+/// farm or a runaway client would): `order.max_watches_per_caller` (100) are served, every
+/// other one is refused at once with RESOURCE_EXHAUSTED, the node keeps answering, and a closed
+/// stream gives its slot back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_watches_from_one_caller_are_served_up_to_the_cap_and_refused_beyond() {
+    use fleuve_proto::order::v1 as order;
+    use order::order_service_client::OrderServiceClient;
+    use std::time::{Duration, Instant};
+
+    let node = TestNode::start(Backend::Sqlite).await;
+    let applicant = node.token(Role::Applicant);
+    let mut orders = OrderServiceClient::new(node.channel.clone());
+    // A payment the simulated provider never answers keeps the order open for its deadline.
+    let request = crate::saga::place("watch-cap", vec![crate::saga::line("sku-pen", 1, 250)], "tok_timeout");
+    let placed = orders.place_order(authed(request, &applicant)).await.unwrap().into_inner().order.unwrap();
+
+    let channels: Vec<tonic::transport::Channel> = (0..10)
+        .map(|_| tonic::transport::Channel::from_shared(format!("http://{}", node.addr)).unwrap().connect_lazy())
+        .collect();
+    let started = Instant::now();
+    let calls: Vec<_> = (0..1000)
+        .map(|i| {
+            let (channel, token, order_id) = (channels[i % 10].clone(), applicant.clone(), placed.order_id.clone());
+            tokio::spawn(async move {
+                let mut client = OrderServiceClient::new(channel);
+                let request = authed(order::WatchOrderRequest { order_id }, &token);
+                match client.watch_order(request).await {
+                    Ok(response) => {
+                        let mut stream = response.into_inner();
+                        let first = tokio::time::timeout(Duration::from_secs(20), stream.message()).await;
+                        let first = first.expect("the first state in time").expect("a state").expect("not ended");
+                        Ok((stream, first.order.unwrap().status()))
+                    }
+                    Err(status) => Err(status),
+                }
+            })
+        })
+        .collect();
+    let (mut served, mut refused) = (Vec::new(), 0);
+    for call in calls {
+        match call.await.unwrap() {
+            Ok((stream, status)) => {
+                assert!(
+                    !matches!(
+                        status,
+                        order::OrderStatus::Confirmed | order::OrderStatus::Failed | order::OrderStatus::Cancelled
+                    ),
+                    "the order ended early: {status:?}"
+                );
+                served.push(stream);
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+                refused += 1;
+            }
+        }
+    }
+    let answered = started.elapsed();
+    println!("1000 watches from one caller: {} served, {refused} refused, all answered in {answered:?}", served.len());
+    assert_eq!((served.len(), refused), (100, 900));
+    assert!(answered < Duration::from_secs(30), "{answered:?}");
+
+    // The node still answers while the 100 streams are open.
+    let asked = Instant::now();
+    orders.get_order(authed(order::GetOrderRequest { order_id: placed.order_id.clone() }, &applicant)).await.unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(2), "GetOrder took {:?}", asked.elapsed());
+
+    // Closing streams gives their slots back.
+    drop(served);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let request = authed(order::WatchOrderRequest { order_id: placed.order_id.clone() }, &applicant);
+        match orders.watch_order(request).await {
+            Ok(_) => break,
+            Err(status) if status.code() == Code::ResourceExhausted && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(status) => panic!("no slot came back: {status:?}"),
+        }
+    }
+    node.stop().await;
+}

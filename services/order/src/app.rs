@@ -45,6 +45,9 @@ pub struct OrderConfig {
     pub max_release_attempts: u32,
     /// How often due deadlines are looked for, in milliseconds.
     pub deadline_interval_ms: u64,
+    /// WatchOrder streams one caller may hold open at once on this process; one more is
+    /// refused with RESOURCE_EXHAUSTED.
+    pub max_watches_per_caller: u32,
 }
 
 impl Default for OrderConfig {
@@ -55,6 +58,7 @@ impl Default for OrderConfig {
             stock_release_timeout_seconds: 30,
             max_release_attempts: 5,
             deadline_interval_ms: 1000,
+            max_watches_per_caller: 100,
         }
     }
 }
@@ -74,6 +78,7 @@ impl From<&OrderConfig> for Settings {
                 max_release_attempts: o.max_release_attempts.max(1),
             },
             deadline_interval: std::time::Duration::from_millis(o.deadline_interval_ms.max(10)),
+            max_watches_per_caller: usize::try_from(o.max_watches_per_caller).unwrap_or(usize::MAX),
             ..Settings::default()
         }
     }
@@ -88,6 +93,8 @@ pub struct Settings {
     /// How often a watch re-reads its order when no change notification arrives (changes
     /// made by another process).
     pub watch_poll: std::time::Duration,
+    /// Open WatchOrder streams per caller (subject) on this process.
+    pub max_watches_per_caller: usize,
 }
 
 impl Default for Settings {
@@ -96,6 +103,7 @@ impl Default for Settings {
             timeouts: SagaTimeouts::default(),
             deadline_interval: std::time::Duration::from_secs(1),
             watch_poll: std::time::Duration::from_secs(1),
+            max_watches_per_caller: 100,
         }
     }
 }
@@ -108,6 +116,8 @@ pub struct Orders {
     settings: Settings,
     /// Orders whose transaction committed, for the watches of this process.
     changes: broadcast::Sender<Change>,
+    /// Open watches per caller (subject).
+    watches: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 }
 
 /// An order whose transaction committed, with what it became when the committer knows it (a
@@ -152,7 +162,13 @@ pub struct NewOrder {
 impl Orders {
     pub fn new(db: Database, settings: Settings) -> Orders {
         let (changes, _) = broadcast::channel(1024);
-        Orders { orchestrator: Orchestrator::new(settings.timeouts.clone()), db, settings, changes }
+        Orders {
+            orchestrator: Orchestrator::new(settings.timeouts.clone()),
+            db,
+            settings,
+            changes,
+            watches: Arc::default(),
+        }
     }
 
     pub fn database(&self) -> &Database {

@@ -558,5 +558,12 @@ mod tests {
             elapsed >= Duration::from_millis(200) && elapsed < Duration::from_secs(2),
             "capped at 200 ms: {elapsed:?}"
         );
+
+        // A call without any deadline gets the cap too: nothing waits unbounded.
+        let started = Instant::now();
+        let response = service.call(Request::new(Body::empty())).await.unwrap();
+        assert_eq!(grpc_status(&response), Some("4"), "DEADLINE_EXCEEDED without grpc-timeout");
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(200) && elapsed < Duration::from_secs(2), "{elapsed:?}");
     }
 }
