@@ -17,8 +17,9 @@
 //!   is retried at once on fresh state;
 //! - transient ([`HandlerError::Transient`], a database error) are retried with exponential
 //!   backoff, up to [`ConsumerSettings::max_attempts`], then parked;
-//! - an unreachable database ([`HandlerError::Unavailable`]) is waited out with backoff,
-//!   however long it lasts, without counting an attempt: the record is never parked for it;
+//! - an unreachable database ([`HandlerError::Unavailable`], and a trivial query fails too)
+//!   is waited out with backoff, however long it lasts, without counting an attempt: the
+//!   record is never parked for it; if the database answers, the attempt counts;
 //! - poison records (not a Confluent frame, unknown schema id, a message the projection does
 //!   not expect, [`HandlerError::Permanent`]) are parked at once.
 //!
@@ -577,7 +578,7 @@ impl ProjectionConsumer {
                     return disposition;
                 }
                 Err(HandlerError::Permanent(reason)) => return self.park(record, reason, attempts as i32).await,
-                Err(HandlerError::Unavailable(reason)) => {
+                Err(HandlerError::Unavailable(reason)) if !self.db.answers().await => {
                     // The database is down: no fault of the record, and no attempt counted.
                     attempts -= 1;
                     fleuve_metrics::metrics().consumer_record(self.name(), RecordOutcome::retried);
@@ -592,14 +593,22 @@ impl ProjectionConsumer {
                     tracing::debug!(conflicts, %reason, "lost a race on a shared stream, retrying");
                     tokio::time::sleep(Duration::from_millis(u64::from(conflicts))).await;
                 }
-                Err(HandlerError::Conflict(reason) | HandlerError::Transient(reason))
-                    if attempts >= self.settings.max_attempts =>
-                {
+                // Unavailable here: the database answers others, so this record's own statement
+                // lost its connection (a backend killed by what it ran): an attempt like any.
+                Err(
+                    HandlerError::Conflict(reason)
+                    | HandlerError::Transient(reason)
+                    | HandlerError::Unavailable(reason),
+                ) if attempts >= self.settings.max_attempts => {
                     return self
                         .park(record, format!("still failing after {attempts} attempts: {reason}"), attempts as i32)
                         .await;
                 }
-                Err(HandlerError::Conflict(reason) | HandlerError::Transient(reason)) => {
+                Err(
+                    HandlerError::Conflict(reason)
+                    | HandlerError::Transient(reason)
+                    | HandlerError::Unavailable(reason),
+                ) => {
                     fleuve_metrics::metrics().consumer_record(self.name(), RecordOutcome::retried);
                     tracing::warn!(attempt = attempts, %reason, retry_in = ?backoff, "event not applied, retrying");
                     backoff = self.pause(backoff).await;

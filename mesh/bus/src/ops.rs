@@ -80,7 +80,7 @@ impl Operations {
             after_id,
             limit: i64::from(size) + 1,
         };
-        let mut letters = self.db()?.run(move |conn| dead_letter_list(conn, &filter)).await.map_err(internal)?;
+        let mut letters = self.db()?.run(move |conn| dead_letter_list(conn, &filter)).await.map_err(store_failure)?;
         let more = letters.len() > size as usize;
         letters.truncate(size as usize);
         let next_page_token =
@@ -149,7 +149,7 @@ impl Operations {
                 Ok(Ok(fleuve_store::consumer::dead_letter_get(conn, id)?))
             })
             .await
-            .map_err(internal)?;
+            .map_err(store_failure)?;
         match letter {
             Ok(Some(letter)) => {
                 tracing::warn!(dead_letter = id, consumer = %letter.consumer, %reason, "dead letter discarded");
@@ -175,7 +175,7 @@ impl Operations {
                     Ok::<_, fleuve_store::StoreError>((applied, parked))
                 })
                 .await
-                .map_err(internal)?;
+                .map_err(store_failure)?;
             projections.push(pb::Projection {
                 rebuildable: self.rebuilds.iter().any(|r| r.name() == name),
                 name,
@@ -224,6 +224,16 @@ impl Operations {
             rows: 0,
             elapsed_seconds: report.elapsed_seconds,
         })
+    }
+}
+
+/// A database failure: UNAVAILABLE when the database cannot be reached, else internal.
+fn store_failure(error: fleuve_store::StoreError) -> ServiceError {
+    if error.is_unavailable() {
+        tracing::warn!(%error, "operations request failed: database unavailable");
+        ServiceError::Unavailable("the database is unavailable; retry".into())
+    } else {
+        internal(error)
     }
 }
 

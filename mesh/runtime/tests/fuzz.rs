@@ -1,5 +1,5 @@
 //! Hostile tokens at the verifier: property tests over arbitrary header values, arbitrary
-//! three-part tokens and single-byte changes of a valid token. Nothing panics, nothing but the
+//! three-part tokens and random single-byte changes of a valid token. Nothing panics, nothing but the
 //! untouched token verifies, and a remembered token does not make its changed copies pass. The
 //! suite runs 10 000 cases per property; `PROPTEST_CASES=1000000 cargo test -p fleuve-mesh
 //! --test fuzz` runs more.

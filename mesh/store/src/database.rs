@@ -150,6 +150,13 @@ impl Database {
         join(tokio::task::spawn_blocking(move || database.run_blocking(f)).await)
     }
 
+    /// Whether the database answers a trivial query on a pooled connection now: tells an
+    /// outage from a statement that lost its own connection.
+    pub async fn answers(&self) -> bool {
+        use diesel::RunQueryDsl as _;
+        self.run(|conn| diesel::sql_query("SELECT 1").execute(conn).map_err(StoreError::from)).await.is_ok()
+    }
+
     /// `transaction` for plain threads; blocks the calling thread, so never call it on an
     /// async worker.
     pub fn transaction_blocking<T, E, F>(&self, f: F) -> Result<T, E>

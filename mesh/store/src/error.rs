@@ -78,6 +78,11 @@ pub fn is_connection_lost(error: &DieselError) -> bool {
         DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
             CONNECTION_LOST.iter().any(|phrase| info.message().contains(phrase))
         }
+        // The commit failed and so did the rollback: the connection went in between. (Its
+        // outcome is unknown; gRPC's UNAVAILABLE says as much for a non-idempotent call.)
+        DieselError::RollbackErrorOnCommit { commit_error, rollback_error } => {
+            is_connection_lost(commit_error) || is_connection_lost(rollback_error)
+        }
         _ => false,
     }
 }
@@ -115,7 +120,11 @@ mod tests {
             db_error(DatabaseErrorKind::Unknown, "FATAL: terminating connection due to administrator command"),
             db_error(DatabaseErrorKind::Unknown, "FATAL: the database system is starting up"),
         ];
-        for error in lost {
+        let on_commit = DieselError::RollbackErrorOnCommit {
+            commit_error: Box::new(db_error(DatabaseErrorKind::Unknown, "no connection to the server\n")),
+            rollback_error: Box::new(db_error(DatabaseErrorKind::Unknown, "no connection to the server\n")),
+        };
+        for error in lost.into_iter().chain([on_commit]) {
             assert!(is_connection_lost(&error), "{error}");
             assert!(StoreError::Database(error).is_unavailable());
         }

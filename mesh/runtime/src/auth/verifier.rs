@@ -110,28 +110,44 @@ impl KeyRefresh {
 
     /// Fetches the key set into `verifier` unless a fetch started less than the interval ago
     /// (a caller that waited behind one gets its keys); false when the fetch failed.
+    ///
+    /// The fetch runs in a task of its own, bounded by [`FETCH_TIMEOUT`]: a caller that gives
+    /// up (its deadline, a closed stream) does not cancel it, so the keys still arrive. A
+    /// failed fetch allows the next one after [`RETRY_AFTER_FAILURE`] instead of the interval.
     async fn refresh(&self, verifier: &TokenVerifier) -> bool {
         let mut last = self.last.lock().await;
         if last.is_some_and(|at| at.elapsed() < self.min_interval) {
             return true;
         }
-        *last = Some(Instant::now());
+        let started = Instant::now();
+        *last = Some(started);
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        match (self.fetch)().await {
-            Ok(jwks) => match verifier.replace_keys(&jwks) {
-                Ok(()) => true,
-                Err(error) => {
-                    tracing::warn!(%error, "fetched JWK set refused");
-                    false
-                }
-            },
+        let (fetch, keys) = ((self.fetch)(), verifier.clone());
+        let fetched = tokio::spawn(async move {
+            match tokio::time::timeout(FETCH_TIMEOUT, fetch).await {
+                Ok(Ok(jwks)) => keys.replace_keys(&jwks).map_err(|e| format!("fetched JWK set refused: {e}")),
+                Ok(Err(error)) => Err(error),
+                Err(_) => Err(format!("no answer within {FETCH_TIMEOUT:?}")),
+            }
+        })
+        .await
+        .unwrap_or_else(|join| Err(join.to_string()));
+        match fetched {
+            Ok(()) => true,
             Err(error) => {
                 tracing::warn!(%error, "JWK set fetch for an unknown key failed");
+                let retry = RETRY_AFTER_FAILURE.min(self.min_interval);
+                *last = (started + retry).checked_sub(self.min_interval);
                 false
             }
         }
     }
 }
+
+/// The longest a key-set fetch may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// After a failed fetch, how soon another unknown key may fetch again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(3);
 
 /// Verifies access tokens against a JWK set that can be replaced while serving.
 #[derive(Clone)]
@@ -423,5 +439,31 @@ mod tests {
         let header = format!("Bearer {}", with_kid(&token, "unknown"));
         assert!(matches!(verifier.verify_header_fresh(Some(&header)).await, Err(AuthError::UnknownKey(_))));
         assert!(verifier.verify_header_fresh(Some(&format!("Bearer {token}"))).await.is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_fetch_allows_another_after_a_short_wait_not_the_interval() {
+        let (config, old, _) = setup();
+        let new = SigningKey::generate();
+        let published = JwkSet { keys: vec![new.jwk().clone(), old.jwk().clone()] };
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = calls.clone();
+        // The identity service is down for the first fetch, back for the next.
+        let flaky: JwksFetch = Arc::new(move || {
+            let first = counted.fetch_add(1, Ordering::SeqCst) == 0;
+            let jwks = published.clone();
+            Box::pin(async move { if first { Err("identity unreachable".to_owned()) } else { Ok(jwks) } })
+        });
+        let verifier = TokenVerifier::new(&config, &JwkSet { keys: vec![old.jwk().clone()] })
+            .unwrap()
+            .with_refresh(KeyRefresh::new(flaky, Duration::from_secs(30)));
+        let (token, _) = TokenIssuer::new(new, &config).issue("bob", Role::Admin, "org-b").unwrap();
+        let header = format!("Bearer {token}");
+        assert!(verifier.verify_header_fresh(Some(&header)).await.is_err(), "the fetch failed");
+        assert!(verifier.verify_header_fresh(Some(&header)).await.is_err(), "too soon to fetch again");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(RETRY_AFTER_FAILURE + Duration::from_millis(100)).await;
+        assert_eq!(verifier.verify_header_fresh(Some(&header)).await.unwrap().subject, "bob");
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "well before the 30 s interval");
     }
 }

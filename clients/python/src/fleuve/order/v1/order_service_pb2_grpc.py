@@ -97,7 +97,8 @@ class OrderServiceServicer:
     def WatchOrder(self, request, context):
         """The order now, then the order after each change (a new version; intermediate versions may
         be skipped) until it is confirmed, failed or cancelled, when the stream ends. NOT_FOUND
-        for an order the caller may not see.
+        for an order the caller may not see; RESOURCE_EXHAUSTED when the caller already holds
+        order.max_watches_per_caller (100) streams on the serving process.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
