@@ -75,16 +75,30 @@ impl Violations {
     }
 }
 
+/// The saga (order) id of a participant's message: the step must be there with an id. What a
+/// participant needs before it can load the stream the message is about.
+pub fn saga_id(step: Option<&fleuve_proto::common::v1::SagaStep>) -> Result<&str, DomainError> {
+    identified(step).map(|step| step.saga_id.as_str())
+}
+
+/// The step, when it is there with a saga id.
+fn identified(
+    step: Option<&fleuve_proto::common::v1::SagaStep>,
+) -> Result<&fleuve_proto::common::v1::SagaStep, DomainError> {
+    let step = step.ok_or_else(|| DomainError::Invalid("saga step is missing".into()))?;
+    if step.saga_id.trim().is_empty() {
+        return Err(DomainError::Invalid("saga id is missing".into()));
+    }
+    Ok(step)
+}
+
 /// The saga step a participant's command carries, checked: present, with a saga id, and of the
 /// `kind` the command answers (a request of another step can never apply).
 pub fn saga_step(
     step: Option<&fleuve_proto::common::v1::SagaStep>,
     kind: fleuve_proto::common::v1::SagaStepKind,
 ) -> Result<fleuve_proto::common::v1::SagaStep, DomainError> {
-    let step = step.ok_or_else(|| DomainError::Invalid("saga step is missing".into()))?;
-    if step.saga_id.trim().is_empty() {
-        return Err(DomainError::Invalid("saga id is missing".into()));
-    }
+    let step = identified(step)?;
     if step.kind() != kind {
         return Err(DomainError::Invalid(format!(
             "expected a {} step, got {}",

@@ -63,7 +63,7 @@ mod snapshot;
 pub mod testing;
 
 pub use caller::Caller;
-pub use error::{AppError, DomainError, IsConflict, Violations, saga_step};
+pub use error::{AppError, DomainError, IsConflict, Violations, saga_id, saga_step};
 pub use fleuve_proto::EventType;
 pub use repository::{Loaded, Retries, Saved};
 pub use snapshot::Snapshots;

@@ -141,11 +141,7 @@ impl SagaParticipant for BillingParticipant {
 /// The order id the message is about; without it there is no stream to load (the domain
 /// refuses such a step with the same words).
 fn saga_id(step: Option<&SagaStep>, what: &str) -> Result<String, HandlerError> {
-    let step = step.ok_or_else(|| HandlerError::Permanent(format!("{what}: saga step is missing")))?;
-    if step.saga_id.trim().is_empty() {
-        return Err(HandlerError::Permanent(format!("{what}: saga id is missing")));
-    }
-    Ok(step.saga_id.clone())
+    fleuve_aggregate::saga_id(step).map(str::to_owned).map_err(|e| HandlerError::Permanent(format!("{what}: {e}")))
 }
 
 fn permanent(order_id: &str, what: &str, error: crate::domain::DomainError) -> HandlerError {

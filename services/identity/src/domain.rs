@@ -338,11 +338,9 @@ impl PageRequest {
     /// and only valid for the kind of listing that produced it.
     pub(crate) fn parse(listing: Listing, page_size: i32, page_token: &str) -> Result<PageRequest, DomainError> {
         let policy = PageSize { default: DEFAULT_PAGE_SIZE as i64, max: MAX_PAGE_SIZE as i64 };
-        let size = policy
-            .parse(page_size)
-            .ok()
-            .and_then(|n| usize::try_from(n).ok())
-            .ok_or_else(|| invalid("page_size", format!("must be between 1 and {MAX_PAGE_SIZE}")))?;
+        // The shared rule and its words, reported against the field like identity's other refusals.
+        let size = policy.parse(page_size).map_err(|e| DomainError::invalid_field("page_size", e.to_string()))?;
+        let size = usize::try_from(size).unwrap_or(DEFAULT_PAGE_SIZE);
         let after = if page_token.is_empty() { None } else { Some(decode_token(listing, page_token)?) };
         Ok(PageRequest { size, after })
     }

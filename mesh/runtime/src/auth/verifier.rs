@@ -366,23 +366,31 @@ mod tests {
         format!("{header}.{rest}")
     }
 
-    /// A key set source that counts its fetches.
-    fn source(published: Arc<Mutex<JwkSet>>, fetched: Arc<AtomicU64>) -> JwksFetch {
-        Arc::new(move || {
-            fetched.fetch_add(1, Ordering::SeqCst);
-            let jwks = published.lock().unwrap().clone();
+    /// A verifier of `key` refreshing from a published set (that the test may change), with
+    /// the count of its fetches.
+    fn counted(
+        config: &AuthConfig,
+        key: &SigningKey,
+        interval: Duration,
+    ) -> (Arc<Mutex<JwkSet>>, Arc<AtomicU64>, TokenVerifier) {
+        let published = Arc::new(Mutex::new(JwkSet { keys: vec![key.jwk().clone()] }));
+        let fetched = Arc::new(AtomicU64::new(0));
+        let (source, count) = (published.clone(), fetched.clone());
+        let fetch: JwksFetch = Arc::new(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+            let jwks = source.lock().unwrap().clone();
             Box::pin(async move { Ok(jwks) })
-        })
+        });
+        let verifier = TokenVerifier::new(config, &published.lock().unwrap().clone())
+            .unwrap()
+            .with_refresh(KeyRefresh::new(fetch, interval));
+        (published, fetched, verifier)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unknown_key_is_fetched_once_and_a_flood_of_made_up_keys_costs_one_fetch_per_interval() {
         let (config, old, _) = setup();
-        let published = Arc::new(Mutex::new(JwkSet { keys: vec![old.jwk().clone()] }));
-        let fetched = Arc::new(AtomicU64::new(0));
-        let verifier = TokenVerifier::new(&config, &published.lock().unwrap().clone())
-            .unwrap()
-            .with_refresh(KeyRefresh::new(source(published.clone(), fetched.clone()), Duration::from_secs(30)));
+        let (published, fetched, verifier) = counted(&config, &old, Duration::from_secs(30));
         let (old_token, _) = TokenIssuer::new(old.clone(), &config).issue("alice", Role::Admin, "org-a").unwrap();
 
         // The identity service rotates: a new signing key, the old one still published.
@@ -413,11 +421,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_unknown_keys_share_one_fetch() {
         let (config, key, _) = setup();
-        let published = Arc::new(Mutex::new(JwkSet { keys: vec![key.jwk().clone()] }));
-        let fetched = Arc::new(AtomicU64::new(0));
-        let verifier = TokenVerifier::new(&config, &published.lock().unwrap().clone())
-            .unwrap()
-            .with_refresh(KeyRefresh::new(source(published.clone(), fetched.clone()), Duration::from_millis(300)));
+        let (_, fetched, verifier) = counted(&config, &key, Duration::from_millis(300));
         let (token, _) = TokenIssuer::new(key, &config).issue("alice", Role::Admin, "org-a").unwrap();
         for round in 0..3 {
             let calls: Vec<_> = (0..50)
