@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::{BusConfig, BusError};
 
+mod groups;
 mod log;
 mod routes;
 
@@ -78,7 +79,7 @@ impl EmbeddedBroker {
             .build()
             .await
             .map_err(tansu_broker::Error::from)?;
-        let groups = Controller::with_storage(storage.clone())?;
+        let groups = groups::GroupCoordinator::new(Controller::with_storage(storage.clone())?);
         storage
             .register_broker(BrokerRegistrationRequest {
                 broker_id: NODE_ID,
@@ -166,7 +167,7 @@ impl Drop for EmbeddedBroker {
 async fn serve(
     listener: TcpListener,
     storage: StorageContainer,
-    groups: Controller<StorageContainer>,
+    groups: groups::GroupCoordinator,
 ) -> Result<(), tansu_broker::Error> {
     let log = log::RecordLog::new();
     let topics = routes::TopicNames::default();

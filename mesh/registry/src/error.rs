@@ -26,6 +26,9 @@ pub enum RegistryError {
     Incompatible { subject: String, details: Vec<String> },
     #[error("malformed request body: {0}")]
     MalformedBody(String),
+    /// The registry's journal could not be read or written.
+    #[error("{0}")]
+    Storage(String),
 }
 
 impl RegistryError {
@@ -40,6 +43,7 @@ impl RegistryError {
             Self::InvalidCompatibilityLevel(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42203),
             Self::Incompatible { .. } => (StatusCode::CONFLICT, 409),
             Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, 400),
+            Self::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, 50001),
         }
     }
 }

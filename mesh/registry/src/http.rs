@@ -127,7 +127,7 @@ async fn global_config(State(registry): State<SchemaRegistry>) -> Reply {
 
 async fn set_global_config(State(registry): State<SchemaRegistry>, body: Bytes) -> Reply {
     let level = CompatibilityLevel::parse(&parse::<ConfigRequest>(&body)?.compatibility)?;
-    registry.set_global_level(level).await;
+    registry.set_global_level(level).await?;
     ok(json!({ "compatibility": level.as_str() }))
 }
 
@@ -138,7 +138,7 @@ async fn subject_config(State(registry): State<SchemaRegistry>, Path(subject): P
 
 async fn set_subject_config(State(registry): State<SchemaRegistry>, Path(subject): Path<String>, body: Bytes) -> Reply {
     let level = CompatibilityLevel::parse(&parse::<ConfigRequest>(&body)?.compatibility)?;
-    registry.set_subject_level(&subject, level).await;
+    registry.set_subject_level(&subject, level).await?;
     ok(json!({ "compatibility": level.as_str() }))
 }
 

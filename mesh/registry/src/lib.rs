@@ -1,11 +1,14 @@
 //! A Confluent Schema Registry-compatible HTTP server for PROTOBUF schemas, embeddable in-process.
 //!
 //! `fleuve dev` serves it on 127.0.0.1:8081 so Kafka serializers and tooling that speak the
-//! Confluent REST API work against the local mesh without a JVM. Storage is in memory for now.
+//! Confluent REST API work against the local mesh without a JVM. Schemas live in memory; opened
+//! on a journal file ([`SchemaRegistry::open`]), every change is also written there first, so
+//! ids and versions survive a restart.
 
 mod compat;
 mod error;
 mod http;
+mod journal;
 mod registry;
 mod schema;
 mod store;

@@ -1,13 +1,15 @@
 //! The registry's operations: registration with compatibility checks, lookups and configuration.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 use tokio::sync::RwLock;
 
 use crate::compat;
 use crate::error::RegistryError;
+use crate::journal::{Entry, Journal};
 use crate::schema::{self, CompatibilityLevel, CompiledSchema, PROTOBUF, SchemaReference};
 use crate::store::{MemoryStore, StoredSchema, VersionSpec};
 
@@ -42,11 +44,38 @@ pub struct SchemaRegistry {
     // One lock over the whole store: registration must check compatibility and append atomically,
     // and a dev registry sees far too little traffic for finer locking to matter.
     store: Arc<RwLock<MemoryStore>>,
+    /// Where changes are written before they are applied; none for a registry in memory only.
+    /// Written only while the store's write lock is held, so its order is the store's.
+    journal: Option<Arc<Mutex<Journal>>>,
 }
 
 impl SchemaRegistry {
+    /// A registry in memory only.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A registry kept in the journal file at `path` (created if missing): what it holds is
+    /// replayed, with the same ids and versions, and every change is written there first.
+    pub fn open(path: &Path) -> Result<Self, RegistryError> {
+        let (journal, entries) = Journal::open(path)?;
+        let mut store = MemoryStore::default();
+        let count = entries.len();
+        for entry in entries {
+            replay(&mut store, entry).map_err(|error| {
+                RegistryError::Storage(format!("schema registry journal {}: {error}", path.display()))
+            })?;
+        }
+        tracing::info!(path = %path.display(), entries = count, "schema registry journal replayed");
+        Ok(Self { store: Arc::new(RwLock::new(store)), journal: Some(Arc::new(Mutex::new(journal))) })
+    }
+
+    /// Writes `entries` to the journal, if any, before the caller applies them.
+    fn record(&self, entries: &[Entry]) -> Result<(), RegistryError> {
+        match &self.journal {
+            Some(journal) => journal.lock().unwrap_or_else(PoisonError::into_inner).append(entries),
+            None => Ok(()),
+        }
     }
 
     /// Registers `source` under `subject`, returning its global id. An identical schema already
@@ -69,10 +98,17 @@ impl SchemaRegistry {
         if !problems.is_empty() {
             return Err(RegistryError::Incompatible { subject: subject.to_owned(), details: problems });
         }
-        let id = match store.find_schema(&compiled, &references) {
-            Some(id) => id,
-            None => store.insert_schema(source.to_owned(), references, compiled),
-        };
+        let found = store.find_schema(&compiled, &references);
+        let id = found.unwrap_or_else(|| store.next_id());
+        let mut entries = Vec::with_capacity(2);
+        if found.is_none() {
+            entries.push(Entry::Schema { id, schema: source.to_owned(), references: references.clone() });
+        }
+        entries.push(Entry::Version { subject: subject.to_owned(), id });
+        self.record(&entries)?;
+        if found.is_none() {
+            store.insert_schema(source.to_owned(), references, compiled);
+        }
         let version = store.append_version(subject, id);
         tracing::info!(subject, version, id, "registered schema");
         Ok(id)
@@ -145,17 +181,43 @@ impl SchemaRegistry {
         self.store.read().await.global_level()
     }
 
-    pub async fn set_global_level(&self, level: CompatibilityLevel) {
-        self.store.write().await.set_global_level(level);
+    pub async fn set_global_level(&self, level: CompatibilityLevel) -> Result<(), RegistryError> {
+        let mut store = self.store.write().await;
+        self.record(&[Entry::global_level(level)])?;
+        store.set_global_level(level);
+        Ok(())
     }
 
     pub async fn subject_level(&self, subject: &str) -> CompatibilityLevel {
         self.store.read().await.subject_level(subject)
     }
 
-    pub async fn set_subject_level(&self, subject: &str, level: CompatibilityLevel) {
-        self.store.write().await.set_subject_level(subject, level);
+    pub async fn set_subject_level(&self, subject: &str, level: CompatibilityLevel) -> Result<(), RegistryError> {
+        let mut store = self.store.write().await;
+        self.record(&[Entry::subject_level(subject, level)])?;
+        store.set_subject_level(subject, level);
+        Ok(())
     }
+}
+
+/// Applies one journal entry to the store, as the change it records was applied.
+fn replay(store: &mut MemoryStore, entry: Entry) -> Result<(), RegistryError> {
+    match entry {
+        Entry::Schema { id, schema, references } => {
+            let compiled = compile_with(store, &schema, &references)?;
+            if store.next_id() != id {
+                return Err(RegistryError::Storage(format!("schema {id} out of order")));
+            }
+            store.insert_schema(schema, references, compiled);
+        }
+        Entry::Version { subject, id } => {
+            store.schema(id).ok_or(RegistryError::SchemaIdNotFound(id))?;
+            store.append_version(&subject, id);
+        }
+        Entry::GlobalLevel { level } => store.set_global_level(CompatibilityLevel::parse(&level)?),
+        Entry::SubjectLevel { subject, level } => store.set_subject_level(&subject, CompatibilityLevel::parse(&level)?),
+    }
+    Ok(())
 }
 
 /// Compiles `source` with its references (and theirs, transitively) available as imports.

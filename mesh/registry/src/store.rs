@@ -1,7 +1,7 @@
 //! In-memory storage of schemas, subject versions and compatibility settings.
 //!
-//! Everything the registry persists goes through `MemoryStore`'s methods, so a database-backed
-//! store can replace it later without touching the HTTP layer or the compatibility rules.
+//! Every change goes through `MemoryStore`'s methods; the registry writes each to its journal
+//! first (see `journal`) and replays the journal through the same methods when it opens.
 
 use std::collections::BTreeMap;
 
@@ -72,8 +72,13 @@ impl MemoryStore {
         self.schemas.iter().find(|s| s.matches(compiled, references)).map(|s| s.id)
     }
 
+    /// The id the next inserted schema gets.
+    pub fn next_id(&self) -> u32 {
+        u32::try_from(self.schemas.len() + 1).unwrap_or(u32::MAX)
+    }
+
     pub fn insert_schema(&mut self, schema: String, references: Vec<SchemaReference>, compiled: CompiledSchema) -> u32 {
-        let id = u32::try_from(self.schemas.len() + 1).unwrap_or(u32::MAX);
+        let id = self.next_id();
         self.schemas.push(StoredSchema { id, schema, references, compiled });
         id
     }

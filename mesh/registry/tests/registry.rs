@@ -245,3 +245,64 @@ async fn unparsable_schemas_are_unprocessable() {
     assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)));
     server.shutdown().await.expect("shutdown");
 }
+
+/// A registry opened on a journal file comes back after a restart with the same ids, versions,
+/// references and levels, and goes on numbering where it stopped.
+#[tokio::test]
+async fn a_journaled_registry_keeps_its_ids_across_restarts() {
+    let dir = std::env::temp_dir().join(format!("fleuve-registry-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let journal = dir.join("registry.jsonl");
+    let start_on = |journal: std::path::PathBuf| async move {
+        let registry = fleuve_registry::SchemaRegistry::open(&journal).expect("open the journal");
+        RegistryServer::start_with("127.0.0.1:0".parse().unwrap(), registry).await.expect("start")
+    };
+    let common =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../proto/fleuve/common/v1/common.proto"))
+            .expect("read common.proto");
+    let payment = r#"
+syntax = "proto3";
+package fleuve.payment.v1;
+import "fleuve/common/v1/common.proto";
+message PaymentReceived {
+  fleuve.common.v1.Money amount = 1;
+}
+"#;
+    let reference = json!([{ "name": "fleuve/common/v1/common.proto", "subject": "fleuve-common", "version": 1 }]);
+
+    let (addr, server) = start_on(journal.clone()).await;
+    let mut ids = Vec::new();
+    for (subject, body) in [
+        ("orders-value", schema(V1)),
+        ("orders-value", schema(V2)),
+        ("fleuve-common", schema(&common)),
+        ("payments-value", json!({ "schema": payment, "schemaType": "PROTOBUF", "references": reference })),
+        ("copies-value", schema(V1)),
+    ] {
+        let (status, body) = call(addr, "POST", &format!("/subjects/{subject}/versions"), Some(body)).await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(body["id"].as_u64().unwrap());
+    }
+    assert_eq!(ids, [1, 2, 3, 4, 1], "an identical schema shares its id");
+    let (status, _) = call(addr, "PUT", "/config/orders-value", Some(json!({ "compatibility": "FULL" }))).await;
+    assert_eq!(status, 200);
+    server.shutdown().await.expect("shutdown");
+
+    let (addr, server) = start_on(journal.clone()).await;
+    let (_, v2) = call(addr, "GET", "/subjects/orders-value/versions/2", None).await;
+    assert_eq!((v2["id"].as_u64(), v2["version"].as_u64()), (Some(2), Some(2)), "{v2}");
+    let (_, by_id) = call(addr, "GET", "/schemas/ids/4", None).await;
+    assert_eq!(by_id["references"], reference);
+    let (_, level) = call(addr, "GET", "/config/orders-value", None).await;
+    assert_eq!(level["compatibilityLevel"], "FULL");
+    let (_, copies) = call(addr, "GET", "/subjects/copies-value/versions/latest", None).await;
+    assert_eq!(copies["id"].as_u64(), Some(1));
+    // Registering again answers the same id; a new schema gets the next one.
+    let (_, again) = call(addr, "POST", "/subjects/orders-value/versions", Some(schema(V2))).await;
+    assert_eq!(again["id"].as_u64(), Some(2));
+    let (_, next) = call(addr, "POST", "/subjects/orders-value/versions", Some(schema(V3_NO_NOTE))).await;
+    assert_eq!(next["id"].as_u64(), Some(5), "{next}");
+    server.shutdown().await.expect("shutdown");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,5 +1,5 @@
 //! The embedded broker's request routes: tansu's own for every API, except Produce and Fetch,
-//! which go through the [`RecordLog`].
+//! which go through the [`RecordLog`], and the group APIs, which go to our [`GroupCoordinator`].
 //!
 //! Fetch in tansu 0.6.0 sleeps for the rest of `max_wait_ms` after it has read the partitions,
 //! whether or not it found records, so every consumed record waits out a fetch wait (librdkafka's
@@ -18,7 +18,6 @@ use std::time::Duration;
 use rama_core::layer::{MapErrLayer, MapStateLayer};
 use rama_core::{Context, Layer as _, Service};
 use tansu_broker::Error as BrokerError;
-use tansu_broker::coordinator::group::administrator::Controller;
 use tansu_broker::service::{auth, coordinator, storage as routes};
 use tansu_sans_io::fetch_request::FetchTopic;
 use tansu_sans_io::fetch_response::{
@@ -35,6 +34,7 @@ use tansu_service::{
 use tansu_storage::{Error as StorageError, Storage, StorageContainer, TopicId, Topition};
 use tokio::time::Instant;
 
+use super::groups::GroupCoordinator;
 use super::log::{RecordLog, Slice};
 
 /// What one connection of the broker runs.
@@ -80,7 +80,7 @@ const TANSU_ROUTES: &[Route] = &[
 pub(super) fn connection_service(
     cluster_id: &str,
     storage: &StorageContainer,
-    groups: &Controller<StorageContainer>,
+    groups: &GroupCoordinator,
     log: &RecordLog,
     topics: &TopicNames,
 ) -> Result<ConnectionService, BrokerError> {
