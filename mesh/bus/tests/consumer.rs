@@ -497,3 +497,103 @@ async fn poison_records_are_parked_without_blocking_other_keys_and_redriven_once
     mesh.stop().await?;
     Ok(())
 }
+
+/// Events of the storm test (`FLEUVE_STORM_EVENTS` for a larger run): one per dossier per round.
+fn storm_events() -> usize {
+    std::env::var("FLEUVE_STORM_EVENTS").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000)
+}
+
+/// A rebalance storm: while 10 000 events flow (200 dossiers, one event each per round, the
+/// relay publishing as they are appended), replicas of one consumer group join and leave every
+/// 2 s (one to three at a time, each a new member; a leaving one stops gracefully). Afterwards
+/// every dossier's events were applied exactly once and in order, the inbox holds one row per
+/// event and nothing was parked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebalance_storm_loses_repeats_and_reorders_nothing() -> Result<()> {
+    const DOSSIERS: usize = 200;
+    const GROUP: &str = "tally-storm";
+    let rounds = storm_events().div_ceil(DOSSIERS);
+    let mesh = Arc::new(Mesh::start().await?);
+    let test_db = database(true).await?;
+    let db = test_db.database().clone();
+    let tally = Tally::new("tally");
+
+    let (stop_writing, writing_stopped) = oneshot::channel::<()>();
+    let writer = tokio::spawn({
+        let db = db.clone();
+        async move {
+            for round in 0..rounds {
+                for dossier in 0..DOSSIERS {
+                    append_reasons(&db, &format!("d{dossier}"), &[&round.to_string()]).await?;
+                }
+            }
+            anyhow::Ok(())
+        }
+    });
+    let relay = tokio::spawn({
+        let mut relay = mesh.relay(&db)?.with_poll_interval(Duration::from_millis(20));
+        async move {
+            relay.run(async move { _ = writing_stopped.await }).await;
+            relay.drain().await?;
+            relay.close().await;
+            anyhow::Ok(())
+        }
+    });
+
+    // The storm: every 2 s a replica joins (up to three) or the oldest leaves (down to one).
+    let started = Instant::now();
+    let mut replicas: std::collections::VecDeque<(Arc<ProjectionConsumer>, Running)> = Default::default();
+    let mut joins = 0;
+    let mut leaves = 0;
+    let mut growing = true;
+    while !writer.is_finished() || replicas.len() > 1 {
+        let join = replicas.is_empty() || (!writer.is_finished() && growing && replicas.len() < 3);
+        if join {
+            let consumer = mesh.consumer(&db, tally.clone(), Some(GROUP)).await?;
+            let running = run(&consumer);
+            replicas.push_back((consumer, running));
+            joins += 1;
+        } else if let Some((consumer, running)) = replicas.pop_front() {
+            running.stop().await?;
+            Arc::into_inner(consumer).context("consumer still shared")?.close().await;
+            leaves += 1;
+        }
+        growing = match replicas.len() {
+            3 => false,
+            1 => true,
+            _ => growing,
+        };
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    writer.await??;
+    let _ = stop_writing.send(());
+    relay.await??;
+    let total = rounds * DOSSIERS;
+    eprintln!("storm: {total} events appended in {:?}, {joins} joins and {leaves} leaves", started.elapsed());
+
+    let expected_seen = (0..rounds).map(|r| r.to_string()).collect::<Vec<_>>().join(",");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let applied = db.run(|conn| inbox_count(conn, "tally")).await?;
+        if usize::try_from(applied)? == total {
+            break;
+        }
+        ensure!(Instant::now() < deadline, "{applied} of {total} events applied three minutes after the storm");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let t = tallies(&db).await?;
+    ensure!(t.len() == DOSSIERS, "{} dossiers tallied", t.len());
+    for (dossier, (events, seen)) in &t {
+        ensure!(usize::try_from(*events)? == rounds, "{dossier}: {events} events applied, {rounds} appended");
+        ensure!(*seen == expected_seen, "{dossier}: applied in the order {seen}");
+    }
+    ensure!(parked(&db, "tally").await?.is_empty(), "no dead letters");
+    eprintln!("storm: every event applied once, in order, {:?} after the start", started.elapsed());
+
+    for (consumer, running) in replicas {
+        running.stop().await?;
+        Arc::into_inner(consumer).context("consumer still shared")?.close().await;
+    }
+    Arc::into_inner(mesh).context("mesh still shared")?.stop().await?;
+    Ok(())
+}
