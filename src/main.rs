@@ -165,6 +165,8 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Crash points armed by FAILPOINTS, in test builds only (see fleuve_bus::failpoints).
+    let _failpoints = fleuve_bus::failpoints::setup();
     let cli = Cli::parse();
     let config = MeshConfig::load(cli.config.as_deref(), &fleuve::node::sections())?;
     match cli.command {

@@ -383,6 +383,7 @@ impl ProjectionConsumer {
                     }
                 }
                 Some(records) = running.next(), if !running.is_empty() => {
+                    crate::failpoints::crash_point!("consumer-before-offset-store");
                     applying -= records.len();
                     for record in records {
                         let (store, next) = pipeline.settled(&record);
@@ -498,6 +499,7 @@ impl ProjectionConsumer {
                         }
                         claims.push(claim);
                     }
+                    crate::failpoints::crash_point!("consumer-before-commit");
                     Ok(claims)
                 })
                 .await;
@@ -692,6 +694,7 @@ impl ProjectionConsumer {
                 if claim == InboxClaim::Claimed {
                     projection.apply(conn, &event)?;
                 }
+                crate::failpoints::crash_point!("consumer-before-commit");
                 Ok(claim)
             })
             .await?;

@@ -38,6 +38,7 @@ mod broker;
 mod config;
 pub mod consumer;
 mod error;
+pub mod failpoints;
 pub mod ops;
 pub mod projection;
 pub mod rebuild;

@@ -294,6 +294,7 @@ impl OutboxRelay {
                 continue;
             };
             let report = self.settle(previous, &mut broken).await?;
+            crate::failpoints::crash_point!("relay-before-mark");
             if let Some(marking) = marking.take() {
                 published += join_task(marking.await)??;
             }

@@ -1,0 +1,33 @@
+//! Crash points for the fault tests: the process aborts at the exact windows where a crash
+//! could lose or repeat work, when the `failpoints` feature is compiled in (test builds only)
+//! and `FAILPOINTS` arms a point, e.g. `FAILPOINTS=consumer-before-offset-store=5%return`
+//! (abort at 5 % of the passes). Without the feature the points compile to nothing.
+//!
+//! - `consumer-before-commit`: a consumer's transaction has applied a record (inbox row and
+//!   projection writes) and is about to commit.
+//! - `consumer-before-offset-store`: the transaction committed; the offset is not stored yet.
+//! - `relay-before-mark`: the broker acknowledged a batch; its outbox rows are not marked yet.
+
+/// Arms the points named in `FAILPOINTS`; keep the guard for the life of the process.
+#[cfg(feature = "failpoints")]
+pub fn setup() -> Option<fail::FailScenario<'static>> {
+    Some(fail::FailScenario::setup())
+}
+
+/// Without the `failpoints` feature there is nothing to arm.
+#[cfg(not(feature = "failpoints"))]
+pub fn setup() -> Option<()> {
+    None
+}
+
+/// A point where an armed `return` action aborts the process (as SIGKILL would stop it: no
+/// destructor, no flush, no goodbye to the broker).
+macro_rules! crash_point {
+    ($name:literal) => {
+        fail::fail_point!($name, |_| {
+            eprintln!("failpoint {}: aborting", $name);
+            std::process::abort()
+        })
+    };
+}
+pub(crate) use crash_point;
