@@ -17,7 +17,7 @@ const ENV_PREFIX: &str = "FLEUVE_";
 /// The `FLEUVE_*` variables that are not configuration keys: read by the command line, the
 /// tools and the scripts around the binary. Any other `FLEUVE_*` variable must name a key, so
 /// that a mistyped one (`FLEUVE_LISTN`) is an error instead of a setting silently ignored.
-pub const OTHER_VARIABLES: [&str; 19] = [
+pub const OTHER_VARIABLES: [&str; 23] = [
     // the configuration file (`--config`)
     "FLEUVE_CONFIG",
     // the operations commands (`fleuve dlq`, `fleuve projections`): node address and token
@@ -45,6 +45,11 @@ pub const OTHER_VARIABLES: [&str; 19] = [
     "FLEUVE_DEMO_PASSWORD",
     // the health check of the container image (`fleuve health`)
     "FLEUVE_HEALTH_ADDR",
+    // the sizes of the fault tests (README: faults at full size)
+    "FLEUVE_DECISION_DOSSIERS",
+    "FLEUVE_FAULT_ORDERS",
+    "FLEUVE_FAILPOINT_ROUNDS",
+    "FLEUVE_STORM_EVENTS",
 ];
 
 #[derive(Clone, Serialize, Deserialize)]
