@@ -21,6 +21,8 @@ use crate::node;
 
 const KEY_FILE: &str = "jwt-signing-key.pem";
 const DATABASE_FILE: &str = "fleuve.db";
+const BROKER_DIR: &str = "broker";
+const REGISTRY_JOURNAL: &str = "registry.jsonl";
 
 /// The data directory layout of `fleuve dev`.
 #[derive(Debug, Clone)]
@@ -41,6 +43,16 @@ impl DataDir {
 
     pub fn key_file(&self) -> PathBuf {
         self.0.join(KEY_FILE)
+    }
+
+    /// Where the embedded broker keeps its journal (topics, records, committed offsets).
+    pub fn broker_dir(&self) -> PathBuf {
+        self.0.join(BROKER_DIR)
+    }
+
+    /// The schema registry's journal (schemas keep their ids across restarts).
+    pub fn registry_journal(&self) -> PathBuf {
+        self.0.join(REGISTRY_JOURNAL)
     }
 
     /// The dev configuration: `config` with the database and signing key of this directory,
@@ -70,7 +82,7 @@ pub struct DevNode {
     pub server: MeshServer,
     pub listener: TcpListener,
     pub addr: SocketAddr,
-    /// The in-process Kafka-API broker (memory storage).
+    /// The in-process Kafka-API broker (journaled under the data directory).
     pub broker: fleuve_bus::EmbeddedBroker,
     /// The outbox relay and the projection consumers, running.
     pub backbone: Backbone,
@@ -127,10 +139,11 @@ pub async fn prepare_on(
     }
     let key = SigningKey::load_or_generate(&data_dir.key_file())?;
     let db = node::open_database(&config).await?;
-    let (registry_addr, registry) = fleuve_registry::RegistryServer::start(listen.registry)
+    let schemas = fleuve_registry::SchemaRegistry::open(&data_dir.registry_journal())?;
+    let (registry_addr, registry) = fleuve_registry::RegistryServer::start_with(listen.registry, schemas)
         .await
         .with_context(|| format!("binding the schema registry on {}", listen.registry))?;
-    let broker = fleuve_bus::EmbeddedBroker::start(listen.kafka)
+    let broker = fleuve_bus::EmbeddedBroker::start_in(listen.kafka, &data_dir.broker_dir())
         .await
         .with_context(|| format!("starting the Kafka-API broker on {}", listen.kafka))?;
     let registry_url = format!("http://{registry_addr}");

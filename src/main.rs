@@ -71,6 +71,10 @@ enum Command {
         /// Address of the admin server; `admin.listen` by default.
         #[arg(long)]
         admin_listen: Option<SocketAddr>,
+        /// Keeps the broker's topics, records and committed offsets (`DIR/broker/`) and the
+        /// registry's schemas (`DIR/registry.jsonl`) across restarts; memory only without it.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// One service against the configured database (PostgreSQL in production).
     Serve {
@@ -223,18 +227,35 @@ async fn main() -> anyhow::Result<()> {
             std::io::stdout().flush()?;
             serving.await?
         }
-        Command::Infra { kafka_listen, registry_listen, admin_listen } => {
+        Command::Infra { kafka_listen, registry_listen, admin_listen, data_dir } => {
             let _telemetry = telemetry::init(&config.log, &config.telemetry)?;
             let readiness = fleuve_mesh::admin::Readiness::default();
             let admin_addr =
                 fleuve_mesh::admin::start(admin_listen.unwrap_or(config.admin.listen), readiness.clone()).await?;
-            let broker = fleuve_bus::EmbeddedBroker::start(kafka_listen)
+            let data = data_dir.as_deref().map(DataDir::new);
+            if let Some(data) = &data {
+                std::fs::create_dir_all(data.path())
+                    .with_context(|| format!("creating data directory {}", data.path().display()))?;
+            }
+            let (kept, schemas) = match &data {
+                Some(data) => (
+                    fleuve_bus::BrokerStorage::Directory(data.broker_dir()),
+                    fleuve_registry::SchemaRegistry::open(&data.registry_journal())?,
+                ),
+                None => (fleuve_bus::BrokerStorage::Memory, fleuve_registry::SchemaRegistry::new()),
+            };
+            let broker = fleuve_bus::EmbeddedBroker::start_with(kafka_listen, kept)
                 .await
                 .with_context(|| format!("starting the Kafka-API broker on {kafka_listen}"))?;
-            let (registry_addr, registry) = fleuve_registry::RegistryServer::start(registry_listen)
+            let (registry_addr, registry) = fleuve_registry::RegistryServer::start_with(registry_listen, schemas)
                 .await
                 .with_context(|| format!("binding the schema registry on {registry_listen}"))?;
-            println!("fleuve infra is ready (in-process broker with memory storage, in-memory registry)");
+            match &data {
+                Some(data) => {
+                    println!("fleuve infra is ready (in-process broker and registry kept in {})", data.path().display())
+                }
+                None => println!("fleuve infra is ready (in-process broker with memory storage, in-memory registry)"),
+            }
             println!("# admin: http://{admin_addr}/metrics, /healthz, /readyz");
             println!("export FLEUVE_BUS__BOOTSTRAP_SERVERS={}", broker.bootstrap_servers());
             fleuve::observe::watch_bus(

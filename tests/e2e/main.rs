@@ -10,6 +10,7 @@ mod concurrency;
 mod console;
 mod deploy;
 mod dossier_life;
+mod durable;
 mod edge;
 mod faults;
 mod grpc_web;

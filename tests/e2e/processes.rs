@@ -82,10 +82,25 @@ pub fn wait_for_port(port: u16, within: Duration) {
     }
 }
 
-/// Starts `fleuve infra` (broker and registry on their own) and reads its `export` lines.
+/// Starts `fleuve infra` (broker and registry on their own, in memory) and reads its `export`
+/// lines.
 pub fn start_infra() -> (Process, HashMap<String, String>) {
+    infra(&["--kafka-listen", "127.0.0.1:0", "--registry-listen", "127.0.0.1:0"])
+}
+
+/// Starts `fleuve infra` on these ports, keeping its broker and registry in `dir` (a restart on
+/// the same directory and ports finds them again).
+pub fn start_infra_kept(dir: &std::path::Path, kafka: u16, registry: u16) -> (Process, HashMap<String, String>) {
+    let kafka = format!("127.0.0.1:{kafka}");
+    let registry = format!("127.0.0.1:{registry}");
+    let dir = dir.display().to_string();
+    infra(&["--kafka-listen", &kafka, "--registry-listen", &registry, "--data-dir", &dir])
+}
+
+fn infra(args: &[&str]) -> (Process, HashMap<String, String>) {
     let mut child = fleuve_command()
-        .args(["infra", "--kafka-listen", "127.0.0.1:0", "--registry-listen", "127.0.0.1:0"])
+        .arg("infra")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

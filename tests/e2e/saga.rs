@@ -24,12 +24,14 @@ use fleuve_store::testing::TestDatabase;
 use rand::Rng;
 use tonic::transport::Channel;
 
-use crate::processes::{Process, free_port, start_infra, wait_for_port};
+use crate::processes::{Process, free_port, start_infra, start_infra_kept, wait_for_port};
 
 /// The saga's services, their databases and the bus, as separate processes.
 struct Cluster {
     dir: PathBuf,
     infra: Process,
+    /// The broker's and registry's fixed ports when `fleuve infra` keeps them in `dir/infra`.
+    infra_ports: Option<(u16, u16)>,
     bus: HashMap<String, String>,
     jwks: PathBuf,
     issuer: TokenIssuer,
@@ -48,6 +50,25 @@ const PAYMENT_TIMEOUT_SECONDS: &str = "8";
 
 impl Cluster {
     async fn start() -> Cluster {
+        Cluster::start_on(None).await
+    }
+
+    /// A cluster whose `fleuve infra` keeps its broker and registry in a directory, on fixed
+    /// ports, so that [`Cluster::restart_infra`] brings the same broker back.
+    async fn start_kept() -> Cluster {
+        Cluster::start_on(Some((free_port(), free_port()))).await
+    }
+
+    /// SIGKILL `fleuve infra`, then start it again on its directory and ports after `down_for`.
+    fn restart_infra(&mut self, down_for: Duration) {
+        let (kafka, registry) = self.infra_ports.expect("a cluster started with start_kept");
+        self.infra.kill();
+        std::thread::sleep(down_for);
+        let (infra, _) = start_infra_kept(&self.dir.join("infra"), kafka, registry);
+        self.infra = infra;
+    }
+
+    async fn start_on(infra_ports: Option<(u16, u16)>) -> Cluster {
         let dir = temp_dir("fleuve-saga");
         let migrate_all = |url: &str| {
             let out = fleuve_command().args(["migrate", "--database-url", url]).output().unwrap();
@@ -59,7 +80,10 @@ impl Cluster {
             migrate_all(db.url());
             databases.insert(service, db);
         }
-        let (infra, bus) = tokio::task::block_in_place(start_infra);
+        let (infra, bus) = tokio::task::block_in_place(|| match infra_ports {
+            Some((kafka, registry)) => start_infra_kept(&dir.join("infra"), kafka, registry),
+            None => start_infra(),
+        });
         let key = SigningKey::generate();
         let issuer = TokenIssuer::new(key, &MeshConfig::default().auth);
         let jwks = dir.join("jwks.json");
@@ -68,6 +92,7 @@ impl Cluster {
         let mut cluster = Cluster {
             dir,
             infra,
+            infra_ports,
             bus,
             jwks,
             issuer,
@@ -584,7 +609,7 @@ async fn settled_and_consistent(
     // A payment approved after its saga gave up is refunded asynchronously: wait for it.
     let deadline = Instant::now() + Duration::from_secs(60);
     let spent = loop {
-        match charges_consistent(&cluster, &by_id, &customers, opening).await {
+        match charges_consistent(cluster, &by_id, customers, opening).await {
             Ok(spent) => break spent,
             Err(problem) if Instant::now() < deadline => {
                 eprintln!("waiting: {problem}");
@@ -594,6 +619,50 @@ async fn settled_and_consistent(
         }
     };
     (orders.len(), confirmed.len(), spent)
+}
+
+/// `fleuve infra` killed with SIGKILL with orders in flight, kept down 5 s (orders still
+/// accepted: the outbox holds their events), then started again on its directory and ports:
+/// the broker replays its journal (records, committed offsets, idempotent producers), the
+/// groups form again, and every order ends in one terminal state, none charged twice, stock
+/// conserved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_broker_restarted_on_its_directory_loses_no_saga() {
+    const INITIAL: u64 = 1_000;
+    const OPENING: i64 = 1_000_000;
+    let mut cluster = Cluster::start_kept().await;
+    let products = ["sku-a", "sku-b", "sku-c"];
+    for product in products {
+        cluster.create_product(product, INITIAL).await;
+    }
+    let customers: Vec<(String, String)> = (0..4)
+        .map(|n| {
+            let id = format!("customer-{n}");
+            (id.clone(), cluster.token(&id, Role::Applicant))
+        })
+        .collect();
+    for (id, _) in &customers {
+        cluster.open_account(id, OPENING, 0).await;
+    }
+    let mut placed: Vec<(String, String)> = Vec::new();
+    recovered(&cluster, &customers[0], "warm-up", &mut placed).await;
+    let total = fault_orders();
+    placed.extend(place_batch(&cluster, &customers, &products, 0..total / 2).await);
+    tokio::task::block_in_place(|| cluster.infra.kill());
+    let killed = Instant::now();
+    placed.extend(place_batch(&cluster, &customers, &products, total / 2..total).await);
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(killed.elapsed())).await;
+    tokio::task::block_in_place(|| cluster.restart_infra(Duration::ZERO));
+    let restarted = Instant::now();
+    eprintln!("broker kill: down {:?}, {} orders placed meanwhile", killed.elapsed(), total - total / 2);
+    recovered(&cluster, &customers[1], "after-restart", &mut placed).await;
+    let (orders, confirmed, spent) =
+        settled_and_consistent(&cluster, &placed, &products, INITIAL, &customers, OPENING).await;
+    eprintln!(
+        "broker kill test: {orders} orders, {confirmed} confirmed, {} failed, {spent} charged, settled {:?} after the restart",
+        orders - confirmed,
+        restarted.elapsed()
+    );
 }
 
 /// Crashes per failpoint in the suite (`FLEUVE_FAILPOINT_ROUNDS` for a larger run).

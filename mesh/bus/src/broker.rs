@@ -1,6 +1,8 @@
-//! The embedded Kafka-API broker: tansu 0.6.0 running inside the Fleuve process on in-memory storage.
+//! The embedded Kafka-API broker: tansu 0.6.0 running inside the Fleuve process, on in-memory
+//! storage, kept in a directory by a journal when asked (see `durable`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdTcpListener};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rama_core::{Context, Service as _};
@@ -14,18 +16,31 @@ use uuid::Uuid;
 
 use crate::{BusConfig, BusError};
 
+mod durable;
 mod groups;
 mod log;
 mod routes;
 
-/// Cluster id the embedded broker reports (fixed: one dev cluster per process, nothing persists).
+/// Cluster id the embedded broker reports (fixed: one dev cluster per process or directory).
 pub const CLUSTER_ID: &str = "fleuve-embedded";
 /// Node (broker) id the embedded broker registers and advertises in metadata (tansu's default).
 pub const NODE_ID: i32 = tansu_broker::NODE_ID;
 /// Incarnation id of the single embedded broker (fixed, so runs are reproducible).
 const INCARNATION_ID: Uuid = Uuid::from_u128(0x0f1e_0b05_0000_4000_8000_0000_0000_0001);
-/// In-memory storage: topics, records, groups and offsets live as long as the broker.
+/// tansu's in-memory storage: topics, records and offsets, journaled when the broker is kept in
+/// a directory.
 const STORAGE_URL: &str = "memory://fleuve/";
+
+/// Where the embedded broker keeps topics, records, committed offsets and producer state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerStorage {
+    /// In memory: gone when the broker stops.
+    Memory,
+    /// In memory, and journaled to `broker.jsonl` under this directory (created if missing)
+    /// before each change is answered; a broker started on the directory again replays it.
+    /// What a producer had acknowledged survives the process being killed.
+    Directory(PathBuf),
+}
 /// How long `start` waits for the listener to accept a TCP connection.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts when the port was picked by us and got taken before tansu bound it.
@@ -42,18 +57,28 @@ pub struct EmbeddedBroker {
 }
 
 impl EmbeddedBroker {
+    /// Starts a broker on memory storage on `listen`; see [`EmbeddedBroker::start_with`].
+    pub async fn start(listen: SocketAddr) -> Result<EmbeddedBroker, BusError> {
+        Self::start_with(listen, BrokerStorage::Memory).await
+    }
+
+    /// Starts a broker kept in `dir`; see [`BrokerStorage::Directory`].
+    pub async fn start_in(listen: SocketAddr, dir: &Path) -> Result<EmbeddedBroker, BusError> {
+        Self::start_with(listen, BrokerStorage::Directory(dir.to_owned())).await
+    }
+
     /// Starts the broker on `listen` and returns once it accepts connections.
     ///
     /// Port 0 picks a free port first: Kafka clients reconnect to the address the broker
     /// advertises in its metadata, so the advertised address must be the real one. An
     /// unspecified IP (`0.0.0.0`, `::`) listens on all interfaces and advertises loopback.
     /// Must be called within a tokio runtime (multi-thread if clients make blocking calls).
-    pub async fn start(listen: SocketAddr) -> Result<EmbeddedBroker, BusError> {
+    pub async fn start_with(listen: SocketAddr, kept: BrokerStorage) -> Result<EmbeddedBroker, BusError> {
         let attempts = if listen.port() == 0 { EPHEMERAL_ATTEMPTS } else { 1 };
         let mut last = None;
         for _ in 0..attempts {
             let addr = if listen.port() == 0 { reserve_port(listen)? } else { listen };
-            match Self::start_on(addr).await {
+            match Self::start_on(addr, &kept).await {
                 Ok(broker) => return Ok(broker),
                 Err(err @ BusError::Stopped { .. }) => last = Some(err),
                 Err(err) => return Err(err),
@@ -62,7 +87,7 @@ impl EmbeddedBroker {
         Err(last.unwrap_or(BusError::Stopped { addr: listen, reason: "no attempt made".into() }))
     }
 
-    async fn start_on(addr: SocketAddr) -> Result<EmbeddedBroker, BusError> {
+    async fn start_on(addr: SocketAddr, kept: &BrokerStorage) -> Result<EmbeddedBroker, BusError> {
         let started = Instant::now();
         let advertised = advertised(addr);
         let advertised_listener = Url::parse(&format!("tcp://{advertised}"))?;
@@ -79,6 +104,17 @@ impl EmbeddedBroker {
             .build()
             .await
             .map_err(tansu_broker::Error::from)?;
+        let log = log::RecordLog::new();
+        let storage = match kept {
+            BrokerStorage::Memory => durable::JournaledStorage::memory(storage),
+            BrokerStorage::Directory(dir) => {
+                let (storage, batches) = durable::JournaledStorage::open(storage, dir, &log)
+                    .await
+                    .map_err(|error| BusError::Storage(format!("{}: {error}", dir.display())))?;
+                tracing::info!(dir = %dir.display(), batches, elapsed = ?started.elapsed(), "embedded kafka broker: journal replayed");
+                storage
+            }
+        };
         let groups = groups::GroupCoordinator::new(Controller::with_storage(storage.clone())?);
         storage
             .register_broker(BrokerRegistrationRequest {
@@ -93,7 +129,7 @@ impl EmbeddedBroker {
             .await
             .map_err(|error| BusError::Stopped { addr, reason: format!("cannot listen: {error}") })?;
 
-        let task = tokio::spawn(serve(listener, storage, groups));
+        let task = tokio::spawn(serve(listener, storage, groups, log));
         let mut broker = EmbeddedBroker { addr: advertised, task: Some(task) };
         broker.wait_until_accepting(started).await?;
         tracing::debug!(%advertised, elapsed = ?started.elapsed(), "embedded kafka broker ready");
@@ -166,10 +202,10 @@ impl Drop for EmbeddedBroker {
 /// Accepts connections until the task is aborted; aborting drops the connections' tasks too.
 async fn serve(
     listener: TcpListener,
-    storage: StorageContainer,
+    storage: durable::JournaledStorage,
     groups: groups::GroupCoordinator,
+    log: log::RecordLog,
 ) -> Result<(), tansu_broker::Error> {
-    let log = log::RecordLog::new();
     let topics = routes::TopicNames::default();
     let mut connections = JoinSet::new();
     loop {

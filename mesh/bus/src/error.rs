@@ -22,6 +22,9 @@ pub enum BusError {
     /// The broker task ended (or panicked) before it accepted connections.
     #[error("embedded broker on {addr} stopped during startup: {reason}")]
     Stopped { addr: SocketAddr, reason: String },
+    /// The embedded broker's directory or journal could not be used.
+    #[error("embedded broker storage: {0}")]
+    Storage(String),
     /// The broker did not accept a TCP connection in time.
     #[error("embedded broker on {addr} did not accept connections within {timeout:?}")]
     StartupTimeout { addr: SocketAddr, timeout: Duration },

@@ -47,7 +47,7 @@ pub mod saga;
 pub mod schema;
 
 pub use admin::{BrokerProbe, ensure_topics};
-pub use broker::{CLUSTER_ID, EmbeddedBroker, NODE_ID};
+pub use broker::{BrokerStorage, CLUSTER_ID, EmbeddedBroker, NODE_ID};
 pub use config::BusConfig;
 pub use consumer::{ConsumerSettings, ConsumerStats, Disposition, ProjectionConsumer, RawRecord, RedriveOutcome};
 pub use error::BusError;

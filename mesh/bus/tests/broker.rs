@@ -278,3 +278,71 @@ async fn broker_stops_on_shutdown_and_drop() -> Result<()> {
     }
     Ok(())
 }
+
+/// A broker kept in a directory, stopped and started again on it (on another port): topics,
+/// records and committed offsets are all there; the group resumes after its committed offsets,
+/// a new group reads everything once, and new records continue the offsets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restarted_on_its_directory_keeps_records_and_offsets() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("fleuve-broker-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let topic = "fleuve.durable";
+    let group = "fleuve-test-durable";
+    let listen: SocketAddr = "127.0.0.1:0".parse()?;
+    let produce = |config: fleuve_bus::BusConfig, range: std::ops::Range<u32>| async move {
+        let producer: FutureProducer = config.producer_config().create()?;
+        for i in range {
+            let payload = i.to_string();
+            let key = (i % 4).to_string();
+            let record = FutureRecord::to(topic).key(&key).payload(&payload);
+            producer.send(record, Timeout::After(OP_TIMEOUT)).await.map_err(|(err, _)| err)?;
+        }
+        tokio::task::block_in_place(|| drop(producer));
+        anyhow::Ok(())
+    };
+    // Reads `count` records (partition, offset, value), then commits and leaves.
+    let read = |consumer: StreamConsumer, count: usize| async move {
+        let mut seen =
+            receive(&consumer, count, |m| Ok((m.partition(), m.offset(), text(m.payload()).parse::<u32>()?))).await?;
+        expect_nothing(&consumer, Duration::from_millis(500)).await?;
+        tokio::task::block_in_place(|| consumer.commit_consumer_state(CommitMode::Sync))?;
+        tokio::task::block_in_place(|| drop(consumer));
+        seen.sort_unstable();
+        anyhow::Ok(seen)
+    };
+    let member = |config: &fleuve_bus::BusConfig, group: &str| -> Result<StreamConsumer> {
+        let consumer: StreamConsumer =
+            config.consumer_config(group).set("enable.auto.offset.store", "true").create()?;
+        consumer.subscribe(&[topic])?;
+        Ok(consumer)
+    };
+
+    let broker = timeout(OP_TIMEOUT, EmbeddedBroker::start_in(listen, &dir)).await??;
+    let config = broker.bus_config();
+    timeout(OP_TIMEOUT, fleuve_bus::ensure_topics(&config, &[topic], 2, 1)).await??;
+    produce(config.clone(), 0..20).await?;
+    let before = read(member(&config, group)?, 20).await?;
+    produce(config.clone(), 20..30).await?;
+    broker.shutdown().await;
+
+    let broker = timeout(OP_TIMEOUT, EmbeddedBroker::start_in(listen, &dir)).await??;
+    let config = broker.bus_config();
+    timeout(OP_TIMEOUT, fleuve_bus::ensure_topics(&config, &[topic], 2, 1)).await??;
+    let mut after: Vec<u32> = read(member(&config, group)?, 10).await?.into_iter().map(|(_, _, v)| v).collect();
+    after.sort_unstable();
+    ensure!(after == (20..30).collect::<Vec<_>>(), "the group resumed after its committed offsets: {after:?}");
+
+    produce(config.clone(), 30..35).await?;
+    let all = read(member(&config, "fleuve-test-durable-fresh")?, 35).await?;
+    let mut offsets: Vec<(i32, i64)> = all.iter().map(|(p, o, _)| (*p, *o)).collect();
+    offsets.dedup();
+    ensure!(offsets.len() == 35, "every record has its own offset: {all:?}");
+    let mut numbers: Vec<u32> = all.iter().map(|(_, _, v)| *v).collect();
+    numbers.sort_unstable();
+    ensure!(numbers == (0..35).collect::<Vec<_>>(), "a new group reads every record once: {numbers:?}");
+    let kept: Vec<_> = all.iter().filter(|(_, _, v)| *v < 20).cloned().collect();
+    ensure!(kept == before, "the records of before the restart kept their offsets");
+    broker.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

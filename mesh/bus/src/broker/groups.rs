@@ -44,10 +44,11 @@ use tansu_sans_io::offset_fetch_request::{OffsetFetchRequestGroup, OffsetFetchRe
 use tansu_sans_io::sync_group_request::SyncGroupRequestAssignment;
 use tansu_sans_io::sync_group_response::SyncGroupResponse;
 use tansu_sans_io::{Body, ErrorCode};
-use tansu_storage::StorageContainer;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
+
+use super::durable::JournaledStorage;
 
 /// Session timeouts a member may ask for (Kafka's `group.min.session.timeout.ms` and
 /// `group.max.session.timeout.ms` defaults).
@@ -312,11 +313,11 @@ fn heartbeat_answer(error: ErrorCode) -> Body {
 pub(super) struct GroupCoordinator {
     groups: Arc<Mutex<HashMap<String, Group>>>,
     /// Stores and fetches committed offsets.
-    offsets: Controller<StorageContainer>,
+    offsets: Controller<JournaledStorage>,
 }
 
 impl GroupCoordinator {
-    pub fn new(offsets: Controller<StorageContainer>) -> GroupCoordinator {
+    pub fn new(offsets: Controller<JournaledStorage>) -> GroupCoordinator {
         GroupCoordinator { groups: Arc::default(), offsets }
     }
 
@@ -710,7 +711,7 @@ mod tests {
     use tansu_sans_io::create_topics_request::CreatableTopic;
     use tansu_sans_io::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
     use tansu_sans_io::sync_group_request::SyncGroupRequestAssignment;
-    use tansu_storage::Storage as _;
+    use tansu_storage::{Storage as _, StorageContainer};
     use url::Url;
 
     use super::*;
@@ -731,7 +732,7 @@ mod tests {
             .unwrap();
         let topic = CreatableTopic::default().name("t".into()).num_partitions(1).replication_factor(1);
         storage.create_topic(topic, false).await.unwrap();
-        GroupCoordinator::new(Controller::with_storage(storage).unwrap())
+        GroupCoordinator::new(Controller::with_storage(JournaledStorage::memory(storage)).unwrap())
     }
 
     fn protocols() -> Vec<JoinGroupRequestProtocol> {

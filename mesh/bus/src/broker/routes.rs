@@ -31,9 +31,10 @@ use tansu_service::{
     BytesFrameLayer, BytesFrameService, FrameRequestLayer, FrameRouteBuilder, FrameRouteService, TcpBytesLayer,
     TcpBytesService, TcpContext, TcpContextLayer, TcpContextService,
 };
-use tansu_storage::{Error as StorageError, Storage, StorageContainer, TopicId, Topition};
+use tansu_storage::{Error as StorageError, Storage, TopicId, Topition};
 use tokio::time::Instant;
 
+use super::durable::JournaledStorage;
 use super::groups::GroupCoordinator;
 use super::log::{RecordLog, Slice};
 
@@ -45,7 +46,7 @@ pub(super) type ConnectionService =
 const MAX_FETCH_BYTES: usize = 5 * 1024 * 1024;
 
 type Route =
-    fn(FrameRouteBuilder<(), BrokerError>, StorageContainer) -> Result<FrameRouteBuilder<(), BrokerError>, BrokerError>;
+    fn(FrameRouteBuilder<(), BrokerError>, JournaledStorage) -> Result<FrameRouteBuilder<(), BrokerError>, BrokerError>;
 
 /// tansu's storage routes, Fetch and Produce left out.
 const TANSU_ROUTES: &[Route] = &[
@@ -79,7 +80,7 @@ const TANSU_ROUTES: &[Route] = &[
 /// log's Produce and Fetch).
 pub(super) fn connection_service(
     cluster_id: &str,
-    storage: &StorageContainer,
+    storage: &JournaledStorage,
     groups: &GroupCoordinator,
     log: &RecordLog,
     topics: &TopicNames,
