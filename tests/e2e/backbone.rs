@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::support::{Backend, TestNode, authed, fleuve_command, ready_for_decision, submitted_dossier, verified_when};
+use crate::support::{Backend, TestNode, authed, certified_dossier, fleuve_command, submitted_dossier, verified_when};
 use diesel::prelude::*;
 use fleuve_mesh::Role;
 use fleuve_proto::homologation::v1 as pb;
@@ -307,18 +307,7 @@ async fn rebuilt_registry_equals_the_live_one_while_queries_go_on() {
     let admin = node.token(Role::Admin);
     let mut numbers = Vec::new();
     for model in ["Spark 10", "Spark 20", "Pop 8"] {
-        let id = submitted_dossier(&node, "Tecno", model).await;
-        ready_for_decision(&node, &id).await;
-        let approved = node
-            .dossiers()
-            .approve_dossier(authed(
-                pb::ApproveDossierRequest { dossier_id: id, expected_version: 0, validity_years: 0 },
-                &admin,
-            ))
-            .await
-            .expect("approve")
-            .into_inner();
-        numbers.push(approved.certificate_number);
+        numbers.push(certified_dossier(&node, "Tecno", model).await.1);
     }
     node.certificates()
         .suspend_certificate(authed(

@@ -13,7 +13,7 @@ use tonic::transport::Channel;
 
 use crate::processes::free_port;
 use crate::saga::{line, place};
-use crate::support::{Parties, RemoteParties, authed, ready_for_decision, submitted_dossier, temp_dir};
+use crate::support::{Parties, RemoteParties, authed, certified_dossier, submitted_dossier, temp_dir};
 use crate::tools::start_dev;
 
 async fn connect(port: u16) -> Channel {
@@ -53,23 +53,13 @@ async fn fleuve_dev_killed_and_restarted_on_its_data_directory_loses_nothing() {
     let port = free_port();
     let (mut dev, vars) = tokio::task::block_in_place(|| start_dev(&dir, port));
     let parties = RemoteParties { channel: connect(port).await, vars: vars.clone() };
-    let (admin, customer) = (parties.token(Role::Admin), parties.token(Role::Applicant));
+    let customer = parties.token(Role::Applicant);
 
     // A burst of acknowledged commands: dossiers approved and filed, then orders placed. The
     // kill comes right after the last order is acknowledged, its saga and others in flight.
     let mut certificates = Vec::new();
     for n in 0..4 {
-        let id = submitted_dossier(&parties, "Tecno", &format!("Spark {n}")).await;
-        ready_for_decision(&parties, &id).await;
-        let approved = pb::dossier_service_client::DossierServiceClient::new(parties.channel())
-            .approve_dossier(authed(
-                pb::ApproveDossierRequest { dossier_id: id, expected_version: 0, validity_years: 0 },
-                &admin,
-            ))
-            .await
-            .expect("approve")
-            .into_inner();
-        certificates.push(approved.certificate_number);
+        certificates.push(certified_dossier(&parties, "Tecno", &format!("Spark {n}")).await.1);
     }
     for n in 0..6 {
         submitted_dossier(&parties, "Itel", &format!("A{n}")).await;

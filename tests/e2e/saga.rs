@@ -486,36 +486,19 @@ async fn the_saga_runs_across_four_processes_on_postgres_and_kafka() {
 /// most one charge, and the accounts' balances match the charges.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn crashes_at_random_points_leave_every_saga_settled_and_consistent() {
-    let mut cluster = Cluster::start().await;
     const INITIAL: u64 = 500;
-    const CUSTOMERS: usize = 4;
     const OPENING: i64 = 100_000;
-    let products = ["sku-a", "sku-b", "sku-c"];
-    for product in products {
-        cluster.create_product(product, INITIAL).await;
-    }
-    let customers: Vec<(String, String)> = (0..CUSTOMERS)
-        .map(|n| {
-            let id = format!("customer-{n}");
-            let token = cluster.token(&id, Role::Applicant);
-            (id, token)
-        })
-        .collect();
-    for (id, _) in &customers {
-        cluster.open_account(id, OPENING, 0).await;
-    }
+    let mut cluster = Cluster::start().await;
+    let (products, customers, mut placed) = open_shop(&cluster, INITIAL, OPENING).await;
     let victims: [&'static str; 3] = ["billing", "order", "stock"];
     let mut rng = rand::thread_rng();
-    let mut placed: Vec<(String, String)> = Vec::new();
-    // Every consumer group formed before the first crash: an order goes through.
-    recovered(&cluster, &customers[0], "warm-up", &mut placed).await;
     for round in 0..20 {
         // A burst of orders (some declined, some on scarce stock), then a crash at a random
         // moment inside it.
         let mut client = cluster.orders().await;
         let burst = rng.gen_range(3..8);
         for n in 0..burst {
-            let (customer, token) = &customers[rng.gen_range(0..CUSTOMERS)];
+            let (customer, token) = &customers[rng.gen_range(0..customers.len())];
             let product = products[rng.gen_range(0..products.len())];
             let quantity = rng.gen_range(1..4);
             let payment = if rng.gen_bool(0.2) { "tok_flagged" } else { "tok_visa" };
@@ -533,7 +516,7 @@ async fn crashes_at_random_points_leave_every_saga_settled_and_consistent() {
         tokio::task::block_in_place(|| cluster.crash_and_restart(victim, down_for));
         // The restarted service is back in the flow (its consumer group re-formed) before the
         // next crash: an order goes through end to end.
-        recovered(&cluster, &customers[round % CUSTOMERS], &format!("probe-{round}"), &mut placed).await;
+        recovered(&cluster, &customers[round % customers.len()], &format!("probe-{round}"), &mut placed).await;
     }
 
     let (orders, confirmed, spent) =
@@ -631,21 +614,7 @@ async fn a_killed_broker_restarted_on_its_directory_loses_no_saga() {
     const INITIAL: u64 = 1_000;
     const OPENING: i64 = 1_000_000;
     let mut cluster = Cluster::start_kept().await;
-    let products = ["sku-a", "sku-b", "sku-c"];
-    for product in products {
-        cluster.create_product(product, INITIAL).await;
-    }
-    let customers: Vec<(String, String)> = (0..4)
-        .map(|n| {
-            let id = format!("customer-{n}");
-            (id.clone(), cluster.token(&id, Role::Applicant))
-        })
-        .collect();
-    for (id, _) in &customers {
-        cluster.open_account(id, OPENING, 0).await;
-    }
-    let mut placed: Vec<(String, String)> = Vec::new();
-    recovered(&cluster, &customers[0], "warm-up", &mut placed).await;
+    let (products, customers, mut placed) = open_shop(&cluster, INITIAL, OPENING).await;
     let total = fault_orders();
     placed.extend(place_batch(&cluster, &customers, &products, 0..total / 2).await);
     tokio::task::block_in_place(|| cluster.infra.kill());
@@ -693,21 +662,7 @@ async fn crashes_in_the_exact_windows_leave_every_saga_settled_and_consistent() 
     const INITIAL: u64 = 100_000;
     const OPENING: i64 = 100_000_000;
     let mut cluster = Cluster::start().await;
-    let products = ["sku-a", "sku-b", "sku-c"];
-    for product in products {
-        cluster.create_product(product, INITIAL).await;
-    }
-    let customers: Vec<(String, String)> = (0..4)
-        .map(|n| {
-            let id = format!("customer-{n}");
-            (id.clone(), cluster.token(&id, Role::Applicant))
-        })
-        .collect();
-    for (id, _) in &customers {
-        cluster.open_account(id, OPENING, 0).await;
-    }
-    let mut placed: Vec<(String, String)> = Vec::new();
-    recovered(&cluster, &customers[0], "warm-up", &mut placed).await;
+    let (products, customers, mut placed) = open_shop(&cluster, INITIAL, OPENING).await;
     let rounds = failpoint_rounds();
     let mut report = Vec::new();
     for (point, chance) in
@@ -798,25 +753,10 @@ async fn place_batch(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_frozen_broker_delays_sagas_but_loses_none() {
     const INITIAL: u64 = 1_000;
-    const CUSTOMERS: usize = 4;
     const OPENING: i64 = 1_000_000;
     const FREEZE: Duration = Duration::from_secs(30);
     let cluster = Cluster::start().await;
-    let products = ["sku-a", "sku-b", "sku-c"];
-    for product in products {
-        cluster.create_product(product, INITIAL).await;
-    }
-    let customers: Vec<(String, String)> = (0..CUSTOMERS)
-        .map(|n| {
-            let id = format!("customer-{n}");
-            (id.clone(), cluster.token(&id, Role::Applicant))
-        })
-        .collect();
-    for (id, _) in &customers {
-        cluster.open_account(id, OPENING, 0).await;
-    }
-    let mut placed: Vec<(String, String)> = Vec::new();
-    recovered(&cluster, &customers[0], "warm-up", &mut placed).await;
+    let (products, customers, mut placed) = open_shop(&cluster, INITIAL, OPENING).await;
 
     let total = fault_orders();
     placed.extend(place_batch(&cluster, &customers, &products, 0..total / 2).await);
@@ -840,6 +780,32 @@ async fn a_frozen_broker_delays_sagas_but_loses_none() {
         orders - confirmed,
         resumed.elapsed()
     );
+}
+
+/// Opens the shop of the fault tests: three products with `initial` units each, four customers
+/// with `opening` in their accounts; then waits until one order goes through (every consumer
+/// group formed). Returns the products, the customers (id, token) and the orders placed.
+async fn open_shop(
+    cluster: &Cluster,
+    initial: u64,
+    opening: i64,
+) -> ([&'static str; 3], Vec<(String, String)>, Vec<(String, String)>) {
+    let products = ["sku-a", "sku-b", "sku-c"];
+    for product in products {
+        cluster.create_product(product, initial).await;
+    }
+    let customers: Vec<(String, String)> = (0..4)
+        .map(|n| {
+            let id = format!("customer-{n}");
+            (id.clone(), cluster.token(&id, Role::Applicant))
+        })
+        .collect();
+    for (id, _) in &customers {
+        cluster.open_account(id, opening, 0).await;
+    }
+    let mut placed = Vec::new();
+    recovered(cluster, &customers[0], "warm-up", &mut placed).await;
+    (products, customers, placed)
 }
 
 /// Places orders until one is confirmed (within two minutes), so the whole saga flows again;

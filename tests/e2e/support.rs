@@ -354,16 +354,22 @@ pub async fn submitted_dossier(node: &impl Parties, brand: &str, model: &str) ->
 
 /// A dossier filed, reviewed and approved (a certificate issued); returns its id.
 pub async fn approved_dossier(node: &impl Parties, brand: &str, model: &str) -> String {
+    certified_dossier(node, brand, model).await.0
+}
+
+/// A dossier filed, reviewed and approved; returns its id and its certificate's number.
+pub async fn certified_dossier(node: &impl Parties, brand: &str, model: &str) -> (String, String) {
     let id = submitted_dossier(node, brand, model).await;
     ready_for_decision(node, &id).await;
-    pb::dossier_service_client::DossierServiceClient::new(node.channel())
+    let approved = pb::dossier_service_client::DossierServiceClient::new(node.channel())
         .approve_dossier(authed(
             pb::ApproveDossierRequest { dossier_id: id.clone(), expected_version: 0, validity_years: 0 },
             &node.token(Role::Admin),
         ))
         .await
-        .expect("approve");
-    id
+        .expect("approve")
+        .into_inner();
+    (id, approved.certificate_number)
 }
 
 /// Takes a submitted dossier to the point where only the decision is missing: invoiced, paid,

@@ -336,12 +336,10 @@ impl GroupCoordinator {
         mut look: impl FnMut(&mut Group, Instant) -> Option<T>,
         timed_out: impl FnOnce(&Group) -> T,
     ) -> T {
+        // Groups are never removed, so the group's channel outlives the wait.
         let mut changes = {
-            let groups = self.groups();
-            match groups.get(group_id) {
-                Some(group) => group.changed.subscribe(),
-                None => watch::Sender::new(0).subscribe(),
-            }
+            let mut groups = self.groups();
+            groups.entry(group_id.to_owned()).or_insert_with(|| Group::new(Instant::now())).changed.subscribe()
         };
         loop {
             let deadline = {
@@ -358,7 +356,6 @@ impl GroupCoordinator {
                 }
                 until.min(now + RECHECK)
             };
-            // A closed channel (the group was replaced) is a change too.
             _ = tokio::time::timeout_at(deadline, changes.changed()).await;
         }
     }
@@ -405,8 +402,10 @@ impl Coordinator for GroupCoordinator {
             let static_member = group_instance_id.and_then(|instance| {
                 group.members.iter().find(|(_, m)| m.instance_id.as_deref() == Some(instance)).map(|(id, _)| id.clone())
             });
+            let mut renamed = false;
             let member_id = match (member_id.is_empty(), group_instance_id, static_member) {
                 (true, Some(instance), Some(old)) => {
+                    renamed = true;
                     let new = format!("{instance}-{}", Uuid::new_v4());
                     if let Some(member) = group.members.remove(&old) {
                         group.members.insert(new.clone(), member);
@@ -441,9 +440,16 @@ impl Coordinator for GroupCoordinator {
                     member.rebalance_timeout = rebalance_timeout;
                     member.last_seen = now;
                     let follower = group.leader.as_deref() != Some(member_id.as_str());
-                    let formed = matches!(group.state, State::Stable | State::CompletingRebalance);
+                    // A follower that lost its join answer (a retry) gets the current
+                    // generation, no rebalance; a static member back under a new id only in a
+                    // Stable group, whose assignments it takes over (in CompletingRebalance the
+                    // leader assigns to the old id: a rebalance it is).
+                    let formed = match group.state {
+                        State::Stable => true,
+                        State::CompletingRebalance => !renamed,
+                        State::Empty | State::PreparingRebalance => false,
+                    };
                     if formed && unchanged && follower {
-                        // Lost its join answer (a retry): the current generation, no rebalance.
                         return Ok(group.current_answer(&member_id).into());
                     }
                     group.prepare_rebalance(now, "member rejoined");
@@ -468,10 +474,6 @@ impl Coordinator for GroupCoordinator {
             group.answers.remove(&member_id);
             if let Some(member) = group.members.get_mut(&member_id) {
                 member.joined = true;
-                if group.state == State::PreparingRebalance {
-                    // A new member may stretch the deadline to its own rebalance timeout.
-                    group.rebalance_deadline = group.rebalance_deadline.max(now + rebalance_timeout);
-                }
             }
             group.try_complete_join(now);
             member_id
@@ -483,10 +485,16 @@ impl Coordinator for GroupCoordinator {
                 group_id,
                 until,
                 |group, _| {
-                    if let Some(answer) = group.answers.remove(&member_id) {
-                        return Some(answer.into());
+                    // Cloned, not taken: a retry of the member's JoinGroup on another
+                    // connection while the first is still served gets it too. The next join
+                    // phase replaces it.
+                    if let Some(answer) = group.answers.get(&member_id) {
+                        return Some(answer.clone().into());
                     }
                     match group.members.get(&member_id) {
+                        None if group.fenced(&member_id, group_instance_id) => {
+                            Some(join_error(ErrorCode::FencedInstanceId, &member_id))
+                        }
                         None => Some(join_error(ErrorCode::UnknownMemberId, &member_id)),
                         // A new rebalance began and this member is not in it.
                         Some(member) if !member.joined && group.state != State::PreparingRebalance => {
@@ -515,8 +523,14 @@ impl Coordinator for GroupCoordinator {
         // its session, which starts a new rebalance and ends the wait.
         let timeout = {
             let groups = self.groups();
-            let member = groups.get(group_id).and_then(|group| group.members.get(member_id));
-            member.map_or(RECHECK, |m| m.rebalance_timeout.max(m.session_timeout))
+            let Some(group) = groups.get(group_id) else {
+                return Ok(SyncGroupResponse::default()
+                    .throttle_time_ms(Some(0))
+                    .error_code(ErrorCode::UnknownMemberId.into())
+                    .assignment(Bytes::new())
+                    .into());
+            };
+            group.members.get(member_id).map_or(RECHECK, |m| m.session_timeout)
         };
         let answer = self
             .wait(
@@ -583,12 +597,14 @@ impl Coordinator for GroupCoordinator {
         if let Some(error) = group.unknown(member_id, group_instance_id) {
             return Ok(heartbeat_answer(error));
         }
+        if generation_id != group.generation {
+            return Ok(heartbeat_answer(ErrorCode::IllegalGeneration));
+        }
         if let Some(member) = group.members.get_mut(member_id) {
             member.last_seen = now;
         }
         let error = match group.state {
             State::PreparingRebalance => ErrorCode::RebalanceInProgress,
-            _ if generation_id != group.generation => ErrorCode::IllegalGeneration,
             State::Empty => ErrorCode::UnknownMemberId,
             State::CompletingRebalance | State::Stable => ErrorCode::None,
         };
@@ -609,7 +625,8 @@ impl Coordinator for GroupCoordinator {
         };
         let mut groups = self.groups();
         let now = Instant::now();
-        let group = groups.entry(group_id.to_owned()).or_insert_with(|| Group::new(now));
+        let mut unknown = Group::new(now);
+        let group = groups.get_mut(group_id).unwrap_or(&mut unknown);
         group.expire(now);
         let mut responses = Vec::with_capacity(leaving.len());
         let mut removed = false;
@@ -656,14 +673,16 @@ impl Coordinator for GroupCoordinator {
         let refused = {
             let mut groups = self.groups();
             let now = Instant::now();
+            let managed = generation >= 0 || !member_id.is_empty() || detail.group_instance_id.is_some();
             match groups.get_mut(detail.group_id) {
-                // A commit outside group management (no generation) is fine for a group
-                // with no members, as in Kafka.
-                None => None,
+                // A commit outside group management (no generation, no member) is fine for a
+                // group with no members, as in Kafka; one naming a generation of a group this
+                // coordinator does not know (a member from before a restart) is refused.
+                None => managed.then_some(ErrorCode::IllegalGeneration),
                 Some(group) => {
                     group.expire(now);
-                    if generation < 0 && member_id.is_empty() {
-                        (!group.members.is_empty()).then_some(ErrorCode::IllegalGeneration)
+                    if !managed {
+                        (!group.members.is_empty()).then_some(ErrorCode::UnknownMemberId)
                     } else if let Some(error) = group.unknown(member_id, detail.group_instance_id) {
                         Some(error)
                     } else if generation != group.generation {
@@ -740,20 +759,17 @@ mod tests {
     }
 
     async fn join(c: &GroupCoordinator, member_id: &str) -> JoinGroupResponse {
+        join_as(c, member_id, None).await
+    }
+
+    /// JoinGroup, as a static member when `instance` is set.
+    async fn join_as(c: &GroupCoordinator, member_id: &str, instance: Option<&str>) -> JoinGroupResponse {
         let mut c = c.clone();
         let protocols = protocols();
+        let client = Some("client");
+        let rebalance = Some(REBALANCE_MS);
         let body = c
-            .join(
-                Some("client"),
-                GROUP,
-                SESSION_MS,
-                Some(REBALANCE_MS),
-                member_id,
-                None,
-                "consumer",
-                Some(&protocols),
-                None,
-            )
+            .join(client, GROUP, SESSION_MS, rebalance, member_id, instance, "consumer", Some(&protocols), None)
             .await
             .unwrap();
         JoinGroupResponse::try_from(body).unwrap()
@@ -793,12 +809,25 @@ mod tests {
     /// next generation, the first stays leader and sees both members; the follower's SyncGroup
     /// waits for the leader's and receives what the leader assigned it.
     async fn form_two(c: &GroupCoordinator) -> (JoinGroupResponse, JoinGroupResponse) {
+        form_two_with(c, None).await
+    }
+
+    /// [`form_two`], the second member static (`group.instance.id`) when `instance` is set.
+    async fn form_two_with(
+        c: &GroupCoordinator,
+        instance: Option<&'static str>,
+    ) -> (JoinGroupResponse, JoinGroupResponse) {
         let first = join_new(c).await;
         assert_eq!((first.error_code, first.leader.as_str()), (0, first.member_id.as_str()), "{first:?}");
         assert_eq!(sync(c, &first).await.error_code, 0);
         let second = tokio::spawn({
             let c = c.clone();
-            async move { join_new(&c).await }
+            async move {
+                match instance {
+                    Some(instance) => join_as(&c, "", Some(instance)).await,
+                    None => join_new(&c).await,
+                }
+            }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!second.is_finished(), "the join waits for the other members");
@@ -911,46 +940,102 @@ mod tests {
             i16::from(ErrorCode::IllegalGeneration)
         );
         assert_eq!(commit(leader.generation_id, "ghost".into()).await, i16::from(ErrorCode::UnknownMemberId));
-        assert_eq!(commit(-1, String::new()).await, i16::from(ErrorCode::IllegalGeneration), "the group has members");
+        assert_eq!(commit(-1, String::new()).await, i16::from(ErrorCode::UnknownMemberId), "the group has members");
+        // A member of a group this coordinator does not know (from before a broker restart).
+        let topics = topics.clone();
+        let detail = OffsetCommit {
+            group_id: "forgotten",
+            generation_id_or_member_epoch: Some(3),
+            member_id: Some("old-member"),
+            group_instance_id: None,
+            retention_time_ms: None,
+            topics: Some(&topics),
+        };
+        let body = c.clone().offset_commit(detail).await.unwrap();
+        let error =
+            OffsetCommitResponse::try_from(body).unwrap().topics.unwrap()[0].partitions.as_ref().unwrap()[0].error_code;
+        assert_eq!(error, i16::from(ErrorCode::IllegalGeneration));
     }
 
-    /// A static member restarting (same instance id, no member id) takes its place back; the
-    /// old member id is fenced.
+    /// A static follower restarting (same instance id, no member id) in a Stable group takes
+    /// its place back without a rebalance: the same generation, its assignment, the leader
+    /// undisturbed; its old member id is fenced.
     #[tokio::test(start_paused = true)]
     async fn a_static_member_takes_its_place_back() {
         let c = coordinator().await;
-        let static_join = |member_id: String| {
-            let mut c = c.clone();
-            async move {
-                let protocols = protocols();
-                let body = c
-                    .join(
-                        None,
-                        GROUP,
-                        SESSION_MS,
-                        Some(REBALANCE_MS),
-                        &member_id,
-                        Some("i-0"),
-                        "consumer",
-                        Some(&protocols),
-                        None,
-                    )
-                    .await
-                    .unwrap();
-                JoinGroupResponse::try_from(body).unwrap()
+        let (leader, follower) = form_two_with(&c, Some("i-0")).await;
+        let restarted = join_as(&c, "", Some("i-0")).await;
+        assert_eq!(restarted.error_code, 0, "{restarted:?}");
+        assert_ne!(restarted.member_id, follower.member_id);
+        assert_eq!(restarted.generation_id, follower.generation_id, "no rebalance");
+        let synced = c
+            .clone()
+            .sync(GROUP, restarted.generation_id, &restarted.member_id, Some("i-0"), None, None, None)
+            .await
+            .unwrap();
+        let synced = SyncGroupResponse::try_from(synced).unwrap();
+        assert_eq!(synced.error_code, 0);
+        assert_eq!(synced.assignment, Bytes::from(format!("for {}", follower.member_id)), "its old assignment");
+        assert_eq!(heartbeat(&c, &leader.member_id, leader.generation_id).await, 0, "the leader goes on");
+        let old = c.clone().heartbeat(GROUP, follower.generation_id, &follower.member_id, Some("i-0")).await.unwrap();
+        assert_eq!(HeartbeatResponse::try_from(old).unwrap().error_code, i16::from(ErrorCode::FencedInstanceId));
+    }
+
+    /// A consumer as clients run one: join (again with the id handed out, or afresh when it is
+    /// unknown), sync (the leader assigns), then heartbeat every 2 s, joining again when told;
+    /// done after three heartbeats in a row answered NONE. Starts as `member_id` (empty: a new
+    /// member); returns its generation and member id.
+    async fn client(c: GroupCoordinator, mut member_id: String) -> (i32, String) {
+        'join: loop {
+            let joined = join(&c, &member_id).await;
+            match ErrorCode::try_from(joined.error_code).unwrap() {
+                ErrorCode::None => {}
+                ErrorCode::MemberIdRequired => {
+                    member_id = joined.member_id;
+                    continue;
+                }
+                ErrorCode::UnknownMemberId => {
+                    member_id.clear();
+                    continue;
+                }
+                _ => continue,
             }
-        };
-        let first = static_join(String::new()).await;
-        assert_eq!(first.error_code, 0);
-        let (second, _) = tokio::join!(join_new(&c), async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            static_join(first.member_id.clone()).await
-        });
-        assert_eq!(second.error_code, 0);
-        let restarted = static_join(String::new()).await;
-        assert_eq!(restarted.error_code, 0);
-        assert_ne!(restarted.member_id, first.member_id);
-        let error = c.clone().heartbeat(GROUP, second.generation_id, &first.member_id, Some("i-0")).await.unwrap();
-        assert_eq!(HeartbeatResponse::try_from(error).unwrap().error_code, i16::from(ErrorCode::FencedInstanceId));
+            member_id.clone_from(&joined.member_id);
+            if sync(&c, &joined).await.error_code != 0 {
+                continue;
+            }
+            let mut good = 0;
+            while good < 3 {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                match heartbeat(&c, &member_id, joined.generation_id).await {
+                    0 => good += 1,
+                    _ => continue 'join,
+                }
+            }
+            return (joined.generation_id, member_id);
+        }
+    }
+
+    /// The livelock of tansu's coordinator as clients meet it: three members formed, every
+    /// session lapses at once, then the three rejoin together: they converge on one generation.
+    #[tokio::test(start_paused = true)]
+    async fn members_rejoining_together_after_a_lapse_converge() {
+        let c = coordinator().await;
+        let mut members = vec![String::new(); 3];
+        for round in 0..2 {
+            let started = Instant::now();
+            // The second round's clients come back with the member ids that lapsed.
+            let clients: Vec<_> = members.drain(..).map(|id| tokio::spawn(client(c.clone(), id))).collect();
+            let mut generations = Vec::new();
+            for client in clients {
+                let (generation, member_id) = client.await.unwrap();
+                generations.push(generation);
+                members.push(member_id);
+            }
+            assert!(generations.iter().all(|g| *g == generations[0]), "round {round}: {generations:?}");
+            assert!(started.elapsed() < Duration::from_secs(60), "round {round}: {:?}", started.elapsed());
+            // Every session lapses (a frozen broker): the members are gone.
+            tokio::time::advance(Duration::from_secs(30)).await;
+        }
     }
 }
