@@ -192,6 +192,8 @@ async fn main() -> anyhow::Result<()> {
             let data = DataDir::new(data_dir);
             let node = dev::prepare_on(config, &data, listen, database_url).await?;
             admin.migrations.set();
+            // prepare_on bound the gRPC listener; the server accepts from it once it runs.
+            admin.grpc.set();
             let (bus, registry_url) = node.bus();
             admin.bus_ready(&bus, &registry_url)?;
             let banner = node.banner_info().with_admin(admin.addr);
@@ -294,6 +296,8 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
+            // Bound: connections queue in the backlog until the server accepts them.
+            admin.grpc.set();
             served.run(listener, draining(&admin)).await
         }
         Command::Health { addr, service, timeout } => fleuve::health::check(&addr, &service, timeout).await,

@@ -13,19 +13,22 @@ pub struct Admin {
     pub readiness: Readiness,
     /// Every migration applied.
     pub migrations: ReadyFlag,
+    /// The gRPC listener bound: before it, a ready process would refuse connections.
+    pub grpc: ReadyFlag,
     /// Topics created and the broker answering; `None` for a process off the bus.
     bus: Option<(ReadyFlag, ReadyFlag)>,
 }
 
 impl Admin {
-    /// Serves the admin routes on `addr`; `/readyz` waits for the migrations and, when `bus`,
-    /// for the broker and the registry.
+    /// Serves the admin routes on `addr`; `/readyz` waits for the migrations, the gRPC
+    /// listener and, when `bus`, for the broker and the registry.
     pub async fn start(addr: SocketAddr, bus: bool) -> anyhow::Result<Admin> {
         let readiness = Readiness::default();
         let migrations = readiness.require("migrations");
+        let grpc = readiness.require("grpc");
         let bus = bus.then(|| (readiness.require("broker"), readiness.require("registry")));
         let addr = admin::start(addr, readiness.clone()).await?;
-        Ok(Admin { addr, readiness, migrations, bus })
+        Ok(Admin { addr, readiness, migrations, grpc, bus })
     }
 
     /// The bus is up (topics created, schemas registered): from now on `/readyz` asks the
