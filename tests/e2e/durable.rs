@@ -9,6 +9,7 @@ use fleuve_proto::homologation::v1 as pb;
 use fleuve_proto::order::v1 as order;
 use fleuve_proto::statistics::v1 as st;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::{Message as _, Offset, TopicPartitionList};
 use tonic::transport::Channel;
 
 use crate::processes::free_port;
@@ -20,17 +21,35 @@ async fn connect(port: u16) -> Channel {
     Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await.expect("connect to fleuve dev")
 }
 
-/// Records on `topic`'s partitions (the sum of their high watermarks).
-fn records_on(bootstrap: &str, topic: &str) -> i64 {
+/// Every record of `topic` as a consumer reads it: (partition, offset, key, payload), in order.
+fn records_on(bootstrap: &str, topic: &str) -> Vec<(i32, i64, Vec<u8>, Vec<u8>)> {
     let consumer: BaseConsumer =
         fleuve_bus::BusConfig::new(bootstrap).consumer_config("fleuve-durable-probe").create().unwrap();
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
     let partitions = metadata.topics().first().map_or(0, |t| t.partitions().len());
-    (0..partitions)
-        .map(|p| {
-            consumer.fetch_watermarks(topic, i32::try_from(p).unwrap(), Duration::from_secs(10)).expect("watermarks").1
-        })
-        .sum()
+    let mut records = Vec::new();
+    for partition in 0..i32::try_from(partitions).unwrap() {
+        let (_, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)).expect("watermarks");
+        let mut assignment = TopicPartitionList::new();
+        assignment.add_partition_offset(topic, partition, Offset::Beginning).unwrap();
+        consumer.assign(&assignment).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut next = 0;
+        while next < high {
+            assert!(Instant::now() < deadline, "{topic}/{partition}: read up to {next} of {high}");
+            if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+                let message = message.expect("record");
+                next = message.offset() + 1;
+                records.push((
+                    partition,
+                    message.offset(),
+                    message.key().unwrap_or_default().to_vec(),
+                    message.payload().unwrap_or_default().to_vec(),
+                ));
+            }
+        }
+    }
+    records
 }
 
 async fn all_dossiers(channel: &Channel, admin: &str) -> usize {
@@ -70,16 +89,19 @@ async fn fleuve_dev_killed_and_restarted_on_its_data_directory_loses_nothing() {
         let request = authed(place(&format!("durable-{n}"), vec![line("sku-pen", 1, 100)], "tok_visa"), &customer);
         placed.push(orders.place_order(request).await.expect("place").into_inner().order.expect("order").order_id);
     }
-    let on_broker = records_on(&vars["KAFKA_BOOTSTRAP_SERVERS"], "homologation.dossier.v1");
+    let bootstrap = vars["KAFKA_BOOTSTRAP_SERVERS"].clone();
+    let on_broker = tokio::task::block_in_place(|| records_on(&bootstrap, "homologation.dossier.v1"));
     dev.kill();
-    eprintln!("durable: killed with {on_broker} dossier records on the broker");
-    assert!(on_broker > 0, "the relay had published before the kill");
+    eprintln!("durable: killed with {} dossier records on the broker", on_broker.len());
+    assert!(!on_broker.is_empty(), "the relay had published before the kill");
 
     // The same data directory: the broker replays its journal.
     let (_dev, vars) = tokio::task::block_in_place(|| start_dev(&dir, port));
     let started = Instant::now();
-    let after = records_on(&vars["KAFKA_BOOTSTRAP_SERVERS"], "homologation.dossier.v1");
-    assert!(after >= on_broker, "{after} dossier records after the restart, {on_broker} before: the broker kept them");
+    let bootstrap = vars["KAFKA_BOOTSTRAP_SERVERS"].clone();
+    let after = tokio::task::block_in_place(|| records_on(&bootstrap, "homologation.dossier.v1"));
+    let kept = on_broker.iter().filter(|record| after.contains(record)).count();
+    assert_eq!(kept, on_broker.len(), "records at their offsets after the restart: {kept} of {}", on_broker.len());
     let parties = RemoteParties { channel: connect(port).await, vars };
     let admin = parties.token(Role::Admin);
 

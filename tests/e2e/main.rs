@@ -19,6 +19,7 @@ mod processes;
 mod rotation;
 mod saga;
 mod seals;
+mod storm;
 mod support;
 mod tokens;
 mod tools;

@@ -165,13 +165,22 @@ impl Cluster {
         }
     }
 
-    /// Starts again every service whose process ended (a failpoint aborted it); returns how many.
+    /// Starts again every service whose process a crash point killed (SIGKILL); returns how
+    /// many. A process that ended any other way (a panic, a failed start) fails the test.
     fn respawn_exited(&mut self) -> usize {
-        let exited: Vec<&'static str> = self
-            .processes
-            .iter_mut()
-            .filter_map(|(service, process)| matches!(process.0.try_wait(), Ok(Some(_))).then_some(*service))
-            .collect();
+        use std::os::unix::process::ExitStatusExt as _;
+        let mut exited: Vec<&'static str> = Vec::new();
+        for (service, process) in &mut self.processes {
+            if let Ok(Some(status)) = process.0.try_wait() {
+                assert_eq!(
+                    status.signal(),
+                    Some(9),
+                    "{service} ended by itself ({status}): see {}",
+                    self.dir.display()
+                );
+                exited.push(*service);
+            }
+        }
         for service in &exited {
             self.processes.remove(service);
             self.spawn(service);
@@ -643,7 +652,8 @@ fn failpoint_rounds() -> usize {
 /// the order id if it answered.
 async fn try_place(cluster: &Cluster, key: &str, product: &str, customer: &(String, String)) -> Option<String> {
     let url = format!("http://127.0.0.1:{}", cluster.ports["order"]);
-    let channel = Channel::from_shared(url).ok()?.connect_timeout(Duration::from_secs(1)).connect().await.ok()?;
+    let endpoint = Channel::from_shared(url).ok()?.connect_timeout(Duration::from_secs(1));
+    let channel = endpoint.timeout(Duration::from_secs(10)).connect().await.ok()?;
     let request = authed(place(key, vec![line(product, 1, 250)], "tok_visa"), &customer.1);
     let response = order::order_service_client::OrderServiceClient::new(channel).place_order(request).await.ok()?;
     Some(response.into_inner().order.expect("order").order_id)

@@ -1,7 +1,7 @@
 //! Crash points for the fault tests: the process aborts at the exact windows where a crash
 //! could lose or repeat work, when the `failpoints` feature is compiled in (test builds only)
 //! and `FAILPOINTS` arms a point, e.g. `FAILPOINTS=consumer-before-offset-store=5%return`
-//! (abort at 5 % of the passes). Without the feature the points compile to nothing.
+//! (SIGKILL at 5 % of the passes). Without the feature the points compile to nothing.
 //!
 //! - `consumer-before-commit`: a consumer's transaction has applied a record (inbox row and
 //!   projection writes) and is about to commit.
@@ -20,14 +20,23 @@ pub fn setup() -> Option<()> {
     None
 }
 
-/// A point where an armed `return` action aborts the process (as SIGKILL would stop it: no
-/// destructor, no flush, no goodbye to the broker).
+/// Kills the process with SIGKILL (no destructor, no flush, no goodbye to the broker, no core
+/// dump), so a test tells a crash point's death from a panic or an exit.
+#[cfg(feature = "failpoints")]
+pub fn crash(name: &str) -> ! {
+    eprintln!("failpoint {name}: killing the process");
+    let pid = std::process::id().to_string();
+    let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+    // The signal is delivered by the time `kill` returns; nothing here runs on.
+    loop {
+        std::thread::park();
+    }
+}
+
+/// A point where an armed `return` action kills the process (see [`crash`]).
 macro_rules! crash_point {
     ($name:literal) => {
-        fail::fail_point!($name, |_| {
-            eprintln!("failpoint {}: aborting", $name);
-            std::process::abort()
-        })
+        fail::fail_point!($name, |_| crate::failpoints::crash($name))
     };
 }
 pub(crate) use crash_point;

@@ -346,3 +346,21 @@ async fn a_broker_restarted_on_its_directory_keeps_records_and_offsets() -> Resu
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// One broker per directory: a second one started on it while the first runs is refused (two
+/// writers would interleave their journal lines).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_broker_on_the_same_directory_is_refused() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("fleuve-broker-lock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let listen: SocketAddr = "127.0.0.1:0".parse()?;
+    let first = timeout(OP_TIMEOUT, EmbeddedBroker::start_in(listen, &dir)).await??;
+    let second = timeout(OP_TIMEOUT, EmbeddedBroker::start_in(listen, &dir)).await?;
+    let error = second.expect_err("a second broker on the directory");
+    ensure!(error.to_string().contains("in use by another process"), "{error}");
+    first.shutdown().await;
+    let again = timeout(OP_TIMEOUT, EmbeddedBroker::start_in(listen, &dir)).await??;
+    again.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -10,10 +10,16 @@
 //! Two things come back different: topic ids (tansu draws a new UUID per created topic; clients
 //! look them up again in the metadata after reconnecting) and consumer groups (they form again,
 //! as after a Kafka restart).
+//!
+//! Kept in a directory, the broker refuses what it could not replay faithfully: deleting topics,
+//! records or groups, and transactional producers (Fleuve's are idempotent). A journal write
+//! that fails (a full disk) is cut back to its last whole line and every later change is refused
+//! until a restart, so what was answered is exactly what the journal holds. One process at a
+//! time: the journal is locked while the broker runs.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -120,12 +126,6 @@ enum Entry {
     CreateTopic {
         topic: CreatableTopic,
     },
-    DeleteTopic {
-        topic: TopicId,
-    },
-    DeleteRecords {
-        topics: Vec<DeleteRecordsTopic>,
-    },
     AlterResource {
         resource: AlterConfigsResource,
     },
@@ -151,14 +151,43 @@ enum Entry {
 struct JournalFile {
     path: PathBuf,
     file: File,
+    /// Bytes of whole lines written.
+    len: u64,
+    /// A write failed: no change is accepted until the broker starts again.
+    broken: bool,
 }
 
 impl JournalFile {
     fn append(&mut self, entry: &Entry) -> Result<()> {
+        self.refusing()?;
         let mut line = serde_json::to_vec(entry).map_err(|e| Error::Message(e.to_string()))?;
         line.push(b'\n');
-        self.file.write_all(&line).map_err(|e| Error::Message(format!("{}: {e}", self.path.display())))
+        match self.file.write_all(&line) {
+            Ok(()) => {
+                self.len += u64::try_from(line.len()).unwrap_or(u64::MAX);
+                Ok(())
+            }
+            Err(error) => {
+                self.broken = true;
+                let _ = self.file.set_len(self.len);
+                tracing::error!(path = %self.path.display(), %error, "embedded broker journal write failed: refusing changes until restarted");
+                Err(Error::Message(format!("{}: {error}", self.path.display())))
+            }
+        }
     }
+
+    fn refusing(&self) -> Result<()> {
+        match self.broken {
+            true => Err(Error::Message(format!("{}: an earlier write failed", self.path.display()))),
+            false => Ok(()),
+        }
+    }
+}
+
+/// What a broker kept in a directory refuses (it could not replay it faithfully).
+fn refused<T>(what: &str) -> Result<T> {
+    tracing::debug!(what, "embedded broker kept in a directory: refused");
+    Err(Error::Api(ErrorCode::PolicyViolation))
 }
 
 /// tansu's storage, journaled when the broker is kept in a directory.
@@ -180,27 +209,27 @@ impl JournaledStorage {
         let failed = |e: std::io::Error| Error::Message(format!("{}: {e}", dir.display()));
         std::fs::create_dir_all(dir).map_err(failed)?;
         let path = dir.join(JOURNAL_FILE);
-        let mut file = OpenOptions::new().read(true).append(true).create(true).open(&path).map_err(failed)?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(failed)?;
+        file.try_lock()
+            .map_err(|error| Error::Message(format!("{}: in use by another process ({error})", path.display())))?;
         let mut good = 0u64;
         let mut batches = 0;
         let mut reader = BufReader::new(&mut file);
-        let mut line = String::new();
+        let mut line = Vec::new();
         loop {
             line.clear();
-            let read = reader.read_line(&mut line).map_err(failed)?;
+            let read = reader.read_until(b'\n', &mut line).map_err(failed)?;
             if read == 0 {
                 break;
             }
-            let entry = match serde_json::from_str::<Entry>(line.trim_end()) {
-                Ok(entry) if line.ends_with('\n') => entry,
-                // A line the process was killed in the middle of: its change was never
-                // answered. Anything after it would be damage.
-                _ if !line.ends_with('\n') => break,
-                Err(error) => {
-                    return Err(Error::Message(format!("{}: damaged entry at byte {good}: {error}", path.display())));
-                }
-                Ok(_) => unreachable!("a complete line"),
-            };
+            // A line the process was killed in the middle of: its change was never answered.
+            if line.last() != Some(&b'\n') {
+                break;
+            }
+            let entry = serde_json::from_slice::<Entry>(&line).map_err(|error| {
+                Error::Message(format!("{}: damaged entry at byte {good}: {error}", path.display()))
+            })?;
             batches += usize::from(replay(&inner, entry, log).await?);
             good += u64::try_from(read).unwrap_or(u64::MAX);
         }
@@ -209,7 +238,8 @@ impl JournaledStorage {
             tracing::warn!(path = %path.display(), at = good, "embedded broker journal: dropping an unfinished last entry");
             file.set_len(good).map_err(failed)?;
         }
-        let journal = JournalFile { path, file };
+        file.seek(std::io::SeekFrom::Start(good)).map_err(failed)?;
+        let journal = JournalFile { path, file, len: good, broken: false };
         Ok((JournaledStorage { inner, journal: Some(Arc::new(Mutex::new(journal))) }, batches))
     }
 
@@ -221,6 +251,7 @@ impl JournaledStorage {
     {
         let Some(journal) = &self.journal else { return run.await };
         let mut journal = journal.lock().await;
+        journal.refusing()?;
         let outcome = run.await?;
         if let Some(entry) = entry(&outcome) {
             journal.append(&entry)?;
@@ -234,12 +265,6 @@ async fn replay(storage: &StorageContainer, entry: Entry, log: &RecordLog) -> Re
     match entry {
         Entry::CreateTopic { topic } => {
             storage.create_topic(topic, false).await?;
-        }
-        Entry::DeleteTopic { topic } => {
-            storage.delete_topic(&topic).await?;
-        }
-        Entry::DeleteRecords { topics } => {
-            storage.delete_records(&topics).await?;
         }
         Entry::AlterResource { resource } => {
             storage.incremental_alter_resource(resource).await?;
@@ -268,8 +293,15 @@ impl Storage for JournaledStorage {
     }
 
     async fn create_topic(&self, topic: CreatableTopic, validate_only: bool) -> Result<Uuid> {
-        let entry = (!validate_only).then(|| Entry::CreateTopic { topic: topic.clone() });
-        self.change(|_| entry, self.inner.create_topic(topic, validate_only)).await
+        if validate_only {
+            // tansu's in-memory storage creates the topic even then: answer without it.
+            let name = TopicId::Name(topic.name.clone());
+            let known = self.inner.metadata(Some(&[name])).await?;
+            let exists = known.topics().first().is_some_and(|t| t.error_code == i16::from(ErrorCode::None));
+            return if exists { Err(Error::Api(ErrorCode::TopicAlreadyExists)) } else { Ok(Uuid::nil()) };
+        }
+        let entry = Entry::CreateTopic { topic: topic.clone() };
+        self.change(|_| Some(entry), self.inner.create_topic(topic, false)).await
     }
 
     async fn incremental_alter_resource(&self, resource: AlterConfigsResource) -> Result<AlterConfigsResourceResponse> {
@@ -277,14 +309,14 @@ impl Storage for JournaledStorage {
         self.change(|_| Some(entry), self.inner.incremental_alter_resource(resource)).await
     }
 
-    async fn delete_records(&self, topics: &[DeleteRecordsTopic]) -> Result<Vec<DeleteRecordsTopicResult>> {
-        let entry = Entry::DeleteRecords { topics: topics.to_vec() };
-        self.change(|_| Some(entry), self.inner.delete_records(topics)).await
+    // The record log the fetches read keeps every batch, kept in a directory or not: records
+    // and topics are never deleted in the embedded broker.
+    async fn delete_records(&self, _topics: &[DeleteRecordsTopic]) -> Result<Vec<DeleteRecordsTopicResult>> {
+        refused("DeleteRecords")
     }
 
-    async fn delete_topic(&self, topic: &TopicId) -> Result<ErrorCode> {
-        let entry = Entry::DeleteTopic { topic: topic.clone() };
-        self.change(|_| Some(entry), self.inner.delete_topic(topic)).await
+    async fn delete_topic(&self, _topic: &TopicId) -> Result<ErrorCode> {
+        Ok(ErrorCode::TopicDeletionDisabled)
     }
 
     async fn brokers(&self) -> Result<Vec<DescribeClusterBroker>> {
@@ -385,7 +417,11 @@ impl Storage for JournaledStorage {
     }
 
     async fn delete_groups(&self, group_ids: Option<&[String]>) -> Result<Vec<DeletableGroupResult>> {
-        self.inner.delete_groups(group_ids).await
+        match self.journal {
+            // Its committed offsets would come back from the journal.
+            Some(_) => refused("DeleteGroups"),
+            None => self.inner.delete_groups(group_ids).await,
+        }
     }
 
     async fn describe_groups(
@@ -421,6 +457,10 @@ impl Storage for JournaledStorage {
         producer_id: Option<i64>,
         producer_epoch: Option<i16>,
     ) -> Result<ProducerIdResponse> {
+        if self.journal.is_some() && transaction_id.is_some() {
+            // Transaction markers are written inside tansu's storage, past the journal.
+            return Ok(ProducerIdResponse { error: ErrorCode::TransactionalIdAuthorizationFailed, id: -1, epoch: -1 });
+        }
         let entry = Entry::InitProducer {
             transaction_id: transaction_id.map(str::to_owned),
             timeout_ms: transaction_timeout_ms,
@@ -431,8 +471,8 @@ impl Storage for JournaledStorage {
         self.change(|r: &ProducerIdResponse| (r.error == ErrorCode::None).then_some(entry), run).await
     }
 
-    // Transactions are served but not journaled: Fleuve's producers are idempotent, not
-    // transactional, and a transaction open across a restart is aborted as Kafka would.
+    // Transactions: served in memory; kept in a directory, no transactional producer gets an
+    // id (see `init_producer`), so none of these is reached.
     async fn txn_add_offsets(
         &self,
         transaction_id: &str,
