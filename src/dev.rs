@@ -91,6 +91,8 @@ pub struct DevNode {
     pub registry_addr: SocketAddr,
     pub demo: DemoAccounts,
     pub issuer: TokenIssuer,
+    /// Where the broker journals topics, records and committed offsets.
+    pub broker_dir: PathBuf,
 }
 
 impl std::fmt::Debug for DevNode {
@@ -189,6 +191,7 @@ pub async fn prepare_on(
         registry_addr,
         demo,
         issuer,
+        broker_dir: data_dir.broker_dir(),
     })
 }
 
@@ -271,6 +274,7 @@ impl DevNode {
             registry_addr: self.registry_addr,
             database_url: node::redact(&self.config.database_url),
             signing_key_file: self.config.auth.signing_key_file.clone(),
+            broker_dir: self.broker_dir.display().to_string(),
             demo: self.demo.clone(),
             issuer: self.issuer.clone(),
             admin: None,
@@ -292,6 +296,7 @@ pub struct Banner {
     registry_addr: SocketAddr,
     database_url: String,
     signing_key_file: String,
+    broker_dir: String,
     demo: DemoAccounts,
     issuer: TokenIssuer,
     admin: Option<SocketAddr>,
@@ -348,7 +353,10 @@ impl Banner {
                 "  admin        http://{admin}/metrics (Prometheus, OpenMetrics), /healthz, /readyz\n"
             ));
         }
-        out.push_str(&format!("  kafka        {} (Kafka API, in-process, memory storage)\n", self.bootstrap_servers));
+        out.push_str(&format!(
+            "  kafka        {} (Kafka API, in-process, journaled in {})\n",
+            self.bootstrap_servers, self.broker_dir
+        ));
         out.push_str(&format!("  registry     http://{} (Confluent Schema Registry API)\n", self.registry_addr));
         out.push_str(&format!("  database     {}\n", self.database_url));
         out.push_str(&format!("  signing key  {}\n", self.signing_key_file));
