@@ -324,12 +324,13 @@ impl Storage for JournaledStorage {
     }
 
     async fn produce(&self, transaction_id: Option<&str>, topition: &Topition, batch: deflated::Batch) -> Result<i64> {
-        let entry = Entry::Produce {
+        // Encoded only when there is a journal to write it to.
+        let entry = self.journal.is_some().then(|| Entry::Produce {
             transaction_id: transaction_id.map(str::to_owned),
             topition: topition.clone(),
             batch: StoredBatch::from(&batch),
-        };
-        self.change(|_| Some(entry), self.inner.produce(transaction_id, topition, batch)).await
+        });
+        self.change(|_| entry, self.inner.produce(transaction_id, topition, batch)).await
     }
 
     async fn fetch(
