@@ -530,6 +530,19 @@ async fn run_deployment(
     let parties = Deployed { channel: channel.clone(), tokens, reviewer_id: demo.reviewer.user_id.clone() };
     until_every_service_routes(&parties).await;
 
+    // Identity publishes its signing key and every key the deployment lists as retired.
+    let retired = containers
+        .iter()
+        .find(|c| c.env.contains_key("FLEUVE_AUTH__SIGNING_KEY_FILE"))
+        .and_then(|c| c.env.get("FLEUVE_AUTH__RETIRED_KEY_FILES"))
+        .map_or(0, |files| files.split(',').filter(|f| !f.is_empty()).count());
+    let jwks = id::identity_service_client::IdentityServiceClient::new(channel.clone())
+        .get_jwks(id::GetJwksRequest {})
+        .await
+        .expect("the published keys")
+        .into_inner();
+    assert_eq!(jwks.keys.len(), 1 + retired, "the signing key and {retired} retired: {jwks:?}");
+
     // A dossier's life: filed, reviewed, approved; its certificate verified by anyone once the
     // registry projection (Kafka) has it, through the Redis cache.
     let dossier_id = crate::support::approved_dossier(&parties, "Tecno", "Spark 20").await;
