@@ -54,6 +54,8 @@ const EPHEMERAL_ATTEMPTS: usize = 3;
 pub struct EmbeddedBroker {
     addr: SocketAddr,
     task: Option<JoinHandle<Result<(), tansu_broker::Error>>>,
+    /// The journal of a broker kept in a directory: shutdown waits until it is closed.
+    journal: Option<durable::JournalHandle>,
 }
 
 impl EmbeddedBroker {
@@ -115,6 +117,7 @@ impl EmbeddedBroker {
                 storage
             }
         };
+        let journal = storage.handle();
         let groups = groups::GroupCoordinator::new(Controller::with_storage(storage.clone())?);
         storage
             .register_broker(BrokerRegistrationRequest {
@@ -130,7 +133,7 @@ impl EmbeddedBroker {
             .map_err(|error| BusError::Stopped { addr, reason: format!("cannot listen: {error}") })?;
 
         let task = tokio::spawn(serve(listener, storage, groups, log));
-        let mut broker = EmbeddedBroker { addr: advertised, task: Some(task) };
+        let mut broker = EmbeddedBroker { addr: advertised, task: Some(task), journal };
         broker.wait_until_accepting(started).await?;
         tracing::debug!(%advertised, elapsed = ?started.elapsed(), "embedded kafka broker ready");
         Ok(broker)
@@ -178,7 +181,8 @@ impl EmbeddedBroker {
         BusConfig::new(self.bootstrap_servers())
     }
 
-    /// Stops the broker and waits until its task (listener and connections) is gone.
+    /// Stops the broker and waits until its task (listener and connections) is gone and, kept
+    /// in a directory, its journal closed (another broker may open the directory then).
     pub async fn shutdown(mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
@@ -186,6 +190,17 @@ impl EmbeddedBroker {
                 Ok(Err(err)) => tracing::warn!(%err, "embedded kafka broker failed"),
                 Err(join) if join.is_panic() => tracing::warn!(%join, "embedded kafka broker panicked"),
                 Ok(Ok(())) | Err(_) => {}
+            }
+        }
+        // The connections' tasks are aborted with the broker's, and dropped (closing their
+        // clones of the journal) as the runtime gets to them.
+        if let Some(journal) = self.journal.take() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while journal.is_open() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if journal.is_open() {
+                tracing::warn!("embedded kafka broker: its journal is still open 10 s after the shutdown");
             }
         }
     }

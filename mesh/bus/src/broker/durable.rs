@@ -190,6 +190,17 @@ fn refused<T>(what: &str) -> Result<T> {
     Err(Error::Api(ErrorCode::PolicyViolation))
 }
 
+/// Tells whether a journal is still open somewhere (its file, and so its lock, is closed once
+/// every clone of the storage is dropped: the broker's tasks are gone).
+#[derive(Debug, Clone)]
+pub(super) struct JournalHandle(std::sync::Weak<Mutex<JournalFile>>);
+
+impl JournalHandle {
+    pub fn is_open(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
 /// tansu's storage, journaled when the broker is kept in a directory.
 #[derive(Clone, Debug)]
 pub(super) struct JournaledStorage {
@@ -198,6 +209,11 @@ pub(super) struct JournaledStorage {
 }
 
 impl JournaledStorage {
+    /// A handle telling when the journal is closed; `None` in memory.
+    pub fn handle(&self) -> Option<JournalHandle> {
+        self.journal.as_ref().map(|journal| JournalHandle(Arc::downgrade(journal)))
+    }
+
     /// Storage that keeps nothing beyond the process.
     pub fn memory(inner: StorageContainer) -> JournaledStorage {
         JournaledStorage { inner, journal: None }
