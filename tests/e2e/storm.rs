@@ -2,18 +2,17 @@
 //! group, one database) join and leave every 2 s while the homologation process turns commands
 //! into 10 000 dossier events.
 
-use std::collections::{HashMap, VecDeque};
-use std::process::Stdio;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use diesel::prelude::*;
 use fleuve_proto::homologation::v1 as pb;
 use fleuve_proto::ops::v1 as ops;
 
 use crate::processes::{Process, free_port, start_infra, wait_for_port};
 use crate::support::{MANDATORY, authed, document, equipment, fleuve_command, temp_dir};
+use crate::tools::{serve_on, statistics_caught_up};
 
 /// Dossier events the storm carries (`FLEUVE_STORM_EVENTS` for a larger run): each dossier is
 /// created and gets two documents, three events in order.
@@ -41,8 +40,6 @@ fn stop_gracefully(mut process: Process) {
 /// nothing was parked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn statistics_replicas_joining_and_leaving_miss_and_repeat_nothing() {
-    use fleuve_store::schema::{events, inbox, streams};
-
     let db = fleuve_store::testing::TestDatabase::postgres(&[]).await.expect("postgres");
     let dir = temp_dir("fleuve-storm");
     let migrate = fleuve_command().args(["migrate", "--database-url", db.url()]).output().unwrap();
@@ -55,18 +52,7 @@ async fn statistics_replicas_joining_and_leaving_miss_and_repeat_nothing() {
     };
     let jwks = dir.join("jwks.json");
     std::fs::write(&jwks, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
-    let serve = |service: &str, port: u16| {
-        let mut cmd = fleuve_command();
-        cmd.args(["serve", service])
-            .env("FLEUVE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("FLEUVE_DATABASE_URL", db.url())
-            .env("FLEUVE_AUTH__JWKS_FILE", &jwks)
-            .env("FLEUVE_BUS__BOOTSTRAP_SERVERS", &bus["FLEUVE_BUS__BOOTSTRAP_SERVERS"])
-            .env("FLEUVE_BUS__SCHEMA_REGISTRY_URL", &bus["FLEUVE_BUS__SCHEMA_REGISTRY_URL"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        Process(cmd.spawn().expect("fleuve serve"))
-    };
+    let serve = |service: &str, port: u16| serve_on(service, port, db.url(), &jwks, &bus);
     let homologation_port = free_port();
     let _homologation = serve("homologation", homologation_port);
     tokio::task::block_in_place(|| wait_for_port(homologation_port, Duration::from_secs(60)));
@@ -132,42 +118,8 @@ async fn statistics_replicas_joining_and_leaving_miss_and_repeat_nothing() {
     eprintln!("storm: {dossiers} dossiers in {:?}, {joins} replica joins and {leaves} leaves", started.elapsed());
 
     // Every stored dossier event applied once, each row at its stream's version.
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let stored = loop {
-        let (stored, applied, pending) = database
-            .run(|conn| {
-                let stored: i64 =
-                    events::table.filter(events::aggregate_type.eq("dossier")).count().get_result(conn)?;
-                let applied: i64 = inbox::table.filter(inbox::consumer.eq("statistics")).count().get_result(conn)?;
-                let pending: i64 = fleuve_store::schema::outbox::table.count().get_result(conn)?;
-                Ok::<_, fleuve_store::StoreError>((stored, applied, pending))
-            })
-            .await
-            .unwrap();
-        if stored == applied && pending == 0 {
-            break stored;
-        }
-        assert!(Instant::now() < deadline, "{applied} of {stored} events applied, {pending} unpublished");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let stored = statistics_caught_up(&database, Duration::from_secs(180)).await;
     assert!(usize::try_from(stored).unwrap() >= dossiers * 3, "{stored} events for {dossiers} dossiers");
-    let versions: Vec<(String, i64)> = database
-        .run(|conn| {
-            streams::table
-                .filter(streams::aggregate_type.eq("dossier"))
-                .select((streams::stream_id, streams::version))
-                .load(conn)
-                .map_err(fleuve_store::StoreError::from)
-        })
-        .await
-        .unwrap();
-    let rows = database.run(|conn| fleuve_statistics::StatisticsProjection::live().rows(conn)).await.unwrap();
-    assert_eq!(rows.len(), versions.len(), "one statistics row per dossier");
-    let by_dossier: HashMap<String, i64> =
-        rows.iter().map(|r| (format!("dossier-{}", r.dossier_id), r.version)).collect();
-    for (stream, version) in &versions {
-        assert_eq!(by_dossier.get(stream), Some(version), "statistics of {stream} at its stream's version");
-    }
     // Nothing parked: an event applied out of order would have been.
     let survivor = free_port();
     let last = serve("statistics", survivor);

@@ -460,7 +460,6 @@ impl Drop for ConsumerGuard {
 /// whatever the relay republished.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_relay_mid_flight_loses_nothing_and_applies_once() {
-    use diesel::prelude::*;
     use fleuve_proto::homologation::v1 as pb;
 
     let db = fleuve_store::testing::TestDatabase::postgres(&[]).await.expect("postgres");
@@ -476,18 +475,7 @@ async fn killing_the_relay_mid_flight_loses_nothing_and_applies_once() {
         fleuve_mesh::auth::TokenIssuer::new(signing, &fleuve_mesh::MeshConfig::default().auth)
     };
     std::fs::write(&jwks, serde_json::to_string(&issuer.jwks()).unwrap()).unwrap();
-    let serve = |service: &str, port: u16| {
-        let mut cmd = fleuve_command();
-        cmd.args(["serve", service])
-            .env("FLEUVE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("FLEUVE_DATABASE_URL", db.url())
-            .env("FLEUVE_AUTH__JWKS_FILE", &jwks)
-            .env("FLEUVE_BUS__BOOTSTRAP_SERVERS", &bus["FLEUVE_BUS__BOOTSTRAP_SERVERS"])
-            .env("FLEUVE_BUS__SCHEMA_REGISTRY_URL", &bus["FLEUVE_BUS__SCHEMA_REGISTRY_URL"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        Process(cmd.spawn().expect("fleuve serve"))
-    };
+    let serve = |service: &str, port: u16| serve_on(service, port, db.url(), &jwks, &bus);
     let _statistics = serve("statistics", statistics_port);
     let mut homologation = serve("homologation", homologation_port);
     for port in [homologation_port, statistics_port] {
@@ -545,27 +533,38 @@ async fn killing_the_relay_mid_flight_loses_nothing_and_applies_once() {
     assert!(accepted > 20, "the load ran: {accepted} commands accepted");
 
     // Every dossier event in the store is applied once by the statistics process.
-    use fleuve_store::schema::{events, inbox, streams};
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let stored = statistics_caught_up(&database, Duration::from_secs(60)).await;
+    assert!(stored >= accepted, "{stored} events stored for {accepted} accepted commands");
+    eprintln!("{accepted} commands accepted across 3 relay kills; {stored} events, each applied once");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Waits (up to `within`) until the statistics projection has applied every stored dossier
+/// event once (one inbox row each) and nothing waits in the outbox, then checks that each
+/// dossier's statistics row is at its stream's version: every event applied, in order (the
+/// projection parks a gap). Returns the number of events stored.
+pub(crate) async fn statistics_caught_up(database: &fleuve_store::Database, within: Duration) -> i64 {
+    use diesel::prelude::*;
+    use fleuve_store::schema::{events, inbox, outbox, streams};
+
+    let deadline = Instant::now() + within;
+    let stored = loop {
         let (stored, applied, pending) = database
             .run(|conn| {
                 let stored: i64 =
                     events::table.filter(events::aggregate_type.eq("dossier")).count().get_result(conn)?;
                 let applied: i64 = inbox::table.filter(inbox::consumer.eq("statistics")).count().get_result(conn)?;
-                let pending: i64 = fleuve_store::schema::outbox::table.count().get_result(conn)?;
+                let pending: i64 = outbox::table.count().get_result(conn)?;
                 Ok::<_, fleuve_store::StoreError>((stored, applied, pending))
             })
             .await
             .unwrap();
         if stored == applied && pending == 0 {
-            assert!(stored >= accepted, "{stored} events stored for {accepted} accepted commands");
-            eprintln!("{accepted} commands accepted across 3 relay kills; {stored} events, each applied once");
-            break;
+            break stored;
         }
         assert!(Instant::now() < deadline, "{applied} of {stored} events applied, {pending} unpublished");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
     let versions: Vec<(String, i64)> = database
         .run(|conn| {
             streams::table
@@ -583,5 +582,26 @@ async fn killing_the_relay_mid_flight_loses_nothing_and_applies_once() {
     for (stream, version) in &versions {
         assert_eq!(by_dossier.get(stream), Some(version), "statistics of {stream} at its stream's version");
     }
-    let _ = std::fs::remove_dir_all(dir);
+    stored
+}
+
+/// `fleuve serve SERVICE` on `port`, on `database_url`, verifying tokens with the keys of
+/// `jwks`, on the bus `fleuve infra` printed (`bus`); its output discarded.
+pub(crate) fn serve_on(
+    service: &str,
+    port: u16,
+    database_url: &str,
+    jwks: &Path,
+    bus: &HashMap<String, String>,
+) -> Process {
+    let mut cmd = fleuve_command();
+    cmd.args(["serve", service])
+        .env("FLEUVE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("FLEUVE_DATABASE_URL", database_url)
+        .env("FLEUVE_AUTH__JWKS_FILE", jwks)
+        .env("FLEUVE_BUS__BOOTSTRAP_SERVERS", &bus["FLEUVE_BUS__BOOTSTRAP_SERVERS"])
+        .env("FLEUVE_BUS__SCHEMA_REGISTRY_URL", &bus["FLEUVE_BUS__SCHEMA_REGISTRY_URL"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Process(cmd.spawn().expect("fleuve serve"))
 }
