@@ -36,6 +36,9 @@ struct Cli {
 enum Command {
     /// Every service in one process on embedded defaults (SQLite, generated keys, demo data).
     Dev {
+        /// The SQLite database, the signing and seal keys, the broker's journal (`broker/`) and
+        /// the registry's (`registry.jsonl`): a restart carries on where it was; delete the
+        /// directory to start afresh.
         #[arg(long, default_value = ".fleuve")]
         data_dir: PathBuf,
         #[arg(long, default_value = "127.0.0.1:50051")]
