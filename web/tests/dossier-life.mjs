@@ -77,6 +77,8 @@ try {
   await status(admin).filter({ hasText: "Homologué" }).waitFor();
   const certificate = admin.getByRole("link", { name: /^ARPCE-HOM-/ });
   out.certificateNumber = (await certificate.textContent()).trim();
+  // The history is fetched on its own: wait until it shows the decision before reading it.
+  await admin.locator('ol.timeline li[data-event="approved"]').waitFor();
   out.timeline = await admin.locator("ol.timeline li").evaluateAll((items) => items.map((li) => li.dataset.event));
   out.axe.approved = await accessible(admin, "approved dossier");
   await screenshot(admin, "approved-dossier");
