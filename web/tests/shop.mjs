@@ -37,6 +37,8 @@ try {
   await page.getByRole("link", { name: "Mes commandes" }).first().click();
   await page.getByRole("heading", { name: "Mes commandes" }).waitFor();
   await page.getByTestId("balance").waitFor();
+  // The list loads after the heading: wait for the three orders placed above to be listed.
+  await page.locator("table.list").first().locator("tbody tr").nth(2).waitFor();
   out.orders = await page.locator("table.list").first().locator("tbody tr").count();
   out.balance = (await page.getByTestId("balance").textContent()).replace(/\s/g, "");
   out.axe.orders = await accessible(page, "orders");
