@@ -22,6 +22,8 @@ pub struct BackboneSettings {
     pub consumer: ConsumerSettings,
     /// How often the outbox and dead-letter gauges are read from the database.
     pub sample_interval: std::time::Duration,
+    /// How long the consumers' inbox rows are kept; `None` keeps them for ever.
+    pub inbox_retention: Option<std::time::Duration>,
 }
 
 impl BackboneSettings {
@@ -47,6 +49,8 @@ impl BackboneSettings {
                 ..ConsumerSettings::default()
             },
             sample_interval,
+            inbox_retention: (config.bus.inbox_retention_hours > 0)
+                .then(|| std::time::Duration::from_secs(config.bus.inbox_retention_hours.saturating_mul(3600))),
         }
     }
 }
@@ -135,8 +139,63 @@ pub async fn start(
         consumers.push((consumer, task));
     }
     let names: Vec<String> = consumers.iter().map(|(c, _)| c.name().to_owned()).collect();
-    let sampler = tokio::spawn(sample(db, settings.relay, names, settings.sample_interval, stopped(stop.subscribe())));
-    Ok(Backbone { stop, relay, consumers, tasks: vec![sampler] })
+    let mut tasks = Vec::new();
+    if let Some(retention) = settings.inbox_retention {
+        tasks.push(tokio::spawn(prune_inboxes(db.clone(), names.clone(), retention, stopped(stop.subscribe()))));
+    }
+    tasks.push(tokio::spawn(sample(db, settings.relay, names, settings.sample_interval, stopped(stop.subscribe()))));
+    Ok(Backbone { stop, relay, consumers, tasks })
+}
+
+/// Inbox rows deleted per statement by [`prune_inboxes`].
+const PRUNE_BATCH: i64 = 5_000;
+/// Statements per consumer per round: a backlog (the first round after an upgrade, a long
+/// stop) is worked off over several minutes instead of in one long burst.
+const PRUNE_BATCHES_PER_ROUND: usize = 20;
+/// How often the inboxes are pruned.
+const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Deletes, every minute until `stopped`, the inbox rows of `consumers` older than `retention`
+/// (see `fleuve_store::consumer::inbox_prune`), so the inbox holds a retention's worth of
+/// events, not every event ever applied.
+async fn prune_inboxes(
+    db: Database,
+    consumers: Vec<String>,
+    retention: std::time::Duration,
+    stopped: impl std::future::Future<Output = ()>,
+) {
+    crate::observe::every(PRUNE_INTERVAL, stopped, || {
+        let (db, names) = (db.clone(), consumers.clone());
+        async move {
+            let Ok(retention) = chrono::Duration::from_std(retention) else { return };
+            let before = chrono::Utc::now() - retention;
+            for name in names {
+                let mut pruned = 0;
+                for _ in 0..PRUNE_BATCHES_PER_ROUND {
+                    let consumer = name.clone();
+                    let deleted = db
+                        .run(move |conn| fleuve_store::consumer::inbox_prune(conn, &consumer, before, PRUNE_BATCH))
+                        .await;
+                    match deleted {
+                        Ok(n) => {
+                            pruned += n;
+                            if n < PRUNE_BATCH as usize {
+                                break;
+                            }
+                        }
+                        Err(error) => {
+                            tracing::warn!(consumer = name, %error, "pruning the inbox failed");
+                            break;
+                        }
+                    }
+                }
+                if pruned > 0 {
+                    tracing::info!(consumer = name, pruned, "inbox rows past the retention pruned");
+                }
+            }
+        }
+    })
+    .await;
 }
 
 /// Reads the gauges that describe stored state every `interval` until `stopped`: the outbox

@@ -277,6 +277,9 @@ pub struct BusSettings {
     /// Transactions a consumer runs at once; records arriving while they are busy are applied
     /// together in the next one (one commit for the lot). Raise it for a distant database.
     pub consumer_transactions: usize,
+    /// Hours a consumer's inbox rows are kept (the ids of the events it applied, which make a
+    /// redelivery apply nothing); older rows are pruned. 0 keeps them for ever.
+    pub inbox_retention_hours: u64,
 }
 
 impl Default for BusSettings {
@@ -295,6 +298,7 @@ impl Default for BusSettings {
             instance_id: String::new(),
             consumer_concurrency: 8,
             consumer_transactions: 2,
+            inbox_retention_hours: 168,
         }
     }
 }
@@ -318,6 +322,7 @@ impl std::fmt::Debug for BusSettings {
             .field("instance_id", &self.instance_id)
             .field("consumer_concurrency", &self.consumer_concurrency)
             .field("consumer_transactions", &self.consumer_transactions)
+            .field("inbox_retention_hours", &self.inbox_retention_hours)
             .finish()
     }
 }

@@ -115,6 +115,41 @@ pub fn inbox_count(conn: &mut DbConnection, consumer: &str) -> Result<i64, Store
     Ok(inbox::table.filter(inbox::consumer.eq(consumer)).count().get_result(conn)?)
 }
 
+/// The smallest UUIDv7 text of a moment: every v7 id generated at or after `at` sorts at or
+/// above it (v7 ids begin with their millisecond timestamp, in hex, at fixed positions).
+fn v7_floor(at: DateTime<Utc>) -> String {
+    let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+    let hex = format!("{ms:012x}");
+    format!("{}-{}-7000-8000-000000000000", &hex[..8], &hex[8..])
+}
+
+/// Deletes up to `limit` inbox rows of `consumer` processed before `before` whose event was
+/// recorded before it too (event ids are UUIDv7: the key's own order finds them, no other
+/// index needed); returns how many went. A redelivery older than the retention is then
+/// applied again, which is why the retention is days, far beyond any redelivery: Kafka
+/// redelivers from the last committed offset, and the relay republishes within seconds of
+/// restarting. Ids that are not v7 and sort above the cut are kept.
+pub fn inbox_prune(
+    conn: &mut DbConnection,
+    consumer: &str,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<usize, StoreError> {
+    let doomed: Vec<String> = inbox::table
+        .select(inbox::event_id)
+        .filter(inbox::consumer.eq(consumer))
+        .filter(inbox::event_id.lt(v7_floor(before)))
+        .filter(inbox::processed_at.lt(before.naive_utc()))
+        .order(inbox::event_id)
+        .limit(limit)
+        .load(conn)?;
+    if doomed.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::delete(inbox::table.filter(inbox::consumer.eq(consumer)).filter(inbox::event_id.eq_any(&doomed)))
+        .execute(conn)?)
+}
+
 /// Forgets what `consumer` applied (before a replay from scratch).
 pub fn inbox_clear(conn: &mut DbConnection, consumer: &str) -> Result<usize, StoreError> {
     Ok(diesel::delete(inbox::table.filter(inbox::consumer.eq(consumer))).execute(conn)?)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use fleuve_store::StoreError;
 use fleuve_store::consumer::{
     DeadLetterStatus, InboxClaim, InboxEntry, NewDeadLetter, dead_letter_park, dead_letter_resolve, inbox_claim,
-    inbox_contains, inbox_count, inbox_record,
+    inbox_contains, inbox_count, inbox_prune, inbox_record,
 };
 use fleuve_store::testing::TestDatabase;
 
@@ -87,5 +87,55 @@ pub async fn concurrent_claims_of_one_event(test: TestDatabase) -> anyhow::Resul
     }
     assert_eq!(claimed, 1);
     assert_eq!(db.run(|conn| inbox_count(conn, "stats")).await?, 1);
+    Ok(())
+}
+
+/// Pruning takes the rows past the retention (processed and recorded before the cut, by the
+/// v7 event id), at most `limit` at a time, of the named consumer only; it keeps a row of an
+/// old event processed recently (a redrive, a rebuild) and ids that are not v7.
+pub async fn inbox_prunes_rows_past_the_retention_only(test: TestDatabase) -> anyhow::Result<()> {
+    use chrono::{Duration, Utc};
+    use diesel::prelude::*;
+    use fleuve_store::schema::inbox;
+
+    let db = test.database();
+    let now = Utc::now();
+    let days_ago = |days: i64| now - Duration::days(days);
+    let v7 = |at: chrono::DateTime<Utc>| {
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, at.timestamp() as u64, at.timestamp_subsec_nanos());
+        uuid::Uuid::new_v7(ts).to_string()
+    };
+    // (consumer, event id, processed days ago)
+    let rows = vec![
+        ("stats", v7(days_ago(10)), 10),
+        ("stats", v7(days_ago(9)), 9),
+        ("stats", v7(days_ago(8)), 8),
+        ("stats", v7(days_ago(10)), 0), // an old event applied today (a redrive)
+        ("stats", v7(days_ago(1)), 1),
+        ("stats", "zz-not-a-v7-id".to_owned(), 10),
+        ("notify", v7(days_ago(10)), 10),
+    ];
+    for (consumer, event_id, days) in rows.clone() {
+        let at = days_ago(days).naive_utc();
+        db.transaction(move |conn| -> Result<(), StoreError> {
+            assert!(inbox_record(conn, &entry(consumer, &event_id))?);
+            diesel::update(inbox::table.filter(inbox::consumer.eq(consumer)).filter(inbox::event_id.eq(&event_id)))
+                .set(inbox::processed_at.eq(at))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await?;
+    }
+    let cut = days_ago(7);
+    assert_eq!(db.run(move |conn| inbox_prune(conn, "stats", cut, 2)).await?, 2, "at most the limit");
+    assert_eq!(db.run(move |conn| inbox_prune(conn, "stats", cut, 2)).await?, 1);
+    assert_eq!(db.run(move |conn| inbox_prune(conn, "stats", cut, 2)).await?, 0);
+    let (_, redriven, _) = &rows[3];
+    let (_, recent, _) = &rows[4];
+    for kept in [redriven.clone(), recent.clone(), "zz-not-a-v7-id".to_owned()] {
+        assert!(db.run(move |conn| inbox_contains(conn, "stats", &kept)).await?);
+    }
+    assert_eq!(db.run(|conn| inbox_count(conn, "stats")).await?, 3);
+    assert_eq!(db.run(|conn| inbox_count(conn, "notify")).await?, 1, "another consumer's rows stay");
     Ok(())
 }

@@ -45,6 +45,7 @@ macro_rules! conformance_suite {
                 database::append_outside_transaction_is_atomic,
                 inbox::inbox_claims_once_and_waits_behind_parked_keys,
                 inbox::concurrent_claims_of_one_event,
+                inbox::inbox_prunes_rows_past_the_retention_only,
             );
         }
     };
