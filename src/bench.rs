@@ -2,20 +2,12 @@
 //! appends (event + stream version + outbox row, one transaction each) against PostgreSQL and,
 //! in the same run, pgbench with a one-row INSERT script on the same server.
 
-use std::{
-    process::Command,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{process::Command, time::Duration};
 
 use anyhow::Context;
 use clap::Subcommand;
 use diesel::{Connection, RunQueryDsl, pg::PgConnection};
 use fleuve_mesh::MeshConfig;
-use fleuve_store::{
-    Database, StoreError,
-    event_store::{self, EventMetadata, ExpectedVersion, NewEvent, StreamRef},
-};
 use uuid::Uuid;
 
 /// The PostgreSQL the benches use by default: this machine's, over loopback without TLS (the
@@ -24,7 +16,8 @@ const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=di
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Event-store appends vs pgbench one-row INSERTs on the same PostgreSQL server.
+    /// Event-store appends beside a peer event store (Message DB's `write_message`, driven by
+    /// pgbench) and pgbench one-row INSERTs, on the same PostgreSQL server in the same run.
     Append {
         /// An admin connection: a scratch database is created on this server and dropped after.
         #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
@@ -34,6 +27,51 @@ pub enum BenchCommand {
         clients: Vec<usize>,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Rounds of the three runs at each client count; the median of each is printed last.
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
+    },
+    /// What Fleuve's server stack costs a call: a cheap query on a bare tonic server and on
+    /// `fleuve serve identity`, each its own process, in alternated rounds.
+    Stack {
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
+        admin_url: String,
+        /// Concurrent clients, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,16")]
+        clients: Vec<usize>,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Bare-then-full rounds at each client count; the medians of the ratios are printed last.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// Whether Fleuve stays flat as its data grows: appends against the events stored, and a
+    /// command against its aggregate's stream length (with snapshots, beside a full replay).
+    Growth {
+        #[arg(long, env = "FLEUVE_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
+        admin_url: String,
+        /// Events in the log at which appends are measured, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "10000,1000000,10000000")]
+        sizes: Vec<i64>,
+        /// Stream lengths at which the command is measured, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "10,1000,100000")]
+        lengths: Vec<i64>,
+        /// Concurrent appending clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Seconds of appends at each size.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// The identity service on a bare tonic server (the baseline `fleuve bench stack` starts).
+    #[command(hide = true)]
+    BareIdentity {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        signing_key_file: std::path::PathBuf,
     },
     /// Outbox relay throughput beside a bare rdkafka producer on the same embedded broker.
     Relay {
@@ -149,8 +187,17 @@ pub enum BenchCommand {
 
 pub async fn run(command: BenchCommand, config: &MeshConfig) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Append { admin_url, clients, seconds } => {
-            append(&admin_url, &clients, Duration::from_secs(seconds)).await
+        BenchCommand::Append { admin_url, clients, seconds, rounds } => {
+            crate::bench_append::append(&admin_url, &clients, Duration::from_secs(seconds), rounds).await
+        }
+        BenchCommand::Stack { admin_url, clients, seconds, rounds } => {
+            crate::bench_stack::stack(config, &admin_url, &clients, Duration::from_secs(seconds), rounds).await
+        }
+        BenchCommand::Growth { admin_url, sizes, lengths, clients, seconds } => {
+            crate::bench_growth::growth(config, &admin_url, &sizes, &lengths, clients, seconds).await
+        }
+        BenchCommand::BareIdentity { listen, database_url, signing_key_file } => {
+            crate::bench_stack::bare_identity(config, &listen, &database_url, &signing_key_file).await
         }
         BenchCommand::Relay { admin_url, events, batch_size, rounds } => {
             crate::bench_backbone::relay(&admin_url, events, batch_size, rounds).await
@@ -210,14 +257,6 @@ impl Drop for ScratchDatabase {
                 diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin);
         }
     }
-}
-
-#[derive(Debug)]
-struct Figures {
-    tps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    count: usize,
 }
 
 /// The machine's CPU time counters (`/proc/stat`, first line), in clock ticks.
@@ -299,94 +338,6 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[idx].as_secs_f64() * 1000.0
 }
 
-async fn append(admin_url: &str, clients: &[usize], duration: Duration) -> anyhow::Result<()> {
-    let scratch = ScratchDatabase::create(admin_url)?;
-    let url = scratch.url.clone();
-    let pool_size = u32::try_from(clients.iter().copied().max().unwrap_or(1)).unwrap_or(8) + 2;
-    let db = tokio::task::spawn_blocking(move || -> anyhow::Result<Database> {
-        let db = Database::connect(&url, pool_size)?;
-        db.migrate(&[fleuve_store::EVENT_STORE_MIGRATIONS])?;
-        Ok(db)
-    })
-    .await??;
-    {
-        let mut conn = PgConnection::establish(&scratch.url)?;
-        diesel::sql_query("CREATE TABLE pgbench_rows (id BIGSERIAL PRIMARY KEY, payload BYTEA NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-            .execute(&mut conn)?;
-    }
-    let script = std::env::temp_dir().join(format!("fleuve-pgbench-{}.sql", Uuid::new_v4().simple()));
-    std::fs::write(&script, "INSERT INTO pgbench_rows (payload) VALUES (decode(repeat('ab', 120), 'hex'));\n")?;
-
-    println!("fleuve bench append: {} s per run, PostgreSQL at {}", duration.as_secs(), crate::node::redact(admin_url));
-    println!(
-        "{:>8} {:>14} {:>10} {:>10} {:>14} {:>8}",
-        "clients", "appends/s", "p50 ms", "p99 ms", "pgbench tps", "ratio"
-    );
-    for &n in clients {
-        let ours = run_appends(&db, n, duration).await?;
-        let theirs = run_pgbench(&scratch.url, &script, n, duration)?;
-        println!(
-            "{:>8} {:>14.0} {:>10.2} {:>10.2} {:>14.0} {:>8.2}",
-            n,
-            ours.tps,
-            ours.p50_ms,
-            ours.p99_ms,
-            theirs,
-            ours.tps / theirs
-        );
-        tracing::debug!(appends = ours.count, "run done");
-    }
-    let _ = std::fs::remove_file(&script);
-    Ok(())
-}
-
-/// `clients` tasks, each appending one event at a time to its own stream at the expected
-/// version (stream version check + event + outbox row), through the pool and blocking-thread
-/// path the services use.
-async fn run_appends(db: &Database, clients: usize, duration: Duration) -> anyhow::Result<Figures> {
-    let deadline = Instant::now() + duration;
-    let payload = Arc::new(vec![0xab_u8; 120]);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let db = db.clone();
-        let payload = payload.clone();
-        tasks.push(tokio::spawn(async move {
-            let stream = StreamRef::new("bench", Uuid::now_v7().to_string());
-            let mut version = 0_i64;
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let t0 = Instant::now();
-                let (s, p) = (stream.clone(), payload.clone());
-                let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
-                // The append is one statement: on its own it is one atomic transaction.
-                let out = db
-                    .run(move |conn| -> Result<_, StoreError> {
-                        let event = NewEvent::new("BenchEvent", p.as_ref().clone());
-                        let meta = EventMetadata::new(Uuid::now_v7().to_string(), "bench");
-                        event_store::append(conn, &s, expected, &[event], &meta, Some("bench.v1"))
-                    })
-                    .await?;
-                version = out.last_version;
-                latencies.push(t0.elapsed());
-            }
-            Ok::<_, StoreError>(latencies)
-        }));
-    }
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await??);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort();
-    Ok(Figures {
-        tps: all.len() as f64 / elapsed,
-        p50_ms: percentile(&all, 0.5),
-        p99_ms: percentile(&all, 0.99),
-        count: all.len(),
-    })
-}
-
 /// pgbench's transactions per second with a one-row INSERT script against `url` (a database it
 /// may create a `pgbench_rows` table in): the server's commit ceiling for one-row writes.
 /// `url` with its database name replaced, its parameters (`?sslmode=...`) kept.
@@ -413,9 +364,29 @@ pub(crate) fn pgbench_insert_tps(url: &str, clients: usize, duration: Duration) 
 }
 
 fn run_pgbench(url: &str, script: &std::path::Path, clients: usize, duration: Duration) -> anyhow::Result<f64> {
-    let output = Command::new("pgbench")
+    pgbench(url, script, clients, duration, &[], &[])
+}
+
+/// pgbench's transactions per second running `script` with `clients` clients, its variables
+/// `defines` (`-D name=value`) and extra environment (`PGOPTIONS`, say).
+pub(crate) fn pgbench(
+    url: &str,
+    script: &std::path::Path,
+    clients: usize,
+    duration: Duration,
+    defines: &[(&str, String)],
+    env: &[(&str, &str)],
+) -> anyhow::Result<f64> {
+    let mut command = Command::new("pgbench");
+    command
         .args(["-n", "-M", "prepared", "-c", &clients.to_string(), "-j", &clients.to_string()])
-        .args(["-T", &duration.as_secs().to_string(), "-f"])
+        .args(["-T", &duration.as_secs().to_string()]);
+    for (name, value) in defines {
+        command.arg("-D").arg(format!("{name}={value}"));
+    }
+    command.envs(env.iter().copied());
+    let output = command
+        .arg("-f")
         .arg(script)
         .arg(url)
         .output()

@@ -4,12 +4,15 @@
 
 pub mod backbone;
 pub mod bench;
+pub mod bench_append;
 pub mod bench_backbone;
 pub mod bench_console;
 pub mod bench_deploy;
 pub mod bench_edge;
+pub mod bench_growth;
 pub mod bench_metrics;
 pub mod bench_saga;
+pub mod bench_stack;
 pub mod bench_telemetry;
 pub mod console;
 pub mod dev;

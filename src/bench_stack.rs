@@ -1,0 +1,228 @@
+//! `fleuve bench stack`: what Fleuve's server stack costs a call. The same cheap query handler
+//! (identity's `GetJwks`: no database, a small answer) served two ways, each in its own process
+//! of this binary started side by side: by a bare tonic server (`Server::builder()
+//! .add_service(..)`, `TCP_NODELAY`, nothing else), and by `fleuve serve identity` as it runs in
+//! production (reflection, health, grpc-web and CORS, the tracing span and access log line,
+//! call metrics, the deadline cap, the request-size limit and token verification; logs at the
+//! default level in JSON to a file). Every call carries the same bearer token (the full server
+//! verifies it: a cached verification after the first call). Alternated rounds at each
+//! concurrency; the medians of the ratios are the figures.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use fleuve_mesh::{MeshConfig, Role, auth::SigningKey, auth::TokenIssuer};
+use fleuve_proto::identity::v1 as identity;
+use fleuve_store::Database;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+use crate::bench::{CpuTimes, CpuUse, KilledOnDrop, ScratchDatabase, free_port, percentile};
+
+/// One measured run.
+#[derive(Debug, Clone)]
+struct Run {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu: Option<CpuUse>,
+}
+
+/// The hidden `fleuve bench bare-identity`: the identity service on a bare tonic server.
+pub async fn bare_identity(
+    config: &MeshConfig,
+    listen: &str,
+    database_url: &str,
+    signing_key_file: &Path,
+) -> anyhow::Result<()> {
+    let url = database_url.to_owned();
+    let db = tokio::task::spawn_blocking(move || Database::connect(&url, 2)).await??;
+    let issuer = TokenIssuer::new(SigningKey::load_or_generate(signing_key_file)?, &config.auth);
+    let service = fleuve_identity::server(fleuve_identity::Identity::new(db, issuer));
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await?;
+    Ok(())
+}
+
+pub async fn stack(
+    config: &MeshConfig,
+    admin_url: &str,
+    clients: &[usize],
+    duration: Duration,
+    rounds: usize,
+) -> anyhow::Result<()> {
+    let binary = std::env::current_exe()?;
+    let dir = std::env::temp_dir().join(format!("fleuve-bench-stack-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let outcome = measure_both(config, &binary, &dir, admin_url, clients, duration, rounds).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+async fn measure_both(
+    config: &MeshConfig,
+    binary: &Path,
+    dir: &Path,
+    admin_url: &str,
+    clients: &[usize],
+    duration: Duration,
+    rounds: usize,
+) -> anyhow::Result<()> {
+    let key_file = dir.join("signing-key.pem");
+    let issuer = TokenIssuer::new(SigningKey::load_or_generate(&key_file)?, &config.auth);
+    let (token, _) = issuer.issue("bench-user", Role::Applicant, "bench")?;
+    drop(issuer);
+    let scratch = ScratchDatabase::create(admin_url)?;
+    let migrated = Command::new(binary)
+        .args(["migrate", "--database-url", &scratch.url])
+        .env("FLEUVE_ADMIN__LISTEN", "127.0.0.1:0")
+        .output()?;
+    anyhow::ensure!(migrated.status.success(), "fleuve migrate: {}", String::from_utf8_lossy(&migrated.stderr));
+
+    let (bare_port, full_port, admin_port) = (free_port()?, free_port()?, free_port()?);
+    let _bare = KilledOnDrop(
+        Command::new(binary)
+            .args(["bench", "bare-identity", "--listen", &format!("127.0.0.1:{bare_port}")])
+            .args(["--database-url", &scratch.url, "--signing-key-file"])
+            .arg(&key_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(dir.join("bare.log"))?))
+            .spawn()
+            .context("starting the bare tonic server")?,
+    );
+    let full_log = dir.join("full.log");
+    let _full = KilledOnDrop(
+        Command::new(binary)
+            .args(["serve", "identity"])
+            .env("FLEUVE_LISTEN", format!("127.0.0.1:{full_port}"))
+            .env("FLEUVE_ADMIN__LISTEN", format!("127.0.0.1:{admin_port}"))
+            .env("FLEUVE_APPLY_MIGRATIONS", "false")
+            .env("FLEUVE_DATABASE_URL", &scratch.url)
+            .env("FLEUVE_AUTH__SIGNING_KEY_FILE", &key_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&full_log)?))
+            .spawn()
+            .context("starting fleuve serve identity")?,
+    );
+    let bare = connect(bare_port).await?;
+    let full = connect(full_port).await?;
+
+    println!(
+        "fleuve bench stack: GetJwks with a bearer token, {} s per run, {rounds} round(s) of bare then full",
+        duration.as_secs()
+    );
+    println!(
+        "{:>7} {:>7} {:>6} {:>10} {:>8} {:>8} {:>12} {:>6} {:>8} {:>11}",
+        "round", "clients", "server", "calls/s", "p50 ms", "p99 ms", "CPU µs/call", "busy", "ratio", "added p50"
+    );
+    let mut ratios: Vec<(usize, f64, f64)> = Vec::new();
+    for round in 1..=rounds {
+        for &n in clients {
+            let b = run(&bare, &token, n, duration).await.context("the bare server")?;
+            print_run(round, n, "bare", &b, None);
+            let f = run(&full, &token, n, duration).await.context("the full server")?;
+            print_run(round, n, "fleuve", &f, Some(&b));
+            ratios.push((n, f.per_second / b.per_second, (f.p50_ms - b.p50_ms) * 1000.0));
+        }
+    }
+    println!("medians over {rounds} round(s) (targets: ≥ 0.9× the bare server's calls/s, ≤ 100 µs added p50)");
+    for &n in clients {
+        let of = |pick: fn(&(usize, f64, f64)) -> f64| {
+            crate::bench_append::median(ratios.iter().filter(|r| r.0 == n).map(pick).collect())
+        };
+        println!("{:>7} {:>7} ratio {:.2}, added p50 {:.0} µs", "median", n, of(|r| r.1), of(|r| r.2));
+    }
+    let lines = std::fs::read_to_string(&full_log).map(|log| log.lines().count()).unwrap_or(0);
+    println!("the full server wrote {lines} log lines ({})", full_log.display());
+    Ok(())
+}
+
+fn print_run(round: usize, clients: usize, server: &str, run: &Run, baseline: Option<&Run>) {
+    let cpu = run.cpu.as_ref().map_or_else(|| "n/a".to_owned(), |c| format!("{:.1}", c.ms_per_job * 1000.0));
+    let (ratio, added) = baseline.map_or_else(
+        || (String::new(), String::new()),
+        |b| (format!("{:.2}", run.per_second / b.per_second), format!("{:.0} µs", (run.p50_ms - b.p50_ms) * 1000.0)),
+    );
+    println!(
+        "{:>7} {:>7} {:>6} {:>10.0} {:>8.3} {:>8.3} {:>12} {:>6} {:>8} {:>11}",
+        round,
+        clients,
+        server,
+        run.per_second,
+        run.p50_ms,
+        run.p99_ms,
+        cpu,
+        CpuUse::busy(run.cpu.as_ref()),
+        ratio,
+        added
+    );
+}
+
+/// A channel to the server on `port`, once it answers.
+async fn connect(port: u16) -> anyhow::Result<Channel> {
+    let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}"))?.tcp_nodelay(true);
+    let started = Instant::now();
+    loop {
+        match endpoint.connect().await {
+            Ok(channel) => return Ok(channel),
+            Err(e) if started.elapsed() > Duration::from_secs(30) => {
+                return Err(anyhow::anyhow!(e).context(format!("no server on 127.0.0.1:{port} within 30 s")));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// `clients` workers on one channel calling `GetJwks` back to back for `duration`.
+async fn run(channel: &Channel, token: &str, clients: usize, duration: Duration) -> anyhow::Result<Run> {
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse()?;
+    let call = {
+        let channel = channel.clone();
+        move || {
+            let mut client = identity::identity_service_client::IdentityServiceClient::new(channel.clone());
+            let bearer = bearer.clone();
+            async move {
+                let mut request = tonic::Request::new(identity::GetJwksRequest {});
+                request.metadata_mut().insert("authorization", bearer);
+                let keys = client.get_jwks(request).await?.into_inner().keys;
+                anyhow::ensure!(!keys.is_empty(), "GetJwks answered no keys");
+                Ok::<_, anyhow::Error>(())
+            }
+        }
+    };
+    for _ in 0..200 {
+        call().await?;
+    }
+    let started = Instant::now();
+    let deadline = started + duration;
+    let cpu_before = CpuTimes::read();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                call().await?;
+                latencies.push(t0.elapsed());
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_before.zip(CpuTimes::read()).map(|(before, after)| after.since(&before, latencies.len()));
+    latencies.sort();
+    Ok(Run {
+        per_second: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        cpu,
+    })
+}
