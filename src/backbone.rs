@@ -149,9 +149,10 @@ pub async fn start(
 
 /// Inbox rows deleted per statement by [`prune_inboxes`].
 const PRUNE_BATCH: i64 = 5_000;
-/// Statements per consumer per round: a backlog (the first round after an upgrade, a long
-/// stop) is worked off over several minutes instead of in one long burst.
-const PRUNE_BATCHES_PER_ROUND: usize = 20;
+/// How long one round may prune a consumer's inbox: a backlog (the first round after an
+/// upgrade) is worked off over several rounds instead of in one long burst, while a round
+/// deletes far more than the busiest consumer adds in a minute.
+const PRUNE_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 /// How often the inboxes are pruned.
 const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -167,11 +168,16 @@ async fn prune_inboxes(
     crate::observe::every(PRUNE_INTERVAL, stopped, || {
         let (db, names) = (db.clone(), consumers.clone());
         async move {
-            let Ok(retention) = chrono::Duration::from_std(retention) else { return };
-            let before = chrono::Utc::now() - retention;
+            let before = chrono::Duration::from_std(retention)
+                .ok()
+                .and_then(|retention| chrono::Utc::now().checked_sub_signed(retention));
+            let Some(before) = before else {
+                tracing::warn!(?retention, "the inbox retention reaches before any date: nothing pruned");
+                return;
+            };
             for name in names {
-                let mut pruned = 0;
-                for _ in 0..PRUNE_BATCHES_PER_ROUND {
+                let (mut pruned, started) = (0, std::time::Instant::now());
+                while started.elapsed() < PRUNE_BUDGET {
                     let consumer = name.clone();
                     let deleted = db
                         .run(move |conn| fleuve_store::consumer::inbox_prune(conn, &consumer, before, PRUNE_BATCH))

@@ -278,7 +278,8 @@ pub struct BusSettings {
     /// together in the next one (one commit for the lot). Raise it for a distant database.
     pub consumer_transactions: usize,
     /// Hours a consumer's inbox rows are kept (the ids of the events it applied, which make a
-    /// redelivery apply nothing); older rows are pruned. 0 keeps them for ever.
+    /// redelivery apply nothing); older rows are pruned. Keep it above the topics' retention
+    /// plus a segment's age (Kafka's defaults: 7 + 7 days). 0 keeps them for ever.
     pub inbox_retention_hours: u64,
 }
 
@@ -298,7 +299,7 @@ impl Default for BusSettings {
             instance_id: String::new(),
             consumer_concurrency: 8,
             consumer_transactions: 2,
-            inbox_retention_hours: 168,
+            inbox_retention_hours: 720,
         }
     }
 }

@@ -125,10 +125,11 @@ fn v7_floor(at: DateTime<Utc>) -> String {
 
 /// Deletes up to `limit` inbox rows of `consumer` processed before `before` whose event was
 /// recorded before it too (event ids are UUIDv7: the key's own order finds them, no other
-/// index needed); returns how many went. A redelivery older than the retention is then
-/// applied again, which is why the retention is days, far beyond any redelivery: Kafka
-/// redelivers from the last committed offset, and the relay republishes within seconds of
-/// restarting. Ids that are not v7 and sort above the cut are kept.
+/// index needed); returns how many went. A redelivery of an event older than the retention
+/// is applied again, so the retention must outlive every record a consumer can be handed
+/// again: the topics' retention plus a segment's age (Kafka's defaults: 7 + 7 days), since a
+/// group whose committed offsets expired (7 days empty, by default) re-reads the topics from
+/// their start. Ids that are not v7 and sort above the cut are kept.
 pub fn inbox_prune(
     conn: &mut DbConnection,
     consumer: &str,

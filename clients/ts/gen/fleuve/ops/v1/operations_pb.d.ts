@@ -388,7 +388,8 @@ export declare type Projection = Message<"fleuve.ops.v1.Projection"> & {
   rebuildable: boolean;
 
   /**
-   * Events applied (recorded in its inbox); 0 for a read model no consumer of this node runs.
+   * Events applied within the inbox retention (bus.inbox_retention_hours: older inbox rows are
+   * pruned); 0 for a read model no consumer of this node runs.
    *
    * @generated from field: int64 applied_events = 4;
    */
