@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use opentelemetry::{propagation::Extractor, trace::TraceContextExt};
 use tonic::{Code, Status, body::Body};
 use tower::{Layer, Service};
-use tracing::{Instrument, field};
+use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{
@@ -103,7 +103,6 @@ where
             rpc.service = %service,
             rpc.method = %method,
             correlation_id = %correlation_id,
-            grpc.code = field::Empty,
         );
         let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
         let _ = span.set_parent(parent);
@@ -146,8 +145,10 @@ where
                     None if is_grpc(&response) => response.map(|body| Body::new(ObservedBody::new(body, recorder))),
                     None => response,
                 };
-                let span = tracing::Span::current();
-                span.record("grpc.code", code);
+                // Straight onto the OpenTelemetry span (the semantic conventions' name): recorded
+                // as a tracing field it made the log layer re-parse and re-write the span's
+                // fields on every call (the line below carries the code as `grpc_code`).
+                tracing::Span::current().set_attribute("rpc.grpc.status_code", i64::from(code));
                 let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
                 if code == 0 {
                     tracing::info!(elapsed_ms, grpc_code = code, "grpc call");
