@@ -140,12 +140,22 @@ where
         out.push_bind_param::<Text, _>(self.stream_id)?;
         out.push_sql(" AS TEXT) AS stream_id, CAST(");
         out.push_bind_param::<Integer, _>(&self.schema_version)?;
+        // The tail's lower bound is the snapshot's version read by a scalar subquery of its own
+        // (an InitPlan parameter on PostgreSQL), not the joined row's column: a prepared
+        // statement's generic plan then seeks the (stream_id, version) index to the tail. With
+        // `e.version > s.version` as a join condition, the generic plan the node's connections
+        // settle on applied it as a filter after reading every event of the stream (a load grew
+        // with the stream: 13.9 ms at 100 000 events, `fleuve bench growth`).
         out.push_sql(
             " AS INTEGER) AS schema_version) k \
              LEFT JOIN snapshots s ON s.stream_id = k.stream_id AND s.schema_version = k.schema_version \
-             LEFT JOIN events e ON e.stream_id = k.stream_id AND e.version > COALESCE(s.version, 0) \
-             ORDER BY e.version",
+             LEFT JOIN events e ON e.stream_id = k.stream_id AND e.version > COALESCE((SELECT v.version \
+             FROM snapshots v WHERE v.stream_id = CAST(",
         );
+        out.push_bind_param::<Text, _>(self.stream_id)?;
+        out.push_sql(" AS TEXT) AND v.schema_version = CAST(");
+        out.push_bind_param::<Integer, _>(&self.schema_version)?;
+        out.push_sql(" AS INTEGER)), 0) ORDER BY e.version");
         Ok(())
     }
 }
