@@ -175,7 +175,8 @@ async fn runs(
     if rounds > 1 {
         println!("medians over {rounds} rounds (targets: ≥ 1.25× Message DB at 1 client, ≥ 2.5× at 8; ≥ 0.6× INSERT)");
         for &n in clients {
-            let of = |f: &dyn Fn(&Row) -> f64| median(rows.iter().filter(|r| r.clients == n).map(f).collect());
+            let of =
+                |f: &dyn Fn(&Row) -> f64| crate::bench::median(rows.iter().filter(|r| r.clients == n).map(f).collect());
             println!(
                 "{:>7} {:>7} {:>11.0} {:>8} {:>8} {:>12.0} {:>8.2} {:>12.0} {:>9.2}",
                 "median",
@@ -191,15 +192,6 @@ async fn runs(
         }
     }
     Ok(())
-}
-
-pub(crate) fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
 }
 
 /// Message DB's `database/` directory, installed with npm under the tools cache
@@ -293,14 +285,4 @@ pub(crate) async fn run_appends(db: &Database, clients: usize, duration: Duratio
     all.sort();
     tracing::debug!(appends = all.len(), "run done");
     Ok(Figures { tps: all.len() as f64 / elapsed, p50_ms: percentile(&all, 0.5), p99_ms: percentile(&all, 0.99) })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
-        assert_eq!(super::median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(super::median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert!(super::median(vec![]).is_nan());
-    }
 }

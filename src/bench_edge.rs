@@ -23,15 +23,15 @@ use crate::dev::{self, DataDir, DevListen};
 
 /// One measured cell.
 #[derive(Debug, Clone)]
-struct Cell {
-    per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    cpu: Option<CpuUse>,
+pub(crate) struct Cell {
+    pub(crate) per_second: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) cpu: Option<CpuUse>,
 }
 
 /// `clients` workers calling `call` back to back for `duration`; every call must succeed.
-async fn measure<F, Fut>(clients: usize, duration: Duration, call: F) -> anyhow::Result<Cell>
+pub(crate) async fn measure<F, Fut>(clients: usize, duration: Duration, call: F) -> anyhow::Result<Cell>
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: Future<Output = anyhow::Result<()>> + Send,

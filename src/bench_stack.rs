@@ -19,16 +19,8 @@ use fleuve_store::Database;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-use crate::bench::{CpuTimes, CpuUse, KilledOnDrop, ScratchDatabase, free_port, percentile};
-
-/// One measured run.
-#[derive(Debug, Clone)]
-struct Run {
-    per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    cpu: Option<CpuUse>,
-}
+use crate::bench::{CpuUse, KilledOnDrop, ScratchDatabase, free_port};
+use crate::bench_edge::Cell;
 
 /// The hidden `fleuve bench bare-identity`: the identity service on a bare tonic server.
 pub async fn bare_identity(
@@ -138,7 +130,7 @@ async fn measure_both(
     println!("medians over {rounds} round(s) (targets: ≥ 0.9× the bare server's calls/s, ≤ 100 µs added p50)");
     for &n in clients {
         let of = |pick: fn(&(usize, f64, f64)) -> f64| {
-            crate::bench_append::median(ratios.iter().filter(|r| r.0 == n).map(pick).collect())
+            crate::bench::median(ratios.iter().filter(|r| r.0 == n).map(pick).collect())
         };
         println!("{:>7} {:>7} ratio {:.2}, added p50 {:.0} µs", "median", n, of(|r| r.1), of(|r| r.2));
     }
@@ -147,7 +139,7 @@ async fn measure_both(
     Ok(())
 }
 
-fn print_run(round: usize, clients: usize, server: &str, run: &Run, baseline: Option<&Run>) {
+fn print_run(round: usize, clients: usize, server: &str, run: &Cell, baseline: Option<&Cell>) {
     let cpu = run.cpu.as_ref().map_or_else(|| "n/a".to_owned(), |c| format!("{:.1}", c.ms_per_job * 1000.0));
     let (ratio, added) = baseline.map_or_else(
         || (String::new(), String::new()),
@@ -184,7 +176,7 @@ async fn connect(port: u16) -> anyhow::Result<Channel> {
 }
 
 /// `clients` workers on one channel calling `GetJwks` back to back for `duration`.
-async fn run(channel: &Channel, token: &str, clients: usize, duration: Duration) -> anyhow::Result<Run> {
+async fn run(channel: &Channel, token: &str, clients: usize, duration: Duration) -> anyhow::Result<Cell> {
     let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse()?;
     let call = {
         let channel = channel.clone();
@@ -200,36 +192,5 @@ async fn run(channel: &Channel, token: &str, clients: usize, duration: Duration)
             }
         }
     };
-    for _ in 0..200 {
-        call().await?;
-    }
-    let started = Instant::now();
-    let deadline = started + duration;
-    let cpu_before = CpuTimes::read();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let call = call.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let t0 = Instant::now();
-                call().await?;
-                latencies.push(t0.elapsed());
-            }
-            Ok::<_, anyhow::Error>(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let cpu = cpu_before.zip(CpuTimes::read()).map(|(before, after)| after.since(&before, latencies.len()));
-    latencies.sort();
-    Ok(Run {
-        per_second: latencies.len() as f64 / elapsed,
-        p50_ms: percentile(&latencies, 0.5),
-        p99_ms: percentile(&latencies, 0.99),
-        cpu,
-    })
+    crate::bench_edge::measure(clients, duration, call).await
 }

@@ -173,15 +173,6 @@ async fn measure(
     Ok(Measured { mode, process_ms_per_saga: process_ms / measured.completed.max(1) as f64, run: measured, scrapes })
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
-}
-
 pub async fn telemetry(
     admin_url: &str,
     otlp_endpoint: &str,
@@ -234,9 +225,9 @@ pub async fn telemetry(
     println!(
         "on/off, median of {rounds} rounds: throughput {:.3}x (target >= 0.95), fleuve CPU per saga {:.3}x, machine \
          CPU per saga {:.3}x (target within 5 %)",
-        median(throughput),
-        median(process_cpu),
-        median(machine_cpu)
+        crate::bench::median(throughput),
+        crate::bench::median(process_cpu),
+        crate::bench::median(machine_cpu)
     );
     println!(
         "  fleuve cpu ms: CPU time of the fleuve dev process per completed saga; machine cpu: every process's, the \
@@ -247,13 +238,6 @@ pub async fn telemetry(
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(super::median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(super::median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert!(super::median(Vec::new()).is_nan());
-    }
-
     #[test]
     fn reads_this_process_cpu_time() {
         let before = super::process_cpu_ms(std::process::id()).expect("/proc/self/stat");
