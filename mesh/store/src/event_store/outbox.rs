@@ -58,14 +58,32 @@ pub fn outbox_pending_after(
     after: i64,
     limit: i64,
 ) -> Result<Vec<(OutboxRow, RecordedEvent)>, StoreError> {
+    // Two reads by primary key, not one join: joined, PostgreSQL plans a merge join that walks
+    // the events' primary key from the first event ever stored up to the first queued row
+    // (the bound on the outbox's position does not carry over to the events), so every read
+    // cost grew with the whole store (2.7 ms per read after 20 000 events).
     let rows = outbox::table
-        .inner_join(events::table)
         .filter(outbox::position.gt(after))
         .order(outbox::position.asc())
         .limit(limit)
-        .select((OutboxRecord::as_select(), EventRow::as_select()))
-        .load::<(OutboxRecord, EventRow)>(conn)?;
-    rows.into_iter().map(|(row, event)| Ok((OutboxRow::from(row), RecordedEvent::try_from(event)?))).collect()
+        .select(OutboxRecord::as_select())
+        .load::<OutboxRecord>(conn)?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let positions: Vec<i64> = rows.iter().map(|row| row.position).collect();
+    let mut found: std::collections::HashMap<i64, EventRow> = events::table
+        .filter(events::position.eq_any(&positions))
+        .select(EventRow::as_select())
+        .load::<EventRow>(conn)?
+        .into_iter()
+        .map(|event| (event.position, event))
+        .collect();
+    // A row without its event cannot be (its position references it); skip it rather than fail.
+    rows.into_iter()
+        .filter_map(|row| found.remove(&row.position).map(|event| (row, event)))
+        .map(|(row, event)| Ok((OutboxRow::from(row), RecordedEvent::try_from(event)?)))
+        .collect()
 }
 
 /// Marks rows as published by removing them from the outbox (their events stay in the
