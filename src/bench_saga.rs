@@ -337,9 +337,9 @@ pub async fn saga(base: &MeshConfig, admin_url: &str, concurrency: &[usize], dur
         tracing::debug!(sagas = saga.completed, chains = chain.completed, "run done");
     }
     println!(
-        "  a saga commits 7 transactions (PlaceOrder, start, reservation, stock reply, payment, payment reply, \
-         notification), 2 more to deliver the notification, and the relay's marks, over 6 Kafka hops; the chain \
-         commits 3 writes and reads 1"
+        "  a saga commits 6 transactions (PlaceOrder with the saga's start, reservation, stock reply, payment, \
+         payment reply, notification), 2 more to deliver the notification, and the relay's marks, over 5 Kafka hops; \
+         the chain commits 3 writes and reads 1"
     );
     println!(
         "  cpu ms: CPU time of the whole machine (node, PostgreSQL, broker) per completed saga or chain, from \

@@ -196,9 +196,9 @@ impl Orders {
         Uuid::new_v5(&ORDER_ID_NAMESPACE, name.as_bytes()).to_string()
     }
 
-    /// Places an order: the first call creates it and queues `order.placed`; a retry with the
-    /// same idempotency key and content returns the same order; the key with another content
-    /// is refused.
+    /// Places an order: the first call creates it, queues `order.placed` and starts its saga
+    /// (queues the stock check); a retry with the same idempotency key and content returns the
+    /// same order; the key with another content is refused.
     pub async fn place_order(&self, caller: &Caller, new: NewOrder, now: DateTime<Utc>) -> Result<Placed, AppError> {
         let customer_id = new.customer_id.trim();
         let customer_id = if customer_id.is_empty() {
@@ -221,7 +221,6 @@ impl Orders {
             payment_token: new.payment_token,
         });
         let meta = caller.metadata();
-        let start_within = self.settings.timeouts.stock_check;
         let cx = OrderContext { orchestrator: self.orchestrator.clone(), now };
         // A concurrent PlaceOrder with the same key loses the race on the stream; decided
         // again, it finds the order placed and returns it.
@@ -231,10 +230,9 @@ impl Orders {
             if events.is_empty() {
                 return Ok(Placed { order: order_to_pb(&order.state), created: false });
             }
-            // The saga starts when `order.placed` comes back from Kafka; should that not
-            // happen in time, the deadline ticker starts it.
-            let start = deadlines::start(&order.id, now + start_within);
-            let order = step::commit(conn, order, &events, &meta, Some(&meta.correlation_id), Some(start))?;
+            // The events start the saga too: the stock check is queued with the order, and
+            // the row carries the stock check's deadline.
+            let order = step::commit(conn, order, &events, &meta, Some(&meta.correlation_id))?;
             Ok(Placed { order: order_to_pb(&order), created: true })
         })
         .await?;

@@ -1,7 +1,8 @@
-//! The orchestrator's consumer: `order.placed` starts an order's saga, `stock.checked` and
-//! `payment.result` answer its steps. Each record goes through the orchestrator inside the
-//! consumer runtime's transaction (inbox row included), so a redelivered record is dropped
-//! by the inbox and a duplicate or late reply by the saga's state.
+//! The orchestrator's consumer: `stock.checked` and `payment.result` answer an order's saga
+//! steps (the saga starts in PlaceOrder's transaction, so `order.placed` is not consumed
+//! here). Each record goes through the orchestrator inside the consumer runtime's
+//! transaction (inbox row included), so a redelivered record is dropped by the inbox and a
+//! duplicate or late reply by the saga's state.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,8 +37,7 @@ pub struct OrderSaga {
 }
 
 impl crate::Orders {
-    /// The saga consumer feeding `order.placed`, `stock.checked` and `payment.result` to
-    /// this service.
+    /// The saga consumer feeding `stock.checked` and `payment.result` to this service.
     pub fn participant(&self) -> OrderSaga {
         OrderSaga::new(self.clone())
     }
@@ -51,10 +51,6 @@ impl OrderSaga {
     /// The order a record is about and what it tells its saga.
     fn input(event: &ConsumedEvent) -> Result<(String, SagaInput), HandlerError> {
         match event.topic.as_str() {
-            topics::ORDER_PLACED => {
-                let placed: pb::OrderPlaced = event.decode()?;
-                Ok((placed.order_id, SagaInput::Start))
-            }
             topics::STOCK_CHECKED => {
                 let reply: stock::StockChecked = event.decode()?;
                 Ok((saga_id(reply.step.as_ref())?, SagaInput::StockChecked(reply)))
@@ -81,7 +77,6 @@ impl SagaParticipant for OrderSaga {
 
     fn topics(&self) -> Vec<TopicSchema> {
         vec![
-            TopicSchema::new(topics::ORDER_PLACED, "fleuve.order.v1.OrderPlaced", "fleuve/order/v1/saga.proto"),
             TopicSchema::new(topics::STOCK_CHECKED, "fleuve.stock.v1.StockChecked", "fleuve/stock/v1/saga.proto"),
             TopicSchema::new(topics::PAYMENT_RESULT, "fleuve.billing.v1.PaymentResult", "fleuve/billing/v1/saga.proto"),
         ]

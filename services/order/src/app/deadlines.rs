@@ -15,16 +15,6 @@ use super::{AppError, Orders, views};
 use crate::domain::{Deadline, SagaInput};
 use crate::schema::order_view;
 
-/// The deadline of a placed order whose saga has not started: when it passes, the ticker
-/// starts the saga (step kind `UNSPECIFIED`, attempt 0), as `order.placed` would have.
-pub(super) fn start(order_id: &str, at: DateTime<Utc>) -> Deadline {
-    Deadline {
-        order_id: order_id.to_owned(),
-        step: SagaStep { saga_id: order_id.to_owned(), kind: SagaStepKind::Unspecified.into(), attempt: 0 },
-        at,
-    }
-}
-
 /// Most deadlines handled per tick.
 const BATCH: i64 = 200;
 

@@ -8,7 +8,7 @@ use fleuve_store::DbConnection;
 use fleuve_store::event_store::{EventMetadata, OutgoingMessage};
 
 use super::{AppError, deadlines, views};
-use crate::domain::{Deadline, Orchestrator, Order, OrderCommand, OrderContext, Outgoing, SagaInput};
+use crate::domain::{Orchestrator, Order, OrderCommand, OrderContext, Outgoing, SagaInput};
 
 /// The order after one input, and the events the input appended (often none).
 #[derive(Debug, Clone)]
@@ -88,22 +88,20 @@ pub fn advance(
         return Ok(Advanced { order: order.state, events, finished: None });
     }
     let before = order.state.clone();
-    let order = commit(conn, order, &events, meta, None, None)?;
+    let order = commit(conn, order, &events, meta, None)?;
     let finished = Finished::of(&before, &order, now);
     Ok(Advanced { order, events, finished })
 }
 
 /// Appends `events` to the order's stream at its current version, queues every saga message
 /// they send (keyed by the order id, on the message's topic) and rewrites its read-model row
-/// with its deadline: the step it waits on, else `idle_deadline` (PlaceOrder: the saga's
-/// start). `correlation_id` is recorded for a new order.
+/// with its deadline (the step it waits on). `correlation_id` is recorded for a new order.
 pub fn commit(
     conn: &mut DbConnection,
     order: Loaded<Order>,
     events: &[pb::OrderEvent],
     meta: &EventMetadata,
     correlation_id: Option<&str>,
-    idle_deadline: Option<Deadline>,
 ) -> Result<Order, AppError> {
     let (created, order_id) = (!order.exists(), order.id.clone());
     let outgoing = Outgoing::all(events);
@@ -119,7 +117,7 @@ pub fn commit(
         })
         .collect();
     let next = repository::save::<_, AppError>(conn, order, events, meta, &messages)?.loaded.state;
-    let deadline = next.deadline().or(idle_deadline);
+    let deadline = next.deadline();
     views::write(conn, &next, deadline.as_ref(), created, correlation_id)?;
     Ok(next)
 }

@@ -83,7 +83,18 @@ impl Aggregate for Order {
     /// Placing an order, or one step of its saga ([`Orchestrator::decide`]).
     fn handle(&self, command: OrderCommand, cx: &OrderContext) -> Result<Vec<pb::OrderEvent>, DomainError> {
         match command {
-            OrderCommand::Place(place) => self.place(place, cx.now),
+            OrderCommand::Place(place) => {
+                let mut events = self.place(place, cx.now)?;
+                if !events.is_empty() {
+                    // Placing an order starts its saga: the stock check goes out in the same
+                    // transaction as the order, not after `order.placed` has made a round trip
+                    // through Kafka back to this service.
+                    let mut placed = self.clone();
+                    events.iter().for_each(|event| placed.apply(event));
+                    events.extend(cx.orchestrator.decide(&placed, SagaInput::Start, cx.now)?);
+                }
+                Ok(events)
+            }
             OrderCommand::Saga(input) => cx.orchestrator.decide(self, input, cx.now),
         }
     }

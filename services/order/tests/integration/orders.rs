@@ -25,7 +25,7 @@ async fn placing_twice_with_one_key_gives_one_order_and_one_message(db: TestData
     assert!(first.created);
     let order = &first.order;
     assert_eq!(order.customer_id, "alice");
-    assert_eq!(order.status(), pb::OrderStatus::Pending);
+    assert_eq!(order.status(), pb::OrderStatus::AwaitingStock, "placing it started its saga");
     assert_eq!(order.total.as_ref().map(|m| m.amount), Some(3000));
 
     let retry = orders.place_order(&alice, new_order("k1", &[("sku-1", 2, 1500)], "tok_ok"), Utc::now()).await?;
@@ -35,6 +35,8 @@ async fn placing_twice_with_one_key_gives_one_order_and_one_message(db: TestData
 
     let placed = sent(&db, "order.placed", "fleuve.order.v1.OrderPlaced", &order.order_id).await?;
     assert_eq!(placed.len(), 1, "one order.placed message");
+    let checks = sent(&db, "stock.check.request", "fleuve.stock.v1.StockCheckRequest", &order.order_id).await?;
+    assert_eq!(checks.len(), 1, "one stock check, queued with the order");
     let message: pb::OrderPlaced = decode(&placed[0]);
     assert_eq!(message.order_id, order.order_id);
     assert_eq!(placed[0].correlation_id, "corr-alice");
@@ -113,7 +115,7 @@ async fn customers_see_only_their_orders(db: TestDatabase) -> anyhow::Result<()>
     assert!(orders.list_orders(&bob, foreign.clone(), PageRequest::parse(0, "")?).await.is_err());
     assert_eq!(orders.list_orders(&admin(), foreign, PageRequest::parse(0, "")?).await?.items.len(), 1);
     let order = orders.get_order(&alice, id.clone()).await?;
-    assert_eq!(order.status(), pb::OrderStatus::Pending, "bob's cancellation changed nothing");
+    assert_eq!(order.status(), pb::OrderStatus::AwaitingStock, "bob's cancellation changed nothing");
     Ok(())
 }
 
@@ -154,19 +156,23 @@ async fn orders_list_newest_first_in_pages(db: TestDatabase) -> anyhow::Result<(
 async fn cancellation_before_payment_and_refusal_after(db: TestDatabase) -> anyhow::Result<()> {
     let orders = orders(&db);
     let alice = customer("alice");
-    // Pending: cancelled at once.
+    // Awaiting stock (a placed order's saga has started): the stock that may be held is
+    // released first, then the order is cancelled.
     let a = orders.place_order(&alice, new_order("a", &[("sku-1", 1, 100)], "tok_ok"), Utc::now()).await?.order;
-    let cancelled = orders.cancel_order(&alice, a.order_id.clone(), "changed my mind".into(), Utc::now()).await?;
-    assert_eq!(cancelled.status(), pb::OrderStatus::Cancelled);
-    assert!(cancelled.failure.as_ref().is_some_and(|f| f.reason.contains("changed my mind")));
+    let cancelling = orders.cancel_order(&alice, a.order_id.clone(), "changed my mind".into(), Utc::now()).await?;
+    assert_eq!(cancelling.status(), pb::OrderStatus::Compensating);
+    assert!(cancelling.failure.as_ref().is_some_and(|f| f.reason.contains("changed my mind")));
     let again = orders.cancel_order(&alice, a.order_id.clone(), String::new(), Utc::now()).await?;
-    assert_eq!(again.version, cancelled.version, "cancelling twice changes nothing");
+    assert_eq!(again.version, cancelling.version, "cancelling twice changes nothing");
+    assert_eq!(sent(&db, "stock.release", "fleuve.stock.v1.StockRelease", &a.order_id).await?.len(), 1);
+    consume(&db, &orders, released(&a.order_id, 1)).await?;
+    let cancelled = orders.get_order(&alice, a.order_id.clone()).await?;
+    assert_eq!(cancelled.status(), pb::OrderStatus::Cancelled);
     let failed = sent(&db, "order.failed", "fleuve.order.v1.OrderFailed", &a.order_id).await?;
     assert_eq!(failed.len(), 1);
 
     // Awaiting payment: refused.
     let b = orders.place_order(&alice, new_order("b", &[("sku-1", 1, 100)], "tok_ok"), Utc::now()).await?.order;
-    consume(&db, &orders, placed_record(&db, &b.order_id).await?).await?;
     consume(&db, &orders, reserved(&b.order_id, &[("sku-1", 1)])).await?;
     let refused = orders.cancel_order(&alice, b.order_id.clone(), String::new(), Utc::now()).await;
     match refused {

@@ -22,16 +22,15 @@ on_both_backends!(
     replies_that_cannot_belong_are_parked,
     watch_follows_the_order_to_its_end,
     a_watch_never_sees_a_decision_that_did_not_commit,
-    an_order_placed_but_never_started_is_started_by_its_deadline,
+    an_order_placed_by_an_earlier_version_is_started_by_its_deadline,
     deadlines_survive_the_move_into_the_order_row,
 );
 
-async fn start(db: &TestDatabase, orders: &Orders, key: &str, token: &str) -> anyhow::Result<String> {
+/// Places an order, which starts its saga (the stock check is queued with it).
+async fn start(_db: &TestDatabase, orders: &Orders, key: &str, token: &str) -> anyhow::Result<String> {
     let placed =
         orders.place_order(&customer("alice"), new_order(key, &[("sku-1", 2, 1500)], token), Utc::now()).await?;
-    let id = placed.order.order_id;
-    consume(db, orders, placed_record(db, &id).await?).await?;
-    Ok(id)
+    Ok(placed.order.order_id)
 }
 
 async fn status(orders: &Orders, id: &str) -> anyhow::Result<pb::Order> {
@@ -49,8 +48,9 @@ async fn happy_path_confirms_and_queues_each_message(db: TestDatabase) -> anyhow
     let check: stock::StockCheckRequest = decode(&checks[0]);
     assert_eq!(check.lines, vec![stock::StockLine { product_id: "sku-1".into(), quantity: 2 }]);
     assert_eq!(check.step.as_ref().map(|s| s.kind()), Some(SagaStepKind::StockCheck));
-    // The saga's messages carry the PlaceOrder correlation id, caused by the record consumed.
+    // The saga's messages carry the PlaceOrder correlation id.
     assert_eq!(checks[0].correlation_id, "corr-alice");
+    assert_eq!(sent(&db, "order.placed", "fleuve.order.v1.OrderPlaced", &id).await?.len(), 1);
 
     consume(&db, &orders, reserved(&id, &[("sku-1", 2)])).await?;
     assert_eq!(status(&orders, &id).await?.status(), pb::OrderStatus::AwaitingPayment);
@@ -119,8 +119,9 @@ async fn declined_payment_releases_stock_then_fails(db: TestDatabase) -> anyhow:
 async fn duplicate_and_late_replies_change_nothing(db: TestDatabase) -> anyhow::Result<()> {
     let orders = orders(&db);
     let id = start(&db, &orders, "k", "tok_ok").await?;
-    // order.placed delivered again (a new record): no second stock check.
-    consume(&db, &orders, placed_record(&db, &id).await?).await?;
+    // order.placed is not the orchestrator's: delivered to it, it is refused for good.
+    let refused = consume(&db, &orders, placed_record(&db, &id).await?).await;
+    assert!(matches!(refused, Err(HandlerError::Permanent(_))), "{refused:?}");
     assert_eq!(sent(&db, "stock.check.request", "fleuve.stock.v1.StockCheckRequest", &id).await?.len(), 1);
     consume(&db, &orders, reserved(&id, &[("sku-1", 2)])).await?;
     let before = status(&orders, &id).await?;
@@ -199,8 +200,7 @@ async fn watch_follows_the_order_to_its_end(db: TestDatabase) -> anyhow::Result<
     let id = placed.order.order_id;
     let mut watch = orders.watch_order(&customer("alice"), id.clone()).await?;
     let first = watch.recv().await.expect("current state")?;
-    assert_eq!(first.status(), pb::OrderStatus::Pending);
-    consume(&db, &orders, placed_record(&db, &id).await?).await?;
+    assert_eq!(first.status(), pb::OrderStatus::AwaitingStock);
     consume(&db, &orders, reserved(&id, &[("sku-1", 1)])).await?;
     consume(&db, &orders, approved(&id, 100)).await?;
     let mut statuses = Vec::new();
@@ -216,7 +216,6 @@ async fn a_watch_never_sees_a_decision_that_did_not_commit(db: TestDatabase) -> 
     let placed =
         orders.place_order(&customer("alice"), new_order("r", &[("sku-1", 1, 100)], "tok_ok"), Utc::now()).await?;
     let id = placed.order.order_id;
-    consume(&db, &orders, placed_record(&db, &id).await?).await?;
     let mut watch = orders.watch_order(&customer("alice"), id.clone()).await?;
     assert_eq!(watch.recv().await.expect("current state")?.status(), pb::OrderStatus::AwaitingStock);
 
@@ -254,25 +253,71 @@ async fn a_watch_never_sees_a_decision_that_did_not_commit(db: TestDatabase) -> 
     Ok(())
 }
 
-async fn an_order_placed_but_never_started_is_started_by_its_deadline(db: TestDatabase) -> anyhow::Result<()> {
+/// Turns a placed order back into one placed by an earlier version, whose saga started only
+/// when `order.placed` came back: its stream holds `placed` alone, no stock check is queued, and
+/// its row shows it pending and waits on the start deadline (step kind UNSPECIFIED, attempt 0)
+/// at the same instant as the stock check's.
+async fn as_placed_by_an_earlier_version(db: &TestDatabase, placed: &pb::Order) -> anyhow::Result<()> {
+    use diesel::RunQueryDsl;
+    let id = placed.order_id.clone();
+    let (order, check) = (format!("order-{id}"), format!("stock.check.request-{id}"));
+    let pending = pb::OrderStatus::Pending as i32;
+    let view = pb::Order {
+        status: pending,
+        version: 1,
+        step_deadline: None,
+        updated_at: placed.placed_at,
+        ..placed.clone()
+    }
+    .encode_to_vec();
+    let hex: String = view.iter().map(|b| format!("{b:02x}")).collect();
+    db.database()
+        .run(move |conn| -> anyhow::Result<()> {
+            let view = match conn {
+                fleuve_store::DbConnection::Pg(_) => format!("'\\x{hex}'::bytea"),
+                fleuve_store::DbConnection::Sqlite(_) => format!("X'{hex}'"),
+            };
+            let statements = [
+                format!(
+                    "DELETE FROM outbox WHERE position IN (SELECT position FROM events \
+                     WHERE (stream_id = '{order}' AND version > 1) OR stream_id = '{check}')"
+                ),
+                format!("DELETE FROM events WHERE (stream_id = '{order}' AND version > 1) OR stream_id = '{check}'"),
+                format!("DELETE FROM streams WHERE stream_id = '{check}'"),
+                format!("UPDATE streams SET version = 1 WHERE stream_id = '{order}'"),
+                format!(
+                    "UPDATE order_view SET status = {pending}, version = 1, view = {view}, due_step_kind = 0, \
+                     due_attempt = 0 WHERE order_id = '{id}'"
+                ),
+            ];
+            for statement in &statements {
+                anyhow::ensure!(diesel::sql_query(statement.as_str()).execute(conn)? > 0, "{statement} changed nothing");
+            }
+            Ok(())
+        })
+        .await
+}
+
+async fn an_order_placed_by_an_earlier_version_is_started_by_its_deadline(db: TestDatabase) -> anyhow::Result<()> {
     let orders = orders(&db);
     let placed =
         orders.place_order(&customer("alice"), new_order("s", &[("sku-1", 1, 100)], "tok_ok"), Utc::now()).await?;
-    let id = placed.order.order_id;
-    // order.placed is never consumed (the bus is down): nothing happens before the deadline...
+    let id = placed.order.order_id.clone();
+    as_placed_by_an_earlier_version(&db, &placed.order).await?;
+    assert!(sent(&db, "stock.check.request", "fleuve.stock.v1.StockCheckRequest", &id).await?.is_empty());
+    // Its order.placed is no longer consumed: nothing happens before the deadline...
     assert_eq!(orders.fire_due_deadlines(Utc::now()).await?, 0);
     assert_eq!(status(&orders, &id).await?.status(), pb::OrderStatus::Pending);
-    // ...and at it, the ticker starts the saga itself, once.
+    // ...and at it, the ticker starts the saga, once.
     assert_eq!(orders.fire_due_deadlines(later(31)).await?, 1);
     assert_eq!(status(&orders, &id).await?.status(), pb::OrderStatus::AwaitingStock);
     assert_eq!(sent(&db, "stock.check.request", "fleuve.stock.v1.StockCheckRequest", &id).await?.len(), 1);
-    // The late order.placed changes nothing.
-    consume(&db, &orders, placed_record(&db, &id).await?).await?;
-    assert_eq!(sent(&db, "stock.check.request", "fleuve.stock.v1.StockCheckRequest", &id).await?.len(), 1);
-    // A cancelled order is not started by a stale start deadline.
+    assert_eq!(orders.fire_due_deadlines(later(31)).await?, 0);
+    // A cancelled one is not started by its stale start deadline.
     let other =
         orders.place_order(&customer("alice"), new_order("c", &[("sku-1", 1, 100)], "tok_ok"), Utc::now()).await?;
-    let other_id = other.order.order_id;
+    let other_id = other.order.order_id.clone();
+    as_placed_by_an_earlier_version(&db, &other.order).await?;
     orders.cancel_order(&customer("alice"), other_id.clone(), String::new(), Utc::now()).await?;
     assert_eq!(orders.fire_due_deadlines(later(31)).await?, 0);
     assert_eq!(status(&orders, &other_id).await?.status(), pb::OrderStatus::Cancelled);
@@ -287,7 +332,7 @@ async fn deadlines_survive_the_move_into_the_order_row(db: TestDatabase) -> anyh
     consume(&db, &orders, reserved(&paying, &[("sku-1", 2)])).await?;
     let placed =
         orders.place_order(&customer("alice"), new_order("new", &[("sku-1", 1, 100)], "tok_ok"), Utc::now()).await?;
-    let unstarted = placed.order.order_id;
+    let checking = placed.order.order_id;
     drop(orders);
 
     let database = db.database().clone();
@@ -302,10 +347,12 @@ async fn deadlines_survive_the_move_into_the_order_row(db: TestDatabase) -> anyh
 
     let restarted = Orders::new(db.database().clone(), Settings::default());
     assert_eq!(restarted.fire_due_deadlines(Utc::now()).await?, 0, "nothing is due yet");
-    assert_eq!(restarted.fire_due_deadlines(later(61)).await?, 2, "the payment and the start deadline");
+    assert_eq!(restarted.fire_due_deadlines(later(61)).await?, 2, "the payment and the stock check deadline");
     let order = status(&restarted, &paying).await?;
     assert_eq!(order.status(), pb::OrderStatus::Compensating);
     assert_eq!(order.failure.as_ref().map(|f| f.code()), Some(pb::FailureCode::PaymentTimedOut));
-    assert_eq!(status(&restarted, &unstarted).await?.status(), pb::OrderStatus::AwaitingStock);
+    let order = status(&restarted, &checking).await?;
+    assert_eq!(order.status(), pb::OrderStatus::Compensating);
+    assert_eq!(order.failure.as_ref().map(|f| f.code()), Some(pb::FailureCode::StockCheckTimedOut));
     Ok(())
 }

@@ -17,5 +17,7 @@ pub const PRODUCED: [(&str, &str, &str); 7] = [
     (ORDER_FAILED, "fleuve.order.v1.OrderFailed", "fleuve/order/v1/saga.proto"),
 ];
 
-/// The topics the orchestrator consumes.
-pub const CONSUMED: [&str; 3] = [ORDER_PLACED, STOCK_CHECKED, PAYMENT_RESULT];
+/// The topics the orchestrator consumes. Not `order.placed`: an order starts its saga in the
+/// transaction that places it (an order placed by an earlier version, still `Pending`, is
+/// started by its start deadline).
+pub const CONSUMED: [&str; 2] = [STOCK_CHECKED, PAYMENT_RESULT];

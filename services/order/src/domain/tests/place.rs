@@ -3,12 +3,15 @@
 use super::*;
 
 #[test]
-fn a_valid_order_is_placed_with_its_total() {
-    let order = given(&[]).when_placed(place(), 0).then(&[placed()]);
-    assert_eq!(order.status, pb::OrderStatus::Pending);
+fn a_valid_order_is_placed_with_its_total_and_its_saga_started() {
+    // The stock check is requested by the same decision (one transaction), not after
+    // `order.placed` came back from Kafka.
+    let order = given(&[]).when_placed(place(), 0).then(&awaiting_stock());
+    assert_eq!(order.status, pb::OrderStatus::AwaitingStock);
     assert_eq!(order.total, xaf(7_000));
     assert_eq!(order.placed_at, ts(0));
-    assert_eq!(order.deadline(), None);
+    let deadline = order.deadline().expect("the stock check's deadline");
+    assert_eq!((deadline.step, deadline.at), (step(SagaStepKind::StockCheck, 1), t(30)));
 }
 
 #[test]
@@ -19,7 +22,7 @@ fn values_are_trimmed() {
     command.lines[0].product_id = " sku-1 ".into();
     command.payment_token = " tok_visa ".into();
     command.currency = " XAF ".into();
-    given(&[]).when_placed(command, 0).then(&[placed()]);
+    given(&[]).when_placed(command, 0).then(&awaiting_stock());
 }
 
 #[test]
@@ -83,6 +86,6 @@ fn a_total_that_overflows_is_refused() {
 fn free_items_are_allowed() {
     let mut command = place();
     command.lines = vec![order_line("sku-1", 1, 0)];
-    let order = given(&[]).when_placed(command, 0).then_count(1);
+    let order = given(&[]).when_placed(command, 0).then_count(2);
     assert_eq!(order.total, xaf(0));
 }
