@@ -21,6 +21,7 @@ pub mod consumer;
 mod database;
 mod error;
 pub mod event_store;
+mod prepared;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -28,6 +29,7 @@ pub mod testing;
 pub use connection::DbConnection;
 pub use database::{Backend, Database, DbConnectionManager, MigrationSet, Pool};
 pub use error::{StoreError, is_connection_lost};
+pub use prepared::{Prepared, execute_prepared};
 
 /// This crate's tables: streams, events, snapshots, outbox and sequences; inbox and dead letters.
 pub const EVENT_STORE_MIGRATIONS: MigrationSet = MigrationSet {

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use super::rows::insert_if_absent;
+use crate::Prepared;
 use crate::connection::DbConnection;
 use crate::database::atomically;
 use crate::error::StoreError;
@@ -17,11 +18,13 @@ use crate::schema::sequences;
 pub fn next_sequence(conn: &mut DbConnection, name: &str) -> Result<i64, StoreError> {
     // PostgreSQL: the increment and the read are one statement once the counter exists.
     if let DbConnection::Pg(pg) = conn {
-        let next = diesel::update(sequences::table.find(name))
-            .set(sequences::value.eq(sequences::value + 1))
-            .returning(sequences::value)
-            .get_result::<i64>(pg)
-            .optional()?;
+        let next = Prepared(
+            diesel::update(sequences::table.find(name))
+                .set(sequences::value.eq(sequences::value + 1))
+                .returning(sequences::value),
+        )
+        .get_result::<i64>(pg)
+        .optional()?;
         if let Some(next) = next {
             return Ok(next);
         }

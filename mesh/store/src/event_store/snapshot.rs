@@ -10,6 +10,7 @@ use super::{RecordedEvent, StreamRef, now};
 use crate::connection::DbConnection;
 use crate::database::atomically;
 use crate::error::StoreError;
+use crate::execute_prepared;
 use crate::schema::snapshots;
 
 /// A stream's state as of `version`, encoded under `schema_version`.
@@ -38,16 +39,18 @@ pub fn save_snapshot(
     atomically(conn, |conn| {
         let taken_at = now();
         let replace = |conn: &mut DbConnection| {
-            diesel::update(
-                snapshots::table.filter(snapshots::stream_id.eq(&stream_id)).filter(snapshots::version.le(version)),
+            execute_prepared(
+                conn,
+                diesel::update(
+                    snapshots::table.filter(snapshots::stream_id.eq(&stream_id)).filter(snapshots::version.le(version)),
+                )
+                .set((
+                    snapshots::version.eq(version),
+                    snapshots::schema_version.eq(schema_version),
+                    snapshots::state.eq(state),
+                    snapshots::taken_at.eq(taken_at),
+                )),
             )
-            .set((
-                snapshots::version.eq(version),
-                snapshots::schema_version.eq(schema_version),
-                snapshots::state.eq(state),
-                snapshots::taken_at.eq(taken_at),
-            ))
-            .execute(conn)
         };
         if replace(conn)? == 1 {
             return Ok(());

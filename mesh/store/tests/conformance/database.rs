@@ -4,7 +4,7 @@ use fleuve_store::event_store::{self, ExpectedVersion};
 use fleuve_store::testing::TestDatabase;
 use fleuve_store::{EVENT_STORE_MIGRATIONS, StoreError};
 
-use crate::support::{append, counts, meta, new_events, stream};
+use crate::support::{append, counts, meta, new_events, pool_for, stream};
 
 pub async fn migrate_is_idempotent(test: TestDatabase) -> anyhow::Result<()> {
     let db = test.database().clone();
@@ -57,4 +57,48 @@ pub async fn append_outside_transaction_is_atomic(test: TestDatabase) -> anyhow:
         .await?;
     assert_eq!(outcome.last_version, 2);
     Ok(())
+}
+
+/// `execute_prepared` reports the rows an UPDATE or INSERT changed (none, one, several) on both
+/// backends, and on PostgreSQL the statement stays prepared on the connection: run again, it is
+/// not prepared anew (one entry in `pg_prepared_statements` for its text).
+pub async fn prepared_statements_count_rows_and_stay_prepared(test: TestDatabase) -> anyhow::Result<()> {
+    use diesel::prelude::*;
+    use fleuve_store::schema::sequences;
+    use fleuve_store::{DbConnection, execute_prepared};
+    // One connection, so that what it keeps prepared can be read back on it.
+    let db = pool_for(&test, 1)?;
+    db.run(|conn| -> anyhow::Result<()> {
+        for name in ["a", "b"] {
+            let insert = diesel::insert_into(sequences::table).values((sequences::name.eq(name), sequences::value.eq(1_i64)));
+            assert_eq!(execute_prepared(conn, insert)?, 1);
+        }
+        let bump = |conn: &mut DbConnection, name: &str| {
+            execute_prepared(conn, diesel::update(sequences::table.find(name)).set(sequences::value.eq(sequences::value + 1)))
+        };
+        assert_eq!(bump(conn, "a")?, 1);
+        assert_eq!(bump(conn, "a")?, 1);
+        assert_eq!(bump(conn, "missing")?, 0);
+        let all = diesel::update(sequences::table.filter(sequences::name.eq_any(["a", "b"])))
+            .set(sequences::value.eq(sequences::value + 10));
+        assert_eq!(execute_prepared(conn, all)?, 2);
+        let values: Vec<(String, i64)> =
+            sequences::table.filter(sequences::name.eq_any(["a", "b"])).order(sequences::name).load(conn)?;
+        assert_eq!(values, [("a".to_owned(), 13), ("b".to_owned(), 11)]);
+        if let DbConnection::Pg(pg) = conn {
+            #[derive(QueryableByName)]
+            struct Kept {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let kept = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_prepared_statements \
+                 WHERE statement LIKE 'WITH changed AS (UPDATE \"sequences\" SET \"value\" = (\"sequences\".\"value\" + $1) WHERE (\"sequences\".\"name\" = $2)%'",
+            )
+            .get_result::<Kept>(pg)?;
+            assert_eq!(kept.n, 1, "the update is prepared once and kept");
+        }
+        Ok(())
+    })
+    .await
 }

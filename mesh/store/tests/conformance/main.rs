@@ -43,6 +43,7 @@ macro_rules! conformance_suite {
                 database::migrate_is_idempotent,
                 database::panic_rolls_back_and_pool_recovers,
                 database::append_outside_transaction_is_atomic,
+                database::prepared_statements_count_rows_and_stay_prepared,
                 inbox::inbox_claims_once_and_waits_behind_parked_keys,
                 inbox::concurrent_claims_of_one_event,
                 inbox::inbox_prunes_rows_past_the_retention_only,

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use fleuve_proto::billing::v1 as pb;
 use fleuve_proto::common::v1::Money;
-use fleuve_store::DbConnection;
+use fleuve_store::{DbConnection, execute_prepared};
 
 use crate::domain::{Account, Charge, instant, timestamp};
 use crate::schema::{billing_accounts, billing_charges, billing_refunds};
@@ -75,7 +75,7 @@ pub(super) fn write_account(conn: &mut DbConnection, account: &Account, now: Dat
         opened_at: naive(account.opened_at.as_ref(), now),
         updated_at: now.naive_utc(),
     };
-    let updated = diesel::update(billing_accounts::table.find(&row.customer_id)).set(&row).execute(conn)?;
+    let updated = execute_prepared(conn, diesel::update(billing_accounts::table.find(&row.customer_id)).set(&row))?;
     if updated == 0 {
         diesel::insert_into(billing_accounts::table).values(&row).execute(conn)?;
     }
@@ -92,8 +92,9 @@ pub(super) fn write_charge(
 ) -> QueryResult<()> {
     use billing_charges as c;
     let Some(position) = decided_at else {
-        diesel::update(c::table.find(&charge.charge_id))
-            .set((
+        execute_prepared(
+            conn,
+            diesel::update(c::table.find(&charge.charge_id)).set((
                 c::status.eq(charge.status as i32),
                 c::decline_reason.eq(charge.decline_reason as i32),
                 c::decline_detail.eq(&charge.decline_detail),
@@ -101,8 +102,8 @@ pub(super) fn write_charge(
                 c::refunded.eq(charge.refunded),
                 c::version.eq(charge.version),
                 c::updated_at.eq(now.naive_utc()),
-            ))
-            .execute(conn)?;
+            )),
+        )?;
         return Ok(());
     };
     let amount = charge.amount.clone().unwrap_or_default();
@@ -122,7 +123,7 @@ pub(super) fn write_charge(
         charged_at: naive(charge.charged_at.as_ref(), now),
         updated_at: now.naive_utc(),
     };
-    diesel::insert_into(c::table).values(&row).execute(conn)?;
+    execute_prepared(conn, diesel::insert_into(c::table).values(&row))?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 //! it to be tried again once the lease has passed (at-least-once).
 
 use fleuve_aggregate::AppError;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use fleuve_metrics::DeliveryOutcome;
-use fleuve_store::{Database, DbConnection};
+use fleuve_store::{Database, DbConnection, execute_prepared};
 use tokio::task::JoinHandle;
 
 use super::{Hub, Notifications, store};
@@ -98,24 +98,31 @@ impl DeliveryWorker {
                 (taken.channel.as_str(), result)
             })
             .collect();
+        // The usual round (every send succeeded, one channel, one attempt) is one UPDATE,
+        // atomic on its own: no transaction around it.
+        let one_update = outcomes.iter().all(|(_, outcome)| outcome.is_ok())
+            && outcomes.iter().map(|(taken, _)| (taken.channel, taken.attempt)).collect::<BTreeSet<_>>().len() <= 1;
         let settings = self.settings.clone();
-        self.db
-            .transaction(move |conn| {
-                let now = Utc::now();
-                // Sent: one update per (channel, attempt); the rest row by row.
-                let mut sent: BTreeMap<(Channel, i32), Vec<i64>> = BTreeMap::new();
-                for (taken, outcome) in &outcomes {
-                    match outcome {
-                        Ok(()) => sent.entry((taken.channel, taken.attempt)).or_default().push(taken.notification.id),
-                        Err(_) => record_outcome(conn, taken, outcome, now, &settings)?,
-                    }
+        let record = move |conn: &mut DbConnection| {
+            let now = Utc::now();
+            // Sent: one update per (channel, attempt); the rest row by row.
+            let mut sent: BTreeMap<(Channel, i32), Vec<i64>> = BTreeMap::new();
+            for (taken, outcome) in &outcomes {
+                match outcome {
+                    Ok(()) => sent.entry((taken.channel, taken.attempt)).or_default().push(taken.notification.id),
+                    Err(_) => record_outcome(conn, taken, outcome, now, &settings)?,
                 }
-                for ((channel, attempt), ids) in &sent {
-                    record_sent(conn, *channel, *attempt, ids, now)?;
-                }
-                Ok::<_, AppError>(())
-            })
-            .await?;
+            }
+            for ((channel, attempt), ids) in &sent {
+                record_sent(conn, *channel, *attempt, ids, now)?;
+            }
+            Ok::<_, AppError>(())
+        };
+        if one_update {
+            self.db.run(record).await?;
+        } else {
+            self.db.transaction(record).await?;
+        }
         let metrics = fleuve_metrics::metrics();
         for (channel, outcome) in observed {
             metrics.notification_delivery(channel, outcome);
@@ -194,13 +201,15 @@ fn take_due(
             .filter(deliveries::notification_id.eq_any(ids))
             .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
             .filter(deliveries::next_attempt_at.le(at));
-        let won = diesel::update(rows)
-            .set((
+        // On PostgreSQL the id list is one array parameter: one shape, kept prepared.
+        let won = execute_prepared(
+            conn,
+            diesel::update(rows).set((
                 deliveries::next_attempt_at.eq(Some(time::naive(lease_until))),
                 deliveries::attempts.eq(deliveries::attempts + 1),
                 deliveries::updated_at.eq(at),
-            ))
-            .execute(conn)?;
+            )),
+        )?;
         // The rows are locked (PostgreSQL) or the database has one writer (SQLite), so they
         // are all still due; if not, this round takes nothing and the next one reads again.
         if won != ids.len() {
@@ -236,14 +245,15 @@ fn record_sent(
         .filter(deliveries::notification_id.eq_any(ids))
         .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
         .filter(deliveries::attempts.eq(attempt));
-    diesel::update(rows)
-        .set((
+    execute_prepared(
+        conn,
+        diesel::update(rows).set((
             deliveries::status.eq(DeliveryStatus::Sent.as_str()),
             deliveries::next_attempt_at.eq(none),
             deliveries::delivered_at.eq(Some(at)),
             deliveries::updated_at.eq(at),
-        ))
-        .execute(conn)?;
+        )),
+    )?;
     Ok(())
 }
 

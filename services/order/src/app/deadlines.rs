@@ -8,8 +8,8 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use fleuve_proto::common::v1::{SagaStep, SagaStepKind};
-use fleuve_store::DbConnection;
 use fleuve_store::event_store::EventMetadata;
+use fleuve_store::{DbConnection, execute_prepared};
 
 use super::{AppError, Orders, views};
 use crate::domain::{Deadline, SagaInput};
@@ -21,7 +21,10 @@ const BATCH: i64 = 200;
 /// Replaces the order's deadline by `deadline` (none: the saga waits on nothing), when nothing
 /// else of its row changes. The order's stream row is locked by the caller's read or append.
 pub(super) fn write(conn: &mut DbConnection, order_id: &str, deadline: Option<&Deadline>) -> Result<(), AppError> {
-    diesel::update(order_view::table.find(order_id)).set(views::DueColumns::of(deadline).columns()).execute(conn)?;
+    execute_prepared(
+        conn,
+        diesel::update(order_view::table.find(order_id)).set(views::DueColumns::of(deadline).columns()),
+    )?;
     Ok(())
 }
 

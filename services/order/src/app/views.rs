@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use fleuve_proto::order::v1 as pb;
-use fleuve_store::DbConnection;
+use fleuve_store::{DbConnection, execute_prepared};
 use prost::Message;
 
 use super::AppError;
@@ -64,15 +64,16 @@ pub(super) fn write(
     let due = DueColumns::of(deadline);
     if !created {
         // The order's stream row is locked by the append, so this cannot race.
-        let updated = diesel::update(order_view::table.find(&order.id))
-            .set((
+        let updated = execute_prepared(
+            conn,
+            diesel::update(order_view::table.find(&order.id)).set((
                 order_view::status.eq(status),
                 order_view::updated_at.eq(updated_at),
                 order_view::version.eq(order.version),
                 order_view::view.eq(&view),
                 due.columns(),
-            ))
-            .execute(conn)?;
+            )),
+        )?;
         if updated == 1 {
             return Ok(());
         }

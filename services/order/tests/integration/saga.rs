@@ -262,14 +262,9 @@ async fn as_placed_by_an_earlier_version(db: &TestDatabase, placed: &pb::Order) 
     let id = placed.order_id.clone();
     let (order, check) = (format!("order-{id}"), format!("stock.check.request-{id}"));
     let pending = pb::OrderStatus::Pending as i32;
-    let view = pb::Order {
-        status: pending,
-        version: 1,
-        step_deadline: None,
-        updated_at: placed.placed_at,
-        ..placed.clone()
-    }
-    .encode_to_vec();
+    let view =
+        pb::Order { status: pending, version: 1, step_deadline: None, updated_at: placed.placed_at, ..placed.clone() }
+            .encode_to_vec();
     let hex: String = view.iter().map(|b| format!("{b:02x}")).collect();
     db.database()
         .run(move |conn| -> anyhow::Result<()> {
@@ -291,7 +286,10 @@ async fn as_placed_by_an_earlier_version(db: &TestDatabase, placed: &pb::Order) 
                 ),
             ];
             for statement in &statements {
-                anyhow::ensure!(diesel::sql_query(statement.as_str()).execute(conn)? > 0, "{statement} changed nothing");
+                anyhow::ensure!(
+                    diesel::sql_query(statement.as_str()).execute(conn)? > 0,
+                    "{statement} changed nothing"
+                );
             }
             Ok(())
         })

@@ -62,10 +62,10 @@ pub(super) fn save_reservation(
     meta: &EventMetadata,
     reply: OutgoingMessage<'_>,
 ) -> Result<(), AppError> {
-    let changed = !events.is_empty();
+    let (changed, created) = (!events.is_empty(), !reservation.exists());
     let saved = repository::save::<_, AppError>(conn, reservation, events, meta, &[reply])?.loaded.state;
     if changed {
-        views::write_reservation(conn, &saved)?;
+        views::write_reservation(conn, &saved, created)?;
     }
     Ok(())
 }

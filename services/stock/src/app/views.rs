@@ -5,7 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use fleuve_proto::stock::v1 as pb;
-use fleuve_store::DbConnection;
+use fleuve_store::{DbConnection, execute_prepared};
 use serde::{Deserialize, Serialize};
 
 use super::AppError;
@@ -102,15 +102,17 @@ pub(super) fn write_product(conn: &mut DbConnection, p: &Product) -> Result<(), 
         price_amount: p.price.as_ref().map(|m| m.amount),
         price_currency: p.price.as_ref().map(|m| m.currency.clone()),
     };
-    let updated = diesel::update(stock_products::table.find(&row.product_id)).set(&row).execute(conn)?;
+    let updated = execute_prepared(conn, diesel::update(stock_products::table.find(&row.product_id)).set(&row))?;
     if updated == 0 {
         diesel::insert_into(stock_products::table).values(&row).execute(conn)?;
     }
     Ok(())
 }
 
-/// Upserts the reservation's row and replaces its lines.
-pub(super) fn write_reservation(conn: &mut DbConnection, r: &Reservation) -> Result<(), AppError> {
+/// Writes the reservation's row and its lines: inserts them when its stream was `created` by
+/// this transaction (its first request: no row can exist, so no update or delete is tried),
+/// else upserts the row and replaces the lines.
+pub(super) fn write_reservation(conn: &mut DbConnection, r: &Reservation, created: bool) -> Result<(), AppError> {
     let shortages: Vec<StoredShortage> = r
         .shortages
         .iter()
@@ -130,12 +132,16 @@ pub(super) fn write_reservation(conn: &mut DbConnection, r: &Reservation) -> Res
         created_at: naive(r.created_at),
         updated_at: naive(r.updated_at),
     };
-    let updated = diesel::update(stock_reservations::table.find(&row.order_id)).set(&row).execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(stock_reservations::table).values(&row).execute(conn)?;
+    if created {
+        execute_prepared(conn, diesel::insert_into(stock_reservations::table).values(&row))?;
+    } else {
+        let updated = execute_prepared(conn, diesel::update(stock_reservations::table.find(&row.order_id)).set(&row))?;
+        if updated == 0 {
+            diesel::insert_into(stock_reservations::table).values(&row).execute(conn)?;
+        }
+        diesel::delete(stock_reservation_lines::table.filter(stock_reservation_lines::order_id.eq(&r.order_id)))
+            .execute(conn)?;
     }
-    diesel::delete(stock_reservation_lines::table.filter(stock_reservation_lines::order_id.eq(&r.order_id)))
-        .execute(conn)?;
     // One statement per line: MultiBackend has no multi-row INSERT.
     for line in &r.lines {
         let line = LineRow {
@@ -143,7 +149,7 @@ pub(super) fn write_reservation(conn: &mut DbConnection, r: &Reservation) -> Res
             product_id: line.product_id.clone(),
             quantity: i64::from(line.quantity),
         };
-        diesel::insert_into(stock_reservation_lines::table).values(&line).execute(conn)?;
+        execute_prepared(conn, diesel::insert_into(stock_reservation_lines::table).values(&line))?;
     }
     Ok(())
 }
