@@ -3,7 +3,9 @@
 //! 1. **Appends against the store's size.** The event log is filled (in SQL, streams of ten
 //!    events, as a store of many small aggregates looks) to each size in turn, vacuumed and
 //!    analysed as autovacuum would leave it, then single-event appends run at the given client
-//!    count; the smallest size is the baseline.
+//!    count; the smallest size is the baseline. The outbox rows those appends queued are then
+//!    drained as the relay drains them (a batch read with the events, then deleted), so the
+//!    relay's reads are timed against the store's size too.
 //! 2. **A command against its stream's length.** One product of the stock service is restocked
 //!    (the staff command, one transaction: load from the snapshot and the events after it,
 //!    decide, append, snapshot when due, rewrite the read model) until its stream holds each
@@ -68,8 +70,17 @@ async fn appends_against_size(
         "1. appends against the events already stored (target: the rate at the largest within 10 % of the smallest)"
     );
     println!(
-        "{:>12} {:>10} {:>10} {:>11} {:>8} {:>8} {:>7}",
-        "events", "fill s", "table MiB", "appends/s", "p50 ms", "p99 ms", "ratio"
+        "{:>12} {:>10} {:>10} {:>11} {:>8} {:>8} {:>7} | {:>10} {:>12} {:>12}",
+        "events",
+        "fill s",
+        "table MiB",
+        "appends/s",
+        "p50 ms",
+        "p99 ms",
+        "ratio",
+        "drained/s",
+        "read p50 ms",
+        "read p99 ms"
     );
     let mut baseline = None;
     for size in sizes {
@@ -77,18 +88,60 @@ async fn appends_against_size(
         let mib = relation_mib(&db, "events").await?;
         let figures = crate::bench_append::run_appends(&db, clients, duration).await?;
         let base = *baseline.get_or_insert(figures.tps);
+        let drained = drain_outbox(&db).await?;
         println!(
-            "{:>12} {:>10.1} {:>10.0} {:>11.0} {:>8.2} {:>8.2} {:>7.2}",
+            "{:>12} {:>10.1} {:>10.0} {:>11.0} {:>8.2} {:>8.2} {:>7.2} | {:>10.0} {:>12.3} {:>12.3}",
             stored,
             fill_seconds,
             mib,
             figures.tps,
             figures.p50_ms,
             figures.p99_ms,
-            figures.tps / base
+            figures.tps / base,
+            drained.per_second,
+            drained.read_p50_ms,
+            drained.read_p99_ms
         );
     }
     Ok(())
+}
+
+/// How fast the outbox drained, and what each batch read cost.
+struct Drained {
+    per_second: f64,
+    read_p50_ms: f64,
+    read_p99_ms: f64,
+}
+
+/// Drains the outbox as the relay does, without a broker: reads a batch of
+/// [`fleuve_bus::relay::DEFAULT_BATCH_SIZE`] rows with their events, then deletes them.
+async fn drain_outbox(db: &Database) -> anyhow::Result<Drained> {
+    use fleuve_store::event_store::{outbox_mark_published, outbox_pending};
+    let started = Instant::now();
+    let mut reads = Vec::new();
+    let mut rows = 0_usize;
+    loop {
+        let (elapsed, positions) = db
+            .run(|conn| -> anyhow::Result<_> {
+                let t0 = Instant::now();
+                let batch = outbox_pending(conn, fleuve_bus::relay::DEFAULT_BATCH_SIZE)?;
+                let elapsed = t0.elapsed();
+                Ok((elapsed, batch.iter().map(|(row, _)| row.position).collect::<Vec<i64>>()))
+            })
+            .await?;
+        if positions.is_empty() {
+            break;
+        }
+        reads.push(elapsed);
+        rows += positions.len();
+        db.run(move |conn| outbox_mark_published(conn, &positions)).await?;
+    }
+    reads.sort();
+    Ok(Drained {
+        per_second: rows as f64 / started.elapsed().as_secs_f64(),
+        read_p50_ms: percentile(&reads, 0.5),
+        read_p99_ms: percentile(&reads, 0.99),
+    })
 }
 
 /// Fills the log up to `size` events (in streams of [`FILL_STREAM_EVENTS`]), then vacuums and
