@@ -21,6 +21,9 @@ pub enum StoreError {
     Connect(String),
     #[error("database task failed: {0}")]
     Task(String),
+    /// Stored rows that contradict each other (an outbox row whose event is gone).
+    #[error("inconsistent store: {0}")]
+    Corrupt(String),
 }
 
 impl StoreError {

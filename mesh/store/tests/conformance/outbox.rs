@@ -41,6 +41,23 @@ pub async fn outbox_rows_follow_events(test: TestDatabase) -> anyhow::Result<()>
     assert_eq!(marked, 1, "already published rows are left alone");
     assert!(db.run(|conn| event_store::outbox_pending(conn, 100)).await?.is_empty());
     assert_eq!(db.run(|conn| event_store::outbox_mark_published(conn, &[])).await?, 0);
+
+    // An outbox row whose event was deleted by hand is reported, not skipped in silence (a
+    // batch of them would stall the relay with nothing logged); the rows after it are not
+    // read past it.
+    let broken = append(db, &stream("broken"), ExpectedVersion::NoStream, 2, Some("accounts")).await?;
+    let lost = broken.first_position.unwrap();
+    db.run(move |conn| -> anyhow::Result<()> {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!("DELETE FROM events WHERE position = {lost}")).execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    let read = db.run(|conn| event_store::outbox_pending(conn, 100)).await;
+    assert!(
+        matches!(&read, Err(StoreError::Corrupt(message)) if message.contains(&format!("position {lost} "))),
+        "{read:?}"
+    );
     Ok(())
 }
 
