@@ -114,17 +114,19 @@ struct Drained {
 }
 
 /// Drains the outbox as the relay does, without a broker: reads a batch of
-/// [`fleuve_bus::relay::DEFAULT_BATCH_SIZE`] rows with their events, then deletes them.
+/// [`fleuve_bus::relay::DEFAULT_BATCH_SIZE`] rows with their events after the last one read,
+/// then deletes them.
 async fn drain_outbox(db: &Database) -> anyhow::Result<Drained> {
-    use fleuve_store::event_store::{outbox_mark_published, outbox_pending};
+    use fleuve_store::event_store::{outbox_mark_published, outbox_pending_after};
     let started = Instant::now();
     let mut reads = Vec::new();
     let mut rows = 0_usize;
+    let mut after = 0_i64;
     loop {
         let (elapsed, positions) = db
-            .run(|conn| -> anyhow::Result<_> {
+            .run(move |conn| -> anyhow::Result<_> {
                 let t0 = Instant::now();
-                let batch = outbox_pending(conn, fleuve_bus::relay::DEFAULT_BATCH_SIZE)?;
+                let batch = outbox_pending_after(conn, after, fleuve_bus::relay::DEFAULT_BATCH_SIZE)?;
                 let elapsed = t0.elapsed();
                 Ok((elapsed, batch.iter().map(|(row, _)| row.position).collect::<Vec<i64>>()))
             })
@@ -134,6 +136,7 @@ async fn drain_outbox(db: &Database) -> anyhow::Result<Drained> {
         }
         reads.push(elapsed);
         rows += positions.len();
+        after = positions[positions.len() - 1];
         db.run(move |conn| outbox_mark_published(conn, &positions)).await?;
     }
     reads.sort();
@@ -182,6 +185,8 @@ async fn fill(db: &Database, size: i64) -> anyhow::Result<(i64, f64)> {
             }
             diesel::sql_query("VACUUM ANALYZE events").execute(conn)?;
             diesel::sql_query("VACUUM ANALYZE streams").execute(conn)?;
+            // The last size's drained outbox rows are dead tuples until vacuumed.
+            diesel::sql_query("VACUUM ANALYZE outbox").execute(conn)?;
             // The fill's pages on disk now, not during the measured appends.
             diesel::sql_query("CHECKPOINT").execute(conn)?;
             Ok(have + others)
