@@ -595,7 +595,9 @@ async fn every_log_line_of_a_saga_run_is_one_json_object_with_its_ids() {
         .find(|l| l["message"] == "grpc call" && l["rpc.method"] == "PlaceOrder")
         .unwrap_or_else(|| panic!("no PlaceOrder call line among {saga:?}"));
     let applied: Vec<&&Value> = saga.iter().filter(|l| l["message"] == "event applied").collect();
-    assert!(applied.len() >= 6, "the saga's six records applied under its correlation id: {applied:?}");
+    // stock.check.request, stock.checked, payment.request, payment.result, order.confirmed (the
+    // saga starts in PlaceOrder's transaction: order.placed is not consumed by the orchestrator).
+    assert!(applied.len() >= 5, "the saga's five records applied under its correlation id: {applied:?}");
     for line in applied.iter().map(|l| **l).chain([*call]) {
         assert!(hex(&line["trace_id"], 32) && hex(&line["span_id"], 16), "ids: {line}");
         assert_eq!(line["trace_id"], call["trace_id"], "one trace: {line}");
