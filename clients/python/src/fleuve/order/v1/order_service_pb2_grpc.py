@@ -105,8 +105,8 @@ class OrderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelOrder(self, request, context):
-        """Customer: cancels before payment is requested; FAILED_PRECONDITION after. A pending
-        order is cancelled at once; one awaiting stock compensates until its stock is released.
+        """Customer: cancels before payment is requested; FAILED_PRECONDITION after. An order
+        awaiting stock compensates until its stock is released, then is cancelled.
         Cancelling a cancelled order changes nothing. NOT_FOUND as for GetOrder.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -442,8 +442,8 @@ export declare const OrderService: GenService<{
     output: typeof WatchOrderResponseSchema;
   },
   /**
-   * Customer: cancels before payment is requested; FAILED_PRECONDITION after. A pending
-   * order is cancelled at once; one awaiting stock compensates until its stock is released.
+   * Customer: cancels before payment is requested; FAILED_PRECONDITION after. An order
+   * awaiting stock compensates until its stock is released, then is cancelled.
    * Cancelling a cancelled order changes nothing. NOT_FOUND as for GetOrder.
    *
    * @generated from rpc fleuve.order.v1.OrderService.CancelOrder

@@ -16,7 +16,7 @@ import type { Money } from "../../common/v1/common_pb.js";
 export declare const file_fleuve_order_v1_saga: GenFile;
 
 /**
- * Topic order.placed (order -> orchestrator, anyone): an order was accepted and its saga starts.
+ * Topic order.placed (order -> anyone): an order was accepted; its saga started in the same transaction.
  *
  * @generated from message fleuve.order.v1.OrderPlaced
  */

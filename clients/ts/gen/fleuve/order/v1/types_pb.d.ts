@@ -94,7 +94,7 @@ export enum OrderStatus {
   UNSPECIFIED = 0,
 
   /**
-   * Placed; the orchestrator has not started the saga yet.
+   * Placed, saga not started: only orders placed before the saga started with the order.
    *
    * @generated from enum value: ORDER_STATUS_PENDING = 1;
    */
