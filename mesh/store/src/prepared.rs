@@ -27,7 +27,7 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::BigInt;
 use diesel::sqlite::Sqlite;
-use diesel::{PgConnection, QueryResult, RunQueryDsl};
+use diesel::{QueryResult, RunQueryDsl};
 
 use crate::connection::DbConnection;
 
@@ -39,21 +39,16 @@ where
 {
     match conn {
         DbConnection::Pg(pg) => {
-            let changed: i64 = Counted(query).get_result(pg)?;
+            let changed: i64 = Prepared(Counted(query)).get_result(pg)?;
             Ok(usize::try_from(changed).unwrap_or(0))
         }
         DbConnection::Sqlite(sqlite) => diesel::query_dsl::methods::ExecuteDsl::execute(query, sqlite),
     }
 }
 
-/// `WITH changed AS (<statement> RETURNING 1) SELECT count(*) FROM changed`, kept prepared (by
-/// its SQL text). The statement must not have a `RETURNING` clause of its own.
+/// `WITH changed AS (<statement> RETURNING 1) SELECT count(*) FROM changed`: the statement as a
+/// query that returns the rows it changed. It must not have a `RETURNING` clause of its own.
 struct Counted<Q>(Q);
-
-impl<Q> QueryId for Counted<Q> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
 
 impl<Q> Query for Counted<Q> {
     type SqlType = BigInt;
@@ -66,13 +61,7 @@ impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Counted<Q> {
         pass.push_sql(" RETURNING 1) SELECT count(*) FROM changed");
         Ok(())
     }
-
-    fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
-        Ok(true)
-    }
 }
-
-impl<Q> RunQueryDsl<PgConnection> for Counted<Q> {}
 
 /// A statement kept prepared per connection, keyed by its SQL text. See the module's text.
 #[derive(Debug, Clone, Copy)]

@@ -42,9 +42,8 @@ pub async fn outbox_rows_follow_events(test: TestDatabase) -> anyhow::Result<()>
     assert!(db.run(|conn| event_store::outbox_pending(conn, 100)).await?.is_empty());
     assert_eq!(db.run(|conn| event_store::outbox_mark_published(conn, &[])).await?, 0);
 
-    // An outbox row whose event was deleted by hand is reported, not skipped in silence (a
-    // batch of them would stall the relay with nothing logged); the rows after it are not
-    // read past it.
+    // An outbox row whose event was deleted by hand is reported, naming its position, not
+    // skipped in silence (a batch of them would stall the relay with nothing logged).
     let broken = append(db, &stream("broken"), ExpectedVersion::NoStream, 2, Some("accounts")).await?;
     let lost = broken.first_position.unwrap();
     db.run(move |conn| -> anyhow::Result<()> {

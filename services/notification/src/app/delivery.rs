@@ -7,7 +7,7 @@
 //! it to be tried again once the lease has passed (at-least-once).
 
 use fleuve_aggregate::AppError;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,31 +98,24 @@ impl DeliveryWorker {
                 (taken.channel.as_str(), result)
             })
             .collect();
-        // The usual round (every send succeeded, one channel, one attempt) is one UPDATE,
-        // atomic on its own: no transaction around it.
-        let one_update = outcomes.iter().all(|(_, outcome)| outcome.is_ok())
-            && outcomes.iter().map(|(taken, _)| (taken.channel, taken.attempt)).collect::<BTreeSet<_>>().len() <= 1;
         let settings = self.settings.clone();
-        let record = move |conn: &mut DbConnection| {
-            let now = Utc::now();
-            // Sent: one update per (channel, attempt); the rest row by row.
-            let mut sent: BTreeMap<(Channel, i32), Vec<i64>> = BTreeMap::new();
-            for (taken, outcome) in &outcomes {
-                match outcome {
-                    Ok(()) => sent.entry((taken.channel, taken.attempt)).or_default().push(taken.notification.id),
-                    Err(_) => record_outcome(conn, taken, outcome, now, &settings)?,
+        self.db
+            .transaction(move |conn| {
+                let now = Utc::now();
+                // Sent: one update per (channel, attempt); the rest row by row.
+                let mut sent: BTreeMap<(Channel, i32), Vec<i64>> = BTreeMap::new();
+                for (taken, outcome) in &outcomes {
+                    match outcome {
+                        Ok(()) => sent.entry((taken.channel, taken.attempt)).or_default().push(taken.notification.id),
+                        Err(_) => record_outcome(conn, taken, outcome, now, &settings)?,
+                    }
                 }
-            }
-            for ((channel, attempt), ids) in &sent {
-                record_sent(conn, *channel, *attempt, ids, now)?;
-            }
-            Ok::<_, AppError>(())
-        };
-        if one_update {
-            self.db.run(record).await?;
-        } else {
-            self.db.transaction(record).await?;
-        }
+                for ((channel, attempt), ids) in &sent {
+                    record_sent(conn, *channel, *attempt, ids, now)?;
+                }
+                Ok::<_, AppError>(())
+            })
+            .await?;
         let metrics = fleuve_metrics::metrics();
         for (channel, outcome) in observed {
             metrics.notification_delivery(channel, outcome);

@@ -27,7 +27,7 @@ on_both_backends!(
 );
 
 /// Places an order, which starts its saga (the stock check is queued with it).
-async fn start(_db: &TestDatabase, orders: &Orders, key: &str, token: &str) -> anyhow::Result<String> {
+async fn start(orders: &Orders, key: &str, token: &str) -> anyhow::Result<String> {
     let placed =
         orders.place_order(&customer("alice"), new_order(key, &[("sku-1", 2, 1500)], token), Utc::now()).await?;
     Ok(placed.order.order_id)
@@ -39,7 +39,7 @@ async fn status(orders: &Orders, id: &str) -> anyhow::Result<pb::Order> {
 
 async fn happy_path_confirms_and_queues_each_message(db: TestDatabase) -> anyhow::Result<()> {
     let orders = orders(&db);
-    let id = start(&db, &orders, "k", "tok_ok").await?;
+    let id = start(&orders, "k", "tok_ok").await?;
     let order = status(&orders, &id).await?;
     assert_eq!(order.status(), pb::OrderStatus::AwaitingStock);
     assert!(order.step_deadline.is_some());
@@ -77,7 +77,7 @@ async fn happy_path_confirms_and_queues_each_message(db: TestDatabase) -> anyhow
 
 async fn insufficient_stock_fails_without_payment(db: TestDatabase) -> anyhow::Result<()> {
     let orders = orders(&db);
-    let id = start(&db, &orders, "k", "tok_ok").await?;
+    let id = start(&orders, "k", "tok_ok").await?;
     consume(&db, &orders, insufficient(&id, "sku-1", 2, 1)).await?;
     let order = status(&orders, &id).await?;
     assert_eq!(order.status(), pb::OrderStatus::Failed);
@@ -92,7 +92,7 @@ async fn insufficient_stock_fails_without_payment(db: TestDatabase) -> anyhow::R
 
 async fn declined_payment_releases_stock_then_fails(db: TestDatabase) -> anyhow::Result<()> {
     let orders = orders(&db);
-    let id = start(&db, &orders, "k", "tok_flagged").await?;
+    let id = start(&orders, "k", "tok_flagged").await?;
     consume(&db, &orders, reserved(&id, &[("sku-1", 2)])).await?;
     consume(&db, &orders, declined(&id)).await?;
     let order = status(&orders, &id).await?;
@@ -118,7 +118,7 @@ async fn declined_payment_releases_stock_then_fails(db: TestDatabase) -> anyhow:
 
 async fn duplicate_and_late_replies_change_nothing(db: TestDatabase) -> anyhow::Result<()> {
     let orders = orders(&db);
-    let id = start(&db, &orders, "k", "tok_ok").await?;
+    let id = start(&orders, "k", "tok_ok").await?;
     // order.placed is not the orchestrator's: delivered to it, it is refused for good.
     let refused = consume(&db, &orders, placed_record(&db, &id).await?).await;
     assert!(matches!(refused, Err(HandlerError::Permanent(_))), "{refused:?}");
@@ -143,7 +143,7 @@ async fn duplicate_and_late_replies_change_nothing(db: TestDatabase) -> anyhow::
 
 async fn missed_payment_deadline_compensates_after_a_restart(db: TestDatabase) -> anyhow::Result<()> {
     let orders = orders(&db);
-    let id = start(&db, &orders, "k", "tok_timeout").await?;
+    let id = start(&orders, "k", "tok_timeout").await?;
     consume(&db, &orders, reserved(&id, &[("sku-1", 2)])).await?;
     // Early firings decide nothing.
     assert_eq!(orders.fire_due_deadlines(Utc::now()).await?, 0);
@@ -177,7 +177,7 @@ async fn missed_payment_deadline_compensates_after_a_restart(db: TestDatabase) -
 
 async fn replies_that_cannot_belong_are_parked(db: TestDatabase) -> anyhow::Result<()> {
     let orders = orders(&db);
-    let id = start(&db, &orders, "k", "tok_ok").await?;
+    let id = start(&orders, "k", "tok_ok").await?;
     // A reply for an order that does not exist.
     let stray = reserved("00000000-0000-0000-0000-000000000000", &[("sku-1", 1)]);
     assert!(matches!(consume(&db, &orders, stray).await, Err(HandlerError::Permanent(_))));
@@ -326,7 +326,7 @@ async fn an_order_placed_by_an_earlier_version_is_started_by_its_deadline(db: Te
 /// sagas, down and up again: each still fires at its deadline, and only then.
 async fn deadlines_survive_the_move_into_the_order_row(db: TestDatabase) -> anyhow::Result<()> {
     let orders = orders(&db);
-    let paying = start(&db, &orders, "pay", "tok_timeout").await?;
+    let paying = start(&orders, "pay", "tok_timeout").await?;
     consume(&db, &orders, reserved(&paying, &[("sku-1", 2)])).await?;
     let placed =
         orders.place_order(&customer("alice"), new_order("new", &[("sku-1", 1, 100)], "tok_ok"), Utc::now()).await?;

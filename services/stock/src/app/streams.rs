@@ -62,10 +62,10 @@ pub(super) fn save_reservation(
     meta: &EventMetadata,
     reply: OutgoingMessage<'_>,
 ) -> Result<(), AppError> {
-    let (changed, created) = (!events.is_empty(), !reservation.exists());
+    let changed = !events.is_empty();
     let saved = repository::save::<_, AppError>(conn, reservation, events, meta, &[reply])?.loaded.state;
     if changed {
-        views::write_reservation(conn, &saved, created)?;
+        views::write_reservation(conn, &saved)?;
     }
     Ok(())
 }

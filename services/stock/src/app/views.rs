@@ -109,10 +109,8 @@ pub(super) fn write_product(conn: &mut DbConnection, p: &Product) -> Result<(), 
     Ok(())
 }
 
-/// Writes the reservation's row and its lines: inserts them when its stream was `created` by
-/// this transaction (its first request: no row can exist, so no update or delete is tried),
-/// else upserts the row and replaces the lines.
-pub(super) fn write_reservation(conn: &mut DbConnection, r: &Reservation, created: bool) -> Result<(), AppError> {
+/// Upserts the reservation's row and replaces its lines.
+pub(super) fn write_reservation(conn: &mut DbConnection, r: &Reservation) -> Result<(), AppError> {
     let shortages: Vec<StoredShortage> = r
         .shortages
         .iter()
@@ -132,16 +130,12 @@ pub(super) fn write_reservation(conn: &mut DbConnection, r: &Reservation, create
         created_at: naive(r.created_at),
         updated_at: naive(r.updated_at),
     };
-    if created {
+    let updated = execute_prepared(conn, diesel::update(stock_reservations::table.find(&row.order_id)).set(&row))?;
+    if updated == 0 {
         execute_prepared(conn, diesel::insert_into(stock_reservations::table).values(&row))?;
-    } else {
-        let updated = execute_prepared(conn, diesel::update(stock_reservations::table.find(&row.order_id)).set(&row))?;
-        if updated == 0 {
-            diesel::insert_into(stock_reservations::table).values(&row).execute(conn)?;
-        }
-        diesel::delete(stock_reservation_lines::table.filter(stock_reservation_lines::order_id.eq(&r.order_id)))
-            .execute(conn)?;
     }
+    diesel::delete(stock_reservation_lines::table.filter(stock_reservation_lines::order_id.eq(&r.order_id)))
+        .execute(conn)?;
     // One statement per line: MultiBackend has no multi-row INSERT.
     for line in &r.lines {
         let line = LineRow {
