@@ -148,7 +148,7 @@ pub async fn start(
 }
 
 /// Inbox rows deleted per statement by [`prune_inboxes`].
-const PRUNE_BATCH: i64 = 5_000;
+pub(crate) const PRUNE_BATCH: i64 = 5_000;
 /// How long one round may prune a consumer's inbox: a backlog (the first round after an
 /// upgrade) is worked off over several rounds instead of in one long burst, while a round
 /// deletes far more than the busiest consumer adds in a minute.

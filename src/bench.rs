@@ -62,6 +62,13 @@ pub enum BenchCommand {
         /// Seconds of appends at each size.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Dossier events the read model is rebuilt over, and the outbox and inbox hold.
+        #[arg(long, default_value_t = 1_000_000)]
+        rebuild_events: i64,
+        /// Which parts to run, comma separated: 1 appends, 2 command, 3 rebuild, 4 outbox and
+        /// inbox (3 and 4 run together).
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3,4")]
+        parts: Vec<u8>,
     },
     /// The identity service on a bare tonic server (the baseline `fleuve bench stack` starts).
     #[command(hide = true)]
@@ -193,8 +200,9 @@ pub async fn run(command: BenchCommand, config: &MeshConfig) -> anyhow::Result<(
         BenchCommand::Stack { admin_url, clients, seconds, rounds } => {
             crate::bench_stack::stack(config, &admin_url, &clients, Duration::from_secs(seconds), rounds).await
         }
-        BenchCommand::Growth { admin_url, sizes, lengths, clients, seconds } => {
-            crate::bench_growth::growth(config, &admin_url, &sizes, &lengths, clients, seconds).await
+        BenchCommand::Growth { admin_url, sizes, lengths, clients, seconds, rebuild_events, parts } => {
+            crate::bench_growth::growth(config, &admin_url, &sizes, &lengths, clients, seconds, rebuild_events, &parts)
+                .await
         }
         BenchCommand::BareIdentity { listen, database_url, signing_key_file } => {
             crate::bench_stack::bare_identity(config, &listen, &database_url, &signing_key_file).await

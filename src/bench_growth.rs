@@ -11,6 +11,8 @@
 //!    decide, append, snapshot when due, rewrite the read model) until its stream holds each
 //!    length; at each, the command's latency, the load alone (snapshot and tail) and, for
 //!    comparison, a full replay of the stream without the snapshot.
+//! 3. and 4. **A rebuild over a million events, and the outbox and inbox after them**: see
+//!    [`crate::bench_rebuild`]. `--parts` picks what runs.
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +36,7 @@ struct Count {
     n: i64,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn growth(
     config: &MeshConfig,
     admin_url: &str,
@@ -41,13 +44,21 @@ pub async fn growth(
     lengths: &[i64],
     clients: usize,
     seconds: u64,
+    rebuild_events: i64,
+    parts: &[u8],
 ) -> anyhow::Result<()> {
-    println!(
-        "fleuve bench growth: PostgreSQL at {}; appends with {clients} client(s), {seconds} s per size",
-        crate::node::redact(admin_url)
-    );
-    appends_against_size(admin_url, sizes, clients, Duration::from_secs(seconds)).await?;
-    command_against_length(config, admin_url, lengths).await
+    println!("fleuve bench growth: PostgreSQL at {}", crate::node::redact(admin_url));
+    if parts.contains(&1) {
+        println!("appends with {clients} client(s), {seconds} s per size");
+        appends_against_size(admin_url, sizes, clients, Duration::from_secs(seconds)).await?;
+    }
+    if parts.contains(&2) {
+        command_against_length(config, admin_url, lengths).await?;
+    }
+    if parts.contains(&3) || parts.contains(&4) {
+        crate::bench_rebuild::rebuild_and_tables(config, admin_url, rebuild_events).await?;
+    }
+    Ok(())
 }
 
 async fn appends_against_size(
@@ -107,16 +118,16 @@ async fn appends_against_size(
 }
 
 /// How fast the outbox drained, and what each batch read cost.
-struct Drained {
-    per_second: f64,
-    read_p50_ms: f64,
-    read_p99_ms: f64,
+pub(crate) struct Drained {
+    pub(crate) per_second: f64,
+    pub(crate) read_p50_ms: f64,
+    pub(crate) read_p99_ms: f64,
 }
 
 /// Drains the outbox as the relay does, without a broker: reads a batch of
 /// [`fleuve_bus::relay::DEFAULT_BATCH_SIZE`] rows with their events after the last one read,
 /// then deletes them.
-async fn drain_outbox(db: &Database) -> anyhow::Result<Drained> {
+pub(crate) async fn drain_outbox(db: &Database) -> anyhow::Result<Drained> {
     use fleuve_store::event_store::{outbox_mark_published, outbox_pending_after};
     let started = Instant::now();
     let mut reads = Vec::new();
@@ -195,7 +206,7 @@ async fn fill(db: &Database, size: i64) -> anyhow::Result<(i64, f64)> {
     Ok((stored, started.elapsed().as_secs_f64()))
 }
 
-async fn relation_mib(db: &Database, table: &'static str) -> anyhow::Result<f64> {
+pub(crate) async fn relation_mib(db: &Database, table: &'static str) -> anyhow::Result<f64> {
     let bytes = db
         .run(move |conn| -> anyhow::Result<Count> {
             Ok(diesel::sql_query(format!("SELECT pg_total_relation_size('{table}') AS n")).get_result::<Count>(conn)?)

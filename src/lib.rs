@@ -11,6 +11,7 @@ pub mod bench_deploy;
 pub mod bench_edge;
 pub mod bench_growth;
 pub mod bench_metrics;
+pub mod bench_rebuild;
 pub mod bench_saga;
 pub mod bench_stack;
 pub mod bench_telemetry;

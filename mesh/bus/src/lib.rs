@@ -51,7 +51,7 @@ pub use broker::{BrokerStorage, CLUSTER_ID, EmbeddedBroker, NODE_ID};
 pub use config::BusConfig;
 pub use consumer::{ConsumerSettings, ConsumerStats, Disposition, ProjectionConsumer, RawRecord, RedriveOutcome};
 pub use error::BusError;
-pub use projection::{ConsumedEvent, HandlerError, Projection, Rebuild, ReplaySource};
+pub use projection::{BatchError, ConsumedEvent, HandlerError, Projection, Rebuild, ReplaySource};
 pub use relay::{OutboxEntry, OutboxRelay, PublishReport};
 pub use schema::{
     RegisteredSchema, RegistryAccess, ResolveError, SchemaRegistryClient, SchemaResolver, TopicSchema,

@@ -1,7 +1,8 @@
 //! Rebuilding a read model from the event store while it keeps answering queries.
 //!
 //! 1. Empty the shadow table; replay every stored event of the model's sources into it
-//!    (batches of [`BATCH`], each its own transaction), remembering the last position `P`.
+//!    (batches of [`BATCH`], each its own transaction, applied with
+//!    [`Projection::apply_batch`]), remembering the last position `P`.
 //! 2. ONE swap transaction: lock the live table against writers (readers go on and see the
 //!    old rows until commit), replace its rows by the shadow's, apply the events recorded after
 //!    `P` to the live table (the consumer may have applied some of them already: live rows
@@ -20,11 +21,14 @@ use fleuve_store::event_store::{last_position, read_all};
 use fleuve_store::{Database, DbConnection};
 
 use crate::BusError;
-use crate::projection::{ConsumedEvent, HandlerError, Projection, Rebuild};
+use crate::projection::{BatchError, ConsumedEvent, HandlerError, Projection, Rebuild};
 use crate::schema::TopicSchema;
 
-/// Events replayed per transaction.
-pub const BATCH: i64 = 500;
+/// Events replayed per transaction. A projection that folds a batch at once
+/// ([`Projection::apply_batch`]) writes each of its rows once per batch, so a batch of 5 000
+/// writes several times fewer rows than one of 500 (`fleuve bench growth`: the statistics
+/// rebuild went from 51 553 to 156 634 events/s when a dossier had several events per batch).
+pub const BATCH: i64 = 5_000;
 
 /// What a rebuild did.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,8 +120,8 @@ pub async fn rebuild_reporting(
     Ok(report)
 }
 
-/// Applies the events of `sources` to `projection`; with `inbox`, also records them as
-/// applied by the live consumer. Returns how many were applied.
+/// Applies the events of `sources` to `projection` as one batch; with `inbox`, also records
+/// them as applied by the live consumer. Returns how many were applied.
 fn replay(
     conn: &mut DbConnection,
     projection: &dyn Projection,
@@ -125,25 +129,33 @@ fn replay(
     events: &[fleuve_store::event_store::RecordedEvent],
     inbox: bool,
 ) -> Result<i64, BusError> {
-    let mut applied = 0;
+    let mut batch = Vec::with_capacity(events.len());
     for stored in events {
         let Some(schema) = sources.get(&stored.aggregate_type) else { continue };
         let event = ConsumedEvent::from_recorded(stored, &schema.topic, &schema.message);
         if inbox {
             inbox_record(conn, &event.inbox_entry(projection.name()))?;
         }
-        projection.apply(conn, &event).map_err(|error| match error {
+        batch.push(event);
+    }
+    projection.apply_batch(conn, &batch).map_err(|BatchError { index, error }| {
+        let reason = match error {
             HandlerError::Transient(reason)
             | HandlerError::Permanent(reason)
             | HandlerError::Conflict(reason)
-            | HandlerError::Unavailable(reason) => BusError::Rebuild(format!(
-                "{} at position {} ({}): {reason}",
-                projection.name(),
-                stored.position,
-                stored.event_type
-            )),
-        })?;
-        applied += 1;
-    }
-    Ok(applied)
+            | HandlerError::Unavailable(reason) => reason,
+        };
+        BusError::Rebuild(match index.and_then(|i| batch.get(i)) {
+            Some(event) => {
+                format!("{} at position {} ({}): {reason}", projection.name(), event.offset, event.event_type)
+            }
+            None => match (batch.first(), batch.last()) {
+                (Some(first), Some(last)) => {
+                    format!("{} at positions {} to {}: {reason}", projection.name(), first.offset, last.offset)
+                }
+                _ => format!("{}: {reason}", projection.name()),
+            },
+        })
+    })?;
+    Ok(i64::try_from(batch.len()).unwrap_or(i64::MAX))
 }

@@ -178,6 +178,36 @@ impl From<diesel::result::Error> for HandlerError {
     }
 }
 
+/// Why [`Projection::apply_batch`] failed; the batch's writes are rolled back with its
+/// transaction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct BatchError {
+    /// The index in the batch of the event at fault; `None` when no one event is (a read of
+    /// the whole batch's rows failed).
+    pub index: Option<usize>,
+    pub error: HandlerError,
+}
+
+impl BatchError {
+    /// A failure of the whole batch.
+    pub fn of_batch(error: impl Into<HandlerError>) -> BatchError {
+        BatchError { index: None, error: error.into() }
+    }
+}
+
+impl From<StoreError> for BatchError {
+    fn from(error: StoreError) -> BatchError {
+        BatchError::of_batch(error)
+    }
+}
+
+impl From<diesel::result::Error> for BatchError {
+    fn from(error: diesel::result::Error) -> BatchError {
+        BatchError::of_batch(error)
+    }
+}
+
 /// A consumer of events that keeps state in the database (a read model, a notification log).
 ///
 /// `apply` must be deterministic in the event and the database state: it runs inside the
@@ -193,6 +223,17 @@ pub trait Projection: Send + Sync + 'static {
 
     /// Applies one event inside the runtime's transaction (the inbox row is already written).
     fn apply(&self, conn: &mut DbConnection, event: &ConsumedEvent) -> Result<(), HandlerError>;
+
+    /// Applies `events` in order inside one transaction, leaving the same rows as
+    /// [`Projection::apply`] called on each in turn. A rebuild replays the event store through
+    /// it. The default does exactly that; a projection overrides it to read and write a
+    /// batch's rows with a few statements instead of a few per event.
+    fn apply_batch(&self, conn: &mut DbConnection, events: &[ConsumedEvent]) -> Result<(), BatchError> {
+        for (index, event) in events.iter().enumerate() {
+            self.apply(conn, event).map_err(|error| BatchError { index: Some(index), error })?;
+        }
+        Ok(())
+    }
 
     /// How many records of different keys the runtime may apply at once (records of one key
     /// are always applied in order, one at a time). More than 1 only when applying events of

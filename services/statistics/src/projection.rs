@@ -4,7 +4,9 @@
 mod fold;
 pub(crate) mod store;
 
-use fleuve_handler::{ConsumedEvent, HandlerError, Projection, TopicSchema};
+use std::collections::HashMap;
+
+use fleuve_handler::{BatchError, ConsumedEvent, HandlerError, Projection, TopicSchema};
 use fleuve_proto::homologation::v1 as pb;
 use fleuve_store::{DbConnection, StoreError};
 
@@ -82,4 +84,48 @@ impl Projection for StatisticsProjection {
         }
         Ok(())
     }
+
+    /// The batch's dossier rows read with one statement, its events folded into them in
+    /// order in memory (the fold `apply` uses), the rows that changed written back with one
+    /// upsert per [`UPSERT_ROWS`].
+    fn apply_batch(&self, conn: &mut DbConnection, events: &[ConsumedEvent]) -> Result<(), BatchError> {
+        let mut rows: HashMap<&str, Folded> = HashMap::with_capacity(events.len());
+        for event in events {
+            rows.entry(event.aggregate_id.as_str()).or_insert(Folded { row: None, changed: false });
+        }
+        let ids: Vec<&str> = rows.keys().copied().collect();
+        for row in store::find_many(conn, self.target, &ids).map_err(BatchError::of_batch)? {
+            if let Some(folded) = rows.get_mut(row.dossier_id.as_str()) {
+                folded.row = Some(row);
+            }
+        }
+        for (index, event) in events.iter().enumerate() {
+            let at_fault = |error| BatchError { index: Some(index), error };
+            let envelope: pb::DossierEvent = event.decode().map_err(at_fault)?;
+            let Some(folded) = rows.get_mut(event.aggregate_id.as_str()) else { continue };
+            match fold::fold(folded.row.clone(), event, &envelope).map_err(at_fault)? {
+                fold::Step::Ignore => {}
+                fold::Step::Insert(row) | fold::Step::Update(row) => {
+                    folded.row = Some(row);
+                    folded.changed = true;
+                }
+            }
+        }
+        let changed: Vec<&DossierStats> =
+            rows.values().filter(|folded| folded.changed).filter_map(|folded| folded.row.as_ref()).collect();
+        for chunk in changed.chunks(UPSERT_ROWS) {
+            store::upsert(conn, self.target, chunk).map_err(BatchError::of_batch)?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows written per upsert statement. On SQLite each row is 16 parameters, under its 32 766
+/// per statement; PostgreSQL's upsert takes one array per column.
+const UPSERT_ROWS: usize = 1_000;
+
+/// A dossier's row while a batch is folded into it.
+struct Folded {
+    row: Option<DossierStats>,
+    changed: bool,
 }

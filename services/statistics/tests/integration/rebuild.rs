@@ -1,14 +1,19 @@
 //! The rebuild: replay into the shadow table, swap it in, and let the live consumer catch up.
 
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
-use fleuve_handler::{Projection, Rebuild};
+use fleuve_handler::{BatchError, HandlerError, Projection, Rebuild};
 use fleuve_statistics::{DossierStats, StatisticsProjection, Target};
 use fleuve_store::testing::TestDatabase;
 use fleuve_store::{Backend, Database, StoreError};
 
 use crate::support::{events, feed, scenario};
 
-on_both_backends!(a_rebuild_swaps_in_what_the_live_table_would_hold, the_shadow_is_cleared);
+on_both_backends!(
+    a_rebuild_swaps_in_what_the_live_table_would_hold,
+    the_shadow_is_cleared,
+    a_batch_leaves_the_rows_one_event_at_a_time_would,
+    a_batch_with_a_missing_event_names_it_and_writes_nothing
+);
 
 async fn rows(db: &Database, target: Target) -> anyhow::Result<Vec<DossierStats>> {
     let projection = StatisticsProjection::new(target);
@@ -97,6 +102,50 @@ async fn the_shadow_is_cleared(db: TestDatabase) -> anyhow::Result<()> {
     let r = rebuild.clone();
     db.transaction(move |conn| r.clear_shadow(conn)).await?;
     assert!(rows(&db, Target::Shadow).await?.is_empty());
+    Ok(())
+}
+
+/// The same events, one at a time into the live table and in batches into the shadow: the
+/// batches are of 7 events, so they cut the dossiers' lives and fold into rows written by
+/// earlier batches, and the second pass delivers every event again (rows already reflect them).
+async fn a_batch_leaves_the_rows_one_event_at_a_time_would(db: TestDatabase) -> anyhow::Result<()> {
+    let db = db.database().clone();
+    let all = events(&scenario());
+    let rebuild = fleuve_statistics::rebuild();
+    let r = rebuild.clone();
+    feed(&db, &all, move |conn, e| r.live().apply(conn, e)).await?;
+    for _pass in 0..2 {
+        for chunk in all.chunks(7) {
+            let (r, chunk) = (rebuild.clone(), chunk.to_vec());
+            db.transaction(move |conn| r.shadow().apply_batch(conn, &chunk)).await?;
+        }
+    }
+    let live = rows(&db, Target::Live).await?;
+    assert_eq!(live.len(), 10);
+    assert_eq!(rows(&db, Target::Shadow).await?, live);
+    Ok(())
+}
+
+/// A batch holding a dossier's third event without its second: the error names that event, and
+/// the rows the batch's earlier events changed are rolled back with it.
+async fn a_batch_with_a_missing_event_names_it_and_writes_nothing(db: TestDatabase) -> anyhow::Result<()> {
+    let db = db.database().clone();
+    let all = events(&scenario());
+    let first = &all[0];
+    let own: Vec<_> = all.iter().filter(|e| e.aggregate_id == first.aggregate_id).cloned().collect();
+    let others: Vec<_> = all.iter().filter(|e| e.aggregate_id != first.aggregate_id).take(3).cloned().collect();
+    let mut batch = others.clone();
+    batch.push(own[0].clone());
+    batch.push(own[2].clone());
+    let projection = fleuve_statistics::projection();
+    let failed = db.transaction(move |conn| projection.apply_batch(conn, &batch)).await;
+    match failed {
+        Err(BatchError { index: Some(4), error: HandlerError::Permanent(reason) }) => {
+            assert!(reason.contains("an earlier event is missing"), "{reason}");
+        }
+        other => panic!("expected the fifth event to be at fault, got {other:?}"),
+    }
+    assert!(rows(&db, Target::Live).await?.is_empty());
     Ok(())
 }
 
