@@ -190,9 +190,27 @@ macro_rules! table_ops {
                 .execute(pg)
             }
 
-            /// Rewrites every column (a tuple changeset sets `None` to NULL; the key to itself).
+            /// Rewrites every column but the key (a tuple changeset sets `None` to NULL).
             pub fn update(conn: &mut DbConnection, row: &DossierStats) -> QueryResult<()> {
-                diesel::update(table.find(&row.dossier_id)).set(record(row)).execute(conn)?;
+                diesel::update(table.find(&row.dossier_id))
+                    .set((
+                        t::organisation_id.eq(&row.organisation_id),
+                        t::category.eq(row.category),
+                        t::status.eq(row.status),
+                        t::reviewer_assigned.eq(row.reviewer_assigned),
+                        t::created_at.eq(row.created_at),
+                        t::submitted_at.eq(row.submitted_at),
+                        t::submitted_month.eq(&row.submitted_month),
+                        t::decided_at.eq(row.decided_at),
+                        t::rejection_reasons.eq(&row.rejection_reasons),
+                        t::fee_currency.eq(&row.fee_currency),
+                        t::fee_invoiced.eq(row.fee_invoiced),
+                        t::invoiced_at.eq(row.invoiced_at),
+                        t::fee_paid.eq(row.fee_paid),
+                        t::paid_at.eq(row.paid_at),
+                        t::version.eq(row.version),
+                    ))
+                    .execute(conn)?;
                 Ok(())
             }
 
