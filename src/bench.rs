@@ -65,6 +65,11 @@ pub enum BenchCommand {
         /// Dossier events the read model is rebuilt over, and the outbox and inbox hold.
         #[arg(long, default_value_t = 1_000_000)]
         rebuild_events: i64,
+        /// Dossiers whose lives interleave in the rebuilt log: at 10 000, each replayed batch
+        /// holds 5 000 different dossiers (the worst case); fewer put several events of a
+        /// dossier in a batch.
+        #[arg(long, default_value_t = 10_000)]
+        rebuild_in_flight: i64,
         /// Which parts to run, comma separated: 1 appends, 2 command, 3 rebuild, 4 outbox and
         /// inbox (3 and 4 run together).
         #[arg(long, value_delimiter = ',', default_value = "1,2,3,4")]
@@ -200,9 +205,18 @@ pub async fn run(command: BenchCommand, config: &MeshConfig) -> anyhow::Result<(
         BenchCommand::Stack { admin_url, clients, seconds, rounds } => {
             crate::bench_stack::stack(config, &admin_url, &clients, Duration::from_secs(seconds), rounds).await
         }
-        BenchCommand::Growth { admin_url, sizes, lengths, clients, seconds, rebuild_events, parts } => {
-            crate::bench_growth::growth(config, &admin_url, &sizes, &lengths, clients, seconds, rebuild_events, &parts)
-                .await
+        BenchCommand::Growth {
+            admin_url,
+            sizes,
+            lengths,
+            clients,
+            seconds,
+            rebuild_events,
+            rebuild_in_flight,
+            parts,
+        } => {
+            let rebuild = (rebuild_events, rebuild_in_flight);
+            crate::bench_growth::growth(config, &admin_url, &sizes, &lengths, clients, seconds, rebuild, &parts).await
         }
         BenchCommand::BareIdentity { listen, database_url, signing_key_file } => {
             crate::bench_stack::bare_identity(config, &listen, &database_url, &signing_key_file).await

@@ -44,7 +44,7 @@ pub async fn growth(
     lengths: &[i64],
     clients: usize,
     seconds: u64,
-    rebuild_events: i64,
+    (rebuild_events, rebuild_in_flight): (i64, i64),
     parts: &[u8],
 ) -> anyhow::Result<()> {
     println!("fleuve bench growth: PostgreSQL at {}", crate::node::redact(admin_url));
@@ -56,7 +56,7 @@ pub async fn growth(
         command_against_length(config, admin_url, lengths).await?;
     }
     if parts.contains(&3) || parts.contains(&4) {
-        crate::bench_rebuild::rebuild_and_tables(config, admin_url, rebuild_events).await?;
+        crate::bench_rebuild::rebuild_and_tables(config, admin_url, rebuild_events, rebuild_in_flight).await?;
     }
     Ok(())
 }

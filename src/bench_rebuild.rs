@@ -2,11 +2,13 @@
 //! the outbox and the inbox hold after as many events.
 //!
 //! 3. **Rebuild speed.** The log is filled with the real events of whole dossier lives (ten
-//!    events each, protobuf payloads as the homologation service writes them, a thousand
-//!    dossiers in flight at a time so every batch touches hundreds of rows), then the statistics
+//!    events each, protobuf payloads as the homologation service writes them; `in_flight`
+//!    dossiers live at a time, their events interleaved step by step, so with 10 000 (the
+//!    default) every batch of 5 000 events holds 5 000 different dossiers), then the statistics
 //!    read model is rebuilt by the runtime's rebuild (replay into the shadow table, swap). In
-//!    the same run, for comparison: the log read alone (the ceiling), and the same rebuild
-//!    folding one event at a time as the live consumer does. The rebuilt rows are checked.
+//!    the same run, for comparison: the log read alone (the ceiling), and the rebuild as it was
+//!    before batches (500 events a transaction, each folded as the live consumer folds it). The
+//!    two rebuilds must leave the same rows, and the expected decisions.
 //! 4. **Outbox and inbox after as many events.** The events' outbox rows (as their appends
 //!    queued them, the relay stopped throughout) are drained as the relay drains them; the
 //!    statistics consumer's inbox rows for every event are pruned as the node prunes them past
@@ -29,8 +31,6 @@ use crate::bench::ScratchDatabase;
 
 /// Events of one dossier's life.
 const LIFE: i64 = 10;
-/// Dossiers whose lives interleave in the log.
-const IN_FLIGHT: i64 = 10_000;
 /// Events inserted per fill statement.
 const FILL_CHUNK: usize = 10_000;
 /// Every tenth dossier is rejected, the others approved.
@@ -42,7 +42,12 @@ struct Count {
     n: i64,
 }
 
-pub(crate) async fn rebuild_and_tables(config: &MeshConfig, admin_url: &str, events: i64) -> anyhow::Result<()> {
+pub(crate) async fn rebuild_and_tables(
+    config: &MeshConfig,
+    admin_url: &str,
+    events: i64,
+    in_flight: i64,
+) -> anyhow::Result<()> {
     let dossiers = (events / LIFE).max(1);
     let events = dossiers * LIFE;
     let scratch = ScratchDatabase::create(admin_url)?;
@@ -52,9 +57,9 @@ pub(crate) async fn rebuild_and_tables(config: &MeshConfig, admin_url: &str, eve
     let db = crate::node::open_database(&config).await?;
 
     let started = Instant::now();
-    fill(&db, dossiers).await?;
+    fill(&db, dossiers, in_flight.max(1)).await?;
     println!(
-        "3. rebuilding the statistics read model over {events} dossier events ({dossiers} dossiers; filled in {:.1} s; target ≥ 50 000 events/s)",
+        "3. rebuilding the statistics read model over {events} dossier events ({dossiers} dossiers, {in_flight} in flight; filled in {:.1} s; target ≥ 50 000 events/s)",
         started.elapsed().as_secs_f64()
     );
     println!("{:>34} {:>12} {:>10}", "", "events/s", "seconds");
@@ -62,16 +67,19 @@ pub(crate) async fn rebuild_and_tables(config: &MeshConfig, admin_url: &str, eve
     anyhow::ensure!(read == events, "the log holds {read} events, not {events}");
     println!("{:>34} {:>12.0} {:>10.1}", "log read alone (the ceiling)", read as f64 / read_seconds, read_seconds);
     let one_by_one = fleuve_bus::rebuild::rebuild(&db, Arc::new(OneByOne(fleuve_statistics::rebuild()))).await?;
+    anyhow::ensure!(one_by_one.replayed == events, "the rebuild replayed {} events, not {events}", one_by_one.replayed);
     check_rows(&db, dossiers).await?;
+    keep_rows(&db).await?;
     println!(
         "{:>34} {:>12.0} {:>10.1}",
-        "rebuild, one event at a time",
+        "rebuild, one event at a time (before)",
         one_by_one.replayed as f64 / one_by_one.elapsed_seconds,
         one_by_one.elapsed_seconds
     );
     let batched = fleuve_bus::rebuild::rebuild(&db, Arc::new(fleuve_statistics::rebuild())).await?;
-    check_rows(&db, dossiers).await?;
     anyhow::ensure!(batched.replayed == events, "the rebuild replayed {} events, not {events}", batched.replayed);
+    check_rows(&db, dossiers).await?;
+    same_rows(&db).await?;
     println!(
         "{:>34} {:>12.0} {:>10.1}",
         "rebuild (batched, as shipped)",
@@ -206,14 +214,14 @@ fn dossier_id(dossier: i64) -> String {
     format!("d-{dossier:07}")
 }
 
-/// Appends the lives of `dossiers` dossiers, [`IN_FLIGHT`] at a time, their events
-/// interleaved (step 0 of each, then step 1 of each, ...), with their streams.
-async fn fill(db: &Database, dossiers: i64) -> anyhow::Result<()> {
+/// Appends the lives of `dossiers` dossiers, `in_flight` at a time, their events interleaved
+/// (step 0 of each, then step 1 of each, ...), with their streams.
+async fn fill(db: &Database, dossiers: i64, in_flight: i64) -> anyhow::Result<()> {
     let epoch = chrono::DateTime::parse_from_rfc3339("2026-01-05T08:00:00Z")?.to_utc();
     let mut order = Vec::with_capacity(usize::try_from(dossiers * LIFE)?);
-    for window in (0..dossiers).step_by(usize::try_from(IN_FLIGHT)?) {
+    for window in (0..dossiers).step_by(usize::try_from(in_flight)?) {
         for step in 0..LIFE {
-            for dossier in window..(window + IN_FLIGHT).min(dossiers) {
+            for dossier in window..(window + in_flight).min(dossiers) {
                 order.push((dossier, step));
             }
         }
@@ -236,7 +244,7 @@ async fn fill(db: &Database, dossiers: i64) -> anyhow::Result<()> {
             Ok(diesel::sql_query(
                 "INSERT INTO events (stream_id, aggregate_type, aggregate_id, version, event_id, event_type, \
                  payload, correlation_id, causation_id, actor, trace_context, recorded_at) \
-                 SELECT 'dossier-' || id, 'dossier', id, v, e, t, p, e, NULL, 'bench', NULL, localtimestamp \
+                 SELECT 'dossier-' || id, 'dossier', id, v, e, t, p, e, NULL, 'bench', NULL, now() AT TIME ZONE 'UTC' \
                  FROM unnest($1, $2, $3, $4, $5) AS u(id, v, e, t, p)",
             )
             .bind::<Array<Text>, _>(ids)
@@ -251,7 +259,7 @@ async fn fill(db: &Database, dossiers: i64) -> anyhow::Result<()> {
     db.run(|conn| -> Result<(), StoreError> {
         diesel::sql_query(
             "INSERT INTO streams (stream_id, aggregate_type, version, updated_at) \
-             SELECT stream_id, 'dossier', max(version), localtimestamp FROM events GROUP BY stream_id",
+             SELECT stream_id, 'dossier', max(version), now() AT TIME ZONE 'UTC' FROM events GROUP BY stream_id",
         )
         .execute(conn)?;
         diesel::sql_query("VACUUM ANALYZE events").execute(conn)?;
@@ -267,8 +275,11 @@ async fn read_log(db: &Database) -> anyhow::Result<(i64, f64)> {
     let started = Instant::now();
     let (mut position, mut read) = (0_i64, 0_i64);
     loop {
-        let batch =
-            db.run(move |conn| fleuve_store::event_store::read_all(conn, position, fleuve_bus::rebuild::BATCH)).await?;
+        let batch = db
+            .run(move |conn| {
+                fleuve_store::event_store::read_all(conn, position, fleuve_statistics::rebuild::REPLAY_BATCH)
+            })
+            .await?;
         let Some(last) = batch.last() else { break };
         position = last.position;
         read += i64::try_from(batch.len())?;
@@ -300,6 +311,31 @@ async fn check_rows(db: &Database, dossiers: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Keeps the live statistics rows aside (in `bench_expected`) for [`same_rows`].
+async fn keep_rows(db: &Database) -> anyhow::Result<()> {
+    db.run(|conn| -> Result<usize, StoreError> {
+        Ok(diesel::sql_query("CREATE TABLE bench_expected AS SELECT * FROM stats_dossiers").execute(conn)?)
+    })
+    .await?;
+    Ok(())
+}
+
+/// Checks that the live statistics rows are, column for column, the rows [`keep_rows`] kept.
+async fn same_rows(db: &Database) -> anyhow::Result<()> {
+    let differing = db
+        .run(|conn| -> Result<i64, StoreError> {
+            Ok(diesel::sql_query(
+                "SELECT count(*) AS n FROM ((SELECT * FROM stats_dossiers EXCEPT SELECT * FROM bench_expected) \
+                 UNION ALL (SELECT * FROM bench_expected EXCEPT SELECT * FROM stats_dossiers)) AS d",
+            )
+            .get_result::<Count>(conn)?
+            .n)
+        })
+        .await?;
+    anyhow::ensure!(differing == 0, "{differing} rows differ between the two rebuilds");
+    Ok(())
+}
+
 /// Queues an outbox row for every event, as their appends would have.
 async fn queue_outbox(db: &Database) -> anyhow::Result<i64> {
     let topic = fleuve_statistics::DOSSIER_TOPIC;
@@ -322,7 +358,7 @@ async fn record_inbox(db: &Database) -> anyhow::Result<i64> {
         .run(move |conn| -> Result<usize, StoreError> {
             Ok(diesel::sql_query(
                 "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset, processed_at) \
-                 SELECT $1, event_id, $2, 0, position, localtimestamp FROM events",
+                 SELECT $1, event_id, $2, 0, position, now() AT TIME ZONE 'UTC' FROM events",
             )
             .bind::<Text, _>(fleuve_statistics::NAME)
             .bind::<Text, _>(topic)
@@ -375,8 +411,9 @@ async fn mib(db: &Database, table: &'static str) -> anyhow::Result<f64> {
     crate::bench_growth::relation_mib(db, table).await
 }
 
-/// The statistics rebuild folding one event at a time (each its own read and write of the
-/// dossier's row), as the live consumer applies them: the baseline of the batched rebuild.
+/// The statistics rebuild as it was before batches: 500 events a transaction (the default
+/// [`Rebuild::replay_batch`]), each folded with its own read and write of the dossier's row as
+/// the live consumer folds it (the default [`Projection::apply_batch`]).
 struct OneByOne(fleuve_statistics::StatisticsRebuild);
 
 impl Rebuild for OneByOne {

@@ -1,7 +1,7 @@
 //! Rebuilding a read model from the event store while it keeps answering queries.
 //!
 //! 1. Empty the shadow table; replay every stored event of the model's sources into it
-//!    (batches of [`BATCH`], each its own transaction, applied with
+//!    (batches of [`Rebuild::replay_batch`] events, each its own transaction, applied with
 //!    [`Projection::apply_batch`]), remembering the last position `P`.
 //! 2. ONE swap transaction: lock the live table against writers (readers go on and see the
 //!    old rows until commit), replace its rows by the shadow's, apply the events recorded after
@@ -23,12 +23,6 @@ use fleuve_store::{Database, DbConnection};
 use crate::BusError;
 use crate::projection::{BatchError, ConsumedEvent, HandlerError, Projection, Rebuild};
 use crate::schema::TopicSchema;
-
-/// Events replayed per transaction. A projection that folds a batch at once
-/// ([`Projection::apply_batch`]) writes each of its rows once per batch, so a batch of 5 000
-/// writes several times fewer rows than one of 500 (`fleuve bench growth`: the statistics
-/// rebuild went from 51 553 to 156 634 events/s when a dossier had several events per batch).
-pub const BATCH: i64 = 5_000;
 
 /// What a rebuild did.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,7 +61,8 @@ pub async fn rebuild_reporting(
     let sources: HashMap<String, TopicSchema> =
         model.sources().into_iter().map(|s| (s.aggregate_type, s.schema)).collect();
     let sources = Arc::new(sources);
-    tracing::info!(model = model.name(), "rebuild started");
+    let batch = model.replay_batch().max(1);
+    tracing::info!(model = model.name(), batch, "rebuild started");
 
     let clearing = model.clone();
     let end = db
@@ -84,7 +79,7 @@ pub async fn rebuild_reporting(
         let (model, sources) = (model.clone(), sources.clone());
         let (last, applied) = db
             .transaction::<_, BusError, _>(move |conn| {
-                let events = read_all(conn, position, BATCH)?;
+                let events = read_all(conn, position, batch)?;
                 let last = events.last().map(|e| e.position);
                 let applied = replay(conn, model.shadow(), &sources, &events, false)?;
                 Ok((last, applied))
@@ -106,7 +101,7 @@ pub async fn rebuild_reporting(
             let mut caught_up = 0;
             let mut after = position;
             loop {
-                let events = read_all(conn, after, BATCH)?;
+                let events = read_all(conn, after, batch)?;
                 let Some(last) = events.last() else { break };
                 after = last.position;
                 caught_up += replay(conn, swapping.live(), &swap_sources, &events, true)?;

@@ -285,6 +285,13 @@ pub trait Rebuild: Send + Sync + 'static {
     fn lock_live(&self, conn: &mut DbConnection) -> Result<(), StoreError>;
     /// Replaces the live rows by the shadow rows.
     fn copy_shadow_to_live(&self, conn: &mut DbConnection) -> Result<(), StoreError>;
+    /// Events read and applied per transaction of the replay. A model whose projections fold
+    /// a batch at once ([`Projection::apply_batch`]) writes each row once per batch and gains
+    /// from larger ones; one applying event by event only holds its transaction (on SQLite,
+    /// the database's one writer lock) longer.
+    fn replay_batch(&self) -> i64 {
+        500
+    }
     /// After the swap committed (e.g. flush a cache).
     fn swapped(&self) -> HookFuture<'_> {
         Box::pin(async {})

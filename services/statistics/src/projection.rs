@@ -87,22 +87,20 @@ impl Projection for StatisticsProjection {
 
     /// The batch's dossier rows read with one statement, its events folded into them in
     /// order in memory (the fold `apply` uses), the rows that changed written back with one
-    /// upsert per [`UPSERT_ROWS`].
+    /// upsert (which never lowers a row's version).
     fn apply_batch(&self, conn: &mut DbConnection, events: &[ConsumedEvent]) -> Result<(), BatchError> {
-        let mut rows: HashMap<&str, Folded> = HashMap::with_capacity(events.len());
-        for event in events {
-            rows.entry(event.aggregate_id.as_str()).or_insert(Folded { row: None, changed: false });
-        }
-        let ids: Vec<&str> = rows.keys().copied().collect();
-        for row in store::find_many(conn, self.target, &ids).map_err(BatchError::of_batch)? {
-            if let Some(folded) = rows.get_mut(row.dossier_id.as_str()) {
-                folded.row = Some(row);
-            }
-        }
+        let mut ids: Vec<&str> = events.iter().map(|event| event.aggregate_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut rows: HashMap<String, Folded> = store::find_many(conn, self.target, &ids)
+            .map_err(BatchError::of_batch)?
+            .into_iter()
+            .map(|row| (row.dossier_id.clone(), Folded { row: Some(row), changed: false }))
+            .collect();
         for (index, event) in events.iter().enumerate() {
             let at_fault = |error| BatchError { index: Some(index), error };
             let envelope: pb::DossierEvent = event.decode().map_err(at_fault)?;
-            let Some(folded) = rows.get_mut(event.aggregate_id.as_str()) else { continue };
+            let folded = rows.entry(event.aggregate_id.clone()).or_default();
             match fold::fold(folded.row.clone(), event, &envelope).map_err(at_fault)? {
                 fold::Step::Ignore => {}
                 fold::Step::Insert(row) | fold::Step::Update(row) => {
@@ -113,18 +111,13 @@ impl Projection for StatisticsProjection {
         }
         let changed: Vec<&DossierStats> =
             rows.values().filter(|folded| folded.changed).filter_map(|folded| folded.row.as_ref()).collect();
-        for chunk in changed.chunks(UPSERT_ROWS) {
-            store::upsert(conn, self.target, chunk).map_err(BatchError::of_batch)?;
-        }
+        store::upsert(conn, self.target, &changed).map_err(BatchError::of_batch)?;
         Ok(())
     }
 }
 
-/// Rows written per upsert statement. On SQLite each row is 16 parameters, under its 32 766
-/// per statement; PostgreSQL's upsert takes one array per column.
-const UPSERT_ROWS: usize = 1_000;
-
 /// A dossier's row while a batch is folded into it.
+#[derive(Default)]
 struct Folded {
     row: Option<DossierStats>,
     changed: bool,

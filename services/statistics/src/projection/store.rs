@@ -6,6 +6,10 @@ use fleuve_store::DbConnection;
 
 use super::{DossierStats, Target};
 
+/// Rows per upsert statement on SQLite: 16 parameters each, under its 32 766 per statement
+/// (PostgreSQL's upsert takes one array per column).
+const SQLITE_UPSERT_ROWS: usize = 1_000;
+
 macro_rules! table_ops {
     ($module:ident, $table:ident) => {
         mod $module {
@@ -116,13 +120,18 @@ macro_rules! table_ops {
             }
 
             /// Inserts the rows, or rewrites every column but the key of those already there:
-            /// one statement.
+            /// one statement on PostgreSQL, where a row at a higher version than the batch's
+            /// (a concurrent writer's) is left alone; on SQLite one per [`SQLITE_UPSERT_ROWS`],
+            /// and no concurrent writer exists (the transaction holds the database's write lock).
             pub fn upsert(conn: &mut DbConnection, rows: &[&DossierStats]) -> QueryResult<usize> {
+                if rows.is_empty() {
+                    return Ok(0);
+                }
                 // The multi-backend connection has no upsert: the statement runs on the inner one.
                 macro_rules! statement {
-                    () => {
+                    ($rows:expr) => {
                         diesel::insert_into(table)
-                            .values(rows.iter().map(|row| record(row)).collect::<Vec<Record<'_>>>())
+                            .values($rows.iter().map(|row| record(row)).collect::<Vec<Record<'_>>>())
                             .on_conflict(t::dossier_id)
                             .do_update()
                             .set((
@@ -146,7 +155,13 @@ macro_rules! table_ops {
                 }
                 match conn {
                     DbConnection::Pg(pg) => upsert_unnest(pg, rows),
-                    DbConnection::Sqlite(sqlite) => statement!().execute(sqlite),
+                    DbConnection::Sqlite(sqlite) => {
+                        let mut written = 0;
+                        for chunk in rows.chunks(super::SQLITE_UPSERT_ROWS) {
+                            written += statement!(chunk).execute(sqlite)?;
+                        }
+                        Ok(written)
+                    }
                 }
             }
 
@@ -169,7 +184,10 @@ macro_rules! table_ops {
                      decided_at = EXCLUDED.decided_at, rejection_reasons = EXCLUDED.rejection_reasons, \
                      fee_currency = EXCLUDED.fee_currency, fee_invoiced = EXCLUDED.fee_invoiced, \
                      invoiced_at = EXCLUDED.invoiced_at, fee_paid = EXCLUDED.fee_paid, paid_at = EXCLUDED.paid_at, \
-                     version = EXCLUDED.version"
+                     version = EXCLUDED.version \
+                     WHERE ",
+                    stringify!($table),
+                    ".version < EXCLUDED.version"
                 ))
                 .bind::<Array<Text>, _>(column(&|r| r.dossier_id.clone()))
                 .bind::<Array<Text>, _>(column(&|r| r.organisation_id.clone()))

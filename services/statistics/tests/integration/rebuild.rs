@@ -1,10 +1,13 @@
 //! The rebuild: replay into the shadow table, swap it in, and let the live consumer catch up.
 
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
-use fleuve_handler::{BatchError, HandlerError, Projection, Rebuild};
+use std::sync::Arc;
+
+use fleuve_handler::{BatchError, ConsumedEvent, HandlerError, Projection, Rebuild};
 use fleuve_statistics::{DossierStats, StatisticsProjection, Target};
+use fleuve_store::event_store::{EventMetadata, ExpectedVersion, NewEvent, StreamRef, append};
 use fleuve_store::testing::TestDatabase;
-use fleuve_store::{Backend, Database, StoreError};
+use fleuve_store::{Backend, Database, DbConnection, StoreError};
 
 use crate::support::{events, feed, scenario};
 
@@ -12,7 +15,8 @@ on_both_backends!(
     a_rebuild_swaps_in_what_the_live_table_would_hold,
     the_shadow_is_cleared,
     a_batch_leaves_the_rows_one_event_at_a_time_would,
-    a_batch_with_a_missing_event_names_it_and_writes_nothing
+    a_batch_with_a_missing_event_names_it_and_writes_nothing,
+    the_rebuild_replays_the_store_and_catches_up_in_the_swap
 );
 
 async fn rows(db: &Database, target: Target) -> anyhow::Result<Vec<DossierStats>> {
@@ -127,7 +131,7 @@ async fn a_batch_leaves_the_rows_one_event_at_a_time_would(db: TestDatabase) -> 
 }
 
 /// A batch holding a dossier's third event without its second: the error names that event, and
-/// the rows the batch's earlier events changed are rolled back with it.
+/// nothing is written (the fold of the whole batch comes before any write).
 async fn a_batch_with_a_missing_event_names_it_and_writes_nothing(db: TestDatabase) -> anyhow::Result<()> {
     let db = db.database().clone();
     let all = events(&scenario());
@@ -147,6 +151,85 @@ async fn a_batch_with_a_missing_event_names_it_and_writes_nothing(db: TestDataba
     }
     assert!(rows(&db, Target::Live).await?.is_empty());
     Ok(())
+}
+
+/// The runtime's rebuild over a real event store: the events stored before it are replayed in
+/// batches into the shadow; the ones recorded after the replay (here, inside the swap's
+/// transaction, before the lock) are folded into the live rows and recorded in the live
+/// consumer's inbox. The live rows end as a table fed every event one at a time.
+async fn the_rebuild_replays_the_store_and_catches_up_in_the_swap(harness: TestDatabase) -> anyhow::Result<()> {
+    // The event store's tables beside the read model's, as a node deploys them.
+    let sets = [fleuve_store::EVENT_STORE_MIGRATIONS, fleuve_statistics::MIGRATIONS];
+    let test = match harness.database().backend() {
+        Backend::Sqlite => TestDatabase::sqlite(&sets).await?,
+        Backend::Postgres => TestDatabase::postgres(&sets).await?,
+    };
+    let db = test.database().clone();
+    let all = events(&scenario());
+    let (early, late) = all.split_at(all.len() - 6);
+    let stored = early.to_vec();
+    db.transaction(move |conn| store_events(conn, &stored)).await?;
+    let model = Arc::new(LateEvents { inner: fleuve_statistics::rebuild(), late: late.to_vec() });
+    let report = fleuve_bus::rebuild::rebuild(&db, model).await?;
+    assert_eq!((report.replayed, report.caught_up), (early.len() as i64, late.len() as i64));
+
+    let other = match db.backend() {
+        Backend::Sqlite => TestDatabase::sqlite(&[fleuve_statistics::MIGRATIONS]).await?,
+        Backend::Postgres => TestDatabase::postgres(&[fleuve_statistics::MIGRATIONS]).await?,
+    };
+    let p = fleuve_statistics::projection();
+    feed(other.database(), &all, move |conn, e| p.apply(conn, e)).await?;
+    assert_eq!(rows(&db, Target::Live).await?, rows(other.database(), Target::Live).await?);
+    let recorded = db.run(|conn| fleuve_store::consumer::inbox_count(conn, fleuve_statistics::NAME)).await?;
+    assert_eq!(recorded, late.len() as i64, "the caught-up events are in the live consumer's inbox");
+    Ok(())
+}
+
+/// Appends `events` to their dossiers' streams, as the homologation service records them.
+fn store_events(conn: &mut DbConnection, events: &[ConsumedEvent]) -> Result<(), StoreError> {
+    for event in events {
+        let stream = StreamRef::new(fleuve_statistics::DOSSIER_AGGREGATE, event.aggregate_id.clone());
+        let expected = ExpectedVersion::Exact(event.aggregate_version - 1);
+        let new = NewEvent::new(event.event_type.clone(), event.payload.clone());
+        append(conn, &stream, expected, &[new], &EventMetadata::new("rebuild-test", "test"), None)?;
+    }
+    Ok(())
+}
+
+/// The statistics rebuild, with `late` recorded in the swap's transaction before it locks the
+/// live table: events the replay did not see.
+struct LateEvents {
+    inner: fleuve_statistics::StatisticsRebuild,
+    late: Vec<ConsumedEvent>,
+}
+
+impl Rebuild for LateEvents {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn sources(&self) -> Vec<fleuve_handler::ReplaySource> {
+        self.inner.sources()
+    }
+    fn live(&self) -> &dyn Projection {
+        self.inner.live()
+    }
+    fn shadow(&self) -> &dyn Projection {
+        self.inner.shadow()
+    }
+    fn clear_shadow(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        self.inner.clear_shadow(conn)
+    }
+    fn lock_live(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        store_events(conn, &self.late)?;
+        self.inner.lock_live(conn)
+    }
+    fn copy_shadow_to_live(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        self.inner.copy_shadow_to_live(conn)
+    }
+    fn replay_batch(&self) -> i64 {
+        // Several batches even for a few events.
+        7
+    }
 }
 
 #[derive(QueryableByName)]
