@@ -203,12 +203,16 @@ impl OutboxRelay {
     ) -> Result<PublishReport, BusError> {
         let mut outcomes = Vec::with_capacity(produced.deliveries.len());
         let mut spans = produced.spans.into_iter();
+        let mut fenced = false;
         for delivery in produced.deliveries {
             let outcome = match delivery {
                 Err(error) => Err(error),
                 Ok(future) => match future.await {
                     Ok(Ok(_)) => Ok(()),
-                    Ok(Err((error, _))) => Err(error.to_string()),
+                    Ok(Err((error, _))) => {
+                        fenced |= is_fenced(&error);
+                        Err(error.to_string())
+                    }
                     Err(_) => Err("producer dropped the delivery".to_owned()),
                 },
             };
@@ -220,7 +224,7 @@ impl OutboxRelay {
             }
             outcomes.push((outcome, produced.enqueued.elapsed().as_secs_f64()));
         }
-        self.replace_producer_after_fatal_error()?;
+        self.replace_producer_after_fatal_error(fenced)?;
 
         let mut report = PublishReport::default();
         let metrics = fleuve_metrics::metrics();
@@ -387,10 +391,14 @@ impl OutboxRelay {
     }
 
     /// An idempotent producer that hit a fatal error (e.g. a sequence gap after a record timed
-    /// out) refuses every further record; a fresh producer starts a new idempotent session.
-    fn replace_producer_after_fatal_error(&mut self) -> Result<(), BusError> {
-        if let Some((code, reason)) = self.producer.client().fatal_error() {
-            tracing::error!(?code, %reason, "kafka producer failed fatally; creating a new one");
+    /// out) refuses every further record, and one the broker `fenced` (its producer id and
+    /// epoch refused, without librdkafka calling it fatal: seen after a 30 s broker freeze,
+    /// every later record refused for minutes) gets nothing through either; a fresh producer
+    /// starts a new idempotent session.
+    fn replace_producer_after_fatal_error(&mut self, fenced: bool) -> Result<(), BusError> {
+        let fatal = self.producer.client().fatal_error();
+        if fatal.is_some() || fenced {
+            tracing::error!(?fatal, fenced, "kafka producer failed fatally or was fenced; creating a new one");
             let failed = std::mem::replace(&mut self.producer, create_producer(&self.bus)?);
             // Closing blocks on the broker, so not on an async worker.
             tokio::task::spawn_blocking(move || drop(failed));
@@ -425,6 +433,21 @@ async fn mark(db: &Database, report: PublishReport) -> Result<usize, BusError> {
         })
         .await?;
     Ok(marked)
+}
+
+/// Whether the broker refused a record for its producer's identity (id and epoch), which no
+/// retry by the same producer can get past.
+fn is_fenced(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::ProducerFenced
+                | Code::InvalidProducerEpoch
+                | Code::UnknownProducerId
+                | Code::InvalidProducerIdMapping
+        )
+    )
 }
 
 fn join_task<T>(joined: Result<T, tokio::task::JoinError>) -> Result<T, BusError> {
