@@ -72,7 +72,7 @@ pub(crate) async fn rebuild_and_tables(
     keep_rows(&db).await?;
     println!(
         "{:>34} {:>12.0} {:>10.1}",
-        "rebuild, one event at a time (before)",
+        "rebuild as before, event by event",
         one_by_one.replayed as f64 / one_by_one.elapsed_seconds,
         one_by_one.elapsed_seconds
     );
