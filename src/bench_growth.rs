@@ -30,10 +30,11 @@ const FILL_CHUNK: i64 = 500_000;
 /// Commands and loads timed at each stream length.
 const SAMPLES: usize = 200;
 
+/// One `count(*) AS n` (or any bigint named `n`).
 #[derive(QueryableByName)]
-struct Count {
+pub(crate) struct Count {
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    pub(crate) n: i64,
 }
 
 #[allow(clippy::too_many_arguments)]

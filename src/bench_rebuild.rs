@@ -17,8 +17,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use diesel::RunQueryDsl;
 use diesel::sql_types::{Array, BigInt, Binary, Text};
-use diesel::{QueryableByName, RunQueryDsl};
 use fleuve_bus::{ConsumedEvent, HandlerError, Projection, Rebuild, ReplaySource};
 use fleuve_mesh::MeshConfig;
 use fleuve_proto::EventType;
@@ -28,6 +28,7 @@ use pb::dossier_event::Event;
 use prost::Message;
 
 use crate::bench::ScratchDatabase;
+use crate::bench_growth::Count;
 
 /// Events of one dossier's life.
 const LIFE: i64 = 10;
@@ -35,12 +36,6 @@ const LIFE: i64 = 10;
 const FILL_CHUNK: usize = 10_000;
 /// Every tenth dossier is rejected, the others approved.
 const REJECTED_EVERY: i64 = 10;
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
 
 pub(crate) async fn rebuild_and_tables(
     config: &MeshConfig,
@@ -63,61 +58,43 @@ pub(crate) async fn rebuild_and_tables(
         started.elapsed().as_secs_f64()
     );
     println!("{:>34} {:>12} {:>10}", "", "events/s", "seconds");
+    let rate = |label: &str, events: i64, seconds: f64| {
+        println!("{label:>34} {:>12.0} {seconds:>10.1}", events as f64 / seconds);
+    };
     let (read, read_seconds) = read_log(&db).await?;
     anyhow::ensure!(read == events, "the log holds {read} events, not {events}");
-    println!("{:>34} {:>12.0} {:>10.1}", "log read alone (the ceiling)", read as f64 / read_seconds, read_seconds);
-    let one_by_one = fleuve_bus::rebuild::rebuild(&db, Arc::new(OneByOne(fleuve_statistics::rebuild()))).await?;
-    anyhow::ensure!(one_by_one.replayed == events, "the rebuild replayed {} events, not {events}", one_by_one.replayed);
-    check_rows(&db, dossiers).await?;
+    rate("log read alone (the ceiling)", read, read_seconds);
+    let before = rebuild_checked(&db, OneByOne(fleuve_statistics::rebuild()), dossiers).await?;
     keep_rows(&db).await?;
-    println!(
-        "{:>34} {:>12.0} {:>10.1}",
-        "rebuild as before, event by event",
-        one_by_one.replayed as f64 / one_by_one.elapsed_seconds,
-        one_by_one.elapsed_seconds
-    );
-    let batched = fleuve_bus::rebuild::rebuild(&db, Arc::new(fleuve_statistics::rebuild())).await?;
-    anyhow::ensure!(batched.replayed == events, "the rebuild replayed {} events, not {events}", batched.replayed);
-    check_rows(&db, dossiers).await?;
+    rate("rebuild as before, event by event", before.replayed, before.elapsed_seconds);
+    let batched = rebuild_checked(&db, fleuve_statistics::rebuild(), dossiers).await?;
     same_rows(&db).await?;
-    println!(
-        "{:>34} {:>12.0} {:>10.1}",
-        "rebuild (batched, as shipped)",
-        batched.replayed as f64 / batched.elapsed_seconds,
-        batched.elapsed_seconds
-    );
+    rate("rebuild (batched, as shipped)", batched.replayed, batched.elapsed_seconds);
 
     println!("4. the outbox and the inbox after {events} events (rows, MiB on disk)");
     println!("{:>44} {:>12} {:>9} {:>12} {:>9} {:>12}", "", "rows before", "MiB", "rows after", "MiB", "rows/s");
+    let emptied = |label: &str, before: (i64, f64), after: (i64, f64), per_second: f64| {
+        println!("{label:>44} {:>12} {:>9.1} {:>12} {:>9.1} {per_second:>12.0}", before.0, before.1, after.0, after.1);
+    };
     let queued = queue_outbox(&db).await?;
-    let before = (rows(&db, "outbox").await?, mib(&db, "outbox").await?);
+    let before = table_size(&db, "outbox").await?;
     anyhow::ensure!(before.0 == queued, "the outbox holds {} rows, not {queued}", before.0);
     let drained = crate::bench_growth::drain_outbox(&db).await?;
     vacuum(&db, "outbox").await?;
-    println!(
-        "{:>44} {:>12} {:>9.1} {:>12} {:>9.1} {:>12.0}",
+    emptied(
         "outbox: queued with the relay down, drained",
-        before.0,
-        before.1,
-        rows(&db, "outbox").await?,
-        mib(&db, "outbox").await?,
-        drained.per_second
+        before,
+        table_size(&db, "outbox").await?,
+        drained.per_second,
     );
     let recorded = record_inbox(&db).await?;
-    let before = (rows(&db, "inbox").await?, mib(&db, "inbox").await?);
+    let before = table_size(&db, "inbox").await?;
     anyhow::ensure!(before.0 == recorded, "the inbox holds {} rows, not {recorded}", before.0);
     let (pruned, prune_seconds) = prune_inbox(&db).await?;
     anyhow::ensure!(pruned == recorded, "pruned {pruned} inbox rows of {recorded}");
     vacuum(&db, "inbox").await?;
-    println!(
-        "{:>44} {:>12} {:>9.1} {:>12} {:>9.1} {:>12.0}",
-        "inbox of one consumer: pruned past retention",
-        before.0,
-        before.1,
-        rows(&db, "inbox").await?,
-        mib(&db, "inbox").await?,
-        pruned as f64 / prune_seconds
-    );
+    let per_second = pruned as f64 / prune_seconds;
+    emptied("inbox of one consumer: pruned past retention", before, table_size(&db, "inbox").await?, per_second);
     println!(
         "   (an inbox holds a retention's worth of events, {} h by default: {:.0} bytes per event on disk)",
         fleuve_mesh::MeshConfig::default().bus.inbox_retention_hours,
@@ -398,17 +375,28 @@ async fn vacuum(db: &Database, table: &'static str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn rows(db: &Database, table: &'static str) -> anyhow::Result<i64> {
-    Ok(db
+/// A table's rows and its size on disk in MiB.
+async fn table_size(db: &Database, table: &'static str) -> anyhow::Result<(i64, f64)> {
+    let rows = db
         .run(move |conn| -> Result<Count, StoreError> {
             Ok(diesel::sql_query(format!("SELECT count(*) AS n FROM {table}")).get_result::<Count>(conn)?)
         })
         .await?
-        .n)
+        .n;
+    Ok((rows, crate::bench_growth::relation_mib(db, table).await?))
 }
 
-async fn mib(db: &Database, table: &'static str) -> anyhow::Result<f64> {
-    crate::bench_growth::relation_mib(db, table).await
+/// Rebuilds `model` over the whole log and checks what it replayed and the rows it left.
+async fn rebuild_checked(
+    db: &Database,
+    model: impl Rebuild,
+    dossiers: i64,
+) -> anyhow::Result<fleuve_bus::rebuild::RebuildReport> {
+    let report = fleuve_bus::rebuild::rebuild(db, Arc::new(model)).await?;
+    let events = dossiers * LIFE;
+    anyhow::ensure!(report.replayed == events, "the rebuild replayed {} events, not {events}", report.replayed);
+    check_rows(db, dossiers).await?;
+    Ok(report)
 }
 
 /// The statistics rebuild as it was before batches: 500 events a transaction (the default

@@ -69,9 +69,8 @@ macro_rules! table_ops {
                 table.select(COLUMNS).order(t::dossier_id.asc()).load(conn)
             }
 
-            /// The row as an insert record, every column given.
-            type Record<'a> = (
-                Eq<t::dossier_id, &'a String>,
+            /// Every column but the key: an update's changeset (a tuple sets `None` to NULL).
+            type Changes<'a> = (
                 Eq<t::organisation_id, &'a String>,
                 Eq<t::category, i32>,
                 Eq<t::status, i32>,
@@ -89,9 +88,11 @@ macro_rules! table_ops {
                 Eq<t::version, i64>,
             );
 
-            fn record(row: &DossierStats) -> Record<'_> {
+            /// The row as an insert record: the key, then [`Changes`].
+            type Record<'a> = (Eq<t::dossier_id, &'a String>, Changes<'a>);
+
+            fn changes(row: &DossierStats) -> Changes<'_> {
                 (
-                    t::dossier_id.eq(&row.dossier_id),
                     t::organisation_id.eq(&row.organisation_id),
                     t::category.eq(row.category),
                     t::status.eq(row.status),
@@ -108,6 +109,10 @@ macro_rules! table_ops {
                     t::paid_at.eq(row.paid_at),
                     t::version.eq(row.version),
                 )
+            }
+
+            fn record(row: &DossierStats) -> Record<'_> {
+                (t::dossier_id.eq(&row.dossier_id), changes(row))
             }
 
             pub fn find_many(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<DossierStats>> {
@@ -208,27 +213,9 @@ macro_rules! table_ops {
                 .execute(pg)
             }
 
-            /// Rewrites every column but the key (a tuple changeset sets `None` to NULL).
+            /// Rewrites every column but the key.
             pub fn update(conn: &mut DbConnection, row: &DossierStats) -> QueryResult<()> {
-                diesel::update(table.find(&row.dossier_id))
-                    .set((
-                        t::organisation_id.eq(&row.organisation_id),
-                        t::category.eq(row.category),
-                        t::status.eq(row.status),
-                        t::reviewer_assigned.eq(row.reviewer_assigned),
-                        t::created_at.eq(row.created_at),
-                        t::submitted_at.eq(row.submitted_at),
-                        t::submitted_month.eq(&row.submitted_month),
-                        t::decided_at.eq(row.decided_at),
-                        t::rejection_reasons.eq(&row.rejection_reasons),
-                        t::fee_currency.eq(&row.fee_currency),
-                        t::fee_invoiced.eq(row.fee_invoiced),
-                        t::invoiced_at.eq(row.invoiced_at),
-                        t::fee_paid.eq(row.fee_paid),
-                        t::paid_at.eq(row.paid_at),
-                        t::version.eq(row.version),
-                    ))
-                    .execute(conn)?;
+                diesel::update(table.find(&row.dossier_id)).set(changes(row)).execute(conn)?;
                 Ok(())
             }
 
