@@ -60,6 +60,11 @@ impl StoreError {
 const CONNECTION_LOST: &[&str] = &[
     "server closed the connection unexpectedly",
     "terminating connection due to administrator command",
+    // What a backend says as PostgreSQL stops at once (`pg_ctl stop -m immediate`) or restarts
+    // after another backend crashed (PostgreSQL 14 and later word them so).
+    "terminating connection due to immediate shutdown command",
+    "terminating connection because of crash of another server process",
+    "terminating connection because of unexpected SIGQUIT signal",
     "terminating connection due to crash of another server process",
     "no connection to the server",
     "could not connect to server",
@@ -71,6 +76,9 @@ const CONNECTION_LOST: &[&str] = &[
     "the database system is starting up",
     "the database system is in recovery mode",
     "Connection refused",
+    "Connection reset by peer",
+    "SSL SYSCALL error",
+    "SSL error: unexpected eof",
 ];
 
 /// True when `error` means the connection to the database is gone or the server cannot
@@ -78,7 +86,11 @@ const CONNECTION_LOST: &[&str] = &[
 pub fn is_connection_lost(error: &DieselError) -> bool {
     match error {
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
-        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+        // `UnableToSendCommand`: libpq could not send the statement, or got no result back
+        // (diesel's kind for a failed `PQsendQuery` or a null result), which a dead socket
+        // causes and so does a bug (`another command is already in progress`): told apart by
+        // what libpq says, as for the errors that carry no SQLSTATE diesel knows.
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown | DatabaseErrorKind::UnableToSendCommand, info) => {
             CONNECTION_LOST.iter().any(|phrase| info.message().contains(phrase))
         }
         // The commit failed and so did the rollback: the connection went in between. (Its
@@ -86,6 +98,10 @@ pub fn is_connection_lost(error: &DieselError) -> bool {
         DieselError::RollbackErrorOnCommit { commit_error, rollback_error } => {
             is_connection_lost(commit_error) || is_connection_lost(rollback_error)
         }
+        // diesel lost track of the connection's transaction state: libpq reports it unknown
+        // once the connection is gone, or a rollback failed. The pool discards such a
+        // connection when it comes back, so the same request on a fresh one can succeed.
+        DieselError::BrokenTransactionManager => true,
         _ => false,
     }
 }
@@ -122,18 +138,26 @@ mod tests {
             db_error(DatabaseErrorKind::Unknown, "server closed the connection unexpectedly"),
             db_error(DatabaseErrorKind::Unknown, "FATAL: terminating connection due to administrator command"),
             db_error(DatabaseErrorKind::Unknown, "FATAL: the database system is starting up"),
+            db_error(DatabaseErrorKind::UnableToSendCommand, "no connection to the server\n"),
+            db_error(DatabaseErrorKind::UnableToSendCommand, "could not send data to server: Broken pipe\n"),
+            db_error(
+                DatabaseErrorKind::Unknown,
+                "WARNING: terminating connection because of crash of another server process",
+            ),
+            db_error(DatabaseErrorKind::Unknown, "SSL SYSCALL error: EOF detected\n"),
         ];
         let on_commit = DieselError::RollbackErrorOnCommit {
             commit_error: Box::new(db_error(DatabaseErrorKind::Unknown, "no connection to the server\n")),
             rollback_error: Box::new(db_error(DatabaseErrorKind::Unknown, "no connection to the server\n")),
         };
-        for error in lost.into_iter().chain([on_commit]) {
+        for error in lost.into_iter().chain([on_commit, DieselError::BrokenTransactionManager]) {
             assert!(is_connection_lost(&error), "{error}");
             assert!(StoreError::Database(error).is_unavailable());
         }
         for error in [
             db_error(DatabaseErrorKind::UniqueViolation, "duplicate key value"),
             db_error(DatabaseErrorKind::Unknown, "syntax error at or near \"SELEC\""),
+            db_error(DatabaseErrorKind::UnableToSendCommand, "another command is already in progress\n"),
             DieselError::NotFound,
         ] {
             assert!(!is_connection_lost(&error), "{error}");

@@ -74,3 +74,48 @@ async fn sqlite_memory_database_keeps_its_data() -> anyhow::Result<()> {
     assert_eq!(read.len(), 2);
     Ok(())
 }
+
+/// A pooled connection whose server process is gone, as a crash or a restart of PostgreSQL
+/// ends them all: the statement that finds out and every later one on that connection
+/// (which libpq then refuses to send: diesel's `UnableToSendCommand`) are a lost connection,
+/// UNAVAILABLE to a caller, never an internal error; and the pool hands out a live
+/// connection next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_connection_whose_server_process_died_is_unavailable_and_replaced() -> anyhow::Result<()> {
+    use diesel::{Connection as _, RunQueryDsl as _};
+    use fleuve_store::{DbConnection, StoreError, is_connection_lost};
+
+    #[derive(diesel::QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+
+    let test = support::postgres().await?;
+    let url = test.url().to_owned();
+    let errors = test
+        .database()
+        .run(move |conn| -> anyhow::Result<Vec<diesel::result::Error>> {
+            let DbConnection::Pg(pg) = conn else { anyhow::bail!("a PostgreSQL connection") };
+            let pid = diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result::<Pid>(pg)?.pid;
+            let mut other = diesel::PgConnection::establish(&url)?;
+            // Waits (up to 5 s) until the process has exited.
+            diesel::sql_query(format!("SELECT pg_terminate_backend({pid}, 5000)")).execute(&mut other)?;
+            let mut errors = Vec::new();
+            for _ in 0..2 {
+                errors.push(diesel::sql_query("SELECT 1").execute(conn).expect_err("the connection is dead"));
+            }
+            errors.push(conn.transaction(|c| diesel::sql_query("SELECT 1").execute(c)).expect_err("dead"));
+            Ok(errors)
+        })
+        .await?;
+    for error in errors {
+        let described = format!("{error:?}");
+        assert!(is_connection_lost(&error), "not seen as a lost connection: {described}");
+        assert!(StoreError::Database(error).is_unavailable(), "{described}");
+    }
+    for _ in 0..4 {
+        assert!(test.database().answers().await, "the pool replaces the dead connection");
+    }
+    Ok(())
+}
