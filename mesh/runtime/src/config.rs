@@ -715,21 +715,19 @@ mod tests {
     #[test]
     fn a_mistyped_variable_is_refused_with_the_closest_name() {
         let err = MeshConfig::load_from(None, env(&[("FLEUVE_LISTN", "0.0.0.0:50051")]), &Sections::default())
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert_eq!(
             err.to_string(),
             "invalid configuration: unknown variable FLEUVE_LISTN (did you mean FLEUVE_LISTEN?)"
         );
         let err =
             MeshConfig::load_from(None, env(&[("FLEUVE_BUS__BOOTSTRAP_SERVER", "kafka:9092")]), &Sections::default())
-                .err()
-                .expect("refused");
+                .expect_err("refused");
         assert!(err.to_string().contains("did you mean FLEUVE_BUS__BOOTSTRAP_SERVERS?"), "{err}");
         // A section variable is known only when the binary registered the section.
         let sections = Sections::default().with::<Saga>();
         let err =
-            MeshConfig::load_from(None, env(&[("FLEUVE_SAGA__TIMEOUT_SECS", "5")]), &sections).err().expect("refused");
+            MeshConfig::load_from(None, env(&[("FLEUVE_SAGA__TIMEOUT_SECS", "5")]), &sections).expect_err("refused");
         assert!(err.to_string().contains("did you mean FLEUVE_SAGA__TIMEOUT_SECONDS?"), "{err}");
         // A table is not a value.
         assert!(MeshConfig::load_from(None, env(&[("FLEUVE_AUTH", "x")]), &Sections::default()).is_err());

@@ -10,7 +10,7 @@ use crate::config::{LogConfig, TelemetryConfig};
 
 mod lines;
 
-pub use lines::JsonLines;
+pub use lines::{JsonLines, LineFields};
 
 /// Keeps the tracer provider alive; dropping it flushes pending spans.
 #[derive(Debug)]
@@ -52,12 +52,12 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
         "pretty" => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true).boxed(),
         "json" => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
-            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .fmt_fields(lines::LineFields)
             .event_format(lines::JsonLines::new(telemetry.service_name.clone()))
             .boxed(),
         "clef" => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
-            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .fmt_fields(lines::LineFields)
             .event_format(lines::JsonLines::clef(telemetry.service_name.clone()))
             .boxed(),
         other => anyhow::bail!("unknown log format {other:?} (expected json, clef or pretty)"),
@@ -80,14 +80,23 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
 /// hop: a Kafka header, the trace context of the events a handler records. `None` when the
 /// span has no OpenTelemetry context (no subscriber installed).
 pub fn traceparent(span: &tracing::Span) -> Option<String> {
+    let span_context = span_context(span)?;
+    Some(format!(
+        "00-{}-{}-{:02x}",
+        span_context.trace_id(),
+        span_context.span_id(),
+        span_context.trace_flags().to_u8()
+    ))
+}
+
+/// The OpenTelemetry context of `span` (its trace and span ids); `None` when it has none.
+pub(crate) fn span_context(span: &tracing::Span) -> Option<opentelemetry::trace::SpanContext> {
     use opentelemetry::trace::TraceContextExt as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
     let context = span.context();
     let span_context = context.span().span_context().clone();
-    span_context.is_valid().then(|| {
-        format!("00-{}-{}-{:02x}", span_context.trace_id(), span_context.span_id(), span_context.trace_flags().to_u8())
-    })
+    span_context.is_valid().then_some(span_context)
 }
 
 /// Makes `span` continue the trace of a W3C `traceparent` (a Kafka header, a stored event's

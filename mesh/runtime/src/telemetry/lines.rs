@@ -4,22 +4,30 @@
 //! `timestamp` (RFC 3339, UTC, µs), `level`, `service`, `target`, `message`, the event's own
 //! fields, the fields of the spans it happened in (inner spans win: `correlation_id`,
 //! `consumer`, `rpc.method`...), and inside a traced span `trace_id` and `span_id` (W3C hex).
+//! Where two of these share a name, the later in that list wins, the event's own fields last.
 //!
 //! The `clef` style is the same line in Seq's Compact Log Event Format: `@t`, `@l` (Seq's level
 //! names), `@m`, `@tr` and `@sp` instead of `timestamp`, `level`, `message`, `trace_id` and
-//! `span_id`. Seq's GELF input takes a message that is a JSON object as such an event, so the
-//! lines Docker's GELF driver carries arrive in Seq with their level, text and properties.
+//! `span_id`, and a field whose name starts with `@` gets a second one. Seq's GELF input takes a
+//! message that is a JSON object as such an event, so the lines Docker's GELF driver carries
+//! arrive in Seq with their level, text and properties.
+//!
+//! A line is written straight from the fields, without building a JSON tree: every request
+//! writes one (`grpc call`), so this is on every call's path. A span keeps its fields (in its
+//! extensions, through [`LineFields`]) as ready-made `"name":value` entries, one per line of
+//! the text, and a line copies them.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
-use serde_json::{Map, Value};
-use tracing::{Event, Subscriber, field::Field};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::{
+    field::RecordFields,
     fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, format::Writer},
     registry::LookupSpan,
 };
 
-/// Formats each event as one flat JSON object (see the module).
+/// Formats each event as one flat JSON object (see the module). Use it with [`LineFields`].
 #[derive(Debug, Clone)]
 pub struct JsonLines {
     service: String,
@@ -31,37 +39,74 @@ impl JsonLines {
         JsonLines { service: service.into(), clef: false }
     }
 
-    /// The same lines in CLEF (Seq's format; see the module).
+    /// The same lines in CLEF (see the module).
     pub fn clef(service: impl Into<String>) -> JsonLines {
         JsonLines { service: service.into(), clef: true }
     }
+
+    /// The key a field is written under.
+    fn key<'a>(&self, name: &'a str) -> Key<'a> {
+        if !self.clef {
+            return Key::Plain(name);
+        }
+        match name {
+            "timestamp" => Key::Plain("@t"),
+            "level" => Key::Plain("@l"),
+            "message" => Key::Plain("@m"),
+            "trace_id" => Key::Plain("@tr"),
+            "span_id" => Key::Plain("@sp"),
+            // CLEF reserves `@` names: a field named so is kept with a second `@`.
+            name if name.starts_with('@') => Key::Escaped(name),
+            name => Key::Plain(name),
+        }
+    }
 }
 
-/// A flat line's keys in CLEF: `@t`, `@l` (as Seq names levels), `@m`, `@tr`, `@sp`.
-pub fn to_clef(mut line: Map<String, Value>) -> Map<String, Value> {
-    let mut clef = Map::new();
-    for (from, to) in [("timestamp", "@t"), ("level", "@l"), ("message", "@m"), ("trace_id", "@tr"), ("span_id", "@sp")]
-    {
-        if let Some(value) = line.remove(from) {
-            clef.insert(to.into(), value);
-        }
+enum Key<'a> {
+    Plain(&'a str),
+    Escaped(&'a str),
+}
+
+/// The fields formatter of the spans (`fmt::layer().fmt_fields(LineFields)`): each field as a
+/// `"name":value` entry followed by a newline (which JSON text never holds unescaped), so an
+/// event's line copies them without parsing, and a later `record` on the span adds entries
+/// that win over the earlier ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LineFields;
+
+impl<'writer> FormatFields<'writer> for LineFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut entries = Entries { out: &mut writer, result: Ok(()) };
+        fields.record(&mut entries);
+        entries.result
     }
-    if let Some(Value::String(level)) = clef.get_mut("@l") {
-        *level = match level.as_str() {
-            "TRACE" => "Verbose",
-            "DEBUG" => "Debug",
-            "INFO" => "Information",
-            "WARN" => "Warning",
-            _ => "Error",
-        }
-        .into();
+
+    fn add_fields(
+        &self,
+        current: &'writer mut FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> fmt::Result {
+        // Entries end in a newline already: no separator, unlike the default.
+        self.format_fields(current.as_writer(), fields)
     }
-    // A field of the event named like a CLEF key would be read as one: keep it, renamed.
-    for (key, value) in line {
-        let key = if key.starts_with('@') { format!("@{key}") } else { key };
-        clef.insert(key, value);
-    }
-    clef
+}
+
+/// One entry: its name as written (escaped, without quotes) and its JSON value.
+type Entry<'a> = (&'a str, &'a str);
+
+/// The entries of a [`LineFields`] text, in order.
+fn entries(text: &str) -> impl Iterator<Item = Entry<'_>> {
+    text.split('\n').filter_map(|entry| {
+        let quoted = entry.strip_prefix('"')?;
+        let mut escaped = false;
+        let end = quoted.char_indices().find_map(|(i, c)| {
+            let closes = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            closes.then_some(i)
+        })?;
+        let value = quoted[end + 1..].strip_prefix(':')?;
+        Some((&quoted[..end], value))
+    })
 }
 
 impl<S, N> FormatEvent<S, N> for JsonLines
@@ -71,95 +116,287 @@ where
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let metadata = event.metadata();
-        let mut line = Map::new();
-        line.insert("timestamp".into(), chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true).into());
-        line.insert("level".into(), metadata.level().as_str().into());
-        line.insert("service".into(), self.service.clone().into());
-        line.insert("target".into(), metadata.target().into());
-        // The spans' fields, outermost first so that inner spans win. The fmt layer keeps
-        // each span's fields as the JSON object its field formatter (JsonFields) wrote.
-        if let Some(scope) = ctx.event_scope() {
-            for span in scope.from_root() {
-                let extensions = span.extensions();
-                if let Some(fields) = extensions.get::<FormattedFields<N>>()
-                    && let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(fields.as_str())
-                {
-                    line.extend(fields);
-                }
-            }
-        }
+        let mut fixed = String::with_capacity(160);
+        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        write!(fixed, "\"timestamp\":\"{timestamp}\"\n\"level\":\"{}\"\n\"service\":", metadata.level())?;
+        write_json_str(&mut fixed, &self.service)?;
+        fixed.push_str("\n\"target\":");
+        write_json_str(&mut fixed, metadata.target())?;
+        fixed.push('\n');
         // The trace the event belongs to: the innermost span's OpenTelemetry context.
+        let mut traced = String::new();
         if event.parent().is_none()
-            && let Some(traceparent) = super::traceparent(&tracing::Span::current())
+            && let Some(span) = super::span_context(&tracing::Span::current())
         {
-            let mut parts = traceparent.split('-').skip(1);
-            if let (Some(trace_id), Some(span_id)) = (parts.next(), parts.next()) {
-                line.insert("trace_id".into(), trace_id.into());
-                line.insert("span_id".into(), span_id.into());
+            write!(traced, "\"trace_id\":\"{}\"\n\"span_id\":\"{}\"\n", span.trace_id(), span.span_id())?;
+        }
+        let mut own = String::with_capacity(128);
+        let mut recorder = Entries { out: &mut own, result: Ok(()) };
+        event.record(&mut recorder);
+        recorder.result?;
+
+        // Every entry, the winning ones last: the fixed ones, the spans' from the outermost,
+        // the trace, then the event's own. The spans' texts stay borrowed from their extensions.
+        let spans: Vec<_> = ctx.event_scope().into_iter().flat_map(|scope| scope.from_root()).collect();
+        let extensions: Vec<_> = spans.iter().map(|span| span.extensions()).collect();
+        let mut all: Vec<Entry<'_>> = Vec::with_capacity(32);
+        all.extend(entries(&fixed));
+        for fields in extensions.iter().filter_map(|e| e.get::<FormattedFields<N>>()) {
+            all.extend(entries(fields.as_str()));
+        }
+        all.extend(entries(&traced));
+        all.extend(entries(&own));
+
+        // Each name once, with the value of its last entry, in the order of first appearance,
+        // except that `message` follows the four fixed keys.
+        let fixed_keys = all.len().min(4);
+        let mut names: Vec<&str> = Vec::with_capacity(all.len() + 1);
+        names.extend(all[..fixed_keys].iter().map(|(name, _)| *name));
+        names.push("message");
+        names.extend(all[fixed_keys..].iter().map(|(name, _)| *name).filter(|name| *name != "message"));
+        writer.write_char('{')?;
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                continue;
+            }
+            let value = all.iter().rev().find(|(n, _)| n == name).map_or("\"\"", |(_, value)| *value);
+            if i > 0 {
+                writer.write_char(',')?;
+            }
+            match self.key(name) {
+                Key::Plain(key) => write!(writer, "\"{key}\":")?,
+                Key::Escaped(key) => write!(writer, "\"@{key}\":")?,
+            }
+            if self.clef && *name == "level" {
+                write!(writer, "\"{}\"", seq_level(value))?;
+            } else {
+                writer.write_str(value)?;
             }
         }
-        event.record(&mut Fields(&mut line));
-        // Some libraries log fields only (the embedded broker): every line still has one.
-        line.entry("message").or_insert_with(|| Value::String(String::new()));
-        let line = if self.clef { to_clef(line) } else { line };
-        writeln!(writer, "{}", Value::Object(line))
+        writer.write_str("}\n")
     }
 }
 
-/// Records an event's fields into the line.
-struct Fields<'a>(&'a mut Map<String, Value>);
+/// Seq's name of a level written as a JSON string (`"INFO"` is `Information`).
+fn seq_level(value: &str) -> &'static str {
+    match value {
+        "\"TRACE\"" => "Verbose",
+        "\"DEBUG\"" => "Debug",
+        "\"INFO\"" => "Information",
+        "\"WARN\"" => "Warning",
+        _ => "Error",
+    }
+}
 
-impl tracing::field::Visit for Fields<'_> {
+/// Records fields as [`LineFields`] entries.
+struct Entries<'a, W: fmt::Write> {
+    out: &'a mut W,
+    result: fmt::Result,
+}
+
+impl<W: fmt::Write> Entries<'_, W> {
+    fn entry(&mut self, field: &Field, value: impl FnOnce(&mut W) -> fmt::Result) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = (|| {
+            write_json_str(self.out, field.name())?;
+            self.out.write_char(':')?;
+            value(self.out)?;
+            self.out.write_char('\n')
+        })();
+    }
+}
+
+impl<W: fmt::Write> Visit for Entries<'_, W> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), value.into());
+        // JSON has no NaN or infinity.
+        self.entry(field, |out| match serde_json::Number::from_f64(value) {
+            Some(number) => write!(out, "{number}"),
+            None => out.write_str("null"),
+        });
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), value.into());
+        self.entry(field, |out| write!(out, "{value}"));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), value.into());
+        self.entry(field, |out| write!(out, "{value}"));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), value.into());
+        self.entry(field, |out| write!(out, "{value}"));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
+        self.entry(field, |out| write_json_str(out, value));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.insert(field.name().into(), value.to_string().into());
+        self.entry(field, |out| write_json_str(out, &value.to_string()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
+        self.entry(field, |out| write_json_str(out, &format!("{value:?}")));
     }
+}
+
+/// `value` as a JSON string, quoted and escaped.
+fn write_json_str(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
+    out.write_char('"')?;
+    let mut plain = 0;
+    for (i, byte) in value.bytes().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.write_str(&value[plain..i])?;
+        if escaped.is_empty() {
+            write!(out, "\\u{byte:04x}")?;
+        } else {
+            out.write_str(escaped)?;
+        }
+        plain = i + 1;
+    }
+    out.write_str(&value[plain..])?;
+    out.write_char('"')
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::Value;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
     use super::*;
+
+    /// The lines `f` logs through a fmt layer with `format`, parsed.
+    fn lines(format: JsonLines, f: impl FnOnce()) -> Vec<Value> {
+        texts(format, f)
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
+
+    /// The lines `f` logs through a fmt layer with `format`, as written.
+    fn texts(format: JsonLines, f: impl FnOnce()) -> Vec<String> {
+        let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let writer = {
+            let buffer = buffer.clone();
+            move || Sink(buffer.clone())
+        };
+        let layer = tracing_subscriber::fmt::layer().with_writer(writer).fmt_fields(LineFields).event_format(format);
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
+        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        text.lines().map(str::to_owned).collect()
+    }
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_is_flat_json_with_its_spans_fields_the_inner_and_the_event_s_own_winning() {
+        let lines = lines(JsonLines::new("fleuve-order"), || {
+            let outer = tracing::info_span!("call", correlation_id = "c-1", consumer = "outer", rpc.method = "Get");
+            let _outer = outer.enter();
+            let inner = tracing::info_span!("record", consumer = "inner", status = tracing::field::Empty);
+            let _inner = inner.enter();
+            inner.record("status", 3);
+            inner.record("status", "OK");
+            tracing::warn!(
+                attempt = 2_u64,
+                delta = -1_i64,
+                ratio = 0.5,
+                nan = f64::NAN,
+                ok = true,
+                rpc.method = "Own",
+                text = "a \"quoted\"\nline\twith \\ and \u{1}",
+                "slow {}",
+                "call"
+            );
+            tracing::info!(only = "fields, no message");
+        });
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let line = &lines[0];
+        assert!(line["timestamp"].as_str().is_some_and(|t| t.len() == 27 && t.ends_with('Z')), "{line}");
+        assert_eq!(line["level"], "WARN");
+        assert_eq!(line["service"], "fleuve-order");
+        assert_eq!(line["target"], module_path!());
+        assert_eq!(line["message"], "slow call");
+        assert_eq!(line["correlation_id"], "c-1");
+        assert_eq!(line["consumer"], "inner", "the inner span wins");
+        assert_eq!(line["status"], "OK", "the last record wins");
+        assert_eq!(line["rpc.method"], "Own", "the event's own field wins");
+        assert_eq!(line["attempt"], 2);
+        assert_eq!(line["delta"], -1);
+        assert_eq!(line["ratio"], 0.5);
+        assert_eq!(line["nan"], Value::Null);
+        assert_eq!(line["ok"], true);
+        assert_eq!(line["text"], "a \"quoted\"\nline\twith \\ and \u{1}");
+        // No OpenTelemetry layer here: no trace to name.
+        assert!(line.get("trace_id").is_none());
+        assert_eq!(lines[1]["message"], "", "every line has a message");
+        assert_eq!(lines[1]["only"], "fields, no message");
+    }
+
+    #[test]
+    fn the_fixed_keys_and_the_message_lead_and_each_key_is_written_once() {
+        let texts = texts(JsonLines::new("svc"), || {
+            let span = tracing::info_span!("call", zone = "outer", status = tracing::field::Empty);
+            let _span = span.enter();
+            span.record("status", "first");
+            span.record("status", "second");
+            tracing::info!(alpha = 1, zone = "own", "hello");
+        });
+        let line = &texts[0];
+        assert!(line.starts_with("{\"timestamp\":\""), "{line}");
+        let at = |key: &str| line.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("{key}: {line}"));
+        let order = ["timestamp", "level", "service", "target", "message", "zone", "status", "alpha"].map(at);
+        assert!(order.is_sorted(), "{line}");
+        for key in ["zone", "status"] {
+            assert_eq!(line.matches(&format!("\"{key}\":")).count(), 1, "{key} once: {line}");
+        }
+        assert!(line.contains("\"zone\":\"own\"") && line.contains("\"status\":\"second\""), "{line}");
+        assert!(line.ends_with('}'), "{line}");
+    }
 
     #[test]
     fn a_clef_line_has_seq_s_keys_and_level_names() {
-        let line = serde_json::json!({
-            "timestamp": "2026-12-06T01:20:00.123456Z", "level": "WARN", "message": "slow",
-            "service": "fleuve-order", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
-            "span_id": "00f067aa0ba902b7", "correlation_id": "c-1", "@x": "a field",
+        let lines = lines(JsonLines::clef("fleuve-order"), || {
+            let span = tracing::info_span!("call", correlation_id = "c-1");
+            let _span = span.enter();
+            tracing::warn!(x = "a field", "slow");
+            tracing::error!("failed");
+            tracing::info!("done");
+            tracing::debug!("detail");
         });
-        let Value::Object(line) = line else { unreachable!() };
-        let clef = Value::Object(to_clef(line));
-        assert_eq!(clef["@t"], "2026-12-06T01:20:00.123456Z");
-        assert_eq!(clef["@l"], "Warning");
-        assert_eq!(clef["@m"], "slow");
-        assert_eq!(clef["@tr"], "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(clef["@sp"], "00f067aa0ba902b7");
-        assert_eq!(clef["service"], "fleuve-order");
-        assert_eq!(clef["correlation_id"], "c-1");
-        // A field named like a CLEF key is escaped with a second @, as CLEF specifies.
-        assert_eq!(clef["@@x"], "a field");
-        assert!(clef.get("@x").is_none() && clef.get("timestamp").is_none() && clef.get("level").is_none());
-        for (level, seq) in [("TRACE", "Verbose"), ("DEBUG", "Debug"), ("INFO", "Information"), ("ERROR", "Error")] {
-            let mut line = Map::new();
-            line.insert("level".into(), level.into());
-            assert_eq!(to_clef(line)["@l"], seq);
+        let line = &lines[0];
+        assert!(line["@t"].is_string(), "{line}");
+        assert_eq!(line["@l"], "Warning");
+        assert_eq!(line["@m"], "slow");
+        assert_eq!(line["service"], "fleuve-order");
+        assert_eq!(line["correlation_id"], "c-1");
+        assert_eq!(line["x"], "a field");
+        for key in ["timestamp", "level", "message"] {
+            assert!(line.get(key).is_none(), "{key}: {line}");
         }
+        let levels: Vec<&Value> = lines.iter().map(|l| &l["@l"]).collect();
+        assert_eq!(levels, ["Warning", "Error", "Information", "Debug"]);
+        assert_eq!(seq_level("\"TRACE\""), "Verbose");
+        // A field named like a CLEF key is escaped with a second @, as CLEF specifies (a
+        // tracing field cannot start with @; a span or event of another library's may).
+        let clef = JsonLines::clef("s");
+        assert!(matches!(clef.key("@x"), Key::Escaped("@x")));
+        assert!(matches!(JsonLines::new("s").key("@x"), Key::Plain("@x")));
     }
 }
