@@ -91,8 +91,9 @@ pub enum BenchCommand {
         admin_url: String,
         #[arg(long, default_value_t = 20_000)]
         events: usize,
-        /// Outbox rows the relay reads and publishes per batch.
-        #[arg(long, default_value_t = 1_000)]
+        /// Outbox rows the relay reads and publishes per batch (by default what the node's
+        /// relay does).
+        #[arg(long, default_value_t = fleuve_bus::relay::DEFAULT_BATCH_SIZE)]
         batch_size: i64,
         /// Relay runs, each between two bare-producer runs; the median ratio is the figure.
         #[arg(long, default_value_t = 5)]

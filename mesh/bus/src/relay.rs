@@ -22,8 +22,10 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer a
 use crate::schema::{ProtoCatalog, RegisteredSchema, SchemaRegistryClient, TopicSchema};
 use crate::{BusConfig, BusError};
 
-/// Rows read and published per batch.
-pub const DEFAULT_BATCH_SIZE: i64 = 256;
+/// Rows read and published per batch. `fleuve bench relay` measures this size by default: on
+/// 2026-12-06 batches of 256 drained at 0.33× a bare producer, of 1 000 at 0.41–0.43× and of
+/// 2 000 at 0.46× (within the noise of 1 000).
+pub const DEFAULT_BATCH_SIZE: i64 = 1_000;
 /// Pause between polls of an empty outbox. 10 ms keeps publication latency low (the outbox is
 /// one primary-key range query: published rows are deleted), at about 100 cheap queries a
 /// second when idle.
