@@ -205,14 +205,14 @@ impl OutboxRelay {
     ) -> Result<PublishReport, BusError> {
         let mut outcomes = Vec::with_capacity(produced.deliveries.len());
         let mut spans = produced.spans.into_iter();
-        let mut fenced = false;
+        let mut stale = false;
         for delivery in produced.deliveries {
             let outcome = match delivery {
                 Err(error) => Err(error),
                 Ok(future) => match future.await {
                     Ok(Ok(_)) => Ok(()),
                     Ok(Err((error, _))) => {
-                        fenced |= is_fenced(&error);
+                        stale |= is_stale(&error);
                         Err(error.to_string())
                     }
                     Err(_) => Err("producer dropped the delivery".to_owned()),
@@ -226,7 +226,7 @@ impl OutboxRelay {
             }
             outcomes.push((outcome, produced.enqueued.elapsed().as_secs_f64()));
         }
-        self.replace_producer_after_fatal_error(fenced)?;
+        self.replace_producer_after_fatal_error(stale)?;
 
         let mut report = PublishReport::default();
         let metrics = fleuve_metrics::metrics();
@@ -393,14 +393,13 @@ impl OutboxRelay {
     }
 
     /// An idempotent producer that hit a fatal error (e.g. a sequence gap after a record timed
-    /// out) refuses every further record, and one the broker `fenced` (its producer id and
-    /// epoch refused, without librdkafka calling it fatal: seen after a 30 s broker freeze,
-    /// every later record refused for minutes) gets nothing through either; a fresh producer
-    /// starts a new idempotent session.
-    fn replace_producer_after_fatal_error(&mut self, fenced: bool) -> Result<(), BusError> {
+    /// out) refuses every further record; so does one that is `stale` without librdkafka
+    /// calling it fatal ([`is_stale`]). A fresh producer starts a new idempotent session; the
+    /// rows it failed are republished from the outbox.
+    fn replace_producer_after_fatal_error(&mut self, stale: bool) -> Result<(), BusError> {
         let fatal = self.producer.client().fatal_error();
-        if fatal.is_some() || fenced {
-            tracing::error!(?fatal, fenced, "kafka producer failed fatally or was fenced; creating a new one");
+        if fatal.is_some() || stale {
+            tracing::error!(?fatal, stale, "kafka producer failed fatally or is stuck; creating a new one");
             let failed = std::mem::replace(&mut self.producer, create_producer(&self.bus)?);
             // Closing blocks on the broker, so not on an async worker.
             tokio::task::spawn_blocking(move || drop(failed));
@@ -437,9 +436,13 @@ async fn mark(db: &Database, report: PublishReport) -> Result<usize, BusError> {
     Ok(marked)
 }
 
-/// Whether the broker refused a record for its producer's identity (id and epoch), which no
-/// retry by the same producer can get past.
-fn is_fenced(error: &rdkafka::error::KafkaError) -> bool {
+/// Whether a failed delivery shows a producer that retrying cannot get past:
+/// - the broker refused the producer's identity (id and epoch): seen after a 30 s broker
+///   freeze, every later record refused for minutes;
+/// - the record timed out (librdkafka gave up after `message.timeout.ms`): after a broker
+///   restart that lost its producer state, the same producer timed out every record, drain
+///   after drain, while a new one delivered at once (`mesh/bus/tests/relay.rs`).
+fn is_stale(error: &rdkafka::error::KafkaError) -> bool {
     use rdkafka::types::RDKafkaErrorCode as Code;
     matches!(
         error.rdkafka_error_code(),
@@ -448,6 +451,7 @@ fn is_fenced(error: &rdkafka::error::KafkaError) -> bool {
                 | Code::InvalidProducerEpoch
                 | Code::UnknownProducerId
                 | Code::InvalidProducerIdMapping
+                | Code::MessageTimedOut
         )
     )
 }

@@ -353,3 +353,49 @@ async fn a_drain_stopped_by_a_failed_row_marks_the_batch_already_in_flight() -> 
     tokio::task::block_in_place(|| drop(consumer));
     mesh.stop().await
 }
+
+/// A broker that comes back without the state it had (here an in-memory broker restarted on the
+/// same address; in production a cluster rebuilt or a topic recreated): the relay's producer
+/// times out every record, drain after drain, while a new producer delivers at once. The
+/// relay replaces its producer after a timed-out batch, so the next drain delivers every row,
+/// without a restart of the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_whose_records_time_out_gets_a_new_producer_and_delivers() -> Result<()> {
+    let test_db = TestDatabase::postgres(&[EVENT_STORE_MIGRATIONS]).await?;
+    let db = test_db.database().clone();
+    let Mesh { broker, registry, registry_url } = Mesh::start().await?;
+    let addr = broker.addr();
+    let mut ids = append_events(&db, "t-1", 0, 3, DOSSIER_TOPIC).await?;
+    let mut relay = OutboxRelay::new(
+        db.clone(),
+        &broker.bus_config(),
+        &registry_url,
+        vec![TopicSchema::new(DOSSIER_TOPIC, "fleuve.homologation.v1.DossierEvent", EVENTS_FILE)],
+    )?;
+    ensure!(relay.drain().await? == 3, "the first rows go out");
+
+    broker.shutdown().await;
+    let broker = timeout(OP_TIMEOUT, EmbeddedBroker::start(addr)).await??;
+    timeout(OP_TIMEOUT, fleuve_bus::ensure_topics(&broker.bus_config(), &[DOSSIER_TOPIC, CERTIFICATE_TOPIC], 3, 1))
+        .await??;
+    let mesh = Mesh { broker, registry, registry_url };
+    ids.extend(append_events(&db, "t-1", 3, 4, DOSSIER_TOPIC).await?);
+
+    // The first drain after the restart waits out librdkafka's message timeout (30 s).
+    let first = timeout(DRAIN_TIMEOUT, relay.drain()).await?;
+    let timed_out = matches!(&first, Err(BusError::Delivery { first, .. }) if first.contains("MessageTimedOut"));
+    ensure!(timed_out, "the old producer's records time out: {first:?}");
+    ensure!(pending_count(&db).await? == 4, "failed rows stay queued");
+    let second = timeout(OP_TIMEOUT, relay.drain()).await?;
+    ensure!(matches!(second, Ok(4)), "the next drain, on a new producer, delivers: {second:?}");
+    ensure!(pending_count(&db).await? == 0, "nothing left");
+    relay.close().await;
+
+    // The new broker holds what was relayed after its restart, in order.
+    let consumer = consumer(&mesh, "relay-restarted")?;
+    let received = consume(&consumer, 4).await?;
+    let got: Vec<String> = received.iter().filter_map(|r| r.headers.get("event_id").cloned()).collect();
+    ensure!(got == ids[3..], "events after the restart, in order: {got:?} != {:?}", &ids[3..]);
+    tokio::task::block_in_place(|| drop(consumer));
+    mesh.stop().await
+}
