@@ -36,7 +36,7 @@ pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// librdkafka gives up on a record after this long (its default is 5 minutes), so a broken
 /// topic surfaces as a recorded failure rather than a relay stuck on one batch.
-const MESSAGE_TIMEOUT_MS: &str = "30000";
+pub const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One outbox row with its event, as read by [`OutboxRelay::pending`].
 pub type OutboxEntry = (OutboxRow, RecordedEvent);
@@ -75,6 +75,11 @@ pub struct OutboxRelay {
     registered: HashMap<String, RegisteredSchema>,
     batch_size: i64,
     poll_interval: Duration,
+    message_timeout: Duration,
+    /// Set when a settled batch showed the producer stuck (see `settle`); the producer is
+    /// replaced when the next drain or publication starts, so a batch still in flight on the
+    /// old one is settled first rather than purged.
+    stale: bool,
 }
 
 impl std::fmt::Debug for OutboxRelay {
@@ -109,7 +114,7 @@ impl OutboxRelay {
         registry: SchemaRegistryClient,
         topics: Vec<TopicSchema>,
     ) -> Result<OutboxRelay, BusError> {
-        let producer = create_producer(bus)?;
+        let producer = create_producer(bus, DEFAULT_MESSAGE_TIMEOUT)?;
         let topics = topics.into_iter().map(|t| (t.topic.clone(), t)).collect();
         Ok(OutboxRelay {
             db,
@@ -120,6 +125,8 @@ impl OutboxRelay {
             registered: HashMap::new(),
             batch_size: DEFAULT_BATCH_SIZE,
             poll_interval: DEFAULT_POLL_INTERVAL,
+            message_timeout: DEFAULT_MESSAGE_TIMEOUT,
+            stale: false,
         })
     }
 
@@ -131,6 +138,14 @@ impl OutboxRelay {
     pub fn with_poll_interval(mut self, poll_interval: Duration) -> OutboxRelay {
         self.poll_interval = poll_interval;
         self
+    }
+
+    /// How long librdkafka tries to deliver a record before it reports it failed
+    /// ([`DEFAULT_MESSAGE_TIMEOUT`]); recreates the producer.
+    pub fn with_message_timeout(mut self, message_timeout: Duration) -> Result<OutboxRelay, BusError> {
+        self.message_timeout = message_timeout;
+        self.producer = create_producer(&self.bus, message_timeout)?;
+        Ok(self)
     }
 
     /// The registered schema of `topic`, once [`OutboxRelay::register_schemas`] ran.
@@ -160,6 +175,7 @@ impl OutboxRelay {
     /// Registers the schemas first if needed (an unreachable registry fails the whole batch,
     /// before anything is sent). A row whose topic has no schema fails, loudly.
     pub async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<PublishReport, BusError> {
+        self.replace_producer_if_failed()?;
         self.register_schemas().await?;
         let produced = self.enqueue(batch);
         self.settle(produced, &mut HashSet::new()).await
@@ -205,14 +221,18 @@ impl OutboxRelay {
     ) -> Result<PublishReport, BusError> {
         let mut outcomes = Vec::with_capacity(produced.deliveries.len());
         let mut spans = produced.spans.into_iter();
-        let mut stale = false;
+        let (mut refused, mut timed_out, mut delivered) = (false, false, false);
         for delivery in produced.deliveries {
             let outcome = match delivery {
                 Err(error) => Err(error),
                 Ok(future) => match future.await {
-                    Ok(Ok(_)) => Ok(()),
+                    Ok(Ok(_)) => {
+                        delivered = true;
+                        Ok(())
+                    }
                     Ok(Err((error, _))) => {
-                        stale |= is_stale(&error);
+                        refused |= is_refused_identity(&error);
+                        timed_out |= is_timed_out(&error);
                         Err(error.to_string())
                     }
                     Err(_) => Err("producer dropped the delivery".to_owned()),
@@ -226,7 +246,8 @@ impl OutboxRelay {
             }
             outcomes.push((outcome, produced.enqueued.elapsed().as_secs_f64()));
         }
-        self.replace_producer_after_fatal_error(stale)?;
+        // Replaced when the next drain starts (see `stale`).
+        self.stale |= refused || (timed_out && !delivered);
 
         let mut report = PublishReport::default();
         let metrics = fleuve_metrics::metrics();
@@ -269,6 +290,7 @@ impl OutboxRelay {
     /// the oldest unpublished row, republishes each key in order (consumers see duplicates,
     /// which they drop, never a gap).
     pub async fn drain(&mut self) -> Result<usize, BusError> {
+        self.replace_producer_if_failed()?;
         self.register_schemas().await?;
         let limit = self.batch_size;
         let read = |db: Database, after: i64| {
@@ -393,14 +415,20 @@ impl OutboxRelay {
     }
 
     /// An idempotent producer that hit a fatal error (e.g. a sequence gap after a record timed
-    /// out) refuses every further record; so does one that is `stale` without librdkafka
-    /// calling it fatal ([`is_stale`]). A fresh producer starts a new idempotent session; the
-    /// rows it failed are republished from the outbox.
-    fn replace_producer_after_fatal_error(&mut self, stale: bool) -> Result<(), BusError> {
+    /// out) refuses every further record; so does one the broker refused as it is, without
+    /// librdkafka calling it fatal (`stale`, set by `settle`). A fresh producer starts a new
+    /// idempotent session; the rows the old one failed are republished from the outbox. At
+    /// most once per drain: a broker that stays down costs one new producer per failed drain.
+    fn replace_producer_if_failed(&mut self) -> Result<(), BusError> {
         let fatal = self.producer.client().fatal_error();
-        if fatal.is_some() || stale {
-            tracing::error!(?fatal, stale, "kafka producer failed fatally or is stuck; creating a new one");
-            let failed = std::mem::replace(&mut self.producer, create_producer(&self.bus)?);
+        if fatal.is_some() || self.stale {
+            tracing::error!(
+                ?fatal,
+                stale = self.stale,
+                "kafka producer failed fatally or is stuck; creating a new one"
+            );
+            let failed = std::mem::replace(&mut self.producer, create_producer(&self.bus, self.message_timeout)?);
+            self.stale = false;
             // Closing blocks on the broker, so not on an async worker.
             tokio::task::spawn_blocking(move || drop(failed));
         }
@@ -436,13 +464,10 @@ async fn mark(db: &Database, report: PublishReport) -> Result<usize, BusError> {
     Ok(marked)
 }
 
-/// Whether a failed delivery shows a producer that retrying cannot get past:
-/// - the broker refused the producer's identity (id and epoch): seen after a 30 s broker
-///   freeze, every later record refused for minutes;
-/// - the record timed out (librdkafka gave up after `message.timeout.ms`): after a broker
-///   restart that lost its producer state, the same producer timed out every record, drain
-///   after drain, while a new one delivered at once (`mesh/bus/tests/relay.rs`).
-fn is_stale(error: &rdkafka::error::KafkaError) -> bool {
+/// Whether the broker refused a record for its producer's identity (id and epoch), which no
+/// retry by the same producer can get past: seen after a 30 s freeze of the embedded broker,
+/// every later record refused for minutes.
+fn is_refused_identity(error: &rdkafka::error::KafkaError) -> bool {
     use rdkafka::types::RDKafkaErrorCode as Code;
     matches!(
         error.rdkafka_error_code(),
@@ -451,17 +476,27 @@ fn is_stale(error: &rdkafka::error::KafkaError) -> bool {
                 | Code::InvalidProducerEpoch
                 | Code::UnknownProducerId
                 | Code::InvalidProducerIdMapping
-                | Code::MessageTimedOut
         )
     )
+}
+
+/// Whether librdkafka gave up on a record after the message timeout. A batch of which nothing
+/// was delivered and something timed out makes the relay replace its producer: the embedded
+/// broker restarted without its state answers the old producer id with `UNKNOWN_PRODUCER_ID`,
+/// which librdkafka retries until every record times out, drain after drain, while a new
+/// producer delivers at once (`mesh/bus/tests/relay.rs`). Apache Kafka recovers such a
+/// producer itself (KIP-360); there a replacement costs a reconnection.
+fn is_timed_out(error: &rdkafka::error::KafkaError) -> bool {
+    error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::MessageTimedOut)
 }
 
 fn join_task<T>(joined: Result<T, tokio::task::JoinError>) -> Result<T, BusError> {
     joined.map_err(|e| BusError::Task(format!("relay task failed: {e}")))
 }
 
-fn create_producer(bus: &BusConfig) -> Result<FutureProducer, BusError> {
-    Ok(bus.producer_config().set("message.timeout.ms", MESSAGE_TIMEOUT_MS).create()?)
+fn create_producer(bus: &BusConfig, message_timeout: Duration) -> Result<FutureProducer, BusError> {
+    let timeout_ms = message_timeout.as_millis().max(1).to_string();
+    Ok(bus.producer_config().set("message.timeout.ms", timeout_ms).create()?)
 }
 
 /// The record headers of an event (ARCHITECTURE.md, Contracts).

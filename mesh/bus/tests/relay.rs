@@ -371,17 +371,29 @@ async fn a_relay_whose_records_time_out_gets_a_new_producer_and_delivers() -> Re
         &broker.bus_config(),
         &registry_url,
         vec![TopicSchema::new(DOSSIER_TOPIC, "fleuve.homologation.v1.DossierEvent", EVENTS_FILE)],
-    )?;
+    )?
+    .with_message_timeout(Duration::from_secs(3))?;
     ensure!(relay.drain().await? == 3, "the first rows go out");
 
     broker.shutdown().await;
-    let broker = timeout(OP_TIMEOUT, EmbeddedBroker::start(addr)).await??;
+    // The same address (another test may take the freed port for a moment: try again).
+    let deadline = Instant::now() + OP_TIMEOUT;
+    let broker = loop {
+        match EmbeddedBroker::start(addr).await {
+            Ok(broker) => break broker,
+            Err(error) if Instant::now() < deadline => {
+                println!("restart on {addr}: {error}; again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
     timeout(OP_TIMEOUT, fleuve_bus::ensure_topics(&broker.bus_config(), &[DOSSIER_TOPIC, CERTIFICATE_TOPIC], 3, 1))
         .await??;
     let mesh = Mesh { broker, registry, registry_url };
     ids.extend(append_events(&db, "t-1", 3, 4, DOSSIER_TOPIC).await?);
 
-    // The first drain after the restart waits out librdkafka's message timeout (30 s).
+    // The first drain after the restart waits out librdkafka's message timeout.
     let first = timeout(DRAIN_TIMEOUT, relay.drain()).await?;
     let timed_out = matches!(&first, Err(BusError::Delivery { first, .. }) if first.contains("MessageTimedOut"));
     ensure!(timed_out, "the old producer's records time out: {first:?}");

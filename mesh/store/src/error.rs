@@ -98,10 +98,9 @@ pub fn is_connection_lost(error: &DieselError) -> bool {
         DieselError::RollbackErrorOnCommit { commit_error, rollback_error } => {
             is_connection_lost(commit_error) || is_connection_lost(rollback_error)
         }
-        // diesel lost track of the connection's transaction state: libpq reports it unknown
-        // once the connection is gone, or a rollback failed. The pool discards such a
-        // connection when it comes back, so the same request on a fresh one can succeed.
-        DieselError::BrokenTransactionManager => true,
+        // Not `BrokenTransactionManager`: diesel reports it for a connection used again after
+        // an error (a lost connection's first error is classified above) and for transaction
+        // misuse, a bug that retrying forever would hide.
         _ => false,
     }
 }
@@ -150,7 +149,7 @@ mod tests {
             commit_error: Box::new(db_error(DatabaseErrorKind::Unknown, "no connection to the server\n")),
             rollback_error: Box::new(db_error(DatabaseErrorKind::Unknown, "no connection to the server\n")),
         };
-        for error in lost.into_iter().chain([on_commit, DieselError::BrokenTransactionManager]) {
+        for error in lost.into_iter().chain([on_commit]) {
             assert!(is_connection_lost(&error), "{error}");
             assert!(StoreError::Database(error).is_unavailable());
         }
@@ -158,6 +157,7 @@ mod tests {
             db_error(DatabaseErrorKind::UniqueViolation, "duplicate key value"),
             db_error(DatabaseErrorKind::Unknown, "syntax error at or near \"SELEC\""),
             db_error(DatabaseErrorKind::UnableToSendCommand, "another command is already in progress\n"),
+            DieselError::BrokenTransactionManager,
             DieselError::NotFound,
         ] {
             assert!(!is_connection_lost(&error), "{error}");

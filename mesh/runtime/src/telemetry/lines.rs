@@ -1,10 +1,12 @@
 //! The JSON log line: one object per event, flat, the same fields in every process, so Seq,
 //! Elasticsearch or Loki index them without a parsing rule:
 //!
-//! `timestamp` (RFC 3339, UTC, µs), `level`, `service`, `target`, `message`, the event's own
-//! fields, the fields of the spans it happened in (inner spans win: `correlation_id`,
-//! `consumer`, `rpc.method`...), and inside a traced span `trace_id` and `span_id` (W3C hex).
-//! Where two of these share a name, the later in that list wins, the event's own fields last.
+//! `timestamp` (RFC 3339, UTC, µs), `level`, `service`, `target` and `message` first; then the
+//! fields of the spans the event happened in (`correlation_id`, `consumer`, `rpc.method`...),
+//! inside a traced span `trace_id` and `span_id` (W3C hex), and the event's own fields. A name
+//! is written once: an inner span's field wins over an outer one's, the event's own over both.
+//! The four fixed keys always keep their meaning: a field of one of those names is written as
+//! `field.<name>`.
 //!
 //! The `clef` style is the same line in Seq's Compact Log Event Format: `@t`, `@l` (Seq's level
 //! names), `@m`, `@tr` and `@sp` instead of `timestamp`, `level`, `message`, `trace_id` and
@@ -42,6 +44,15 @@ impl JsonLines {
     /// The same lines in CLEF (see the module).
     pub fn clef(service: impl Into<String>) -> JsonLines {
         JsonLines { service: service.into(), clef: true }
+    }
+
+    /// Writes `"key":` for `name`; `renamed` for a field named like a fixed key.
+    fn write_key(&self, writer: &mut Writer<'_>, name: &str, renamed: bool) -> fmt::Result {
+        match self.key(name) {
+            _ if renamed => write!(writer, "\"field.{name}\":"),
+            Key::Plain(key) => write!(writer, "\"{key}\":"),
+            Key::Escaped(key) => write!(writer, "\"@{key}\":"),
+        }
     }
 
     /// The key a field is written under.
@@ -86,8 +97,23 @@ impl<'writer> FormatFields<'writer> for LineFields {
         current: &'writer mut FormattedFields<Self>,
         fields: &tracing::span::Record<'_>,
     ) -> fmt::Result {
+        let mut added = String::new();
+        let mut recorder = Entries { out: &mut added, result: Ok(()) };
+        fields.record(&mut recorder);
+        recorder.result?;
+        // A name recorded again replaces its entry, so a span recorded often stays its size.
+        let names: Vec<&str> = entries(&added).map(|(name, _)| name).collect();
+        if entries(&current.fields).any(|(name, _)| names.contains(&name)) {
+            let kept: String = current
+                .fields
+                .split_inclusive('\n')
+                .filter(|entry| split_entry(entry).is_none_or(|(name, _)| !names.contains(&name)))
+                .collect();
+            current.fields = kept;
+        }
         // Entries end in a newline already: no separator, unlike the default.
-        self.format_fields(current.as_writer(), fields)
+        current.fields.push_str(&added);
+        Ok(())
     }
 }
 
@@ -96,25 +122,36 @@ type Entry<'a> = (&'a str, &'a str);
 
 /// The entries of a [`LineFields`] text, in order.
 fn entries(text: &str) -> impl Iterator<Item = Entry<'_>> {
-    text.split('\n').filter_map(|entry| {
-        let quoted = entry.strip_prefix('"')?;
-        let mut escaped = false;
-        let end = quoted.char_indices().find_map(|(i, c)| {
-            let closes = c == '"' && !escaped;
-            escaped = c == '\\' && !escaped;
-            closes.then_some(i)
-        })?;
-        let value = quoted[end + 1..].strip_prefix(':')?;
-        Some((&quoted[..end], value))
-    })
+    text.split('\n').filter_map(split_entry)
 }
 
-impl<S, N> FormatEvent<S, N> for JsonLines
+/// One `"name":value` entry (a trailing newline allowed) as its name and value.
+fn split_entry(entry: &str) -> Option<Entry<'_>> {
+    let quoted = entry.strip_prefix('"')?;
+    let mut escaped = false;
+    let end = quoted.char_indices().find_map(|(i, c)| {
+        let closes = c == '"' && !escaped;
+        escaped = c == '\\' && !escaped;
+        closes.then_some(i)
+    })?;
+    let value = quoted[end + 1..].strip_prefix(':')?;
+    Some((&quoted[..end], value.strip_suffix('\n').unwrap_or(value)))
+}
+
+/// The keys every line starts with, which no field overrides.
+const FIXED_KEYS: [&str; 4] = ["timestamp", "level", "service", "target"];
+
+/// Only with [`LineFields`], the form of the span fields it copies.
+impl<S> FormatEvent<S, LineFields> for JsonLines
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, LineFields>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let metadata = event.metadata();
         let mut fixed = String::with_capacity(160);
         let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -141,37 +178,38 @@ where
         let extensions: Vec<_> = spans.iter().map(|span| span.extensions()).collect();
         let mut all: Vec<Entry<'_>> = Vec::with_capacity(32);
         all.extend(entries(&fixed));
-        for fields in extensions.iter().filter_map(|e| e.get::<FormattedFields<N>>()) {
+        for fields in extensions.iter().filter_map(|e| e.get::<FormattedFields<LineFields>>()) {
             all.extend(entries(fields.as_str()));
         }
         all.extend(entries(&traced));
         all.extend(entries(&own));
 
-        // Each name once, with the value of its last entry, in the order of first appearance,
-        // except that `message` follows the four fixed keys.
-        let fixed_keys = all.len().min(4);
-        let mut names: Vec<&str> = Vec::with_capacity(all.len() + 1);
-        names.extend(all[..fixed_keys].iter().map(|(name, _)| *name));
-        names.push("message");
-        names.extend(all[fixed_keys..].iter().map(|(name, _)| *name).filter(|name| *name != "message"));
+        // The fixed keys, `message`, then each other name once, in the order of first
+        // appearance, with the value of its last entry.
+        let (fixed_entries, rest) = all.split_at(all.len().min(FIXED_KEYS.len()));
         writer.write_char('{')?;
-        for (i, name) in names.iter().enumerate() {
-            if names[..i].contains(name) {
-                continue;
-            }
-            let value = all.iter().rev().find(|(n, _)| n == name).map_or("\"\"", |(_, value)| *value);
+        for (i, (name, value)) in fixed_entries.iter().enumerate() {
             if i > 0 {
                 writer.write_char(',')?;
             }
-            match self.key(name) {
-                Key::Plain(key) => write!(writer, "\"{key}\":")?,
-                Key::Escaped(key) => write!(writer, "\"@{key}\":")?,
-            }
+            self.write_key(&mut writer, name, false)?;
             if self.clef && *name == "level" {
                 write!(writer, "\"{}\"", seq_level(value))?;
             } else {
                 writer.write_str(value)?;
             }
+        }
+        let winner = |name: &str| rest.iter().rev().find(|(n, _)| *n == name).map(|(_, value)| *value);
+        writer.write_char(',')?;
+        self.write_key(&mut writer, "message", false)?;
+        writer.write_str(winner("message").unwrap_or("\"\""))?;
+        for (i, (name, _)) in rest.iter().enumerate() {
+            if *name == "message" || rest[..i].iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            writer.write_char(',')?;
+            self.write_key(&mut writer, name, FIXED_KEYS.contains(name))?;
+            writer.write_str(winner(name).unwrap_or("null"))?;
         }
         writer.write_str("}\n")
     }
@@ -343,7 +381,8 @@ mod tests {
         assert_eq!(line["nan"], Value::Null);
         assert_eq!(line["ok"], true);
         assert_eq!(line["text"], "a \"quoted\"\nline\twith \\ and \u{1}");
-        // No OpenTelemetry layer here: no trace to name.
+        // No OpenTelemetry layer here (and `Span::current()` sees no dispatcher while a
+        // scoped one formats): no trace to name.
         assert!(line.get("trace_id").is_none());
         assert_eq!(lines[1]["message"], "", "every line has a message");
         assert_eq!(lines[1]["only"], "fields, no message");
@@ -368,6 +407,54 @@ mod tests {
         }
         assert!(line.contains("\"zone\":\"own\"") && line.contains("\"status\":\"second\""), "{line}");
         assert!(line.ends_with('}'), "{line}");
+    }
+
+    #[test]
+    fn fields_named_like_the_fixed_keys_do_not_replace_them() {
+        let lines = lines(JsonLines::clef("svc"), || {
+            let outer = tracing::info_span!("call", level = "span level", n = tracing::field::Empty);
+            let _outer = outer.enter();
+            for i in 0..50 {
+                outer.record("n", i);
+            }
+            tracing::info!(timestamp = 5, service = "other", "done");
+        });
+        let line = &lines[0];
+        assert!(line["@t"].is_string() && line["@l"] == "Information" && line["service"] == "svc", "{line}");
+        assert_eq!(line["field.timestamp"], 5);
+        assert_eq!(line["field.service"], "other");
+        assert_eq!(line["field.level"], "span level");
+        assert_eq!(line["n"], 49);
+    }
+
+    #[test]
+    fn a_record_replaces_the_entry_of_its_name() {
+        let texts = texts(JsonLines::new("svc"), || {
+            let span = tracing::info_span!("s", b = tracing::field::Empty, kept = 1);
+            let _span = span.enter();
+            for value in ["first", "second", "third"] {
+                span.record("b", value);
+            }
+            tracing::info!("x");
+        });
+        assert_eq!(texts[0].matches("\"b\":").count(), 1, "{}", texts[0]);
+        assert!(texts[0].contains("\"b\":\"third\"") && texts[0].contains("\"kept\":1"), "{}", texts[0]);
+    }
+
+    #[test]
+    fn a_span_s_text_keeps_one_entry_per_name() {
+        let mut current = FormattedFields::<LineFields>::new("\"a\":1\n\"b\":\"x\"\n".to_owned());
+        // A `Record` of `b = "y"` as tracing builds one for `span.record("b", "y")`.
+        tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            let span = tracing::info_span!("s", a = tracing::field::Empty, b = tracing::field::Empty);
+            let metadata = span.metadata().expect("a registry enables every span");
+            let b = metadata.fields().field("b").expect("field b");
+            let value: &dyn tracing::field::Value = &"y";
+            let values = [(&b, Some(value))];
+            let set = metadata.fields().value_set(&values);
+            LineFields.add_fields(&mut current, &tracing::span::Record::new(&set)).unwrap();
+        });
+        assert_eq!(current.fields, "\"a\":1\n\"b\":\"y\"\n");
     }
 
     #[test]
