@@ -22,7 +22,7 @@
 use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::{
     field::RecordFields,
     fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, format::Writer},
@@ -80,8 +80,8 @@ enum Key<'a> {
 
 /// The fields formatter of the spans (`fmt::layer().fmt_fields(LineFields)`): each field as a
 /// `"name":value` entry followed by a newline (which JSON text never holds unescaped), so an
-/// event's line copies them without parsing, and a later `record` on the span adds entries
-/// that win over the earlier ones.
+/// event's line copies them without parsing; a later `record` on the span replaces the entry
+/// of its name.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LineFields;
 
@@ -152,14 +152,21 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        // The fixed keys, written as they are: no field overrides them.
         let metadata = event.metadata();
-        let mut fixed = String::with_capacity(160);
         let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        write!(fixed, "\"timestamp\":\"{timestamp}\"\n\"level\":\"{}\"\n\"service\":", metadata.level())?;
-        write_json_str(&mut fixed, &self.service)?;
-        fixed.push_str("\n\"target\":");
-        write_json_str(&mut fixed, metadata.target())?;
-        fixed.push('\n');
+        let level = if self.clef { seq_level(metadata.level()) } else { metadata.level().as_str() };
+        writer.write_char('{')?;
+        self.write_key(&mut writer, "timestamp", false)?;
+        write!(writer, "\"{timestamp}\",")?;
+        self.write_key(&mut writer, "level", false)?;
+        write!(writer, "\"{level}\",")?;
+        self.write_key(&mut writer, "service", false)?;
+        write_json_str(&mut writer, &self.service)?;
+        writer.write_char(',')?;
+        self.write_key(&mut writer, "target", false)?;
+        write_json_str(&mut writer, metadata.target())?;
+
         // The trace the event belongs to: the innermost span's OpenTelemetry context.
         let mut traced = String::new();
         if event.parent().is_none()
@@ -172,39 +179,25 @@ where
         event.record(&mut recorder);
         recorder.result?;
 
-        // Every entry, the winning ones last: the fixed ones, the spans' from the outermost,
-        // the trace, then the event's own. The spans' texts stay borrowed from their extensions.
+        // Every other entry, the winning ones last: the spans' from the outermost, the trace,
+        // then the event's own. The spans' texts stay borrowed from their extensions.
         let spans: Vec<_> = ctx.event_scope().into_iter().flat_map(|scope| scope.from_root()).collect();
         let extensions: Vec<_> = spans.iter().map(|span| span.extensions()).collect();
         let mut all: Vec<Entry<'_>> = Vec::with_capacity(32);
-        all.extend(entries(&fixed));
         for fields in extensions.iter().filter_map(|e| e.get::<FormattedFields<LineFields>>()) {
             all.extend(entries(fields.as_str()));
         }
         all.extend(entries(&traced));
         all.extend(entries(&own));
 
-        // The fixed keys, `message`, then each other name once, in the order of first
-        // appearance, with the value of its last entry.
-        let (fixed_entries, rest) = all.split_at(all.len().min(FIXED_KEYS.len()));
-        writer.write_char('{')?;
-        for (i, (name, value)) in fixed_entries.iter().enumerate() {
-            if i > 0 {
-                writer.write_char(',')?;
-            }
-            self.write_key(&mut writer, name, false)?;
-            if self.clef && *name == "level" {
-                write!(writer, "\"{}\"", seq_level(value))?;
-            } else {
-                writer.write_str(value)?;
-            }
-        }
-        let winner = |name: &str| rest.iter().rev().find(|(n, _)| *n == name).map(|(_, value)| *value);
+        // `message`, then each other name once, in the order of first appearance, with the
+        // value of its last entry.
+        let winner = |name: &str| all.iter().rev().find(|(n, _)| *n == name).map(|(_, value)| *value);
         writer.write_char(',')?;
         self.write_key(&mut writer, "message", false)?;
         writer.write_str(winner("message").unwrap_or("\"\""))?;
-        for (i, (name, _)) in rest.iter().enumerate() {
-            if *name == "message" || rest[..i].iter().any(|(n, _)| n == name) {
+        for (i, (name, _)) in all.iter().enumerate() {
+            if *name == "message" || all[..i].iter().any(|(n, _)| n == name) {
                 continue;
             }
             writer.write_char(',')?;
@@ -215,14 +208,14 @@ where
     }
 }
 
-/// Seq's name of a level written as a JSON string (`"INFO"` is `Information`).
-fn seq_level(value: &str) -> &'static str {
-    match value {
-        "\"TRACE\"" => "Verbose",
-        "\"DEBUG\"" => "Debug",
-        "\"INFO\"" => "Information",
-        "\"WARN\"" => "Warning",
-        _ => "Error",
+/// Seq's name of a level (`INFO` is `Information`).
+fn seq_level(level: &Level) -> &'static str {
+    match *level {
+        Level::TRACE => "Verbose",
+        Level::DEBUG => "Debug",
+        Level::INFO => "Information",
+        Level::WARN => "Warning",
+        Level::ERROR => "Error",
     }
 }
 
@@ -479,7 +472,7 @@ mod tests {
         }
         let levels: Vec<&Value> = lines.iter().map(|l| &l["@l"]).collect();
         assert_eq!(levels, ["Warning", "Error", "Information", "Debug"]);
-        assert_eq!(seq_level("\"TRACE\""), "Verbose");
+        assert_eq!(seq_level(&Level::TRACE), "Verbose");
         // A field named like a CLEF key is escaped with a second @, as CLEF specifies (a
         // tracing field cannot start with @; a span or event of another library's may).
         let clef = JsonLines::clef("s");

@@ -10,6 +10,11 @@ use super::{DossierStats, Target};
 /// (PostgreSQL's upsert takes one array per column).
 const SQLITE_UPSERT_ROWS: usize = 1_000;
 
+/// One column of `rows`, as an array parameter of the PostgreSQL upsert.
+fn column<T>(rows: &[&DossierStats], value: impl Fn(&DossierStats) -> T) -> Vec<T> {
+    rows.iter().map(|row| value(row)).collect()
+}
+
 macro_rules! table_ops {
     ($module:ident, $table:ident) => {
         mod $module {
@@ -133,37 +138,33 @@ macro_rules! table_ops {
                     return Ok(0);
                 }
                 // The multi-backend connection has no upsert: the statement runs on the inner one.
-                macro_rules! statement {
-                    ($rows:expr) => {
-                        diesel::insert_into(table)
-                            .values($rows.iter().map(|row| record(row)).collect::<Vec<Record<'_>>>())
-                            .on_conflict(t::dossier_id)
-                            .do_update()
-                            .set((
-                                t::organisation_id.eq(excluded(t::organisation_id)),
-                                t::category.eq(excluded(t::category)),
-                                t::status.eq(excluded(t::status)),
-                                t::reviewer_assigned.eq(excluded(t::reviewer_assigned)),
-                                t::created_at.eq(excluded(t::created_at)),
-                                t::submitted_at.eq(excluded(t::submitted_at)),
-                                t::submitted_month.eq(excluded(t::submitted_month)),
-                                t::decided_at.eq(excluded(t::decided_at)),
-                                t::rejection_reasons.eq(excluded(t::rejection_reasons)),
-                                t::fee_currency.eq(excluded(t::fee_currency)),
-                                t::fee_invoiced.eq(excluded(t::fee_invoiced)),
-                                t::invoiced_at.eq(excluded(t::invoiced_at)),
-                                t::fee_paid.eq(excluded(t::fee_paid)),
-                                t::paid_at.eq(excluded(t::paid_at)),
-                                t::version.eq(excluded(t::version)),
-                            ))
-                    };
-                }
                 match conn {
                     DbConnection::Pg(pg) => upsert_unnest(pg, rows),
                     DbConnection::Sqlite(sqlite) => {
                         let mut written = 0;
                         for chunk in rows.chunks(super::SQLITE_UPSERT_ROWS) {
-                            written += statement!(chunk).execute(sqlite)?;
+                            written += diesel::insert_into(table)
+                                .values(chunk.iter().map(|row| record(row)).collect::<Vec<Record<'_>>>())
+                                .on_conflict(t::dossier_id)
+                                .do_update()
+                                .set((
+                                    t::organisation_id.eq(excluded(t::organisation_id)),
+                                    t::category.eq(excluded(t::category)),
+                                    t::status.eq(excluded(t::status)),
+                                    t::reviewer_assigned.eq(excluded(t::reviewer_assigned)),
+                                    t::created_at.eq(excluded(t::created_at)),
+                                    t::submitted_at.eq(excluded(t::submitted_at)),
+                                    t::submitted_month.eq(excluded(t::submitted_month)),
+                                    t::decided_at.eq(excluded(t::decided_at)),
+                                    t::rejection_reasons.eq(excluded(t::rejection_reasons)),
+                                    t::fee_currency.eq(excluded(t::fee_currency)),
+                                    t::fee_invoiced.eq(excluded(t::fee_invoiced)),
+                                    t::invoiced_at.eq(excluded(t::invoiced_at)),
+                                    t::fee_paid.eq(excluded(t::fee_paid)),
+                                    t::paid_at.eq(excluded(t::paid_at)),
+                                    t::version.eq(excluded(t::version)),
+                                ))
+                                .execute(sqlite)?;
                         }
                         Ok(written)
                     }
@@ -174,7 +175,7 @@ macro_rules! table_ops {
             /// per value, so a thousand rows are 16 parameters to parse and plan, not 16 000.
             fn upsert_unnest(pg: &mut diesel::PgConnection, rows: &[&DossierStats]) -> QueryResult<usize> {
                 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
-                let column = |f: &dyn Fn(&DossierStats) -> String| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+                use super::column;
                 diesel::sql_query(concat!(
                     "INSERT INTO ",
                     stringify!($table),
@@ -194,22 +195,22 @@ macro_rules! table_ops {
                     stringify!($table),
                     ".version < EXCLUDED.version"
                 ))
-                .bind::<Array<Text>, _>(column(&|r| r.dossier_id.clone()))
-                .bind::<Array<Text>, _>(column(&|r| r.organisation_id.clone()))
-                .bind::<Array<Integer>, _>(rows.iter().map(|r| r.category).collect::<Vec<_>>())
-                .bind::<Array<Integer>, _>(rows.iter().map(|r| r.status).collect::<Vec<_>>())
-                .bind::<Array<Bool>, _>(rows.iter().map(|r| r.reviewer_assigned).collect::<Vec<_>>())
-                .bind::<Array<Timestamp>, _>(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
-                .bind::<Array<Nullable<Timestamp>>, _>(rows.iter().map(|r| r.submitted_at).collect::<Vec<_>>())
-                .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.submitted_month.clone()).collect::<Vec<_>>())
-                .bind::<Array<Nullable<Timestamp>>, _>(rows.iter().map(|r| r.decided_at).collect::<Vec<_>>())
-                .bind::<Array<Text>, _>(column(&|r| r.rejection_reasons.clone()))
-                .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.fee_currency.clone()).collect::<Vec<_>>())
-                .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.fee_invoiced).collect::<Vec<_>>())
-                .bind::<Array<Nullable<Timestamp>>, _>(rows.iter().map(|r| r.invoiced_at).collect::<Vec<_>>())
-                .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.fee_paid).collect::<Vec<_>>())
-                .bind::<Array<Nullable<Timestamp>>, _>(rows.iter().map(|r| r.paid_at).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.version).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(column(rows, |r| r.dossier_id.clone()))
+                .bind::<Array<Text>, _>(column(rows, |r| r.organisation_id.clone()))
+                .bind::<Array<Integer>, _>(column(rows, |r| r.category))
+                .bind::<Array<Integer>, _>(column(rows, |r| r.status))
+                .bind::<Array<Bool>, _>(column(rows, |r| r.reviewer_assigned))
+                .bind::<Array<Timestamp>, _>(column(rows, |r| r.created_at))
+                .bind::<Array<Nullable<Timestamp>>, _>(column(rows, |r| r.submitted_at))
+                .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.submitted_month.clone()))
+                .bind::<Array<Nullable<Timestamp>>, _>(column(rows, |r| r.decided_at))
+                .bind::<Array<Text>, _>(column(rows, |r| r.rejection_reasons.clone()))
+                .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.fee_currency.clone()))
+                .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.fee_invoiced))
+                .bind::<Array<Nullable<Timestamp>>, _>(column(rows, |r| r.invoiced_at))
+                .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.fee_paid))
+                .bind::<Array<Nullable<Timestamp>>, _>(column(rows, |r| r.paid_at))
+                .bind::<Array<BigInt>, _>(column(rows, |r| r.version))
                 .execute(pg)
             }
 
