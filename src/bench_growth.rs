@@ -3,9 +3,9 @@
 //! 1. **Appends against the store's size.** The event log is filled (in SQL, streams of ten
 //!    events, as a store of many small aggregates looks) to each size in turn, vacuumed and
 //!    analysed as autovacuum would leave it, then single-event appends run at the given client
-//!    count; the smallest size is the baseline. The outbox rows those appends queued are then
-//!    drained as the relay drains them (a batch read with the events, then deleted), so the
-//!    relay's reads are timed against the store's size too.
+//!    count; the smallest size is the baseline. The events those appends queued for publication
+//!    are then drained as the relay drains them (a batch of the log past its checkpoint, then
+//!    the checkpoint moved), so the relay's reads are timed against the store's size too.
 //! 2. **A command against its stream's length.** One product of the stock service is restocked
 //!    (the staff command, one transaction: load from the snapshot and the events after it,
 //!    decide, append, snapshot when due, rewrite the read model) until its stream holds each
@@ -125,31 +125,36 @@ pub(crate) struct Drained {
     pub(crate) read_p99_ms: f64,
 }
 
-/// Drains the outbox as the relay does, without a broker: reads a batch of
-/// [`fleuve_bus::relay::DEFAULT_BATCH_SIZE`] rows with their events after the last one read,
-/// then deletes them.
+/// Drains the outbox as the relay does, without a broker: advances the watermark, then reads
+/// the log past the checkpoint in batches of [`fleuve_bus::relay::DEFAULT_BATCH_SIZE`] events
+/// and moves the checkpoint after each.
 pub(crate) async fn drain_outbox(db: &Database) -> anyhow::Result<Drained> {
-    use fleuve_store::event_store::{outbox_mark_published, outbox_pending_after};
+    use fleuve_store::event_store::{OutboxProgress, Watermark, outbox_checkpoint, outbox_log_after, outbox_record};
     let started = Instant::now();
+    let (mut after, up_to) = db
+        .run(|conn| -> anyhow::Result<(i64, i64)> {
+            let mut watermark = Watermark::new();
+            // Nothing else writes: the second reading passes the first.
+            watermark.advance(conn)?;
+            Ok((outbox_checkpoint(conn)?, watermark.advance(conn)?))
+        })
+        .await?;
     let mut reads = Vec::new();
     let mut rows = 0_usize;
-    let mut after = 0_i64;
     loop {
-        let (elapsed, positions) = db
+        let (elapsed, read, last) = db
             .run(move |conn| -> anyhow::Result<_> {
                 let t0 = Instant::now();
-                let batch = outbox_pending_after(conn, after, fleuve_bus::relay::DEFAULT_BATCH_SIZE)?;
-                let elapsed = t0.elapsed();
-                Ok((elapsed, batch.iter().map(|(row, _)| row.position).collect::<Vec<i64>>()))
+                let batch = outbox_log_after(conn, after, up_to, fleuve_bus::relay::DEFAULT_BATCH_SIZE)?;
+                Ok((t0.elapsed(), batch.len(), batch.last().map(|(row, _)| row.position)))
             })
             .await?;
-        if positions.is_empty() {
-            break;
-        }
+        let Some(last) = last else { break };
         reads.push(elapsed);
-        rows += positions.len();
-        after = positions[positions.len() - 1];
-        db.run(move |conn| outbox_mark_published(conn, &positions)).await?;
+        rows += read;
+        after = last;
+        let progress = OutboxProgress { through: Some(last), ..OutboxProgress::default() };
+        db.run(move |conn| outbox_record(conn, &progress)).await?;
     }
     reads.sort();
     Ok(Drained {
@@ -197,8 +202,6 @@ async fn fill(db: &Database, size: i64) -> anyhow::Result<(i64, f64)> {
             }
             diesel::sql_query("VACUUM ANALYZE events").execute(conn)?;
             diesel::sql_query("VACUUM ANALYZE streams").execute(conn)?;
-            // The last size's drained outbox rows are dead tuples until vacuumed.
-            diesel::sql_query("VACUUM ANALYZE outbox").execute(conn)?;
             // The fill's pages on disk now, not during the measured appends.
             diesel::sql_query("CHECKPOINT").execute(conn)?;
             Ok(have + others)

@@ -545,7 +545,7 @@ async fn killing_the_relay_mid_flight_loses_nothing_and_applies_once() {
 /// projection parks a gap). Returns the number of events stored.
 pub(crate) async fn statistics_caught_up(database: &fleuve_store::Database, within: Duration) -> i64 {
     use diesel::prelude::*;
-    use fleuve_store::schema::{events, inbox, outbox, streams};
+    use fleuve_store::schema::{events, inbox, streams};
 
     let deadline = Instant::now() + within;
     let stored = loop {
@@ -554,7 +554,7 @@ pub(crate) async fn statistics_caught_up(database: &fleuve_store::Database, with
                 let stored: i64 =
                     events::table.filter(events::aggregate_type.eq("dossier")).count().get_result(conn)?;
                 let applied: i64 = inbox::table.filter(inbox::consumer.eq("statistics")).count().get_result(conn)?;
-                let pending: i64 = outbox::table.count().get_result(conn)?;
+                let (pending, _) = fleuve_store::event_store::outbox_backlog(conn)?;
                 Ok::<_, fleuve_store::StoreError>((stored, applied, pending))
             })
             .await

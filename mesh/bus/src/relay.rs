@@ -1,9 +1,12 @@
-//! The outbox relay: publishes committed outbox rows to Kafka in the Confluent wire format, then marks them published.
+//! The outbox relay: tails the event log (the log is the outbox: `fleuve_store::event_store`'s
+//! `outbox` module) and publishes each event that has a topic to Kafka in the Confluent wire
+//! format, then moves its checkpoint.
 //!
 //! Delivery is at least once: a batch is first published (every delivery awaited) and only
-//! then marked in one transaction, so a crash in between republishes the batch (duplicates,
-//! which consumers drop by event id) and never loses a row. Run one relay per database: rows
-//! are not claimed (see `fleuve_store::event_store::outbox_pending`).
+//! then recorded in one transaction, so a crash in between republishes the batch (duplicates,
+//! which consumers drop by event id) and never loses an event. The log is read up to the
+//! store's watermark, below which no transaction in progress can still add an event, so a late
+//! commit is never skipped. Run one relay per database: the checkpoint is not claimed.
 //!
 //! Dropping an [`OutboxRelay`] drops its librdkafka producer, which blocks until in-flight
 //! requests end; with the embedded broker on the same runtime use [`OutboxRelay::close`].
@@ -13,8 +16,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use fleuve_store::Database;
+pub use fleuve_store::event_store::OutboxEntry;
 use fleuve_store::event_store::{
-    OutboxRow, RecordedEvent, outbox_mark_published, outbox_pending, outbox_pending_after, outbox_record_failure,
+    OutboxProgress, RecordedEvent, Watermark, outbox_checkpoint, outbox_log_after, outbox_record, outbox_retries_after,
 };
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
@@ -26,9 +30,9 @@ use crate::{BusConfig, BusError};
 /// 2026-12-06 batches of 256 drained at 0.33× a bare producer, of 1 000 at 0.41–0.43× and of
 /// 2 000 at 0.46× (within the noise of 1 000).
 pub const DEFAULT_BATCH_SIZE: i64 = 1_000;
-/// Pause between polls of an empty outbox. 10 ms keeps publication latency low (the outbox is
-/// one primary-key range query: published rows are deleted), at about 100 cheap queries a
-/// second when idle.
+/// Pause between polls of a caught-up log. 10 ms keeps publication latency low, at about 100
+/// cheap queries a second when idle (the watermark's reading, the checkpoint, and a primary-key
+/// range of the log that is empty).
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// First pause after a failed batch; doubles on each further failure.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
@@ -38,31 +42,54 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// topic surfaces as a recorded failure rather than a relay stuck on one batch.
 pub const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// One outbox row with its event, as read by [`OutboxRelay::pending`].
-pub type OutboxEntry = (OutboxRow, RecordedEvent);
-
-/// What publishing a batch did, row by row.
+/// What publishing a batch did, event by event (positions).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublishReport {
-    /// Rows (their positions) delivered and safe to mark published.
+    /// Events delivered.
     pub delivered: Vec<i64>,
-    /// Rows not delivered, with the reason (recorded on the row by [`OutboxRelay::mark`]).
+    /// Events not delivered, with the reason (queued for a retry by [`OutboxRelay::mark`]).
     pub failed: Vec<(i64, String)>,
-    /// Rows delivered after an earlier row of the same key failed: left unmarked so that the
-    /// next batch republishes them after the failed row, keeping per-aggregate order (the
-    /// consumer sees a duplicate, never a gap or a reordering).
+    /// Events after an earlier event of the same key that failed, delivered or not sent at
+    /// all: queued for a retry after it, keeping per-aggregate order (the consumer may see a
+    /// duplicate, never a gap or a reordering).
     pub held_back: Vec<i64>,
+    /// The retries among `delivered` (they leave the retries).
+    pub delivered_retries: Vec<i64>,
+    /// The batch's last position read from the log, where the checkpoint moves.
+    pub through: Option<i64>,
 }
 
-/// Rows of one batch handed to the producer, with their pending deliveries.
+impl PublishReport {
+    fn progress(self) -> OutboxProgress {
+        OutboxProgress {
+            through: self.through,
+            delivered_retries: self.delivered_retries,
+            failed: self.failed,
+            held_back: self.held_back,
+        }
+    }
+}
+
+/// What became of one event handed to [`OutboxRelay::enqueue`].
+enum Delivery {
+    Sent(DeliveryFuture),
+    /// Refused before it was sent (no schema for its topic, a full queue).
+    Refused(String),
+    /// Not sent: an earlier event of its key failed.
+    HeldBack,
+}
+
+/// Events of one batch handed to the producer, with their pending deliveries.
 struct Produced {
-    /// (outbox position, topic, aggregate id) per row, in batch order.
-    rows: Vec<(i64, String, String)>,
-    deliveries: Vec<Result<DeliveryFuture, String>>,
+    /// (position, topic, aggregate id, is a retry) per event, in batch order.
+    rows: Vec<(i64, String, String, bool)>,
+    deliveries: Vec<Delivery>,
     /// The publish span of each row, ended when its delivery is settled.
     spans: Vec<tracing::Span>,
     /// When the rows were handed to the producer (the publish latency's start).
     enqueued: std::time::Instant,
+    /// The last position read from the log (not a retry).
+    through: Option<i64>,
 }
 
 /// Publishes the outbox of one database to Kafka.
@@ -80,6 +107,8 @@ pub struct OutboxRelay {
     /// replaced when the next drain or publication starts, so a batch still in flight on the
     /// old one is settled first rather than purged.
     stale: bool,
+    /// How far the log may be read.
+    watermark: Watermark,
 }
 
 impl std::fmt::Debug for OutboxRelay {
@@ -127,6 +156,7 @@ impl OutboxRelay {
             poll_interval: DEFAULT_POLL_INTERVAL,
             message_timeout: DEFAULT_MESSAGE_TIMEOUT,
             stale: false,
+            watermark: Watermark::new(),
         })
     }
 
@@ -164,41 +194,73 @@ impl OutboxRelay {
         Ok(())
     }
 
-    /// Up to one batch of unpublished rows, oldest first.
-    pub async fn pending(&self) -> Result<Vec<OutboxEntry>, BusError> {
+    /// Up to one batch of events to publish, oldest first: the retries, then the log past the
+    /// checkpoint, up to the watermark.
+    pub async fn pending(&mut self) -> Result<Vec<OutboxEntry>, BusError> {
         let limit = self.batch_size;
-        Ok(self.db.run(move |conn| outbox_pending(conn, limit)).await?)
+        let mut batch = self.db.run(move |conn| outbox_retries_after(conn, 0, limit)).await?;
+        let left = limit - i64::try_from(batch.len()).unwrap_or(i64::MAX);
+        if left > 0 {
+            let (checkpoint, up_to) = self.cursor().await?;
+            batch.extend(self.db.run(move |conn| outbox_log_after(conn, checkpoint, up_to, left)).await?);
+        }
+        Ok(batch)
     }
 
-    /// Produces every row of `batch` and awaits all deliveries; marks nothing.
+    /// The checkpoint, and the watermark advanced as far as it can go.
+    async fn cursor(&mut self) -> Result<(i64, i64), BusError> {
+        // Moved into the blocking call and back; lost (restarting from nothing, which only
+        // delays reading) if the call fails.
+        let mut watermark = std::mem::take(&mut self.watermark);
+        let (watermark, cursor) = self
+            .db
+            .run(move |conn| -> Result<_, fleuve_store::StoreError> {
+                let up_to = watermark.advance(conn)?;
+                let checkpoint = outbox_checkpoint(conn)?;
+                Ok((watermark, (checkpoint, up_to)))
+            })
+            .await?;
+        self.watermark = watermark;
+        Ok(cursor)
+    }
+
+    /// Produces every event of `batch` and awaits all deliveries; records nothing.
     ///
     /// Registers the schemas first if needed (an unreachable registry fails the whole batch,
-    /// before anything is sent). A row whose topic has no schema fails, loudly.
+    /// before anything is sent). An event whose topic has no schema fails, loudly.
     pub async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<PublishReport, BusError> {
         self.replace_producer_if_failed()?;
         self.register_schemas().await?;
-        let produced = self.enqueue(batch);
-        self.settle(produced, &mut HashSet::new()).await
+        let mut broken = HashSet::new();
+        let produced = self.enqueue(batch, &broken);
+        self.settle(produced, &mut broken).await
     }
 
-    /// Enqueues every row of `batch` (pipelined, ordered per partition by the idempotent
-    /// producer) without awaiting anything; the schemas must be registered.
-    fn enqueue(&self, batch: &[OutboxEntry]) -> Produced {
+    /// Enqueues every event of `batch` (pipelined, ordered per partition by the idempotent
+    /// producer) without awaiting anything, but those of the keys in `broken`, held back; the
+    /// schemas must be registered.
+    fn enqueue(&self, batch: &[OutboxEntry], broken: &HashSet<(String, String)>) -> Produced {
         let mut produced = Produced {
             rows: Vec::with_capacity(batch.len()),
             deliveries: Vec::with_capacity(batch.len()),
             spans: Vec::with_capacity(batch.len()),
             enqueued: std::time::Instant::now(),
+            through: batch.iter().filter(|(row, _)| !row.retry).map(|(row, _)| row.position).max(),
         };
         for (row, event) in batch {
-            produced.rows.push((row.position, row.topic.clone(), event.aggregate_id.clone()));
+            produced.rows.push((row.position, row.topic.clone(), event.aggregate_id.clone(), row.retry));
+            if broken.contains(&(row.topic.clone(), event.aggregate_id.clone())) {
+                produced.spans.push(tracing::Span::none());
+                produced.deliveries.push(Delivery::HeldBack);
+                continue;
+            }
             let span = publish_span(&row.topic, event);
             let traceparent = fleuve_mesh::telemetry::traceparent(&span);
             produced.spans.push(span);
             let Some(schema) = self.registered.get(&row.topic) else {
                 let error = format!("no schema registered for topic {}", row.topic);
                 tracing::error!(outbox_position = row.position, topic = %row.topic, event_id = %event.event_id, "{error}");
-                produced.deliveries.push(Err(error));
+                produced.deliveries.push(Delivery::Refused(error));
                 continue;
             };
             let value = schema.frame(&event.payload);
@@ -206,14 +268,17 @@ impl OutboxRelay {
             // request that recorded the event.
             let headers = headers(event, traceparent.as_deref().or(event.trace_context.as_deref()));
             let record = FutureRecord::to(&row.topic).key(&event.aggregate_id).payload(&value).headers(headers);
-            produced.deliveries.push(self.producer.send_result(record).map_err(|(error, _)| error.to_string()));
+            produced.deliveries.push(match self.producer.send_result(record) {
+                Ok(future) => Delivery::Sent(future),
+                Err((error, _)) => Delivery::Refused(error.to_string()),
+            });
         }
         produced
     }
 
-    /// Awaits the deliveries of `produced`. A row of a key in `broken` (a row of that key
+    /// Awaits the deliveries of `produced`. An event of a key in `broken` (an event of that key
     /// failed earlier, in this batch or an earlier one of the same drain) is held back even
-    /// when delivered; the keys of rows that fail join `broken`.
+    /// when delivered; the keys of events that fail join `broken`.
     async fn settle(
         &mut self,
         produced: Produced,
@@ -224,11 +289,12 @@ impl OutboxRelay {
         let (mut refused, mut timed_out, mut delivered) = (false, false, false);
         for delivery in produced.deliveries {
             let outcome = match delivery {
-                Err(error) => Err(error),
-                Ok(future) => match future.await {
+                Delivery::HeldBack => Ok(false),
+                Delivery::Refused(error) => Err(error),
+                Delivery::Sent(future) => match future.await {
                     Ok(Ok(_)) => {
                         delivered = true;
-                        Ok(())
+                        Ok(true)
                     }
                     Ok(Err((error, _))) => {
                         refused |= is_refused_identity(&error);
@@ -249,58 +315,84 @@ impl OutboxRelay {
         // Replaced when the next drain starts (see `stale`).
         self.stale |= refused || (timed_out && !delivered);
 
-        let mut report = PublishReport::default();
+        let mut report = PublishReport { through: produced.through, ..PublishReport::default() };
         let metrics = fleuve_metrics::metrics();
-        for ((position, topic, aggregate_id), (outcome, seconds)) in produced.rows.into_iter().zip(outcomes) {
+        for ((position, topic, aggregate_id, retry), (outcome, seconds)) in produced.rows.into_iter().zip(outcomes) {
             match &outcome {
-                Ok(()) => metrics.relay_published(&topic, seconds),
+                Ok(true) => metrics.relay_published(&topic, seconds),
+                Ok(false) => {}
                 Err(_) => metrics.relay_failed(&topic),
             }
             let key = (topic, aggregate_id);
             match outcome {
                 Err(error) => {
-                    tracing::warn!(outbox_position = position, topic = %key.0, %error, "outbox row not delivered");
+                    tracing::warn!(outbox_position = position, topic = %key.0, %error, "event not delivered");
                     broken.insert(key);
                     report.failed.push((position, error));
                 }
-                Ok(()) if broken.contains(&key) => report.held_back.push(position),
-                Ok(()) => report.delivered.push(position),
+                Ok(false) => report.held_back.push(position),
+                Ok(true) if broken.contains(&key) => report.held_back.push(position),
+                Ok(true) => {
+                    report.delivered.push(position);
+                    if retry {
+                        report.delivered_retries.push(position);
+                    }
+                }
             }
         }
         Ok(report)
     }
 
-    /// Marks the delivered rows published and records the failures, in one transaction.
-    /// Returns how many rows were marked.
+    /// Records what `report` says in one transaction: the checkpoint moves, delivered retries
+    /// leave the retries, failed and held-back events join them. Returns how many events were
+    /// delivered.
     pub async fn mark(&self, report: &PublishReport) -> Result<usize, BusError> {
         mark(&self.db, report.clone()).await
     }
 
-    /// Publishes until it has caught up with the outbox, as a pipeline: while batch N's
-    /// deliveries are awaited, batch N+1 has been read (rows after N's last position) and enqueued,
-    /// and N-1 is being marked. Each batch is still marked only after its own deliveries, and
-    /// the producer keeps the enqueue order per partition. A batch that is not full ends the
-    /// drain once it is marked: rows of transactions that committed after a later position was read
-    /// (positions are taken at insert, not at commit) sit below the read-ahead point, and the next
-    /// drain, which reads from the oldest row again, picks them up.
+    /// Publishes until it has caught up with the log, and returns how many events it
+    /// published.
     ///
-    /// Returns how many rows were published. A batch with undelivered rows ends the drain in
-    /// [`BusError::Delivery`] after recording them; rows of their keys enqueued after them (in
-    /// that batch or the next) are left unmarked, so the next drain, which starts again from
-    /// the oldest unpublished row, republishes each key in order (consumers see duplicates,
-    /// which they drop, never a gap).
+    /// The retries go first, batch after batch in position order; the keys of those that fail
+    /// again stay broken for the rest of the drain. Then the log, from the checkpoint up to the
+    /// watermark, as a pipeline: while batch N's deliveries are awaited, batch N+1 has been
+    /// read and enqueued, and N-1 is being recorded. Each batch is recorded only after its own
+    /// deliveries, and the producer keeps the enqueue order per partition. Events of broken
+    /// keys are not sent: they join the retries, behind the failed event.
+    ///
+    /// A log batch with undelivered events ends the drain in [`BusError::Delivery`] after
+    /// recording them (and the batch already in flight); so does a drain whose retries failed
+    /// again, once the log is caught up, so that the caller backs off.
     pub async fn drain(&mut self) -> Result<usize, BusError> {
         self.replace_producer_if_failed()?;
         self.register_schemas().await?;
         let limit = self.batch_size;
-        let read = |db: Database, after: i64| {
-            tokio::spawn(async move { db.run(move |conn| outbox_pending_after(conn, after, limit)).await })
-        };
-        let mut next = Some(read(self.db.clone(), 0));
-        let mut in_flight: Option<Produced> = None;
-        let mut marking: Option<tokio::task::JoinHandle<Result<usize, BusError>>> = None;
         let mut broken = HashSet::new();
         let mut published = 0;
+        let mut retry_failure: Option<(usize, String)> = None;
+        let mut after = 0;
+        loop {
+            let batch = self.db.run(move |conn| outbox_retries_after(conn, after, limit)).await?;
+            let Some((last, _)) = batch.last() else { break };
+            after = last.position;
+            let produced = self.enqueue(&batch, &broken);
+            let report = self.settle(produced, &mut broken).await?;
+            if let Some((position, error)) = report.failed.first() {
+                retry_failure.get_or_insert_with(|| (0, format!("event {position}: {error}"))).0 += report.failed.len();
+            }
+            published += mark(&self.db, report).await?;
+            if i64::try_from(batch.len()).unwrap_or(i64::MAX) < limit {
+                break;
+            }
+        }
+
+        let (checkpoint, up_to) = self.cursor().await?;
+        let read = |db: Database, after: i64| {
+            tokio::spawn(async move { db.run(move |conn| outbox_log_after(conn, after, up_to, limit)).await })
+        };
+        let mut next = Some(read(self.db.clone(), checkpoint));
+        let mut in_flight: Option<Produced> = None;
+        let mut marking: Option<tokio::task::JoinHandle<Result<usize, BusError>>> = None;
         loop {
             let produced = match next.take() {
                 Some(reading) => {
@@ -310,7 +402,7 @@ impl OutboxRelay {
                     {
                         next = Some(read(self.db.clone(), last.position));
                     }
-                    (!batch.is_empty()).then(|| self.enqueue(&batch))
+                    (!batch.is_empty()).then(|| self.enqueue(&batch, &broken))
                 }
                 None => None,
             };
@@ -330,11 +422,11 @@ impl OutboxRelay {
                 if let Some(next) = next.take() {
                     next.abort();
                 }
-                let failed = report.failed.len();
-                let first = format!("outbox row {position}: {error}");
+                let failed = report.failed.len() + retry_failure.map_or(0, |(count, _)| count);
+                let first = format!("event {position}: {error}");
                 published += mark(&self.db, report).await?;
-                // The next batch is in flight already: its rows of the failed keys are held
-                // back, the others marked.
+                // The next batch is in flight already: its events of the failed keys are held
+                // back, the others recorded delivered.
                 if let Some(produced) = in_flight.take() {
                     let after = self.settle(produced, &mut broken).await?;
                     published += mark(&self.db, after).await?;
@@ -351,11 +443,18 @@ impl OutboxRelay {
         if let Some(marking) = marking.take() {
             published += join_task(marking.await)??;
         }
-        Ok(published)
+        match retry_failure {
+            None => Ok(published),
+            Some((failed, first)) => {
+                tracing::debug!(published, "outbox drain caught up; retries failed again");
+                Err(BusError::Delivery { failed, first })
+            }
+        }
     }
 
-    /// Publishes and marks one batch; returns how many rows were published. Rows that failed
-    /// are recorded, and the batch then ends in [`BusError::Delivery`].
+    /// Publishes and records one batch ([`OutboxRelay::pending`]); returns how many events
+    /// were published. Events that failed are queued for a retry, and the batch then ends in
+    /// [`BusError::Delivery`].
     pub async fn run_once(&mut self) -> Result<usize, BusError> {
         let batch = self.pending().await?;
         if batch.is_empty() {
@@ -365,10 +464,9 @@ impl OutboxRelay {
         let marked = self.mark(&report).await?;
         match report.failed.first() {
             None => Ok(marked),
-            Some((position, error)) => Err(BusError::Delivery {
-                failed: report.failed.len(),
-                first: format!("outbox row {position}: {error}"),
-            }),
+            Some((position, error)) => {
+                Err(BusError::Delivery { failed: report.failed.len(), first: format!("event {position}: {error}") })
+            }
         }
     }
 
@@ -443,25 +541,22 @@ impl OutboxRelay {
     }
 }
 
-/// Marks the delivered rows of `report` published and records its failures, in one
-/// transaction; without failures, on PostgreSQL, the marking is one DELETE, atomic on its own
-/// (SQLite writes go through the queue of write transactions).
+/// Records `report` in one transaction (see [`OutboxRelay::mark`]); without failures or
+/// retries, on PostgreSQL, that is one UPDATE of the checkpoint, atomic on its own (SQLite
+/// writes go through the queue of write transactions). Returns how many events were delivered.
 async fn mark(db: &Database, report: PublishReport) -> Result<usize, BusError> {
-    if report.failed.is_empty() && db.backend() == fleuve_store::Backend::Postgres {
-        if report.delivered.is_empty() {
-            return Ok(0);
-        }
-        return Ok(db.run(move |conn| outbox_mark_published(conn, &report.delivered)).await?);
+    let delivered = report.delivered.len();
+    let progress = report.progress();
+    if progress == OutboxProgress::default() {
+        return Ok(0);
     }
-    let marked = db
-        .transaction::<_, fleuve_store::StoreError, _>(move |conn| {
-            for (position, error) in &report.failed {
-                outbox_record_failure(conn, *position, error)?;
-            }
-            outbox_mark_published(conn, &report.delivered)
-        })
-        .await?;
-    Ok(marked)
+    let alone = progress.delivered_retries.is_empty() && progress.failed.is_empty() && progress.held_back.is_empty();
+    if alone && db.backend() == fleuve_store::Backend::Postgres {
+        db.run(move |conn| outbox_record(conn, &progress)).await?;
+    } else {
+        db.transaction::<_, fleuve_store::StoreError, _>(move |conn| outbox_record(conn, &progress)).await?;
+    }
+    Ok(delivered)
 }
 
 /// Whether the broker refused a record for its producer's identity (id and epoch), which no

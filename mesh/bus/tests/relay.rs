@@ -62,7 +62,7 @@ fn dossier_event(reason: &str) -> DossierEvent {
     }
 }
 
-/// Appends `count` events to dossier `id` (each with an outbox row on `topic`); returns their ids.
+/// Appends `count` events to dossier `id` (each to be published on `topic`); returns their ids.
 async fn append_events(db: &Database, id: &str, from: usize, count: usize, topic: &str) -> Result<Vec<String>> {
     let stream = StreamRef::new("dossier", id);
     let events: Vec<NewEvent> = (from..from + count)
@@ -410,4 +410,95 @@ async fn a_relay_whose_records_time_out_gets_a_new_producer_and_delivers() -> Re
     ensure!(got == ids[3..], "events after the restart, in order: {got:?} != {:?}", &ids[3..]);
     tokio::task::block_in_place(|| drop(consumer));
     mesh.stop().await
+}
+
+/// 50 writers append to 25 dossiers and commit out of position order (each sleeps inside its
+/// transaction after its append) while the relay runs: the consumer receives every event once,
+/// and each dossier's events in version order.
+async fn writers_committing_out_of_order_reach_the_consumer_once_in_order(test_db: TestDatabase) -> Result<()> {
+    const WRITERS: usize = 50;
+    const ROUNDS: usize = 4;
+    let db = test_db.database().clone();
+    let writers_db = match db.backend() {
+        fleuve_store::Backend::Postgres => Database::connect(test_db.url(), WRITERS as u32)?,
+        fleuve_store::Backend::Sqlite => Database::connect(test_db.url(), 8)?,
+    };
+    let mesh = Mesh::start().await?;
+    let mut relay = mesh.relay(&db)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let relaying = tokio::spawn(async move {
+        relay
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await;
+        relay
+    });
+    let mut writers = Vec::new();
+    for writer in 0..WRITERS {
+        let db = writers_db.clone();
+        writers.push(tokio::spawn(async move {
+            let mut written = Vec::new();
+            for round in 0..ROUNDS {
+                let pause = Duration::from_millis(((writer * 7 + round * 13) % 17) as u64);
+                let stream = StreamRef::new("dossier", format!("w{}", writer % 25));
+                let event =
+                    NewEvent::new("DossierWithdrawn", dossier_event(&format!("{writer}/{round}")).encode_to_vec());
+                let id = event.event_id.to_string();
+                let meta = EventMetadata::new(format!("corr-{writer}"), "user:alice");
+                db.transaction::<_, fleuve_store::StoreError, _>(move |conn| {
+                    append(conn, &stream, ExpectedVersion::Any, &[event], &meta, Some(DOSSIER_TOPIC))?;
+                    std::thread::sleep(pause);
+                    Ok(())
+                })
+                .await?;
+                written.push(id);
+            }
+            Ok::<_, anyhow::Error>(written)
+        }));
+    }
+    let mut ids = Vec::new();
+    for writer in writers {
+        ids.extend(writer.await??);
+    }
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while pending_count(&db).await? > 0 {
+        ensure!(Instant::now() < deadline, "{} events still unpublished", pending_count(&db).await?);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    relaying.await?.close().await;
+
+    let consumer = consumer(&mesh, "relay-out-of-order")?;
+    let received = consume(&consumer, ids.len()).await?;
+    let extra = timeout(Duration::from_secs(2), consumer.recv()).await;
+    ensure!(extra.is_err(), "a record beyond the {} written", ids.len());
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut versions: BTreeMap<String, i64> = BTreeMap::new();
+    for record in &received {
+        *seen.entry(record.headers.get("event_id").context("event_id header")?.clone()).or_default() += 1;
+        let version: i64 = record.headers.get("aggregate_version").context("version header")?.parse()?;
+        let previous = versions.insert(record.key.clone(), version).unwrap_or(0);
+        ensure!(version == previous + 1, "dossier {}: version {version} after {previous}", record.key);
+    }
+    ensure!(seen.len() == ids.len() && seen.values().all(|n| *n == 1), "each event once: {seen:?}");
+    ensure!(ids.iter().all(|id| seen.contains_key(id)), "every written event received");
+    tokio::task::block_in_place(|| drop(consumer));
+    mesh.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writers_committing_out_of_order_reach_the_consumer_once_in_order() -> Result<()> {
+    writers_committing_out_of_order_reach_the_consumer_once_in_order(
+        TestDatabase::sqlite(&[EVENT_STORE_MIGRATIONS]).await?,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writers_committing_out_of_order_reach_the_consumer_once_in_order() -> Result<()> {
+    writers_committing_out_of_order_reach_the_consumer_once_in_order(
+        TestDatabase::postgres(&[EVENT_STORE_MIGRATIONS]).await?,
+    )
+    .await
 }

@@ -194,10 +194,14 @@ impl Metrics {
             m.append_seconds.clone(),
         );
 
-        r.register("outbox_pending_rows", "Outbox rows not yet published to Kafka", m.outbox_pending.clone());
+        r.register(
+            "outbox_pending_rows",
+            "Events waiting for the outbox relay (the log past its checkpoint, and retries)",
+            m.outbox_pending.clone(),
+        );
         r.register_with_unit(
             "outbox_oldest_pending_age",
-            "Age of the oldest outbox row not yet published (0 when none waits)",
+            "Age of the oldest event waiting for the outbox relay (0 when none waits)",
             Unit::Seconds,
             m.outbox_oldest_age.clone(),
         );

@@ -21,7 +21,7 @@ pub enum StoreError {
     Connect(String),
     #[error("database task failed: {0}")]
     Task(String),
-    /// Stored rows that contradict each other (an outbox row whose event is gone).
+    /// Stored rows that contradict each other (an outbox retry whose event is gone).
     #[error("inconsistent store: {0}")]
     Corrupt(String),
 }

@@ -19,7 +19,8 @@ use uuid::Uuid;
 pub use append::append;
 pub use message::{OutgoingMessage, append_with_messages, enqueue_message};
 pub use outbox::{
-    OutboxRow, outbox_backlog, outbox_mark_published, outbox_pending, outbox_pending_after, outbox_record_failure,
+    OutboxEntry, OutboxProgress, OutboxRow, Watermark, outbox_backlog, outbox_checkpoint, outbox_log_after,
+    outbox_pending, outbox_record, outbox_retries_after,
 };
 pub use read::{last_position, read_all, read_by_type, read_stream, stream_version};
 pub use sequence::next_sequence;

@@ -31,7 +31,8 @@ pub use database::{Backend, Database, DbConnectionManager, MigrationSet, Pool};
 pub use error::{StoreError, is_connection_lost};
 pub use prepared::{Prepared, execute_prepared};
 
-/// This crate's tables: streams, events, snapshots, outbox and sequences; inbox and dead letters.
+/// This crate's tables: streams, events, snapshots, the relay's checkpoints and retries, and
+/// sequences; inbox and dead letters.
 pub const EVENT_STORE_MIGRATIONS: MigrationSet = MigrationSet {
     name: "fleuve-store",
     postgres: Some(diesel_migrations::embed_migrations!("migrations/postgres")),

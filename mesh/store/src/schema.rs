@@ -24,6 +24,8 @@ diesel::table! {
         actor -> Text,
         trace_context -> Nullable<Text>,
         recorded_at -> Timestamp,
+        /// The topic the relay publishes the event to; `None`: not published.
+        topic -> Nullable<Text>,
     }
 }
 
@@ -38,12 +40,21 @@ diesel::table! {
 }
 
 diesel::table! {
-    outbox (position) {
+    /// How far each relay has tailed the log (one relay, `outbox`, today).
+    outbox_checkpoints (relay) {
+        relay -> Text,
         position -> BigInt,
-        topic -> Text,
-        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Events whose delivery failed, and later events of their keys held back behind them.
+    outbox_retries (position) {
+        position -> BigInt,
         attempts -> Integer,
         last_error -> Nullable<Text>,
+        queued_at -> Timestamp,
     }
 }
 
@@ -54,8 +65,15 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(outbox -> events (position));
-diesel::allow_tables_to_appear_in_same_query!(streams, events, snapshots, outbox, sequences);
+diesel::joinable!(outbox_retries -> events (position));
+diesel::allow_tables_to_appear_in_same_query!(
+    streams,
+    events,
+    snapshots,
+    outbox_checkpoints,
+    outbox_retries,
+    sequences
+);
 
 diesel::table! {
     inbox (consumer, event_id) {

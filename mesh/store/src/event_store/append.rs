@@ -1,18 +1,17 @@
-//! Appending events under optimistic concurrency, with their outbox rows.
+//! Appending events under optimistic concurrency, each with the topic it is published to.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{Text, Timestamp};
 
 use super::rows::{EventInsert, insert_if_absent};
 use super::{AppendOutcome, EventMetadata, ExpectedVersion, NewEvent, StreamRef, now, read};
 use crate::connection::DbConnection;
 use crate::database::atomically;
 use crate::error::{StoreError, is_event_id_violation};
-use crate::schema::{events, outbox, streams};
+use crate::schema::{events, streams};
 
-/// Appends `events` to `stream` if it is at `expected`, and queues one outbox row per event on
-/// `outbox_topic`.
+/// Appends `events` to `stream` if it is at `expected`; with an `outbox_topic`, the relay
+/// publishes them to that topic (the log is the outbox: see [`super::outbox_pending`]).
 ///
 /// The first statement writes the stream row, so on PostgreSQL concurrent appenders queue on
 /// its row lock and, under READ COMMITTED, the losers re-check `version = expected`, match
@@ -98,6 +97,7 @@ fn append_unobserved(
                 actor: &meta.actor,
                 trace_context: meta.trace_context.as_deref(),
                 recorded_at,
+                topic: outbox_topic,
             };
             if let Err(error) = diesel::insert_into(events::table).values(&row).execute(conn) {
                 return Err(if is_event_id_violation(&error) {
@@ -109,21 +109,11 @@ fn append_unobserved(
         }
 
         // No RETURNING (MultiBackend cannot express it): read back the rows we still hold.
-        let appended = events::table
+        let first_position = events::table
             .filter(events::stream_id.eq(&stream_id))
-            .filter(events::version.ge(first_version))
-            .order(events::version.asc());
-        if let Some(topic) = outbox_topic {
-            diesel::insert_into(outbox::table)
-                .values(appended.select((
-                    events::position,
-                    topic.into_sql::<Text>(),
-                    recorded_at.into_sql::<Timestamp>(),
-                )))
-                .into_columns((outbox::position, outbox::topic, outbox::created_at))
-                .execute(conn)?;
-        }
-        let first_position = appended.select(events::position).first::<i64>(conn)?;
+            .filter(events::version.eq(first_version))
+            .select(events::position)
+            .first::<i64>(conn)?;
         Ok(AppendOutcome { first_position: Some(first_position), last_version })
     })
 }

@@ -1,5 +1,5 @@
-//! The PostgreSQL append: ONE statement (a data-modifying CTE) claims the stream version,
-//! inserts the events and queues their outbox rows. It is a named prepared statement cached
+//! The PostgreSQL append: ONE statement (a data-modifying CTE) claims the stream version and
+//! inserts the events, each with the topic it is published to (the log is the outbox). It is a named prepared statement cached
 //! per connection (planning it costs as much as running it), so an append is one round trip
 //! and, outside an explicit transaction, its own atomic transaction.
 
@@ -21,8 +21,8 @@ const ANY: u8 = 2;
 /// twice): a parameter CTE joined into every part cost a quarter of the statement's execution
 /// (callgrind, `scripts/append-instructions`: 367 000 → 269 000 instructions per single-event
 /// append; a one-row INSERT is 53 000). The plan is as small as the work: the stream claim,
-/// the event insert, its outbox row, and, when `MSG`, the message's claim, event and outbox
-/// row.
+/// the event insert and, when `MSG`, the message's claim and event. Events to publish carry
+/// their topic; there is no outbox row to write (migration 105).
 ///
 /// The claim (`s`) moves the stream row. EXACT updates it from `expected` to `expected + n`:
 /// concurrent appenders queue on its row lock and the losers, re-checking the version under
@@ -75,7 +75,7 @@ impl<const KIND: u8, const MSG: bool, const MANY: bool> Query for AppendQuery<'_
 impl<const KIND: u8, const MSG: bool, const MANY: bool> RunQueryDsl<PgConnection> for AppendQuery<'_, KIND, MSG, MANY> {}
 
 const EVENT_COLUMNS: &str = "INSERT INTO events (stream_id, aggregate_type, aggregate_id, version, event_id, \
-     event_type, payload, correlation_id, causation_id, actor, trace_context, recorded_at) SELECT ";
+     event_type, payload, correlation_id, causation_id, actor, trace_context, recorded_at, topic) SELECT ";
 
 /// Pushes each value as a bind parameter of its SQL type, separated by ", ".
 macro_rules! binds {
@@ -122,6 +122,8 @@ impl<const KIND: u8, const MSG: bool, const MANY: bool> QueryFragment<Pg> for Ap
             out.push_sql(", ");
         }
         self.push_meta(&mut out)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.topic)?;
         out.push_sql(" FROM s");
         if MANY {
             out.push_sql(", unnest(");
@@ -132,13 +134,7 @@ impl<const KIND: u8, const MSG: bool, const MANY: bool> QueryFragment<Pg> for Ap
             out.push_bind_param::<Array<Binary>, _>(&self.payloads)?;
             out.push_sql("::bytea[]) WITH ORDINALITY AS u(event_id, event_type, payload, ord)");
         }
-        out.push_sql(" RETURNING position), o AS (INSERT INTO outbox (position, topic, created_at) SELECT position, ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.topic)?;
-        out.push_sql("::text, ");
-        out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(" FROM e WHERE ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.topic)?;
-        out.push_sql("::text IS NOT NULL)");
+        out.push_sql(" RETURNING position)");
         if let Some(m) = self.message.filter(|_| MSG) {
             // The message's stream is claimed like an `Any` append, only when `s` has a row.
             out.push_sql(", ms AS (INSERT INTO streams (stream_id, aggregate_type, version, updated_at) SELECT ");
@@ -155,9 +151,9 @@ impl<const KIND: u8, const MSG: bool, const MANY: bool> QueryFragment<Pg> for Ap
             binds!(out; Text => &m.event_id, Text => &m.event_type, Binary => &m.payload);
             out.push_sql(", ");
             self.push_meta(&mut out)?;
-            out.push_sql(" FROM ms RETURNING position), mo AS (INSERT INTO outbox (position, topic, created_at) SELECT position, ");
-            binds!(out; Text => &m.topic, Timestamp => &self.at);
-            out.push_sql(" FROM me)");
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&m.topic)?;
+            out.push_sql(" FROM ms RETURNING position)");
         }
         // A join, not scalar subqueries: no row at all when the claim matched nothing.
         out.push_sql(match (MANY, MSG) {

@@ -1,128 +1,412 @@
-//! The transactional outbox: rows written with the events, drained by a publisher.
+//! The event log as the outbox (migration 105, `docs/outbox-watermark.md`).
+//!
+//! An event appended with a topic is published to it; nothing else is written at append. The
+//! relay tails the log by position up to a [`Watermark`], a position below which no
+//! transaction still in progress can add an event, and records how far it got in one
+//! checkpoint row. Events whose delivery failed, and later events of their keys held back
+//! behind them (per-key order), wait in `outbox_retries` and go out before anything newer.
+//!
+//! One relay per database: the checkpoint is not claimed, so two relays would publish
+//! everything twice (consumers drop duplicates by event id, but the work is doubled).
+
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::RecordedEvent;
 use super::rows::EventRow;
+use super::{RecordedEvent, now};
 use crate::connection::DbConnection;
+use crate::database::atomically;
 use crate::error::StoreError;
-use crate::schema::{events, outbox};
+use crate::schema::{events, outbox_checkpoints, outbox_retries};
 
-/// One queued delivery of an event to a topic, keyed by the event's position (an event is
-/// queued for at most one topic).
+/// The checkpoint row of the relay.
+const RELAY: &str = "outbox";
+
+/// An event waiting for the relay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
+    /// The event's position in the log.
     pub position: i64,
     pub topic: String,
+    /// When the event was recorded, or, for a retry, when it was first queued for one.
     pub created_at: DateTime<Utc>,
+    /// Failed deliveries so far (0 for an event not attempted, or held back).
     pub attempts: i32,
     pub last_error: Option<String>,
+    /// The row waits in the retries (its delivery failed, or an earlier event of its key
+    /// failed), rather than in the log past the checkpoint.
+    pub retry: bool,
+}
+
+/// One outbox entry: the row and its event.
+pub type OutboxEntry = (OutboxRow, RecordedEvent);
+
+/// What the relay did with some entries, recorded by [`outbox_record`] in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxProgress {
+    /// The log was handled up to this position: every event with a topic at or below it is
+    /// published, or listed in `failed` or `held_back`. The checkpoint never moves back.
+    pub through: Option<i64>,
+    /// Retries (positions) now delivered: they leave the retries.
+    pub delivered_retries: Vec<i64>,
+    /// Events not delivered, with the reason: a retry each, its attempts counted.
+    pub failed: Vec<(i64, String)>,
+    /// Events of a key with a failed event before them: a retry each, after it.
+    pub held_back: Vec<i64>,
+}
+
+impl OutboxProgress {
+    fn is_checkpoint_only(&self) -> bool {
+        self.delivered_retries.is_empty() && self.failed.is_empty() && self.held_back.is_empty()
+    }
 }
 
 #[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = outbox)]
-struct OutboxRecord {
+#[diesel(table_name = outbox_retries)]
+struct RetryRecord {
     position: i64,
-    topic: String,
-    created_at: NaiveDateTime,
     attempts: i32,
     last_error: Option<String>,
+    queued_at: NaiveDateTime,
 }
 
-impl From<OutboxRecord> for OutboxRow {
-    fn from(row: OutboxRecord) -> OutboxRow {
-        OutboxRow {
-            position: row.position,
-            topic: row.topic,
-            created_at: row.created_at.and_utc(),
-            attempts: row.attempts,
-            last_error: row.last_error,
-        }
+/// The position the relay has handled the log up to.
+pub fn outbox_checkpoint(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    outbox_checkpoints::table
+        .find(RELAY)
+        .select(outbox_checkpoints::position)
+        .first::<i64>(conn)
+        .optional()?
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "the outbox has no checkpoint row (outbox_checkpoints, relay '{RELAY}'): insert it with the \
+                 last position published, or 0 to publish the whole log"
+            ))
+        })
+}
+
+/// Everything waiting for the relay, as this connection sees it (uncommitted events of its own
+/// transaction included, no watermark): up to `limit` retries, then events past the checkpoint.
+/// For inspection and tests; the relay reads through [`outbox_retries_after`] and
+/// [`outbox_log_after`].
+pub fn outbox_pending(conn: &mut DbConnection, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
+    let mut entries = outbox_retries_after(conn, 0, limit)?;
+    let left = limit - i64::try_from(entries.len()).unwrap_or(i64::MAX);
+    if left > 0 {
+        let checkpoint = outbox_checkpoint(conn)?;
+        entries.extend(outbox_log_after(conn, checkpoint, i64::MAX, left)?);
     }
+    Ok(entries)
 }
 
-/// Up to `limit` unpublished rows with their events, oldest first.
-///
-/// Rows are not claimed: run one publisher per database (MultiBackend has no
-/// `FOR UPDATE SKIP LOCKED`), or accept that two publishers may deliver a row twice.
-pub fn outbox_pending(conn: &mut DbConnection, limit: i64) -> Result<Vec<(OutboxRow, RecordedEvent)>, StoreError> {
-    outbox_pending_after(conn, 0, limit)
-}
-
-/// Like [`outbox_pending`], for rows with a position above `after` only (a publisher reading
-/// ahead while it still marks earlier rows). A row of a transaction that committed late with a
-/// lower position is not skipped for good: it is unpublished, so the next read from the start returns it.
-pub fn outbox_pending_after(
+/// Up to `limit` events with a topic and a position in `(after, up_to]`, in position order.
+pub fn outbox_log_after(
     conn: &mut DbConnection,
     after: i64,
+    up_to: i64,
     limit: i64,
-) -> Result<Vec<(OutboxRow, RecordedEvent)>, StoreError> {
-    // Two reads by primary key, not one join: joined, PostgreSQL plans a merge join that walks
-    // the events' primary key from the first event ever stored up to the first queued row
-    // (the bound on the outbox's position does not carry over to the events), so every read
-    // cost grew with the whole store (2.7 ms per read after 20 000 events). The events are
-    // also bounded by the batch's first and last positions: with `= ANY` alone, the generic
-    // plan of a young table whose statistics lag its growth was a sequential scan (3.3 ms per
-    // read at 15 000 events); a range on the key keeps it an index scan whatever the
-    // statistics say.
-    let rows = outbox::table
-        .filter(outbox::position.gt(after))
-        .order(outbox::position.asc())
-        .limit(limit)
-        .select(OutboxRecord::as_select())
-        .load::<OutboxRecord>(conn)?;
-    if rows.is_empty() {
+) -> Result<Vec<OutboxEntry>, StoreError> {
+    if up_to <= after {
         return Ok(Vec::new());
     }
-    let positions: Vec<i64> = rows.iter().map(|row| row.position).collect();
-    let (first, last) = (positions[0], positions[positions.len() - 1]);
-    let mut found: std::collections::HashMap<i64, EventRow> = events::table
-        .filter(events::position.between(first, last))
-        .filter(events::position.eq_any(&positions))
-        .select(EventRow::as_select())
-        .load::<EventRow>(conn)?
-        .into_iter()
-        .map(|event| (event.position, event))
-        .collect();
-    // A row without its event (deleted by hand: there is no foreign key on the append path)
-    // cannot be published: it is an error, not something to skip in silence (a batch of such
-    // rows would stall the relay with nothing logged).
+    // A range of the primary key: the events without a topic in it are filtered out.
+    let rows = events::table
+        .filter(events::position.gt(after))
+        .filter(events::position.le(up_to))
+        .filter(events::topic.is_not_null())
+        .order(events::position.asc())
+        .limit(limit)
+        .select((EventRow::as_select(), events::topic))
+        .load::<(EventRow, Option<String>)>(conn)?;
     rows.into_iter()
-        .map(|row| match found.remove(&row.position) {
-            Some(event) => Ok((OutboxRow::from(row), RecordedEvent::try_from(event)?)),
-            None => Err(StoreError::Corrupt(format!(
-                "outbox row at position {} has no event: delete the row, or restore the event",
-                row.position
+        .map(|(event, topic)| {
+            let row = OutboxRow {
+                position: event.position,
+                topic: topic.unwrap_or_default(),
+                created_at: event.recorded_at.and_utc(),
+                attempts: 0,
+                last_error: None,
+                retry: false,
+            };
+            Ok((row, RecordedEvent::try_from(event)?))
+        })
+        .collect()
+}
+
+/// Up to `limit` retries with a position above `after`, in position order, with their events.
+pub fn outbox_retries_after(conn: &mut DbConnection, after: i64, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
+    let retries = outbox_retries::table
+        .filter(outbox_retries::position.gt(after))
+        .order(outbox_retries::position.asc())
+        .limit(limit)
+        .select(RetryRecord::as_select())
+        .load::<RetryRecord>(conn)?;
+    if retries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let positions: Vec<i64> = retries.iter().map(|r| r.position).collect();
+    let mut found: HashMap<i64, (EventRow, Option<String>)> = events::table
+        .filter(events::position.eq_any(&positions))
+        .select((EventRow::as_select(), events::topic))
+        .load::<(EventRow, Option<String>)>(conn)?
+        .into_iter()
+        .map(|(event, topic)| (event.position, (event, topic)))
+        .collect();
+    // A retry without its event (deleted by hand) or without a topic cannot be published: an
+    // error naming it, not a silent skip (it would hold its key back for good, unexplained).
+    retries
+        .into_iter()
+        .map(|retry| match found.remove(&retry.position) {
+            Some((event, Some(topic))) => {
+                let row = OutboxRow {
+                    position: retry.position,
+                    topic,
+                    created_at: retry.queued_at.and_utc(),
+                    attempts: retry.attempts,
+                    last_error: retry.last_error,
+                    retry: true,
+                };
+                Ok((row, RecordedEvent::try_from(event)?))
+            }
+            _ => Err(StoreError::Corrupt(format!(
+                "outbox retry at position {} has no event with a topic: delete the retry, or restore the event",
+                retry.position
             ))),
         })
         .collect()
 }
 
-/// Marks rows as published by removing them from the outbox (their events stay in the
-/// store; the outbox holds only what is still to publish). Returns how many rows were still
-/// there.
-pub fn outbox_mark_published(conn: &mut DbConnection, positions: &[i64]) -> Result<usize, StoreError> {
-    if positions.is_empty() {
-        return Ok(0);
+/// Records what the relay did, in one transaction (the caller's, if it is in one): moves the
+/// checkpoint forward, removes delivered retries, counts failures and queues held-back events.
+pub fn outbox_record(conn: &mut DbConnection, progress: &OutboxProgress) -> Result<(), StoreError> {
+    if progress.is_checkpoint_only() {
+        // One UPDATE, atomic on its own: the common case, once per batch.
+        return advance_checkpoint(conn, progress.through);
     }
-    Ok(diesel::delete(outbox::table.filter(outbox::position.eq_any(positions))).execute(conn)?)
+    atomically(conn, |conn| {
+        advance_checkpoint(conn, progress.through)?;
+        if !progress.delivered_retries.is_empty() {
+            diesel::delete(outbox_retries::table.filter(outbox_retries::position.eq_any(&progress.delivered_retries)))
+                .execute(conn)?;
+        }
+        let queued: Vec<i64> =
+            progress.failed.iter().map(|(p, _)| *p).chain(progress.held_back.iter().copied()).collect();
+        let present: HashSet<i64> = outbox_retries::table
+            .filter(outbox_retries::position.eq_any(&queued))
+            .select(outbox_retries::position)
+            .load::<i64>(conn)?
+            .into_iter()
+            .collect();
+        let at = now();
+        for (position, error) in &progress.failed {
+            if present.contains(position) {
+                diesel::update(outbox_retries::table.find(position))
+                    .set((
+                        outbox_retries::attempts.eq(outbox_retries::attempts + 1),
+                        outbox_retries::last_error.eq(Some(error)),
+                    ))
+                    .execute(conn)?;
+            } else {
+                diesel::insert_into(outbox_retries::table)
+                    .values((
+                        outbox_retries::position.eq(position),
+                        outbox_retries::attempts.eq(1),
+                        outbox_retries::last_error.eq(Some(error)),
+                        outbox_retries::queued_at.eq(at),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        for position in progress.held_back.iter().filter(|p| !present.contains(p)) {
+            diesel::insert_into(outbox_retries::table)
+                .values((
+                    outbox_retries::position.eq(position),
+                    outbox_retries::attempts.eq(0),
+                    outbox_retries::queued_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
 }
 
-/// Counts a failed delivery of the row of the event at `position` and keeps its error for
-/// operators.
-pub fn outbox_record_failure(conn: &mut DbConnection, position: i64, error: &str) -> Result<(), StoreError> {
-    diesel::update(outbox::table.find(position))
-        .set((outbox::attempts.eq(outbox::attempts + 1), outbox::last_error.eq(Some(error))))
+fn advance_checkpoint(conn: &mut DbConnection, through: Option<i64>) -> Result<(), StoreError> {
+    let Some(through) = through else { return Ok(()) };
+    diesel::update(outbox_checkpoints::table.find(RELAY).filter(outbox_checkpoints::position.lt(through)))
+        .set((outbox_checkpoints::position.eq(through), outbox_checkpoints::updated_at.eq(now())))
         .execute(conn)?;
     Ok(())
 }
 
-/// The rows waiting to be published and when the oldest was queued (`None` when none waits),
-/// for the outbox gauges.
+/// The events waiting to be published (past the checkpoint, and retries) and when the oldest
+/// was recorded or queued (`None` when none waits), for the outbox gauges. A watermark held
+/// back by a long transaction shows here: the events committed after it wait, and age.
 pub fn outbox_backlog(conn: &mut DbConnection) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
     use diesel::dsl::{count_star, min};
-    let (pending, oldest) =
-        outbox::table.select((count_star(), min(outbox::created_at))).first::<(i64, Option<NaiveDateTime>)>(conn)?;
-    Ok((pending, oldest.map(|t| t.and_utc())))
+    let checkpoint = outbox_checkpoint(conn)?;
+    let (log, log_oldest) = events::table
+        .filter(events::position.gt(checkpoint))
+        .filter(events::topic.is_not_null())
+        .select((count_star(), min(events::recorded_at)))
+        .first::<(i64, Option<NaiveDateTime>)>(conn)?;
+    let (retries, retry_oldest) = outbox_retries::table
+        .select((count_star(), min(outbox_retries::queued_at)))
+        .first::<(i64, Option<NaiveDateTime>)>(conn)?;
+    let oldest = log_oldest.into_iter().chain(retry_oldest).min();
+    Ok((log + retries, oldest.map(|t| t.and_utc())))
+}
+
+/// The position up to which the relay may read the log: every event at or below it is
+/// committed, or will never exist.
+///
+/// On PostgreSQL positions are drawn at insert and become visible at commit, out of order. Each
+/// [`Watermark::advance`] reads, in one statement, the write transactions running in this
+/// database, then the last position drawn. A position `P` read by one statement was drawn by a
+/// transaction that already had its id (migration 105 makes the column's default assign it
+/// first): by the next statement it has ended, or it is among those running, all below some
+/// id `X`. Once no transaction of this database below `X` is running, every event at or below
+/// `P` is committed or never will be: `P` is the watermark. A write transaction of this database that stays open holds the watermark back
+/// (the outbox's age gauge and alert show it); read-only transactions, which have no id, and
+/// other databases' transactions do not.
+///
+/// On SQLite one writer at a time draws its positions under the write lock, so they commit in
+/// order: every event a reader sees is below every one it does not, and there is no bound.
+#[derive(Debug, Default, Clone)]
+pub struct Watermark {
+    value: i64,
+    /// The last position drawn, read by the previous statement, not yet paired with a later
+    /// snapshot.
+    drawn: Option<i64>,
+    /// (position, one past the newest transaction running after it was read), oldest first.
+    /// Transaction ids are PostgreSQL's 64-bit `xid8`.
+    waiting: VecDeque<(i64, i64)>,
+}
+
+/// Pairs waiting for their transactions to end; a newer pair replaces the last one beyond it.
+const MAX_WAITING: usize = 64;
+
+/// One reading, in this order: the transactions of this database that have an id (they wrote)
+/// and are running, as the oldest and one past the newest id (`i64::MAX` and 0 when none), and
+/// then the last position drawn. Ids are widened from the 32-bit `backend_xid` around the
+/// 64-bit `xmax` of the statement's snapshot (running ids are within 2^31 of it). The snapshot's
+/// `xmax` itself does not bound the running ids: PostgreSQL 14+ sets it one past the latest
+/// *completed* id, and a transaction that has an id may be at or above it (seen in the
+/// conformance test that 50 writers run, which it failed).
+const OBSERVE: &str = "SELECT COALESCE(min(r.xid), 9223372036854775807) AS oldest, COALESCE(max(r.xid) + 1, 0) AS newest, \
+     (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM events_position_seq) AS drawn \
+     FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) AS x \
+     LEFT JOIN LATERAL (SELECT x.xmax + CASE WHEN d.d >= 2147483648 THEN d.d - 4294967296 ELSE d.d END AS xid \
+       FROM (SELECT ((t.xid::text::bigint - x.xmax % 4294967296) % 4294967296 + 4294967296) % 4294967296 AS d \
+         FROM (SELECT a.backend_xid AS xid FROM pg_stat_get_activity(NULL::integer) AS a \
+               WHERE a.datid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid() \
+               UNION ALL SELECT p.transaction FROM pg_prepared_xacts AS p WHERE p.database = current_database()) AS t \
+       ) AS d \
+     ) AS r ON true \
+     GROUP BY x.xmax";
+
+#[derive(QueryableByName)]
+struct Observed {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    oldest: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    newest: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    drawn: i64,
+}
+
+impl Watermark {
+    pub fn new() -> Watermark {
+        Watermark::default()
+    }
+
+    /// The watermark as last advanced.
+    pub fn value(&self) -> i64 {
+        self.value
+    }
+
+    /// Advances the watermark as far as the transactions that ended allow, and returns it:
+    /// one statement, or two when new positions were drawn and nothing older waits (a quiet
+    /// database then passes them at once).
+    pub fn advance(&mut self, conn: &mut DbConnection) -> Result<i64, StoreError> {
+        let DbConnection::Pg(pg) = conn else {
+            self.value = i64::MAX;
+            return Ok(self.value);
+        };
+        for _ in 0..2 {
+            let observed = diesel::sql_query(OBSERVE).get_result::<Observed>(pg)?;
+            self.observe(observed.oldest, observed.newest, observed.drawn);
+            if self.drawn.is_none() || !self.waiting.is_empty() {
+                break;
+            }
+        }
+        Ok(self.value)
+    }
+
+    /// One statement's reading: the oldest transaction of this database still running, one
+    /// past the newest, then the last position drawn. The position read by the previous
+    /// statement waits for every transaction running now (up to `newest`) to end.
+    fn observe(&mut self, oldest: i64, newest: i64, drawn: i64) {
+        if let Some(position) = self.drawn.take() {
+            if self.waiting.len() >= MAX_WAITING {
+                self.waiting.pop_back();
+            }
+            self.waiting.push_back((position, newest));
+        }
+        while let Some(&(position, next_xid)) = self.waiting.front() {
+            if next_xid > oldest {
+                break;
+            }
+            self.value = self.value.max(position);
+            self.waiting.pop_front();
+        }
+        if drawn > self.value && self.waiting.back().is_none_or(|&(position, _)| drawn > position) {
+            self.drawn = Some(drawn);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Watermark;
+
+    #[test]
+    fn a_position_passes_once_the_transactions_of_a_later_snapshot_ended() {
+        let mut w = Watermark::new();
+        // Statement 1: positions up to 10 drawn; its own snapshot does not vouch for them.
+        w.observe(100, 105, 10);
+        assert_eq!(w.value, 0);
+        // Statement 2: its snapshot (next id 107) follows the read of 10; 100 still runs.
+        w.observe(100, 107, 12);
+        assert_eq!(w.value, 0);
+        // Statement 3: everything below 107 ended: 10 passes; 12 waits for statement 3's
+        // snapshot (next id 110) to clear.
+        w.observe(107, 110, 12);
+        assert_eq!(w.value, 10);
+        w.observe(110, 110, 12);
+        assert_eq!(w.value, 12);
+        // Nothing new drawn: nothing waits.
+        w.observe(110, 110, 12);
+        assert!(w.drawn.is_none() && w.waiting.is_empty());
+    }
+
+    #[test]
+    fn a_long_transaction_holds_the_watermark_and_the_queue_stays_bounded() {
+        let mut w = Watermark::new();
+        w.observe(50, 60, 1);
+        for i in 0..1_000 {
+            // Transaction 50 never ends.
+            w.observe(50, 60 + i, 2 + i);
+        }
+        assert_eq!(w.value, 0);
+        assert!(w.waiting.len() <= super::MAX_WAITING);
+        // It ends, while transaction 2 000 runs: the readings before it pass (the oldest
+        // ones kept; the newest merged into the last slot), the last one waits for 2 000.
+        w.observe(2_000, 2_001, 1_001);
+        assert!(w.value > 0 && w.value < 1_001, "{}", w.value);
+        w.observe(2_001, 2_001, 1_001);
+        assert_eq!(w.value, 1_001);
+    }
 }

@@ -71,6 +71,7 @@ pub(super) struct EventInsert<'a> {
     pub actor: &'a str,
     pub trace_context: Option<&'a str>,
     pub recorded_at: NaiveDateTime,
+    pub topic: Option<&'a str>,
 }
 
 /// Runs `insert` in a savepoint and reports `false` if it hit a unique constraint.

@@ -273,10 +273,6 @@ async fn as_placed_by_an_earlier_version(db: &TestDatabase, placed: &pb::Order) 
                 fleuve_store::DbConnection::Sqlite(_) => format!("X'{hex}'"),
             };
             let statements = [
-                format!(
-                    "DELETE FROM outbox WHERE position IN (SELECT position FROM events \
-                     WHERE (stream_id = '{order}' AND version > 1) OR stream_id = '{check}')"
-                ),
                 format!("DELETE FROM events WHERE (stream_id = '{order}' AND version > 1) OR stream_id = '{check}'"),
                 format!("DELETE FROM streams WHERE stream_id = '{check}'"),
                 format!("UPDATE streams SET version = 1 WHERE stream_id = '{order}'"),
