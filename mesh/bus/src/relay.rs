@@ -397,12 +397,26 @@ impl OutboxRelay {
             let produced = match next.take() {
                 Some(reading) => {
                     let batch = join_task(reading.await)??;
-                    if let Some((last, _)) = batch.last()
-                        && i64::try_from(batch.len()).unwrap_or(i64::MAX) >= limit
-                    {
-                        next = Some(read(self.db.clone(), last.position));
+                    let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) >= limit;
+                    match batch.last() {
+                        Some((last, _)) if full => next = Some(read(self.db.clone(), last.position)),
+                        // Caught up with the watermark and nothing read at all: the events
+                        // up to it, if any, have no topic; the checkpoint passes them so that
+                        // the next poll does not scan them again.
+                        None if in_flight.is_none() && up_to > checkpoint => {
+                            let progress = PublishReport { through: Some(up_to), ..PublishReport::default() };
+                            mark(&self.db, progress).await?;
+                        }
+                        _ => {}
                     }
-                    (!batch.is_empty()).then(|| self.enqueue(&batch, &broken))
+                    (!batch.is_empty()).then(|| {
+                        let mut produced = self.enqueue(&batch, &broken);
+                        if !full {
+                            // Every event with a topic up to the watermark is in this batch.
+                            produced.through = Some(up_to);
+                        }
+                        produced
+                    })
                 }
                 None => None,
             };

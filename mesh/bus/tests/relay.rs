@@ -502,3 +502,46 @@ async fn postgres_writers_committing_out_of_order_reach_the_consumer_once_in_ord
     )
     .await
 }
+
+/// Events without a topic (the saga services' own aggregates) are not published, and the
+/// checkpoint passes them once the relay has caught up, so that polls do not scan them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpoint_passes_events_without_a_topic() -> Result<()> {
+    let test_db = TestDatabase::postgres(&[EVENT_STORE_MIGRATIONS]).await?;
+    let db = test_db.database().clone();
+    let mesh = Mesh::start().await?;
+    let ids = append_events(&db, "p-1", 0, 2, DOSSIER_TOPIC).await?;
+    let quiet = StreamRef::new("product", "q-1");
+    let events: Vec<NewEvent> = (0..5).map(|i| NewEvent::new("Restocked", vec![i])).collect();
+    let last = db
+        .transaction::<_, fleuve_store::StoreError, _>(move |conn| {
+            let meta = EventMetadata::new("corr-q", "user:alice");
+            append(conn, &quiet, ExpectedVersion::Any, &events, &meta, None)
+        })
+        .await?
+        .last_version;
+    ensure!(last == 5, "five quiet events");
+    let newest = db.run(|conn| fleuve_store::event_store::last_position(conn)).await?;
+
+    let mut relay = mesh.relay(&db)?;
+    let deadline = Instant::now() + OP_TIMEOUT;
+    let mut published = 0;
+    loop {
+        published += relay.drain().await?;
+        let checkpoint = db.run(|conn| fleuve_store::event_store::outbox_checkpoint(conn)).await?;
+        if checkpoint == newest {
+            break;
+        }
+        ensure!(Instant::now() < deadline, "checkpoint {checkpoint}, newest event {newest}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ensure!(published == 2, "only the events with a topic: {published}");
+    ensure!(pending_count(&db).await? == 0, "nothing waits");
+    relay.close().await;
+    let consumer = consumer(&mesh, "relay-quiet")?;
+    let received = consume(&consumer, 2).await?;
+    let got: Vec<String> = received.iter().filter_map(|r| r.headers.get("event_id").cloned()).collect();
+    ensure!(got == ids, "{got:?}");
+    tokio::task::block_in_place(|| drop(consumer));
+    mesh.stop().await
+}

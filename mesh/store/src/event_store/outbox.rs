@@ -272,7 +272,8 @@ pub fn outbox_backlog(conn: &mut DbConnection) -> Result<(i64, Option<DateTime<U
 /// other databases' transactions do not.
 ///
 /// On SQLite one writer at a time draws its positions under the write lock, so they commit in
-/// order: every event a reader sees is below every one it does not, and there is no bound.
+/// order: every event a reader sees is below every one it does not, and the watermark is the
+/// newest committed position.
 #[derive(Debug, Default, Clone)]
 pub struct Watermark {
     value: i64,
@@ -332,7 +333,8 @@ impl Watermark {
     /// database then passes them at once).
     pub fn advance(&mut self, conn: &mut DbConnection) -> Result<i64, StoreError> {
         let DbConnection::Pg(pg) = conn else {
-            self.value = i64::MAX;
+            // The newest committed position: any write in progress draws above it.
+            self.value = super::last_position(conn)?;
             return Ok(self.value);
         };
         for _ in 0..2 {
