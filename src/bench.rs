@@ -1,5 +1,5 @@
 //! `fleuve bench`: load generators that print their figures. `append` measures single-event
-//! appends (event + stream version + outbox row, one transaction each) against PostgreSQL and,
+//! appends (stream version + event with its topic, one transaction each) against PostgreSQL and,
 //! in the same run, pgbench with a one-row INSERT script on the same server.
 
 use std::{process::Command, time::Duration};

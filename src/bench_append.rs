@@ -1,5 +1,5 @@
-//! `fleuve bench append`: single-event appends (stream version check, event and outbox row, one
-//! transaction each) beside a peer event store on the same server in the same run: Message DB
+//! `fleuve bench append`: single-event appends (stream version check and the event with the
+//! topic it is published to, one transaction each) beside a peer event store on the same server in the same run: Message DB
 //! (the PostgreSQL event store of the Eventide project), its `write_message` driven by pgbench
 //! with one stream per client, and pgbench's one-row INSERT (the server's commit ceiling).
 
@@ -245,7 +245,7 @@ fn install_message_db(conn: &mut PgConnection, scripts: &Path) -> anyhow::Result
 }
 
 /// `clients` tasks, each appending one event at a time to its own stream at the expected
-/// version (stream version check + event + outbox row), through the pool and blocking-thread
+/// version (stream version check + event with its topic), through the pool and blocking-thread
 /// path the services use.
 pub(crate) async fn run_appends(db: &Database, clients: usize, duration: Duration) -> anyhow::Result<Figures> {
     let deadline = Instant::now() + duration;

@@ -114,8 +114,8 @@ pub async fn relay(admin_url: &str, events: usize, batch_size: i64, rounds: usiz
     Ok(())
 }
 
-/// Appends `events` events to 100 streams, 50 per transaction, each with an outbox row (filling
-/// is not what is measured); returns how many.
+/// Appends `events` events to 100 streams, 50 per transaction, each with a topic (filling is
+/// not what is measured); returns how many.
 async fn fill(db: &Database, events: usize, payload: &[u8]) -> anyhow::Result<usize> {
     let streams = 100;
     let per_stream = events.div_ceil(streams);

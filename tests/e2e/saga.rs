@@ -662,7 +662,7 @@ async fn try_place(cluster: &Cluster, key: &str, product: &str, customer: &(Stri
 /// Processes aborted at the exact windows where a crash could lose or repeat work, armed one
 /// at a time in every service (order, stock, billing, notification) with `FAILPOINTS`:
 /// after a consumer's transaction commits and before its offset is stored; after the broker
-/// acknowledged the relay's batch and before its outbox rows are marked; inside a consumer's
+/// acknowledged the relay's batch and before its checkpoint moves past it; inside a consumer's
 /// transaction before it commits. Orders flow until each point has aborted a process
 /// `failpoint_rounds()` times, every aborted process restarted at once; then the services
 /// restart unarmed and every saga must settle consistently (one terminal state per order, at

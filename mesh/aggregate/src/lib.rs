@@ -4,7 +4,7 @@
 //! and an `apply` that folds an event into the state. The [`repository`] loads it (from a
 //! snapshot and the events after it when the aggregate has a snapshot policy, else by
 //! replaying its stream), saves what it decided (one append at the version it was loaded at,
-//! its outbox rows and saga messages, a snapshot when one is due) in the caller's transaction,
+//! the events' topic and saga messages, a snapshot when one is due) in the caller's transaction,
 //! and [`repository::transact`] retries that transaction a bounded number of times when
 //! another writer moved the stream first. [`testing`] gives every aggregate the same
 //! given/when/then tests.

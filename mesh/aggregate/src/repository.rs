@@ -140,8 +140,9 @@ where
     Ok(())
 }
 
-/// Appends `events` to the aggregate's stream at the version it was loaded at, with one outbox
-/// row each on `A::TOPIC` and `messages` queued in the same write; saves a snapshot when one
+/// Appends `events` to the aggregate's stream at the version it was loaded at, each with the
+/// topic `A::TOPIC` (the relay publishes them from the log), and `messages` queued in the same
+/// write; saves a snapshot when one
 /// falls due. With no events only the messages are queued (a replayed request answered
 /// again). A stream that moved since the load is `StoreError::Conflict`.
 pub fn save<A, E>(

@@ -48,8 +48,9 @@ pub enum BusError {
     Store(#[from] fleuve_store::StoreError),
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
-    /// Some outbox rows of a batch were not delivered (recorded on the rows, retried later).
-    #[error("{failed} outbox rows not delivered, first: {first}")]
+    /// Some events of a batch were not delivered (queued in the outbox's retries, published
+    /// again later).
+    #[error("{failed} events not delivered, first: {first}")]
     Delivery { failed: usize, first: String },
     /// A background task of the bus panicked or was cancelled.
     #[error("{0}")]

@@ -6,7 +6,7 @@
 //! - `consumer-before-commit`: a consumer's transaction has applied a record (inbox row and
 //!   projection writes) and is about to commit.
 //! - `consumer-before-offset-store`: the transaction committed; the offset is not stored yet.
-//! - `relay-before-mark`: the broker acknowledged a batch; its outbox rows are not marked yet.
+//! - `relay-before-mark`: the broker acknowledged a batch; the relay's checkpoint has not moved past it yet.
 
 /// Arms the points named in `FAILPOINTS`; keep the guard for the life of the process.
 #[cfg(feature = "failpoints")]

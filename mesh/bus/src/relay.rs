@@ -50,8 +50,9 @@ pub struct PublishReport {
     /// Events not delivered, with the reason (queued for a retry by [`OutboxRelay::mark`]).
     pub failed: Vec<(i64, String)>,
     /// Events after an earlier event of the same key that failed, delivered or not sent at
-    /// all: queued for a retry after it, keeping per-aggregate order (the consumer may see a
-    /// duplicate, never a gap or a reordering).
+    /// all: queued for a retry after it. The consumer never misses one; it may get one that
+    /// was already sent (enqueued before the failure was known) before the failed event's
+    /// retry, and again after it.
     pub held_back: Vec<i64>,
     /// The retries among `delivered` (they leave the retries).
     pub delivered_retries: Vec<i64>,
@@ -364,6 +365,19 @@ impl OutboxRelay {
     /// recording them (and the batch already in flight); so does a drain whose retries failed
     /// again, once the log is caught up, so that the caller backs off.
     pub async fn drain(&mut self) -> Result<usize, BusError> {
+        let drained = self.drain_unguarded().await;
+        if let Err(error) = &drained
+            && !matches!(error, BusError::Delivery { .. })
+        {
+            // The database (or the registry) failed mid-drain. If the database came back as
+            // another server (a promoted standby, a restored backup), what the watermark passed
+            // says nothing of it: start it over, below everything.
+            self.watermark = Watermark::new();
+        }
+        drained
+    }
+
+    async fn drain_unguarded(&mut self) -> Result<usize, BusError> {
         self.replace_producer_if_failed()?;
         self.register_schemas().await?;
         let limit = self.batch_size;
@@ -386,13 +400,41 @@ impl OutboxRelay {
             }
         }
 
+        // The batch being recorded in the background: awaited whatever happens, so that a
+        // drain never returns while its recording goes on (the next one would republish the
+        // batch and record its failures after it).
+        let mut marking = None;
+        let logged = self.drain_log(&mut broken, &mut marking, retry_failure.as_ref().map_or(0, |(n, _)| *n)).await;
+        let marked = match marking.take() {
+            Some(marking) => join_task(marking.await).and_then(|marked| marked),
+            None => Ok(0),
+        };
+        published += logged? + marked?;
+        match retry_failure {
+            None => Ok(published),
+            Some((failed, first)) => {
+                tracing::debug!(published, "outbox drain caught up; retries failed again");
+                Err(BusError::Delivery { failed, first })
+            }
+        }
+    }
+
+    /// The log phase of [`OutboxRelay::drain`]: returns how many events it published, but
+    /// those of the batch left recording in `marking`.
+    async fn drain_log(
+        &mut self,
+        broken: &mut HashSet<(String, String)>,
+        marking: &mut Option<tokio::task::JoinHandle<Result<usize, BusError>>>,
+        retries_failed: usize,
+    ) -> Result<usize, BusError> {
+        let limit = self.batch_size;
+        let mut published = 0;
         let (checkpoint, up_to) = self.cursor().await?;
         let read = |db: Database, after: i64| {
             tokio::spawn(async move { db.run(move |conn| outbox_log_after(conn, after, up_to, limit)).await })
         };
         let mut next = Some(read(self.db.clone(), checkpoint));
         let mut in_flight: Option<Produced> = None;
-        let mut marking: Option<tokio::task::JoinHandle<Result<usize, BusError>>> = None;
         loop {
             let produced = match next.take() {
                 Some(reading) => {
@@ -410,7 +452,7 @@ impl OutboxRelay {
                         _ => {}
                     }
                     (!batch.is_empty()).then(|| {
-                        let mut produced = self.enqueue(&batch, &broken);
+                        let mut produced = self.enqueue(&batch, broken);
                         if !full {
                             // Every event with a topic up to the watermark is in this batch.
                             produced.through = Some(up_to);
@@ -427,7 +469,7 @@ impl OutboxRelay {
                 }
                 continue;
             };
-            let report = self.settle(previous, &mut broken).await?;
+            let report = self.settle(previous, broken).await?;
             crate::failpoints::crash_point!("relay-before-mark");
             if let Some(marking) = marking.take() {
                 published += join_task(marking.await)??;
@@ -436,34 +478,25 @@ impl OutboxRelay {
                 if let Some(next) = next.take() {
                     next.abort();
                 }
-                let failed = report.failed.len() + retry_failure.map_or(0, |(count, _)| count);
+                let failed = report.failed.len() + retries_failed;
                 let first = format!("event {position}: {error}");
                 published += mark(&self.db, report).await?;
                 // The next batch is in flight already: its events of the failed keys are held
                 // back, the others recorded delivered.
                 if let Some(produced) = in_flight.take() {
-                    let after = self.settle(produced, &mut broken).await?;
+                    let after = self.settle(produced, broken).await?;
                     published += mark(&self.db, after).await?;
                 }
                 tracing::debug!(published, "outbox drain stopped on a failed batch");
                 return Err(BusError::Delivery { failed, first });
             }
             let db = self.db.clone();
-            marking = Some(tokio::spawn(async move { mark(&db, report).await }));
+            *marking = Some(tokio::spawn(async move { mark(&db, report).await }));
             if in_flight.is_none() {
                 break;
             }
         }
-        if let Some(marking) = marking.take() {
-            published += join_task(marking.await)??;
-        }
-        match retry_failure {
-            None => Ok(published),
-            Some((failed, first)) => {
-                tracing::debug!(published, "outbox drain caught up; retries failed again");
-                Err(BusError::Delivery { failed, first })
-            }
-        }
+        Ok(published)
     }
 
     /// Publishes and records one batch ([`OutboxRelay::pending`]); returns how many events

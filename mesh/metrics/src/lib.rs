@@ -207,10 +207,10 @@ impl Metrics {
         );
         r.register(
             "relay_published",
-            "Outbox rows published to Kafka by the relay, by topic",
+            "Events published to Kafka by the outbox relay, by topic",
             m.relay_published.clone(),
         );
-        r.register("relay_errors", "Outbox rows the relay failed to publish, by topic", m.relay_errors.clone());
+        r.register("relay_errors", "Events the outbox relay failed to publish, by topic", m.relay_errors.clone());
         r.register_with_unit(
             "relay_publish",
             "Time for Kafka to acknowledge a relayed record, by topic",
@@ -346,7 +346,7 @@ impl Metrics {
         self.relay_seconds.get_or_create(&labels).observe(seconds);
     }
 
-    /// A record Kafka refused or did not acknowledge (it stays in the outbox).
+    /// A record Kafka refused or did not acknowledge (its event waits in the outbox's retries).
     pub fn relay_failed(&self, topic: &str) {
         let labels = TopicLabel { topic: topic.to_owned() };
         let _ = self.relay_published.get_or_create(&labels);

@@ -175,7 +175,7 @@ impl Database {
         result
     }
 
-    /// Completes after a transaction of this process committed outbox rows (at once if one
+    /// Completes after a transaction of this process committed events to publish (at once if one
     /// did since the last call returned). Wakes the outbox relay; other processes' commits
     /// are seen by its polling. Transactions that queue nothing (read models, the relay's
     /// own marks) do not wake it.
@@ -265,14 +265,14 @@ where
 }
 
 thread_local! {
-    /// Set by the event store when a statement on this thread queued outbox rows; the
+    /// Set by the event store when a statement on this thread appended events to publish; the
     /// transaction (or `run`) that started on this thread reads and clears it, so only
     /// commits with something to relay wake the relay. Each transaction runs on one thread
     /// from start to commit.
     static OUTBOX_WRITTEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Notes that the current statement queues outbox rows (see [`Database::committed`]).
+/// Notes that the current statement appends events to publish (see [`Database::committed`]).
 pub(crate) fn outbox_written() {
     OUTBOX_WRITTEN.set(true);
 }

@@ -1,9 +1,10 @@
-//! Messages (saga commands and replies) queued for a topic through the same outbox as events.
+//! Messages (saga commands and replies) queued for a topic through the same outbox as events:
+//! the event log.
 //!
 //! `append` queues every event of one call on one topic. A saga participant publishes
 //! messages of different types to different topics from one transaction, so each message is
 //! stored as one event of a per-(topic, key) message stream (aggregate type = the topic,
-//! aggregate id = the record key, e.g. the order id) with its own outbox row: the relay
+//! aggregate id = the record key, e.g. the order id) with its topic: the relay
 //! publishes it keyed by that id, with the usual headers, and a crash before commit loses
 //! neither the message nor the state change written beside it. One stream per topic and key
 //! means two services sharing a database (as in `fleuve dev`) never queue on one stream lock.

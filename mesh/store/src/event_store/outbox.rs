@@ -267,9 +267,9 @@ pub fn outbox_backlog(conn: &mut DbConnection) -> Result<(i64, Option<DateTime<U
 /// transaction that already had its id (migration 105 makes the column's default assign it
 /// first): by the next statement it has ended, or it is among those running, all below some
 /// id `X`. Once no transaction of this database below `X` is running, every event at or below
-/// `P` is committed or never will be: `P` is the watermark. A write transaction of this database that stays open holds the watermark back
-/// (the outbox's age gauge and alert show it); read-only transactions, which have no id, and
-/// other databases' transactions do not.
+/// `P` is committed or never will be: `P` is the watermark. A write transaction of this
+/// database that stays open holds the watermark back (the outbox's age gauge and alert show
+/// it); read-only transactions, which have no id, and other databases' transactions do not.
 ///
 /// On SQLite one writer at a time draws its positions under the write lock, so they commit in
 /// order: every event a reader sees is below every one it does not, and the watermark is the
@@ -277,8 +277,8 @@ pub fn outbox_backlog(conn: &mut DbConnection) -> Result<(i64, Option<DateTime<U
 #[derive(Debug, Default, Clone)]
 pub struct Watermark {
     value: i64,
-    /// The last position drawn, read by the previous statement, not yet paired with a later
-    /// snapshot.
+    /// The last position drawn, read by the previous statement, not yet paired with the
+    /// transactions running at a later one.
     drawn: Option<i64>,
     /// (position, one past the newest transaction running after it was read), oldest first.
     /// Transaction ids are PostgreSQL's 64-bit `xid8`.
@@ -331,7 +331,15 @@ impl Watermark {
     /// Advances the watermark as far as the transactions that ended allow, and returns it:
     /// one statement, or two when new positions were drawn and nothing older waits (a quiet
     /// database then passes them at once).
+    ///
+    /// Call it outside a transaction: PostgreSQL reads the backends' status once per
+    /// transaction, so inside one every statement would see the running transactions of its
+    /// first (a `StoreError::Task` says so).
     pub fn advance(&mut self, conn: &mut DbConnection) -> Result<i64, StoreError> {
+        type Manager = <DbConnection as diesel::Connection>::TransactionManager;
+        if diesel::connection::TransactionManager::transaction_manager_status_mut(conn).transaction_depth()?.is_some() {
+            return Err(StoreError::Task("the outbox watermark is read outside a transaction".into()));
+        }
         let DbConnection::Pg(pg) = conn else {
             // The newest committed position: any write in progress draws above it.
             self.value = super::last_position(conn)?;
@@ -351,6 +359,17 @@ impl Watermark {
     /// past the newest, then the last position drawn. The position read by the previous
     /// statement waits for every transaction running now (up to `newest`) to end.
     fn observe(&mut self, oldest: i64, newest: i64, drawn: i64) {
+        if drawn < self.value || self.waiting.back().is_some_and(|&(position, _)| drawn < position) {
+            // The sequence went back: another server (a promoted standby that had not
+            // replayed everything, a restored backup). What this one passed says nothing of
+            // it: start over, below everything.
+            tracing::warn!(
+                drawn,
+                watermark = self.value,
+                "the events' position sequence went back; the outbox watermark starts over"
+            );
+            *self = Watermark::default();
+        }
         if let Some(position) = self.drawn.take() {
             if self.waiting.len() >= MAX_WAITING {
                 self.waiting.pop_back();
@@ -375,16 +394,17 @@ mod tests {
     use super::Watermark;
 
     #[test]
-    fn a_position_passes_once_the_transactions_of_a_later_snapshot_ended() {
+    fn a_position_passes_once_the_transactions_running_at_the_next_reading_ended() {
         let mut w = Watermark::new();
-        // Statement 1: positions up to 10 drawn; its own snapshot does not vouch for them.
+        // Reading 1: positions up to 10 drawn; the transactions it saw running (100 to 104)
+        // were read before 10 was, so they do not vouch for it.
         w.observe(100, 105, 10);
         assert_eq!(w.value, 0);
-        // Statement 2: its snapshot (next id 107) follows the read of 10; 100 still runs.
+        // Reading 2, after 10 was read: 100 to 106 run; 100 still does.
         w.observe(100, 107, 12);
         assert_eq!(w.value, 0);
-        // Statement 3: everything below 107 ended: 10 passes; 12 waits for statement 3's
-        // snapshot (next id 110) to clear.
+        // Reading 3: everything below 107 ended: 10 passes; 12 waits for those running at
+        // reading 3 (up to 109) to end.
         w.observe(107, 110, 12);
         assert_eq!(w.value, 10);
         w.observe(110, 110, 12);
@@ -392,6 +412,22 @@ mod tests {
         // Nothing new drawn: nothing waits.
         w.observe(110, 110, 12);
         assert!(w.drawn.is_none() && w.waiting.is_empty());
+    }
+
+    #[test]
+    fn a_sequence_that_went_back_starts_the_watermark_over() {
+        let mut w = Watermark::new();
+        w.observe(i64::MAX, 0, 500);
+        w.observe(i64::MAX, 0, 500);
+        assert_eq!(w.value, 500);
+        // Another server, whose sequence is at 480: nothing it draws from 481 on may pass
+        // until proven, so the watermark falls back below everything.
+        w.observe(900, 905, 480);
+        assert_eq!(w.value, 0);
+        w.observe(900, 906, 481);
+        assert_eq!(w.value, 0, "transaction 900 still runs");
+        w.observe(i64::MAX, 0, 481);
+        assert_eq!(w.value, 481);
     }
 
     #[test]

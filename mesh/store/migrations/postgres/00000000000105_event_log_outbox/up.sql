@@ -39,8 +39,9 @@ DELETE FROM outbox_retries
 DROP TABLE outbox;
 
 -- The watermark's invariant: a transaction has its id before it draws a position, whatever
--- its statements (the relay reads the last position drawn, then a snapshot, and waits until
--- every transaction of that snapshot has ended). CASE evaluates its condition first, and
+-- its statements (the relay reads the last position drawn, then, in a later statement, the
+-- write transactions running, and waits until they have all ended). CASE evaluates its
+-- condition first, and
 -- pg_current_xact_id() assigns the id. CACHE 1: a session's cached positions would be drawn
 -- without the sequence's last_value showing them.
 ALTER SEQUENCE events_position_seq CACHE 1;
