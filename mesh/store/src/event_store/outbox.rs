@@ -337,7 +337,10 @@ impl Watermark {
     /// first (a `StoreError::Task` says so).
     pub fn advance(&mut self, conn: &mut DbConnection) -> Result<i64, StoreError> {
         type Manager = <DbConnection as diesel::Connection>::TransactionManager;
-        if diesel::connection::TransactionManager::transaction_manager_status_mut(conn).transaction_depth()?.is_some() {
+        if <Manager as diesel::connection::TransactionManager<DbConnection>>::transaction_manager_status_mut(conn)
+            .transaction_depth()?
+            .is_some()
+        {
             return Err(StoreError::Task("the outbox watermark is read outside a transaction".into()));
         }
         let DbConnection::Pg(pg) = conn else {
