@@ -34,6 +34,11 @@ pub const DEFAULT_BATCH_SIZE: i64 = 1_000;
 /// cheap queries a second when idle (the watermark's reading, the checkpoint, and a primary-key
 /// range of the log that is empty).
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// Pause before the next poll while events wait for the watermark (positions drawn by
+/// transactions that were still running): they pass as soon as those end, usually within a
+/// millisecond or two, so waiting for the next commit or [`DEFAULT_POLL_INTERVAL`] would add a
+/// hop's worth of latency to every event.
+pub const WATERMARK_POLL_INTERVAL: Duration = Duration::from_millis(1);
 /// First pause after a failed batch; doubles on each further failure.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause between retries of a failing batch.
@@ -110,6 +115,10 @@ pub struct OutboxRelay {
     stale: bool,
     /// How far the log may be read.
     watermark: Watermark,
+    /// The retries were empty at the end of the last drain, and nothing has been queued in
+    /// them since (this relay is the only one that writes them): the next drain skips reading
+    /// them. Cleared by anything that may have queued one, and by errors.
+    no_retries: bool,
 }
 
 impl std::fmt::Debug for OutboxRelay {
@@ -158,6 +167,7 @@ impl OutboxRelay {
             message_timeout: DEFAULT_MESSAGE_TIMEOUT,
             stale: false,
             watermark: Watermark::new(),
+            no_retries: false,
         })
     }
 
@@ -230,6 +240,8 @@ impl OutboxRelay {
     /// Registers the schemas first if needed (an unreachable registry fails the whole batch,
     /// before anything is sent). An event whose topic has no schema fails, loudly.
     pub async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<PublishReport, BusError> {
+        // What this batch fails is queued for a retry by the `mark` that follows.
+        self.no_retries = false;
         self.replace_producer_if_failed()?;
         self.register_schemas().await?;
         let mut broken = HashSet::new();
@@ -374,6 +386,9 @@ impl OutboxRelay {
             // says nothing of it: start it over, below everything.
             self.watermark = Watermark::new();
         }
+        if drained.is_err() {
+            self.no_retries = false;
+        }
         drained
     }
 
@@ -385,8 +400,10 @@ impl OutboxRelay {
         let mut published = 0;
         let mut retry_failure: Option<(usize, String)> = None;
         let mut after = 0;
-        loop {
+        let mut retried = false;
+        while !self.no_retries {
             let batch = self.db.run(move |conn| outbox_retries_after(conn, after, limit)).await?;
+            retried |= !batch.is_empty();
             let Some((last, _)) = batch.last() else { break };
             after = last.position;
             let produced = self.enqueue(&batch, &broken);
@@ -403,6 +420,9 @@ impl OutboxRelay {
         // The batch being recorded in the background: awaited whatever happens, so that a
         // drain never returns while its recording goes on (the next one would republish the
         // batch and record its failures after it).
+        // Known empty from here on unless this drain found retries (some may be left) or
+        // queues some (a failure: the drain ends in an error, which clears it).
+        self.no_retries = !retried;
         let mut marking = None;
         let logged = self.drain_log(&mut broken, &mut marking, retry_failure.as_ref().map_or(0, |(n, _)| *n)).await;
         let marked = match marking.take() {
@@ -540,9 +560,10 @@ impl OutboxRelay {
                     // once; commits of other processes are seen at the next poll.
                     backoff = INITIAL_BACKOFF;
                     let db = self.db.clone();
+                    let pause = if self.watermark.is_waiting() { WATERMARK_POLL_INTERVAL } else { poll_interval };
                     tokio::select! {
                         () = &mut shutdown => return,
-                        () = tokio::time::sleep(poll_interval) => {}
+                        () = tokio::time::sleep(pause) => {}
                         () = db.committed() => {}
                     }
                 }

@@ -328,9 +328,15 @@ impl Watermark {
         self.value
     }
 
+    /// Whether positions were drawn that have not passed yet (their transactions, or others
+    /// running beside them, had not ended at the last reading).
+    pub fn is_waiting(&self) -> bool {
+        self.drawn.is_some() || !self.waiting.is_empty()
+    }
+
     /// Advances the watermark as far as the transactions that ended allow, and returns it:
-    /// one statement, or two when new positions were drawn and nothing older waits (a quiet
-    /// database then passes them at once).
+    /// one statement, or two when new positions were drawn, nothing older waits and no write
+    /// transaction was running (a quiet database then passes them at once).
     ///
     /// Call it outside a transaction: PostgreSQL reads the backends' status once per
     /// transaction, so inside one every statement would see the running transactions of its
@@ -351,7 +357,9 @@ impl Watermark {
         for _ in 0..2 {
             let observed = diesel::sql_query(OBSERVE).get_result::<Observed>(pg)?;
             self.observe(observed.oldest, observed.newest, observed.drawn);
-            if self.drawn.is_none() || !self.waiting.is_empty() {
+            // A second reading passes a new position at once only if nothing runs; when
+            // something ran a moment ago it most likely still does: the next poll will tell.
+            if self.drawn.is_none() || !self.waiting.is_empty() || observed.oldest != i64::MAX {
                 break;
             }
         }
