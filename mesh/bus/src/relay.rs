@@ -545,6 +545,11 @@ impl OutboxRelay {
         tokio::pin!(shutdown);
         let mut backoff = INITIAL_BACKOFF;
         let poll_interval = self.poll_interval;
+        // While positions wait for the watermark: 1 ms, doubling up to the poll interval as
+        // long as the watermark does not move (a transaction left open would otherwise make
+        // the relay poll a thousand times a second for as long as it stays open).
+        let mut watermark_pause = WATERMARK_POLL_INTERVAL;
+        let mut last_watermark = self.watermark.value();
         loop {
             let drained = tokio::select! {
                 () = &mut shutdown => return,
@@ -560,7 +565,11 @@ impl OutboxRelay {
                     // once; commits of other processes are seen at the next poll.
                     backoff = INITIAL_BACKOFF;
                     let db = self.db.clone();
-                    let pause = if self.watermark.is_waiting() { WATERMARK_POLL_INTERVAL } else { poll_interval };
+                    let moved = self.watermark.value() != last_watermark;
+                    last_watermark = self.watermark.value();
+                    watermark_pause =
+                        if moved { WATERMARK_POLL_INTERVAL } else { (watermark_pause * 2).min(poll_interval) };
+                    let pause = if self.watermark.is_waiting() { watermark_pause } else { poll_interval };
                     tokio::select! {
                         () = &mut shutdown => return,
                         () = tokio::time::sleep(pause) => {}
