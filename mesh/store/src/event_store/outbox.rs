@@ -308,15 +308,28 @@ const OBSERVE: &str = "SELECT COALESCE(min(r.xid), 9223372036854775807) AS oldes
      ) AS r ON true \
      GROUP BY x.xmax";
 
-#[derive(QueryableByName)]
-struct Observed {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    oldest: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    newest: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    drawn: i64,
+/// [`OBSERVE`] as a statement diesel prepares once per connection: planned at every poll it
+/// cost 0.92–0.95 ms, prepared 0.22–0.24 ms (pgbench, `-M simple` against `-M prepared`).
+struct Observe;
+
+impl diesel::query_builder::QueryId for Observe {
+    type QueryId = Observe;
+    const HAS_STATIC_QUERY_ID: bool = true;
 }
+
+impl diesel::query_builder::Query for Observe {
+    /// (oldest, newest, drawn).
+    type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::BigInt, diesel::sql_types::BigInt);
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Observe {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql(OBSERVE);
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for Observe {}
 
 impl Watermark {
     pub fn new() -> Watermark {
@@ -355,11 +368,11 @@ impl Watermark {
             return Ok(self.value);
         };
         for _ in 0..2 {
-            let observed = diesel::sql_query(OBSERVE).get_result::<Observed>(pg)?;
-            self.observe(observed.oldest, observed.newest, observed.drawn);
+            let (oldest, newest, drawn) = Observe.get_result::<(i64, i64, i64)>(pg)?;
+            self.observe(oldest, newest, drawn);
             // A second reading passes a new position at once only if nothing runs; when
             // something ran a moment ago it most likely still does: the next poll will tell.
-            if self.drawn.is_none() || !self.waiting.is_empty() || observed.oldest != i64::MAX {
+            if self.drawn.is_none() || !self.waiting.is_empty() || oldest != i64::MAX {
                 break;
             }
         }
