@@ -417,12 +417,12 @@ impl OutboxRelay {
             }
         }
 
-        // The batch being recorded in the background: awaited whatever happens, so that a
-        // drain never returns while its recording goes on (the next one would republish the
-        // batch and record its failures after it).
         // Known empty from here on unless this drain found retries (some may be left) or
         // queues some (a failure: the drain ends in an error, which clears it).
         self.no_retries = !retried;
+        // The batch being recorded in the background: awaited whatever happens, so that a
+        // drain never returns while its recording goes on (the next one would republish the
+        // batch and record its failures after it).
         let mut marking = None;
         let logged = self.drain_log(&mut broken, &mut marking, retry_failure.as_ref().map_or(0, |(n, _)| *n)).await;
         let marked = match marking.take() {
