@@ -627,8 +627,7 @@ async fn mark(db: &Database, report: PublishReport) -> Result<usize, BusError> {
     if progress == OutboxProgress::default() {
         return Ok(0);
     }
-    let alone = progress.delivered_retries.is_empty() && progress.failed.is_empty() && progress.held_back.is_empty();
-    if alone && db.backend() == fleuve_store::Backend::Postgres {
+    if progress.is_checkpoint_only() && db.backend() == fleuve_store::Backend::Postgres {
         db.run(move |conn| outbox_record(conn, &progress)).await?;
     } else {
         db.transaction::<_, fleuve_store::StoreError, _>(move |conn| outbox_record(conn, &progress)).await?;

@@ -58,7 +58,8 @@ pub struct OutboxProgress {
 }
 
 impl OutboxProgress {
-    fn is_checkpoint_only(&self) -> bool {
+    /// Only the checkpoint moves: [`outbox_record`] is then one UPDATE, atomic on its own.
+    pub fn is_checkpoint_only(&self) -> bool {
         self.delivered_retries.is_empty() && self.failed.is_empty() && self.held_back.is_empty()
     }
 }
