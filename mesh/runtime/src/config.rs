@@ -147,6 +147,10 @@ pub struct LogConfig {
     pub level: String,
     /// `json` (one object per line), `clef` (the same in Seq's CLEF keys) or `pretty`.
     pub format: String,
+    /// How long a line at `info` or below may wait in memory before it is written to stderr
+    /// with the others (one `write` for many lines); warnings and errors are written at once,
+    /// after the lines before them. 0 writes every line when it is logged.
+    pub flush_interval_ms: u64,
 }
 
 /// The default filter: `info`, except the embedded broker's storage, which traces every
@@ -154,9 +158,16 @@ pub struct LogConfig {
 /// lines in four of an idle `fleuve dev`.
 pub const DEFAULT_LOG_LEVEL: &str = "info,tansu_storage=warn";
 
+/// Lines at `info` wait at most this long in memory (Envoy's access log waits up to 1 s).
+pub const DEFAULT_LOG_FLUSH_INTERVAL_MS: u64 = 100;
+
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { level: DEFAULT_LOG_LEVEL.into(), format: "json".into() }
+        Self {
+            level: DEFAULT_LOG_LEVEL.into(),
+            format: "json".into(),
+            flush_interval_ms: DEFAULT_LOG_FLUSH_INTERVAL_MS,
+        }
     }
 }
 

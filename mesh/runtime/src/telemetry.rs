@@ -9,17 +9,29 @@ use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::Subscribe
 use crate::config::{LogConfig, TelemetryConfig};
 
 mod lines;
+mod writer;
 
 pub use lines::{JsonLines, LineFields};
+pub use writer::{FLUSH_BYTES, LineWriter, LogWriter};
 
-/// Keeps the tracer provider alive; dropping it flushes pending spans.
-#[derive(Debug)]
+/// Keeps the tracer provider alive; dropping it writes out the buffered log lines and flushes
+/// pending spans.
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    log: Option<LogWriter>,
+}
+
+impl std::fmt::Debug for TelemetryGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryGuard").field("provider", &self.provider).finish_non_exhaustive()
+    }
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
+        if let Some(log) = self.log.take() {
+            let _ = log.flush();
+        }
         if let Some(provider) = self.provider.take() {
             let _ = provider.shutdown();
         }
@@ -48,32 +60,55 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&log.level))
         .map_err(|e| anyhow::anyhow!("invalid log level {:?}: {e}", log.level))?;
+    // Lines for a person at a terminal are written as they come; JSON lines are batched
+    // (`writer`: one `write` per call was the stack's largest single cost).
+    let writer = LogWriter::stderr(match log.format.as_str() {
+        "pretty" => std::time::Duration::ZERO,
+        _ => std::time::Duration::from_millis(log.flush_interval_ms),
+    });
     let fmt = match log.format.as_str() {
-        "pretty" => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true).boxed(),
+        "pretty" => tracing_subscriber::fmt::layer().with_writer(writer.clone()).with_target(true).boxed(),
         "json" => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(writer.clone())
             .fmt_fields(lines::LineFields)
             .event_format(lines::JsonLines::new(telemetry.service_name.clone()))
             .boxed(),
         "clef" => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(writer.clone())
             .fmt_fields(lines::LineFields)
             .event_format(lines::JsonLines::clef(telemetry.service_name.clone()))
             .boxed(),
         other => anyhow::bail!("unknown log format {other:?} (expected json, clef or pretty)"),
     };
-    let _ = tracing_subscriber::registry()
+    let installed = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
         // Fleuve's own spans only: the embedded broker traces every frame it serves (hundreds
-        // of spans a second), which no trace reader wants in a collector.
+        // of spans a second), which no trace reader wants in a collector. Of the log events,
+        // only warnings and errors become span events (an error marks its span failed): the
+        // others, one `grpc call` line per call among them, are in the logs with the span's
+        // trace id, and copying each onto its span cost every call. Nothing reads the
+        // OpenTelemetry context a span would make current on entry (`span_context` reads it
+        // from the span), nor the busy and idle times, source locations and thread names the
+        // layer records by default, at every poll for the first two.
         .with(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
-                .with_filter(tracing_subscriber::filter::filter_fn(|metadata| metadata.target().starts_with("fleuve"))),
+                .with_context_activation(false)
+                .with_tracked_inactivity(false)
+                .with_location(false)
+                .with_threads(false)
+                .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+                    metadata.target().starts_with("fleuve")
+                        && (metadata.is_span() || *metadata.level() <= tracing::Level::WARN)
+                })),
         )
-        .try_init();
-    Ok(TelemetryGuard { provider: Some(provider) })
+        .try_init()
+        .is_ok();
+    if installed {
+        writer.flush_on_panic();
+    }
+    Ok(TelemetryGuard { provider: Some(provider), log: installed.then_some(writer) })
 }
 
 /// The W3C `traceparent` naming `span` itself (its trace and span ids), to hand to the next
