@@ -302,6 +302,18 @@ pub(crate) struct CpuUse {
     pub busy: f64,
 }
 
+/// User + system CPU time of a process in milliseconds (`/proc/<pid>/stat`, USER_HZ = 100).
+pub(crate) fn process_cpu_ms(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from the closing parenthesis.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state is field 3, utime field 14, stime field 15.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 * 10.0)
+}
+
 /// `/proc/stat` counts in USER_HZ, which Linux fixes at 100 for user space.
 const TICK_MS: f64 = 10.0;
 

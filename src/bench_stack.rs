@@ -99,19 +99,32 @@ async fn measure_both(
             .spawn()
             .context("starting fleuve serve identity")?,
     );
-    let bare = connect(bare_port).await?;
-    let full = connect(full_port).await?;
+    let bare = Server { channel: connect(bare_port).await?, pid: _bare.0.id() };
+    let full = Server { channel: connect(full_port).await?, pid: _full.0.id() };
 
     println!(
         "fleuve bench stack: GetJwks with a bearer token, {} s per run, {rounds} round(s) (bare first in odd rounds); \
-         CPU µs/call: the whole machine's (client, both servers, PostgreSQL idle) per call",
+         CPU µs/call: the whole machine's (client, both servers, PostgreSQL idle) per call; \
+         server µs/call: the measured server process's own",
         duration.as_secs()
     );
     println!(
-        "{:>7} {:>7} {:>6} {:>10} {:>8} {:>8} {:>12} {:>6} {:>8} {:>11}",
-        "round", "clients", "server", "calls/s", "p50 ms", "p99 ms", "CPU µs/call", "busy", "ratio", "added p50"
+        "{:>7} {:>7} {:>6} {:>10} {:>8} {:>8} {:>12} {:>15} {:>6} {:>8} {:>11}",
+        "round",
+        "clients",
+        "server",
+        "calls/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU µs/call",
+        "server µs/call",
+        "busy",
+        "ratio",
+        "added p50"
     );
     let mut ratios: Vec<(usize, f64, f64)> = Vec::new();
+    // (clients, bare server µs/call, Fleuve server µs/call)
+    let mut server_cpu: Vec<(usize, f64, f64)> = Vec::new();
     for round in 1..=rounds {
         for &n in clients {
             // Bare first in odd rounds, Fleuve first in even ones.
@@ -124,7 +137,10 @@ async fn measure_both(
             };
             print_run(round, n, "bare", &b, None);
             print_run(round, n, "fleuve", &f, Some(&b));
-            ratios.push((n, f.per_second / b.per_second, (f.p50_ms - b.p50_ms) * 1000.0));
+            ratios.push((n, f.cell.per_second / b.cell.per_second, (f.cell.p50_ms - b.cell.p50_ms) * 1000.0));
+            if let (Some(fs), Some(bs)) = (f.server_us_per_call, b.server_us_per_call) {
+                server_cpu.push((n, bs, fs));
+            }
         }
     }
     println!("medians over {rounds} round(s) (targets: ≥ 0.9× the bare server's calls/s, ≤ 100 µs added p50)");
@@ -132,21 +148,30 @@ async fn measure_both(
         let of = |pick: fn(&(usize, f64, f64)) -> f64| {
             crate::bench::median(ratios.iter().filter(|r| r.0 == n).map(pick).collect())
         };
-        println!("{:>7} {:>7} ratio {:.2}, added p50 {:.0} µs", "median", n, of(|r| r.1), of(|r| r.2));
+        print!("{:>7} {:>7} ratio {:.2}, added p50 {:.0} µs", "median", n, of(|r| r.1), of(|r| r.2));
+        let cpu = |pick: fn(&(usize, f64, f64)) -> f64| {
+            crate::bench::median(server_cpu.iter().filter(|r| r.0 == n).map(pick).collect())
+        };
+        if server_cpu.iter().any(|r| r.0 == n) {
+            print!("; server CPU per call: bare {:.1} µs, Fleuve {:.1} µs", cpu(|r| r.1), cpu(|r| r.2));
+        }
+        println!();
     }
     let lines = std::fs::read_to_string(&full_log).map(|log| log.lines().count()).unwrap_or(0);
     println!("the full server wrote {lines} log lines (one per call at the default level)");
     Ok(())
 }
 
-fn print_run(round: usize, clients: usize, server: &str, run: &Cell, baseline: Option<&Cell>) {
+fn print_run(round: usize, clients: usize, server: &str, run: &Measured, baseline: Option<&Measured>) {
+    let (run, server_us) = (&run.cell, run.server_us_per_call);
+    let baseline = baseline.map(|b| &b.cell);
     let cpu = run.cpu.as_ref().map_or_else(|| "n/a".to_owned(), |c| format!("{:.1}", c.ms_per_job * 1000.0));
     let (ratio, added) = baseline.map_or_else(
         || (String::new(), String::new()),
         |b| (format!("{:.2}", run.per_second / b.per_second), format!("{:.0} µs", (run.p50_ms - b.p50_ms) * 1000.0)),
     );
     println!(
-        "{:>7} {:>7} {:>6} {:>10.0} {:>8.3} {:>8.3} {:>12} {:>6} {:>8} {:>11}",
+        "{:>7} {:>7} {:>6} {:>10.0} {:>8.3} {:>8.3} {:>12} {:>15} {:>6} {:>8} {:>11}",
         round,
         clients,
         server,
@@ -154,6 +179,7 @@ fn print_run(round: usize, clients: usize, server: &str, run: &Cell, baseline: O
         run.p50_ms,
         run.p99_ms,
         cpu,
+        server_us.map_or_else(|| "n/a".to_owned(), |us| format!("{us:.1}")),
         CpuUse::busy(run.cpu.as_ref()),
         ratio,
         added
@@ -175,8 +201,31 @@ async fn connect(port: u16) -> anyhow::Result<Channel> {
     }
 }
 
-/// `clients` workers on one channel calling `GetJwks` back to back for `duration`.
-async fn run(channel: &Channel, token: &str, clients: usize, duration: Duration) -> anyhow::Result<Cell> {
+/// A server under test: the channel to it and its process.
+struct Server {
+    channel: Channel,
+    pid: u32,
+}
+
+/// One server's run: the cell, and the CPU its own process spent per call.
+struct Measured {
+    cell: Cell,
+    server_us_per_call: Option<f64>,
+}
+
+/// `clients` workers on one channel calling `GetJwks` on `server` back to back for `duration`.
+async fn run(server: &Server, token: &str, clients: usize, duration: Duration) -> anyhow::Result<Measured> {
+    let before = crate::bench::process_cpu_ms(server.pid);
+    let cell = calls(&server.channel, token, clients, duration).await?;
+    // The warm-up calls are counted in the CPU but not in the calls: 20 of tens of thousands.
+    let calls = cell.per_second * duration.as_secs_f64();
+    let server_us_per_call = before
+        .zip(crate::bench::process_cpu_ms(server.pid))
+        .map(|(before, after)| (after - before) * 1000.0 / calls.max(1.0));
+    Ok(Measured { cell, server_us_per_call })
+}
+
+async fn calls(channel: &Channel, token: &str, clients: usize, duration: Duration) -> anyhow::Result<Cell> {
     let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse()?;
     let call = {
         let channel = channel.clone();

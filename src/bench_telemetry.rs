@@ -43,18 +43,6 @@ struct Measured {
     scrapes: usize,
 }
 
-/// User + system CPU time of a process in milliseconds (`/proc/<pid>/stat`, USER_HZ = 100).
-fn process_cpu_ms(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces: count from the closing parenthesis.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After the name: state is field 3, utime field 14, stime field 15.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 * 10.0)
-}
-
 /// Starts `fleuve dev` on `database_url` and waits for its banner; returns the process, its gRPC
 /// and admin addresses.
 pub(crate) fn start_dev(
@@ -156,14 +144,14 @@ async fn measure(
         }
     });
 
-    let cpu_before = process_cpu_ms(pid);
+    let cpu_before = crate::bench::process_cpu_ms(pid);
     let orders = clients.orders.clone();
     let measured = run(&customers, duration, move |customer| {
         let mut orders = orders.clone();
         async move { one_saga(&mut orders, &customer).await }
     })
     .await?;
-    let cpu_after = process_cpu_ms(pid);
+    let cpu_after = crate::bench::process_cpu_ms(pid);
     let _ = stop_scraping.send(());
     let scrapes = scraper.await?;
     drop(process);
@@ -240,14 +228,14 @@ pub async fn telemetry(
 mod tests {
     #[test]
     fn reads_this_process_cpu_time() {
-        let before = super::process_cpu_ms(std::process::id()).expect("/proc/self/stat");
+        let before = crate::bench::process_cpu_ms(std::process::id()).expect("/proc/self/stat");
         // Busy for 300 ms of wall time: at least some of it is counted (10 ms ticks).
         let until = std::time::Instant::now() + std::time::Duration::from_millis(300);
         let mut x = 0u64;
         while std::time::Instant::now() < until {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
-        let after = super::process_cpu_ms(std::process::id()).expect("/proc/self/stat");
+        let after = crate::bench::process_cpu_ms(std::process::id()).expect("/proc/self/stat");
         assert!(after - before >= 50.0, "{before} ms then {after} ms");
     }
 }
