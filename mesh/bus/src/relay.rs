@@ -670,7 +670,6 @@ fn create_producer(bus: &BusConfig, message_timeout: Duration) -> Result<FutureP
     Ok(bus.producer_config().set("message.timeout.ms", timeout_ms).create()?)
 }
 
-/// The record headers of an event (ARCHITECTURE.md, Contracts).
 /// The producer span of one outbox row, parented on the trace of the request that recorded
 /// the event, with OpenTelemetry's messaging attributes.
 fn publish_span(topic: &str, event: &RecordedEvent) -> tracing::Span {
@@ -693,6 +692,7 @@ fn publish_span(topic: &str, event: &RecordedEvent) -> tracing::Span {
     span
 }
 
+/// The record headers of an event (ARCHITECTURE.md, Contracts).
 fn headers(event: &RecordedEvent, traceparent: Option<&str>) -> OwnedHeaders {
     let event_id = event.event_id.to_string();
     let version = event.version.to_string();
