@@ -158,7 +158,11 @@ async fn measure_both(
         println!();
     }
     let lines = std::fs::read_to_string(&full_log).map(|log| log.lines().count()).unwrap_or(0);
-    println!("the full server wrote {lines} log lines (one per call at the default level)");
+    println!(
+        "the full server wrote {lines} log lines so far (one per call at the default level; the last \
+         {} ms of them may still wait in its buffer)",
+        fleuve_mesh::config::DEFAULT_LOG_FLUSH_INTERVAL_MS
+    );
     Ok(())
 }
 

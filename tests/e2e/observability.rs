@@ -565,7 +565,9 @@ async fn every_log_line_of_a_saga_run_is_one_json_object_with_its_ids() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let lines: Vec<Value> = loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let lines: Vec<Value> = text
+        // Complete lines only: the process may be in the middle of writing a batch.
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        let lines: Vec<Value> = complete
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object ({e}): {l}")))
             .collect();

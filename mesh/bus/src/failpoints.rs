@@ -24,6 +24,9 @@ pub fn setup() -> Option<()> {
 /// dump), so a test tells a crash point's death from a panic or an exit.
 #[cfg(feature = "failpoints")]
 pub fn crash(name: &str) -> ! {
+    // An error line: the log writer writes the lines waiting in its buffer first (the
+    // SIGKILL below would lose them), then this one.
+    tracing::error!(failpoint = name, "failpoint reached: killing the process");
     eprintln!("failpoint {name}: killing the process");
     let pid = std::process::id().to_string();
     let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();

@@ -158,7 +158,8 @@ pub struct LogConfig {
 /// lines in four of an idle `fleuve dev`.
 pub const DEFAULT_LOG_LEVEL: &str = "info,tansu_storage=warn";
 
-/// Lines at `info` wait at most this long in memory (Envoy's access log waits up to 1 s).
+/// Lines at `info` wait at most this long in memory (Envoy flushes its access log files every
+/// 10 s by default, `--file-flush-interval-msec`).
 pub const DEFAULT_LOG_FLUSH_INTERVAL_MS: u64 = 100;
 
 impl Default for LogConfig {

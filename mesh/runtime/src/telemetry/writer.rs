@@ -6,10 +6,11 @@
 //! below are therefore appended to a buffer in memory, and the buffer is written out in one
 //! call when it passes [`FLUSH_BYTES`], every flush interval (a thread of its own that sleeps
 //! between flushes, so no line wakes anything), when the process ends
-//! ([`super::TelemetryGuard`]) and when a thread panics. A `WARN` or `ERROR` line writes the
+//! ([`super::TelemetryGuard`]) and when a thread panics (unless the panic came from inside a
+//! flush, or another flush holds the output for over 100 ms). A `WARN` or `ERROR` line writes the
 //! buffer out and then itself at once, so lines keep their order and a problem is on the
-//! terminal (or in the collector) when it happens. Envoy buffers its access log the same way
-//! (its `flush_interval`, 1 s by default).
+//! terminal (or in the collector) when it happens. Envoy buffers its access log files the same
+//! way (every 10 s by default, `--file-flush-interval-msec`).
 //!
 //! What a process killed outright (SIGKILL, the OOM killer) loses: the lines of its last flush
 //! interval at most, never a warning or an error.
@@ -57,18 +58,31 @@ impl Shared {
         std::mem::swap(&mut *lock(&self.pending), spare);
         let written = if spare.is_empty() { Ok(()) } else { sink.write_all(spare) };
         spare.clear();
-        written?;
+        // A warning is still tried when the batch before it could not be written.
         if let Some(line) = line {
             sink.write_all(line)?;
         }
+        written?;
         sink.flush()
     }
 
-    /// [`Shared::flush_with`] unless a lock is held (a panic in the middle of a flush on this
-    /// thread would otherwise wait for itself).
+    /// [`Shared::flush_with`] for a panic hook: gives up if the output stays locked for
+    /// 100 ms (a panic in the middle of a flush on this thread would otherwise wait for
+    /// itself; another thread's flush takes well under that).
     fn try_flush(&self) {
-        let Ok(mut out) = self.out.try_lock() else { return };
-        let Ok(mut pending) = self.pending.try_lock() else { return };
+        let given_up = std::time::Instant::now() + Duration::from_millis(100);
+        let mut out = loop {
+            match self.out.try_lock() {
+                Ok(out) => break out,
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => break poisoned.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) if std::time::Instant::now() < given_up => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            }
+        };
+        // Held only to append a line, never across anything that panics but an allocation.
+        let mut pending = lock(&self.pending);
         let Out { sink, spare } = &mut *out;
         std::mem::swap(&mut *pending, spare);
         drop(pending);
@@ -255,6 +269,25 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(sink.text(), "soon\n");
+    }
+
+    #[test]
+    fn the_panic_hook_s_flush_writes_the_lines_and_never_waits_for_itself() {
+        let sink = Chunks::default();
+        let writer = LogWriter::to(Box::new(sink.clone()), Duration::from_secs(3600));
+        line(&writer, tracing::Level::INFO, "before the panic\n");
+        writer.shared.try_flush();
+        assert_eq!(sink.text(), "before the panic\n");
+        // A panic in the middle of a flush: the output is locked by this very thread.
+        line(&writer, tracing::Level::INFO, "stuck\n");
+        let held = writer.shared.out.lock().unwrap();
+        let started = std::time::Instant::now();
+        writer.shared.try_flush();
+        assert!(started.elapsed() < Duration::from_secs(5), "gave up");
+        drop(held);
+        assert_eq!(sink.text(), "before the panic\n", "nothing written while the output was held");
+        writer.flush().unwrap();
+        assert_eq!(sink.text(), "before the panic\nstuck\n");
     }
 
     #[test]
