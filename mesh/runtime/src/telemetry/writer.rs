@@ -1,8 +1,8 @@
 //! Where log lines go: standard error, written in batches.
 //!
 //! A server at the default level writes one line per call; written one `write(2)` each, the
-//! system call was the largest single cost of Fleuve's server stack on a cheap call (about 6 %
-//! of `fleuve serve identity`'s CPU at 16 clients, `docs/benchmarks.md`). Lines at `INFO` and
+//! system call was about 6 % of `fleuve serve identity`'s CPU in a profile at 16 clients, and
+//! batching saves about 4 µs of CPU per call at one client (`docs/benchmarks.md`). Lines at `INFO` and
 //! below are therefore appended to a buffer in memory, and the buffer is written out in one
 //! call when it passes [`FLUSH_BYTES`], every flush interval (a thread of its own that sleeps
 //! between flushes, so no line wakes anything), when the process ends
