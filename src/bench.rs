@@ -449,6 +449,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reads_this_process_cpu_time() {
+        let before = process_cpu_ms(std::process::id()).expect("/proc/self/stat");
+        // Busy for 300 ms of wall time: at least some of it is counted (10 ms ticks).
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(300);
+        let mut x = 0u64;
+        while std::time::Instant::now() < until {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let after = process_cpu_ms(std::process::id()).expect("/proc/self/stat");
+        assert!(after - before >= 50.0, "{before} ms then {after} ms");
+    }
+
+    #[test]
     fn median_of_odd_and_even_counts() {
         assert_eq!(super::median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(super::median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);

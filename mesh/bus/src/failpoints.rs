@@ -27,7 +27,6 @@ pub fn crash(name: &str) -> ! {
     // An error line: the log writer writes the lines waiting in its buffer first (the
     // SIGKILL below would lose them), then this one.
     tracing::error!(failpoint = name, "failpoint reached: killing the process");
-    eprintln!("failpoint {name}: killing the process");
     let pid = std::process::id().to_string();
     let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
     // The signal is delivered by the time `kill` returns; nothing here runs on.

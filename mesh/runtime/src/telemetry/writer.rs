@@ -215,14 +215,20 @@ mod tests {
         }
     }
 
+    /// A writer flushing every `interval` into a fresh [`Chunks`].
+    fn chunks_every(interval: Duration) -> (Chunks, LogWriter) {
+        let sink = Chunks::default();
+        let writer = LogWriter::to(Box::new(sink.clone()), interval);
+        (sink, writer)
+    }
+
     fn line(writer: &LogWriter, level: tracing::Level, text: &str) {
         writer.for_level(level).write_all(text.as_bytes()).unwrap();
     }
 
     #[test]
     fn info_lines_wait_for_a_flush_and_go_out_in_one_write() {
-        let sink = Chunks::default();
-        let writer = LogWriter::to(Box::new(sink.clone()), Duration::from_secs(3600));
+        let (sink, writer) = chunks_every(Duration::from_secs(3600));
         for i in 0..10 {
             line(&writer, tracing::Level::INFO, &format!("line {i}\n"));
         }
@@ -234,8 +240,7 @@ mod tests {
 
     #[test]
     fn a_warning_writes_the_lines_before_it_then_itself() {
-        let sink = Chunks::default();
-        let writer = LogWriter::to(Box::new(sink.clone()), Duration::from_secs(3600));
+        let (sink, writer) = chunks_every(Duration::from_secs(3600));
         line(&writer, tracing::Level::INFO, "one\n");
         line(&writer, tracing::Level::INFO, "two\n");
         line(&writer, tracing::Level::WARN, "careful\n");
@@ -247,8 +252,7 @@ mod tests {
 
     #[test]
     fn a_full_buffer_is_written_without_waiting_for_the_interval() {
-        let sink = Chunks::default();
-        let writer = LogWriter::to(Box::new(sink.clone()), Duration::from_secs(3600));
+        let (sink, writer) = chunks_every(Duration::from_secs(3600));
         let text = "x".repeat(999) + "\n";
         let lines = FLUSH_BYTES / text.len() + 1;
         for _ in 0..lines {
@@ -260,8 +264,7 @@ mod tests {
 
     #[test]
     fn the_interval_flushes_on_its_own() {
-        let sink = Chunks::default();
-        let writer = LogWriter::to(Box::new(sink.clone()), Duration::from_millis(20));
+        let (sink, writer) = chunks_every(Duration::from_millis(20));
         line(&writer, tracing::Level::INFO, "soon\n");
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while sink.text().is_empty() {
@@ -273,8 +276,7 @@ mod tests {
 
     #[test]
     fn the_panic_hook_s_flush_writes_the_lines_and_never_waits_for_itself() {
-        let sink = Chunks::default();
-        let writer = LogWriter::to(Box::new(sink.clone()), Duration::from_secs(3600));
+        let (sink, writer) = chunks_every(Duration::from_secs(3600));
         line(&writer, tracing::Level::INFO, "before the panic\n");
         writer.shared.try_flush();
         assert_eq!(sink.text(), "before the panic\n");
@@ -283,7 +285,7 @@ mod tests {
         let held = writer.shared.out.lock().unwrap();
         let started = std::time::Instant::now();
         writer.shared.try_flush();
-        assert!(started.elapsed() < Duration::from_secs(5), "gave up");
+        assert!(started.elapsed() < Duration::from_secs(5), "waited for itself");
         drop(held);
         assert_eq!(sink.text(), "before the panic\n", "nothing written while the output was held");
         writer.flush().unwrap();
@@ -292,16 +294,14 @@ mod tests {
 
     #[test]
     fn no_interval_writes_every_line_at_once() {
-        let sink = Chunks::default();
-        let writer = LogWriter::to(Box::new(sink.clone()), Duration::ZERO);
+        let (sink, writer) = chunks_every(Duration::ZERO);
         line(&writer, tracing::Level::INFO, "now\n");
         assert_eq!(sink.text(), "now\n");
     }
 
     #[test]
     fn lines_of_many_threads_stay_whole() {
-        let sink = Chunks::default();
-        let writer = LogWriter::to(Box::new(sink.clone()), Duration::from_millis(1));
+        let (sink, writer) = chunks_every(Duration::from_millis(1));
         std::thread::scope(|s| {
             for t in 0..4 {
                 let writer = writer.clone();
