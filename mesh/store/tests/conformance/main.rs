@@ -34,6 +34,7 @@ macro_rules! conformance_suite {
                 reads::read_by_type_filters,
                 outbox::outbox_rows_follow_events,
                 outbox::rolled_back_append_leaves_nothing,
+                outbox::the_log_is_read_in_bounded_windows,
                 outbox::a_message_is_queued_with_its_append_or_not_at_all,
                 outbox::outbox_rows_survive_the_move_to_the_log,
                 outbox::writers_committing_out_of_order_are_never_skipped,

@@ -1,6 +1,7 @@
 //! The outbox (the log past the relay's checkpoint, and its retries): events wait exactly
 //! when they committed with a topic, in order, and leave as the relay records them.
 
+use diesel::RunQueryDsl;
 use fleuve_store::event_store::{self, ExpectedVersion};
 use fleuve_store::testing::TestDatabase;
 use fleuve_store::{EVENT_STORE_MIGRATIONS, StoreError};
@@ -97,6 +98,59 @@ pub async fn outbox_rows_follow_events(test: TestDatabase) -> anyhow::Result<()>
         matches!(&read, Err(StoreError::Corrupt(message)) if message.contains(&format!("position {lost} "))),
         "{read:?}"
     );
+    Ok(())
+}
+
+/// The relay reads the log in windows of positions: a stretch of events without a topic longer
+/// than a window is crossed, and on PostgreSQL the first read of a backlog the planner has no
+/// statistics for fetches one window's rows, not the whole backlog (it fetched all 5 000 here
+/// when one statement read the whole range: a bitmap scan sorted for its first rows).
+pub async fn the_log_is_read_in_bounded_windows(test: TestDatabase) -> anyhow::Result<()> {
+    let db = test.database();
+    for i in 0..10 {
+        append(db, &stream(&format!("busy-{i}")), ExpectedVersion::NoStream, 500, Some("accounts")).await?;
+    }
+    for i in 0..5 {
+        append(db, &stream(&format!("quiet-{i}")), ExpectedVersion::NoStream, 500, None).await?;
+    }
+    let late = append(db, &stream("late"), ExpectedVersion::NoStream, 3, Some("audit")).await?;
+    let newest = late.first_position.unwrap() + 2;
+
+    if test.backend() == fleuve_store::Backend::Postgres {
+        // The table's rows fetched by this transaction, the first batch's read included (the
+        // statement's first run on the connection: a plan of its own for these values).
+        let (batch, fetched) = db
+            .transaction(move |conn| -> Result<_, StoreError> {
+                let batch = event_store::outbox_log_after(conn, 0, newest, 1_000)?;
+                let fetched = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                    "(SELECT COALESCE(idx_tup_fetch, 0) + COALESCE(seq_tup_read, 0) FROM pg_stat_xact_user_tables \
+                     WHERE relname = 'events')",
+                ))
+                .get_result::<i64>(conn)?;
+                Ok((batch, fetched))
+            })
+            .await?;
+        assert_eq!(batch.len(), 1_000);
+        assert!(fetched <= 1_000, "the first batch of 1 000 fetched {fetched} rows of the log");
+    }
+
+    let all = db.run(|conn| event_store::outbox_pending(conn, 10_000)).await?;
+    assert_eq!(all.len(), 5_003);
+    assert!(all.windows(2).all(|w| w[0].0.position < w[1].0.position));
+    let tail: Vec<(&str, i64)> = all[5_000..].iter().map(|(row, _)| (row.topic.as_str(), row.position)).collect();
+    assert_eq!(tail, [("audit", newest - 2), ("audit", newest - 1), ("audit", newest)]);
+
+    let first_two = db.run(move |conn| event_store::outbox_log_after(conn, 0, newest, 2)).await?;
+    assert_eq!(
+        first_two.iter().map(|(row, _)| row.position).collect::<Vec<_>>(),
+        [all[0].0.position, all[1].0.position]
+    );
+    let after_busy = all[4_999].0.position;
+    let crossed = db.run(move |conn| event_store::outbox_log_after(conn, after_busy, newest, 10)).await?;
+    assert_eq!(crossed.len(), 3, "the 2 500 events without a topic are crossed in one call");
+    let beyond = db.run(move |conn| event_store::outbox_log_after(conn, after_busy, i64::MAX, 10)).await?;
+    assert_eq!(beyond.len(), 3);
+    assert!(db.run(move |conn| event_store::outbox_log_after(conn, newest, i64::MAX, 10)).await?.is_empty());
     Ok(())
 }
 
