@@ -47,13 +47,24 @@ struct DeliveryRow {
 /// of the same source and kind exists. Runs in the caller's transaction.
 ///
 /// The id is taken from the counter last, just before the inserts: on PostgreSQL the counter's
-/// row stays locked until commit, which is what orders ids by commit.
+/// row stays locked until commit, which is what orders ids by commit. On PostgreSQL, once the
+/// counter exists, the whole record is one statement (`record_pg`).
 pub(crate) fn record(
     conn: &mut DbConnection,
     new: &NewNotification,
     channels: &[Channel],
     at: DateTime<Utc>,
 ) -> Result<Option<i64>, AppError> {
+    let refs = serde_json::to_string(&new.references).unwrap_or_else(|_| "{}".to_owned());
+    let at = time::naive(at);
+    if let DbConnection::Pg(pg) = conn {
+        match record_pg::record(pg, new, &refs, channels, at)? {
+            (Some(id), _) => return Ok(Some(id)),
+            (None, true) => return Ok(None),
+            // The counter does not exist yet: the statements below create it.
+            (None, false) => {}
+        }
+    }
     let existing = notifications::table
         .filter(notifications::source_id.eq(&new.source_id))
         .filter(notifications::kind.eq(&new.kind))
@@ -63,8 +74,6 @@ pub(crate) fn record(
     if existing.is_some() {
         return Ok(None);
     }
-    let at = time::naive(at);
-    let refs = serde_json::to_string(&new.references).unwrap_or_else(|_| "{}".to_owned());
     let id = next_sequence(conn, SEQUENCE)?;
     diesel::insert_into(notifications::table)
         .values((
@@ -226,4 +235,107 @@ fn delivery(row: DeliveryRow) -> Result<Delivery, AppError> {
         last_error: row.last_error,
         delivered_at: row.delivered_at.map(time::utc),
     })
+}
+
+/// The PostgreSQL record: ONE statement (a data-modifying CTE, prepared once per connection)
+/// looks for a notification of the same source and kind, takes the next id from the counter
+/// when there is none, and inserts the notification and a delivery per channel. One round trip
+/// where the generic path makes four (the look-up, the counter, the notification, each
+/// delivery). The ids stay gapless and in commit order: the counter moves only when the
+/// notification is inserted, in the same statement, and its row stays locked until commit.
+mod record_pg {
+    use chrono::NaiveDateTime;
+    use diesel::pg::Pg;
+    use diesel::prelude::*;
+    use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+    use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
+
+    use super::SEQUENCE;
+    use crate::domain::{Channel, DeliveryStatus, NewNotification};
+
+    struct RecordQuery<'a> {
+        new: &'a NewNotification,
+        refs: &'a str,
+        at: NaiveDateTime,
+        channels: Vec<&'static str>,
+        sequence: &'static str,
+        pending: &'static str,
+    }
+
+    struct RecordQueryId;
+
+    impl QueryId for RecordQuery<'_> {
+        type QueryId = RecordQueryId;
+        const HAS_STATIC_QUERY_ID: bool = true;
+    }
+
+    impl Query for RecordQuery<'_> {
+        /// The new notification's id, and whether one of the same source and kind existed.
+        type SqlType = (Nullable<BigInt>, Bool);
+    }
+
+    impl RunQueryDsl<PgConnection> for RecordQuery<'_> {}
+
+    impl QueryFragment<Pg> for RecordQuery<'_> {
+        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+            let new = self.new;
+            out.push_sql("WITH dup AS (SELECT 1 FROM notifications WHERE source_id = ");
+            out.push_bind_param::<Text, _>(&new.source_id)?;
+            out.push_sql(" AND kind = ");
+            out.push_bind_param::<Text, _>(&new.kind)?;
+            out.push_sql("), seq AS (UPDATE sequences SET value = value + 1 WHERE name = ");
+            out.push_bind_param::<Text, _>(&self.sequence)?;
+            out.push_sql(
+                " AND NOT EXISTS (SELECT 1 FROM dup) RETURNING value), n AS (INSERT INTO notifications \
+                 (notification_id, source_id, kind, recipient_id, subject, body, refs, created_at) SELECT value, ",
+            );
+            out.push_bind_param::<Text, _>(&new.source_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&new.kind)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&new.recipient_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&new.subject)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&new.body)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&self.refs)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamp, _>(&self.at)?;
+            out.push_sql(
+                " FROM seq RETURNING notification_id), d AS (INSERT INTO notification_deliveries \
+                 (notification_id, channel, status, attempts, next_attempt_at, updated_at) \
+                 SELECT n.notification_id, c.channel, ",
+            );
+            out.push_bind_param::<Text, _>(&self.pending)?;
+            out.push_sql(", 0, ");
+            out.push_bind_param::<Timestamp, _>(&self.at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamp, _>(&self.at)?;
+            out.push_sql(" FROM n, unnest(");
+            out.push_bind_param::<Array<Text>, _>(&self.channels)?;
+            out.push_sql("::text[]) AS c(channel)) SELECT (SELECT notification_id FROM n), EXISTS (SELECT 1 FROM dup)");
+            Ok(())
+        }
+    }
+
+    /// The new notification's id (none when one of the same source and kind exists, or when the
+    /// counter does not exist yet), and whether one existed.
+    pub(super) fn record(
+        pg: &mut PgConnection,
+        new: &NewNotification,
+        refs: &str,
+        channels: &[Channel],
+        at: NaiveDateTime,
+    ) -> QueryResult<(Option<i64>, bool)> {
+        RecordQuery {
+            new,
+            refs,
+            at,
+            channels: channels.iter().map(|c| c.as_str()).collect(),
+            sequence: SEQUENCE,
+            pending: DeliveryStatus::Pending.as_str(),
+        }
+        .get_result(pg)
+    }
 }

@@ -137,6 +137,24 @@ pub async fn redelivered_event_does_not_duplicate(db: TestDatabase) {
     assert_eq!(count(&db, "notification_deliveries"), 2);
     assert_eq!(count(&db, "notification_reminders"), 2);
     assert_eq!(count(&db, "notification_certificates"), 1);
+
+    // Another dossier's rejection, once the counter exists (on PostgreSQL, the one-statement
+    // path), then its redelivery: one more notification, two more deliveries.
+    let other = new_id();
+    let other_rejected = dossier_event(
+        &other,
+        "DossierRejected",
+        D::Rejected(pb::DossierRejected { reasons: vec!["no test report".into()], decided_by: new_id() }),
+    );
+    for event in [&created(&other, &applicant), &other_rejected, &other_rejected] {
+        apply(&db, &projection, event).await.unwrap();
+    }
+    assert_eq!(count(&db, "notifications"), 2);
+    assert_eq!(count(&db, "notification_deliveries"), 4);
+    let page = app.list(applicant.clone(), None, 10).await.unwrap();
+    let ids: Vec<i64> = page.items.iter().map(|n| n.id).collect();
+    assert_eq!(ids, [2, 1], "gapless ids, newest first");
+    assert!(page.items.iter().all(|n| n.deliveries.len() == 2), "{:?}", page.items);
 }
 
 pub async fn certificate_before_its_dossier_is_retried(db: TestDatabase) {
