@@ -103,12 +103,13 @@ pub fn outbox_pending(conn: &mut DbConnection, limit: i64) -> Result<Vec<OutboxE
 }
 
 /// Positions one statement of [`outbox_log_after`] reads at most (more when the batch is
-/// larger). Whatever plan PostgreSQL picks, a statement then reads a bounded number of rows. On
-/// a table it has no statistics for yet (a new database, or a backlog written since the last
-/// `ANALYZE`), it guessed that a range of positions holds 0.5 % of the table and, for its first
-/// five runs on each connection (custom plans), chose a bitmap scan of the WHOLE range sorted
-/// for its first rows: each read of a 200 000-event backlog then read all 200 000 rows and
-/// took 110–150 ms instead of a few (`auto_explain`, `fleuve bench relay`, 2026-12-07).
+/// larger), so that an index or bitmap plan reads a bounded number of rows. On an events table
+/// never analyzed yet (a new database, a restore without `ANALYZE`), PostgreSQL guessed that a
+/// range of positions holds 0.5 % of the table and, for its first five runs on each connection
+/// (custom plans), chose a bitmap scan of the WHOLE range sorted for its first rows: each read
+/// of a 200 000-event backlog then read all 200 000 rows and took 106–154 ms instead of a few
+/// (`auto_explain`, `fleuve bench relay`, 2026-12-07). A log where few events have a topic
+/// costs a statement per window: a batch of 1 000 where one event in five has one, five.
 const LOG_READ_WINDOW: i64 = 1_000;
 
 /// Up to `limit` events with a topic and a position in `(after, up_to]`, in position order.

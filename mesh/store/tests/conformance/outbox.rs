@@ -102,9 +102,9 @@ pub async fn outbox_rows_follow_events(test: TestDatabase) -> anyhow::Result<()>
 }
 
 /// The relay reads the log in windows of positions: a stretch of events without a topic longer
-/// than a window is crossed, and on PostgreSQL the first read of a backlog the planner has no
-/// statistics for fetches one window's rows, not the whole backlog (it fetched all 5 000 here
-/// when one statement read the whole range: a bitmap scan sorted for its first rows).
+/// than a window is crossed, and on PostgreSQL a read planned as a bitmap scan sorted for its
+/// first rows (what the planner picks for a log it has no statistics for) fetches one window's
+/// rows, not the whole backlog (all 7 503 here when one statement read the whole range).
 pub async fn the_log_is_read_in_bounded_windows(test: TestDatabase) -> anyhow::Result<()> {
     let db = test.database();
     for i in 0..10 {
@@ -117,10 +117,13 @@ pub async fn the_log_is_read_in_bounded_windows(test: TestDatabase) -> anyhow::R
     let newest = late.first_position.unwrap() + 2;
 
     if test.backend() == fleuve_store::Backend::Postgres {
-        // The table's rows fetched by this transaction, the first batch's read included (the
-        // statement's first run on the connection: a plan of its own for these values).
+        // The table's rows fetched by this transaction's first batch, read with the plan a
+        // log without statistics gets: a bitmap scan of the range, then a sort (forced here,
+        // as autovacuum may analyze the table first).
         let (batch, fetched) = db
             .transaction(move |conn| -> Result<_, StoreError> {
+                diesel::sql_query("SET LOCAL enable_indexscan = off").execute(conn)?;
+                diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn)?;
                 let batch = event_store::outbox_log_after(conn, 0, newest, 1_000)?;
                 let fetched = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
                     "(SELECT COALESCE(idx_tup_fetch, 0) + COALESCE(seq_tup_read, 0) FROM pg_stat_xact_user_tables \
