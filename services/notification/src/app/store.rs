@@ -287,17 +287,12 @@ mod record_pg {
             out.push_bind_param::<Text, _>(&self.sequence)?;
             out.push_sql(
                 " AND NOT EXISTS (SELECT 1 FROM dup) RETURNING value), n AS (INSERT INTO notifications \
-                 (notification_id, source_id, kind, recipient_id, subject, body, refs, created_at) SELECT value, ",
+                 (notification_id, source_id, kind, recipient_id, subject, body, refs, created_at) SELECT value",
             );
-            out.push_bind_param::<Text, _>(&new.source_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&new.kind)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&new.recipient_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&new.subject)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&new.body)?;
+            for text in [&new.source_id, &new.kind, &new.recipient_id, &new.subject, &new.body] {
+                out.push_sql(", ");
+                out.push_bind_param::<Text, _>(text)?;
+            }
             out.push_sql(", ");
             out.push_bind_param::<Text, _>(&self.refs)?;
             out.push_sql(", ");
