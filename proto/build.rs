@@ -102,10 +102,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fs::write(out_dir.join("fleuve_descriptor.bin"), compiler.encode_file_descriptor_set())?;
 
     // Every source by import path, so a new .proto needs no edit of lib.rs to be registrable.
+    // The path is the crate's own directory at compile time, not this run's: checkouts at
+    // other paths share one target directory (the test script's), and this script does not run
+    // again when only the checkout moved.
     let mut sources = String::from("&[\n");
     for file in &files {
         let import = file.strip_prefix(&root)?.to_str().ok_or("non-UTF-8 proto path")?.replace('\\', "/");
-        sources.push_str(&format!("    ({import:?}, include_str!({:?})),\n", file.display().to_string()));
+        sources.push_str(&format!(
+            "    ({import:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/\", {import:?}))),\n"
+        ));
     }
     sources.push_str("]\n");
     fs::write(out_dir.join("proto_sources.rs"), sources)?;
