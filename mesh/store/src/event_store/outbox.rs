@@ -109,7 +109,7 @@ pub fn outbox_pending(conn: &mut DbConnection, limit: i64) -> Result<Vec<OutboxE
 /// (custom plans), chose a bitmap scan of the WHOLE range sorted for its first rows: each read
 /// of a 200 000-event backlog then read all 200 000 rows and took 106–154 ms instead of a few
 /// (`auto_explain`, `fleuve bench relay`, 2026-12-07). A log where few events have a topic
-/// costs a statement per window: a batch of 1 000 where one event in five has one, five.
+/// costs a statement per window: a full batch where one event in five has one, five.
 const LOG_READ_WINDOW: i64 = 1_000;
 
 /// Up to `limit` events with a topic and a position in `(after, up_to]`, in position order.
@@ -136,8 +136,7 @@ pub fn outbox_log_after(
         let read = log_range(conn, from, to, left)?;
         if read.is_empty() && to < end && !end_checked {
             end_checked = true;
-            let newest = events::table.select(diesel::dsl::max(events::position)).first::<Option<i64>>(conn)?;
-            end = end.min(newest.unwrap_or(after));
+            end = end.min(super::last_position(conn)?);
         }
         entries.extend(read);
         from = to;

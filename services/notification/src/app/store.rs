@@ -239,10 +239,11 @@ fn delivery(row: DeliveryRow) -> Result<Delivery, AppError> {
 
 /// The PostgreSQL record: ONE statement (a data-modifying CTE, prepared once per connection)
 /// looks for a notification of the same source and kind, takes the next id from the counter
-/// when there is none, and inserts the notification and a delivery per channel. One round trip
-/// where the generic path makes three and one per channel (the look-up, the counter, the
-/// notification, each delivery). The ids stay gapless and in commit order: the counter moves only when the
-/// notification is inserted, in the same statement, and its row stays locked until commit.
+/// when there is none (the increment `next_sequence` runs once the counter exists), and inserts
+/// the notification and a delivery per channel. One round trip where the generic path makes
+/// three and one per channel (the look-up, the counter, the notification, each delivery). The
+/// ids stay gapless and in commit order: the counter moves only when the notification is
+/// inserted, in the same statement, and its row stays locked until commit.
 mod record_pg {
     use chrono::NaiveDateTime;
     use diesel::pg::Pg;
