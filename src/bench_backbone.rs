@@ -52,6 +52,7 @@ async fn scratch_db(
 /// a bare idempotent producer sending as many records of the same size and headers.
 pub async fn relay(admin_url: &str, events: usize, batch_size: i64, rounds: usize) -> anyhow::Result<()> {
     let rounds = rounds.max(1);
+    let batch = usize::try_from(batch_size.max(1))?;
     let (_scratch, db) = scratch_db(admin_url, 8, &[fleuve_store::EVENT_STORE_MIGRATIONS]).await?;
     let broker = EmbeddedBroker::start("127.0.0.1:0".parse()?).await?;
     let (registry_addr, registry) = fleuve_registry::RegistryServer::start("127.0.0.1:0".parse()?).await?;
@@ -74,13 +75,13 @@ pub async fn relay(admin_url: &str, events: usize, batch_size: i64, rounds: usiz
         crate::node::redact(admin_url)
     );
     println!(
-        "{:>6} {:>16} {:>14} {:>8}   {}",
-        "round", "bare records/s", "relay rec/s", "ratio", "relay: machine CPU per 1 000 records, busy, stolen"
+        "{:>6} {:>16} {:>14} {:>8}   machine CPU per 1 000 records, relay (busy, stolen) | bare (busy)",
+        "round", "bare records/s", "relay rec/s", "ratio"
     );
     // Bare runs and relay runs alternate (bare, relay, bare, ..., relay, bare); each relay run
     // is compared with the better of the bare runs around it, so broker warm-up or a noisy
     // neighbour during one bare run does not flatter the relay.
-    let mut bare_before = bare_producer(&bus, events, framed_len).await?;
+    let mut bare_before = bare_producer(&bus, events, framed_len, batch).await?;
     let mut ratios = Vec::with_capacity(rounds);
     for round in 1..=rounds {
         let written = fill(&db, events, &payload).await?;
@@ -91,11 +92,12 @@ pub async fn relay(admin_url: &str, events: usize, batch_size: i64, rounds: usiz
         let relay_rate = published as f64 / started.elapsed().as_secs_f64();
         let cpu = crate::bench::CpuTimes::read().zip(cpu_before).map(|(after, before)| after.since(&before, published));
         anyhow::ensure!(published == written, "relay published {published} of {written}");
-        let bare_after = bare_producer(&bus, events, framed_len).await?;
-        let bare = bare_before.max(bare_after);
+        let bare_after = bare_producer(&bus, events, framed_len, batch).await?;
+        // The better bare run, and its CPU.
+        let (bare, bare_cpu) = if bare_after.0 >= bare_before.0 { bare_after } else { bare_before };
         ratios.push(relay_rate / bare);
         println!(
-            "{:>6} {:>16.0} {:>14.0} {:>8.2}   {} ms, {}, {}",
+            "{:>6} {:>16.0} {:>14.0} {:>8.2}   {} ms ({}, {}) | {} ms ({})",
             round,
             bare,
             relay_rate,
@@ -103,6 +105,8 @@ pub async fn relay(admin_url: &str, events: usize, batch_size: i64, rounds: usiz
             crate::bench::CpuUse::ms_per_thousand(cpu.as_ref()),
             crate::bench::CpuUse::busy(cpu.as_ref()),
             crate::bench::CpuUse::steal(cpu.as_ref()),
+            crate::bench::CpuUse::ms_per_thousand(bare_cpu.as_ref()),
+            crate::bench::CpuUse::busy(bare_cpu.as_ref()),
         );
         bare_before = bare_after;
     }
@@ -114,46 +118,61 @@ pub async fn relay(admin_url: &str, events: usize, batch_size: i64, rounds: usiz
     Ok(())
 }
 
-/// Appends `events` events to 100 streams, 50 per transaction, each with a topic (filling is
-/// not what is measured); returns how many.
+/// Appends `events` events to 100 streams, each with a topic (filling is not what is
+/// measured), interleaved as a log of many aggregates is: runs of 10 events of one stream, the
+/// streams in turn, 50 events per transaction. The relay then meets the keys, and so the
+/// partitions, mixed as the bare producer sends them. Returns how many.
 async fn fill(db: &Database, events: usize, payload: &[u8]) -> anyhow::Result<usize> {
-    let streams = 100;
-    let per_stream = events.div_ceil(streams);
+    const STREAMS: usize = 100;
+    const RUN: usize = 10;
+    const RUNS_PER_TRANSACTION: usize = 5;
     let mut written = 0;
-    for s in 0..streams {
-        let mut left = per_stream.min(events - written);
-        let stream = StreamRef::new("dossier", format!("bench-{s}"));
-        while left > 0 {
-            let n = left.min(50);
-            let (stream, payload) = (stream.clone(), payload.to_vec());
-            db.transaction::<_, fleuve_store::StoreError, _>(move |conn| {
-                let batch: Vec<NewEvent> = (0..n).map(|_| NewEvent::new("DossierWithdrawn", payload.clone())).collect();
-                let meta = EventMetadata::new(Uuid::now_v7().to_string(), "bench")
-                    .with_trace_context("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-                event_store::append(conn, &stream, ExpectedVersion::Any, &batch, &meta, Some(DOSSIER_TOPIC))
-            })
-            .await?;
-            left -= n;
+    let mut run = 0;
+    while written < events {
+        let mut runs = Vec::with_capacity(RUNS_PER_TRANSACTION);
+        for _ in 0..RUNS_PER_TRANSACTION {
+            let n = RUN.min(events - written);
+            if n == 0 {
+                break;
+            }
+            runs.push((StreamRef::new("dossier", format!("bench-{}", run % STREAMS)), n));
+            run += 1;
             written += n;
         }
-        if written >= events {
-            break;
-        }
+        let payload = payload.to_vec();
+        db.transaction::<_, fleuve_store::StoreError, _>(move |conn| {
+            let meta = EventMetadata::new(Uuid::now_v7().to_string(), "bench")
+                .with_trace_context("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+            for (stream, n) in &runs {
+                let batch: Vec<NewEvent> =
+                    (0..*n).map(|_| NewEvent::new("DossierWithdrawn", payload.clone())).collect();
+                event_store::append(conn, stream, ExpectedVersion::Any, &batch, &meta, Some(DOSSIER_TOPIC))?;
+            }
+            Ok(())
+        })
+        .await?;
     }
-
     Ok(written)
 }
 
 /// Records per second of an idempotent producer sending `count` records of `size` bytes with
-/// ten headers, all enqueued then all awaited (what the relay does per batch).
-async fn bare_producer(bus: &BusConfig, count: usize, size: usize) -> anyhow::Result<f64> {
+/// ten headers, in batches of `batch` as the relay sends them: a batch is enqueued while the one
+/// before it is still in flight, then that one is awaited. With the machine's CPU meanwhile.
+async fn bare_producer(
+    bus: &BusConfig,
+    count: usize,
+    size: usize,
+    batch: usize,
+) -> anyhow::Result<(f64, Option<crate::bench::CpuUse>)> {
     let producer: FutureProducer = bus.producer_config().create()?;
     let value = vec![0x5a_u8; size];
     // Connected and idempotence-initialised before the clock starts, as the relay's producer is.
     let warm = FutureRecord::to("bench.bare.v1").key("warm-up").payload(&value);
     producer.send(warm, Duration::from_secs(10)).await.map_err(|(e, _)| e)?;
+    let cpu_before = crate::bench::CpuTimes::read();
     let started = Instant::now();
-    let mut deliveries = Vec::with_capacity(1000);
+    let batch = batch.max(1);
+    let (mut deliveries, mut in_flight) = (Vec::with_capacity(batch), Vec::new());
     for i in 0..count {
         let key = format!("bench-{}", i % 100);
         let event_id = Uuid::now_v7().to_string();
@@ -172,19 +191,19 @@ async fn bare_producer(bus: &BusConfig, count: usize, size: usize) -> anyhow::Re
             });
         let record = FutureRecord::to("bench.bare.v1").key(key.as_str()).payload(&value).headers(headers);
         deliveries.push(producer.send_result(record).map_err(|(e, _)| e)?);
-        // Same batch size as the relay: enqueue 1000, await them, go on.
-        if deliveries.len() == 1000 {
-            for delivery in deliveries.drain(..) {
+        if deliveries.len() == batch {
+            for delivery in std::mem::replace(&mut in_flight, std::mem::take(&mut deliveries)) {
                 delivery.await?.map_err(|(e, _)| e)?;
             }
         }
     }
-    for delivery in deliveries {
+    for delivery in in_flight.into_iter().chain(deliveries) {
         delivery.await?.map_err(|(e, _)| e)?;
     }
     let rate = count as f64 / started.elapsed().as_secs_f64();
+    let cpu = crate::bench::CpuTimes::read().zip(cpu_before).map(|(after, before)| after.since(&before, count));
     tokio::task::spawn_blocking(move || drop(producer)).await?;
-    Ok(rate)
+    Ok((rate, cpu))
 }
 
 // ---------------------------------------------------------------------------------------------
