@@ -90,8 +90,9 @@ enum Delivery {
 
 /// Events of one batch handed to the producer, with their pending deliveries.
 struct Produced {
-    /// (position, topic, aggregate id, is a retry) per event, in batch order.
-    rows: Vec<(i64, String, String, bool)>,
+    /// The batch's entries, in batch order (kept rather than copied: the report and the
+    /// held-back keys need their positions, topics and keys).
+    batch: Vec<OutboxEntry>,
     deliveries: Vec<Delivery>,
     /// The publish span of each row, ended when its delivery is settled.
     spans: Vec<tracing::Span>,
@@ -248,48 +249,46 @@ impl OutboxRelay {
         self.replace_producer_if_failed()?;
         self.register_schemas().await?;
         let mut broken = HashSet::new();
-        let produced = self.enqueue(batch, &broken);
+        let produced = self.enqueue(batch.to_vec(), &broken);
         self.settle(produced, &mut broken).await
     }
 
     /// Enqueues every event of `batch` (pipelined, ordered per partition by the idempotent
     /// producer) without awaiting anything, but those of the keys in `broken`, held back; the
     /// schemas must be registered.
-    fn enqueue(&self, batch: &[OutboxEntry], broken: &HashSet<(String, String)>) -> Produced {
-        let mut produced = Produced {
-            rows: Vec::with_capacity(batch.len()),
-            deliveries: Vec::with_capacity(batch.len()),
-            spans: Vec::with_capacity(batch.len()),
-            enqueued: std::time::Instant::now(),
-            through: batch.iter().filter(|(row, _)| !row.retry).map(|(row, _)| row.position).max(),
-        };
-        for (row, event) in batch {
-            produced.rows.push((row.position, row.topic.clone(), event.aggregate_id.clone(), row.retry));
-            if broken.contains(&(row.topic.clone(), event.aggregate_id.clone())) {
-                produced.spans.push(tracing::Span::none());
-                produced.deliveries.push(Delivery::HeldBack);
+    fn enqueue(&self, batch: Vec<OutboxEntry>, broken: &HashSet<(String, String)>) -> Produced {
+        let mut deliveries = Vec::with_capacity(batch.len());
+        let mut spans = Vec::with_capacity(batch.len());
+        let enqueued = std::time::Instant::now();
+        let through = batch.iter().filter(|(row, _)| !row.retry).map(|(row, _)| row.position).max();
+        // librdkafka copies the value it is given, so one buffer serves every record.
+        let mut value = Vec::new();
+        for (row, event) in &batch {
+            if !broken.is_empty() && broken.contains(&(row.topic.clone(), event.aggregate_id.clone())) {
+                spans.push(tracing::Span::none());
+                deliveries.push(Delivery::HeldBack);
                 continue;
             }
             let span = publish_span(&row.topic, event);
-            let traceparent = fleuve_mesh::telemetry::traceparent(&span);
-            produced.spans.push(span);
+            let traceparent = if span.is_disabled() { None } else { fleuve_mesh::telemetry::traceparent(&span) };
+            spans.push(span);
             let Some(schema) = self.registered.get(&row.topic) else {
                 let error = format!("no schema registered for topic {}", row.topic);
                 tracing::error!(outbox_position = row.position, topic = %row.topic, event_id = %event.event_id, "{error}");
-                produced.deliveries.push(Delivery::Refused(error));
+                deliveries.push(Delivery::Refused(error));
                 continue;
             };
-            let value = schema.frame(&event.payload);
+            schema.frame_into(&event.payload, &mut value);
             // The consumer continues the trace from this publish span, itself a child of the
             // request that recorded the event.
             let headers = headers(event, traceparent.as_deref().or(event.trace_context.as_deref()));
             let record = FutureRecord::to(&row.topic).key(&event.aggregate_id).payload(&value).headers(headers);
-            produced.deliveries.push(match self.producer.send_result(record) {
+            deliveries.push(match self.producer.send_result(record) {
                 Ok(future) => Delivery::Sent(future),
                 Err((error, _)) => Delivery::Refused(error.to_string()),
             });
         }
-        produced
+        Produced { batch, deliveries, spans, enqueued, through }
     }
 
     /// Awaits the deliveries of `produced`. An event of a key in `broken` (an event of that key
@@ -333,28 +332,37 @@ impl OutboxRelay {
 
         let mut report = PublishReport { through: produced.through, ..PublishReport::default() };
         let metrics = fleuve_metrics::metrics();
-        for ((position, topic, aggregate_id, retry), (outcome, seconds)) in produced.rows.into_iter().zip(outcomes) {
-            match &outcome {
-                Ok(true) => metrics.relay_published(&topic, seconds),
-                Ok(false) => {}
-                Err(_) => metrics.relay_failed(&topic),
-            }
-            let key = (topic, aggregate_id);
+        // Publication latencies by topic, handed to the metrics once per topic: a batch
+        // usually holds one or two.
+        let mut latencies: Vec<(&str, Vec<f64>)> = Vec::new();
+        for ((row, event), (outcome, seconds)) in produced.batch.iter().zip(outcomes) {
+            let (position, topic) = (row.position, row.topic.as_str());
             match outcome {
                 Err(error) => {
-                    tracing::warn!(outbox_position = position, topic = %key.0, %error, "event not delivered");
-                    broken.insert(key);
+                    metrics.relay_failed(topic);
+                    tracing::warn!(outbox_position = position, topic, %error, "event not delivered");
+                    broken.insert((topic.to_owned(), event.aggregate_id.clone()));
                     report.failed.push((position, error));
                 }
                 Ok(false) => report.held_back.push(position),
-                Ok(true) if broken.contains(&key) => report.held_back.push(position),
                 Ok(true) => {
-                    report.delivered.push(position);
-                    if retry {
-                        report.delivered_retries.push(position);
+                    match latencies.iter_mut().find(|(t, _)| *t == topic) {
+                        Some((_, seconds_of_topic)) => seconds_of_topic.push(seconds),
+                        None => latencies.push((topic, vec![seconds])),
+                    }
+                    if !broken.is_empty() && broken.contains(&(topic.to_owned(), event.aggregate_id.clone())) {
+                        report.held_back.push(position);
+                    } else {
+                        report.delivered.push(position);
+                        if row.retry {
+                            report.delivered_retries.push(position);
+                        }
                     }
                 }
             }
+        }
+        for (topic, seconds) in latencies {
+            metrics.relay_published_many(topic, &seconds);
         }
         Ok(report)
     }
@@ -409,13 +417,14 @@ impl OutboxRelay {
             retried |= !batch.is_empty();
             let Some((last, _)) = batch.last() else { break };
             after = last.position;
-            let produced = self.enqueue(&batch, &broken);
+            let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) >= limit;
+            let produced = self.enqueue(batch, &broken);
             let report = self.settle(produced, &mut broken).await?;
             if let Some((position, error)) = report.failed.first() {
                 retry_failure.get_or_insert_with(|| (0, format!("event {position}: {error}"))).0 += report.failed.len();
             }
             published += mark(&self.db, report).await?;
-            if i64::try_from(batch.len()).unwrap_or(i64::MAX) < limit {
+            if !full {
                 break;
             }
         }
@@ -475,7 +484,7 @@ impl OutboxRelay {
                         _ => {}
                     }
                     (!batch.is_empty()).then(|| {
-                        let mut produced = self.enqueue(&batch, broken);
+                        let mut produced = self.enqueue(batch, broken);
                         if !full {
                             // Every event with a topic up to the watermark is in this batch.
                             produced.through = Some(up_to);
@@ -691,17 +700,21 @@ fn publish_span(topic: &str, event: &RecordedEvent) -> tracing::Span {
         correlation_id = %event.correlation_id,
         error = tracing::field::Empty,
     );
-    fleuve_mesh::telemetry::continue_trace(&span, event.trace_context.as_deref());
+    // Without a subscriber (or with the span filtered out) there is no trace to continue.
+    if !span.is_disabled() {
+        fleuve_mesh::telemetry::continue_trace(&span, event.trace_context.as_deref());
+    }
     span
 }
 
 /// The record headers of an event (ARCHITECTURE.md, Contracts).
 fn headers(event: &RecordedEvent, traceparent: Option<&str>) -> OwnedHeaders {
-    let event_id = event.event_id.to_string();
+    let mut event_id = uuid::Uuid::encode_buffer();
+    let event_id = event.event_id.hyphenated().encode_lower(&mut event_id);
     let version = event.version.to_string();
     let recorded_at = event.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let mut headers = OwnedHeaders::new_with_capacity(10)
-        .insert(Header { key: "event_id", value: Some(event_id.as_str()) })
+        .insert(Header { key: "event_id", value: Some(&*event_id) })
         .insert(Header { key: "event_type", value: Some(event.event_type.as_str()) })
         .insert(Header { key: "aggregate_type", value: Some(event.aggregate_type.as_str()) })
         .insert(Header { key: "aggregate_id", value: Some(event.aggregate_id.as_str()) })

@@ -89,9 +89,16 @@ impl RegisteredSchema {
     /// `payload` in the Confluent wire format for this schema.
     pub fn frame(&self, payload: &[u8]) -> Vec<u8> {
         let mut framed = Vec::with_capacity(self.prefix.len() + payload.len());
+        self.frame_into(payload, &mut framed);
+        framed
+    }
+
+    /// [`RegisteredSchema::frame`] into `framed`, which it clears first (a buffer reused from
+    /// record to record).
+    pub fn frame_into(&self, payload: &[u8], framed: &mut Vec<u8>) {
+        framed.clear();
         framed.extend_from_slice(&self.prefix);
         framed.extend_from_slice(payload);
-        framed
     }
 }
 

@@ -126,27 +126,36 @@ pub fn outbox_log_after(
 ) -> Result<Vec<OutboxEntry>, StoreError> {
     let window = limit.max(LOG_READ_WINDOW);
     let (mut from, mut end, mut end_checked) = (after, up_to, false);
-    let mut entries = Vec::new();
+    // Sized once: a batch is thousands of entries of a few hundred bytes, which growing by
+    // doubling would copy about twice over.
+    let expected = usize::try_from(limit.min(up_to.saturating_sub(after)).clamp(0, 1 << 16)).unwrap_or(0);
+    let mut entries = Vec::with_capacity(expected);
     while from < end {
         let left = limit - i64::try_from(entries.len()).unwrap_or(i64::MAX);
         if left <= 0 {
             break;
         }
         let to = end.min(from.saturating_add(window));
-        let read = log_range(conn, from, to, left)?;
-        if read.is_empty() && to < end && !end_checked {
+        let read = log_range(conn, from, to, left, &mut entries)?;
+        if read == 0 && to < end && !end_checked {
             end_checked = true;
             end = end.min(super::last_position(conn)?);
         }
-        entries.extend(read);
         from = to;
     }
     Ok(entries)
 }
 
-/// Up to `limit` events with a topic and a position in `(after, up_to]`, in position order, in
-/// one statement: a range of the primary key, the events without a topic filtered out.
-fn log_range(conn: &mut DbConnection, after: i64, up_to: i64, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
+/// Appends to `entries` up to `limit` events with a topic and a position in `(after, up_to]`,
+/// in position order, read in one statement: a range of the primary key, the events without a
+/// topic filtered out. Returns how many it appended.
+fn log_range(
+    conn: &mut DbConnection,
+    after: i64,
+    up_to: i64,
+    limit: i64,
+    entries: &mut Vec<OutboxEntry>,
+) -> Result<usize, StoreError> {
     let rows = events::table
         .filter(events::position.gt(after))
         .filter(events::position.le(up_to))
@@ -154,20 +163,21 @@ fn log_range(conn: &mut DbConnection, after: i64, up_to: i64, limit: i64) -> Res
         .order(events::position.asc())
         .limit(limit)
         .select((EventRow::as_select(), events::topic))
-        .load::<(EventRow, Option<String>)>(conn)?;
-    rows.into_iter()
-        .map(|(event, topic)| {
-            let row = OutboxRow {
-                position: event.position,
-                topic: topic.unwrap_or_default(),
-                created_at: event.recorded_at.and_utc(),
-                attempts: 0,
-                last_error: None,
-                retry: false,
-            };
-            Ok((row, RecordedEvent::try_from(event)?))
-        })
-        .collect()
+        .load_iter::<(EventRow, Option<String>), diesel::connection::DefaultLoadingMode>(conn)?;
+    let before = entries.len();
+    for row in rows {
+        let (event, topic) = row?;
+        let row = OutboxRow {
+            position: event.position,
+            topic: topic.unwrap_or_default(),
+            created_at: event.recorded_at.and_utc(),
+            attempts: 0,
+            last_error: None,
+            retry: false,
+        };
+        entries.push((row, RecordedEvent::try_from(event)?));
+    }
+    Ok(entries.len() - before)
 }
 
 /// Up to `limit` retries with a position above `after`, in position order, with their events.
