@@ -28,10 +28,10 @@ use crate::{BusConfig, BusError};
 
 /// Rows read and published per batch; a batch is read while the one before it is published.
 /// `fleuve bench relay` measures this size by default. On 2026-12-07, once the log's reads were
-/// bounded (`outbox_log_after`), five alternated runs of each gave medians of 0.70–0.78× a bare
-/// producer with batches of 4 000 against 0.56–0.69× with batches of 1 000; the machine was
-/// busier between reads (85–91 % against 80–86 %). A batch holds its events in memory: a few
-/// megabytes of a log's usual events.
+/// bounded (`outbox_log_after`), five alternated runs of each, against the same bare producer
+/// (batches of 1 000 then), gave medians of 0.70–0.78 with batches of 4 000 against 0.56–0.69
+/// with batches of 1 000; the machine was busier between reads (85–91 % against 80–86 %). A
+/// batch holds its events in memory: a few megabytes of a log's usual events.
 pub const DEFAULT_BATCH_SIZE: i64 = 4_000;
 /// Pause between polls of a caught-up log. 10 ms keeps publication latency low, at about 100
 /// cheap queries a second when idle (the watermark's reading, the checkpoint, and a primary-key
