@@ -192,7 +192,9 @@ async fn bare_producer(
         let record = FutureRecord::to("bench.bare.v1").key(key.as_str()).payload(&value).headers(headers);
         deliveries.push(producer.send_result(record).map_err(|(e, _)| e)?);
         if deliveries.len() == batch {
-            for delivery in std::mem::replace(&mut in_flight, std::mem::take(&mut deliveries)) {
+            for delivery in
+                std::mem::replace(&mut in_flight, std::mem::replace(&mut deliveries, Vec::with_capacity(batch)))
+            {
                 delivery.await?.map_err(|(e, _)| e)?;
             }
         }

@@ -242,7 +242,8 @@ impl OutboxRelay {
     /// Produces every event of `batch` and awaits all deliveries; records nothing.
     ///
     /// Registers the schemas first if needed (an unreachable registry fails the whole batch,
-    /// before anything is sent). An event whose topic has no schema fails, loudly.
+    /// before anything is sent). An event whose topic has no schema fails, loudly. Copies the
+    /// batch (the drain, the relay's own path, hands its batches over instead).
     pub async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<PublishReport, BusError> {
         // What this batch fails is queued for a retry by the `mark` that follows.
         self.no_retries = false;
@@ -256,14 +257,17 @@ impl OutboxRelay {
     /// Enqueues every event of `batch` (pipelined, ordered per partition by the idempotent
     /// producer) without awaiting anything, but those of the keys in `broken`, held back; the
     /// schemas must be registered.
-    fn enqueue(&self, batch: Vec<OutboxEntry>, broken: &HashSet<(String, String)>) -> Produced {
+    ///
+    /// The batch is kept until its deliveries are settled, without its payloads: they are
+    /// dropped once framed (librdkafka holds its own copy).
+    fn enqueue(&self, mut batch: Vec<OutboxEntry>, broken: &HashSet<(String, String)>) -> Produced {
         let mut deliveries = Vec::with_capacity(batch.len());
         let mut spans = Vec::with_capacity(batch.len());
         let enqueued = std::time::Instant::now();
         let through = batch.iter().filter(|(row, _)| !row.retry).map(|(row, _)| row.position).max();
         // librdkafka copies the value it is given, so one buffer serves every record.
         let mut value = Vec::new();
-        for (row, event) in &batch {
+        for (row, event) in &mut batch {
             if !broken.is_empty() && broken.contains(&(row.topic.clone(), event.aggregate_id.clone())) {
                 spans.push(tracing::Span::none());
                 deliveries.push(Delivery::HeldBack);
@@ -278,7 +282,7 @@ impl OutboxRelay {
                 deliveries.push(Delivery::Refused(error));
                 continue;
             };
-            schema.frame_into(&event.payload, &mut value);
+            schema.frame_into(&std::mem::take(&mut event.payload), &mut value);
             // The consumer continues the trace from this publish span, itself a child of the
             // request that recorded the event.
             let headers = headers(event, traceparent.as_deref().or(event.trace_context.as_deref()));
