@@ -120,8 +120,8 @@ pub async fn relay(admin_url: &str, events: usize, batch_size: i64, rounds: usiz
 
 /// Appends `events` events to 100 streams, each with a topic (filling is not what is
 /// measured), interleaved as a log of many aggregates is: runs of 10 events of one stream, the
-/// streams in turn, 50 events per transaction. The relay then meets the keys, and so the
-/// partitions, mixed as the bare producer sends them. Returns how many.
+/// streams in turn, 50 events per transaction, so that the relay meets every key, and so every
+/// partition, within a batch (the bare producer changes key every record). Returns how many.
 async fn fill(db: &Database, events: usize, payload: &[u8]) -> anyhow::Result<usize> {
     const STREAMS: usize = 100;
     const RUN: usize = 10;

@@ -268,7 +268,7 @@ impl OutboxRelay {
         // librdkafka copies the value it is given, so one buffer serves every record.
         let mut value = Vec::new();
         for (row, event) in &mut batch {
-            if !broken.is_empty() && broken.contains(&(row.topic.clone(), event.aggregate_id.clone())) {
+            if is_broken(broken, &row.topic, &event.aggregate_id) {
                 spans.push(tracing::Span::none());
                 deliveries.push(Delivery::HeldBack);
                 continue;
@@ -354,7 +354,7 @@ impl OutboxRelay {
                         Some((_, seconds_of_topic)) => seconds_of_topic.push(seconds),
                         None => latencies.push((topic, vec![seconds])),
                     }
-                    if !broken.is_empty() && broken.contains(&(topic.to_owned(), event.aggregate_id.clone())) {
+                    if is_broken(broken, topic, &event.aggregate_id) {
                         report.held_back.push(position);
                     } else {
                         report.delivered.push(position);
@@ -675,6 +675,12 @@ fn is_refused_identity(error: &rdkafka::error::KafkaError) -> bool {
 /// producer itself (KIP-360); there a replacement costs a reconnection.
 fn is_timed_out(error: &rdkafka::error::KafkaError) -> bool {
     error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::MessageTimedOut)
+}
+
+/// Whether an event of `topic` and `key` failed earlier in the drain (its key is held back).
+/// Nothing is allocated while no key has failed, the usual case.
+fn is_broken(broken: &HashSet<(String, String)>, topic: &str, key: &str) -> bool {
+    !broken.is_empty() && broken.contains(&(topic.to_owned(), key.to_owned()))
 }
 
 fn join_task<T>(joined: Result<T, tokio::task::JoinError>) -> Result<T, BusError> {

@@ -338,12 +338,7 @@ impl Metrics {
         self.outbox_oldest_age.set(oldest_age_seconds.max(0.0));
     }
 
-    /// A record acknowledged by Kafka after `seconds`.
-    pub fn relay_published(&self, topic: &str, seconds: f64) {
-        self.relay_published_many(topic, &[seconds]);
-    }
-
-    /// Records of one topic the relay published, each with its latency: one look-up of the
+    /// Records of one topic acknowledged by Kafka, each after its `seconds`: one look-up of the
     /// topic's series for all of them.
     pub fn relay_published_many(&self, topic: &str, seconds: &[f64]) {
         let labels = TopicLabel { topic: topic.to_owned() };
