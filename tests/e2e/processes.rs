@@ -74,6 +74,68 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// Prints, for each `*.log` file in `dir` (the JSON logs of the processes a failed test
+/// kept), its warnings and errors grouped by message (digits masked), with how often and when
+/// each was seen, then its last lines: the CI log then says what went wrong and when, after
+/// the machine that ran the test and its kept files are gone.
+pub fn print_log_digest(dir: &std::path::Path) {
+    const GROUPS: usize = 10;
+    const LAST: usize = 3;
+    const WIDTH: usize = 300;
+    let cut = |line: &str| line.char_indices().nth(WIDTH).map_or(line.len(), |(i, _)| i);
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut logs: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    logs.retain(|p| p.extension().is_some_and(|e| e == "log"));
+    logs.sort();
+    for path in logs {
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        // By (level, message masked), in order of last sighting.
+        let mut groups: Vec<((String, String), Sightings)> = Vec::new();
+        for line in text.lines() {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            let level = event["level"].as_str().unwrap_or_default();
+            if level != "WARN" && level != "ERROR" {
+                continue;
+            }
+            let message = event["message"].as_str().unwrap_or_default();
+            let masked: String = message.chars().take(100).map(|c| if c.is_ascii_digit() { '#' } else { c }).collect();
+            let at = event["timestamp"].as_str().unwrap_or_default().to_owned();
+            let mut example = format!("{}: {message}", event["target"].as_str().unwrap_or_default());
+            if let Some(error) = event["error"].as_str() {
+                example = format!("{example} ({error})");
+            }
+            example.truncate(cut(&example));
+            let key = (level.to_owned(), masked);
+            match groups.iter().position(|(k, _)| *k == key) {
+                Some(i) => {
+                    let (key, seen) = groups.remove(i);
+                    groups.push((key, Sightings { count: seen.count + 1, last: at, example, ..seen }));
+                }
+                None => groups.push((key, Sightings { count: 1, first: at.clone(), last: at, example })),
+            }
+        }
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        eprintln!("--- {name}: {} lines; warnings and errors by message, last seen last:", text.lines().count());
+        for ((level, _), seen) in &groups[groups.len().saturating_sub(GROUPS)..] {
+            let Sightings { count, first, last, example } = seen;
+            eprintln!("  {level} x{count} {first} .. {last}: {example}");
+        }
+        eprintln!("  the last lines:");
+        let lines: Vec<&str> = text.lines().collect();
+        for line in &lines[lines.len().saturating_sub(LAST)..] {
+            eprintln!("  {}", &line[..cut(line)]);
+        }
+    }
+}
+
+/// One message of a log: how often, when first and last, and its last occurrence.
+struct Sightings {
+    count: usize,
+    first: String,
+    last: String,
+    example: String,
+}
+
 pub fn wait_for_port(port: u16, within: Duration) {
     let deadline = Instant::now() + within;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -85,24 +147,32 @@ pub fn wait_for_port(port: u16, within: Duration) {
 /// Starts `fleuve infra` (broker and registry on their own, in memory) and reads its `export`
 /// lines.
 pub fn start_infra() -> (Process, HashMap<String, String>) {
-    infra(&["--kafka-listen", "127.0.0.1:0", "--registry-listen", "127.0.0.1:0"])
+    infra(&["--kafka-listen", "127.0.0.1:0", "--registry-listen", "127.0.0.1:0"], None)
 }
 
 /// Starts `fleuve infra` on these ports, keeping its broker and registry in `dir` (a restart on
-/// the same directory and ports finds them again).
+/// the same directory and ports finds them again). Its log is appended to `<dir>.log`, one
+/// file across restarts.
 pub fn start_infra_kept(dir: &std::path::Path, kafka: u16, registry: u16) -> (Process, HashMap<String, String>) {
     let kafka = format!("127.0.0.1:{kafka}");
     let registry = format!("127.0.0.1:{registry}");
+    let log = dir.with_extension("log");
     let dir = dir.display().to_string();
-    infra(&["--kafka-listen", &kafka, "--registry-listen", &registry, "--data-dir", &dir])
+    infra(&["--kafka-listen", &kafka, "--registry-listen", &registry, "--data-dir", &dir], Some(&log))
 }
 
-fn infra(args: &[&str]) -> (Process, HashMap<String, String>) {
+fn infra(args: &[&str], log: Option<&std::path::Path>) -> (Process, HashMap<String, String>) {
+    let stderr = match log {
+        Some(path) => Stdio::from(
+            std::fs::OpenOptions::new().create(true).append(true).open(path).expect("fleuve infra's log file"),
+        ),
+        None => Stdio::null(),
+    };
     let mut child = fleuve_command()
         .arg("infra")
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start fleuve infra");
     let stdout = child.stdout.take().unwrap();

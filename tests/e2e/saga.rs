@@ -298,6 +298,7 @@ impl Drop for Cluster {
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
+            crate::processes::print_log_digest(&self.dir);
             eprintln!("saga cluster logs kept in {}", self.dir.display());
         }
     }
