@@ -37,7 +37,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use fleuve_store::Database;
@@ -64,6 +64,25 @@ const FREE_CONFLICTS: u32 = 20;
 
 /// Suffix of the dead-letter topic of each consumed topic.
 pub const DLQ_SUFFIX: &str = ".dlq";
+
+/// Pause before a consumer that failed for good is replaced; it doubles while replacements
+/// keep failing, up to [`MAX_REPLACEMENT_PAUSE`], and starts over once one lasted longer.
+const FIRST_REPLACEMENT_PAUSE: Duration = Duration::from_secs(1);
+const MAX_REPLACEMENT_PAUSE: Duration = Duration::from_secs(60);
+/// How often a consumer looks for a fatal error librdkafka has not reported as a receive error.
+const FATAL_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How [`ProjectionConsumer::consume`] ended.
+enum Ended {
+    Shutdown,
+    /// librdkafka's fatal error: the consumer receives nothing more.
+    Fatal(String),
+}
+
+/// The fatal error of `consumer`, if librdkafka raised one.
+fn fatal_error<C: rdkafka::consumer::ConsumerContext>(consumer: &StreamConsumer<C>) -> Option<String> {
+    consumer.client().fatal_error().map(|(code, reason)| format!("{code:?}: {reason}"))
+}
 
 /// Tuning of a consumer.
 #[derive(Debug, Clone)]
@@ -248,6 +267,8 @@ pub struct ConsumerStats {
     pub groups: u64,
     /// Records applied in a transaction shared with other records.
     pub applied_together: u64,
+    /// Kafka consumers replaced after librdkafka declared them failed for good.
+    pub replaced: u64,
 }
 
 #[derive(Debug, Default)]
@@ -255,6 +276,7 @@ struct Counters {
     settled: AtomicU64,
     groups: AtomicU64,
     together: AtomicU64,
+    replaced: AtomicU64,
 }
 
 /// Why a record could not be turned into an event: parked at once, or waited out.
@@ -331,7 +353,53 @@ impl ProjectionConsumer {
 
     /// Consumes until `shutdown` completes, then commits the stored offsets. Needs a
     /// multi-thread runtime (closing the consumer blocks on the broker).
+    ///
+    /// A consumer that librdkafka declares failed for good is replaced by a new one, after a
+    /// pause that doubles up to a minute while replacements keep failing. Kafka fences a static
+    /// member (`FENCED_INSTANCE_ID`, fatal in librdkafka) whose commit or heartbeat still
+    /// names the member id it had before its session lapsed, once its instance has joined again
+    /// under a new one: seen after the embedded broker was killed and restarted, the consumer
+    /// then received nothing for good. Its records come again from the committed offsets; the
+    /// inbox drops those that were applied. (Two replicas sharing an instance id fence each
+    /// other in turn, loudly, at that pace.)
     pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) -> Result<(), BusError> {
+        tokio::pin!(shutdown);
+        let mut pause = FIRST_REPLACEMENT_PAUSE;
+        loop {
+            let started = Instant::now();
+            let consumer = self.subscribe()?;
+            let ended = self.consume(&consumer, &mut shutdown).await;
+            let name = self.name().to_owned();
+            let fatal = match ended {
+                Ended::Shutdown => {
+                    tokio::task::block_in_place(move || {
+                        if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
+                            tracing::debug!(consumer = name, %error, "final offset commit");
+                        }
+                        drop(consumer);
+                    });
+                    tracing::info!(consumer = self.name(), "consumer stopped");
+                    return Ok(());
+                }
+                Ended::Fatal(reason) => reason,
+            };
+            self.stats.replaced.fetch_add(1, Ordering::Relaxed);
+            if started.elapsed() > MAX_REPLACEMENT_PAUSE {
+                pause = FIRST_REPLACEMENT_PAUSE;
+            }
+            tracing::error!(consumer = self.name(), error = %fatal, retry_in = ?pause, "kafka consumer failed fatally; replacing it");
+            // Closing blocks on the broker, so not on an async worker.
+            tokio::task::block_in_place(move || drop(consumer));
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                () = tokio::time::sleep(pause) => {}
+            }
+            pause = (pause * 2).min(MAX_REPLACEMENT_PAUSE);
+        }
+    }
+
+    /// A consumer of the projection's topics in its group, subscribed.
+    fn subscribe(&self) -> Result<StreamConsumer<LagReporter>, BusError> {
         let group = self.settings.group_id.clone().unwrap_or_else(|| self.name().to_owned());
         let interval = self.settings.commit_interval.as_millis().max(1).to_string();
         let mut config = self.bus.consumer_config(&group);
@@ -347,7 +415,16 @@ impl ProjectionConsumer {
         let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&refs)?;
         tracing::info!(consumer = self.name(), group, ?topics, "consumer started");
+        Ok(consumer)
+    }
 
+    /// Applies what `consumer` receives until `shutdown` completes or the consumer fails for
+    /// good; in the second case, after the transactions running then have ended.
+    async fn consume(
+        self: &Arc<Self>,
+        consumer: &StreamConsumer<LagReporter>,
+        shutdown: &mut Pin<&mut impl Future<Output = ()>>,
+    ) -> Ended {
         // Up to `concurrency` records of different keys are applied at once; a record whose
         // key is busy waits behind it, so each key keeps its order. A partition's offset is
         // stored only up to the last record before its oldest unsettled one.
@@ -359,8 +436,11 @@ impl ProjectionConsumer {
         let mut ready: Vec<RawRecord> = Vec::new();
         let mut applying = 0usize;
         let mut running = FuturesUnordered::new();
-        tokio::pin!(shutdown);
-        loop {
+        // librdkafka reports a fatal error once, as a receive error; the check also runs on
+        // this tick, should that report be missed.
+        let mut check = tokio::time::interval(FATAL_CHECK_INTERVAL);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let fatal = loop {
             if running.len() < transactions && !ready.is_empty() {
                 let batch = std::mem::take(&mut ready);
                 applying += batch.len();
@@ -368,7 +448,11 @@ impl ProjectionConsumer {
             }
             let room = applying + ready.len() < concurrency && pipeline.waiting < concurrency * 4;
             tokio::select! {
-                () = &mut shutdown => break,
+                () = shutdown.as_mut() => {
+                    // Records still being applied are dropped unsettled: their offsets were
+                    // not stored, so they come again and the inbox drops what did commit.
+                    return Ended::Shutdown;
+                }
                 received = consumer.recv(), if room => {
                     match received.map(|m| RawRecord::from_message(&m)) {
                         Ok(record) => {
@@ -377,9 +461,17 @@ impl ProjectionConsumer {
                             }
                         }
                         Err(error) => {
+                            if let Some(fatal) = fatal_error(consumer) {
+                                break fatal;
+                            }
                             tracing::warn!(consumer = self.name(), %error, "kafka receive failed");
                             tokio::time::sleep(Duration::from_millis(200)).await;
                         }
+                    }
+                }
+                _ = check.tick() => {
+                    if let Some(fatal) = fatal_error(consumer) {
+                        break fatal;
                     }
                 }
                 Some(records) = running.next(), if !running.is_empty() => {
@@ -399,19 +491,13 @@ impl ProjectionConsumer {
                     }
                 }
             }
+        };
+        // The transactions running end before the replacement starts, which gets their
+        // records again (nothing more can be committed by this consumer).
+        tokio::select! {
+            () = shutdown.as_mut() => Ended::Shutdown,
+            () = async { while running.next().await.is_some() {} } => Ended::Fatal(fatal),
         }
-        // Records still being applied are dropped unsettled: their offsets were not stored,
-        // so they come again and the inbox drops what did commit.
-        drop(running);
-        let name = self.name().to_owned();
-        tokio::task::block_in_place(move || {
-            if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
-                tracing::debug!(consumer = name, %error, "final offset commit");
-            }
-            drop(consumer);
-        });
-        tracing::info!(consumer = self.name(), "consumer stopped");
-        Ok(())
     }
 
     /// Applies (or parks) `records`, together when they can be, and hands them back once
@@ -543,6 +629,7 @@ impl ProjectionConsumer {
             settled: self.stats.settled.load(Ordering::Relaxed),
             groups: self.stats.groups.load(Ordering::Relaxed),
             applied_together: self.stats.together.load(Ordering::Relaxed),
+            replaced: self.stats.replaced.load(Ordering::Relaxed),
         }
     }
 

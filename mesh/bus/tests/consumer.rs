@@ -597,3 +597,69 @@ async fn a_rebalance_storm_loses_repeats_and_reorders_nothing() -> Result<()> {
     Arc::into_inner(mesh).context("mesh still shared")?.stop().await?;
     Ok(())
 }
+
+/// A static member fenced by another member of its instance id (Kafka's `FENCED_INSTANCE_ID`,
+/// fatal in librdkafka: the consumer then receives nothing for good) is replaced by a new
+/// consumer, which takes the instance's place back and applies what comes next. Seen in the
+/// saga after a broker restart: a commit under the member id from before the restart reached
+/// the coordinator after the instance had joined again under a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fenced_static_member_is_replaced_and_consumes_again() -> Result<()> {
+    const GROUP: &str = "tally-fenced";
+    const INSTANCE: &str = "tally-0";
+    let mesh = Mesh::start().await?;
+    let test_db = database(true).await?;
+    let db = test_db.database().clone();
+    let settings = ConsumerSettings {
+        initial_backoff: Duration::from_millis(20),
+        group_id: Some(GROUP.to_owned()),
+        instance_id: Some(INSTANCE.to_owned()),
+        ..ConsumerSettings::default()
+    };
+    let consumer = mesh.consumer_with(&db, Tally::new("tally"), settings).await?;
+    let running = run(&consumer);
+    let publish = |id: &'static str, reason: &'static str| {
+        let (db, relay) = (db.clone(), mesh.relay(&db));
+        async move {
+            append_reasons(&db, id, &[reason]).await?;
+            let mut relay = relay?;
+            relay.run_once().await?;
+            relay.close().await;
+            anyhow::Ok(())
+        }
+    };
+    publish("a", "a0").await?;
+    eventually("the first event applied", || async { Ok(tallies(&db).await?.get("a").map(|x| x.0) == Some(1)) })
+        .await?;
+
+    // Another consumer joins under the same instance id and takes the member's place: the
+    // member's next heartbeat is answered FENCED_INSTANCE_ID.
+    let mut intruder = mesh.broker.bus_config().consumer_config(GROUP);
+    intruder.set("group.instance.id", INSTANCE);
+    let intruder: Arc<StreamConsumer> = Arc::new(intruder.create()?);
+    intruder.subscribe(&[TOPIC])?;
+    let polling = tokio::spawn({
+        let intruder = intruder.clone();
+        async move {
+            loop {
+                let _ = intruder.recv().await;
+            }
+        }
+    });
+    eventually("the fenced consumer replaced", || async { Ok(consumer.stats().replaced >= 1) }).await?;
+    polling.abort();
+    let _ = polling.await;
+    tokio::task::block_in_place(move || drop(intruder));
+
+    // The replacement joined under the instance id again and gets what comes next.
+    publish("a", "a1").await?;
+    eventually("the event after the fencing applied", || async {
+        Ok(tallies(&db).await?.get("a") == Some(&(2, "a0,a1".to_owned())))
+    })
+    .await?;
+    ensure!(parked(&db, "tally").await?.is_empty(), "no dead letters");
+    running.stop().await?;
+    Arc::into_inner(consumer).context("consumer still shared")?.close().await;
+    mesh.stop().await?;
+    Ok(())
+}
