@@ -294,6 +294,14 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A process that ended on its own (a crash) explains a stalled saga.
+            for (service, process) in &mut self.processes {
+                if let Ok(Some(status)) = process.0.try_wait() {
+                    eprintln!("--- {service} had ended: {status}");
+                }
+            }
+        }
         self.processes.clear();
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);

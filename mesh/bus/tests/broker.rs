@@ -364,3 +364,58 @@ async fn a_second_broker_on_the_same_directory_is_refused() -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// A broker kept in a directory gives its topics new ids when it starts again. A consumer
+/// fetching by the old id (Fetch v13+) is answered UNKNOWN_TOPIC_ID with that id, as Kafka
+/// answers, so librdkafka refreshes its metadata and fetches by the new one; answered under
+/// another id, it dropped the answer unread and fetched nothing more until its periodic
+/// metadata refresh (5 minutes). An assigned consumer (no group, so no rejoin to refresh the
+/// metadata) gets the record produced after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_follows_the_new_topic_id_after_a_restart() -> Result<()> {
+    use rdkafka::{Offset, TopicPartitionList};
+    let dir = std::env::temp_dir().join(format!("fleuve-broker-topic-id-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let topic = "fleuve.renamed";
+    // The same address before and after the restart, as a restarted `fleuve infra` has.
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let produce = |config: fleuve_bus::BusConfig, value: &'static str| async move {
+        let producer: FutureProducer = config.producer_config().create()?;
+        producer
+            .send(FutureRecord::to(topic).key("k").payload(value), Timeout::After(OP_TIMEOUT))
+            .await
+            .map_err(|(e, _)| e)?;
+        tokio::task::block_in_place(|| drop(producer));
+        anyhow::Ok(())
+    };
+
+    let broker = timeout(OP_TIMEOUT, EmbeddedBroker::start_in(listen, &dir)).await??;
+    let config = broker.bus_config();
+    timeout(OP_TIMEOUT, fleuve_bus::ensure_topics(&config, &[topic], 1, 1)).await??;
+    produce(config.clone(), "before").await?;
+    let consumer: StreamConsumer = config.consumer_config("fleuve-test-assigned").create()?;
+    let mut assignment = TopicPartitionList::new();
+    assignment.add_partition_offset(topic, 0, Offset::Beginning)?;
+    consumer.assign(&assignment)?;
+    let first = receive(&consumer, 1, |m| Ok((m.offset(), text(m.payload())))).await?;
+    ensure!(first == [(0, "before".to_owned())], "{first:?}");
+    broker.shutdown().await;
+
+    let broker = timeout(OP_TIMEOUT, EmbeddedBroker::start_in(listen, &dir)).await??;
+    produce(broker.bus_config(), "after").await?;
+    // The consumer reports the broker's absence meanwhile (all brokers down): passed over.
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    let next = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match timeout(left, consumer.recv()).await {
+            Ok(Ok(message)) => break Some((message.offset(), text(message.payload()))),
+            Ok(Err(_)) => {}
+            Err(_) => break None,
+        }
+    };
+    tokio::task::block_in_place(|| drop(consumer));
+    ensure!(next == Some((1, "after".to_owned())), "the record produced after the restart: {next:?}");
+    broker.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

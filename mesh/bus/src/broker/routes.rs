@@ -20,9 +20,7 @@ use rama_core::{Context, Layer as _, Service};
 use tansu_broker::Error as BrokerError;
 use tansu_broker::service::{auth, coordinator, storage as routes};
 use tansu_sans_io::fetch_request::FetchTopic;
-use tansu_sans_io::fetch_response::{
-    EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch, PartitionData, SnapshotId,
-};
+use tansu_sans_io::fetch_response::{FetchableTopicResponse, PartitionData};
 use tansu_sans_io::produce_request::PartitionProduceData;
 use tansu_sans_io::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use tansu_sans_io::record::deflated::Frame;
@@ -370,22 +368,34 @@ fn partition_data(index: i32, slice: Slice) -> PartitionData {
         .records((!slice.batches.is_empty()).then_some(Frame { batches: slice.batches }))
 }
 
+/// The answer for a topic the broker does not know, as Kafka gives it: named by id (Fetch
+/// v13+), the same id with UNKNOWN_TOPIC_ID, so librdkafka matches the answer to its partitions
+/// and refreshes its metadata (a broker kept in a directory gives its topics new ids when it
+/// starts again, and a consumer may still fetch by an old one). No leader or epoch tags.
+///
+/// The answer was once the zero id with a leader tag: librdkafka dropped it unread, kept
+/// fetching by the stale id, and took the tag for a leader change of a topic without a name,
+/// which crashed it (SIGSEGV in `rd_kafka_metadata_cache_find`).
 fn unknown_topic(topic: &FetchTopic) -> FetchableTopicResponse {
-    FetchableTopicResponse::default().topic(topic.topic.clone()).topic_id(Some([0; 16])).partitions(
+    let error = match topic.topic_id {
+        Some(_) => ErrorCode::UnknownTopicId,
+        None => ErrorCode::UnknownTopicOrPartition,
+    };
+    FetchableTopicResponse::default().topic(topic.topic.clone()).topic_id(topic.topic_id.or(Some([0; 16]))).partitions(
         topic.partitions.as_ref().map(|partitions| {
             partitions
                 .iter()
                 .map(|partition| {
                     PartitionData::default()
                         .partition_index(partition.partition)
-                        .error_code(ErrorCode::UnknownTopicOrPartition.into())
-                        .high_watermark(0)
-                        .last_stable_offset(Some(0))
+                        .error_code(error.into())
+                        .high_watermark(-1)
+                        .last_stable_offset(Some(-1))
                         .log_start_offset(Some(-1))
-                        .diverging_epoch(Some(EpochEndOffset::default().epoch(-1).end_offset(-1)))
-                        .current_leader(Some(LeaderIdAndEpoch::default().leader_id(0).leader_epoch(0)))
-                        .snapshot_id(Some(SnapshotId::default().end_offset(-1).epoch(-1)))
-                        .aborted_transactions(Some([].into()))
+                        .diverging_epoch(None)
+                        .current_leader(None)
+                        .snapshot_id(None)
+                        .aborted_transactions(None)
                         .preferred_read_replica(Some(-1))
                         .records(None)
                 })
