@@ -296,9 +296,10 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         if std::thread::panicking() {
             // A process that ended on its own (a crash) explains a stalled saga.
-            for (service, process) in &mut self.processes {
+            let infra = std::iter::once(("infra", &mut self.infra));
+            for (name, process) in self.processes.iter_mut().map(|(s, p)| (*s, p)).chain(infra) {
                 if let Ok(Some(status)) = process.0.try_wait() {
-                    eprintln!("--- {service} had ended: {status}");
+                    eprintln!("--- {name} had ended: {status}");
                 }
             }
         }

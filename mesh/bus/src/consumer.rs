@@ -75,8 +75,8 @@ const FATAL_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// How [`ProjectionConsumer::consume`] ended.
 enum Ended {
     Shutdown,
-    /// librdkafka's fatal error: the consumer receives nothing more.
-    Fatal(String),
+    /// librdkafka's fatal error, and when it was seen: the consumer receives nothing more.
+    Fatal(String, Instant),
 }
 
 /// The fatal error of `consumer`, if librdkafka raised one.
@@ -355,23 +355,23 @@ impl ProjectionConsumer {
     /// multi-thread runtime (closing the consumer blocks on the broker).
     ///
     /// A consumer that librdkafka declares failed for good is replaced by a new one, after a
-    /// pause that doubles up to a minute while replacements keep failing. Kafka fences a static
-    /// member (`FENCED_INSTANCE_ID`, fatal in librdkafka) whose commit or heartbeat still
-    /// names the member id it had before its session lapsed, once its instance has joined again
-    /// under a new one: seen after the embedded broker was killed and restarted, the consumer
-    /// then received nothing for good. Its records come again from the committed offsets; the
-    /// inbox drops those that were applied. (Two replicas sharing an instance id fence each
-    /// other in turn, loudly, at that pace.)
+    /// pause that doubles up to a minute while replacements keep failing (or cannot be
+    /// created). Kafka fences a static member (`FENCED_INSTANCE_ID`, fatal in librdkafka) whose
+    /// commit or heartbeat still names the member id it had before its session lapsed, once
+    /// its instance has joined again under a new one, as can happen when the broker restarts;
+    /// before, the consumer then received nothing for good. Its records come again from the
+    /// committed offsets; the inbox drops those that were applied, and a record parked before
+    /// keeps its one dead letter. (Two replicas sharing an instance id fence each other in
+    /// turn, loudly, at that pace.)
     pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) -> Result<(), BusError> {
         tokio::pin!(shutdown);
         let mut pause = FIRST_REPLACEMENT_PAUSE;
+        let mut consumer = self.subscribe()?;
         loop {
             let started = Instant::now();
-            let consumer = self.subscribe()?;
-            let ended = self.consume(&consumer, &mut shutdown).await;
-            let name = self.name().to_owned();
-            let fatal = match ended {
+            let (fatal, lived) = match self.consume(&consumer, &mut shutdown).await {
                 Ended::Shutdown => {
+                    let name = self.name().to_owned();
                     tokio::task::block_in_place(move || {
                         if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
                             tracing::debug!(consumer = name, %error, "final offset commit");
@@ -381,20 +381,31 @@ impl ProjectionConsumer {
                     tracing::info!(consumer = self.name(), "consumer stopped");
                     return Ok(());
                 }
-                Ended::Fatal(reason) => reason,
+                Ended::Fatal(reason, at) => (reason, at.duration_since(started)),
             };
-            self.stats.replaced.fetch_add(1, Ordering::Relaxed);
-            if started.elapsed() > MAX_REPLACEMENT_PAUSE {
+            if lived > MAX_REPLACEMENT_PAUSE {
                 pause = FIRST_REPLACEMENT_PAUSE;
             }
             tracing::error!(consumer = self.name(), error = %fatal, retry_in = ?pause, "kafka consumer failed fatally; replacing it");
             // Closing blocks on the broker, so not on an async worker.
             tokio::task::block_in_place(move || drop(consumer));
-            tokio::select! {
-                () = &mut shutdown => return Ok(()),
-                () = tokio::time::sleep(pause) => {}
-            }
-            pause = (pause * 2).min(MAX_REPLACEMENT_PAUSE);
+            consumer = loop {
+                tokio::select! {
+                    () = &mut shutdown => {
+                        tracing::info!(consumer = self.name(), "consumer stopped");
+                        return Ok(());
+                    }
+                    () = tokio::time::sleep(pause) => {}
+                }
+                pause = (pause * 2).min(MAX_REPLACEMENT_PAUSE);
+                match self.subscribe() {
+                    Ok(consumer) => break consumer,
+                    Err(error) => {
+                        tracing::error!(consumer = self.name(), %error, retry_in = ?pause, "cannot create the replacement consumer");
+                    }
+                }
+            };
+            self.stats.replaced.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -492,11 +503,12 @@ impl ProjectionConsumer {
                 }
             }
         };
+        let seen = Instant::now();
         // The transactions running end before the replacement starts, which gets their
         // records again (nothing more can be committed by this consumer).
         tokio::select! {
             () = shutdown.as_mut() => Ended::Shutdown,
-            () = async { while running.next().await.is_some() {} } => Ended::Fatal(fatal),
+            () = async { while running.next().await.is_some() {} } => Ended::Fatal(fatal, seen),
         }
     }
 
@@ -811,19 +823,23 @@ impl ProjectionConsumer {
             attempts,
         };
         let mut backoff = self.settings.initial_backoff;
-        let id = loop {
+        let (id, new) = loop {
             let letter = letter.clone();
             match self.db.transaction(move |conn| dead_letter_park(conn, &letter)).await {
-                Ok(id) => break id,
+                Ok(parked) => break parked,
                 Err(error) => {
                     tracing::error!(%error, retry_in = ?backoff, "cannot write the dead letter");
                     backoff = self.pause(backoff).await;
                 }
             }
         };
-        fleuve_metrics::metrics().consumer_record(self.name(), RecordOutcome::parked);
-        tracing::warn!(dead_letter = id, %reason, "record parked");
-        self.copy_to_dlq_topic(record, id, &reason).await;
+        if new {
+            fleuve_metrics::metrics().consumer_record(self.name(), RecordOutcome::parked);
+            tracing::warn!(dead_letter = id, %reason, "record parked");
+            self.copy_to_dlq_topic(record, id, &reason).await;
+        } else {
+            tracing::debug!(dead_letter = id, "record delivered again; parked already");
+        }
         Disposition::Parked { id, reason }
     }
 

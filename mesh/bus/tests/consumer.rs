@@ -600,9 +600,9 @@ async fn a_rebalance_storm_loses_repeats_and_reorders_nothing() -> Result<()> {
 
 /// A static member fenced by another member of its instance id (Kafka's `FENCED_INSTANCE_ID`,
 /// fatal in librdkafka: the consumer then receives nothing for good) is replaced by a new
-/// consumer, which takes the instance's place back and applies what comes next. Seen in the
-/// saga after a broker restart: a commit under the member id from before the restart reached
-/// the coordinator after the instance had joined again under a new one.
+/// consumer, which takes the instance's place back and applies what comes next. It can happen
+/// after a broker restart: a commit under the member id from before the restart reaching the
+/// coordinator after the instance joined again under a new one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_fenced_static_member_is_replaced_and_consumes_again() -> Result<()> {
     const GROUP: &str = "tally-fenced";

@@ -25,17 +25,19 @@ async fn claim(
     db.transaction(move |conn| inbox_claim(conn, &entry(consumer, event_id), key)).await
 }
 
-async fn park(db: &fleuve_store::Database, consumer: &str, key: Option<&str>) -> Result<i64, StoreError> {
+/// Parks the record at `offset` of partition 0 of "orders"; its letter's id.
+async fn park(db: &fleuve_store::Database, consumer: &str, key: Option<&str>, offset: i64) -> Result<i64, StoreError> {
     let letter = NewDeadLetter {
         consumer: consumer.into(),
         topic: "orders".into(),
+        offset,
         key: key.map(str::to_owned),
         headers: "{}".into(),
         error: "poison".into(),
         attempts: 1,
         ..NewDeadLetter::default()
     };
-    db.transaction(move |conn| dead_letter_park(conn, &letter)).await
+    Ok(db.transaction(move |conn| dead_letter_park(conn, &letter)).await?.0)
 }
 
 pub async fn inbox_claims_once_and_waits_behind_parked_keys(test: TestDatabase) -> anyhow::Result<()> {
@@ -44,9 +46,10 @@ pub async fn inbox_claims_once_and_waits_behind_parked_keys(test: TestDatabase) 
     assert_eq!(claim(db, "stats", "e1", Some("k1")).await?, InboxClaim::Seen, "a redelivery is seen");
     assert_eq!(claim(db, "notify", "e1", Some("k1")).await?, InboxClaim::Claimed, "consumers are independent");
 
-    let parked = park(db, "stats", Some("k2")).await?;
-    let later = park(db, "stats", Some("k2")).await?;
-    let keyless = park(db, "stats", None).await?;
+    let parked = park(db, "stats", Some("k2"), 1).await?;
+    let later = park(db, "stats", Some("k2"), 2).await?;
+    assert_eq!(park(db, "stats", Some("k2"), 2).await?, later, "a record parked again keeps its letter");
+    let keyless = park(db, "stats", None, 3).await?;
     assert_eq!(claim(db, "stats", "e2", Some("k2")).await?, InboxClaim::Blocked(parked), "the oldest letter blocks");
     assert!(!db.run(|conn| inbox_contains(conn, "stats", "e2")).await?, "a blocked claim writes nothing");
     assert_eq!(claim(db, "notify", "e2", Some("k2")).await?, InboxClaim::Claimed, "only the letter's consumer");
@@ -61,7 +64,7 @@ pub async fn inbox_claims_once_and_waits_behind_parked_keys(test: TestDatabase) 
     assert_eq!(db.run(|conn| inbox_count(conn, "stats")).await?, 4);
 
     // inbox_record: the claim without the dead-letter check.
-    let blocked = park(db, "stats", Some("k5")).await?;
+    let blocked = park(db, "stats", Some("k5"), 5).await?;
     assert!(blocked > 0);
     assert!(db.transaction(|conn| inbox_record(conn, &entry("stats", "e5"))).await?);
     assert!(!db.transaction(|conn| inbox_record(conn, &entry("stats", "e5"))).await?);
