@@ -31,6 +31,7 @@ async fn park(db: &fleuve_store::Database, consumer: &str, key: Option<&str>, of
         consumer: consumer.into(),
         topic: "orders".into(),
         offset,
+        event_id: Some(format!("event-{offset}")),
         key: key.map(str::to_owned),
         headers: "{}".into(),
         error: "poison".into(),
