@@ -127,8 +127,10 @@ struct DevBehindEnvoy {
     edge: Envoy,
     vars: std::collections::HashMap<String, String>,
     issuer: TokenIssuer,
-    dir: PathBuf,
     _node: Process,
+    /// The node's data directory, removed with the fixture (fields drop in order: after the
+    /// node stopped).
+    _dir: crate::support::TempDir,
 }
 
 impl DevBehindEnvoy {
@@ -154,7 +156,7 @@ impl DevBehindEnvoy {
         let edge = start_envoy(&dir, &config, port, admin);
         let key = SigningKey::load_or_generate(&DataDir::new(dir.join("data")).key_file()).unwrap();
         let issuer = TokenIssuer::new(key, &fleuve_mesh::MeshConfig::default().auth);
-        let dev = DevBehindEnvoy { edge, vars, issuer, dir, _node: node };
+        let dev = DevBehindEnvoy { edge, vars, issuer, _node: node, _dir: dir };
         until_routed(&dev.edge, &dev.token_for("warm-up")).await;
         dev
     }
@@ -162,12 +164,6 @@ impl DevBehindEnvoy {
     /// An applicant's token for any subject, signed with the node's key.
     fn token_for(&self, subject: &str) -> String {
         self.issuer.issue(subject, Role::Applicant, "org-edge").unwrap().0
-    }
-}
-
-impl Drop for DevBehindEnvoy {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -23,7 +23,7 @@ use tonic::Code;
 /// A PostgreSQL cluster in a temporary directory, run as the `postgres` user when the tests
 /// run as root (PostgreSQL refuses root), stopped and removed on drop.
 pub struct PrivatePostgres {
-    dir: PathBuf,
+    dir: crate::support::TempDir,
     bin: PathBuf,
     pub port: u16,
 }

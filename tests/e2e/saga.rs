@@ -28,7 +28,7 @@ use crate::processes::{Process, free_port, start_infra, start_infra_kept, wait_f
 
 /// The saga's services, their databases and the bus, as separate processes.
 struct Cluster {
-    dir: PathBuf,
+    dir: crate::support::TempDir,
     infra: Process,
     /// The broker's and registry's fixed ports when `fleuve infra` keeps them in `dir/infra`.
     infra_ports: Option<(u16, u16)>,
@@ -304,11 +304,9 @@ impl Drop for Cluster {
             }
         }
         self.processes.clear();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        } else {
+        // The directory goes with the cluster, but for a failed test: kept, its path printed.
+        if std::thread::panicking() {
             crate::processes::print_log_digest(&self.dir);
-            eprintln!("saga cluster logs kept in {}", self.dir.display());
         }
     }
 }

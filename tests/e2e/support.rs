@@ -43,7 +43,7 @@ pub struct TestNode {
     shutdown: Option<oneshot::Sender<()>>,
     stopped: Option<std::sync::mpsc::Receiver<()>>,
     _pg: Option<TestDatabase>,
-    dir: PathBuf,
+    dir: TempDir,
 }
 
 impl std::fmt::Debug for TestNode {
@@ -52,10 +52,46 @@ impl std::fmt::Debug for TestNode {
     }
 }
 
-pub fn temp_dir(prefix: &str) -> PathBuf {
+/// A fresh directory under the system's temporary directory, removed when dropped, unless the
+/// test is failing: then it is kept and its path printed, for what it holds (logs, data).
+pub fn temp_dir(prefix: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    TempDir(dir)
+}
+
+/// See [`temp_dir`].
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = PathBuf;
+
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TempDir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        } else if self.0.exists() {
+            eprintln!("kept {}", self.0.display());
+        }
+    }
 }
 
 /// What the node thread reports once it is up.
@@ -79,7 +115,7 @@ impl TestNode {
 
     pub async fn start_with(backend: Backend, config: MeshConfig) -> TestNode {
         let dir = temp_dir("fleuve-node");
-        let data = DataDir::new(&dir);
+        let data = DataDir::new(dir.as_path());
         let pg = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(TestDatabase::postgres(&node::MIGRATIONS).await.expect("postgres test database")),
