@@ -123,6 +123,11 @@ mod tests {
         dir.join("registry.jsonl")
     }
 
+    /// Removes the directory of a passed test's journal (a failed one's stays, to be read).
+    fn clean(path: &std::path::Path) {
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
     #[test]
     fn entries_come_back_in_order() {
         let path = temp("order");
@@ -133,6 +138,7 @@ mod tests {
         ];
         Journal::open(&path).unwrap().0.append(&written).unwrap();
         assert_eq!(Journal::open(&path).unwrap().1, written);
+        clean(&path);
     }
 
     #[test]
@@ -146,6 +152,7 @@ mod tests {
         let second = Entry::Version { subject: "s".into(), id: 2 };
         journal.append(std::slice::from_ref(&second)).unwrap();
         assert_eq!(Journal::open(&path).unwrap().1, [first, second]);
+        clean(&path);
     }
 
     #[test]
@@ -156,5 +163,6 @@ mod tests {
         assert!(error.to_string().contains("malformed entry"), "{error}");
         std::fs::write(&path, "{\"op\":\"version\",\"subject\":\"s\",\"id\":1}\ngarbage\n").unwrap();
         assert!(Journal::open(&path).is_err(), "a complete malformed line is damage, not a cut write");
+        clean(&path);
     }
 }
