@@ -139,7 +139,6 @@ fn an_applicant_files_a_dossier_in_the_browser() {
     // The reviewer's action reached the open page through the notification stream.
     assert!(seen["liveUpdateMs"].as_u64().unwrap() < 10_000, "{seen}");
     assert_eq!(seen["problems"], serde_json::json!([]), "{seen}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A dossier's whole life in the browser, each party in its own tab session: filed with four
@@ -205,7 +204,6 @@ fn a_dossier_goes_from_filing_to_public_verification_in_the_browser() {
         "{seen}"
     );
     assert_eq!(seen["problems"], serde_json::json!([]), "{seen}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An operator in the browser: a certificate event the notification consumer could not
@@ -356,7 +354,6 @@ fn a_shopper_follows_the_saga_live_in_the_browser() {
         seen["delayP95Ms"]
     );
     assert_eq!(seen["problems"], serde_json::json!([]), "{seen}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An admin adds an organisation and a user in the browser, the server's refusals shown by

@@ -122,7 +122,6 @@ fn the_chart_lints_and_its_renders_meet_two_kubernetes_versions() {
 
     let refused = deploy_py(&["schema-rejects"]);
     assert_eq!(refused.lines().filter(|l| l.starts_with("refused")).count(), 6, "{refused}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// checkov on every render (the accepted exceptions, each with its reason, are
@@ -173,7 +172,6 @@ fn checkov_and_hadolint_accept_the_chart_and_the_image() {
     let (ok, out) =
         run(Command::new(deploy_tool("hadolint")).arg("--no-color").arg("--config").arg(&strict).arg(&dockerfile));
     assert!(!ok && out.contains("DL3008") && out.lines().all(|l| l.contains("DL3008")), "{out}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The compose file against the compose specification (check-jsonschema's and PyPI
@@ -684,7 +682,6 @@ async fn run_deployment(
             clef += 1;
         }
     }
-    let _ = std::fs::remove_dir_all(dir);
     clef
 }
 
@@ -870,7 +867,6 @@ async fn the_compose_configuration_runs_a_dossier_and_an_order() {
     )
     .await;
     assert_eq!(clef, 7, "the compose services log in CLEF for Seq");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// What the chart relies on for upgrades: a `fleuve serve` that does not migrate
@@ -941,7 +937,6 @@ async fn a_service_waits_not_ready_until_the_schema_is_migrated() {
     let (ok, out) = health(format!("http://127.0.0.1:{grpc}"));
     assert!(ok, "{out}");
     service.kill();
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A JWK set file with one fresh key (a service that verifies tokens needs one).
@@ -1065,5 +1060,4 @@ httpd.serve_forever()
     server.0.stdout.take().unwrap().read_to_string(&mut seen).unwrap();
     // base64("fleuve:s3cret")
     assert_eq!(seen.lines().next(), Some("Basic ZmxldXZlOnMzY3JldA=="), "{seen}");
-    let _ = std::fs::remove_dir_all(dir);
 }

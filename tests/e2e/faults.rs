@@ -21,7 +21,8 @@ use fleuve_proto::statistics::v1 as st;
 use tonic::Code;
 
 /// A PostgreSQL cluster in a temporary directory, run as the `postgres` user when the tests
-/// run as root (PostgreSQL refuses root), stopped and removed on drop.
+/// run as root (PostgreSQL refuses root), stopped on drop and removed with its directory
+/// (kept for a failed test).
 pub struct PrivatePostgres {
     dir: crate::support::TempDir,
     bin: PathBuf,
@@ -106,7 +107,6 @@ impl Drop for PrivatePostgres {
         } else {
             Command::new(&path).args(args).output()
         };
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -277,7 +277,6 @@ impl Drop for TestNode {
             // The node runs on its own runtime, so waiting here cannot deadlock it.
             let _ = stopped.recv_timeout(STOP_TIMEOUT);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

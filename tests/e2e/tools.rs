@@ -183,7 +183,6 @@ fn grpcurl_lists_describes_and_calls_fleuve_dev() {
     ]);
     assert!(ok, "{err}");
     assert!(out.contains(created["dossierId"].as_str().unwrap()), "{out}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -344,7 +343,6 @@ async fn services_run_as_separate_processes_on_postgres() {
         assert!(Instant::now() < deadline, "no payment-due notification: {list:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Issue 3's first path: a gRPC command on the `fleuve dev` binary becomes an event in the
@@ -439,7 +437,6 @@ async fn fleuve_dev_publishes_command_events_to_kafka_decodable_by_schema_id() {
         assert!(Instant::now() < deadline, "no consumer span logged the event: {consumers:?}\n{logs}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_file(log);
 }
 
@@ -536,7 +533,6 @@ async fn killing_the_relay_mid_flight_loses_nothing_and_applies_once() {
     let stored = statistics_caught_up(&database, Duration::from_secs(60)).await;
     assert!(stored >= accepted, "{stored} events stored for {accepted} accepted commands");
     eprintln!("{accepted} commands accepted across 3 relay kills; {stored} events, each applied once");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Waits (up to `within`) until the statistics projection has applied every stored dossier

@@ -447,8 +447,8 @@ impl ProjectionConsumer {
         let mut ready: Vec<RawRecord> = Vec::new();
         let mut applying = 0usize;
         let mut running = FuturesUnordered::new();
-        // librdkafka reports a fatal error once, as a receive error; the check also runs on
-        // this tick, should that report be missed.
+        // librdkafka reports a fatal error as a receive error, but the receive is not polled
+        // while the pipeline is full (`room`): this tick checks then too.
         let mut check = tokio::time::interval(FATAL_CHECK_INTERVAL);
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let fatal = loop {
