@@ -420,11 +420,16 @@ async fn poison_records_are_parked_without_blocking_other_keys_and_redriven_once
     relay.run_once().await?;
     relay.close().await;
 
-    eventually("a applied and b parked", || async {
+    let settled = eventually("a applied and b parked", || async {
         let t = tallies(&db).await?;
         Ok(t.get("a").map(|x| x.0) == Some(3) && parked(&db, "tally").await?.len() == 5)
     })
-    .await?;
+    .await;
+    if let Err(e) = settled {
+        let letters: Vec<_> =
+            parked(&db, "tally").await?.into_iter().map(|l| (l.key, l.offset, l.attempts, l.error)).collect();
+        anyhow::bail!("{e}: tallies {:?}, parked letters {letters:?}", tallies(&db).await?);
+    }
     let t = tallies(&db).await?;
     ensure!(t["a"] == (3, "a0,flaky-a1,a2".to_owned()), "a kept flowing, retried past the transient failure");
     ensure!(!t.contains_key("b"), "nothing of b applied while its first event is parked");

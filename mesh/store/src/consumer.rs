@@ -272,25 +272,34 @@ impl From<DeadLetterRow> for DeadLetter {
 
 /// Parks a record; returns its dead-letter id, and whether the letter is new. A record parked
 /// before and still parked (delivered again after a rebalance, a crash or a replaced consumer:
-/// its own letter blocks it) keeps its one letter; it is known by its place and its event id
-/// (a place alone could be another record's after a topic was recreated), so a record without
-/// an event id gets a letter each time.
+/// its own letter blocks it) keeps its one letter. It is known by its place and its event id
+/// (a place alone could be another record's after a topic was recreated); a record without an
+/// event id (one that could not be decoded) by its place, key and bytes.
 pub fn dead_letter_park(conn: &mut DbConnection, letter: &NewDeadLetter) -> Result<(i64, bool), StoreError> {
-    if let Some(event_id) = &letter.event_id {
-        let parked = dead_letters::table
-            .filter(dead_letters::consumer.eq(&letter.consumer))
-            .filter(dead_letters::topic.eq(&letter.topic))
-            .filter(dead_letters::kafka_partition.eq(letter.partition))
-            .filter(dead_letters::kafka_offset.eq(letter.offset))
+    let same_place = dead_letters::table
+        .filter(dead_letters::consumer.eq(&letter.consumer))
+        .filter(dead_letters::topic.eq(&letter.topic))
+        .filter(dead_letters::kafka_partition.eq(letter.partition))
+        .filter(dead_letters::kafka_offset.eq(letter.offset))
+        .filter(dead_letters::status.eq(DeadLetterStatus::Parked.as_str()))
+        .order(dead_letters::id.asc());
+    let parked = match &letter.event_id {
+        Some(event_id) => same_place
             .filter(dead_letters::event_id.eq(event_id))
-            .filter(dead_letters::status.eq(DeadLetterStatus::Parked.as_str()))
             .select(dead_letters::id)
-            .order(dead_letters::id.asc())
             .first::<i64>(conn)
-            .optional()?;
-        if let Some(id) = parked {
-            return Ok((id, false));
-        }
+            .optional()?,
+        // Few letters share a place: compare their key and bytes here.
+        None => same_place
+            .filter(dead_letters::event_id.is_null())
+            .select((dead_letters::id, dead_letters::record_key, dead_letters::record_value))
+            .load::<(i64, Option<String>, Option<Vec<u8>>)>(conn)?
+            .into_iter()
+            .find(|(_, key, value)| *key == letter.key && *value == letter.value)
+            .map(|(id, _, _)| id),
+    };
+    if let Some(id) = parked {
+        return Ok((id, false));
     }
     diesel::insert_into(dead_letters::table)
         .values((

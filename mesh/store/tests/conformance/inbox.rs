@@ -51,6 +51,30 @@ pub async fn inbox_claims_once_and_waits_behind_parked_keys(test: TestDatabase) 
     let later = park(db, "stats", Some("k2"), 2).await?;
     assert_eq!(park(db, "stats", Some("k2"), 2).await?, later, "a record parked again keeps its letter");
     let keyless = park(db, "stats", None, 3).await?;
+    // A record that could not be decoded has no event id: known by its place, key and bytes.
+    let undecoded = |key: Option<&str>, value: &[u8]| NewDeadLetter {
+        consumer: "stats".into(),
+        topic: "orders".into(),
+        offset: 9,
+        key: key.map(str::to_owned),
+        value: Some(value.to_vec()),
+        headers: "{}".into(),
+        error: "not a Confluent protobuf frame".into(),
+        attempts: 1,
+        ..NewDeadLetter::default()
+    };
+    let park_undecoded = |letter: NewDeadLetter| db.transaction(move |conn| dead_letter_park(conn, &letter));
+    let (junk, new) = park_undecoded(undecoded(Some("junk"), b"garbage")).await?;
+    assert!(new);
+    assert_eq!(
+        park_undecoded(undecoded(Some("junk"), b"garbage")).await?,
+        (junk, false),
+        "an undecodable record parked again keeps its letter"
+    );
+    let (other, new) = park_undecoded(undecoded(Some("junk"), b"other bytes")).await?;
+    assert!(new && other != junk, "other bytes at the same place are another record");
+    assert!(db.run(move |conn| dead_letter_resolve(conn, junk, DeadLetterStatus::Discarded, "test")).await?);
+    assert!(db.run(move |conn| dead_letter_resolve(conn, other, DeadLetterStatus::Discarded, "test")).await?);
     assert_eq!(claim(db, "stats", "e2", Some("k2")).await?, InboxClaim::Blocked(parked), "the oldest letter blocks");
     assert!(!db.run(|conn| inbox_contains(conn, "stats", "e2")).await?, "a blocked claim writes nothing");
     assert_eq!(claim(db, "notify", "e2", Some("k2")).await?, InboxClaim::Claimed, "only the letter's consumer");
