@@ -262,8 +262,7 @@ impl MeshServer {
                 );
         }
         let layers = tower::ServiceBuilder::new()
-            .layer(cors)
-            .layer(web::GrpcWebOrPlainLayer)
+            .layer(web::BrowserLayer::new(cors))
             .layer(TraceLayer)
             .layer(DeadlineLayer::new(Duration::from_secs(self.limits.max_deadline_seconds)))
             .layer(

@@ -11,7 +11,7 @@ use crate::config::{LogConfig, TelemetryConfig};
 mod lines;
 mod writer;
 
-pub use lines::{JsonLines, LineFields};
+pub use lines::{CALL_LINE_TARGET, CallLine, JsonLines, LineFields};
 pub use writer::{FLUSH_BYTES, LineWriter, LogWriter};
 
 /// Keeps the tracer provider alive; dropping it writes out the buffered log lines and flushes
@@ -66,19 +66,19 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
         "pretty" => std::time::Duration::ZERO,
         _ => std::time::Duration::from_millis(log.flush_interval_ms),
     });
-    let fmt = match log.format.as_str() {
-        "pretty" => tracing_subscriber::fmt::layer().with_writer(writer.clone()).with_target(true).boxed(),
-        "json" => tracing_subscriber::fmt::layer()
-            .with_writer(writer.clone())
-            .fmt_fields(lines::LineFields)
-            .event_format(lines::JsonLines::new(telemetry.service_name.clone()))
-            .boxed(),
-        "clef" => tracing_subscriber::fmt::layer()
-            .with_writer(writer.clone())
-            .fmt_fields(lines::LineFields)
-            .event_format(lines::JsonLines::clef(telemetry.service_name.clone()))
-            .boxed(),
+    let lines = match log.format.as_str() {
+        "pretty" => None,
+        "json" => Some(lines::JsonLines::new(telemetry.service_name.clone())),
+        "clef" => Some(lines::JsonLines::clef(telemetry.service_name.clone())),
         other => anyhow::bail!("unknown log format {other:?} (expected json, clef or pretty)"),
+    };
+    let fmt = match &lines {
+        None => tracing_subscriber::fmt::layer().with_writer(writer.clone()).with_target(true).boxed(),
+        Some(lines) => tracing_subscriber::fmt::layer()
+            .with_writer(writer.clone())
+            .fmt_fields(lines::LineFields)
+            .event_format(lines.clone())
+            .boxed(),
     };
     let installed = tracing_subscriber::registry()
         .with(filter)
@@ -107,8 +107,36 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
         .is_ok();
     if installed {
         writer.flush_on_panic();
+        if let Some(lines) = lines {
+            let _ = CALL_LINES.set((lines, writer.clone()));
+        }
     }
     Ok(TelemetryGuard { provider: Some(provider), log: installed.then_some(writer) })
+}
+
+/// The line format and writer of the subscriber [`init`] installed, when it writes JSON or CLEF
+/// lines: [`write_call_line`] writes to them directly.
+static CALL_LINES: std::sync::OnceLock<(JsonLines, LogWriter)> = std::sync::OnceLock::new();
+
+/// Writes the `grpc call` line of a finished call to this process's log, as the fmt layer would
+/// write the event (see [`JsonLines::write_call_line`]). Returns `false`, writing nothing, when
+/// the process's subscriber is not the JSON or CLEF one [`init`] installs: the caller then logs
+/// the event. The caller checks that the line's level is enabled for [`CALL_LINE_TARGET`].
+pub fn write_call_line(call: &CallLine<'_>) -> bool {
+    use std::io::Write as _;
+
+    thread_local! {
+        static LINE: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(512));
+    }
+    let Some((format, writer)) = CALL_LINES.get() else { return false };
+    LINE.with(|line| {
+        let mut line = line.borrow_mut();
+        line.clear();
+        if format.write_call_line(&mut line, call).is_ok() {
+            let _ = writer.for_level(tracing::Level::INFO).write_all(line.as_bytes());
+        }
+    });
+    true
 }
 
 /// The W3C `traceparent` naming `span` itself (its trace and span ids), to hand to the next

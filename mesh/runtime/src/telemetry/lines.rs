@@ -47,7 +47,7 @@ impl JsonLines {
     }
 
     /// Writes `"key":` for `name`; `renamed` for a field named like a fixed key.
-    fn write_key(&self, writer: &mut Writer<'_>, name: &str, renamed: bool) -> fmt::Result {
+    fn write_key(&self, writer: &mut impl fmt::Write, name: &str, renamed: bool) -> fmt::Result {
         match self.key(name) {
             _ if renamed => write!(writer, "\"field.{name}\":"),
             Key::Plain(key) => write!(writer, "\"{key}\":"),
@@ -152,21 +152,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        // The fixed keys, written as they are: no field overrides them.
         let metadata = event.metadata();
-        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let level = if self.clef { seq_level(metadata.level()) } else { metadata.level().as_str() };
-        writer.write_char('{')?;
-        self.write_key(&mut writer, "timestamp", false)?;
-        write!(writer, "\"{timestamp}\",")?;
-        self.write_key(&mut writer, "level", false)?;
-        write!(writer, "\"{level}\",")?;
-        self.write_key(&mut writer, "service", false)?;
-        write_json_str(&mut writer, &self.service)?;
-        writer.write_char(',')?;
-        self.write_key(&mut writer, "target", false)?;
-        write_json_str(&mut writer, metadata.target())?;
-
         // The trace the event belongs to: the innermost span's OpenTelemetry context.
         let mut traced = String::new();
         if event.parent().is_none()
@@ -190,22 +176,103 @@ where
         all.extend(entries(&traced));
         all.extend(entries(&own));
 
-        // `message`, then each other name once, in the order of first appearance, with the
-        // value of its last entry.
+        self.write_line(&mut writer, metadata.level(), metadata.target(), &all)
+    }
+}
+
+impl JsonLines {
+    /// One line: the fixed keys, written as they are (no field overrides them), then `message`,
+    /// then each other name of `all` once, in the order of first appearance, with the value of
+    /// its last entry.
+    fn write_line(&self, writer: &mut impl fmt::Write, level: &Level, target: &str, all: &[Entry<'_>]) -> fmt::Result {
+        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let level = if self.clef { seq_level(level) } else { level.as_str() };
+        writer.write_char('{')?;
+        self.write_key(writer, "timestamp", false)?;
+        write!(writer, "\"{timestamp}\",")?;
+        self.write_key(writer, "level", false)?;
+        write!(writer, "\"{level}\",")?;
+        self.write_key(writer, "service", false)?;
+        write_json_str(writer, &self.service)?;
+        writer.write_char(',')?;
+        self.write_key(writer, "target", false)?;
+        write_json_str(writer, target)?;
+
         let winner = |name: &str| all.iter().rev().find(|(n, _)| *n == name).map(|(_, value)| *value);
         writer.write_char(',')?;
-        self.write_key(&mut writer, "message", false)?;
+        self.write_key(writer, "message", false)?;
         writer.write_str(winner("message").unwrap_or("\"\""))?;
         for (i, (name, _)) in all.iter().enumerate() {
             if *name == "message" || all[..i].iter().any(|(n, _)| n == name) {
                 continue;
             }
             writer.write_char(',')?;
-            self.write_key(&mut writer, name, FIXED_KEYS.contains(name))?;
+            self.write_key(writer, name, FIXED_KEYS.contains(name))?;
             writer.write_str(winner(name).unwrap_or("null"))?;
         }
         writer.write_str("}\n")
     }
+
+    /// The `grpc call` line of a finished call, as the fmt layer would write the event that
+    /// [`crate::grpc::TraceLayer`] logs inside its request span, written from the call's own
+    /// values: no span look-up, no parsing of the span's fields, no event dispatch. That line
+    /// was the largest part of what the server stack cost a call.
+    pub fn write_call_line(&self, out: &mut String, call: &CallLine<'_>) -> fmt::Result {
+        // Every value as JSON text in `values`; the entries borrow them once all are written.
+        let mut values = String::with_capacity(256);
+        let mut ranges: [(&str, std::ops::Range<usize>); 12] = Default::default();
+        let mut n = 0;
+        let mut push = |name: &'static str, values: &mut String, write: &dyn Fn(&mut String) -> fmt::Result| {
+            let start = values.len();
+            let written = write(values);
+            ranges[n] = (name, start..values.len());
+            n += 1;
+            written
+        };
+        push("message", &mut values, &|v| {
+            write_json_str(v, if call.message.is_some() { "grpc call failed" } else { "grpc call" })
+        })?;
+        // The request span's fields, in the order it declares them.
+        push("otel.name", &mut values, &|v| write_json_str(v, call.path.trim_start_matches('/')))?;
+        push("otel.kind", &mut values, &|v| write_json_str(v, "server"))?;
+        push("rpc.system", &mut values, &|v| write_json_str(v, "grpc"))?;
+        push("rpc.service", &mut values, &|v| write_json_str(v, call.service))?;
+        push("rpc.method", &mut values, &|v| write_json_str(v, call.method))?;
+        push("correlation_id", &mut values, &|v| write_json_str(v, call.correlation_id))?;
+        if let Some((trace_id, span_id)) = call.trace {
+            push("trace_id", &mut values, &|v| write!(v, "\"{trace_id}\""))?;
+            push("span_id", &mut values, &|v| write!(v, "\"{span_id}\""))?;
+        }
+        push("elapsed_ms", &mut values, &|v| match serde_json::Number::from_f64(call.elapsed_ms) {
+            Some(number) => write!(v, "{number}"),
+            None => v.write_str("null"),
+        })?;
+        push("grpc_code", &mut values, &|v| write!(v, "{}", call.code))?;
+        if let Some(message) = call.message {
+            push("grpc_message", &mut values, &|v| write_json_str(v, message))?;
+        }
+        let all: Vec<Entry<'_>> = ranges[..n].iter().map(|(name, range)| (*name, &values[range.clone()])).collect();
+        self.write_line(out, &Level::INFO, CALL_LINE_TARGET, &all)
+    }
+}
+
+/// The target of the `grpc call` line: the module of the layer that logs it.
+pub const CALL_LINE_TARGET: &str = "fleuve_mesh::grpc::layers";
+
+/// What a `grpc call` line says of a finished call (see [`JsonLines::write_call_line`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CallLine<'a> {
+    /// `/package.Service/Method`.
+    pub path: &'a str,
+    pub service: &'a str,
+    pub method: &'a str,
+    pub correlation_id: &'a str,
+    /// The request span's trace and span ids, when it is traced.
+    pub trace: Option<(opentelemetry::trace::TraceId, opentelemetry::trace::SpanId)>,
+    pub elapsed_ms: f64,
+    pub code: i32,
+    /// The status message of a failed call (`grpc call failed`).
+    pub message: Option<&'a str>,
 }
 
 /// Seq's name of a level (`INFO` is `Information`).
