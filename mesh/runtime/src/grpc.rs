@@ -14,6 +14,8 @@ use tonic::{body::Body, server::NamedService, service::RoutesBuilder};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 pub use layers::{AuthLayer, DeadlineLayer, SizeLimitLayer, TraceLayer};
+#[cfg(test)]
+pub(crate) use layers::{log_call, request_span};
 
 use crate::{
     auth::{JwkSet, TokenVerifier},

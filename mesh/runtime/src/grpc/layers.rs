@@ -176,7 +176,7 @@ where
 
 /// The server span of a call. [`crate::telemetry::JsonLines::write_call_line`] writes its
 /// fields in this order.
-fn request_span(path: &str, service: &str, method: &str, correlation_id: &str) -> tracing::Span {
+pub(crate) fn request_span(path: &str, service: &str, method: &str, correlation_id: &str) -> tracing::Span {
     tracing::info_span!(
         "grpc.request",
         otel.name = %path.trim_start_matches('/'),
@@ -189,7 +189,7 @@ fn request_span(path: &str, service: &str, method: &str, correlation_id: &str) -
 }
 
 /// The `grpc call` line as an event, for a subscriber that is not Fleuve's own.
-fn log_call(elapsed_ms: f64, code: i32, message: Option<&str>) {
+pub(crate) fn log_call(elapsed_ms: f64, code: i32, message: Option<&str>) {
     match message {
         None => tracing::info!(elapsed_ms, grpc_code = code, "grpc call"),
         Some(message) => tracing::info!(elapsed_ms, grpc_code = code, grpc_message = message, "grpc call failed"),
@@ -546,8 +546,6 @@ fn refuse(err: &AuthError) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry::trace::{SpanId, TraceId};
-
     use super::*;
 
     #[test]
@@ -560,89 +558,6 @@ mod tests {
         assert_eq!(parse_grpc_timeout("S"), None);
         assert_eq!(parse_grpc_timeout("10x"), None);
         assert_eq!(parse_grpc_timeout(""), None);
-    }
-
-    /// The lines `f` logs through Fleuve's line format, as written.
-    fn logged(format: crate::telemetry::JsonLines, f: impl FnOnce()) -> Vec<String> {
-        use tracing_subscriber::layer::SubscriberExt as _;
-
-        #[derive(Clone)]
-        struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl std::io::Write for Sink {
-            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(bytes);
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let sink = Sink(Default::default());
-        let writer = {
-            let sink = sink.clone();
-            move || sink.clone()
-        };
-        let layer = tracing_subscriber::fmt::layer()
-            .with_writer(writer)
-            .fmt_fields(crate::telemetry::LineFields)
-            .event_format(format);
-        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
-        String::from_utf8(sink.0.lock().unwrap().clone()).unwrap().lines().map(str::to_owned).collect()
-    }
-
-    /// A line without its timestamp (the first key, JSON or CLEF), which differs between two
-    /// lines written a moment apart.
-    fn untimed(line: &str) -> String {
-        let (_, rest) = line.split_once("\",").expect("a timestamp first");
-        rest.to_owned()
-    }
-
-    #[test]
-    fn the_call_line_written_directly_is_the_line_of_the_event() {
-        let formats = [crate::telemetry::JsonLines::new("identity"), crate::telemetry::JsonLines::clef("identity")];
-        for (format, trace_keys) in formats.into_iter().zip([("trace_id", "span_id"), ("@tr", "@sp")]) {
-            for (code, message) in [(0, None), (5, Some("dossier \"d-1\" not found\n"))] {
-                let path = "/fleuve.identity.v1.IdentityService/GetJwks";
-                let (service, method) = ("fleuve.identity.v1.IdentityService", "GetJwks");
-                let mut call = CallLine {
-                    path,
-                    service,
-                    method,
-                    correlation_id: "corr-1",
-                    trace: None,
-                    elapsed_ms: 0.4125,
-                    code,
-                    message,
-                };
-                // The event in the request span, as the layer logs it for another subscriber;
-                // its `target` is this module's parent, the layer's.
-                let lines = logged(format.clone(), || {
-                    let span = request_span(path, service, method, "corr-1");
-                    let _entered = span.enter();
-                    log_call(0.4125, code, message);
-                });
-                assert_eq!(lines.len(), 1, "{lines:?}");
-                let mut direct = String::new();
-                format.write_call_line(&mut direct, &call).unwrap();
-                assert_eq!(untimed(&direct), untimed(&format!("{}\n", lines[0])));
-
-                // Traced: the span's ids after its fields, before the event's own, as an event's
-                // line has them (the OpenTelemetry layer is not in this subscriber).
-                let (trace_id, span_id) = (
-                    TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128),
-                    SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
-                );
-                call.trace = Some((trace_id, span_id));
-                let mut traced = String::new();
-                format.write_call_line(&mut traced, &call).unwrap();
-                let ids = format!(
-                    ",\"{}\":\"0af7651916cd43dd8448eb211c80319c\",\"{}\":\"00f067aa0ba902b7\"",
-                    trace_keys.0, trace_keys.1
-                );
-                let expected = direct.replacen("\"corr-1\"", &format!("\"corr-1\"{ids}"), 1);
-                assert_eq!(untimed(&traced), untimed(&expected));
-            }
-        }
     }
 
     async fn slow(_req: Request<Body>) -> Result<Response<Body>, std::convert::Infallible> {

@@ -177,24 +177,15 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let inner = self.inner.clone();
         if is_native_grpc(&req) {
-            Box::pin(self.inner.clone().oneshot(req))
+            Box::pin(inner.oneshot(req))
+        } else if is_grpc_web(&req) {
+            Box::pin(self.cors.layer(tonic_web::GrpcWebLayer::new().layer(inner)).oneshot(req))
         } else {
-            let inner = self.inner.clone();
-            let browser = self
-                .cors
-                .layer(GrpcWebOrPlain { web: tonic_web::GrpcWebLayer::new().layer(inner.clone()), plain: inner });
-            Box::pin(browser.oneshot(req))
+            Box::pin(self.cors.layer(inner).oneshot(req))
         }
     }
-}
-
-/// Sends grpc-web calls through tonic-web's translation and every other request (the HTTP
-/// routes, gRPC) straight to the inner service.
-#[derive(Debug, Clone)]
-struct GrpcWebOrPlain<S> {
-    web: tonic_web::GrpcWebService<S>,
-    plain: S,
 }
 
 fn is_grpc_web(req: &Request<Body>) -> bool {
@@ -202,31 +193,6 @@ fn is_grpc_web(req: &Request<Body>) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/grpc-web"))
-}
-
-impl<S> Service<Request<Body>> for GrpcWebOrPlain<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Response<Body>, S::Error>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Each call drives its own clone to readiness (which of the two paths it takes is known
-        // only from the request).
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        if is_grpc_web(&req) {
-            Box::pin(self.web.clone().oneshot(req))
-        } else {
-            Box::pin(self.plain.clone().oneshot(req))
-        }
-    }
 }
 
 #[cfg(test)]

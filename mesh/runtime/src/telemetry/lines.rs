@@ -364,6 +364,8 @@ fn write_json_str(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
 mod tests {
     use std::sync::{Arc, Mutex};
 
+    use opentelemetry::trace::{SpanId, TraceId};
+
     use serde_json::Value;
     use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -399,6 +401,60 @@ mod tests {
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
+        }
+    }
+
+    /// A line without its timestamp (the first key, JSON or CLEF), which differs between two
+    /// lines written a moment apart.
+    fn untimed(line: &str) -> String {
+        let (_, rest) = line.split_once("\",").expect("a timestamp first");
+        rest.to_owned()
+    }
+
+    #[test]
+    fn the_call_line_written_directly_is_the_line_of_the_event() {
+        let formats = [JsonLines::new("identity"), JsonLines::clef("identity")];
+        for (format, trace_keys) in formats.into_iter().zip([("trace_id", "span_id"), ("@tr", "@sp")]) {
+            for (code, message) in [(0, None), (5, Some("dossier \"d-1\" not found\n"))] {
+                let path = "/fleuve.identity.v1.IdentityService/GetJwks";
+                let (service, method) = ("fleuve.identity.v1.IdentityService", "GetJwks");
+                let mut call = CallLine {
+                    path,
+                    service,
+                    method,
+                    correlation_id: "corr-1",
+                    trace: None,
+                    elapsed_ms: 0.4125,
+                    code,
+                    message,
+                };
+                // The event in the request span, as the layer logs it for another subscriber.
+                let lines = texts(format.clone(), || {
+                    let span = crate::grpc::request_span(path, service, method, "corr-1");
+                    let _entered = span.enter();
+                    crate::grpc::log_call(0.4125, code, message);
+                });
+                assert_eq!(lines.len(), 1, "{lines:?}");
+                let mut direct = String::new();
+                format.write_call_line(&mut direct, &call).unwrap();
+                assert_eq!(untimed(&direct), untimed(&format!("{}\n", lines[0])));
+
+                // Traced: the span's ids after its fields, before the event's own, as an event's
+                // line has them (the OpenTelemetry layer is not in this subscriber).
+                let (trace_id, span_id) = (
+                    TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128),
+                    SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
+                );
+                call.trace = Some((trace_id, span_id));
+                let mut traced = String::new();
+                format.write_call_line(&mut traced, &call).unwrap();
+                let ids = format!(
+                    ",\"{}\":\"0af7651916cd43dd8448eb211c80319c\",\"{}\":\"00f067aa0ba902b7\"",
+                    trace_keys.0, trace_keys.1
+                );
+                let expected = direct.replacen("\"corr-1\"", &format!("\"corr-1\"{ids}"), 1);
+                assert_eq!(untimed(&traced), untimed(&expected));
+            }
         }
     }
 
