@@ -2,9 +2,9 @@
 //! (identity's `GetJwks`: no database, a small answer) served two ways, each in its own process
 //! of this binary started side by side: by a bare tonic server (`Server::builder()
 //! .add_service(..)`, `TCP_NODELAY`, nothing else), and by `fleuve serve identity` as it runs in
-//! production (reflection, health, grpc-web and CORS, the tracing span and access log line,
-//! call metrics, the deadline cap, the request-size limit and token verification; logs at the
-//! default level in JSON to a file). Every call carries the same bearer token (the full server
+//! production (reflection, health, grpc-web and CORS for browsers, the tracing span and access
+//! log line, call metrics, the deadline cap, the request-size limit and token verification; logs
+//! at the default level in JSON to a file). Every call carries the same bearer token (the full server
 //! verifies it: a cached verification after the first call). Alternated rounds at each
 //! concurrency; the medians of the ratios are the figures.
 

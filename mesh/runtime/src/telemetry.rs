@@ -103,6 +103,7 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
                         && (metadata.is_span() || *metadata.level() <= tracing::Level::WARN)
                 })),
         )
+        .with(lines.is_some().then_some(FleuveLines))
         .try_init()
         .is_ok();
     if installed {
@@ -120,8 +121,8 @@ static CALL_LINES: std::sync::OnceLock<(JsonLines, LogWriter)> = std::sync::Once
 
 /// Writes the `grpc call` line of a finished call to this process's log, as the fmt layer would
 /// write the event (see [`JsonLines::write_call_line`]). Returns `false`, writing nothing, when
-/// the process's subscriber is not the JSON or CLEF one [`init`] installs: the caller then logs
-/// the event. The caller checks that the line's level is enabled for [`CALL_LINE_TARGET`].
+/// the current subscriber is not the JSON or CLEF one [`init`] installs: the caller then logs
+/// the event. The caller checks that the event would be enabled (its level, target and fields).
 pub fn write_call_line(call: &CallLine<'_>) -> bool {
     use std::io::Write as _;
 
@@ -129,15 +130,32 @@ pub fn write_call_line(call: &CallLine<'_>) -> bool {
         static LINE: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(512));
     }
     let Some((format, writer)) = CALL_LINES.get() else { return false };
-    LINE.with(|line| {
-        let mut line = line.borrow_mut();
+    // The subscriber of this thread (a test's scoped one) may not be the one `init` installed.
+    if !tracing::dispatcher::get_default(|dispatch| dispatch.is::<FleuveLines>()) {
+        return false;
+    }
+    let write = |line: &mut String| {
         line.clear();
-        if format.write_call_line(&mut line, call).is_ok() {
+        if format.write_call_line(line, call).is_ok() {
             let _ = writer.for_level(tracing::Level::INFO).write_all(line.as_bytes());
         }
-    });
+        // A long status message does not keep its size for the thread's life.
+        if line.capacity() > 8 * 1024 {
+            *line = String::with_capacity(512);
+        }
+    };
+    // While the thread ends, its buffer may be gone: a buffer of its own.
+    if LINE.try_with(|line| write(&mut line.borrow_mut())).is_err() {
+        write(&mut String::new());
+    }
     true
 }
+
+/// Marks the subscriber [`init`] installs with JSON or CLEF lines: [`write_call_line`] writes
+/// only under it.
+struct FleuveLines;
+
+impl<S: tracing::Subscriber> Layer<S> for FleuveLines {}
 
 /// The W3C `traceparent` naming `span` itself (its trace and span ids), to hand to the next
 /// hop: a Kafka header, the trace context of the events a handler records. `None` when the

@@ -274,7 +274,8 @@ impl From<DeadLetterRow> for DeadLetter {
 /// before and still parked (delivered again after a rebalance, a crash or a replaced consumer:
 /// its own letter blocks it) keeps its one letter. It is known by its place and its event id
 /// (a place alone could be another record's after a topic was recreated); a record without an
-/// event id (one that could not be decoded) by its place, key and bytes.
+/// `event_id` header (one that could not be decoded, or another producer's) by its place, key and
+/// bytes, none of them or both absent counting as the same.
 pub fn dead_letter_park(conn: &mut DbConnection, letter: &NewDeadLetter) -> Result<(i64, bool), StoreError> {
     let same_place = dead_letters::table
         .filter(dead_letters::consumer.eq(&letter.consumer))
@@ -289,14 +290,22 @@ pub fn dead_letter_park(conn: &mut DbConnection, letter: &NewDeadLetter) -> Resu
             .select(dead_letters::id)
             .first::<i64>(conn)
             .optional()?,
-        // Few letters share a place: compare their key and bytes here.
-        None => same_place
-            .filter(dead_letters::event_id.is_null())
-            .select((dead_letters::id, dead_letters::record_key, dead_letters::record_value))
-            .load::<(i64, Option<String>, Option<Vec<u8>>)>(conn)?
-            .into_iter()
-            .find(|(_, key, value)| *key == letter.key && *value == letter.value)
-            .map(|(id, _, _)| id),
+        None => {
+            let candidates = same_place
+                .filter(dead_letters::event_id.is_null())
+                .select((dead_letters::id, dead_letters::record_value))
+                .into_boxed();
+            let candidates = match &letter.key {
+                Some(key) => candidates.filter(dead_letters::record_key.eq(key)),
+                None => candidates.filter(dead_letters::record_key.is_null()),
+            };
+            // Few letters share a place and a key: their bytes are compared here.
+            candidates
+                .load::<(i64, Option<Vec<u8>>)>(conn)?
+                .into_iter()
+                .find(|(_, value)| *value == letter.value)
+                .map(|(id, _)| id)
+        }
     };
     if let Some(id) = parked {
         return Ok((id, false));

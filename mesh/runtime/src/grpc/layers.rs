@@ -95,7 +95,7 @@ where
             .filter(|v| valid_correlation_id(v))
             .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
         let path = req.uri().path().to_owned();
-        let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((&path, ""));
+        let (service, method) = split_path(&path);
         let span = request_span(&path, service, method, &correlation_id);
         let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
         let _ = span.set_parent(parent);
@@ -143,11 +143,17 @@ where
                 // as a tracing field it made the log layer re-parse and re-write the span's
                 // fields on every call (the line below carries the code as `grpc_code`).
                 tracing::Span::current().set_attribute("rpc.grpc.status_code", i64::from(code));
-                if tracing::enabled!(tracing::Level::INFO) {
-                    let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((&path, ""));
+                let message = (code != 0)
+                    .then(|| response.headers().get("grpc-message").and_then(|v| v.to_str().ok()).unwrap_or(""));
+                // As enabled as the event would be: its level, its target (this module) and its
+                // fields (a directive may name them).
+                let enabled = match message {
+                    None => tracing::enabled!(tracing::Level::INFO, elapsed_ms, grpc_code),
+                    Some(_) => tracing::enabled!(tracing::Level::INFO, elapsed_ms, grpc_code, grpc_message),
+                };
+                if enabled {
+                    let (service, method) = split_path(&path);
                     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-                    let message = (code != 0)
-                        .then(|| response.headers().get("grpc-message").and_then(|v| v.to_str().ok()).unwrap_or(""));
                     let line = CallLine {
                         path: &path,
                         service,
@@ -172,6 +178,11 @@ where
             .instrument(span),
         )
     }
+}
+
+/// The service and the method of a call's path (`/package.Service/Method`).
+fn split_path(path: &str) -> (&str, &str) {
+    path.trim_start_matches('/').split_once('/').unwrap_or((path, ""))
 }
 
 /// The server span of a call. [`crate::telemetry::JsonLines::write_call_line`] writes its

@@ -149,10 +149,12 @@ pub struct Browsers<S> {
     inner: S,
 }
 
-/// A gRPC call from a client that is not a page: gRPC's own content type (a page can only send
-/// grpc-web) and no `Origin`.
+/// A gRPC call from a client that is not a page: a POST (as every gRPC call is) with gRPC's own
+/// content type (a page can only send grpc-web) and no `Origin`. Any other request keeps CORS,
+/// whose `Vary` a cache needs on a document (a GET with that content type included).
 fn is_native_grpc(req: &Request<Body>) -> bool {
-    !req.headers().contains_key(header::ORIGIN)
+    req.method() == Method::POST
+        && !req.headers().contains_key(header::ORIGIN)
         && req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -272,6 +274,12 @@ mod tests {
         assert_eq!(answered.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "http://localhost:5173");
         let document = through_browsers(Request::get("/.well-known/jwks.json").body(Body::empty()).unwrap()).await;
         assert!(document.headers().get(header::VARY).is_some());
+        let disguised = Request::get("/.well-known/jwks.json")
+            .header(header::CONTENT_TYPE, "application/grpc")
+            .body(Body::empty())
+            .unwrap();
+        let document = through_browsers(disguised).await;
+        assert!(document.headers().get(header::VARY).is_some(), "a GET with gRPC's content type keeps its Vary");
     }
 
     #[test]

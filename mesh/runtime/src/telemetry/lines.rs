@@ -14,10 +14,10 @@
 //! message that is a JSON object as such an event, so the lines Docker's GELF driver carries
 //! arrive in Seq with their level, text and properties.
 //!
-//! A line is written straight from the fields, without building a JSON tree: every request
-//! writes one (`grpc call`), so this is on every call's path. A span keeps its fields (in its
-//! extensions, through [`LineFields`]) as ready-made `"name":value` entries, one per line of
-//! the text, and a line copies them.
+//! A line is written straight from the fields, without building a JSON tree. A span keeps its
+//! fields (in its extensions, through [`LineFields`]) as ready-made `"name":value` entries, one
+//! per line of the text, and an event's line copies them. The `grpc call` line, one per
+//! request, is written from the call's own values instead ([`JsonLines::write_call_line`]).
 
 use std::fmt::{self, Write as _};
 
@@ -220,13 +220,11 @@ impl JsonLines {
     pub fn write_call_line(&self, out: &mut String, call: &CallLine<'_>) -> fmt::Result {
         // Every value as JSON text in `values`; the entries borrow them once all are written.
         let mut values = String::with_capacity(256);
-        let mut ranges: [(&str, std::ops::Range<usize>); 12] = Default::default();
-        let mut n = 0;
+        let mut ranges: Vec<(&str, std::ops::Range<usize>)> = Vec::with_capacity(12);
         let mut push = |name: &'static str, values: &mut String, write: &dyn Fn(&mut String) -> fmt::Result| {
             let start = values.len();
             let written = write(values);
-            ranges[n] = (name, start..values.len());
-            n += 1;
+            ranges.push((name, start..values.len()));
             written
         };
         push("message", &mut values, &|v| {
@@ -243,15 +241,12 @@ impl JsonLines {
             push("trace_id", &mut values, &|v| write!(v, "\"{trace_id}\""))?;
             push("span_id", &mut values, &|v| write!(v, "\"{span_id}\""))?;
         }
-        push("elapsed_ms", &mut values, &|v| match serde_json::Number::from_f64(call.elapsed_ms) {
-            Some(number) => write!(v, "{number}"),
-            None => v.write_str("null"),
-        })?;
+        push("elapsed_ms", &mut values, &|v| write_json_f64(v, call.elapsed_ms))?;
         push("grpc_code", &mut values, &|v| write!(v, "{}", call.code))?;
         if let Some(message) = call.message {
             push("grpc_message", &mut values, &|v| write_json_str(v, message))?;
         }
-        let all: Vec<Entry<'_>> = ranges[..n].iter().map(|(name, range)| (*name, &values[range.clone()])).collect();
+        let all: Vec<Entry<'_>> = ranges.iter().map(|(name, range)| (*name, &values[range.clone()])).collect();
         self.write_line(out, &Level::INFO, CALL_LINE_TARGET, &all)
     }
 }
@@ -308,11 +303,7 @@ impl<W: fmt::Write> Entries<'_, W> {
 
 impl<W: fmt::Write> Visit for Entries<'_, W> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        // JSON has no NaN or infinity.
-        self.entry(field, |out| match serde_json::Number::from_f64(value) {
-            Some(number) => write!(out, "{number}"),
-            None => out.write_str("null"),
-        });
+        self.entry(field, |out| write_json_f64(out, value));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.entry(field, |out| write!(out, "{value}"));
@@ -331,6 +322,14 @@ impl<W: fmt::Write> Visit for Entries<'_, W> {
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.entry(field, |out| write_json_str(out, &format!("{value:?}")));
+    }
+}
+
+/// `value` as a JSON number; `null` for NaN and the infinities, which JSON does not have.
+fn write_json_f64(out: &mut impl fmt::Write, value: f64) -> fmt::Result {
+    match serde_json::Number::from_f64(value) {
+        Some(number) => write!(out, "{number}"),
+        None => out.write_str("null"),
     }
 }
 

@@ -73,8 +73,16 @@ pub async fn inbox_claims_once_and_waits_behind_parked_keys(test: TestDatabase) 
     );
     let (other, new) = park_undecoded(undecoded(Some("junk"), b"other bytes")).await?;
     assert!(new && other != junk, "other bytes at the same place are another record");
-    assert!(db.run(move |conn| dead_letter_resolve(conn, junk, DeadLetterStatus::Discarded, "test")).await?);
-    assert!(db.run(move |conn| dead_letter_resolve(conn, other, DeadLetterStatus::Discarded, "test")).await?);
+    // Without a key, and a tombstone (no value): absent matches absent only.
+    let keyless_tombstone = || NewDeadLetter { key: None, value: None, ..undecoded(None, b"") };
+    let (tombstone, new) = park_undecoded(keyless_tombstone()).await?;
+    assert!(new && tombstone != junk && tombstone != other);
+    assert_eq!(park_undecoded(keyless_tombstone()).await?, (tombstone, false), "a keyless tombstone again");
+    let (keyless_bytes, new) = park_undecoded(undecoded(None, b"garbage")).await?;
+    assert!(new && keyless_bytes != junk, "the same bytes without the key are another record");
+    for id in [junk, other, tombstone, keyless_bytes] {
+        assert!(db.run(move |conn| dead_letter_resolve(conn, id, DeadLetterStatus::Discarded, "test")).await?);
+    }
     assert_eq!(claim(db, "stats", "e2", Some("k2")).await?, InboxClaim::Blocked(parked), "the oldest letter blocks");
     assert!(!db.run(|conn| inbox_contains(conn, "stats", "e2")).await?, "a blocked claim writes nothing");
     assert_eq!(claim(db, "notify", "e2", Some("k2")).await?, InboxClaim::Claimed, "only the letter's consumer");
