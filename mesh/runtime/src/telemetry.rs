@@ -66,20 +66,21 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
         "pretty" => std::time::Duration::ZERO,
         _ => std::time::Duration::from_millis(log.flush_interval_ms),
     });
-    let lines = match log.format.as_str() {
+    let json = match log.format.as_str() {
         "pretty" => None,
         "json" => Some(lines::JsonLines::new(telemetry.service_name.clone())),
         "clef" => Some(lines::JsonLines::clef(telemetry.service_name.clone())),
         other => anyhow::bail!("unknown log format {other:?} (expected json, clef or pretty)"),
     };
-    let fmt = match &lines {
+    let fmt = match &json {
         None => tracing_subscriber::fmt::layer().with_writer(writer.clone()).with_target(true).boxed(),
-        Some(lines) => tracing_subscriber::fmt::layer()
+        Some(format) => tracing_subscriber::fmt::layer()
             .with_writer(writer.clone())
             .fmt_fields(lines::LineFields)
-            .event_format(lines.clone())
+            .event_format(format.clone())
             .boxed(),
     };
+    let call_lines = json.map(|format| CallLines { format, writer: writer.clone() });
     let installed = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
@@ -103,21 +104,14 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
                         && (metadata.is_span() || *metadata.level() <= tracing::Level::WARN)
                 })),
         )
-        .with(lines.is_some().then_some(FleuveLines))
+        .with(call_lines)
         .try_init()
         .is_ok();
     if installed {
         writer.flush_on_panic();
-        if let Some(lines) = lines {
-            let _ = CALL_LINES.set((lines, writer.clone()));
-        }
     }
     Ok(TelemetryGuard { provider: Some(provider), log: installed.then_some(writer) })
 }
-
-/// The line format and writer of the subscriber [`init`] installed, when it writes JSON or CLEF
-/// lines: [`write_call_line`] writes to them directly.
-static CALL_LINES: std::sync::OnceLock<(JsonLines, LogWriter)> = std::sync::OnceLock::new();
 
 /// Writes the `grpc call` line of a finished call to this process's log, as the fmt layer would
 /// write the event (see [`JsonLines::write_call_line`]). Returns `false`, writing nothing, when
@@ -129,33 +123,35 @@ pub fn write_call_line(call: &CallLine<'_>) -> bool {
     thread_local! {
         static LINE: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(512));
     }
-    let Some((format, writer)) = CALL_LINES.get() else { return false };
-    // The subscriber of this thread (a test's scoped one) may not be the one `init` installed.
-    if !tracing::dispatcher::get_default(|dispatch| dispatch.is::<FleuveLines>()) {
-        return false;
-    }
-    let write = |line: &mut String| {
-        line.clear();
-        if format.write_call_line(line, call).is_ok() {
-            let _ = writer.for_level(tracing::Level::INFO).write_all(line.as_bytes());
+    // The current subscriber's (a test's scoped one is not the one `init` installed).
+    tracing::dispatcher::get_default(|dispatch| {
+        let Some(CallLines { format, writer }) = dispatch.downcast_ref::<CallLines>() else { return false };
+        let write = |line: &mut String| {
+            line.clear();
+            if format.write_call_line(line, call).is_ok() {
+                let _ = writer.for_level(tracing::Level::INFO).write_all(line.as_bytes());
+            }
+            // A long status message does not keep its size for the thread's life.
+            if line.capacity() > 8 * 1024 {
+                *line = String::with_capacity(512);
+            }
+        };
+        // While the thread ends, its buffer may be gone: a buffer of its own.
+        if LINE.try_with(|line| write(&mut line.borrow_mut())).is_err() {
+            write(&mut String::new());
         }
-        // A long status message does not keep its size for the thread's life.
-        if line.capacity() > 8 * 1024 {
-            *line = String::with_capacity(512);
-        }
-    };
-    // While the thread ends, its buffer may be gone: a buffer of its own.
-    if LINE.try_with(|line| write(&mut line.borrow_mut())).is_err() {
-        write(&mut String::new());
-    }
-    true
+        true
+    })
 }
 
-/// Marks the subscriber [`init`] installs with JSON or CLEF lines: [`write_call_line`] writes
-/// only under it.
-struct FleuveLines;
+/// A layer of the subscriber [`init`] installs with JSON or CLEF lines, holding what
+/// [`write_call_line`] writes with: the line format and the writer of its fmt layer.
+struct CallLines {
+    format: JsonLines,
+    writer: LogWriter,
+}
 
-impl<S: tracing::Subscriber> Layer<S> for FleuveLines {}
+impl<S: tracing::Subscriber> Layer<S> for CallLines {}
 
 /// The W3C `traceparent` naming `span` itself (its trace and span ids), to hand to the next
 /// hop: a Kafka header, the trace context of the events a handler records. `None` when the
@@ -201,4 +197,38 @@ pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) -> Option
         return Some(span_context.trace_id().to_string());
     }
     traceparent.and_then(|t| t.split('-').nth(1)).filter(|id| id.len() == 32).map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::lines::tests::Sink;
+    use super::*;
+
+    #[test]
+    fn the_call_line_goes_to_the_current_subscribers_writer_and_only_to_fleuves() {
+        let call = CallLine {
+            path: "/fleuve.identity.v1.IdentityService/GetJwks",
+            service: "fleuve.identity.v1.IdentityService",
+            method: "GetJwks",
+            correlation_id: "corr-1",
+            trace: None,
+            elapsed_ms: 0.5,
+            code: 0,
+            message: None,
+        };
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogWriter::to(Box::new(Sink(buffer.clone())), std::time::Duration::ZERO);
+        let fleuve = tracing_subscriber::registry()
+            .with(CallLines { format: JsonLines::new("identity"), writer: writer.clone() });
+        assert!(tracing::subscriber::with_default(fleuve, || write_call_line(&call)));
+        let written = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        assert!(written.contains("\"message\":\"grpc call\"") && written.ends_with("}\n"), "{written}");
+
+        // Another subscriber: nothing written, the caller logs the event.
+        buffer.lock().unwrap().clear();
+        assert!(!tracing::subscriber::with_default(tracing_subscriber::registry(), || write_call_line(&call)));
+        assert!(buffer.lock().unwrap().is_empty());
+    }
 }

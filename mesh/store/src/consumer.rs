@@ -275,7 +275,7 @@ impl From<DeadLetterRow> for DeadLetter {
 /// its own letter blocks it) keeps its one letter. It is known by its place and its event id
 /// (a place alone could be another record's after a topic was recreated); a record without an
 /// `event_id` header (one that could not be decoded, or another producer's) by its place, key and
-/// bytes, none of them or both absent counting as the same.
+/// bytes (a key or bytes absent from both count as the same).
 pub fn dead_letter_park(conn: &mut DbConnection, letter: &NewDeadLetter) -> Result<(i64, bool), StoreError> {
     let same_place = dead_letters::table
         .filter(dead_letters::consumer.eq(&letter.consumer))

@@ -360,7 +360,7 @@ fn write_json_str(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::{Arc, Mutex};
 
     use opentelemetry::trace::{SpanId, TraceId};
@@ -391,7 +391,8 @@ mod tests {
         text.lines().map(str::to_owned).collect()
     }
 
-    struct Sink(Arc<Mutex<Vec<u8>>>);
+    /// A writer into a shared buffer.
+    pub(in crate::telemetry) struct Sink(pub(in crate::telemetry) Arc<Mutex<Vec<u8>>>);
 
     impl std::io::Write for Sink {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
