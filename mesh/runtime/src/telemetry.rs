@@ -72,6 +72,21 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
         "clef" => Some(lines::JsonLines::clef(telemetry.service_name.clone())),
         other => anyhow::bail!("unknown log format {other:?} (expected json, clef or pretty)"),
     };
+    let installed = subscriber(filter, &writer, json, tracer).try_init().is_ok();
+    if installed {
+        writer.flush_on_panic();
+    }
+    Ok(TelemetryGuard { provider: Some(provider), log: installed.then_some(writer) })
+}
+
+/// The subscriber [`init`] installs: `filter` first, then the log lines (JSON or CLEF with
+/// `json`, else for a person), the OpenTelemetry spans, and what [`write_call_line`] needs.
+fn subscriber(
+    filter: EnvFilter,
+    writer: &LogWriter,
+    json: Option<JsonLines>,
+    tracer: opentelemetry_sdk::trace::SdkTracer,
+) -> impl tracing::Subscriber + Send + Sync + 'static {
     let fmt = match &json {
         None => tracing_subscriber::fmt::layer().with_writer(writer.clone()).with_target(true).boxed(),
         Some(format) => tracing_subscriber::fmt::layer()
@@ -81,7 +96,7 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
             .boxed(),
     };
     let call_lines = json.map(|format| CallLines { format, writer: writer.clone() });
-    let installed = tracing_subscriber::registry()
+    tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
         // Fleuve's own spans only: the embedded broker traces every frame it serves (hundreds
@@ -105,12 +120,6 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> anyhow::Result<Tele
                 })),
         )
         .with(call_lines)
-        .try_init()
-        .is_ok();
-    if installed {
-        writer.flush_on_panic();
-    }
-    Ok(TelemetryGuard { provider: Some(provider), log: installed.then_some(writer) })
 }
 
 /// Writes the `grpc call` line of a finished call to this process's log, as the fmt layer would
@@ -151,7 +160,14 @@ struct CallLines {
     writer: LogWriter,
 }
 
-impl<S: tracing::Subscriber> Layer<S> for CallLines {}
+impl<S: tracing::Subscriber> Layer<S> for CallLines {
+    /// Enables nothing of its own. Without a hint, a layer above one with its own filter (the
+    /// OpenTelemetry layer's) leaves the subscriber without a maximum level, so every `trace!`
+    /// of hyper and h2 was asked of the filters on every frame: 5 % of a server's CPU.
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::OFF)
+    }
+}
 
 /// The W3C `traceparent` naming `span` itself (its trace and span ids), to hand to the next
 /// hop: a Kafka header, the trace context of the events a handler records. `None` when the
@@ -205,6 +221,24 @@ mod tests {
 
     use super::lines::tests::Sink;
     use super::*;
+
+    #[test]
+    fn the_subscriber_keeps_the_filters_maximum_level_so_disabled_events_cost_nothing() {
+        use tracing::{Subscriber as _, level_filters::LevelFilter};
+
+        // Without a maximum level, every `trace!` of hyper and h2 would be asked of the filters.
+        let provider = SdkTracerProvider::builder().build();
+        for json in [Some(JsonLines::new("identity")), Some(JsonLines::clef("identity")), None] {
+            for (level, max) in
+                [(crate::config::DEFAULT_LOG_LEVEL, LevelFilter::INFO), ("warn,fleuve=debug", LevelFilter::DEBUG)]
+            {
+                let writer = LogWriter::to(Box::new(Sink(Arc::default())), std::time::Duration::ZERO);
+                let subscriber =
+                    subscriber(EnvFilter::try_new(level).unwrap(), &writer, json.clone(), provider.tracer("test"));
+                assert_eq!(subscriber.max_level_hint(), Some(max), "{level}, json: {}", json.is_some());
+            }
+        }
+    }
 
     #[test]
     fn the_call_line_goes_to_the_current_subscribers_writer_and_only_to_fleuves() {

@@ -10,7 +10,6 @@ use std::{
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
 use opentelemetry::{propagation::Extractor, trace::TraceContextExt};
 use tonic::{Code, Status, body::Body};
 use tower::{Layer, Service};
@@ -28,10 +27,21 @@ type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 const CORRELATION_HEADER: &str = "x-correlation-id";
 
 /// Takes the service that `poll_ready` drove to readiness and leaves a fresh clone in its place
-/// (the clone may not be ready; the next call polls it).
+/// (the clone may not be ready; the next call polls it): for a call that must wait before it
+/// calls the inner service. The others call it at once, with no clone: the layered service
+/// is deep (every layer's clone clones all below it, with their shared counters), and cloning it
+/// at each layer for every call cost more than any layer's own work.
 fn take_ready<S: Clone>(inner: &mut S) -> S {
     let clone = inner.clone();
     std::mem::replace(inner, clone)
+}
+
+/// The future of a layer that calls its inner service at once or answers itself.
+type InnerOr<F, E> = futures::future::Either<F, BoxFuture<Result<Response<Body>, E>>>;
+
+/// A layer's own answer, as an [`InnerOr`].
+fn answer<F, E: Send + 'static>(response: Response<Body>) -> InnerOr<F, E> {
+    futures::future::Either::Right(Box::pin(async move { Ok(response) }))
 }
 
 fn status_response(status: Status) -> Response<Body> {
@@ -97,8 +107,12 @@ where
         let path = req.uri().path().to_owned();
         let (service, method) = split_path(&path);
         let span = request_span(&path, service, method, &correlation_id);
-        let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
-        let _ = span.set_parent(parent);
+        // A call that carries no trace context starts a trace: the span is a root already, and
+        // asking the global propagator (a lock every call shares) would change nothing.
+        if req.headers().contains_key("traceparent") {
+            let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
+            let _ = span.set_parent(parent);
+        }
         let span_context = span.context().span().span_context().clone();
         if span_context.is_valid() {
             let traceparent = format!(
@@ -111,34 +125,20 @@ where
         }
         req.extensions_mut().insert(CorrelationId(correlation_id.clone()));
 
-        let mut inner = take_ready(&mut self.inner);
-        let started = Instant::now();
-        let recorder = CallRecorder {
-            service: service.to_owned(),
-            method: method.to_owned(),
-            started,
-            trace_id: span_context.is_valid().then(|| span_context.trace_id().to_string()),
-        };
         let trace = span_context.is_valid().then(|| (span_context.trace_id(), span_context.span_id()));
+        let started = Instant::now();
+        let recorder = CallRecorder { path, started, trace_id: trace.map(|(trace_id, _)| trace_id) };
+        // The layers below decide in `call` (a refused token is logged there): in the span too.
+        let call = span.in_scope(|| self.inner.call(req));
         Box::pin(
             async move {
-                let mut response = inner.call(req).await?;
+                let mut response = call.await?;
                 let status = response
                     .headers()
                     .get("grpc-status")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<i32>().ok());
-                // A status in the headers ends the call (trailers-only); otherwise it comes in
-                // the trailers, at the end of the body (streams: when the stream ends).
                 let code = status.unwrap_or(0);
-                response = match status {
-                    Some(code) => {
-                        recorder.record(code);
-                        response
-                    }
-                    None if is_grpc(&response) => response.map(|body| Body::new(ObservedBody::new(body, recorder))),
-                    None => response,
-                };
                 // Straight onto the OpenTelemetry span (the semantic conventions' name): recorded
                 // as a tracing field it made the log layer re-parse and re-write the span's
                 // fields on every call (the line below carries the code as `grpc_code`).
@@ -152,10 +152,10 @@ where
                     Some(_) => tracing::enabled!(tracing::Level::INFO, elapsed_ms, grpc_code, grpc_message),
                 };
                 if enabled {
-                    let (service, method) = split_path(&path);
+                    let (service, method) = split_path(&recorder.path);
                     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
                     let line = CallLine {
-                        path: &path,
+                        path: &recorder.path,
                         service,
                         method,
                         correlation_id: &correlation_id,
@@ -170,7 +170,17 @@ where
                         log_call(elapsed_ms, code, message);
                     }
                 }
-                if let Ok(value) = HeaderValue::from_str(&correlation_id) {
+                // A status in the headers ends the call (trailers-only); otherwise it comes in
+                // the trailers, at the end of the body (streams: when the stream ends).
+                response = match status {
+                    Some(code) => {
+                        recorder.record(code);
+                        response
+                    }
+                    None if is_grpc(&response) => response.map(|body| Body::new(ObservedBody::new(body, recorder))),
+                    None => response,
+                };
+                if let Ok(value) = HeaderValue::try_from(correlation_id) {
                     response.headers_mut().insert(CORRELATION_HEADER, value);
                 }
                 Ok(response)
@@ -188,14 +198,16 @@ fn split_path(path: &str) -> (&str, &str) {
 /// The server span of a call. [`crate::telemetry::JsonLines::write_call_line`] writes its
 /// fields in this order.
 pub(crate) fn request_span(path: &str, service: &str, method: &str, correlation_id: &str) -> tracing::Span {
+    // Plain strings, not `%` (Display): each layer takes a string as it is, where a Display
+    // value is formatted into a new string first.
     tracing::info_span!(
         "grpc.request",
-        otel.name = %path.trim_start_matches('/'),
+        otel.name = path.trim_start_matches('/'),
         otel.kind = "server",
         rpc.system = "grpc",
-        rpc.service = %service,
-        rpc.method = %method,
-        correlation_id = %correlation_id,
+        rpc.service = service,
+        rpc.method = method,
+        correlation_id = correlation_id,
     )
 }
 
@@ -220,21 +232,18 @@ fn is_grpc(response: &Response<Body>) -> bool {
 
 /// Records one call in `fleuve_grpc_server_handled_total` and its latency histogram.
 struct CallRecorder {
-    service: String,
-    method: String,
+    /// The call's path, `/package.Service/Method`.
+    path: String,
     started: Instant,
-    trace_id: Option<String>,
+    trace_id: Option<opentelemetry::trace::TraceId>,
 }
 
 impl CallRecorder {
     fn record(&self, code: i32) {
-        fleuve_metrics::metrics().grpc_handled(
-            &self.service,
-            &self.method,
-            code,
-            self.started.elapsed().as_secs_f64(),
-            self.trace_id.as_deref(),
-        );
+        let (service, method) = split_path(&self.path);
+        let trace_id = self.trace_id.map(|id| id.to_string());
+        let seconds = self.started.elapsed().as_secs_f64();
+        fleuve_metrics::metrics().grpc_handled(service, method, code, seconds, trace_id.as_deref());
     }
 }
 
@@ -368,9 +377,9 @@ where
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let asked = req.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
         let deadline = asked.map_or(self.max, |d| d.min(self.max));
-        let mut inner = take_ready(&mut self.inner);
+        let call = self.inner.call(req);
         Box::pin(async move {
-            match tokio::time::timeout(deadline, inner.call(req)).await {
+            match tokio::time::timeout(deadline, call).await {
                 Ok(result) => result,
                 Err(_) => Ok(status_response(Status::deadline_exceeded(format!("deadline of {deadline:?} exceeded")))),
             }
@@ -382,10 +391,15 @@ where
 // Request size
 
 /// Refuses request bodies larger than the limit with `RESOURCE_EXHAUSTED` before any handler
-/// runs. Fleuve's own RPCs are unary or server-streaming, so their request body is one message
-/// and is buffered whole; client-streaming infrastructure (the bidi reflection stream) passes
-/// through to tonic's own per-message decoding limit.
-/// Paths whose request is a stream of messages that must not be buffered.
+/// runs. Fleuve's own RPCs are unary or server-streaming: their request body is one message,
+/// which tonic decodes whole before it calls the handler. The body is counted as tonic reads it
+/// (not collected first: that cost every call a copy); past the limit its next frame is the
+/// `RESOURCE_EXHAUSTED` status, which tonic's decoding answers with, so the handler never runs.
+/// A declared `content-length` over the limit is refused before any of the body is read.
+/// Client-streaming infrastructure (the bidi reflection stream) passes through to tonic's own
+/// per-message decoding limit.
+///
+/// Paths whose request is a stream of messages, not limited as a whole.
 const CLIENT_STREAMING: &[&str] = &["/grpc.reflection."];
 
 #[derive(Debug, Clone)]
@@ -430,36 +444,102 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = InnerOr<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let mut inner = take_ready(&mut self.inner);
         if CLIENT_STREAMING.iter().any(|p| req.uri().path().starts_with(p)) {
-            return Box::pin(inner.call(req));
+            return futures::future::Either::Left(self.inner.call(req));
         }
         let path = req.uri().path();
         let max_bytes = self.larger.iter().find(|(p, _)| p == path).map_or(self.max_bytes, |(_, max)| *max);
-        Box::pin(async move {
-            let (parts, body) = req.into_parts();
-            let bytes: Bytes = match Limited::new(body, max_bytes).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-                    tracing::info!(max_bytes, "request refused: too large");
-                    return Ok(status_response(Status::resource_exhausted(format!(
-                        "request larger than {} bytes",
-                        max_bytes - 5
-                    ))));
+        let declared = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > max_bytes as u64) {
+            return answer(too_large(max_bytes).into_http());
+        }
+        let req = req.map(|body| Body::new(LimitedBody::new(body, max_bytes)));
+        futures::future::Either::Left(self.inner.call(req))
+    }
+}
+
+/// `RESOURCE_EXHAUSTED` for a request over `max_bytes` (the message and its 5-byte frame),
+/// logged.
+fn too_large(max_bytes: usize) -> Status {
+    tracing::info!(max_bytes, "request refused: too large");
+    Status::resource_exhausted(format!("request larger than {} bytes", max_bytes - 5))
+}
+
+/// A request body that ends in [`too_large`] once it has carried more than `max_bytes`, or as
+/// soon as its message's 5-byte prefix declares more (tonic's own decoding limit, checked on
+/// that prefix, would otherwise answer first, with `OUT_OF_RANGE`).
+struct LimitedBody {
+    inner: Body,
+    /// Bytes it may still carry; `None` once refused.
+    remaining: Option<usize>,
+    max_bytes: usize,
+    /// The first message's prefix (a flag byte, then its length, big-endian), as far as read.
+    prefix: [u8; 5],
+    prefix_read: usize,
+}
+
+impl LimitedBody {
+    fn new(inner: Body, max_bytes: usize) -> LimitedBody {
+        LimitedBody { inner, remaining: Some(max_bytes), max_bytes, prefix: [0; 5], prefix_read: 0 }
+    }
+
+    /// Counts `data`; whether the body is still within its limit.
+    fn admit(&mut self, data: &[u8]) -> bool {
+        if self.prefix_read < self.prefix.len() {
+            let take = data.len().min(self.prefix.len() - self.prefix_read);
+            self.prefix[self.prefix_read..self.prefix_read + take].copy_from_slice(&data[..take]);
+            self.prefix_read += take;
+            if self.prefix_read == self.prefix.len() {
+                let declared = u32::from_be_bytes([self.prefix[1], self.prefix[2], self.prefix[3], self.prefix[4]]);
+                if declared as usize > self.max_bytes - self.prefix.len() {
+                    self.remaining = None;
+                    return false;
                 }
-                Err(err) => {
-                    return Ok(status_response(Status::cancelled(format!("request body: {err}"))));
-                }
-            };
-            inner.call(Request::from_parts(parts, Body::new(Full::new(bytes)))).await
-        })
+            }
+        }
+        self.remaining = self.remaining.and_then(|remaining| remaining.checked_sub(data.len()));
+        self.remaining.is_some()
+    }
+}
+
+impl http_body::Body for LimitedBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if self.remaining.is_none() {
+            return Poll::Ready(None);
+        }
+        let polled = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if let Some(Ok(frame)) = &polled
+            && let Some(data) = frame.data_ref()
+            && !self.admit(data)
+        {
+            return Poll::Ready(Some(Err(too_large(self.max_bytes))));
+        }
+        Poll::Ready(polled)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining.is_none() || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -502,7 +582,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = InnerOr<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -519,12 +599,12 @@ where
             Some(Err(())) => Err(AuthError::Malformed),
             Some(Ok(value)) => self.verifier.verify_header(Some(value)),
         };
-        let mut inner = take_ready(&mut self.inner);
         match outcome {
             // A key this process does not know yet (rotation): fetch the key set, then decide.
             Err(AuthError::UnknownKey(_)) if self.verifier.refresh().is_some() => {
                 let verifier = self.verifier.clone();
-                Box::pin(async move {
+                let mut inner = take_ready(&mut self.inner);
+                futures::future::Either::Right(Box::pin(async move {
                     let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
                     match verifier.verify_header_fresh(header).await {
                         Ok(principal) => {
@@ -533,17 +613,14 @@ where
                         }
                         Err(err) => Ok(refuse(&err)),
                     }
-                })
+                }))
             }
             Ok(principal) => {
                 req.extensions_mut().insert(principal);
-                Box::pin(inner.call(req))
+                futures::future::Either::Left(self.inner.call(req))
             }
-            Err(AuthError::Missing) if public => Box::pin(inner.call(req)),
-            Err(err) => {
-                let response = refuse(&err);
-                Box::pin(async move { Ok(response) })
-            }
+            Err(AuthError::Missing) if public => futures::future::Either::Left(self.inner.call(req)),
+            Err(err) => answer(refuse(&err)),
         }
     }
 }
@@ -578,6 +655,91 @@ mod tests {
 
     fn grpc_status(response: &Response<Body>) -> Option<&str> {
         response.headers().get("grpc-status").and_then(|v| v.to_str().ok())
+    }
+
+    /// Reads the whole request body as tonic's decoding would: a body error becomes the answer.
+    async fn read_body(req: Request<Body>) -> Result<Response<Body>, std::convert::Infallible> {
+        use http_body_util::BodyExt as _;
+        Ok(match req.into_body().collect().await {
+            Ok(collected) => {
+                let mut response = Response::new(Body::empty());
+                let read = collected.to_bytes().len().to_string();
+                response.headers_mut().insert("read", HeaderValue::from_str(&read).unwrap());
+                response
+            }
+            Err(status) => status.into_http(),
+        })
+    }
+
+    /// A gRPC message of `len` bytes: its 5-byte prefix (no compression, the length), then
+    /// the bytes.
+    fn framed(len: usize) -> Vec<u8> {
+        let mut bytes = vec![0];
+        bytes.extend_from_slice(&u32::try_from(len).unwrap().to_be_bytes());
+        bytes.resize(5 + len, b'x');
+        bytes
+    }
+
+    /// A request of `path` whose body is `bytes`, cut into frames of the sizes of `cuts` and
+    /// one of the rest.
+    fn request(path: &str, bytes: Vec<u8>, cuts: &[usize]) -> Request<Body> {
+        let mut rest = Bytes::from(bytes);
+        let mut frames: Vec<Result<http_body::Frame<Bytes>, Status>> = Vec::new();
+        for cut in cuts {
+            frames.push(Ok(http_body::Frame::data(rest.split_to(*cut))));
+        }
+        frames.push(Ok(http_body::Frame::data(rest)));
+        let mut request = Request::new(Body::new(http_body_util::StreamBody::new(futures::stream::iter(frames))));
+        *request.uri_mut() = path.parse().unwrap();
+        request
+    }
+
+    #[tokio::test]
+    async fn a_request_over_the_limit_is_refused_as_it_is_read_and_one_declared_over_it_at_once() {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = calls.clone();
+        let inner = tower::service_fn(move |req| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            read_body(req)
+        });
+        // Messages of up to 10 bytes; an upload path allowed 100.
+        let mut service = SizeLimitLayer::new(10).allow("/s/Upload", 100).layer(inner);
+        let read = |response: &Response<Body>| response.headers().get("read").map(|v| v.to_str().unwrap().to_owned());
+        let exhausted = |response: &Response<Body>| {
+            let message = response.headers().get("grpc-message").map(|v| v.to_str().unwrap().to_owned());
+            (grpc_status(response).map(str::to_owned), message)
+        };
+        let refused = |limit: usize| (Some("8".to_owned()), Some(format!("request%20larger%20than%20{limit}%20bytes")));
+
+        // Up to the limit, its prefix cut across frames: the whole body reaches the handler.
+        let response = service.call(request("/s/Get", framed(10), &[3, 7])).await.unwrap();
+        assert_eq!((grpc_status(&response), read(&response).as_deref()), (None, Some("15")));
+
+        // A message declaring more than the limit: RESOURCE_EXHAUSTED on its prefix alone.
+        let response = service.call(request("/s/Get", framed(11)[..5].to_vec(), &[])).await.unwrap();
+        assert_eq!(exhausted(&response), refused(10));
+        // One within the limit followed by more bytes than the limit: refused as it is read.
+        let mut longer = framed(10);
+        longer.push(0);
+        let response = service.call(request("/s/Get", longer, &[8])).await.unwrap();
+        assert_eq!(exhausted(&response), refused(10));
+
+        // The larger limit of its own path, and no limit on a client stream.
+        let response = service.call(request("/s/Upload", framed(100), &[60])).await.unwrap();
+        assert_eq!(read(&response).as_deref(), Some("105"));
+        let response = service.call(request("/s/Upload", framed(101), &[60])).await.unwrap();
+        assert_eq!(exhausted(&response), refused(100));
+        let reflection = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+        let response = service.call(request(reflection, framed(1000), &[])).await.unwrap();
+        assert_eq!(read(&response).as_deref(), Some("1005"));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 6);
+
+        // A declared content length over the limit: refused before the handler or the body.
+        let mut declared = request("/s/Get", Vec::new(), &[]);
+        declared.headers_mut().insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("16"));
+        let response = service.call(declared).await.unwrap();
+        assert_eq!(exhausted(&response), refused(10));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 6, "the handler did not run");
     }
 
     #[tokio::test]

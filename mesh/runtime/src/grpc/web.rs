@@ -170,23 +170,24 @@ where
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response<Body>, S::Error>>;
+    type Future = futures::future::Either<S::Future, BoxFuture<Result<Response<Body>, S::Error>>>;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Each call drives its own clone to readiness (which path it takes is known only from
-        // the request).
-        Poll::Ready(Ok(()))
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let inner = self.inner.clone();
         if is_native_grpc(&req) {
-            Box::pin(inner.oneshot(req))
-        } else if is_grpc_web(&req) {
+            return futures::future::Either::Left(self.inner.call(req));
+        }
+        // A browser's request goes through CORS (and tonic-web) on a clone of the inner service,
+        // which they drive to readiness themselves.
+        let inner = self.inner.clone();
+        futures::future::Either::Right(if is_grpc_web(&req) {
             Box::pin(self.cors.layer(tonic_web::GrpcWebLayer::new().layer(inner)).oneshot(req))
         } else {
             Box::pin(self.cors.layer(inner).oneshot(req))
-        }
+        })
     }
 }
 

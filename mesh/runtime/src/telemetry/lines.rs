@@ -318,10 +318,32 @@ impl<W: fmt::Write> Visit for Entries<'_, W> {
         self.entry(field, |out| write_json_str(out, value));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.entry(field, |out| write_json_str(out, &value.to_string()));
+        self.entry(field, |out| write_json_display(out, value));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.entry(field, |out| write_json_str(out, &format!("{value:?}")));
+        // A `%` field is a Debug value that writes its Display: formatted and escaped as it is
+        // written, with no string of its own.
+        self.entry(field, |out| {
+            out.write_char('"')?;
+            write!(Escaping(out), "{value:?}")?;
+            out.write_char('"')
+        });
+    }
+}
+
+/// `value`'s Display as a JSON string, escaped as it is written.
+fn write_json_display(out: &mut impl fmt::Write, value: &dyn fmt::Display) -> fmt::Result {
+    out.write_char('"')?;
+    write!(Escaping(out), "{value}")?;
+    out.write_char('"')
+}
+
+/// Writes what is written to it into a JSON string's inside (escaped, no quotes).
+struct Escaping<'a, W: fmt::Write>(&'a mut W);
+
+impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        write_json_str_inside(self.0, text)
     }
 }
 
@@ -336,6 +358,12 @@ fn write_json_f64(out: &mut impl fmt::Write, value: f64) -> fmt::Result {
 /// `value` as a JSON string, quoted and escaped.
 fn write_json_str(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
     out.write_char('"')?;
+    write_json_str_inside(out, value)?;
+    out.write_char('"')
+}
+
+/// `value` escaped for the inside of a JSON string.
+fn write_json_str_inside(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
     let mut plain = 0;
     for (i, byte) in value.bytes().enumerate() {
         let escaped = match byte {
@@ -355,8 +383,7 @@ fn write_json_str(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
         }
         plain = i + 1;
     }
-    out.write_str(&value[plain..])?;
-    out.write_char('"')
+    out.write_str(&value[plain..])
 }
 
 #[cfg(test)]
