@@ -584,8 +584,9 @@ async fn oversized_requests_are_refused_before_any_write() {
             Code::ResourceExhausted,
             &format!("{backend:?}: CreateDossier with 5 MiB of characteristics"),
         );
-        // The size limit comes before authentication: an anonymous flood costs no token check,
-        // and a public method is limited too.
+        // A public method is limited too: an anonymous request is refused as soon as its
+        // message's prefix declares too much (on a method that needs a token, an anonymous one
+        // is refused UNAUTHENTICATED before any of its body is read).
         let result = node
             .registry()
             .max_encoding_message_size(16 * MIB)
