@@ -585,8 +585,8 @@ async fn oversized_requests_are_refused_before_any_write() {
             &format!("{backend:?}: CreateDossier with 5 MiB of characteristics"),
         );
         // A public method is limited too: an anonymous request is refused as soon as its
-        // message's prefix declares too much (on a method that needs a token, an anonymous one
-        // is refused UNAUTHENTICATED before any of its body is read).
+        // message's prefix declares too much. (On a method that needs a token, the token is
+        // checked first: an anonymous request is refused UNAUTHENTICATED, its body unread.)
         let result = node
             .registry()
             .max_encoding_message_size(16 * MIB)

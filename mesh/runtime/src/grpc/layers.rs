@@ -85,7 +85,7 @@ fn valid_correlation_id(value: &str) -> bool {
 
 impl<S> Service<Request<Body>> for TraceService<S>
 where
-    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
 {
@@ -107,8 +107,8 @@ where
         let path = req.uri().path().to_owned();
         let (service, method) = split_path(&path);
         let span = request_span(&path, service, method, &correlation_id);
-        // A call that carries no trace context starts a trace: the span is a root already, and
-        // asking the global propagator (a lock every call shares) would change nothing.
+        // A call that carries no trace context starts a trace: the span is a root, and asking the
+        // global propagator (a lock every call shares) would change nothing.
         if req.headers().contains_key("traceparent") {
             let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
             let _ = span.set_parent(parent);
@@ -139,6 +139,11 @@ where
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<i32>().ok());
                 let code = status.unwrap_or(0);
+                // A status in the headers ends the call (trailers-only); otherwise it comes in
+                // the trailers, at the end of the body (streams: when the stream ends).
+                if let Some(code) = status {
+                    recorder.record(code);
+                }
                 // Straight onto the OpenTelemetry span (the semantic conventions' name): recorded
                 // as a tracing field it made the log layer re-parse and re-write the span's
                 // fields on every call (the line below carries the code as `grpc_code`).
@@ -170,16 +175,9 @@ where
                         log_call(elapsed_ms, code, message);
                     }
                 }
-                // A status in the headers ends the call (trailers-only); otherwise it comes in
-                // the trailers, at the end of the body (streams: when the stream ends).
-                response = match status {
-                    Some(code) => {
-                        recorder.record(code);
-                        response
-                    }
-                    None if is_grpc(&response) => response.map(|body| Body::new(ObservedBody::new(body, recorder))),
-                    None => response,
-                };
+                if status.is_none() && is_grpc(&response) {
+                    response = response.map(|body| Body::new(ObservedBody::new(body, recorder)));
+                }
                 if let Ok(value) = HeaderValue::try_from(correlation_id) {
                     response.headers_mut().insert(CORRELATION_HEADER, value);
                 }
@@ -200,7 +198,10 @@ fn split_path(path: &str) -> (&str, &str) {
 pub(crate) fn request_span(path: &str, service: &str, method: &str, correlation_id: &str) -> tracing::Span {
     // Plain strings, not `%` (Display): each layer takes a string as it is, where a Display
     // value is formatted into a new string first.
+    // A root: a call starts its own trace unless it carries a `traceparent`, whatever span is
+    // current where the server calls the layers.
     tracing::info_span!(
+        parent: None,
         "grpc.request",
         otel.name = path.trim_start_matches('/'),
         otel.kind = "server",
@@ -362,7 +363,7 @@ fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 
 impl<S> Service<Request<Body>> for DeadlineService<S>
 where
-    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
 {
@@ -390,18 +391,19 @@ where
 // ---------------------------------------------------------------------------------------------
 // Request size
 
+/// Paths whose request is a stream of messages, not limited as a whole.
+const CLIENT_STREAMING: &[&str] = &["/grpc.reflection."];
+
 /// Refuses request bodies larger than the limit with `RESOURCE_EXHAUSTED` before any handler
 /// runs. Fleuve's own RPCs are unary or server-streaming: their request body is one message,
 /// which tonic decodes whole before it calls the handler. The body is counted as tonic reads it
 /// (not collected first: that cost every call a copy); past the limit its next frame is the
 /// `RESOURCE_EXHAUSTED` status, which tonic's decoding answers with, so the handler never runs.
-/// A declared `content-length` over the limit is refused before any of the body is read.
-/// Client-streaming infrastructure (the bidi reflection stream) passes through to tonic's own
-/// per-message decoding limit.
-///
-/// Paths whose request is a stream of messages, not limited as a whole.
-const CLIENT_STREAMING: &[&str] = &["/grpc.reflection."];
-
+/// A message whose prefix declares more than the limit, or a body whose `content-length` does,
+/// is refused before the rest of it is read. The limit applies as the body is read, so a call the
+/// token check refuses (below this layer) is refused `UNAUTHENTICATED` whatever its size, without
+/// its body being read. Client-streaming infrastructure (the bidi reflection stream) passes
+/// through to tonic's own per-message decoding limit.
 #[derive(Debug, Clone)]
 pub struct SizeLimitLayer {
     max_bytes: usize,
@@ -438,13 +440,13 @@ pub struct SizeLimitService<S> {
 
 impl<S> Service<Request<Body>> for SizeLimitService<S>
 where
-    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = InnerOr<S::Future, S::Error>;
+    type Future = S::Future;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -452,7 +454,7 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         if CLIENT_STREAMING.iter().any(|p| req.uri().path().starts_with(p)) {
-            return futures::future::Either::Left(self.inner.call(req));
+            return self.inner.call(req);
         }
         let path = req.uri().path();
         let max_bytes = self.larger.iter().find(|(p, _)| p == path).map_or(self.max_bytes, |(_, max)| *max);
@@ -461,11 +463,9 @@ where
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > max_bytes as u64) {
-            return answer(too_large(max_bytes).into_http());
-        }
-        let req = req.map(|body| Body::new(LimitedBody::new(body, max_bytes)));
-        futures::future::Either::Left(self.inner.call(req))
+        let over = declared.is_some_and(|length| length > max_bytes as u64);
+        let req = req.map(|body| Body::new(LimitedBody::new(body, max_bytes, over)));
+        self.inner.call(req)
     }
 }
 
@@ -478,7 +478,8 @@ fn too_large(max_bytes: usize) -> Status {
 
 /// A request body that ends in [`too_large`] once it has carried more than `max_bytes`, or as
 /// soon as its message's 5-byte prefix declares more (tonic's own decoding limit, checked on
-/// that prefix, would otherwise answer first, with `OUT_OF_RANGE`).
+/// that prefix, would otherwise answer first, with `OUT_OF_RANGE`), or at once when its
+/// declared length is over.
 struct LimitedBody {
     inner: Body,
     /// Bytes it may still carry; `None` once refused.
@@ -487,11 +488,13 @@ struct LimitedBody {
     /// The first message's prefix (a flag byte, then its length, big-endian), as far as read.
     prefix: [u8; 5],
     prefix_read: usize,
+    /// Its `content-length` is over the limit: refused at the first read, before any byte.
+    declared_over: bool,
 }
 
 impl LimitedBody {
-    fn new(inner: Body, max_bytes: usize) -> LimitedBody {
-        LimitedBody { inner, remaining: Some(max_bytes), max_bytes, prefix: [0; 5], prefix_read: 0 }
+    fn new(inner: Body, max_bytes: usize, declared_over: bool) -> LimitedBody {
+        LimitedBody { inner, remaining: Some(max_bytes), max_bytes, prefix: [0; 5], prefix_read: 0, declared_over }
     }
 
     /// Counts `data`; whether the body is still within its limit.
@@ -523,6 +526,10 @@ impl http_body::Body for LimitedBody {
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
         if self.remaining.is_none() {
             return Poll::Ready(None);
+        }
+        if self.declared_over {
+            self.remaining = None;
+            return Poll::Ready(Some(Err(too_large(self.max_bytes))));
         }
         let polled = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
         if let Some(Ok(frame)) = &polled
@@ -734,12 +741,24 @@ mod tests {
         assert_eq!(read(&response).as_deref(), Some("1005"));
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 6);
 
-        // A declared content length over the limit: refused before the handler or the body.
-        let mut declared = request("/s/Get", Vec::new(), &[]);
+        // A declared content length over the limit: refused at the first read, before any byte
+        // (the body itself would pass).
+        let mut declared = request("/s/Get", framed(3), &[]);
         declared.headers_mut().insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("16"));
         let response = service.call(declared).await.unwrap();
         assert_eq!(exhausted(&response), refused(10));
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 6, "the handler did not run");
+
+        // Empty frames, a prefix one byte at a time, and trailers after the message pass.
+        let mut request = request("/s/Get", framed(10), &[0, 1, 1, 1, 1, 1, 0, 3]);
+        let mut frames = Vec::new();
+        while let Some(frame) = http_body_util::BodyExt::frame(request.body_mut()).await {
+            frames.push(frame.unwrap());
+        }
+        frames.push(http_body::Frame::trailers(HeaderMap::new()));
+        let body = http_body_util::StreamBody::new(futures::stream::iter(frames.into_iter().map(Ok::<_, Status>)));
+        *request.body_mut() = Body::new(body);
+        let response = service.call(request).await.unwrap();
+        assert_eq!((grpc_status(&response), read(&response).as_deref()), (None, Some("15")));
     }
 
     #[tokio::test]

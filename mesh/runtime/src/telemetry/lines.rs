@@ -502,8 +502,11 @@ pub(super) mod tests {
                 ok = true,
                 rpc.method = "Own",
                 text = "a \"quoted\"\nline\twith \\ and \u{1}",
+                shown = %"a \"shown\" é\n\u{1}",
+                debugged = ?"q\\",
+                error = &std::io::Error::other("bad \"disk\"\n") as &(dyn std::error::Error + 'static),
                 "slow {}",
-                "call"
+                "call \"é\"\n"
             );
             tracing::info!(only = "fields, no message");
         });
@@ -513,7 +516,7 @@ pub(super) mod tests {
         assert_eq!(line["level"], "WARN");
         assert_eq!(line["service"], "fleuve-order");
         assert_eq!(line["target"], module_path!());
-        assert_eq!(line["message"], "slow call");
+        assert_eq!(line["message"], "slow call \"é\"\n");
         assert_eq!(line["correlation_id"], "c-1");
         assert_eq!(line["consumer"], "inner", "the inner span wins");
         assert_eq!(line["status"], "OK", "the last record wins");
@@ -524,6 +527,10 @@ pub(super) mod tests {
         assert_eq!(line["nan"], Value::Null);
         assert_eq!(line["ok"], true);
         assert_eq!(line["text"], "a \"quoted\"\nline\twith \\ and \u{1}");
+        // Display, Debug and error values are escaped as they are written.
+        assert_eq!(line["shown"], "a \"shown\" é\n\u{1}");
+        assert_eq!(line["debugged"], "\"q\\\\\"");
+        assert_eq!(line["error"], "bad \"disk\"\n");
         // No OpenTelemetry layer here (and `Span::current()` sees no dispatcher while a
         // scoped one formats): no trace to name.
         assert!(line.get("trace_id").is_none());
