@@ -114,9 +114,17 @@ fn subscriber(
                 .with_tracked_inactivity(false)
                 .with_location(false)
                 .with_threads(false)
+                // The trace layer's own lines too: before it writes the call line it asks
+                // `tracing::enabled!`, and a per-layer filter that says no to that question
+                // leaves its "no" on the thread (tracing-subscriber clears it at the event that
+                // never comes) for the next span that asks no filter: the next call's span lost
+                // its OpenTelemetry context. Its other lines (a refused token, a request too
+                // large) become events of the request span.
                 .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
                     metadata.target().starts_with("fleuve")
-                        && (metadata.is_span() || *metadata.level() <= tracing::Level::WARN)
+                        && (metadata.is_span()
+                            || metadata.target() == CALL_LINE_TARGET
+                            || *metadata.level() <= tracing::Level::WARN)
                 })),
         )
         .with(call_lines)
@@ -239,6 +247,23 @@ mod tests {
                 assert_eq!(subscriber.max_level_hint(), Some(max), "{level}, json: {}", json.is_some());
             }
         }
+    }
+
+    #[test]
+    fn a_span_after_the_call_lines_check_keeps_its_trace() {
+        // The trace layer asks whether the call line would be written, writes it itself, and
+        // the next call's span on the thread must still be traced.
+        let provider = SdkTracerProvider::builder().build();
+        let writer = LogWriter::to(Box::new(Sink(Arc::default())), std::time::Duration::ZERO);
+        let filter = EnvFilter::try_new(crate::config::DEFAULT_LOG_LEVEL).unwrap();
+        let subscriber = subscriber(filter, &writer, Some(JsonLines::new("identity")), provider.tracer("test"));
+        tracing::subscriber::with_default(subscriber, || {
+            for call in 0..3 {
+                assert!(tracing::enabled!(target: CALL_LINE_TARGET, tracing::Level::INFO, elapsed_ms, grpc_code));
+                let span = tracing::info_span!("grpc.request");
+                assert!(span_context(&span).is_some(), "call {call}: the span has no trace");
+            }
+        });
     }
 
     #[test]
