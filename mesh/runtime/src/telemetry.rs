@@ -171,7 +171,7 @@ struct CallLines {
 impl<S: tracing::Subscriber> Layer<S> for CallLines {
     /// Enables nothing of its own. Without a hint, a layer above one with its own filter (the
     /// OpenTelemetry layer's) leaves the subscriber without a maximum level, so every `trace!`
-    /// of hyper and h2 was asked of the filters on every frame (about 4 µs of a server's CPU
+    /// of hyper and h2 was asked of the filters on every frame (3–4 µs of a server's CPU
     /// per call at 16 clients, `docs/benchmarks.md`).
     fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
         Some(tracing::level_filters::LevelFilter::OFF)
