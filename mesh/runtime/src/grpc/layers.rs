@@ -36,14 +36,6 @@ fn take_ready<S: Clone>(inner: &mut S) -> S {
     std::mem::replace(inner, clone)
 }
 
-/// The future of a layer that calls its inner service at once or answers itself.
-type InnerOr<F, E> = futures::future::Either<F, BoxFuture<Result<Response<Body>, E>>>;
-
-/// A layer's own answer, as an [`InnerOr`].
-fn answer<F, E: Send + 'static>(response: Response<Body>) -> InnerOr<F, E> {
-    futures::future::Either::Right(Box::pin(async move { Ok(response) }))
-}
-
 fn status_response(status: Status) -> Response<Body> {
     status.into_http()
 }
@@ -589,7 +581,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = InnerOr<S::Future, S::Error>;
+    type Future = futures::future::Either<S::Future, BoxFuture<Result<Self::Response, Self::Error>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -627,7 +619,10 @@ where
                 futures::future::Either::Left(self.inner.call(req))
             }
             Err(AuthError::Missing) if public => futures::future::Either::Left(self.inner.call(req)),
-            Err(err) => answer(refuse(&err)),
+            Err(err) => {
+                let response = refuse(&err);
+                futures::future::Either::Right(Box::pin(async move { Ok(response) }))
+            }
         }
     }
 }
@@ -687,16 +682,18 @@ mod tests {
         bytes
     }
 
-    /// A request of `path` whose body is `bytes`, cut into frames of the sizes of `cuts` and
-    /// one of the rest.
-    fn request(path: &str, bytes: Vec<u8>, cuts: &[usize]) -> Request<Body> {
+    /// `bytes` as data frames of the sizes of `cuts` and one of the rest.
+    fn frames(bytes: Vec<u8>, cuts: &[usize]) -> Vec<http_body::Frame<Bytes>> {
         let mut rest = Bytes::from(bytes);
-        let mut frames: Vec<Result<http_body::Frame<Bytes>, Status>> = Vec::new();
-        for cut in cuts {
-            frames.push(Ok(http_body::Frame::data(rest.split_to(*cut))));
-        }
-        frames.push(Ok(http_body::Frame::data(rest)));
-        let mut request = Request::new(Body::new(http_body_util::StreamBody::new(futures::stream::iter(frames))));
+        let mut frames: Vec<_> = cuts.iter().map(|cut| http_body::Frame::data(rest.split_to(*cut))).collect();
+        frames.push(http_body::Frame::data(rest));
+        frames
+    }
+
+    /// A request of `path` whose body is `frames`.
+    fn request(path: &str, frames: Vec<http_body::Frame<Bytes>>) -> Request<Body> {
+        let frames = futures::stream::iter(frames.into_iter().map(Ok::<_, Status>));
+        let mut request = Request::new(Body::new(http_body_util::StreamBody::new(frames)));
         *request.uri_mut() = path.parse().unwrap();
         request
     }
@@ -719,45 +716,39 @@ mod tests {
         let refused = |limit: usize| (Some("8".to_owned()), Some(format!("request%20larger%20than%20{limit}%20bytes")));
 
         // Up to the limit, its prefix cut across frames: the whole body reaches the handler.
-        let response = service.call(request("/s/Get", framed(10), &[3, 7])).await.unwrap();
+        let response = service.call(request("/s/Get", frames(framed(10), &[3, 7]))).await.unwrap();
         assert_eq!((grpc_status(&response), read(&response).as_deref()), (None, Some("15")));
 
         // A message declaring more than the limit: RESOURCE_EXHAUSTED on its prefix alone.
-        let response = service.call(request("/s/Get", framed(11)[..5].to_vec(), &[])).await.unwrap();
+        let response = service.call(request("/s/Get", frames(framed(11)[..5].to_vec(), &[]))).await.unwrap();
         assert_eq!(exhausted(&response), refused(10));
         // One within the limit followed by more bytes than the limit: refused as it is read.
         let mut longer = framed(10);
         longer.push(0);
-        let response = service.call(request("/s/Get", longer, &[8])).await.unwrap();
+        let response = service.call(request("/s/Get", frames(longer, &[8]))).await.unwrap();
         assert_eq!(exhausted(&response), refused(10));
 
         // The larger limit of its own path, and no limit on a client stream.
-        let response = service.call(request("/s/Upload", framed(100), &[60])).await.unwrap();
+        let response = service.call(request("/s/Upload", frames(framed(100), &[60]))).await.unwrap();
         assert_eq!(read(&response).as_deref(), Some("105"));
-        let response = service.call(request("/s/Upload", framed(101), &[60])).await.unwrap();
+        let response = service.call(request("/s/Upload", frames(framed(101), &[60]))).await.unwrap();
         assert_eq!(exhausted(&response), refused(100));
         let reflection = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
-        let response = service.call(request(reflection, framed(1000), &[])).await.unwrap();
+        let response = service.call(request(reflection, frames(framed(1000), &[]))).await.unwrap();
         assert_eq!(read(&response).as_deref(), Some("1005"));
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 6);
 
         // A declared content length over the limit: refused at the first read, before any byte
         // (the body itself would pass).
-        let mut declared = request("/s/Get", framed(3), &[]);
+        let mut declared = request("/s/Get", frames(framed(3), &[]));
         declared.headers_mut().insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("16"));
         let response = service.call(declared).await.unwrap();
         assert_eq!(exhausted(&response), refused(10));
 
         // Empty frames, a prefix one byte at a time, and trailers after the message pass.
-        let mut request = request("/s/Get", framed(10), &[0, 1, 1, 1, 1, 1, 0, 3]);
-        let mut frames = Vec::new();
-        while let Some(frame) = http_body_util::BodyExt::frame(request.body_mut()).await {
-            frames.push(frame.unwrap());
-        }
-        frames.push(http_body::Frame::trailers(HeaderMap::new()));
-        let body = http_body_util::StreamBody::new(futures::stream::iter(frames.into_iter().map(Ok::<_, Status>)));
-        *request.body_mut() = Body::new(body);
-        let response = service.call(request).await.unwrap();
+        let mut cut = frames(framed(10), &[0, 1, 1, 1, 1, 1, 0, 3]);
+        cut.push(http_body::Frame::trailers(HeaderMap::new()));
+        let response = service.call(request("/s/Get", cut)).await.unwrap();
         assert_eq!((grpc_status(&response), read(&response).as_deref()), (None, Some("15")));
     }
 

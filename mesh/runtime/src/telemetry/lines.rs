@@ -318,23 +318,18 @@ impl<W: fmt::Write> Visit for Entries<'_, W> {
         self.entry(field, |out| write_json_str(out, value));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.entry(field, |out| write_json_display(out, value));
+        self.entry(field, |out| write_json_args(out, format_args!("{value}")));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        // A `%` field is a Debug value that writes its Display: formatted and escaped as it is
-        // written, with no string of its own.
-        self.entry(field, |out| {
-            out.write_char('"')?;
-            write!(Escaping(out), "{value:?}")?;
-            out.write_char('"')
-        });
+        // A `%` field is a Debug value that writes its Display.
+        self.entry(field, |out| write_json_args(out, format_args!("{value:?}")));
     }
 }
 
-/// `value`'s Display as a JSON string, escaped as it is written.
-fn write_json_display(out: &mut impl fmt::Write, value: &dyn fmt::Display) -> fmt::Result {
+/// Formatted text as a JSON string, escaped as it is written (no string of its own).
+fn write_json_args(out: &mut impl fmt::Write, text: fmt::Arguments<'_>) -> fmt::Result {
     out.write_char('"')?;
-    write!(Escaping(out), "{value}")?;
+    Escaping(out).write_fmt(text)?;
     out.write_char('"')
 }
 
