@@ -52,6 +52,15 @@ pub enum BusError {
     /// again later).
     #[error("{failed} events not delivered, first: {first}")]
     Delivery { failed: usize, first: String },
+    /// `drain` or `run_once` could not reach the events committed before it was called: a
+    /// write transaction of the database, running when they were read, stayed open past the
+    /// relay's drain wait (the watermark cannot pass a position such a transaction may
+    /// still commit below).
+    #[error(
+        "events up to position {position} were committed before the drain, but after {waited:?} the outbox \
+         watermark is still held at {watermark} by a write transaction of this database left open"
+    )]
+    WatermarkHeld { position: i64, watermark: i64, waited: Duration },
     /// A background task of the bus panicked or was cancelled.
     #[error("{0}")]
     Task(String),

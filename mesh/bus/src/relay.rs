@@ -42,6 +42,11 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// millisecond or two, so waiting for the next commit or [`DEFAULT_POLL_INTERVAL`] would add a
 /// hop's worth of latency to every event.
 pub const WATERMARK_POLL_INTERVAL: Duration = Duration::from_millis(1);
+/// How long [`OutboxRelay::drain`] and [`OutboxRelay::run_once`] wait for the watermark to
+/// pass the events committed before they were called. It waits only for the write
+/// transactions of the database running at that moment, which end within milliseconds
+/// unless one was left open.
+pub const DEFAULT_DRAIN_WAIT: Duration = Duration::from_secs(30);
 /// First pause after a failed batch; doubles on each further failure.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause between retries of a failing batch.
@@ -119,6 +124,8 @@ pub struct OutboxRelay {
     stale: bool,
     /// How far the log may be read.
     watermark: Watermark,
+    /// See [`DEFAULT_DRAIN_WAIT`].
+    drain_wait: Duration,
     /// The retries were empty at the end of the last drain, and nothing has been queued in
     /// them since (this relay is the only one that writes them): the next drain skips reading
     /// them. Cleared by anything that may have queued one, and by errors.
@@ -171,6 +178,7 @@ impl OutboxRelay {
             message_timeout: DEFAULT_MESSAGE_TIMEOUT,
             stale: false,
             watermark: Watermark::new(),
+            drain_wait: DEFAULT_DRAIN_WAIT,
             no_retries: false,
         })
     }
@@ -182,6 +190,13 @@ impl OutboxRelay {
 
     pub fn with_poll_interval(mut self, poll_interval: Duration) -> OutboxRelay {
         self.poll_interval = poll_interval;
+        self
+    }
+
+    /// How long a drain waits for the watermark to pass what was committed before it
+    /// ([`DEFAULT_DRAIN_WAIT`]).
+    pub fn with_drain_wait(mut self, drain_wait: Duration) -> OutboxRelay {
+        self.drain_wait = drain_wait;
         self
     }
 
@@ -210,13 +225,14 @@ impl OutboxRelay {
     }
 
     /// Up to one batch of events to publish, oldest first: the retries, then the log past the
-    /// checkpoint, up to the watermark.
+    /// checkpoint, up to the watermark, which it first waits to see pass every event committed
+    /// before the call (as [`OutboxRelay::drain`] does).
     pub async fn pending(&mut self) -> Result<Vec<OutboxEntry>, BusError> {
         let limit = self.batch_size;
         let mut batch = self.db.run(move |conn| outbox_retries_after(conn, 0, limit)).await?;
         let left = limit - i64::try_from(batch.len()).unwrap_or(i64::MAX);
         if left > 0 {
-            let (checkpoint, up_to) = self.cursor().await?;
+            let (checkpoint, up_to) = self.caught_up_cursor().await?;
             batch.extend(self.db.run(move |conn| outbox_log_after(conn, checkpoint, up_to, left)).await?);
         }
         Ok(batch)
@@ -237,6 +253,26 @@ impl OutboxRelay {
             .await?;
         self.watermark = watermark;
         Ok(cursor)
+    }
+
+    /// The checkpoint, and the watermark once it has passed every position drawn at the first
+    /// reading, so every event committed before the call: positions drawn by transactions
+    /// running then pass once those end. Fails after the drain wait (a transaction left open).
+    async fn caught_up_cursor(&mut self) -> Result<(i64, i64), BusError> {
+        let started = tokio::time::Instant::now();
+        let (checkpoint, mut up_to) = self.cursor().await?;
+        let target = self.watermark.newest_read();
+        let mut pause = WATERMARK_POLL_INTERVAL;
+        while up_to < target {
+            let waited = started.elapsed();
+            if waited >= self.drain_wait {
+                return Err(BusError::WatermarkHeld { position: target, watermark: up_to, waited });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(self.poll_interval.max(WATERMARK_POLL_INTERVAL));
+            up_to = self.cursor().await?.1;
+        }
+        Ok((checkpoint, up_to))
     }
 
     /// Produces every event of `batch` and awaits all deliveries; records nothing.
@@ -388,11 +424,22 @@ impl OutboxRelay {
     /// deliveries, and the producer keeps the enqueue order per partition. Events of broken
     /// keys are not sent: they join the retries, behind the failed event.
     ///
+    /// Every event committed before the call is published when it returns: the log is read up
+    /// to a watermark that has passed them, which may mean waiting for the write transactions
+    /// running at the call to end (at most the drain wait, [`DEFAULT_DRAIN_WAIT`]; a
+    /// transaction left open longer ends the drain in [`BusError::WatermarkHeld`]).
+    ///
     /// A log batch with undelivered events ends the drain in [`BusError::Delivery`] after
     /// recording them (and the batch already in flight); so does a drain whose retries failed
     /// again, once the log is caught up, so that the caller backs off.
     pub async fn drain(&mut self) -> Result<usize, BusError> {
-        let drained = self.drain_unguarded().await;
+        self.drain_guarded(true).await
+    }
+
+    /// [`OutboxRelay::drain`]; with `wait` false, the log is read up to the watermark as it
+    /// stands ([`OutboxRelay::run`], whose next poll comes soon).
+    async fn drain_guarded(&mut self, wait: bool) -> Result<usize, BusError> {
+        let drained = self.drain_unguarded(wait).await;
         if let Err(error) = &drained
             && !matches!(error, BusError::Delivery { .. })
         {
@@ -407,7 +454,7 @@ impl OutboxRelay {
         drained
     }
 
-    async fn drain_unguarded(&mut self) -> Result<usize, BusError> {
+    async fn drain_unguarded(&mut self, wait: bool) -> Result<usize, BusError> {
         self.replace_producer_if_failed()?;
         self.register_schemas().await?;
         let limit = self.batch_size;
@@ -440,7 +487,8 @@ impl OutboxRelay {
         // drain never returns while its recording goes on (the next one would republish the
         // batch and record its failures after it).
         let mut marking = None;
-        let logged = self.drain_log(&mut broken, &mut marking, retry_failure.as_ref().map_or(0, |(n, _)| *n)).await;
+        let retries_failed = retry_failure.as_ref().map_or(0, |(n, _)| *n);
+        let logged = self.drain_log(&mut broken, &mut marking, retries_failed, wait).await;
         let marked = match marking.take() {
             Some(marking) => join_task(marking.await).and_then(|marked| marked),
             None => Ok(0),
@@ -462,10 +510,11 @@ impl OutboxRelay {
         broken: &mut HashSet<(String, String)>,
         marking: &mut Option<tokio::task::JoinHandle<Result<usize, BusError>>>,
         retries_failed: usize,
+        wait: bool,
     ) -> Result<usize, BusError> {
         let limit = self.batch_size;
         let mut published = 0;
-        let (checkpoint, up_to) = self.cursor().await?;
+        let (checkpoint, up_to) = if wait { self.caught_up_cursor().await? } else { self.cursor().await? };
         let read = |db: Database, after: i64| {
             tokio::spawn(async move { db.run(move |conn| outbox_log_after(conn, after, up_to, limit)).await })
         };
@@ -569,7 +618,7 @@ impl OutboxRelay {
         loop {
             let drained = tokio::select! {
                 () = &mut shutdown => return,
-                result = self.drain() => result,
+                result = self.drain_guarded(false) => result,
             };
             match drained {
                 Ok(published) => {

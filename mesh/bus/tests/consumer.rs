@@ -248,6 +248,39 @@ async fn parked(db: &Database, consumer: &str) -> Result<Vec<fleuve_store::consu
     Ok(db.run(move |conn| dead_letter_list(conn, &filter)).await?)
 }
 
+/// Where a topic's records stand, per partition: the high watermark the broker lists, the
+/// records a fresh reader gets from offset 0, and `group`'s committed offset. Printed when a
+/// test finds events missing, to tell a broker that lost or hid records from a consumer that
+/// stopped short.
+async fn audit(mesh: &Mesh, group: &str) -> Result<String> {
+    use rdkafka::TopicPartitionList;
+    let config = mesh.broker.bus_config();
+    let reader: StreamConsumer = config.consumer_config("audit-reader").create()?;
+    let member: StreamConsumer = config.consumer_config(group).create()?;
+    let mut report = Vec::new();
+    for partition in 0..3 {
+        let (low, high) =
+            tokio::task::block_in_place(|| reader.fetch_watermarks(TOPIC, partition, Duration::from_secs(10)))?;
+        let mut list = TopicPartitionList::new();
+        list.add_partition(TOPIC, partition);
+        let committed = tokio::task::block_in_place(|| member.committed_offsets(list, Duration::from_secs(10)))?
+            .find_partition(TOPIC, partition)
+            .map(|p| format!("{:?}", p.offset()));
+        let mut assignment = TopicPartitionList::new();
+        assignment.add_partition_offset(TOPIC, partition, rdkafka::Offset::Beginning)?;
+        reader.assign(&assignment)?;
+        let (mut read, mut last) = (0, -1);
+        while let Ok(Ok(message)) = timeout(Duration::from_secs(3), reader.recv()).await {
+            read += 1;
+            last = message.offset();
+        }
+        report.push(format!(
+            "partition {partition}: listed {low}..{high}, {read} read (last offset {last}), committed {committed:?}"
+        ));
+    }
+    Ok(report.join("; "))
+}
+
 /// Polls `check` until it holds or `WAIT` passes.
 async fn eventually<F, Fut>(what: &str, mut check: F) -> Result<()>
 where
@@ -428,7 +461,11 @@ async fn poison_records_are_parked_without_blocking_other_keys_and_redriven_once
     if let Err(e) = settled {
         let letters: Vec<_> =
             parked(&db, "tally").await?.into_iter().map(|l| (l.key, l.offset, l.attempts, l.error)).collect();
-        anyhow::bail!("{e}: tallies {:?}, parked letters {letters:?}", tallies(&db).await?);
+        anyhow::bail!(
+            "{e}: tallies {:?}, parked letters {letters:?}; {}",
+            tallies(&db).await?,
+            audit(&mesh, "tally").await?
+        );
     }
     let t = tallies(&db).await?;
     ensure!(t["a"] == (3, "a0,flaky-a1,a2".to_owned()), "a kept flowing, retried past the transient failure");
@@ -583,7 +620,19 @@ async fn a_rebalance_storm_loses_repeats_and_reorders_nothing() -> Result<()> {
         if usize::try_from(applied)? == total {
             break;
         }
-        ensure!(Instant::now() < deadline, "{applied} of {total} events applied three minutes after the storm");
+        if Instant::now() >= deadline {
+            let t = tallies(&db).await?;
+            let mut short: Vec<String> = t
+                .iter()
+                .filter(|(_, (events, _))| usize::try_from(*events).unwrap_or(0) < rounds)
+                .map(|(dossier, (events, _))| format!("{dossier}:{events}"))
+                .collect();
+            short.sort();
+            anyhow::bail!(
+                "{applied} of {total} events applied three minutes after the storm; short dossiers {short:?}; {}",
+                audit(&mesh, GROUP).await?
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let t = tallies(&db).await?;

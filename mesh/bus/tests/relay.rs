@@ -573,3 +573,89 @@ async fn sqlite_the_checkpoint_passes_events_without_a_topic() -> Result<()> {
 async fn postgres_the_checkpoint_passes_events_without_a_topic() -> Result<()> {
     the_checkpoint_passes_events_without_a_topic(TestDatabase::postgres(&[EVENT_STORE_MIGRATIONS]).await?).await
 }
+
+/// Holds a write transaction of `db` open (it has a transaction id) until `release` fires;
+/// returns once it is open.
+async fn open_write_transaction(
+    db: &Database,
+    release: std::sync::mpsc::Receiver<()>,
+) -> Result<tokio::task::JoinHandle<Result<(), fleuve_store::StoreError>>> {
+    use diesel::RunQueryDsl as _;
+    let (opened, is_open) = tokio::sync::oneshot::channel();
+    let db = db.clone();
+    let writer = tokio::spawn(async move {
+        db.transaction::<_, fleuve_store::StoreError, _>(move |conn| {
+            // Assigns the transaction its id, as its first write would.
+            diesel::sql_query("SELECT pg_current_xact_id()").execute(conn)?;
+            let _ = opened.send(());
+            let _ = release.recv_timeout(Duration::from_secs(60));
+            Ok(())
+        })
+        .await
+    });
+    is_open.await.context("the write transaction did not open")?;
+    Ok(writer)
+}
+
+/// `drain` and `run_once` publish every event committed before they were called, even while
+/// another write transaction of the database is open: they wait for the watermark to pass
+/// those events. Before, a relay whose watermark had not passed them yet (any relay just
+/// created, or one that had not polled since) published nothing and returned 0 whenever some
+/// write transaction was running, which lost the last events of the consumer's rebalance storm
+/// test and left the poison test waiting for events that were never sent. A transaction held
+/// open past the relay's drain wait makes the drain fail, saying so, rather than return short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_publishes_what_was_committed_before_it_while_another_transaction_is_open() -> Result<()> {
+    let test_db = TestDatabase::postgres(&[EVENT_STORE_MIGRATIONS]).await?;
+    let db = test_db.database().clone();
+    let mesh = Mesh::start().await?;
+    let mut ids = append_events(&db, "w-1", 0, 3, DOSSIER_TOPIC).await?;
+
+    // A new relay drains while a write transaction opened after the appends is still open.
+    let (release, released) = std::sync::mpsc::channel();
+    let writer = open_write_transaction(&db, released).await?;
+    let closer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = release.send(());
+    });
+    let mut relay = mesh.relay(&db)?;
+    let started = Instant::now();
+    let published = timeout(DRAIN_TIMEOUT, relay.drain()).await??;
+    ensure!(published == 3, "the three committed events published, not {published}");
+    ensure!(started.elapsed() >= Duration::from_millis(250), "the drain waited for the open transaction");
+    closer.await?;
+    writer.await??;
+
+    // The same relay, later: new events and another open transaction; one batch publishes them.
+    ids.extend(append_events(&db, "w-1", 3, 2, DOSSIER_TOPIC).await?);
+    let (release, released) = std::sync::mpsc::channel();
+    let writer = open_write_transaction(&db, released).await?;
+    let closer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = release.send(());
+    });
+    let published = timeout(DRAIN_TIMEOUT, relay.run_once()).await??;
+    ensure!(published == 2, "one batch publishes the two new events, not {published}");
+    closer.await?;
+    writer.await??;
+
+    // A transaction left open past the drain wait: the drain fails and names the cause.
+    ids.extend(append_events(&db, "w-1", 5, 1, DOSSIER_TOPIC).await?);
+    let (release, released) = std::sync::mpsc::channel();
+    let writer = open_write_transaction(&db, released).await?;
+    let mut relay = relay.with_drain_wait(Duration::from_millis(400));
+    let error = timeout(DRAIN_TIMEOUT, relay.drain()).await?.expect_err("the watermark is held");
+    ensure!(matches!(error, BusError::WatermarkHeld { .. }), "{error}");
+    ensure!(error.to_string().contains("transaction"), "{error}");
+    let _ = release.send(());
+    writer.await??;
+    ensure!(timeout(DRAIN_TIMEOUT, relay.drain()).await?? == 1, "then it goes out");
+    relay.close().await;
+
+    let consumer = consumer(&mesh, "relay-held")?;
+    let received = consume(&consumer, 6).await?;
+    let got: Vec<String> = received.iter().filter_map(|r| r.headers.get("event_id").cloned()).collect();
+    ensure!(got == ids, "{got:?}");
+    tokio::task::block_in_place(|| drop(consumer));
+    mesh.stop().await
+}

@@ -386,6 +386,13 @@ impl Watermark {
         self.value
     }
 
+    /// The newest position drawn as of the last reading: every event committed before that
+    /// reading is at or below it, so the watermark reaching it passes them all.
+    pub fn newest_read(&self) -> i64 {
+        let waiting = self.waiting.back().map_or(0, |&(position, _)| position);
+        self.value.max(waiting).max(self.drawn.unwrap_or(0))
+    }
+
     /// Whether positions were drawn that have not passed yet (their transactions, or others
     /// running beside them, had not ended at the last reading).
     pub fn is_waiting(&self) -> bool {
