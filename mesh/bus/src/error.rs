@@ -52,15 +52,17 @@ pub enum BusError {
     /// again later).
     #[error("{failed} events not delivered, first: {first}")]
     Delivery { failed: usize, first: String },
-    /// `drain` or `run_once` could not reach the events committed before it was called: a
-    /// write transaction of the database, running when they were read, stayed open past the
-    /// relay's drain wait (the watermark cannot pass a position such a transaction may
-    /// still commit below).
+    /// `drain` or `run_once` published what the watermark had passed (`published` events, up
+    /// to position `watermark`) but not every event committed before the call (up to
+    /// `position`): a write transaction of the database, running at the readings that would
+    /// pass them, stayed open past the relay's drain wait (the watermark cannot pass a position
+    /// such a transaction may still commit below).
     #[error(
-        "events up to position {position} were committed before the drain, but after {waited:?} the outbox \
-         watermark is still held at {watermark} by a write transaction of this database left open"
+        "events up to position {position} were committed before the drain, which published {published} up to \
+         position {watermark}: after {waited:?} a write transaction of this database left open still holds the \
+         outbox watermark there"
     )]
-    WatermarkHeld { position: i64, watermark: i64, waited: Duration },
+    WatermarkHeld { position: i64, watermark: i64, waited: Duration, published: usize },
     /// A background task of the bus panicked or was cancelled.
     #[error("{0}")]
     Task(String),

@@ -44,8 +44,8 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(10);
 pub const WATERMARK_POLL_INTERVAL: Duration = Duration::from_millis(1);
 /// How long [`OutboxRelay::drain`] and [`OutboxRelay::run_once`] wait for the watermark to
 /// pass the events committed before they were called. It waits only for the write
-/// transactions of the database running at that moment, which end within milliseconds
-/// unless one was left open.
+/// transactions of the database running then (or begun just after), which end within
+/// milliseconds unless one was left open.
 pub const DEFAULT_DRAIN_WAIT: Duration = Duration::from_secs(30);
 /// First pause after a failed batch; doubles on each further failure.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
@@ -105,6 +105,21 @@ struct Produced {
     enqueued: std::time::Instant,
     /// The last position read from the log (not a retry).
     through: Option<i64>,
+}
+
+/// How far the watermark got when the drain wait ran out short of the events committed
+/// before a drain (see [`BusError::WatermarkHeld`]).
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    position: i64,
+    watermark: i64,
+    waited: Duration,
+}
+
+impl Held {
+    fn error(self, published: usize) -> BusError {
+        BusError::WatermarkHeld { position: self.position, watermark: self.watermark, waited: self.waited, published }
+    }
 }
 
 /// Publishes the outbox of one database to Kafka.
@@ -226,16 +241,29 @@ impl OutboxRelay {
 
     /// Up to one batch of events to publish, oldest first: the retries, then the log past the
     /// checkpoint, up to the watermark, which it first waits to see pass every event committed
-    /// before the call (as [`OutboxRelay::drain`] does).
+    /// before the call (as [`OutboxRelay::drain`] does; past the drain wait, what the
+    /// watermark passed, with a warning).
     pub async fn pending(&mut self) -> Result<Vec<OutboxEntry>, BusError> {
+        let (batch, held) = self.pending_held().await?;
+        if let Some(held) = held {
+            tracing::warn!(error = %held.error(0), "outbox batch read up to a held watermark");
+        }
+        Ok(batch)
+    }
+
+    /// [`OutboxRelay::pending`], and whether the watermark was held short of the events
+    /// committed before the call.
+    async fn pending_held(&mut self) -> Result<(Vec<OutboxEntry>, Option<Held>), BusError> {
         let limit = self.batch_size;
         let mut batch = self.db.run(move |conn| outbox_retries_after(conn, 0, limit)).await?;
         let left = limit - i64::try_from(batch.len()).unwrap_or(i64::MAX);
+        let mut held = None;
         if left > 0 {
-            let (checkpoint, up_to) = self.caught_up_cursor().await?;
+            let (checkpoint, up_to, short) = self.caught_up_cursor().await?;
+            held = short;
             batch.extend(self.db.run(move |conn| outbox_log_after(conn, checkpoint, up_to, left)).await?);
         }
-        Ok(batch)
+        Ok((batch, held))
     }
 
     /// The checkpoint, and the watermark advanced as far as it can go.
@@ -256,23 +284,30 @@ impl OutboxRelay {
     }
 
     /// The checkpoint, and the watermark once it has passed every position drawn at the first
-    /// reading, so every event committed before the call: positions drawn by transactions
-    /// running then pass once those end. Fails after the drain wait (a transaction left open).
-    async fn caught_up_cursor(&mut self) -> Result<(i64, i64), BusError> {
+    /// reading, so every event committed before the call: those positions pass once the write
+    /// transactions running at the next reading have ended. After the drain wait (a
+    /// transaction left open), the watermark as far as it got, and how it was held.
+    async fn caught_up_cursor(&mut self) -> Result<(i64, i64, Option<Held>), BusError> {
         let started = tokio::time::Instant::now();
         let (checkpoint, mut up_to) = self.cursor().await?;
-        let target = self.watermark.newest_read();
+        let mut target = self.watermark.newest_read();
         let mut pause = WATERMARK_POLL_INTERVAL;
         while up_to < target {
             let waited = started.elapsed();
             if waited >= self.drain_wait {
-                return Err(BusError::WatermarkHeld { position: target, watermark: up_to, waited });
+                return Ok((checkpoint, up_to, Some(Held { position: target, watermark: up_to, waited })));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(self.poll_interval.max(WATERMARK_POLL_INTERVAL));
+            let before = up_to;
             up_to = self.cursor().await?.1;
+            if up_to < before {
+                // The watermark started over (the sequence went back: another server); the
+                // positions read before say nothing of this one.
+                target = self.watermark.newest_read();
+            }
         }
-        Ok((checkpoint, up_to))
+        Ok((checkpoint, up_to, None))
     }
 
     /// Produces every event of `batch` and awaits all deliveries; records nothing.
@@ -426,8 +461,9 @@ impl OutboxRelay {
     ///
     /// Every event committed before the call is published when it returns: the log is read up
     /// to a watermark that has passed them, which may mean waiting for the write transactions
-    /// running at the call to end (at most the drain wait, [`DEFAULT_DRAIN_WAIT`]; a
-    /// transaction left open longer ends the drain in [`BusError::WatermarkHeld`]).
+    /// running then, or begun just after, to end (at most the drain wait,
+    /// [`DEFAULT_DRAIN_WAIT`]). If a transaction stays open longer, the drain publishes what
+    /// the watermark passed and then ends in [`BusError::WatermarkHeld`].
     ///
     /// A log batch with undelivered events ends the drain in [`BusError::Delivery`] after
     /// recording them (and the batch already in flight); so does a drain whose retries failed
@@ -441,7 +477,7 @@ impl OutboxRelay {
     async fn drain_guarded(&mut self, wait: bool) -> Result<usize, BusError> {
         let drained = self.drain_unguarded(wait).await;
         if let Err(error) = &drained
-            && !matches!(error, BusError::Delivery { .. })
+            && !matches!(error, BusError::Delivery { .. } | BusError::WatermarkHeld { .. })
         {
             // The database (or the registry) failed mid-drain. If the database came back as
             // another server (a promoted standby, a restored backup), what the watermark passed
@@ -493,9 +529,13 @@ impl OutboxRelay {
             Some(marking) => join_task(marking.await).and_then(|marked| marked),
             None => Ok(0),
         };
-        published += logged? + marked?;
+        let (logged, held) = logged?;
+        published += logged + marked?;
         match retry_failure {
-            None => Ok(published),
+            None => match held {
+                None => Ok(published),
+                Some(held) => Err(held.error(published)),
+            },
             Some((failed, first)) => {
                 tracing::debug!(published, "outbox drain caught up; retries failed again");
                 Err(BusError::Delivery { failed, first })
@@ -504,17 +544,23 @@ impl OutboxRelay {
     }
 
     /// The log phase of [`OutboxRelay::drain`]: returns how many events it published, but
-    /// those of the batch left recording in `marking`.
+    /// those of the batch left recording in `marking`, and, when it waited for the watermark
+    /// (`wait`) in vain, how far it got.
     async fn drain_log(
         &mut self,
         broken: &mut HashSet<(String, String)>,
         marking: &mut Option<tokio::task::JoinHandle<Result<usize, BusError>>>,
         retries_failed: usize,
         wait: bool,
-    ) -> Result<usize, BusError> {
+    ) -> Result<(usize, Option<Held>), BusError> {
         let limit = self.batch_size;
         let mut published = 0;
-        let (checkpoint, up_to) = if wait { self.caught_up_cursor().await? } else { self.cursor().await? };
+        let (checkpoint, up_to, held) = if wait {
+            self.caught_up_cursor().await?
+        } else {
+            let (checkpoint, up_to) = self.cursor().await?;
+            (checkpoint, up_to, None)
+        };
         let read = |db: Database, after: i64| {
             tokio::spawn(async move { db.run(move |conn| outbox_log_after(conn, after, up_to, limit)).await })
         };
@@ -581,21 +627,22 @@ impl OutboxRelay {
                 break;
             }
         }
-        Ok(published)
+        Ok((published, held))
     }
 
     /// Publishes and records one batch ([`OutboxRelay::pending`]); returns how many events
     /// were published. Events that failed are queued for a retry, and the batch then ends in
-    /// [`BusError::Delivery`].
+    /// [`BusError::Delivery`]; a batch read up to a watermark held short of the events
+    /// committed before the call ends in [`BusError::WatermarkHeld`] once published.
     pub async fn run_once(&mut self) -> Result<usize, BusError> {
-        let batch = self.pending().await?;
+        let (batch, held) = self.pending_held().await?;
         if batch.is_empty() {
-            return Ok(0);
+            return held.map_or(Ok(0), |held| Err(held.error(0)));
         }
         let report = self.publish(&batch).await?;
         let marked = self.mark(&report).await?;
         match report.failed.first() {
-            None => Ok(marked),
+            None => held.map_or(Ok(marked), |held| Err(held.error(marked))),
             Some((position, error)) => {
                 Err(BusError::Delivery { failed: report.failed.len(), first: format!("event {position}: {error}") })
             }

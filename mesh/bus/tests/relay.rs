@@ -603,7 +603,8 @@ async fn open_write_transaction(
 /// created, or one that had not polled since) published nothing and returned 0 whenever some
 /// write transaction was running, which lost the last events of the consumer's rebalance storm
 /// test and left the poison test waiting for events that were never sent. A transaction held
-/// open past the relay's drain wait makes the drain fail, saying so, rather than return short.
+/// open past the relay's drain wait makes the drain publish what the watermark passed, then
+/// fail, saying so, rather than return short.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drain_publishes_what_was_committed_before_it_while_another_transaction_is_open() -> Result<()> {
     let test_db = TestDatabase::postgres(&[EVENT_STORE_MIGRATIONS]).await?;
@@ -611,18 +612,19 @@ async fn a_drain_publishes_what_was_committed_before_it_while_another_transactio
     let mesh = Mesh::start().await?;
     let mut ids = append_events(&db, "w-1", 0, 3, DOSSIER_TOPIC).await?;
 
-    // A new relay drains while a write transaction opened after the appends is still open.
+    // A new relay drains while a write transaction opened after the appends is still open;
+    // it ends 300 ms later.
+    let mut relay = mesh.relay(&db)?;
     let (release, released) = std::sync::mpsc::channel();
     let writer = open_write_transaction(&db, released).await?;
+    let started = Instant::now();
     let closer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let _ = release.send(());
     });
-    let mut relay = mesh.relay(&db)?;
-    let started = Instant::now();
     let published = timeout(DRAIN_TIMEOUT, relay.drain()).await??;
     ensure!(published == 3, "the three committed events published, not {published}");
-    ensure!(started.elapsed() >= Duration::from_millis(250), "the drain waited for the open transaction");
+    ensure!(started.elapsed() >= Duration::from_millis(290), "the drain waited for the open transaction");
     closer.await?;
     writer.await??;
 
@@ -639,21 +641,27 @@ async fn a_drain_publishes_what_was_committed_before_it_while_another_transactio
     closer.await?;
     writer.await??;
 
-    // A transaction left open past the drain wait: the drain fails and names the cause.
+    // A transaction left open past the drain wait. The watermark had passed one event (read,
+    // not published, before the transaction began) but not the next: the drain publishes the
+    // first, then fails and names the cause.
     ids.extend(append_events(&db, "w-1", 5, 1, DOSSIER_TOPIC).await?);
+    let mut relay = relay.with_drain_wait(Duration::from_millis(400));
+    ensure!(relay.pending().await?.len() == 1, "the watermark passes the event");
     let (release, released) = std::sync::mpsc::channel();
     let writer = open_write_transaction(&db, released).await?;
-    let mut relay = relay.with_drain_wait(Duration::from_millis(400));
+    ids.extend(append_events(&db, "w-1", 6, 1, DOSSIER_TOPIC).await?);
     let error = timeout(DRAIN_TIMEOUT, relay.drain()).await?.expect_err("the watermark is held");
-    ensure!(matches!(error, BusError::WatermarkHeld { .. }), "{error}");
-    ensure!(error.to_string().contains("transaction"), "{error}");
+    ensure!(
+        matches!(error, BusError::WatermarkHeld { published: 1, .. }) && error.to_string().contains("transaction"),
+        "{error}"
+    );
     let _ = release.send(());
     writer.await??;
     ensure!(timeout(DRAIN_TIMEOUT, relay.drain()).await?? == 1, "then it goes out");
     relay.close().await;
 
     let consumer = consumer(&mesh, "relay-held")?;
-    let received = consume(&consumer, 6).await?;
+    let received = consume(&consumer, 7).await?;
     let got: Vec<String> = received.iter().filter_map(|r| r.headers.get("event_id").cloned()).collect();
     ensure!(got == ids, "{got:?}");
     tokio::task::block_in_place(|| drop(consumer));
