@@ -132,6 +132,15 @@ async fn consume(consumer: &StreamConsumer, count: usize) -> Result<Vec<Received
     Ok(out)
 }
 
+/// The event ids of the first `count` records a new consumer group reads from the dossier topic.
+async fn published_ids(mesh: &Mesh, group: &str, count: usize) -> Result<Vec<String>> {
+    let consumer = consumer(mesh, group)?;
+    let received = consume(&consumer, count).await;
+    // Closing a consumer blocks on the broker.
+    tokio::task::block_in_place(|| drop(consumer));
+    Ok(received?.iter().filter_map(|r| r.headers.get("event_id").cloned()).collect())
+}
+
 fn consumer(mesh: &Mesh, group: &str) -> Result<StreamConsumer> {
     let consumer: StreamConsumer = mesh.broker.bus_config().consumer_config(group).create()?;
     consumer.subscribe(&[DOSSIER_TOPIC])?;
@@ -404,11 +413,8 @@ async fn a_relay_whose_records_time_out_gets_a_new_producer_and_delivers() -> Re
     relay.close().await;
 
     // The new broker holds what was relayed after its restart, in order.
-    let consumer = consumer(&mesh, "relay-restarted")?;
-    let received = consume(&consumer, 4).await?;
-    let got: Vec<String> = received.iter().filter_map(|r| r.headers.get("event_id").cloned()).collect();
+    let got = published_ids(&mesh, "relay-restarted", 4).await?;
     ensure!(got == ids[3..], "events after the restart, in order: {got:?} != {:?}", &ids[3..]);
-    tokio::task::block_in_place(|| drop(consumer));
     mesh.stop().await
 }
 
@@ -556,11 +562,8 @@ async fn the_checkpoint_passes_events_without_a_topic(test_db: TestDatabase) -> 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     relay.close().await;
-    let consumer = consumer(&mesh, "relay-quiet")?;
-    let received = consume(&consumer, 2).await?;
-    let got: Vec<String> = received.iter().filter_map(|r| r.headers.get("event_id").cloned()).collect();
+    let got = published_ids(&mesh, "relay-quiet", 2).await?;
     ensure!(got == ids, "{got:?}");
-    tokio::task::block_in_place(|| drop(consumer));
     mesh.stop().await
 }
 
@@ -660,10 +663,7 @@ async fn a_drain_publishes_what_was_committed_before_it_while_another_transactio
     ensure!(timeout(DRAIN_TIMEOUT, relay.drain()).await?? == 1, "then it goes out");
     relay.close().await;
 
-    let consumer = consumer(&mesh, "relay-held")?;
-    let received = consume(&consumer, 7).await?;
-    let got: Vec<String> = received.iter().filter_map(|r| r.headers.get("event_id").cloned()).collect();
+    let got = published_ids(&mesh, "relay-held", 7).await?;
     ensure!(got == ids, "{got:?}");
-    tokio::task::block_in_place(|| drop(consumer));
     mesh.stop().await
 }
