@@ -577,11 +577,11 @@ async fn postgres_the_checkpoint_passes_events_without_a_topic() -> Result<()> {
     the_checkpoint_passes_events_without_a_topic(TestDatabase::postgres(&[EVENT_STORE_MIGRATIONS]).await?).await
 }
 
-/// Holds a write transaction of `db` open (it has a transaction id) until `release` fires;
-/// returns once it is open.
-async fn open_write_transaction(
+/// Holds a write transaction of `db` open (it has a transaction id) for `open`; returns once
+/// it is open, with the task that commits it.
+async fn hold_write_transaction(
     db: &Database,
-    release: std::sync::mpsc::Receiver<()>,
+    open: Duration,
 ) -> Result<tokio::task::JoinHandle<Result<(), fleuve_store::StoreError>>> {
     use diesel::RunQueryDsl as _;
     let (opened, is_open) = tokio::sync::oneshot::channel();
@@ -591,7 +591,7 @@ async fn open_write_transaction(
             // Assigns the transaction its id, as its first write would.
             diesel::sql_query("SELECT pg_current_xact_id()").execute(conn)?;
             let _ = opened.send(());
-            let _ = release.recv_timeout(Duration::from_secs(60));
+            std::thread::sleep(open);
             Ok(())
         })
         .await
@@ -618,30 +618,18 @@ async fn a_drain_publishes_what_was_committed_before_it_while_another_transactio
     // A new relay drains while a write transaction opened after the appends is still open;
     // it ends 300 ms later.
     let mut relay = mesh.relay(&db)?;
-    let (release, released) = std::sync::mpsc::channel();
-    let writer = open_write_transaction(&db, released).await?;
+    let writer = hold_write_transaction(&db, Duration::from_millis(300)).await?;
     let started = Instant::now();
-    let closer = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let _ = release.send(());
-    });
     let published = timeout(DRAIN_TIMEOUT, relay.drain()).await??;
     ensure!(published == 3, "the three committed events published, not {published}");
-    ensure!(started.elapsed() >= Duration::from_millis(290), "the drain waited for the open transaction");
-    closer.await?;
+    ensure!(started.elapsed() >= Duration::from_millis(250), "the drain waited for the open transaction");
     writer.await??;
 
     // The same relay, later: new events and another open transaction; one batch publishes them.
     ids.extend(append_events(&db, "w-1", 3, 2, DOSSIER_TOPIC).await?);
-    let (release, released) = std::sync::mpsc::channel();
-    let writer = open_write_transaction(&db, released).await?;
-    let closer = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let _ = release.send(());
-    });
+    let writer = hold_write_transaction(&db, Duration::from_millis(300)).await?;
     let published = timeout(DRAIN_TIMEOUT, relay.run_once()).await??;
     ensure!(published == 2, "one batch publishes the two new events, not {published}");
-    closer.await?;
     writer.await??;
 
     // A transaction left open past the drain wait. The watermark had passed one event (read,
@@ -650,15 +638,13 @@ async fn a_drain_publishes_what_was_committed_before_it_while_another_transactio
     ids.extend(append_events(&db, "w-1", 5, 1, DOSSIER_TOPIC).await?);
     let mut relay = relay.with_drain_wait(Duration::from_millis(400));
     ensure!(relay.pending().await?.len() == 1, "the watermark passes the event");
-    let (release, released) = std::sync::mpsc::channel();
-    let writer = open_write_transaction(&db, released).await?;
+    let writer = hold_write_transaction(&db, Duration::from_secs(2)).await?;
     ids.extend(append_events(&db, "w-1", 6, 1, DOSSIER_TOPIC).await?);
     let error = timeout(DRAIN_TIMEOUT, relay.drain()).await?.expect_err("the watermark is held");
     ensure!(
         matches!(error, BusError::WatermarkHeld { published: 1, .. }) && error.to_string().contains("transaction"),
         "{error}"
     );
-    let _ = release.send(());
     writer.await??;
     ensure!(timeout(DRAIN_TIMEOUT, relay.drain()).await?? == 1, "then it goes out");
     relay.close().await;
