@@ -105,11 +105,11 @@ async fn measure_both(
     println!(
         "fleuve bench stack: GetJwks with a bearer token, {} s per run, {rounds} round(s) (bare first in odd rounds); \
          CPU µs/call: the whole machine's (client, both servers, PostgreSQL idle) per call; \
-         server µs/call: the measured server process's own",
+         server µs/call: the measured server process's own; client µs/call: this process's (the calls' client)",
         duration.as_secs()
     );
     println!(
-        "{:>7} {:>7} {:>6} {:>10} {:>8} {:>8} {:>12} {:>15} {:>6} {:>8} {:>11}",
+        "{:>7} {:>7} {:>6} {:>10} {:>8} {:>8} {:>12} {:>15} {:>15} {:>6} {:>8} {:>11}",
         "round",
         "clients",
         "server",
@@ -118,13 +118,15 @@ async fn measure_both(
         "p99 ms",
         "CPU µs/call",
         "server µs/call",
+        "client µs/call",
         "busy",
         "ratio",
         "added p50"
     );
     let mut ratios: Vec<(usize, f64, f64)> = Vec::new();
-    // (clients, bare server µs/call, Fleuve server µs/call)
+    // (clients, bare µs/call, Fleuve µs/call): the servers' own, and the client's beside each.
     let mut server_cpu: Vec<(usize, f64, f64)> = Vec::new();
+    let mut client_cpu: Vec<(usize, f64, f64)> = Vec::new();
     for round in 1..=rounds {
         for &n in clients {
             // Bare first in odd rounds, Fleuve first in even ones.
@@ -141,6 +143,9 @@ async fn measure_both(
             if let (Some(fs), Some(bs)) = (f.server_us_per_call, b.server_us_per_call) {
                 server_cpu.push((n, bs, fs));
             }
+            if let (Some(fc), Some(bc)) = (f.client_us_per_call, b.client_us_per_call) {
+                client_cpu.push((n, bc, fc));
+            }
         }
     }
     println!("medians over {rounds} round(s) (targets: ≥ 0.9× the bare server's calls/s, ≤ 100 µs added p50)");
@@ -149,11 +154,15 @@ async fn measure_both(
             crate::bench::median(ratios.iter().filter(|r| r.0 == n).map(pick).collect())
         };
         print!("{:>7} {:>7} ratio {:.2}, added p50 {:.0} µs", "median", n, of(|r| r.1), of(|r| r.2));
-        let cpu = |pick: fn(&(usize, f64, f64)) -> f64| {
-            crate::bench::median(server_cpu.iter().filter(|r| r.0 == n).map(pick).collect())
-        };
-        if server_cpu.iter().any(|r| r.0 == n) {
-            print!("; server CPU per call: bare {:.1} µs, Fleuve {:.1} µs", cpu(|r| r.1), cpu(|r| r.2));
+        for (what, figures) in [("server", &server_cpu), ("client", &client_cpu)] {
+            let mine: Vec<&(usize, f64, f64)> = figures.iter().filter(|r| r.0 == n).collect();
+            if !mine.is_empty() {
+                let (bare, fleuve) = (
+                    crate::bench::median(mine.iter().map(|r| r.1).collect()),
+                    crate::bench::median(mine.iter().map(|r| r.2).collect()),
+                );
+                print!("; {what} CPU per call: bare {bare:.1} µs, Fleuve {fleuve:.1} µs");
+            }
         }
         println!();
     }
@@ -167,7 +176,7 @@ async fn measure_both(
 }
 
 fn print_run(round: usize, clients: usize, server: &str, run: &Measured, baseline: Option<&Measured>) {
-    let (run, server_us) = (&run.cell, run.server_us_per_call);
+    let (run, server_us, client_us) = (&run.cell, run.server_us_per_call, run.client_us_per_call);
     let baseline = baseline.map(|b| &b.cell);
     let cpu = run.cpu.as_ref().map_or_else(|| "n/a".to_owned(), |c| format!("{:.1}", c.ms_per_job * 1000.0));
     let (ratio, added) = baseline.map_or_else(
@@ -175,7 +184,7 @@ fn print_run(round: usize, clients: usize, server: &str, run: &Measured, baselin
         |b| (format!("{:.2}", run.per_second / b.per_second), format!("{:.0} µs", (run.p50_ms - b.p50_ms) * 1000.0)),
     );
     println!(
-        "{:>7} {:>7} {:>6} {:>10.0} {:>8.3} {:>8.3} {:>12} {:>15} {:>6} {:>8} {:>11}",
+        "{:>7} {:>7} {:>6} {:>10.0} {:>8.3} {:>8.3} {:>12} {:>15} {:>15} {:>6} {:>8} {:>11}",
         round,
         clients,
         server,
@@ -184,6 +193,7 @@ fn print_run(round: usize, clients: usize, server: &str, run: &Measured, baselin
         run.p99_ms,
         cpu,
         server_us.map_or_else(|| "n/a".to_owned(), |us| format!("{us:.1}")),
+        client_us.map_or_else(|| "n/a".to_owned(), |us| format!("{us:.1}")),
         CpuUse::busy(run.cpu.as_ref()),
         ratio,
         added
@@ -211,22 +221,27 @@ struct Server {
     pid: u32,
 }
 
-/// One server's run: the cell, and the CPU its own process spent per call.
+/// One server's run: the cell, and the CPU its own process and the client (this process)
+/// spent per call.
 struct Measured {
     cell: Cell,
     server_us_per_call: Option<f64>,
+    client_us_per_call: Option<f64>,
 }
 
 /// `clients` workers on one channel calling `GetJwks` on `server` back to back for `duration`.
 async fn run(server: &Server, token: &str, clients: usize, duration: Duration) -> anyhow::Result<Measured> {
-    let before = crate::bench::process_cpu_ms(server.pid);
+    let client = std::process::id();
+    let (before, client_before) = (crate::bench::process_cpu_ms(server.pid), crate::bench::process_cpu_ms(client));
     let cell = calls(&server.channel, token, clients, duration).await?;
     // The warm-up calls are counted in the CPU but not in the calls: 20 of tens of thousands.
     let calls = cell.per_second * duration.as_secs_f64();
-    let server_us_per_call = before
-        .zip(crate::bench::process_cpu_ms(server.pid))
-        .map(|(before, after)| (after - before) * 1000.0 / calls.max(1.0));
-    Ok(Measured { cell, server_us_per_call })
+    let per_call = |before: Option<f64>, after: Option<f64>| {
+        before.zip(after).map(|(before, after)| (after - before) * 1000.0 / calls.max(1.0))
+    };
+    let server_us_per_call = per_call(before, crate::bench::process_cpu_ms(server.pid));
+    let client_us_per_call = per_call(client_before, crate::bench::process_cpu_ms(client));
+    Ok(Measured { cell, server_us_per_call, client_us_per_call })
 }
 
 async fn calls(channel: &Channel, token: &str, clients: usize, duration: Duration) -> anyhow::Result<Cell> {
