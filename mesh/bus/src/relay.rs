@@ -246,7 +246,13 @@ impl OutboxRelay {
     pub async fn pending(&mut self) -> Result<Vec<OutboxEntry>, BusError> {
         let (batch, held) = self.pending_held().await?;
         if let Some(held) = held {
-            tracing::warn!(error = %held.error(0), "outbox batch read up to a held watermark");
+            // Its own words: the error's speak of a drain that published.
+            tracing::warn!(
+                committed_up_to = held.position,
+                watermark = held.watermark,
+                waited = ?held.waited,
+                "outbox batch read only up to the watermark: a write transaction of this database left open holds it"
+            );
         }
         Ok(batch)
     }
