@@ -11,6 +11,7 @@ use crate::config::{LogConfig, TelemetryConfig};
 mod lines;
 mod writer;
 
+pub(crate) use lines::push_hex;
 pub use lines::{CALL_LINE_TARGET, CallLine, JsonLines, LineFields};
 pub use writer::{FLUSH_BYTES, LineWriter, LogWriter};
 
@@ -182,13 +183,19 @@ impl<S: tracing::Subscriber> Layer<S> for CallLines {
 /// hop: a Kafka header, the trace context of the events a handler records. `None` when the
 /// span has no OpenTelemetry context (no subscriber installed).
 pub fn traceparent(span: &tracing::Span) -> Option<String> {
-    let span_context = span_context(span)?;
-    Some(format!(
-        "00-{}-{}-{:02x}",
-        span_context.trace_id(),
-        span_context.span_id(),
-        span_context.trace_flags().to_u8()
-    ))
+    span_context(span).map(|span_context| traceparent_of(&span_context))
+}
+
+/// The W3C `traceparent` of a span context: `00-<trace id>-<span id>-<flags>`.
+pub(crate) fn traceparent_of(span_context: &opentelemetry::trace::SpanContext) -> String {
+    let mut text = String::with_capacity(55);
+    text.push_str("00-");
+    push_hex(&mut text, &span_context.trace_id().to_bytes());
+    text.push('-');
+    push_hex(&mut text, &span_context.span_id().to_bytes());
+    text.push('-');
+    push_hex(&mut text, &[span_context.trace_flags().to_u8()]);
+    text
 }
 
 /// The OpenTelemetry context of `span` (its trace and span ids); `None` when it has none.

@@ -95,7 +95,10 @@ where
             .get(CORRELATION_HEADER)
             .and_then(|v| v.to_str().ok())
             .filter(|v| valid_correlation_id(v))
-            .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+            .map_or_else(
+                || uuid::Uuid::now_v7().hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_owned(),
+                str::to_owned,
+            );
         let path = req.uri().path().to_owned();
         let (service, method) = split_path(&path);
         let span = request_span(&path, service, method, &correlation_id);
@@ -107,13 +110,7 @@ where
         }
         let span_context = span.context().span().span_context().clone();
         if span_context.is_valid() {
-            let traceparent = format!(
-                "00-{}-{}-{:02x}",
-                span_context.trace_id(),
-                span_context.span_id(),
-                span_context.trace_flags().to_u8()
-            );
-            req.extensions_mut().insert(TraceParent(traceparent));
+            req.extensions_mut().insert(TraceParent(crate::telemetry::traceparent_of(&span_context)));
         }
         req.extensions_mut().insert(CorrelationId(correlation_id.clone()));
 
@@ -170,7 +167,11 @@ where
                 if status.is_none() && is_grpc(&response) {
                     response = response.map(|body| Body::new(ObservedBody::new(body, recorder)));
                 }
-                if let Ok(value) = HeaderValue::try_from(correlation_id) {
+                if let Ok(mut value) = HeaderValue::try_from(correlation_id) {
+                    // Never indexed in HPACK: a new value every call, which an indexed header
+                    // would add to the tables of both ends (and of every proxy) for nothing,
+                    // pushing out the entries that do repeat.
+                    value.set_sensitive(true);
                     response.headers_mut().insert(CORRELATION_HEADER, value);
                 }
                 Ok(response)
@@ -234,7 +235,11 @@ struct CallRecorder {
 impl CallRecorder {
     fn record(&self, code: i32) {
         let (service, method) = split_path(&self.path);
-        let trace_id = self.trace_id.map(|id| id.to_string());
+        let trace_id = self.trace_id.map(|id| {
+            let mut hex = String::with_capacity(32);
+            crate::telemetry::push_hex(&mut hex, &id.to_bytes());
+            hex
+        });
         let seconds = self.started.elapsed().as_secs_f64();
         fleuve_metrics::metrics().grpc_handled(service, method, code, seconds, trace_id.as_deref());
     }

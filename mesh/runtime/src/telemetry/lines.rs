@@ -48,11 +48,15 @@ impl JsonLines {
 
     /// Writes `"key":` for `name`; `renamed` for a field named like a fixed key.
     fn write_key(&self, writer: &mut impl fmt::Write, name: &str, renamed: bool) -> fmt::Result {
-        match self.key(name) {
-            _ if renamed => write!(writer, "\"field.{name}\":"),
-            Key::Plain(key) => write!(writer, "\"{key}\":"),
-            Key::Escaped(key) => write!(writer, "\"@{key}\":"),
-        }
+        // Pieces, not `write!`: formatting machinery cost more than the key itself.
+        let (prefix, key) = match self.key(name) {
+            _ if renamed => ("\"field.", name),
+            Key::Plain(key) => ("\"", key),
+            Key::Escaped(key) => ("\"@", key),
+        };
+        writer.write_str(prefix)?;
+        writer.write_str(key)?;
+        writer.write_str("\":")
     }
 
     /// The key a field is written under.
@@ -181,23 +185,30 @@ where
 }
 
 impl JsonLines {
-    /// One line: the fixed keys, written as they are (no field overrides them), then `message`,
-    /// then each other name of `all` once, in the order of first appearance, with the value of
-    /// its last entry.
-    fn write_line(&self, writer: &mut impl fmt::Write, level: &Level, target: &str, all: &[Entry<'_>]) -> fmt::Result {
-        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    /// `{`, then the fixed keys with their values (`timestamp` to `target`), without a comma after.
+    fn write_head(&self, writer: &mut impl fmt::Write, level: &Level, target: &str) -> fmt::Result {
         let level = if self.clef { seq_level(level) } else { level.as_str() };
         writer.write_char('{')?;
         self.write_key(writer, "timestamp", false)?;
-        write!(writer, "\"{timestamp}\",")?;
+        writer.write_char('"')?;
+        write_timestamp(writer, std::time::SystemTime::now())?;
+        writer.write_str("\",")?;
         self.write_key(writer, "level", false)?;
-        write!(writer, "\"{level}\",")?;
+        writer.write_char('"')?;
+        writer.write_str(level)?;
+        writer.write_str("\",")?;
         self.write_key(writer, "service", false)?;
         write_json_str(writer, &self.service)?;
         writer.write_char(',')?;
         self.write_key(writer, "target", false)?;
-        write_json_str(writer, target)?;
+        write_json_str(writer, target)
+    }
 
+    /// One line: the fixed keys, written as they are (no field overrides them), then `message`,
+    /// then each other name of `all` once, in the order of first appearance, with the value of
+    /// its last entry.
+    fn write_line(&self, writer: &mut impl fmt::Write, level: &Level, target: &str, all: &[Entry<'_>]) -> fmt::Result {
+        self.write_head(writer, level, target)?;
         let winner = |name: &str| all.iter().rev().find(|(n, _)| *n == name).map(|(_, value)| *value);
         writer.write_char(',')?;
         self.write_key(writer, "message", false)?;
@@ -218,36 +229,44 @@ impl JsonLines {
     /// values: no span look-up, no parsing of the span's fields, no event dispatch. That line
     /// was the largest part of what the server stack cost a call.
     pub fn write_call_line(&self, out: &mut String, call: &CallLine<'_>) -> fmt::Result {
-        // Every value as JSON text in `values`; the entries borrow them once all are written.
-        let mut values = String::with_capacity(256);
-        let mut ranges: Vec<(&str, std::ops::Range<usize>)> = Vec::with_capacity(12);
-        let mut push = |name: &'static str, values: &mut String, write: &dyn Fn(&mut String) -> fmt::Result| {
-            let start = values.len();
-            let written = write(values);
-            ranges.push((name, start..values.len()));
-            written
+        // Written in place: the names are distinct and none is a fixed key, so the line is
+        // what `write_line` makes of the same entries, without collecting them first.
+        self.write_head(out, &Level::INFO, CALL_LINE_TARGET)?;
+        let mut entry = |name: &str, value: &str| -> fmt::Result {
+            out.push(',');
+            self.write_key(out, name, false)?;
+            write_json_str(out, value)
         };
-        push("message", &mut values, &|v| {
-            write_json_str(v, if call.message.is_some() { "grpc call failed" } else { "grpc call" })
-        })?;
+        entry("message", if call.message.is_some() { "grpc call failed" } else { "grpc call" })?;
         // The request span's fields, in the order it declares them.
-        push("otel.name", &mut values, &|v| write_json_str(v, call.path.trim_start_matches('/')))?;
-        push("otel.kind", &mut values, &|v| write_json_str(v, "server"))?;
-        push("rpc.system", &mut values, &|v| write_json_str(v, "grpc"))?;
-        push("rpc.service", &mut values, &|v| write_json_str(v, call.service))?;
-        push("rpc.method", &mut values, &|v| write_json_str(v, call.method))?;
-        push("correlation_id", &mut values, &|v| write_json_str(v, call.correlation_id))?;
+        entry("otel.name", call.path.trim_start_matches('/'))?;
+        entry("otel.kind", "server")?;
+        entry("rpc.system", "grpc")?;
+        entry("rpc.service", call.service)?;
+        entry("rpc.method", call.method)?;
+        entry("correlation_id", call.correlation_id)?;
         if let Some((trace_id, span_id)) = call.trace {
-            push("trace_id", &mut values, &|v| write!(v, "\"{trace_id}\""))?;
-            push("span_id", &mut values, &|v| write!(v, "\"{span_id}\""))?;
+            for (name, id) in [("trace_id", &trace_id.to_bytes()[..]), ("span_id", &span_id.to_bytes()[..])] {
+                out.push(',');
+                self.write_key(out, name, false)?;
+                out.push('"');
+                push_hex(out, id);
+                out.push('"');
+            }
         }
-        push("elapsed_ms", &mut values, &|v| write_json_f64(v, call.elapsed_ms))?;
-        push("grpc_code", &mut values, &|v| write!(v, "{}", call.code))?;
+        out.push(',');
+        self.write_key(out, "elapsed_ms", false)?;
+        write_json_f64(out, call.elapsed_ms)?;
+        out.push(',');
+        self.write_key(out, "grpc_code", false)?;
+        out.push_str(itoa::Buffer::new().format(call.code));
         if let Some(message) = call.message {
-            push("grpc_message", &mut values, &|v| write_json_str(v, message))?;
+            out.push(',');
+            self.write_key(out, "grpc_message", false)?;
+            write_json_str(out, message)?;
         }
-        let all: Vec<Entry<'_>> = ranges.iter().map(|(name, range)| (*name, &values[range.clone()])).collect();
-        self.write_line(out, &Level::INFO, CALL_LINE_TARGET, &all)
+        out.push_str("}\n");
+        Ok(())
     }
 }
 
@@ -359,8 +378,18 @@ fn write_json_str(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
 
 /// `value` escaped for the inside of a JSON string.
 fn write_json_str_inside(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
+    let bytes = value.as_bytes();
     let mut plain = 0;
-    for (i, byte) in value.bytes().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none needs escaping (most values need none).
+        if let Some(word) = bytes.get(i..i + 8)
+            && !needs_escape(u64::from_le_bytes(word.try_into().unwrap_or_default()))
+        {
+            i += 8;
+            continue;
+        }
+        let byte = bytes[i];
         let escaped = match byte {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -368,17 +397,82 @@ fn write_json_str_inside(out: &mut impl fmt::Write, value: &str) -> fmt::Result 
             b'\r' => "\\r",
             b'\t' => "\\t",
             0..=0x1f => "",
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.write_str(&value[plain..i])?;
         if escaped.is_empty() {
-            write!(out, "\\u{byte:04x}")?;
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.write_str("\\u00")?;
+            out.write_char(char::from(HEX[usize::from(byte >> 4)]))?;
+            out.write_char(char::from(HEX[usize::from(byte & 0xf)]))?;
         } else {
             out.write_str(escaped)?;
         }
-        plain = i + 1;
+        i += 1;
+        plain = i;
     }
     out.write_str(&value[plain..])
+}
+
+/// Whether any of the eight bytes of `word` is a quote, a backslash or a control character
+/// (below 0x20): the bytes a JSON string escapes. Bytes from 0x80 up (UTF-8) never match.
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below `n` (n ≤ 0x80) borrows into its high bit, which `!word` keeps only for
+    // bytes below 0x80; a byte equal to `c` is zero after the xor, so below 1.
+    let below = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGH;
+    below(word, 0x20) | below(word ^ (ONES * u64::from(b'"')), 1) | below(word ^ (ONES * u64::from(b'\\')), 1) != 0
+}
+
+/// `bytes` in lowercase hexadecimal (a W3C trace or span id).
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+}
+
+/// `time` as RFC 3339 in UTC with microseconds (`2026-12-07T21:25:42.276770Z`), what
+/// `chrono`'s `to_rfc3339_opts(Micros, true)` writes. The text up to the second is kept per
+/// thread and made again only when the second changes.
+fn write_timestamp(out: &mut impl fmt::Write, time: std::time::SystemTime) -> fmt::Result {
+    use std::cell::RefCell;
+    thread_local! {
+        static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let since = time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let second = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
+    let mut micros = [b'0'; 7];
+    micros[0] = b'.';
+    let mut n = since.subsec_micros();
+    for digit in micros[1..].iter_mut().rev() {
+        *digit = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let micros = std::str::from_utf8(&micros).unwrap_or(".000000");
+    let whole = |second: i64| {
+        chrono::DateTime::from_timestamp(second, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S").to_string()
+    };
+    let cached = SECOND.try_with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.0 != second {
+            *cell = (second, whole(second));
+        }
+        out.write_str(&cell.1)
+    });
+    match cached {
+        Ok(written) => written?,
+        // The thread is ending and its cache is gone.
+        Err(_) => out.write_str(&whole(second))?,
+    }
+    out.write_str(micros)?;
+    out.write_char('Z')
 }
 
 #[cfg(test)]
@@ -600,6 +694,51 @@ pub(super) mod tests {
             LineFields.add_fields(&mut current, &tracing::span::Record::new(&set)).unwrap();
         });
         assert_eq!(current.fields, "\"a\":1\n\"b\":\"y\"\n");
+    }
+
+    #[test]
+    fn strings_are_escaped_wherever_the_byte_falls_in_a_word() {
+        // Every byte value at every position of a 20-byte string (two whole words and a tail):
+        // serde_json reads back the same string, and nothing below 0x20 is left raw.
+        for byte in 0..=0x7f_u8 {
+            for at in 0..20 {
+                let mut text = vec![b'a'; 20];
+                text[at] = byte;
+                let text = String::from_utf8(text).unwrap();
+                let mut ours = String::new();
+                write_json_str(&mut ours, &text).unwrap();
+                assert_eq!(serde_json::from_str::<String>(&ours).unwrap(), text, "{byte:#x} at {at}: {ours}");
+                assert!(ours.bytes().all(|b| b >= 0x20), "{byte:#x} at {at}: {ours}");
+            }
+        }
+        let mut ours = String::new();
+        write_json_str(&mut ours, "é\u{1}\"ü\\ñ\n日本語 «\t»").unwrap();
+        assert_eq!(ours, "\"é\\u0001\\\"ü\\\\ñ\\n日本語 «\\t»\"");
+    }
+
+    #[test]
+    fn the_timestamp_is_chronos_rfc_3339_with_microseconds() {
+        let mut times = vec![std::time::UNIX_EPOCH, std::time::SystemTime::now()];
+        for seconds in [951_782_399_u64, 951_782_400, 1_798_761_599, 4_102_444_800] {
+            for micros in [0, 1, 999_999, 123_456] {
+                times.push(std::time::UNIX_EPOCH + std::time::Duration::new(seconds, micros * 1000 + 999));
+            }
+        }
+        for time in times {
+            let mut ours = String::new();
+            write_timestamp(&mut ours, time).unwrap();
+            let chrono =
+                chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            assert_eq!(ours, chrono);
+        }
+    }
+
+    #[test]
+    fn ids_are_written_in_lowercase_hex() {
+        let mut out = String::new();
+        push_hex(&mut out, &TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128).to_bytes());
+        push_hex(&mut out, &[0x00, 0xff, 0x10]);
+        assert_eq!(out, "0af7651916cd43dd8448eb211c80319c00ff10");
     }
 
     #[test]
