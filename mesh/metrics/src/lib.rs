@@ -14,6 +14,7 @@
 mod collectors;
 mod labels;
 
+use std::cell::RefCell;
 use std::sync::{LazyLock, atomic::AtomicU64};
 
 use prometheus_client::{
@@ -88,6 +89,8 @@ fn delay_histogram() -> LatencyHistogram {
 /// Every metric family of the process. Get it with [`metrics()`].
 #[derive(Debug)]
 pub struct Metrics {
+    /// Tells this process's metrics from a test's in the per-thread series cache.
+    id: u64,
     registry: Registry,
 
     grpc_handled: Family<GrpcLabels, Counter>,
@@ -133,7 +136,9 @@ pub fn metrics() -> &'static Metrics {
 impl Metrics {
     fn new() -> Metrics {
         let mut registry = Registry::with_prefix("fleuve");
+        static IDS: AtomicU64 = AtomicU64::new(0);
         let m = Metrics {
+            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             registry: Registry::default(),
             grpc_handled: Family::default(),
             grpc_seconds: Family::new_with_constructor(latency_histogram),
@@ -302,14 +307,51 @@ impl Metrics {
 
     /// One answered call: `code` is the gRPC status code's number.
     pub fn grpc_handled(&self, service: &str, method: &str, code: i32, seconds: f64, trace_id: Option<&str>) {
-        let method_labels = GrpcMethodLabels { grpc_service: service.to_owned(), grpc_method: method.to_owned() };
-        self.grpc_seconds.get_or_create(&method_labels).observe(seconds, exemplar(trace_id), None);
-        let labels = GrpcLabels {
-            grpc_service: method_labels.grpc_service,
-            grpc_method: method_labels.grpc_method,
-            grpc_code: grpc_code_name(code),
+        // The method's series come from this thread's cache: a family's look-up hashes the
+        // labels (SipHash) and copies them into new strings, under a lock every thread shares,
+        // and a server makes it for every call.
+        thread_local! {
+            static SERIES: RefCell<Vec<MethodSeries>> = const { RefCell::new(Vec::new()) };
+        }
+        let record = |cached: &mut Vec<MethodSeries>| {
+            let at = cached.iter().position(|s| s.metrics == self.id && *s.service == *service && *s.method == *method);
+            let series = match at {
+                Some(at) => &mut cached[at],
+                None => {
+                    // Methods a server answers are few; made-up paths must not grow it for ever.
+                    if cached.len() >= 256 {
+                        cached.clear();
+                    }
+                    let labels = GrpcMethodLabels { grpc_service: service.to_owned(), grpc_method: method.to_owned() };
+                    let histogram = self.grpc_seconds.get_or_create_owned(&labels);
+                    cached.push(MethodSeries {
+                        metrics: self.id,
+                        service: service.into(),
+                        method: method.into(),
+                        histogram,
+                        handled: std::array::from_fn(|_| None),
+                    });
+                    cached.last_mut().expect("just pushed")
+                }
+            };
+            series.histogram.observe(seconds, exemplar(trace_id), None);
+            let name = grpc_code_name(code);
+            // Codes outside 0–16 are counted as UNKNOWN (2), under that name.
+            let slot = usize::try_from(code).ok().filter(|&c| c < series.handled.len()).unwrap_or(2);
+            series.handled[slot]
+                .get_or_insert_with(|| {
+                    self.grpc_handled.get_or_create_owned(&GrpcLabels {
+                        grpc_service: service.to_owned(),
+                        grpc_method: method.to_owned(),
+                        grpc_code: name,
+                    })
+                })
+                .inc();
         };
-        self.grpc_handled.get_or_create(&labels).inc();
+        if SERIES.try_with(|cached| record(&mut cached.borrow_mut())).is_err() {
+            // The thread is ending and its cache is gone.
+            record(&mut Vec::new());
+        }
     }
 
     // -- event store --------------------------------------------------------------------------
@@ -431,6 +473,17 @@ impl Metrics {
     }
 }
 
+/// One method's series in a thread's cache (see [`Metrics::grpc_handled`]).
+struct MethodSeries {
+    /// [`Metrics::id`] of the metrics they belong to.
+    metrics: u64,
+    service: Box<str>,
+    method: Box<str>,
+    histogram: LatencyHistogram,
+    /// `fleuve_grpc_server_handled_total` by status code (0–16), made at its first use.
+    handled: [Option<Counter>; 17],
+}
+
 fn exemplar(trace_id: Option<&str>) -> Option<TraceLabel> {
     trace_id
         .filter(|id| id.len() == 32 && *id != "00000000000000000000000000000000")
@@ -464,6 +517,42 @@ pub fn grpc_code_name(code: i32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calls_are_counted_by_method_and_code_in_their_own_metrics_from_any_thread() {
+        let count = |m: &Metrics, method: &str, code: &str| {
+            let text = m.encode(Format::Prometheus);
+            let series = format!(
+                r#"fleuve_grpc_server_handled_total{{grpc_service="fleuve.test.v1.Count",grpc_method="{method}",grpc_code="{code}"}} "#
+            );
+            text.lines().find_map(|l| l.strip_prefix(series.as_str())).map_or(0, |n| n.parse::<u64>().unwrap())
+        };
+        let (first, second) = (Metrics::new(), Metrics::new());
+        for _ in 0..3 {
+            first.grpc_handled("fleuve.test.v1.Count", "A", 0, 0.001, None);
+        }
+        first.grpc_handled("fleuve.test.v1.Count", "A", 5, 0.001, None);
+        first.grpc_handled("fleuve.test.v1.Count", "B", 0, 0.001, None);
+        // A code gRPC does not define is UNKNOWN.
+        first.grpc_handled("fleuve.test.v1.Count", "A", 99, 0.001, None);
+        second.grpc_handled("fleuve.test.v1.Count", "A", 0, 0.001, None);
+        std::thread::scope(|scope| {
+            scope.spawn(|| first.grpc_handled("fleuve.test.v1.Count", "A", 0, 0.001, None));
+        });
+        assert_eq!(count(&first, "A", "OK"), 4);
+        assert_eq!(count(&first, "A", "NOT_FOUND"), 1);
+        assert_eq!(count(&first, "A", "UNKNOWN"), 1);
+        assert_eq!(count(&first, "B", "OK"), 1);
+        assert_eq!(count(&second, "A", "OK"), 1, "the other metrics' own count");
+        assert_eq!(count(&second, "B", "OK"), 0);
+        let calls = first.encode(Format::Prometheus);
+        assert!(
+            calls.contains(
+                r#"fleuve_grpc_server_handling_seconds_count{grpc_service="fleuve.test.v1.Count",grpc_method="A"} 6"#
+            ),
+            "{calls}"
+        );
+    }
 
     #[test]
     fn both_formats_render_the_recorded_values() {

@@ -75,9 +75,19 @@ const REMEMBERED: usize = 4096;
 /// A token that passed every check.
 #[derive(Debug, Clone)]
 struct Verified {
-    kid: String,
+    /// Shared: a remembered answer is cloned out for each call that carries the token.
+    kid: Arc<str>,
     principal: Principal,
 }
+
+/// The maps of the verifier are keyed by tokens and key ids that callers send: hashed with
+/// foldhash (seeded per process), where the standard SipHash of a token cost about as much as
+/// the rest of a remembered token's check. Only tokens that verified are stored, so a caller
+/// cannot choose the keys that fill the map.
+type Hasher = foldhash::fast::RandomState;
+
+/// The verifying keys by key id.
+type Keys = HashMap<String, (Jwk, DecodingKey), Hasher>;
 
 /// Fetches the current key set (from the identity service).
 pub type JwksFetch = Arc<dyn Fn() -> BoxFuture<'static, Result<JwkSet, String>> + Send + Sync>;
@@ -152,10 +162,10 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(3);
 /// Verifies access tokens against a JWK set that can be replaced while serving.
 #[derive(Clone)]
 pub struct TokenVerifier {
-    keys: Arc<RwLock<HashMap<String, (Jwk, DecodingKey)>>>,
+    keys: Arc<RwLock<Keys>>,
     validation: Arc<Validation>,
     leeway: i64,
-    verified: Arc<Mutex<HashMap<Box<str>, Verified>>>,
+    verified: Arc<Mutex<HashMap<Box<str>, Verified, Hasher>>>,
     refresh: Option<Arc<KeyRefresh>>,
 }
 
@@ -204,7 +214,7 @@ impl TokenVerifier {
     /// Swaps in a new key set (key rotation); keys that do not parse are an error. When a
     /// key of the old set is gone or changed, every remembered token is forgotten.
     pub fn replace_keys(&self, jwks: &JwkSet) -> Result<(), AuthError> {
-        let mut map = HashMap::new();
+        let mut map = HashMap::with_hasher(Hasher::default());
         for jwk in &jwks.keys {
             if jwk.alg != "ES256" || jwk.kty != "EC" || jwk.crv != "P-256" {
                 continue;
@@ -226,13 +236,18 @@ impl TokenVerifier {
 
     /// [`verify`](Self::verify) as of `now` (Unix seconds) for the expiry of a remembered token.
     fn verify_at(&self, token: &str, now: i64) -> Result<Principal, AuthError> {
-        let remembered = self.verified.lock().unwrap_or_else(PoisonError::into_inner).get(token).cloned();
-        if let Some(verified) = remembered {
-            self.check_expiry(&verified.principal, now)?;
-            if !self.keys.read().unwrap_or_else(PoisonError::into_inner).contains_key(&verified.kid) {
-                return Err(AuthError::UnknownKey(verified.kid));
+        let remembered = self
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .map(|verified| (verified.kid.clone(), verified.principal.clone()));
+        if let Some((kid, principal)) = remembered {
+            self.check_expiry(&principal, now)?;
+            if !self.keys.read().unwrap_or_else(PoisonError::into_inner).contains_key(&*kid) {
+                return Err(AuthError::UnknownKey(kid.to_string()));
             }
-            return Ok(verified.principal);
+            return Ok(principal);
         }
         let header = jsonwebtoken::decode_header(token)?;
         if header.alg != Algorithm::ES256 {
@@ -256,7 +271,7 @@ impl TokenVerifier {
                 verified.clear();
             }
         }
-        verified.insert(token.into(), Verified { kid, principal: principal.clone() });
+        verified.insert(token.into(), Verified { kid: kid.into(), principal: principal.clone() });
         Ok(principal)
     }
 
