@@ -314,7 +314,8 @@ impl Metrics {
             static SERIES: RefCell<Vec<MethodSeries>> = const { RefCell::new(Vec::new()) };
         }
         let record = |cached: &mut Vec<MethodSeries>| {
-            let at = cached.iter().position(|s| s.metrics == self.id && *s.service == *service && *s.method == *method);
+            // The method first: services share long prefixes.
+            let at = cached.iter().position(|s| *s.method == *method && *s.service == *service && s.metrics == self.id);
             let series = match at {
                 Some(at) => &mut cached[at],
                 None => {

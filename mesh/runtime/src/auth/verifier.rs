@@ -80,11 +80,21 @@ struct Verified {
     principal: Principal,
 }
 
-/// The maps of the verifier are keyed by tokens and key ids that callers send: hashed with
-/// foldhash (seeded per process), where the standard SipHash of a token cost about as much as
-/// the rest of a remembered token's check. Only tokens that verified are stored, so a caller
-/// cannot choose the keys that fill the map.
+/// The hasher of the verifier's maps: foldhash (randomly seeded), where the standard SipHash of
+/// a token cost about as much as the rest of a remembered token's check. Callers choose the
+/// tokens looked up, but only tokens that verified are stored, so they cannot choose what
+/// fills the map.
 type Hasher = foldhash::fast::RandomState;
+
+/// The tokens that verified, and the key set they verified against.
+#[derive(Default)]
+struct Remembered {
+    tokens: HashMap<Box<str>, Verified, Hasher>,
+    /// Counts the key sets that dropped or changed a key (each empties `tokens`). A check that
+    /// began under an earlier one does not store its answer: it may have used a key that is
+    /// gone.
+    generation: u64,
+}
 
 /// The verifying keys by key id.
 type Keys = HashMap<String, (Jwk, DecodingKey), Hasher>;
@@ -165,7 +175,7 @@ pub struct TokenVerifier {
     keys: Arc<RwLock<Keys>>,
     validation: Arc<Validation>,
     leeway: i64,
-    verified: Arc<Mutex<HashMap<Box<str>, Verified, Hasher>>>,
+    verified: Arc<Mutex<Remembered>>,
     refresh: Option<Arc<KeyRefresh>>,
 }
 
@@ -225,7 +235,9 @@ impl TokenVerifier {
         let kept = keys.iter().all(|(kid, (old, _))| map.get(kid).is_some_and(|(new, _)| new == old));
         *keys = map;
         if !kept {
-            self.verified.lock().unwrap_or_else(PoisonError::into_inner).clear();
+            let mut remembered = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+            remembered.tokens.clear();
+            remembered.generation += 1;
         }
         Ok(())
     }
@@ -236,12 +248,11 @@ impl TokenVerifier {
 
     /// [`verify`](Self::verify) as of `now` (Unix seconds) for the expiry of a remembered token.
     fn verify_at(&self, token: &str, now: i64) -> Result<Principal, AuthError> {
-        let remembered = self
-            .verified
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(token)
-            .map(|verified| (verified.kid.clone(), verified.principal.clone()));
+        let (remembered, generation) = {
+            let remembered = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+            let found = remembered.tokens.get(token).map(|verified| (verified.kid.clone(), verified.principal.clone()));
+            (found, remembered.generation)
+        };
         if let Some((kid, principal)) = remembered {
             self.check_expiry(&principal, now)?;
             if !self.keys.read().unwrap_or_else(PoisonError::into_inner).contains_key(&*kid) {
@@ -264,15 +275,26 @@ impl TokenVerifier {
         let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)?;
         let principal = Principal::from(data.claims);
         self.check_expiry(&principal, now)?;
-        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-        if verified.len() >= REMEMBERED {
-            verified.retain(|_, v| v.principal.expires_at.saturating_add(self.leeway) >= now);
-            if verified.len() >= REMEMBERED {
-                verified.clear();
+        self.remember(token, Verified { kid: kid.into(), principal: principal.clone() }, generation, now);
+        Ok(principal)
+    }
+
+    /// Stores a token that verified, unless the key set changed since the check began
+    /// (`generation`): the key it used may be gone, and a remembered token is not checked
+    /// against its key again.
+    fn remember(&self, token: &str, verified: Verified, generation: u64, now: i64) {
+        let mut remembered = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if remembered.generation != generation {
+            return;
+        }
+        let tokens = &mut remembered.tokens;
+        if tokens.len() >= REMEMBERED {
+            tokens.retain(|_, v| v.principal.expires_at.saturating_add(self.leeway) >= now);
+            if tokens.len() >= REMEMBERED {
+                tokens.clear();
             }
         }
-        verified.insert(token.into(), Verified { kid: kid.into(), principal: principal.clone() });
-        Ok(principal)
+        tokens.insert(token.into(), verified);
     }
 
     /// Expired once `exp` is more than the leeway behind `now` (as jsonwebtoken decides).
@@ -285,7 +307,7 @@ impl TokenVerifier {
 
     /// How many verified tokens are remembered.
     pub fn remembered(&self) -> usize {
-        self.verified.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner).tokens.len()
     }
 
     /// Verifies the value of an `authorization` header (`Bearer <token>`).
@@ -370,6 +392,32 @@ mod tests {
         verifier.replace_keys(&JwkSet { keys: vec![other.jwk().clone()] }).unwrap();
         assert_eq!(verifier.remembered(), 0);
         assert!(matches!(verifier.verify(&token), Err(AuthError::UnknownKey(_))));
+    }
+
+    #[test]
+    fn a_check_that_began_under_a_replaced_key_set_is_not_remembered() {
+        // A check reads the generation, verifies with the key it found, then stores its answer:
+        // a key set that drops that key in between must win, or the token would pass on its
+        // remembered answer after its key is gone.
+        let (config, key, verifier) = setup();
+        let (token, claims) = TokenIssuer::new(key.clone(), &config).issue("alice", Role::Admin, "org-a").unwrap();
+        let now = claims.exp - 60;
+        let began = verifier.verified.lock().unwrap().generation;
+        let verified = Verified { kid: key.jwk().kid.as_str().into(), principal: verifier.verify(&token).unwrap() };
+        verifier.verified.lock().unwrap().tokens.clear();
+        verifier.replace_keys(&JwkSet { keys: vec![SigningKey::generate().jwk().clone()] }).unwrap();
+        verifier.remember(&token, verified, began, now);
+        assert_eq!(verifier.remembered(), 0, "stored against a key set that changed");
+        assert!(matches!(verifier.verify(&token), Err(AuthError::UnknownKey(_))));
+
+        // Under an unchanged key set the answer is stored.
+        let (config, key, verifier) = setup();
+        let (token, _) = TokenIssuer::new(key.clone(), &config).issue("alice", Role::Admin, "org-a").unwrap();
+        let began = verifier.verified.lock().unwrap().generation;
+        let principal = verifier.verify(&token).unwrap();
+        verifier.verified.lock().unwrap().tokens.clear();
+        verifier.remember(&token, Verified { kid: key.jwk().kid.as_str().into(), principal }, began, now);
+        assert_eq!(verifier.remembered(), 1);
     }
 
     /// `token` with its header's `kid` replaced: the signature no longer matches, but a

@@ -446,7 +446,11 @@ fn write_timestamp(out: &mut impl fmt::Write, time: std::time::SystemTime) -> fm
     thread_local! {
         static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
     }
-    let since = time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let Ok(since) = time.duration_since(std::time::UNIX_EPOCH) else {
+        // A clock before 1970: chrono writes it, uncached.
+        let text = chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        return out.write_str(&text);
+    };
     let second = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
     let mut micros = [b'0'; 7];
     micros[0] = b'.';
@@ -718,7 +722,8 @@ pub(super) mod tests {
 
     #[test]
     fn the_timestamp_is_chronos_rfc_3339_with_microseconds() {
-        let mut times = vec![std::time::UNIX_EPOCH, std::time::SystemTime::now()];
+        let before_1970 = std::time::UNIX_EPOCH - std::time::Duration::from_micros(1_500_001);
+        let mut times = vec![std::time::UNIX_EPOCH, std::time::SystemTime::now(), before_1970];
         for seconds in [951_782_399_u64, 951_782_400, 1_798_761_599, 4_102_444_800] {
             for micros in [0, 1, 999_999, 123_456] {
                 times.push(std::time::UNIX_EPOCH + std::time::Duration::new(seconds, micros * 1000 + 999));
