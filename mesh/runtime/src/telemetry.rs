@@ -257,6 +257,27 @@ mod tests {
     }
 
     #[test]
+    fn a_traceparent_is_the_w3c_form_of_the_span_context() {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+        let context = SpanContext::new(
+            TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128),
+            SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        assert_eq!(traceparent_of(&context), "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01");
+        let unsampled = SpanContext::new(
+            TraceId::from(1_u128),
+            SpanId::from(1_u64),
+            TraceFlags::default(),
+            true,
+            TraceState::default(),
+        );
+        assert_eq!(traceparent_of(&unsampled), "00-00000000000000000000000000000001-0000000000000001-00");
+    }
+
+    #[test]
     fn a_span_after_the_call_lines_check_keeps_its_trace() {
         // The trace layer asks whether the call line would be written, writes it itself, and
         // the next call's span on the thread must still be traced.
