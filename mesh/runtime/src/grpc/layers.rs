@@ -236,7 +236,11 @@ struct CallRecorder {
 
 impl CallRecorder {
     fn record(&self, code: i32) {
-        let (service, method) = split_path(&self.path);
+        // UNIMPLEMENTED is what tonic answers a path that no service here serves (Fleuve's own
+        // handlers never give it): counted under one `unknown` method, so that a client making
+        // paths up cannot add series without end. The log line keeps the path.
+        let (service, method) =
+            if code == Code::Unimplemented as i32 { ("unknown", "unknown") } else { split_path(&self.path) };
         let trace_id = self.trace_id.map(|id| {
             let mut hex = String::with_capacity(32);
             crate::telemetry::push_hex(&mut hex, &id.to_bytes());
@@ -703,6 +707,22 @@ mod tests {
         let mut request = Request::new(Body::new(http_body_util::StreamBody::new(frames)));
         *request.uri_mut() = path.parse().unwrap();
         request
+    }
+
+    #[test]
+    fn calls_to_paths_no_service_serves_are_counted_under_one_method() {
+        let recorder = |path: &str| CallRecorder { path: path.to_owned(), started: Instant::now(), trace_id: None };
+        for made_up in ["/made.Up/Nope", "/made.Up/Other", "/fleuve.identity.v1.IdentityService/Nope"] {
+            recorder(made_up).record(Code::Unimplemented as i32);
+        }
+        recorder("/fleuve.test.v1.Counted/Get").record(Code::NotFound as i32);
+        let text = fleuve_metrics::metrics().encode(fleuve_metrics::Format::Prometheus);
+        assert!(!text.contains("made.Up") && !text.contains("grpc_method=\"Nope\""), "{text}");
+        assert!(text.contains(r#"grpc_service="unknown",grpc_method="unknown",grpc_code="UNIMPLEMENTED"} "#), "{text}");
+        assert!(
+            text.contains(r#"grpc_service="fleuve.test.v1.Counted",grpc_method="Get",grpc_code="NOT_FOUND"} 1"#),
+            "{text}"
+        );
     }
 
     #[tokio::test]
