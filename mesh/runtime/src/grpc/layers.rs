@@ -601,8 +601,13 @@ where
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let path = req.uri().path();
         // An entry ending in `/` is a prefix (a whole service), any other an exact path.
-        let public =
-            self.public.iter().any(|p| if p.ends_with('/') { path.starts_with(p.as_str()) } else { path == p });
+        // An entry ending in `/` is a prefix, except `/` itself (a site's root, public for its
+        // redirect): as a prefix it made every path public, and the only check left on a call
+        // without a token was the handler's own.
+        let public = self
+            .public
+            .iter()
+            .any(|p| if p.ends_with('/') && p != "/" { path.starts_with(p.as_str()) } else { path == p });
         let header = req.headers().get(http::header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| ()));
         let outcome = match header {
             None => Err(AuthError::Missing),
@@ -707,6 +712,43 @@ mod tests {
         let mut request = Request::new(Body::new(http_body_util::StreamBody::new(frames)));
         *request.uri_mut() = path.parse().unwrap();
         request
+    }
+
+    #[tokio::test]
+    async fn a_public_root_makes_no_other_path_public() {
+        use crate::auth::{JwkSet, SigningKey};
+        use tower::ServiceExt as _;
+        let verifier = TokenVerifier::new(
+            &crate::config::AuthConfig::default(),
+            &JwkSet { keys: vec![SigningKey::generate().jwk().clone()] },
+        )
+        .unwrap();
+        let public =
+            ["/console", "/console/", "/", "/grpc.health.v1.Health/", "/fleuve.identity.v1.IdentityService/Login"];
+        let layer = AuthLayer::new(verifier, public.iter().map(|p| (*p).to_owned()).collect());
+        let service = layer.layer(tower::service_fn(|_req: Request<Body>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(Body::empty()))
+        }));
+        let status = |path: &'static str| {
+            let service = service.clone();
+            async move {
+                let response =
+                    service.oneshot(Request::builder().uri(path).body(Body::empty()).unwrap()).await.unwrap();
+                response.headers().get("grpc-status").map(|v| v.to_str().unwrap().to_owned())
+            }
+        };
+        for open in [
+            "/",
+            "/console",
+            "/console/assets/app.js",
+            "/grpc.health.v1.Health/Check",
+            "/fleuve.identity.v1.IdentityService/Login",
+        ] {
+            assert_eq!(status(open).await, None, "{open} is public");
+        }
+        for closed in ["/fleuve.identity.v1.IdentityService/WhoAmI", "/made.up.Service/Nope", "/x"] {
+            assert_eq!(status(closed).await.as_deref(), Some("16"), "{closed} needs a token");
+        }
     }
 
     #[test]
