@@ -265,7 +265,12 @@ impl MeshServer {
         }
         let layers = tower::ServiceBuilder::new()
             .layer(web::BrowserLayer::new(cors))
-            .layer(TraceLayer)
+            .layer(TraceLayer::serving(
+                self.names
+                    .iter()
+                    .map(|name| (*name).to_owned())
+                    .chain(ALWAYS_PUBLIC.iter().map(|p| p.trim_matches('/').to_owned())),
+            ))
             .layer(DeadlineLayer::new(Duration::from_secs(self.limits.max_deadline_seconds)))
             .layer(
                 self.larger.iter().fold(SizeLimitLayer::new(self.limits.max_request_bytes), |layer, (path, max)| {

@@ -45,19 +45,32 @@ fn status_response(status: Status) -> Response<Body> {
 
 /// Opens the server span (parented on an incoming `traceparent`), assigns the correlation id
 /// and logs one line per call with its gRPC status and latency.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TraceLayer;
+#[derive(Debug, Clone, Default)]
+pub struct TraceLayer {
+    /// The services the server serves (`package.Service`); calls to any other path are counted
+    /// in the call metrics as service and method `unknown`. `None`: every path by its name.
+    served: Option<Arc<[String]>>,
+}
+
+impl TraceLayer {
+    /// Counts calls by service and method only for `services`: a made-up path (refused or
+    /// unknown) adds no series.
+    pub fn serving(services: impl IntoIterator<Item = String>) -> TraceLayer {
+        TraceLayer { served: Some(services.into_iter().collect()) }
+    }
+}
 
 impl<S> Layer<S> for TraceLayer {
     type Service = TraceService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        TraceService { inner }
+        TraceService { inner, served: self.served.clone() }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct TraceService<S> {
     inner: S,
+    served: Option<Arc<[String]>>,
 }
 
 struct HeaderExtractor<'a>(&'a HeaderMap);
@@ -116,7 +129,8 @@ where
 
         let trace = span_context.is_valid().then(|| (span_context.trace_id(), span_context.span_id()));
         let started = Instant::now();
-        let recorder = CallRecorder { path, started, trace_id: trace.map(|(trace_id, _)| trace_id) };
+        let served = self.served.as_ref().is_none_or(|served| served.iter().any(|s| s == service));
+        let recorder = CallRecorder { path, served, started, trace_id: trace.map(|(trace_id, _)| trace_id) };
         // The layers below decide in `call` (a refused token is logged there): in the span too.
         let call = span.in_scope(|| self.inner.call(req));
         Box::pin(
@@ -230,17 +244,22 @@ fn is_grpc(response: &Response<Body>) -> bool {
 struct CallRecorder {
     /// The call's path, `/package.Service/Method`.
     path: String,
+    /// Whether the path names a service the server serves.
+    served: bool,
     started: Instant,
     trace_id: Option<opentelemetry::trace::TraceId>,
 }
 
 impl CallRecorder {
     fn record(&self, code: i32) {
-        // UNIMPLEMENTED is what tonic answers a path that no service here serves (Fleuve's own
-        // handlers never give it): counted under one `unknown` method, so that a client making
-        // paths up cannot add series without end. The log line keeps the path.
-        let (service, method) =
-            if code == Code::Unimplemented as i32 { ("unknown", "unknown") } else { split_path(&self.path) };
+        // A path of no service served here, and a method unknown to its service (UNIMPLEMENTED,
+        // which Fleuve's own handlers never give): counted under one `unknown` method, so that a
+        // client making paths up cannot add series without end. The log line keeps the path.
+        let (service, method) = if !self.served || code == Code::Unimplemented as i32 {
+            ("unknown", "unknown")
+        } else {
+            split_path(&self.path)
+        };
         let trace_id = self.trace_id.map(|id| {
             let mut hex = String::with_capacity(32);
             crate::telemetry::push_hex(&mut hex, &id.to_bytes());
@@ -753,14 +772,25 @@ mod tests {
 
     #[test]
     fn calls_to_paths_no_service_serves_are_counted_under_one_method() {
-        let recorder = |path: &str| CallRecorder { path: path.to_owned(), started: Instant::now(), trace_id: None };
+        let recorder = |path: &str| CallRecorder {
+            path: path.to_owned(),
+            served: !path.starts_with("/made.Up/"),
+            started: Instant::now(),
+            trace_id: None,
+        };
         for made_up in ["/made.Up/Nope", "/made.Up/Other", "/fleuve.identity.v1.IdentityService/Nope"] {
             recorder(made_up).record(Code::Unimplemented as i32);
         }
+        // Refused before any service saw it: still not a series of its own.
+        recorder("/made.Up/Refused").record(Code::Unauthenticated as i32);
         recorder("/fleuve.test.v1.Counted/Get").record(Code::NotFound as i32);
         let text = fleuve_metrics::metrics().encode(fleuve_metrics::Format::Prometheus);
         assert!(!text.contains("made.Up") && !text.contains("grpc_method=\"Nope\""), "{text}");
         assert!(text.contains(r#"grpc_service="unknown",grpc_method="unknown",grpc_code="UNIMPLEMENTED"} "#), "{text}");
+        assert!(
+            text.contains(r#"grpc_service="unknown",grpc_method="unknown",grpc_code="UNAUTHENTICATED"} "#),
+            "{text}"
+        );
         assert!(
             text.contains(r#"grpc_service="fleuve.test.v1.Counted",grpc_method="Get",grpc_code="NOT_FOUND"} 1"#),
             "{text}"
