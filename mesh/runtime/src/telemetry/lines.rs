@@ -404,7 +404,6 @@ fn write_json_str_inside(out: &mut impl fmt::Write, value: &str) -> fmt::Result 
         };
         out.write_str(&value[plain..i])?;
         if escaped.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
             out.write_str("\\u00")?;
             out.write_char(char::from(HEX[usize::from(byte >> 4)]))?;
             out.write_char(char::from(HEX[usize::from(byte & 0xf)]))?;
@@ -428,9 +427,11 @@ fn needs_escape(word: u64) -> bool {
     below(word, 0x20) | below(word ^ (ONES * u64::from(b'"')), 1) | below(word ^ (ONES * u64::from(b'\\')), 1) != 0
 }
 
+/// Lowercase hexadecimal digits by value.
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// `bytes` in lowercase hexadecimal (a W3C trace or span id).
 pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(bytes.len() * 2);
     for byte in bytes {
         out.push(char::from(HEX[usize::from(byte >> 4)]));
