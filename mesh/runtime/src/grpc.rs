@@ -13,7 +13,7 @@ use tonic::transport::{Server, server::TcpIncoming};
 use tonic::{body::Body, server::NamedService, service::RoutesBuilder};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-pub use layers::{AuthLayer, DeadlineLayer, SizeLimitLayer, TraceLayer};
+pub use layers::{AuthLayer, DeadlineLayer, PublicPath, SizeLimitLayer, TraceLayer};
 #[cfg(test)]
 pub(crate) use layers::{log_call, request_span};
 
@@ -95,7 +95,7 @@ pub struct MeshServer {
     routes: RoutesBuilder,
     health: HealthReporter,
     names: Vec<&'static str>,
-    public: Vec<String>,
+    public: Vec<PublicPath>,
     limits: LimitsConfig,
     cors: CorsConfig,
     documents: Vec<Document>,
@@ -124,7 +124,7 @@ impl MeshServer {
             routes,
             health,
             names: Vec::new(),
-            public: ALWAYS_PUBLIC.iter().map(|s| (*s).to_owned()).collect(),
+            public: ALWAYS_PUBLIC.iter().map(|s| PublicPath::parse(s)).collect(),
             limits: limits.clone(),
             cors: cors.clone(),
             documents: Vec::new(),
@@ -147,7 +147,7 @@ impl MeshServer {
         content_encoding: Option<&'static str>,
         body: impl Into<bytes::Bytes>,
     ) -> Self {
-        self.public.push(path.to_owned());
+        self.public.push(PublicPath::Exact(path.to_owned()));
         self.documents.push(Document { path, content_type, content_encoding, body: body.into() });
         self
     }
@@ -162,7 +162,12 @@ impl MeshServer {
         files: impl IntoIterator<Item = (String, &'static str, bytes::Bytes)>,
     ) -> Self {
         let files = files.into_iter().map(|(path, content_type, body)| (path, (content_type, body))).collect();
-        self.public.extend([prefix.to_owned(), format!("{prefix}/"), "/".to_owned()]);
+        // The root only for its redirect: as a prefix, `/` would make every path public.
+        self.public.extend([
+            PublicPath::Exact(prefix.to_owned()),
+            PublicPath::Prefix(format!("{prefix}/")),
+            PublicPath::Exact("/".to_owned()),
+        ]);
         self.sites.push(Site { prefix, files: std::sync::Arc::new(files) });
         self
     }
@@ -184,7 +189,7 @@ impl MeshServer {
     /// (`/fleuve.identity.v1.IdentityService/Login`), or every method of a service when it
     /// ends in `/`. A token they do carry is still verified.
     pub fn public(mut self, path: &str) -> Self {
-        self.public.push(path.to_owned());
+        self.public.push(PublicPath::parse(path));
         self
     }
 
@@ -315,5 +320,28 @@ impl MeshServer {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{JwkSet, SigningKey};
+
+    #[test]
+    fn a_site_makes_its_root_public_as_that_path_alone() {
+        let verifier = TokenVerifier::new(
+            &crate::config::AuthConfig::default(),
+            &JwkSet { keys: vec![SigningKey::generate().jwk().clone()] },
+        )
+        .unwrap();
+        let server = MeshServer::new(&LimitsConfig::default(), &CorsConfig::default(), verifier)
+            .site("/console", Vec::new())
+            .document("/docs/", "text/html", "index");
+        for declared in ["/", "/console", "/docs/"] {
+            assert!(server.public.contains(&PublicPath::Exact(declared.into())), "{declared}: {:?}", server.public);
+        }
+        assert!(server.public.contains(&PublicPath::Prefix("/console/".into())), "{:?}", server.public);
+        assert!(!server.public.contains(&PublicPath::Prefix("/".into())), "{:?}", server.public);
     }
 }

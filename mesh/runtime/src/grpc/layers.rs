@@ -575,16 +575,40 @@ impl http_body::Body for LimitedBody {
 // ---------------------------------------------------------------------------------------------
 // Authentication
 
+/// A path that calls may take without a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicPath {
+    /// This path alone: a method, a document, a site's root.
+    Exact(String),
+    /// Every path that starts with it: a whole service (`/grpc.health.v1.Health/`), a site's
+    /// files.
+    Prefix(String),
+}
+
+impl PublicPath {
+    /// The form [`crate::grpc::MeshServer::public`] takes: a path ending in `/` is a prefix.
+    pub fn parse(path: &str) -> PublicPath {
+        if path.ends_with('/') { PublicPath::Prefix(path.to_owned()) } else { PublicPath::Exact(path.to_owned()) }
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            PublicPath::Exact(exact) => path == exact,
+            PublicPath::Prefix(prefix) => path.starts_with(prefix.as_str()),
+        }
+    }
+}
+
 /// Verifies the bearer token and puts the [`crate::Principal`] in the request extensions; calls
 /// without a valid token are refused with `UNAUTHENTICATED` unless the method is public.
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     verifier: TokenVerifier,
-    public: Arc<Vec<String>>,
+    public: Arc<Vec<PublicPath>>,
 }
 
 impl AuthLayer {
-    pub fn new(verifier: TokenVerifier, public: Vec<String>) -> Self {
+    pub fn new(verifier: TokenVerifier, public: Vec<PublicPath>) -> Self {
         AuthLayer { verifier, public: Arc::new(public) }
     }
 }
@@ -600,7 +624,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     verifier: TokenVerifier,
-    public: Arc<Vec<String>>,
+    public: Arc<Vec<PublicPath>>,
 }
 
 impl<S> Service<Request<Body>> for AuthService<S>
@@ -619,14 +643,7 @@ where
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let path = req.uri().path();
-        // An entry ending in `/` is a prefix (a whole service), any other an exact path.
-        // An entry ending in `/` is a prefix, except `/` itself (a site's root, public for its
-        // redirect): as a prefix it made every path public, and the only check left on a call
-        // without a token was the handler's own.
-        let public = self
-            .public
-            .iter()
-            .any(|p| if p.ends_with('/') && p != "/" { path.starts_with(p.as_str()) } else { path == p });
+        let public = self.public.iter().any(|p| p.matches(path));
         let header = req.headers().get(http::header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| ()));
         let outcome = match header {
             None => Err(AuthError::Missing),
@@ -742,9 +759,15 @@ mod tests {
             &JwkSet { keys: vec![SigningKey::generate().jwk().clone()] },
         )
         .unwrap();
-        let public =
-            ["/console", "/console/", "/", "/grpc.health.v1.Health/", "/fleuve.identity.v1.IdentityService/Login"];
-        let layer = AuthLayer::new(verifier, public.iter().map(|p| (*p).to_owned()).collect());
+        // What a server with the console and health declares: the site's root is that path alone.
+        let public = vec![
+            PublicPath::Exact("/console".into()),
+            PublicPath::Prefix("/console/".into()),
+            PublicPath::Exact("/".into()),
+            PublicPath::parse("/grpc.health.v1.Health/"),
+            PublicPath::parse("/fleuve.identity.v1.IdentityService/Login"),
+        ];
+        let layer = AuthLayer::new(verifier, public);
         let service = layer.layer(tower::service_fn(|_req: Request<Body>| async {
             Ok::<_, std::convert::Infallible>(Response::new(Body::empty()))
         }));
