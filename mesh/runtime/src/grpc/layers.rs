@@ -644,6 +644,7 @@ where
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let path = req.uri().path();
         let public = self.public.iter().any(|p| p.matches(path));
+        let grpc = is_grpc_request(&req);
         let header = req.headers().get(http::header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| ()));
         let outcome = match header {
             None => Err(AuthError::Missing),
@@ -662,7 +663,7 @@ where
                             req.extensions_mut().insert(principal);
                             inner.call(req).await
                         }
-                        Err(err) => Ok(refuse(&err)),
+                        Err(err) => Ok(refuse(&err, grpc)),
                     }
                 }))
             }
@@ -672,18 +673,37 @@ where
             }
             Err(AuthError::Missing) if public => futures::future::Either::Left(self.inner.call(req)),
             Err(err) => {
-                let response = refuse(&err);
+                let response = refuse(&err, grpc);
                 futures::future::Either::Right(Box::pin(async move { Ok(response) }))
             }
         }
     }
 }
 
-/// UNAUTHENTICATED for a refused token, counted and logged.
-fn refuse(err: &AuthError) -> Response<Body> {
+/// Whether a request is a gRPC call (grpc-web is one too by now: the browser layer above has
+/// turned it into gRPC).
+fn is_grpc_request(req: &Request<Body>) -> bool {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc"))
+}
+
+/// A refused token, counted and logged: UNAUTHENTICATED for a gRPC call, HTTP 401 for anything
+/// else (a browser asking for a path that is not public), which a gRPC status in a 200 answer
+/// would only puzzle.
+fn refuse(err: &AuthError, grpc: bool) -> Response<Body> {
     fleuve_metrics::metrics().jwt_refused(err.reason());
     tracing::info!(reason = %err, "request refused: unauthenticated");
-    status_response(Status::unauthenticated(err.to_string()))
+    if grpc {
+        return status_response(Status::unauthenticated(err.to_string()));
+    }
+    let mut response = Response::new(Body::new(format!("{err}\n")));
+    *response.status_mut() = http::StatusCode::UNAUTHORIZED;
+    let headers = response.headers_mut();
+    headers.insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
 }
 
 #[cfg(test)]
@@ -774,8 +794,12 @@ mod tests {
         let status = |path: &'static str| {
             let service = service.clone();
             async move {
-                let response =
-                    service.oneshot(Request::builder().uri(path).body(Body::empty()).unwrap()).await.unwrap();
+                let request = Request::builder()
+                    .uri(path)
+                    .header("content-type", "application/grpc")
+                    .body(Body::empty())
+                    .unwrap();
+                let response = service.oneshot(request).await.unwrap();
                 response.headers().get("grpc-status").map(|v| v.to_str().unwrap().to_owned())
             }
         };
@@ -791,6 +815,12 @@ mod tests {
         for closed in ["/fleuve.identity.v1.IdentityService/WhoAmI", "/made.up.Service/Nope", "/x"] {
             assert_eq!(status(closed).await.as_deref(), Some("16"), "{closed} needs a token");
         }
+        // A browser's plain GET of a path that is not public: HTTP 401, not a gRPC status.
+        let response =
+            service.clone().oneshot(Request::builder().uri("/nothing").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers().get("www-authenticate").unwrap(), "Bearer");
+        assert!(response.headers().get("grpc-status").is_none());
     }
 
     #[test]
