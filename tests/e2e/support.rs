@@ -43,7 +43,7 @@ pub struct TestNode {
     shutdown: Option<oneshot::Sender<()>>,
     stopped: Option<std::sync::mpsc::Receiver<()>>,
     _pg: Option<TestDatabase>,
-    dir: TempDir,
+    _dir: TempDir,
 }
 
 impl std::fmt::Debug for TestNode {
@@ -176,7 +176,7 @@ impl TestNode {
             shutdown: Some(shutdown_tx),
             stopped: Some(stopped_rx),
             _pg: pg,
-            dir,
+            _dir: dir,
         }
     }
 

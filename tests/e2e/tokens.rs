@@ -513,3 +513,51 @@ async fn public_methods_need_no_token_but_verify_one_they_carry() {
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     node.stop().await;
 }
+
+/// The methods that answer without a token, as the node declares them; every other method of
+/// every service in the contracts is protected.
+fn declared_public(path: &str) -> bool {
+    path == "/fleuve.identity.v1.IdentityService/Login"
+        || path == "/fleuve.identity.v1.IdentityService/GetJwks"
+        || path.starts_with("/fleuve.homologation.v1.CertificateRegistryService/")
+}
+
+/// The auth layer, not the handlers, refuses a tokenless call to any protected method: a
+/// handler that forgets to ask for the caller must not open its method. Until `285c875` the
+/// console's public root made every path public and only the handlers' own check ("this
+/// method needs a bearer token") stood in the way; this walks every method in the contracts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_protected_method_is_refused_by_the_layer_without_a_token() {
+    use prost::Message;
+    let node = TestNode::start(Backend::Sqlite).await;
+    let set = prost_types::FileDescriptorSet::decode(fleuve_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
+    let mut grpc = tonic::client::Grpc::new(node.channel.clone());
+    let (mut protected, mut public) = (0, 0);
+    for file in &set.file {
+        for service in &file.service {
+            let full = format!("{}.{}", file.package(), service.name());
+            for method in &service.method {
+                let path = format!("/{full}/{}", method.name());
+                grpc.ready().await.expect("channel ready");
+                let uri = tonic::codegen::http::uri::PathAndQuery::try_from(path.as_str()).expect("path");
+                // An empty message is a valid encoding of every request type.
+                let answer = grpc.unary(tonic::Request::new(()), uri, Prost::<(), ()>(PhantomData)).await;
+                if declared_public(&path) {
+                    public += 1;
+                    if let Err(status) = &answer {
+                        assert_ne!(status.message(), "missing bearer token", "{path} is public: {status:?}");
+                    }
+                } else {
+                    protected += 1;
+                    let status = answer.expect_err(&path);
+                    assert_eq!(status.code(), Code::Unauthenticated, "{path}: {status:?}");
+                    assert_eq!(status.message(), "missing bearer token", "{path} must be refused by the layer");
+                }
+            }
+        }
+    }
+    // The walk covered the contracts: every service of both contexts and the operations.
+    assert!(protected >= 60, "only {protected} protected methods in the contracts");
+    assert_eq!(public, 5, "Login, GetJwks and the registry's three methods");
+    node.stop().await;
+}
