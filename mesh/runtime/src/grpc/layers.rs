@@ -391,7 +391,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = DeadlineFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -400,11 +400,32 @@ where
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let asked = req.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
         let deadline = asked.map_or(self.max, |d| d.min(self.max));
-        let call = self.inner.call(req);
-        Box::pin(async move {
-            match tokio::time::timeout(deadline, call).await {
-                Ok(result) => result,
-                Err(_) => Ok(status_response(Status::deadline_exceeded(format!("deadline of {deadline:?} exceeded")))),
+        DeadlineFuture { call: tokio::time::timeout(deadline, self.inner.call(req)), deadline }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A call under its deadline: its own answer, or `DEADLINE_EXCEEDED` once the deadline
+    /// passes. A future of its own, not boxed: the trace layer above boxes the whole call once.
+    pub struct DeadlineFuture<F> {
+        #[pin]
+        call: tokio::time::Timeout<F>,
+        deadline: Duration,
+    }
+}
+
+impl<F, E> std::future::Future for DeadlineFuture<F>
+where
+    F: std::future::Future<Output = Result<Response<Body>, E>>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        Poll::Ready(match std::task::ready!(this.call.poll(cx)) {
+            Ok(result) => result,
+            Err(_) => {
+                Ok(status_response(Status::deadline_exceeded(format!("deadline of {:?} exceeded", this.deadline))))
             }
         })
     }
