@@ -2,7 +2,8 @@
 //! Elasticsearch or Loki index them without a parsing rule:
 //!
 //! `timestamp` (RFC 3339, UTC, µs), `level`, `service`, `target` and `message` first; then the
-//! fields of the spans the event happened in (`correlation_id`, `consumer`, `rpc.method`...),
+//! fields of the spans the event happened in (`correlation_id`, `consumer`, `rpc.method`...;
+//! not the `otel.` directives that name and kind the exported span),
 //! inside a traced span `trace_id` and `span_id` (W3C hex), and the event's own fields. A name
 //! is written once: an inner span's field wins over an outer one's, the event's own over both.
 //! The four fixed keys always keep their meaning: a field of one of those names is written as
@@ -91,9 +92,29 @@ pub struct LineFields;
 
 impl<'writer> FormatFields<'writer> for LineFields {
     fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
-        let mut entries = Entries { out: &mut writer, result: Ok(()) };
-        fields.record(&mut entries);
-        entries.result
+        thread_local! {
+            static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        // Written whole into the span's text: its `String` starts empty, and entry by entry it
+        // grew five or six times for a request span; one write allocates it once, at its size.
+        let mut format = |text: &mut String| {
+            text.clear();
+            let mut entries = Entries { out: text, result: Ok(()) };
+            fields.record(&mut entries);
+            entries.result?;
+            let written = writer.write_str(text);
+            // A span with a long field does not keep that size for the thread's life.
+            if text.capacity() > 8 * 1024 {
+                *text = String::new();
+            }
+            written
+        };
+        // Re-entered (a field's Display logs inside a span), or while the thread ends: a text
+        // of its own.
+        match TEXT.try_with(|text| text.try_borrow_mut().ok().map(|mut text| format(&mut text))) {
+            Ok(Some(result)) => result,
+            _ => format(&mut String::new()),
+        }
     }
 
     fn add_fields(
@@ -238,9 +259,7 @@ impl JsonLines {
             write_json_str(out, value)
         };
         entry("message", if call.message.is_some() { "grpc call failed" } else { "grpc call" })?;
-        // The request span's fields, in the order it declares them.
-        entry("otel.name", call.path.trim_start_matches('/'))?;
-        entry("otel.kind", "server")?;
+        // The request span's fields, in the order it declares them (not its `otel.` ones).
         entry("rpc.system", "grpc")?;
         entry("rpc.service", call.service)?;
         entry("rpc.method", call.method)?;
@@ -308,7 +327,9 @@ struct Entries<'a, W: fmt::Write> {
 
 impl<W: fmt::Write> Entries<'_, W> {
     fn entry(&mut self, field: &Field, value: impl FnOnce(&mut W) -> fmt::Result) {
-        if self.result.is_err() {
+        // `otel.name`, `otel.kind`, `otel.status_code`: directives to the OpenTelemetry layer
+        // (the exported span's name and kind), not data; a line has the method and the code.
+        if self.result.is_err() || field.name().starts_with("otel.") {
             return;
         }
         self.result = (|| {
@@ -669,6 +690,19 @@ pub(super) mod tests {
         assert_eq!(line["field.service"], "other");
         assert_eq!(line["field.level"], "span level");
         assert_eq!(line["n"], 49);
+    }
+
+    #[test]
+    fn the_opentelemetry_directives_stay_out_of_the_line() {
+        let lines = lines(JsonLines::new("svc"), || {
+            let span = tracing::info_span!("call", otel.name = "svc/Get", otel.kind = "server", rpc.method = "Get");
+            let _span = span.enter();
+            tracing::info!(otel.status_code = "ERROR", code = 5, "done");
+        });
+        let line = lines[0].as_object().expect("an object");
+        assert!(line.keys().all(|key| !key.starts_with("otel.")), "{line:?}");
+        assert_eq!(line["rpc.method"], "Get");
+        assert_eq!(line["code"], 5);
     }
 
     #[test]
