@@ -12,6 +12,8 @@ mod lines;
 mod writer;
 
 pub(crate) use lines::push_hex;
+#[cfg(test)]
+pub(crate) use lines::tests::lines as json_lines_of;
 pub use lines::{CALL_LINE_TARGET, CallLine, JsonLines, LineFields};
 pub use writer::{FLUSH_BYTES, LineWriter, LogWriter};
 

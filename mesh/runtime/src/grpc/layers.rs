@@ -131,8 +131,10 @@ where
         let started = Instant::now();
         let served = self.served.as_ref().is_none_or(|served| served.iter().any(|s| s == service));
         let recorder = CallRecorder { path, served, started, trace_id: trace.map(|(trace_id, _)| trace_id) };
-        // The layers below decide in `call` (a refused token is logged there): in the span too.
-        let call = span.in_scope(|| self.inner.call(req));
+        // Not inside the span: entering and leaving it costs every call, and the layers below
+        // only decide in `call`. What they log (a refused token, a request too large) they log
+        // in their futures, which run in the span.
+        let call = self.inner.call(req);
         Box::pin(
             async move {
                 let mut response = call.await?;
@@ -693,10 +695,9 @@ where
                 futures::future::Either::Left(self.inner.call(req))
             }
             Err(AuthError::Missing) if public => futures::future::Either::Left(self.inner.call(req)),
-            Err(err) => {
-                let response = refuse(&err, grpc);
-                futures::future::Either::Right(Box::pin(async move { Ok(response) }))
-            }
+            // Refused (counted and logged) when polled, inside the request span the trace layer
+            // enters then: it no longer enters it around the layers' `call`.
+            Err(err) => futures::future::Either::Right(Box::pin(async move { Ok(refuse(&err, grpc)) })),
         }
     }
 }
@@ -842,6 +843,41 @@ mod tests {
         assert_eq!(response.status(), http::StatusCode::UNAUTHORIZED);
         assert_eq!(response.headers().get("www-authenticate").unwrap(), "Bearer");
         assert!(response.headers().get("grpc-status").is_none());
+    }
+
+    #[test]
+    fn a_refused_call_is_logged_in_its_request_span() {
+        use crate::auth::{JwkSet, SigningKey};
+        use tower::ServiceExt as _;
+        let verifier = TokenVerifier::new(
+            &crate::config::AuthConfig::default(),
+            &JwkSet { keys: vec![SigningKey::generate().jwk().clone()] },
+        )
+        .unwrap();
+        let service = tower::ServiceBuilder::new()
+            .layer(TraceLayer::default())
+            .layer(AuthLayer::new(verifier, vec![]))
+            .service(tower::service_fn(|_req: Request<Body>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(Body::empty()))
+            }));
+        let lines = crate::telemetry::json_lines_of(crate::telemetry::JsonLines::new("identity"), || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let request = Request::builder()
+                .uri("/fleuve.identity.v1.IdentityService/WhoAmI")
+                .header("content-type", "application/grpc")
+                .header(CORRELATION_HEADER, "corr-refused")
+                .body(Body::empty())
+                .unwrap();
+            let response = runtime.block_on(service.oneshot(request)).unwrap();
+            assert_eq!(grpc_status(&response), Some("16"));
+        });
+        let refused = lines
+            .iter()
+            .find(|line| line["message"] == "request refused: unauthenticated")
+            .unwrap_or_else(|| panic!("no refusal line: {lines:?}"));
+        assert_eq!(refused["correlation_id"], "corr-refused", "{refused}");
+        assert_eq!(refused["rpc.method"], "WhoAmI", "{refused}");
+        assert_eq!(refused["reason"], "missing bearer token", "{refused}");
     }
 
     #[test]

@@ -502,7 +502,7 @@ fn write_timestamp(out: &mut impl fmt::Write, time: std::time::SystemTime) -> fm
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use std::sync::{Arc, Mutex};
 
     use opentelemetry::trace::{SpanId, TraceId};
@@ -513,7 +513,7 @@ pub(super) mod tests {
     use super::*;
 
     /// The lines `f` logs through a fmt layer with `format`, parsed.
-    fn lines(format: JsonLines, f: impl FnOnce()) -> Vec<Value> {
+    pub(crate) fn lines(format: JsonLines, f: impl FnOnce()) -> Vec<Value> {
         texts(format, f)
             .iter()
             .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
