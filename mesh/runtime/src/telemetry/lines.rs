@@ -402,6 +402,7 @@ fn write_json_str_inside(out: &mut impl fmt::Write, value: &str) -> fmt::Result 
     let bytes = value.as_bytes();
     let mut plain = 0;
     let mut i = 0;
+    let mut tail_checked = false;
     while i < bytes.len() {
         // Eight bytes at a time while none needs escaping (most values need none).
         if let Some(word) = bytes.get(i..i + 8)
@@ -409,6 +410,15 @@ fn write_json_str_inside(out: &mut impl fmt::Write, value: &str) -> fmt::Result 
         {
             i += 8;
             continue;
+        }
+        // Fewer than eight left: the last eight bytes in one test (overlapping bytes already
+        // passed, or escaped, which only sends it to the byte loop), not byte by byte.
+        if !tail_checked && bytes.len() - i < 8 && bytes.len() >= 8 {
+            tail_checked = true;
+            let last = &bytes[bytes.len() - 8..];
+            if !needs_escape(u64::from_le_bytes(last.try_into().unwrap_or_default())) {
+                break;
+            }
         }
         let byte = bytes[i];
         let escaped = match byte {
