@@ -9,11 +9,10 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use opentelemetry::{propagation::Extractor, trace::TraceContextExt};
 use tonic::{Code, Status, body::Body};
 use tower::{Layer, Service};
-use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{
@@ -24,7 +23,13 @@ use crate::{
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
-const CORRELATION_HEADER: &str = "x-correlation-id";
+// Header names as values, not `&str`: a `&str` name is parsed and validated at each look-up
+// (six a call, about 1 000 instructions in all).
+const CORRELATION_HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 
 /// Takes the service that `poll_ready` drove to readiness and leaves a fresh clone in its place
 /// (the clone may not be ready; the next call polls it): for a call that must wait before it
@@ -105,7 +110,7 @@ where
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let correlation_id = req
             .headers()
-            .get(CORRELATION_HEADER)
+            .get(&CORRELATION_HEADER)
             .and_then(|v| v.to_str().ok())
             .filter(|v| valid_correlation_id(v))
             .map_or_else(
@@ -117,7 +122,7 @@ where
         let span = request_span(&path, service, method, &correlation_id);
         // A call that carries no trace context starts a trace: the span is a root, and asking the
         // global propagator (a lock every call shares) would change nothing.
-        if req.headers().contains_key("traceparent") {
+        if req.headers().contains_key(&TRACEPARENT) {
             let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
             let _ = span.set_parent(parent);
         }
@@ -135,67 +140,113 @@ where
         // only decide in `call`. What they log (a refused token, a request too large) they log
         // in their futures, which run in the span.
         let call = self.inner.call(req);
-        Box::pin(
-            async move {
-                let mut response = call.await?;
-                let status = response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<i32>().ok());
-                let code = status.unwrap_or(0);
-                // A status in the headers ends the call (trailers-only); otherwise it comes in
-                // the trailers, at the end of the body (streams: when the stream ends).
-                if let Some(code) = status {
-                    recorder.record(code);
-                }
-                // Straight onto the OpenTelemetry span (the semantic conventions' name): recorded
-                // as a tracing field it made the log layer re-parse and re-write the span's
-                // fields on every call (the line below carries the code as `grpc_code`).
-                tracing::Span::current().set_attribute("rpc.grpc.status_code", i64::from(code));
-                let message = (code != 0)
-                    .then(|| response.headers().get("grpc-message").and_then(|v| v.to_str().ok()).unwrap_or(""));
-                // As enabled as the event would be: its level, its target (this module) and its
-                // fields (a directive may name them).
-                let enabled = match message {
-                    None => tracing::enabled!(tracing::Level::INFO, elapsed_ms, grpc_code),
-                    Some(_) => tracing::enabled!(tracing::Level::INFO, elapsed_ms, grpc_code, grpc_message),
-                };
-                if enabled {
-                    let (service, method) = split_path(&recorder.path);
-                    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-                    let line = CallLine {
-                        path: &recorder.path,
-                        service,
-                        method,
-                        correlation_id: &correlation_id,
-                        trace,
-                        elapsed_ms,
-                        code,
-                        message,
-                    };
-                    // Written straight to the log when it is Fleuve's (the same line, for a
-                    // fraction of the cost); logged as an event otherwise.
-                    if !crate::telemetry::write_call_line(&line) {
-                        log_call(elapsed_ms, code, message);
-                    }
-                }
-                if status.is_none() && is_grpc(&response) {
-                    response = response.map(|body| Body::new(ObservedBody::new(body, recorder)));
-                }
-                if let Ok(mut value) = HeaderValue::try_from(correlation_id) {
-                    // Never indexed in HPACK. An id is usually new at every call (ours always is),
-                    // so indexing it only churned both ends' tables, pushing out entries that
-                    // repeat, and searching them cost the server about 3 000 instructions a
-                    // call; the price is the header's name written out (about 13 bytes) in each
-                    // answer. `HeaderValue`'s Debug shows the value as `Sensitive`.
-                    value.set_sensitive(true);
-                    response.headers_mut().insert(CORRELATION_HEADER, value);
-                }
-                Ok(response)
+        Box::pin(InSpan::new(span, async move {
+            let mut response = call.await?;
+            let status =
+                response.headers().get(&GRPC_STATUS).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i32>().ok());
+            let code = status.unwrap_or(0);
+            // A status in the headers ends the call (trailers-only); otherwise it comes in
+            // the trailers, at the end of the body (streams: when the stream ends).
+            if let Some(code) = status {
+                recorder.record(code);
             }
-            .instrument(span),
-        )
+            // Straight onto the OpenTelemetry span (the semantic conventions' name): recorded
+            // as a tracing field it made the log layer re-parse and re-write the span's
+            // fields on every call (the line below carries the code as `grpc_code`).
+            tracing::Span::current().set_attribute("rpc.grpc.status_code", i64::from(code));
+            let message =
+                (code != 0).then(|| response.headers().get(&GRPC_MESSAGE).and_then(|v| v.to_str().ok()).unwrap_or(""));
+            // As enabled as the event would be: its level, its target (this module) and its
+            // fields (a directive may name them).
+            let enabled = match message {
+                None => tracing::enabled!(tracing::Level::INFO, elapsed_ms, grpc_code),
+                Some(_) => tracing::enabled!(tracing::Level::INFO, elapsed_ms, grpc_code, grpc_message),
+            };
+            if enabled {
+                let (service, method) = split_path(&recorder.path);
+                let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+                let line = CallLine {
+                    path: &recorder.path,
+                    service,
+                    method,
+                    correlation_id: &correlation_id,
+                    trace,
+                    elapsed_ms,
+                    code,
+                    message,
+                };
+                // Written straight to the log when it is Fleuve's (the same line, for a
+                // fraction of the cost); logged as an event otherwise.
+                if !crate::telemetry::write_call_line(&line) {
+                    log_call(elapsed_ms, code, message);
+                }
+            }
+            if status.is_none() && is_grpc(&response) {
+                response = response.map(|body| Body::new(ObservedBody::new(body, recorder)));
+            }
+            if let Ok(mut value) = HeaderValue::try_from(correlation_id) {
+                // Never indexed in HPACK. An id is usually new at every call (ours always is),
+                // so indexing it only churned both ends' tables, pushing out entries that
+                // repeat, and searching them cost the server about 3 000 instructions a
+                // call; the price is the header's name written out (about 13 bytes) in each
+                // answer. `HeaderValue`'s Debug shows the value as `Sensitive`.
+                value.set_sensitive(true);
+                response.headers_mut().insert(CORRELATION_HEADER, value);
+            }
+            Ok(response)
+        }))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future polled inside its span, as `tracing::Instrumented`, but dropped inside it only
+    /// when it has not finished: a finished call's future is dropped as it finishes, while the
+    /// span is entered, where `Instrumented` enters the span once more to drop it (about 800
+    /// instructions a call).
+    struct InSpan<F> {
+        span: tracing::Span,
+        #[pin]
+        state: Polled<F>,
+    }
+
+    impl<F> PinnedDrop for InSpan<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if matches!(&*this.state, Polled::Running { .. }) {
+                let _entered = this.span.enter();
+                this.state.set(Polled::Done);
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = PolledProjection]
+    enum Polled<F> {
+        Running { #[pin] future: F },
+        Done,
+    }
+}
+
+impl<F> InSpan<F> {
+    fn new(span: tracing::Span, future: F) -> InSpan<F> {
+        InSpan { span, state: Polled::Running { future } }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for InSpan<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let _entered = this.span.enter();
+        let output = match this.state.as_mut().project() {
+            PolledProjection::Running { future } => std::task::ready!(future.poll(cx)),
+            PolledProjection::Done => panic!("a call's future polled after it finished"),
+        };
+        // Dropped here, in the span.
+        this.state.set(Polled::Done);
+        Poll::Ready(output)
     }
 }
 
@@ -311,7 +362,7 @@ impl http_body::Body for ObservedBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(code) = frame
                     .trailers_ref()
-                    .and_then(|t| t.get("grpc-status"))
+                    .and_then(|t| t.get(&GRPC_STATUS))
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<i32>().ok())
                 {
@@ -400,7 +451,7 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let asked = req.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
+        let asked = req.headers().get(&GRPC_TIMEOUT).and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
         let deadline = asked.map_or(self.max, |d| d.min(self.max));
         DeadlineFuture { call: tokio::time::timeout(deadline, self.inner.call(req)), deadline }
     }
@@ -878,6 +929,37 @@ mod tests {
         assert_eq!(refused["correlation_id"], "corr-refused", "{refused}");
         assert_eq!(refused["rpc.method"], "WhoAmI", "{refused}");
         assert_eq!(refused["reason"], "missing bearer token", "{refused}");
+    }
+
+    #[test]
+    fn a_call_s_future_is_dropped_inside_its_span_finished_or_not() {
+        /// Ready at once or never; logs when dropped.
+        struct LogsOnDrop(bool);
+        impl std::future::Future for LogsOnDrop {
+            type Output = ();
+            fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+                if self.0 { Poll::Ready(()) } else { Poll::Pending }
+            }
+        }
+        impl Drop for LogsOnDrop {
+            fn drop(&mut self) {
+                tracing::info!(finished = self.0, "dropped");
+            }
+        }
+        let lines = crate::telemetry::json_lines_of(crate::telemetry::JsonLines::new("svc"), || {
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            for finishes in [true, false] {
+                let span = tracing::info_span!("grpc.request", correlation_id = "corr-drop");
+                let mut call = Box::pin(InSpan::new(span, LogsOnDrop(finishes)));
+                assert_eq!(call.as_mut().poll(&mut cx).is_ready(), finishes);
+                drop(call);
+            }
+        });
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        for (line, finished) in lines.iter().zip([true, false]) {
+            assert_eq!(line["finished"], finished, "{line}");
+            assert_eq!(line["correlation_id"], "corr-drop", "dropped outside the span: {line}");
+        }
     }
 
     #[test]
