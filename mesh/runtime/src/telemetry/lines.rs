@@ -400,25 +400,27 @@ fn write_json_str(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
 /// `value` escaped for the inside of a JSON string.
 fn write_json_str_inside(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
     let bytes = value.as_bytes();
+    // Most values need no escaping: tested eight bytes at a time, the last few padded with
+    // spaces, and written in one piece.
+    let mut words = bytes.chunks_exact(8);
+    let clean = words.all(|word| !needs_escape(u64::from_le_bytes(word.try_into().unwrap_or_default()))) && {
+        let rest = words.remainder();
+        let mut padded = [b' '; 8];
+        padded[..rest.len()].copy_from_slice(rest);
+        !needs_escape(u64::from_le_bytes(padded))
+    };
+    if clean {
+        return out.write_str(value);
+    }
     let mut plain = 0;
     let mut i = 0;
-    let mut tail_checked = false;
     while i < bytes.len() {
-        // Eight bytes at a time while none needs escaping (most values need none).
+        // Eight bytes at a time while none needs escaping.
         if let Some(word) = bytes.get(i..i + 8)
             && !needs_escape(u64::from_le_bytes(word.try_into().unwrap_or_default()))
         {
             i += 8;
             continue;
-        }
-        // Fewer than eight left: the last eight bytes in one test (overlapping bytes already
-        // passed, or escaped, which only sends it to the byte loop), not byte by byte.
-        if !tail_checked && bytes.len() - i < 8 && bytes.len() >= 8 {
-            tail_checked = true;
-            let last = &bytes[bytes.len() - 8..];
-            if !needs_escape(u64::from_le_bytes(last.try_into().unwrap_or_default())) {
-                break;
-            }
         }
         let byte = bytes[i];
         let escaped = match byte {
@@ -747,17 +749,18 @@ pub(crate) mod tests {
 
     #[test]
     fn strings_are_escaped_wherever_the_byte_falls_in_a_word() {
-        // Every byte value at every position of a 20-byte string (two whole words and a tail):
-        // serde_json reads back the same string, and nothing below 0x20 is left raw.
+        // Every byte value at every position of strings of 1 to 20 bytes (shorter than a word,
+        // whole words, words and a tail): serde_json reads back the same string, and nothing
+        // below 0x20 is left raw.
         for byte in 0..=0x7f_u8 {
-            for at in 0..20 {
-                let mut text = vec![b'a'; 20];
+            for (len, at) in (1..=20).flat_map(|len| (0..len).map(move |at| (len, at))) {
+                let mut text = vec![b'a'; len];
                 text[at] = byte;
                 let text = String::from_utf8(text).unwrap();
                 let mut ours = String::new();
                 write_json_str(&mut ours, &text).unwrap();
-                assert_eq!(serde_json::from_str::<String>(&ours).unwrap(), text, "{byte:#x} at {at}: {ours}");
-                assert!(ours.bytes().all(|b| b >= 0x20), "{byte:#x} at {at}: {ours}");
+                assert_eq!(serde_json::from_str::<String>(&ours).unwrap(), text, "{byte:#x} at {at} of {len}: {ours}");
+                assert!(ours.bytes().all(|b| b >= 0x20), "{byte:#x} at {at} of {len}: {ours}");
             }
         }
         let mut ours = String::new();
