@@ -393,7 +393,8 @@ impl http_body::Body for ObservedBody {
 // Deadline
 
 /// Runs each call under the client's `grpc-timeout`, capped at the server's maximum, and answers
-/// `DEADLINE_EXCEEDED` when it runs out (tonic's own timeout answers `CANCELLED`).
+/// `DEADLINE_EXCEEDED` when it runs out (tonic's own timeout answers `CANCELLED`). The deadline
+/// is set in `call`, which must run inside a tokio runtime (a server's always does).
 #[derive(Debug, Clone, Copy)]
 pub struct DeadlineLayer {
     max: Duration,
@@ -737,7 +738,10 @@ where
                             req.extensions_mut().insert(principal);
                             inner.call(req).await
                         }
-                        Err(err) => Ok(refuse(&err, grpc)),
+                        Err(err) => {
+                            fleuve_metrics::metrics().jwt_refused(err.reason());
+                            Ok(refusal(&err, grpc))
+                        }
                     }
                 }))
             }
@@ -746,9 +750,12 @@ where
                 futures::future::Either::Left(self.inner.call(req))
             }
             Err(AuthError::Missing) if public => futures::future::Either::Left(self.inner.call(req)),
-            // Refused (counted and logged) when polled, inside the request span the trace layer
-            // enters then: it no longer enters it around the layers' `call`.
-            Err(err) => futures::future::Either::Right(Box::pin(async move { Ok(refuse(&err, grpc)) })),
+            // Counted at once; logged when polled, inside the request span the trace layer
+            // enters then (it does not enter it around the layers' `call`).
+            Err(err) => {
+                fleuve_metrics::metrics().jwt_refused(err.reason());
+                futures::future::Either::Right(Box::pin(async move { Ok(refusal(&err, grpc)) }))
+            }
         }
     }
 }
@@ -762,11 +769,10 @@ fn is_grpc_request(req: &Request<Body>) -> bool {
         .is_some_and(|ct| ct.starts_with("application/grpc"))
 }
 
-/// A refused token, counted and logged: UNAUTHENTICATED for a gRPC call, HTTP 401 for anything
+/// The answer to a refused token, logged (the caller counts it): UNAUTHENTICATED for a gRPC call, HTTP 401 for anything
 /// else (a browser asking for a path that is not public), which a gRPC status in a 200 answer
 /// would only puzzle.
-fn refuse(err: &AuthError, grpc: bool) -> Response<Body> {
-    fleuve_metrics::metrics().jwt_refused(err.reason());
+fn refusal(err: &AuthError, grpc: bool) -> Response<Body> {
     tracing::info!(reason = %err, "request refused: unauthenticated");
     if grpc {
         return status_response(Status::unauthenticated(err.to_string()));
