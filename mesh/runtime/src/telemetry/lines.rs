@@ -109,7 +109,7 @@ impl<'writer> FormatFields<'writer> for LineFields {
             }
             written
         };
-        // Re-entered (a field's Display logs inside a span), or while the thread ends: a text
+        // Re-entered (a field's Display opens or records into a span), or while the thread ends: a text
         // of its own.
         match TEXT.try_with(|text| text.try_borrow_mut().ok().map(|mut text| format(&mut text))) {
             Ok(Some(result)) => result,
