@@ -326,15 +326,10 @@ impl MeshServer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{JwkSet, SigningKey};
 
     #[test]
     fn a_site_makes_its_root_public_as_that_path_alone() {
-        let verifier = TokenVerifier::new(
-            &crate::config::AuthConfig::default(),
-            &JwkSet { keys: vec![SigningKey::generate().jwk().clone()] },
-        )
-        .unwrap();
+        let verifier = TokenVerifier::with_a_new_key();
         let server = MeshServer::new(&LimitsConfig::default(), &CorsConfig::default(), verifier)
             .site("/console", Vec::new())
             .document("/docs/", "text/html", "index");

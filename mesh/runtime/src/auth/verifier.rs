@@ -187,6 +187,13 @@ impl std::fmt::Debug for TokenVerifier {
 }
 
 impl TokenVerifier {
+    /// A verifier with the default settings and one freshly generated key, for the layers' tests.
+    #[cfg(test)]
+    pub(crate) fn with_a_new_key() -> TokenVerifier {
+        let key = super::SigningKey::generate();
+        TokenVerifier::new(&AuthConfig::default(), &JwkSet { keys: vec![key.jwk().clone()] }).expect("a valid key set")
+    }
+
     pub fn new(config: &AuthConfig, jwks: &JwkSet) -> Result<Self, AuthError> {
         if config.algorithm != "ES256" {
             return Err(AuthError::Config(config.algorithm.clone()));

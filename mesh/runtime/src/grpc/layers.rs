@@ -851,13 +851,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_public_root_makes_no_other_path_public() {
-        use crate::auth::{JwkSet, SigningKey};
         use tower::ServiceExt as _;
-        let verifier = TokenVerifier::new(
-            &crate::config::AuthConfig::default(),
-            &JwkSet { keys: vec![SigningKey::generate().jwk().clone()] },
-        )
-        .unwrap();
+        let verifier = TokenVerifier::with_a_new_key();
         // What a server with the console and health declares: the site's root is that path alone.
         let public = vec![
             PublicPath::Exact("/console".into()),
@@ -904,13 +899,8 @@ mod tests {
 
     #[test]
     fn a_refused_call_is_logged_in_its_request_span() {
-        use crate::auth::{JwkSet, SigningKey};
         use tower::ServiceExt as _;
-        let verifier = TokenVerifier::new(
-            &crate::config::AuthConfig::default(),
-            &JwkSet { keys: vec![SigningKey::generate().jwk().clone()] },
-        )
-        .unwrap();
+        let verifier = TokenVerifier::with_a_new_key();
         let service = tower::ServiceBuilder::new()
             .layer(TraceLayer::default())
             .layer(AuthLayer::new(verifier, vec![]))
