@@ -181,7 +181,7 @@ where
                     log_call(elapsed_ms, code, message);
                 }
             }
-            if status.is_none() && is_grpc(&response) {
+            if status.is_none() && is_grpc(response.headers()) {
                 response = response.map(|body| Body::new(ObservedBody::new(body, recorder)));
             }
             if let Ok(mut value) = HeaderValue::try_from(correlation_id) {
@@ -285,9 +285,10 @@ pub(crate) fn log_call(elapsed_ms: f64, code: i32, message: Option<&str>) {
 // ---------------------------------------------------------------------------------------------
 // Metrics of each call
 
-fn is_grpc(response: &Response<Body>) -> bool {
-    response
-        .headers()
+/// Whether a request or an answer carries gRPC (grpc-web too: past the browser layer above, a
+/// grpc-web request has been turned into gRPC).
+fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/grpc"))
@@ -719,7 +720,7 @@ where
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let path = req.uri().path();
         let public = self.public.iter().any(|p| p.matches(path));
-        let grpc = is_grpc_request(&req);
+        let grpc = is_grpc(req.headers());
         let header = req.headers().get(http::header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| ()));
         let outcome = match header {
             None => Err(AuthError::Missing),
@@ -760,18 +761,9 @@ where
     }
 }
 
-/// Whether a request is a gRPC call (grpc-web is one too by now: the browser layer above has
-/// turned it into gRPC).
-fn is_grpc_request(req: &Request<Body>) -> bool {
-    req.headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/grpc"))
-}
-
-/// The answer to a refused token, logged (the caller counts it): UNAUTHENTICATED for a gRPC call, HTTP 401 for anything
-/// else (a browser asking for a path that is not public), which a gRPC status in a 200 answer
-/// would only puzzle.
+/// The answer to a refused token, logged (the caller counts it): UNAUTHENTICATED for a gRPC
+/// call, HTTP 401 for anything else (a browser asking for a path that is not public), which a
+/// gRPC status in a 200 answer would only puzzle.
 fn refusal(err: &AuthError, grpc: bool) -> Response<Body> {
     tracing::info!(reason = %err, "request refused: unauthenticated");
     if grpc {
