@@ -140,26 +140,14 @@ fn subscriber(
 pub fn write_call_line(call: &CallLine<'_>) -> bool {
     use std::io::Write as _;
 
-    thread_local! {
-        static LINE: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(512));
-    }
     // The current subscriber's (a test's scoped one is not the one `init` installed).
     tracing::dispatcher::get_default(|dispatch| {
         let Some(CallLines { format, writer }) = dispatch.downcast_ref::<CallLines>() else { return false };
-        let write = |line: &mut String| {
-            line.clear();
+        lines::with_scratch(|line| {
             if format.write_call_line(line, call).is_ok() {
                 let _ = writer.for_level(tracing::Level::INFO).write_all(line.as_bytes());
             }
-            // A long status message does not keep its size for the thread's life.
-            if line.capacity() > 8 * 1024 {
-                *line = String::with_capacity(512);
-            }
-        };
-        // While the thread ends, its buffer may be gone: a buffer of its own.
-        if LINE.try_with(|line| write(&mut line.borrow_mut())).is_err() {
-            write(&mut String::new());
-        }
+        });
         true
     })
 }

@@ -92,29 +92,14 @@ pub struct LineFields;
 
 impl<'writer> FormatFields<'writer> for LineFields {
     fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
-        thread_local! {
-            static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-        }
         // Written whole into the span's text: its `String` starts empty, and entry by entry it
         // grew five or six times for a request span; one write allocates it once, at its size.
-        let mut format = |text: &mut String| {
-            text.clear();
-            let mut entries = Entries { out: text, result: Ok(()) };
+        with_scratch(|text| {
+            let mut entries = Entries { out: &mut *text, result: Ok(()) };
             fields.record(&mut entries);
             entries.result?;
-            let written = writer.write_str(text);
-            // A span with a long field does not keep that size for the thread's life.
-            if text.capacity() > 8 * 1024 {
-                *text = String::new();
-            }
-            written
-        };
-        // Re-entered (a field's Display opens or records into a span), or while the thread ends: a text
-        // of its own.
-        match TEXT.try_with(|text| text.try_borrow_mut().ok().map(|mut text| format(&mut text))) {
-            Ok(Some(result)) => result,
-            _ => format(&mut String::new()),
-        }
+            writer.write_str(text)
+        })
     }
 
     fn add_fields(
@@ -139,6 +124,29 @@ impl<'writer> FormatFields<'writer> for LineFields {
         // Entries end in a newline already: no separator, unlike the default.
         current.fields.push_str(&added);
         Ok(())
+    }
+}
+
+/// Runs `f` with this thread's scratch text, empty: a line or a span's entries are written there
+/// before they are copied out whole, with no allocation of their own. Re-entered (a field's
+/// Display that opens or records into a span), or while the thread ends, `f` gets a new text.
+pub(crate) fn with_scratch<T>(f: impl FnOnce(&mut String) -> T) -> T {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(512));
+    }
+    let mut f = Some(f);
+    let mut run = |text: &mut String| {
+        text.clear();
+        let out = f.take().expect("run once")(text);
+        // A long value does not keep its size for the thread's life.
+        if text.capacity() > 8 * 1024 {
+            *text = String::with_capacity(512);
+        }
+        out
+    };
+    match SCRATCH.try_with(|text| text.try_borrow_mut().ok().map(|mut text| run(&mut text))) {
+        Ok(Some(out)) => out,
+        _ => run(&mut String::new()),
     }
 }
 
